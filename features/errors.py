@@ -1,0 +1,74 @@
+"""The project's error tree; every package raises these, the API and CLI map them once.
+
+    PrecreditError                     500 internal
+    ├── InvalidInput                   422 invalid_input
+    │   ├── InvalidUSCC                422 invalid_uscc   (carries a stable reason code)
+    │   └── InvalidPlatformData        422 invalid_platform_data
+    ├── NotFound                       404 not_found
+    │   └── UnknownEntity              404 unknown_entity
+    ├── StoreError                     503 store_unavailable (missing or broken store)
+    └── ModelUnavailable               503 model_unavailable
+"""
+
+from __future__ import annotations
+
+
+class PrecreditError(Exception):
+    """Root of every error precredit raises on purpose."""
+
+    http_status: int = 500
+    code: str = "internal"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(PrecreditError):
+    """Input that can never be processed as given."""
+
+    http_status = 422
+    code = "invalid_input"
+
+
+class InvalidUSCC(InvalidInput):
+    """A unified social credit code that fails GB 32100-2015; `reason` is a stable code."""
+
+    code = "invalid_uscc"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class InvalidPlatformData(InvalidInput):
+    """Platform files or parameters that cannot be loaded or generated."""
+
+    code = "invalid_platform_data"
+
+
+class NotFound(PrecreditError):
+    """The object does not exist (or belongs to someone else)."""
+
+    http_status = 404
+    code = "not_found"
+
+
+class UnknownEntity(NotFound):
+    """No market entity with this credit code in the platform store."""
+
+    code = "unknown_entity"
+
+
+class StoreError(PrecreditError):
+    """The platform store is missing, unreadable or not in the expected schema."""
+
+    http_status = 503
+    code = "store_unavailable"
+
+
+class ModelUnavailable(PrecreditError):
+    """No verified model can serve this request."""
+
+    http_status = 503
+    code = "model_unavailable"

@@ -1,0 +1,28 @@
+"""Runtime configuration, read from `PRECREDIT_*` environment variables at the edges only."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where precredit keeps its state and how it reaches its parts."""
+
+    model_config = SettingsConfigDict(env_prefix="PRECREDIT_", extra="ignore")
+
+    home: Path = Path(".precredit")
+    store_path: Path | None = None
+
+    @property
+    def store(self) -> Path:
+        """The platform store (DuckDB file)."""
+        return self.store_path or self.home / "platform.duckdb"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
