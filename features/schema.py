@@ -34,6 +34,7 @@ CATALOG_BASIS = "全国公共信用信息基础目录(2022年版) / National pub
 SHARING_BASIS = "国办发〔2021〕52号 加强信用信息共享应用促进中小微企业融资实施方案"
 
 ENTITY_TYPES = ("enterprise", "individual", "cooperative", "rural_collective")
+SHANWEI_DIVISIONS = ("441500", "441502", "441521", "441523", "441581")  # GB/T 2260
 INDUSTRY_SECTIONS = tuple("ABCDEFGHIJKLMNOPQRST")  # GB/T 4754-2017 sections
 SEVERITIES = ("minor", "general", "serious")
 PENALTY_TYPES = ("warning", "fine", "confiscation", "suspension", "revocation")

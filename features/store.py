@@ -55,6 +55,13 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[Connection]:
         con.close()
 
 
+def ensure_indexes(con: Connection) -> None:
+    """ART indexes on `uscc` so one entity's rows are point lookups (serving, refresh)."""
+    for table in schema.ALL_TABLES:
+        if table.has_uscc:
+            con.execute(f"CREATE INDEX IF NOT EXISTS idx_{table.name}_uscc ON {table.name} (uscc)")
+
+
 def check_schema(con: Connection) -> None:
     """Raise `StoreError` unless every table of the schema exists with its columns."""
     rows = con.execute(

@@ -231,6 +231,7 @@ def generate(path: Path, config: SynthConfig) -> GenerationSummary:
 
 
 def _finish(con: store.Connection, config: SynthConfig, path: Path) -> GenerationSummary:
+    store.ensure_indexes(con)
     digest = store.content_hash(con)
     store.set_meta(con, "generator", json.dumps({"seed": config.seed, "entities": config.entities,
                                                  "end_date": str(config.end_date), "years": config.years}))  # fmt: skip

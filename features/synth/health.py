@@ -92,6 +92,7 @@ def _closure(rng: np.random.Generator, pop: Population, distress: np.ndarray) ->
     after = distress & (rng.random((n, months)) < DISTRESS_CLOSURE)
     delay = np.where(after, rng.integers(6, 19, size=(n, months)), 0)
     event_m = np.where(churn, np.arange(months), np.where(after, np.arange(months) + delay, months))
+    event_m = np.where(np.arange(months) > pop.founded_m[:, None], event_m, months)  # open first
     return np.minimum(event_m.min(axis=1), months)
 
 

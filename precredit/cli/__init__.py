@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from precredit.cli import codes, data, platform
+from precredit.cli import codes, data, features, platform, synth
 from precredit.cli.errors import run_guarded
 
 app = typer.Typer(
@@ -14,9 +14,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+platform.app.command("generate")(synth.generate)
+app.command("demo")(synth.demo)
 app.add_typer(codes.app, name="codes")
 app.add_typer(platform.app, name="platform")
 app.add_typer(data.app, name="data")
+app.add_typer(features.app, name="features")
 
 
 def main() -> None:
