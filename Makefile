@@ -18,6 +18,8 @@ demo: $(STAMP)
 	$(VENV)/bin/precredit demo
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
@@ -32,7 +34,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_generate.py --entities 20000
 	$(PY) bench/bench_generate.py --entities 300000
-	$(PY) bench/bench_data_check.py --entities 300000
+	$(PY) bench/bench_generate.py --entities 300000 --out /tmp/precredit-bench
+	$(PY) bench/bench_data_check.py --store /tmp/precredit-bench/platform.duckdb
+	$(PY) bench/bench_features.py --store /tmp/precredit-bench/platform.duckdb
 
 clean:
 	rm -rf .precredit .pytest_cache .mypy_cache .ruff_cache

@@ -46,7 +46,9 @@ def main() -> None:
             pairs = pd.DataFrame({"uscc": rng.choice(codes, args.pairs),
                                   "as_of": pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 1400, args.pairs), unit="D")})  # fmt: skip
             _, pairs_s = _timed(compute, con, pairs)
-            refresh = [_timed(snapshot.refresh, con, [c])[1] for c in rng.choice(codes, args.refreshes)]
+            refresh = [
+                _timed(snapshot.refresh, con, [c])[1] for c in rng.choice(codes, args.refreshes)
+            ]
     print(json.dumps({
         "bench": "features", "entities": entities, "snapshot_seconds": round(snap_s, 2),
         "pairs": args.pairs, "pairs_seconds": round(pairs_s, 2),

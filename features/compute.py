@@ -15,7 +15,6 @@ from features.query import compile_registry
 from features.registry import Registry
 from features.store import Connection
 
-
 NARROW_MAX_CODES = 64
 EXTRACT = "_pit_"
 
@@ -36,7 +35,9 @@ def _extract(con: Connection, registry: Registry, codes: list[str]) -> None:
 def _pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     missing = {"uscc", "as_of"} - set(pairs.columns)
     if missing:
-        raise InvalidInput(f"pairs need columns uscc and as_of (missing: {', '.join(sorted(missing))})")
+        raise InvalidInput(
+            f"pairs need columns uscc and as_of (missing: {', '.join(sorted(missing))})"
+        )
     as_of = pd.to_datetime(pairs["as_of"], errors="coerce")
     if as_of.isna().any():
         raise InvalidInput("every as_of must be a date")
@@ -47,7 +48,9 @@ def _pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     })  # fmt: skip
 
 
-def _narrow(con: Connection, registry: Registry, frame: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
+def _narrow(
+    con: Connection, registry: Registry, frame: pd.DataFrame, codes: list[str]
+) -> pd.DataFrame:
     """The same query over a few entities' extracts, on a private cursor.
 
     Planning dominates on tiny inputs, so the cursor skips the (semantics-preserving)
@@ -83,7 +86,9 @@ def compute(con: Connection, pairs: pd.DataFrame, registry: Registry = REGISTRY)
     return out
 
 
-def as_of_one(con: Connection, code: str, as_of: dt.date, registry: Registry = REGISTRY) -> pd.Series:
+def as_of_one(
+    con: Connection, code: str, as_of: dt.date, registry: Registry = REGISTRY
+) -> pd.Series:
     """Features of a single entity on one day (the same query as the batch)."""
     row = compute(con, pd.DataFrame({"uscc": [code], "as_of": [as_of]}), registry)
     return row.iloc[0]

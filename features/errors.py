@@ -1,13 +1,13 @@
 """The project's error tree; every package raises these, the API and CLI map them once.
 
-    PrecreditError                     500 internal
-    ├── InvalidInput                   422 invalid_input
-    │   ├── InvalidUSCC                422 invalid_uscc   (carries a stable reason code)
-    │   └── InvalidPlatformData        422 invalid_platform_data
-    ├── NotFound                       404 not_found
-    │   └── UnknownEntity              404 unknown_entity
-    ├── StoreError                     503 store_unavailable (missing or broken store)
-    └── ModelUnavailable               503 model_unavailable
+PrecreditError                     500 internal
+├── InvalidInput                   422 invalid_input
+│   ├── InvalidUSCC                422 invalid_uscc   (carries a stable reason code)
+│   └── InvalidPlatformData        422 invalid_platform_data
+├── NotFound                       404 not_found
+│   └── UnknownEntity              404 unknown_entity
+├── StoreError                     503 store_unavailable (missing or broken store)
+└── ModelUnavailable               503 model_unavailable
 """
 
 from __future__ import annotations

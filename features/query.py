@@ -49,7 +49,9 @@ def aggregate(feature: Feature, source: Source) -> str:
         case "count_distinct":
             return f"count(DISTINCT {value}){flt}"
         case "latest" | "value":  # ties on the date broken by the record key, deterministically
-            return f"max_by({value}, CAST(t.{source.date} AS VARCHAR) || t.{source.record_key}){flt}"
+            return (
+                f"max_by({value}, CAST(t.{source.date} AS VARCHAR) || t.{source.record_key}){flt}"
+            )
         case "months_since":
             return f"date_diff('month', max(t.{source.date}){flt}, max(p.as_of))"
     raise ValueError(f"{feature.name}: no aggregate for {feature.agg}")
@@ -98,7 +100,9 @@ def compile_registry(registry: Registry, prefix: str = "") -> str:
     for feature in registry.features:
         if feature.agg != "derived":
             by_source.setdefault(feature.source, []).append(feature)
-    ctes, joins, base = [], [], []
+    ctes: list[str] = []
+    joins: list[str] = []
+    base: list[str] = []
     for i, (table, features) in enumerate(by_source.items()):
         ctes.append(f"s{i} AS ({table_query(registry.sources[table], features, prefix)}\n)")
         joins.append(f"LEFT JOIN s{i} ON s{i}.pair_id = p.pair_id")

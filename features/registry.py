@@ -71,7 +71,11 @@ class Feature:
     def to_dict(self) -> dict[str, object]:
         """JSON-ready declaration (with the catalog category's names)."""
         zh, en = schema.CATEGORIES[self.category]
-        return asdict(self) | {"category_zh": zh, "category_en": en, "categories": list(self.categories)}
+        return asdict(self) | {
+            "category_zh": zh,
+            "category_en": en,
+            "categories": list(self.categories),
+        }
 
 
 def validate(feature: Feature, sources: dict[str, Source]) -> None:
@@ -125,5 +129,7 @@ class Registry:
 
     def fingerprint(self) -> str:
         """SHA-256 of the declarations: models record which registry they were trained on."""
-        payload = json.dumps([f.to_dict() for f in self.features], sort_keys=True, ensure_ascii=False)
+        payload = json.dumps(
+            [f.to_dict() for f in self.features], sort_keys=True, ensure_ascii=False
+        )
         return hashlib.sha256(payload.encode()).hexdigest()

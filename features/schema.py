@@ -30,7 +30,9 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "ip": ("知识产权", "intellectual property (2024 edition)"),
 }
 
-CATALOG_BASIS = "全国公共信用信息基础目录(2022年版) / National public credit information catalog 2022"
+CATALOG_BASIS = (
+    "全国公共信用信息基础目录(2022年版) / National public credit information catalog 2022"
+)
 SHARING_BASIS = "国办发〔2021〕52号 加强信用信息共享应用促进中小微企业融资实施方案"
 
 ENTITY_TYPES = ("enterprise", "individual", "cooperative", "rural_collective")
@@ -170,12 +172,18 @@ _LIST_COLS = (
 )  # fmt: skip
 
 ABNORMAL = _catalog(
-    "abnormal_operations", "abnormal", "abnormal operations list entries 经营异常名录",
-    _LIST_COLS, ("listed_date",),
+    "abnormal_operations",
+    "abnormal",
+    "abnormal operations list entries 经营异常名录",
+    _LIST_COLS,
+    ("listed_date",),
 )
 DISHONESTY = _catalog(
-    "serious_dishonesty", "dishonesty", "serious dishonesty list entries 严重失信主体名单",
-    _LIST_COLS, ("listed_date",),
+    "serious_dishonesty",
+    "dishonesty",
+    "serious dishonesty list entries 严重失信主体名单",
+    _LIST_COLS,
+    ("listed_date",),
 )
 
 TAX_RATINGS = _catalog(

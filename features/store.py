@@ -65,8 +65,7 @@ def ensure_indexes(con: Connection) -> None:
 def check_schema(con: Connection) -> None:
     """Raise `StoreError` unless every table of the schema exists with its columns."""
     rows = con.execute(
-        "SELECT table_name, column_name FROM information_schema.columns "
-        "WHERE table_schema = 'main'"
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
     ).fetchall()
     present: dict[str, set[str]] = {}
     for table_name, column_name in rows:

@@ -105,11 +105,6 @@ def first_failure(checks: Sequence[Check]) -> str:
     return f"CASE {whens} END"
 
 
-def is_flagged(reason: str | None) -> bool:
-    """Whether a code reason means 'flag and keep' (check characters only)."""
-    return reason in FLAGGED_CODE_REASONS
-
-
 def code_reasons(raw_codes: Iterable[str]) -> pa.Table:
     """(raw, code, reason) for every raw code: its normalised spelling and failure reason."""
     raws = list(raw_codes)

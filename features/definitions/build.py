@@ -8,7 +8,9 @@ from features import schema
 from features.registry import Agg, Feature
 
 
-def feature(name: str, source: str, agg: Agg, zh: str, en: str, monotone: int, **kw: Any) -> Feature:
+def feature(
+    name: str, source: str, agg: Agg, zh: str, en: str, monotone: int, **kw: Any
+) -> Feature:
     """Declare a feature; its catalog category and legal basis default to the source table's."""
     table = schema.TABLES[source]
     kw.setdefault("category", table.category)

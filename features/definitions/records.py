@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from features.definitions.build import feature as f
-from features.schema import SHANWEI_DIVISIONS, ENTITY_TYPES, INDUSTRY_SECTIONS
+from features.schema import ENTITY_TYPES, INDUSTRY_SECTIONS, SHANWEI_DIVISIONS
 
 IN_FORCE = "(t.removed_date IS NULL OR t.removed_date > p.as_of)"
+STILL_VALID = "(t.valid_to IS NULL OR t.valid_to > p.as_of)"
 NEVER = 240.0
 NO_RECORD_MONTHS = f"no visible record: {int(NEVER)} (treated as long ago)"
 
@@ -127,11 +128,11 @@ LISTS = (
 
 HONOURS = (
     f("hon_valid_count", "honours", "count", "有效守信荣誉数", "Valid integrity honours", -1,
-      dtype="int", where="t.valid_to IS NULL OR t.valid_to > p.as_of"),
+      dtype="int", where=STILL_VALID),
     f("hon_a_taxpayer", "honours", "any", "A级纳税人荣誉(有效)", "A-level taxpayer honour", -1,
-      dtype="bool", where="t.honour_type = 'a_taxpayer' AND t.valid_to > p.as_of"),
+      dtype="bool", where=f"t.honour_type = 'a_taxpayer' AND {STILL_VALID}"),
     f("hon_contract_abiding", "honours", "any", "守合同重信用(有效)", "Contract-abiding honour", -1,
-      dtype="bool", where="t.honour_type = 'contract_abiding' AND t.valid_to > p.as_of"),
+      dtype="bool", where=f"t.honour_type = 'contract_abiding' AND {STILL_VALID}"),
     f("com_count_36m", "commitments", "count", "近36个月信用承诺数", "Credit commitments, last 36 months",
       0, window_months=36, dtype="int"),
     f("com_breached_36m", "commitments", "count", "近36个月违背信用承诺数",

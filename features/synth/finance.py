@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from features.schema import INDUSTRY_SECTIONS, TAX_GRADES
-from features.synth.config import SynthConfig
 from features.synth.health import HealthPaths, sigmoid
 from features.synth.population import Population
 from features.synth.timeline import Timeline
@@ -13,7 +12,7 @@ from features.synth.timeline import Timeline
 Frame = dict[str, np.ndarray]
 SI_DUE_PER_HEAD = 1_100.0
 SMALL_SCALE_QUARTER = 300_000.0  # small-scale VAT exemption threshold per quarter
-KWH_PER_CNY = {"C": 0.30, "A": 0.12, "D": 0.40, "E": 0.10, "F": 0.08, "H": 0.10}
+KWH_PER_CNY = {"C": 0.30, "A": 0.12, "D": 0.40, "G": 0.10, "E": 0.08, "H": 0.10}
 RATED_INDIVIDUALS = 0.7
 
 
@@ -68,7 +67,9 @@ def tax_ratings(rng: np.random.Generator, pop: Population, paths: HealthPaths,
     out: list[Frame] = []
     for year in np.concatenate([[years[0] - 1], np.unique(years)]):
         published = (year + 1).astype("datetime64[D]") + 109  # 20 April
-        in_year = np.asarray(years == year) if year >= years[0] else np.arange(timeline.n_months) < 12
+        in_year = (
+            np.asarray(years == year) if year >= years[0] else np.arange(timeline.n_months) < 12
+        )
         if in_year.sum() < 12 or published > timeline.end_date:
             continue
         last_m = int(np.nonzero(in_year)[0][-1])

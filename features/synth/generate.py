@@ -52,6 +52,8 @@ class _Run:
         self.ledger: defects.Ledger = []
         self.pop = build_population(config)
         self.shocks: Shocks = draw_shocks(config)
+        self.codes: np.ndarray = self.pop.codes
+        self.closed: np.ndarray = np.full(len(self.pop), config.n_months)
 
     def rng(self, chunk: int, stream: str) -> np.random.Generator:
         return np.random.default_rng(
@@ -215,7 +217,6 @@ def generate(path: Path, config: SynthConfig) -> GenerationSummary:
         )
         con.register("_pop_codes", pd.DataFrame({"eidx": run.pop.eidx, "uscc": run.codes}))
         con.execute("INSERT INTO _codes SELECT * FROM _pop_codes")
-        run.closed = np.full(len(run.pop), config.n_months)
         for chunk, start in enumerate(range(0, config.entities, config.chunk_size)):
             _chunk(run, chunk, slice(start, min(start + config.chunk_size, config.entities)))
         store.append(con, schema.ENTITIES, _entities_frame(run, run.codes, run.closed))

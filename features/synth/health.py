@@ -123,10 +123,14 @@ def simulate_health(
     base = pop.quality[:, None] + _youth(pop, grid)
     health = base + ar + shock + crisis
     b = config.hazard_slope
-    distress = rng.random((n, months)) < sigmoid(config.distress_hazard_intercept - config.distress_slope * health)
+    distress = rng.random((n, months)) < sigmoid(
+        config.distress_hazard_intercept - config.distress_slope * health
+    )
     closed_m = _closure(rng, pop, distress)
     alive = (grid[None, :] >= pop.founded_m[:, None]) & (grid[None, :] < closed_m[:, None])
-    intercept = config.loan_hazard_intercept + np.asarray(config.loan_type_offset)[pop.etype][:, None]
+    intercept = (
+        config.loan_hazard_intercept + np.asarray(config.loan_type_offset)[pop.etype][:, None]
+    )
     pd_12m = _truth_pd(config, intercept, base, {"ar": ar, "shock": shock, "crisis": crisis})
     revenue = pop.size[:, None] * np.exp(0.35 * health)
     return HealthPaths(

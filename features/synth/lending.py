@@ -59,14 +59,17 @@ def visible_tax(tax: Frame, pop: Population, timeline: Timeline) -> np.ndarray:
 
 def latest_grade(ratings: Frame, pop: Population, timeline: Timeline) -> np.ndarray:
     """Latest published tax grade per entity and month (index into TAX_GRADES, -1 none)."""
-    grade = np.full((len(pop), timeline.n_months), NO_GRADE)
+    grade = np.full((len(pop), timeline.n_months + 1), NO_GRADE)
     if not ratings:
-        return grade
+        return grade[:, :-1]
+    months = _months_of(ratings["published_date"] + 31, timeline)
+    stamp = np.full(grade.shape, -1)
     order = np.argsort(ratings["published_date"], kind="stable")
-    for r in order:
-        m = timeline.month_index(ratings["published_date"][r : r + 1] + 31)[0]
-        grade[_rows(ratings, pop)[r], m:] = ratings["grade"][r]
-    return grade
+    rows = _rows(ratings, pop)[order]
+    stamp[rows, months[order]] = np.arange(len(order))  # later publications win
+    latest = np.maximum.accumulate(stamp, axis=1)
+    values = np.append(ratings["grade"][order], NO_GRADE)
+    return np.asarray(values[latest][:, :-1])
 
 
 def _trailing(monthly: np.ndarray, window: int) -> np.ndarray:

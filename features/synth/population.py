@@ -12,14 +12,15 @@ from features.synth.config import DIVISIONS, TYPE_MIX, SynthConfig
 
 # GB/T 4754 section mix per entity type [I]; unlisted sections share the remainder.
 INDUSTRY_MIX: dict[str, dict[str, float]] = {
-    "enterprise": {"C": 0.18, "F": 0.08, "G": 0.33, "H": 0.06, "I": 0.03, "K": 0.03,
-                   "L": 0.10, "M": 0.02, "E": 0.03, "A": 0.04, "J": 0.01, "R": 0.02},
-    "individual": {"G": 0.55, "H": 0.18, "O": 0.12, "A": 0.05, "C": 0.04, "R": 0.02},
+    "enterprise": {"C": 0.18, "E": 0.08, "F": 0.33, "H": 0.06, "I": 0.03, "K": 0.03,
+                   "L": 0.10, "M": 0.02, "G": 0.03, "A": 0.04, "J": 0.01, "R": 0.02},
+    "individual": {"F": 0.55, "H": 0.18, "O": 0.12, "A": 0.05, "C": 0.04, "R": 0.02},
     "cooperative": {"A": 0.90, "C": 0.05},
     "rural_collective": {"A": 0.50, "L": 0.30, "K": 0.20},
 }  # fmt: skip
-# Effect of the industry on latent health (riskier sectors below zero) [I].
-INDUSTRY_EFFECT = {"H": -0.20, "K": -0.30, "F": -0.15, "R": -0.10, "I": 0.10, "M": 0.10, "D": 0.30}
+# Effect of the industry on latent health (riskier sectors below zero) [I]. GB/T 4754-2017:
+# C manufacturing, E construction, F wholesale/retail, G transport, H hotels/catering, K real estate.
+INDUSTRY_EFFECT = {"H": -0.20, "K": -0.30, "E": -0.15, "R": -0.10, "I": 0.10, "M": 0.10, "D": 0.30}
 TYPE_EFFECT = {
     "enterprise": 0.0,
     "individual": -0.25,

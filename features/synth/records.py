@@ -13,13 +13,14 @@ from features.synth.timeline import Timeline
 PUBLICITY_DAYS = {"minor": 91, "general": 365, "serious": 1095}  # DOMAIN.md §4 maxima
 REPAIR_AFTER_DAYS = {"general": (91, 365), "serious": (365, 1095)}  # min wait .. max
 REPAIR_SHARE = {"general": 0.35, "serious": 0.2}
-INDUSTRY_PENALTY_RATE = {"C": 1.6, "H": 1.8, "F": 1.7, "G": 1.0, "A": 0.7, "K": 1.2, "E": 1.3}
+INDUSTRY_PENALTY_RATE = {"C": 1.6, "H": 1.8, "E": 1.7, "F": 1.0, "A": 0.7, "K": 1.2, "G": 1.3}
 DOMAINS_BY_INDUSTRY = {
     "C": ("environment", "work_safety", "market", "fire", "labour"),
     "H": ("food_drug", "fire", "market"),
-    "F": ("construction", "work_safety", "labour", "environment"),
-    "G": ("market", "tax", "food_drug", "customs"),
-    "G_default": ("market", "tax", "fire", "labour", "transport"),
+    "E": ("construction", "work_safety", "labour", "environment"),
+    "F": ("market", "tax", "food_drug", "customs"),
+    "G": ("transport", "work_safety", "market"),
+    "default": ("market", "tax", "fire", "labour"),
 }
 TYPES_BY_SEVERITY = {
     "minor": ({"warning": 0.7, "fine": 0.3}),
@@ -32,7 +33,7 @@ FINE_MEDIAN = {"minor": 800.0, "general": 8_000.0, "serious": 100_000.0}
 def _domains(rng: np.random.Generator, industry: np.ndarray) -> np.ndarray:
     out = np.empty(len(industry), dtype=np.int64)
     for i, section in enumerate(industry):
-        pool = DOMAINS_BY_INDUSTRY.get(INDUSTRY_SECTIONS[section], DOMAINS_BY_INDUSTRY["G_default"])
+        pool = DOMAINS_BY_INDUSTRY.get(INDUSTRY_SECTIONS[section], DOMAINS_BY_INDUSTRY["default"])
         out[i] = PENALTY_DOMAINS.index(pool[rng.integers(len(pool))])
     return out
 

@@ -12,8 +12,8 @@ from features.synth.timeline import Timeline
 
 CHANGE_MIX = (0.30, 0.20, 0.15, 0.20, 0.05, 0.10)  # in CHANGE_TYPES order
 LICENCE_TYPES = {
-    "H": "食品经营许可证", "C": "排污许可证", "F": "建筑业企业资质证书", "G": "烟草专卖零售许可证",
-    "A": "农药经营许可证", "O": "公共场所卫生许可证", "E": "危险化学品经营许可证",
+    "H": "食品经营许可证", "C": "排污许可证", "E": "建筑业企业资质证书", "F": "烟草专卖零售许可证",
+    "A": "农药经营许可证", "O": "公共场所卫生许可证", "G": "道路运输经营许可证",
 }  # fmt: skip
 NAT = np.datetime64("NaT")
 

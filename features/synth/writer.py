@@ -51,7 +51,7 @@ DERIVED: dict[str, dict[str, str]] = {
             {"a_taxpayer": "国家税务总局汕尾市税务局", "customs_aeo": "汕尾海关"},
             "汕尾市市场监督管理局",
         ),
-    },  # fmt: skip
+    },
     "commitments": {"accepting_body": "'汕尾市政务服务数据管理局'"},
 }
 

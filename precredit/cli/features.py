@@ -21,7 +21,9 @@ app = typer.Typer(help="Feature registry, point-in-time builds and the serving s
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Platform store (DuckDB file).")]
 AsOf = Annotated[str, typer.Option("--as-of", help="Point-in-time date, YYYY-MM-DD.")]
-Entities = Annotated[Path | None, typer.Option("--entities", help="File with one credit code per line.")]
+Entities = Annotated[
+    Path | None, typer.Option("--entities", help="File with one credit code per line.")
+]
 
 
 def _date(text: str) -> dt.date:
@@ -35,7 +37,9 @@ def _read_codes(path: Path) -> list[str]:
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError):
-        raise InvalidInput(f"cannot read credit codes from {path.name} (UTF-8 text expected)") from None
+        raise InvalidInput(
+            f"cannot read credit codes from {path.name} (UTF-8 text expected)"
+        ) from None
     codes = [line.strip() for line in lines if line.strip()]
     if not codes:
         raise InvalidInput(f"{path.name} holds no credit code")
@@ -46,7 +50,9 @@ def _read_codes(path: Path) -> list[str]:
 def list_features(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Print the registry: name, category, legal basis, monotone direction, window, description."""
     if as_json:
-        typer.echo(json.dumps([f.to_dict() for f in REGISTRY.features], ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps([f.to_dict() for f in REGISTRY.features], ensure_ascii=False, indent=2)
+        )
         return
     for f in REGISTRY.features:
         window = f"{f.window_months}m" if f.window_months else "-"
@@ -72,7 +78,11 @@ def build_snapshot(as_of: AsOf, entities: Entities = None, store_path: StoreOpt 
     """Build the serving snapshot as of a date, or refresh it for the entities listed."""
     day = _date(as_of)
     with store.connect(store_path or get_settings().store) as con:
-        n = snapshot.refresh(con, _read_codes(entities), day) if entities else snapshot.build(con, day)
+        n = (
+            snapshot.refresh(con, _read_codes(entities), day)
+            if entities
+            else snapshot.build(con, day)
+        )
     typer.echo(f"snapshot as of {day}: {n} entities {'refreshed' if entities else 'written'}")
 
 

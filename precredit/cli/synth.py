@@ -38,10 +38,14 @@ def generate(entities: Entities = 20_000, seed: Seed = 42, end_date: EndDate = "
     started = time.perf_counter()
     summary = generate_store(path, _config(entities, seed, end_date))
     if as_json:
-        typer.echo(json.dumps(summary.to_dict() | {"seconds": round(time.perf_counter() - started, 2)}))
+        typer.echo(
+            json.dumps(summary.to_dict() | {"seconds": round(time.perf_counter() - started, 2)})
+        )
         return
     rows = sum(summary.rows.values())
-    typer.echo(f"generated {entities:,} entities, {rows:,} rows in {time.perf_counter() - started:.1f} s")
+    typer.echo(
+        f"generated {entities:,} entities, {rows:,} rows in {time.perf_counter() - started:.1f} s"
+    )
     typer.echo(f"store {path}  content hash {summary.content_hash[:16]}")
 
 
@@ -49,7 +53,9 @@ def demo(entities: Entities = 20_000, seed: Seed = 42) -> None:
     """The main job on embedded defaults: generate the demo platform, snapshot, quality report."""
     settings = get_settings()
     config = _config(entities, seed, "2025-12-31")
-    typer.echo(f"[1/3] generating the synthetic Shanwei platform ({entities:,} entities, seed {seed})")
+    typer.echo(
+        f"[1/3] generating the synthetic Shanwei platform ({entities:,} entities, seed {seed})"
+    )
     summary = generate_store(settings.store, config)
     typer.echo(f"      {settings.store}  content hash {summary.content_hash[:16]}")
     with store.connect(settings.store) as con:

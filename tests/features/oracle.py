@@ -167,10 +167,10 @@ def mean(values: pd.Series[float], default: float) -> float:
 
 
 def latest(rows: pd.DataFrame, date: str, values: pd.Series[float], default: float) -> float:
-    """The value on the row with the greatest event date, `default` when none."""
+    """The value (aligned with `rows`) on the row with the greatest event date, or `default`."""
     if rows.empty:
         return default
-    return float(values.loc[rows[date].idxmax()])
+    return float(values.iloc[int(rows[date].to_numpy().argmax())])
 
 
 def months_since(rows: pd.DataFrame, date: str, as_of: pd.Timestamp) -> float:

@@ -29,7 +29,9 @@ def _equal(a: pd.DataFrame, b: pd.DataFrame) -> bool:
 def pairs(small_store: Path) -> pd.DataFrame:
     """60 random (entity, as_of) pairs, seeded."""
     with store.connect(small_store, read_only=True) as con:
-        codes = [r[0] for r in con.execute("SELECT DISTINCT uscc FROM entities ORDER BY 1").fetchall()]
+        codes = [
+            r[0] for r in con.execute("SELECT DISTINCT uscc FROM entities ORDER BY 1").fetchall()
+        ]
     rng = np.random.default_rng(3)
     days = pd.to_datetime("2022-03-01") + pd.to_timedelta(rng.integers(0, 1300, 60), unit="D")
     return pd.DataFrame({"uscc": rng.choice(codes, 60), "as_of": days})
@@ -42,14 +44,20 @@ def _future_copy(src: Path, dst: Path, cutoff: pd.Timestamp) -> None:
         for table in schema.CATALOG_TABLES:
             event = table.event_dates[0]
             future = f"({event} > DATE '{cutoff.date()}' OR ingest_date > DATE '{cutoff.date()}')"
-            numeric = [c.name for c in table.columns if c.dtype in ("DOUBLE", "INTEGER") and c.name != "version"]
+            numeric = [
+                c.name
+                for c in table.columns
+                if c.dtype in ("DOUBLE", "INTEGER") and c.name != "version"
+            ]
             sets = ", ".join(f"{c} = {c} * 3 + 7" for c in numeric) or "ingest_date = ingest_date"
             con.execute(f"UPDATE {table.name} SET {sets} WHERE {future}")
             con.execute(f"INSERT INTO {table.name} SELECT * REPLACE (ingest_date + 1 AS ingest_date) "
                         f"FROM {table.name} WHERE {future}")  # fmt: skip
 
 
-def test_records_after_as_of_change_nothing(small_store: Path, pairs: pd.DataFrame, tmp_path: Path) -> None:
+def test_records_after_as_of_change_nothing(
+    small_store: Path, pairs: pd.DataFrame, tmp_path: Path
+) -> None:
     with store.connect(small_store, read_only=True) as con:
         before = compute(con, pairs)
     earliest = pairs["as_of"].min()
@@ -127,7 +135,9 @@ def test_repaired_penalty_stops_counting_on_the_repair_day(tmp_path: Path) -> No
 
 def test_expired_penalty_stops_counting_at_publicity_end(tmp_path: Path) -> None:
     path = tmp_path / "expiry.duckdb"
-    _penalty_store(path, severity="minor", penalty_type="warning", publicity_end=dt.date(2024, 4, 10))
+    _penalty_store(
+        path, severity="minor", penalty_type="warning", publicity_end=dt.date(2024, 4, 10)
+    )
     days = [dt.date(2024, 4, 9), dt.date(2024, 4, 10), dt.date(2024, 4, 11)]
     assert _penalties_on(path, days) == [1, 0, 0]
 

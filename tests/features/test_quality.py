@@ -212,5 +212,3 @@ def test_a_generated_store_reports_the_defects_its_generator_injected(small_stor
     assert report.codes.flagged_codes == injected[("entities", "bad_check_char")]
     assert report.codes.duplicate_codes == injected[("entities", "duplicate_code")]
     assert report.codes.meets_target is False
-    for name in ("penalties", "tax_payments"):
-        assert table(report, name).retracted == injected.get((name, "retracted_record"), 0)
