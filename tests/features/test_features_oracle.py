@@ -41,7 +41,6 @@ PAIRS = [(code, as_of) for code in (E1, E2, E3, E4, E5, E6) for as_of in (D1, D2
     (E3, D4),
 ]
 
-# Features whose SQL disagrees with the documented meaning: reported, not yet fixed.
 FINDINGS: dict[str, str] = {}  # features whose SQL disagrees with the oracle (none now)
 
 Row = dict[str, Any]
