@@ -1,8 +1,14 @@
-"""Point-in-time features for many (entity, as_of) pairs in one query."""
+"""Point-in-time features for (entity, as_of) pairs: one compiled query, two ways to feed it.
+
+Many pairs (a city, a training set): the query runs over the whole store. A few entities (a
+live request, a snapshot refresh): `PointReader` copies their rows into small temp tables
+through the `uscc` indexes and runs the same query, prepared once, over those extracts.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
 
 import numpy as np
@@ -17,19 +23,13 @@ from features.store import Connection
 
 NARROW_MAX_CODES = 64
 EXTRACT = "_pit_"
+SAFE_CODE = re.compile(r"^[0-9A-Z]{1,18}$")
 
 
 @lru_cache(maxsize=8)
-def _sql(registry: Registry, prefix: str = "") -> str:
+def sql(registry: Registry, prefix: str = "") -> str:
+    """The compiled feature query (cached)."""
     return compile_registry(registry, prefix)
-
-
-def _extract(con: Connection, registry: Registry, codes: list[str]) -> None:
-    """Copy the few entities' rows of every source into temp tables (index point lookups)."""
-    marks = ", ".join("?" * len(codes))
-    for table in registry.sources:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {EXTRACT}{table} AS "
-                    f"SELECT * FROM {table} WHERE uscc IN ({marks})", codes)  # fmt: skip
 
 
 def _pairs(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -48,42 +48,94 @@ def _pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     })  # fmt: skip
 
 
-def _narrow(
-    con: Connection, registry: Registry, frame: pd.DataFrame, codes: list[str]
-) -> pd.DataFrame:
-    """The same query over a few entities' extracts, on a private cursor.
+def _finish(out: pd.DataFrame, registry: Registry) -> pd.DataFrame:
+    out = out.drop(columns="pair_id")  # features arrive as DOUBLE from the query
+    out["as_of"] = pd.to_datetime(out["as_of"])
+    return out
 
-    Planning dominates on tiny inputs, so the cursor skips the (semantics-preserving)
-    optimizer; the rows come through the uscc indexes.
+
+def _literal(text: str) -> str:
+    """A SQL string literal (standard strings: quotes doubled, no backslash escapes)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+class PointReader:
+    """The feature query prepared on a private cursor, for a few entities at a time.
+
+    Planning dominates on tiny inputs, so the statement is prepared once with the
+    (semantics-preserving) optimizer off; extracts use the optimizer for index lookups.
+    Not thread-safe: use one reader per thread.
     """
-    with con.cursor() as cur:
-        _extract(cur, registry, codes)
-        cur.execute("PRAGMA disable_optimizer")
-        cur.register("pairs", frame)
-        return cur.execute(_sql(registry, EXTRACT)).df()
+
+    def __init__(self, con: Connection, registry: Registry = REGISTRY) -> None:
+        self.registry = registry
+        self._cur = con.cursor()
+        for table in registry.sources:
+            self._cur.execute(
+                f"CREATE TEMP TABLE {EXTRACT}{table} AS SELECT * FROM {table} LIMIT 0"
+            )
+        self._cur.execute("CREATE TEMP TABLE pairs (pair_id BIGINT, uscc VARCHAR, as_of DATE)")
+        self._cur.execute("PRAGMA disable_optimizer")
+        self._cur.execute(f"PREPARE point_in_time AS {sql(registry, EXTRACT)}")
+
+    def _stage(self, frame: pd.DataFrame) -> None:
+        """One round trip: extract the entities' rows (indexes on), stage the pairs."""
+        safe = frame["uscc"].map(lambda c: bool(SAFE_CODE.match(c)))
+        listed = ", ".join(f"'{c}'" for c in sorted(set(frame["uscc"][safe]))) or "NULL"
+        statements = [f"DELETE FROM {EXTRACT}{t}; INSERT INTO {EXTRACT}{t} SELECT * FROM {t} "
+                      f"WHERE uscc IN ({listed});" for t in self.registry.sources]  # fmt: skip
+        rows = ", ".join(
+            f"({i}, {_literal(c)}, DATE '{d}')"
+            for i, c, d in zip(frame["pair_id"], frame["uscc"], frame["as_of"], strict=True)
+        )
+        self._cur.execute(
+            "PRAGMA enable_optimizer; " + " ".join(statements)
+            + f" DELETE FROM pairs; INSERT INTO pairs VALUES {rows}; PRAGMA disable_optimizer;"
+        )  # fmt: skip
+
+    @property
+    def cursor(self) -> Connection:
+        """The private cursor holding the extracts (`pairs`, `_pit_<table>`)."""
+        return self._cur
+
+    def load(self, pairs: pd.DataFrame) -> None:
+        """Extract the pairs' entities and stage the pairs; then `EXECUTE point_in_time`."""
+        self._stage(_pairs(pairs))
+
+    def features(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        """Features of each pair (columns uscc, as_of), like `compute`."""
+        self.load(pairs)
+        return _finish(self._cur.execute("EXECUTE point_in_time").df(), self.registry)
+
+    def close(self) -> None:
+        """Release the cursor and its temp tables."""
+        self._cur.close()
 
 
-def compute(con: Connection, pairs: pd.DataFrame, registry: Registry = REGISTRY) -> pd.DataFrame:
+def compute(con: Connection, pairs: pd.DataFrame, registry: Registry = REGISTRY, *,
+            narrow: bool | None = None) -> pd.DataFrame:  # fmt: skip
     """Features for each row of `pairs` (columns uscc, as_of), in the same order.
+
+    `narrow` forces the few-entities path (True) or the whole-store path (False); by
+    default up to NARROW_MAX_CODES distinct entities go the narrow way. Both give the
+    same values bit for bit.
 
     Only records with event and ingest dates on or before as_of, in their latest version
     at as_of and visible under DOMAIN.md §4 are used. Features are float64; categorical
     features hold the index of their category.
     """
     frame = _pairs(pairs)
-    codes = sorted(set(frame["uscc"]))
-    if len(codes) <= NARROW_MAX_CODES:
-        out = _narrow(con, registry, frame, codes)
-    else:
-        con.register("pairs", frame)
+    if narrow if narrow is not None else frame["uscc"].nunique() <= NARROW_MAX_CODES:
+        reader = PointReader(con, registry)
         try:
-            out = con.execute(_sql(registry)).df()
+            return reader.features(pairs)
         finally:
-            con.unregister("pairs")
-    out = out.drop(columns="pair_id")
-    out[registry.names] = out[registry.names].astype("float64")
-    out["as_of"] = pd.to_datetime(out["as_of"])
-    return out
+            reader.close()
+    con.register("pairs", frame)
+    try:
+        return _finish(con.execute(sql(registry)).df(), registry)
+    finally:
+        con.unregister("pairs")
 
 
 def as_of_one(

@@ -108,7 +108,7 @@ def compile_registry(registry: Registry, prefix: str = "") -> str:
         joins.append(f"LEFT JOIN s{i} ON s{i}.pair_id = p.pair_id")
         base.extend(_outer(f, f"s{i}") for f in features)
     derived = [f"{f.sql} AS {f.name}" for f in registry.features if f.agg == "derived"]
-    ordered = ", ".join(registry.names)
+    ordered = ", ".join(f"CAST({name} AS DOUBLE) AS {name}" for name in registry.names)
     return f"""
 WITH {", ".join(ctes)},
 base AS (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Literal
 
 from features import schema
@@ -127,9 +128,14 @@ class Registry:
         """Names of categorical features."""
         return [f.name for f in self.features if f.dtype == "category"]
 
-    def fingerprint(self) -> str:
-        """SHA-256 of the declarations: models record which registry they were trained on."""
+    @cached_property
+    def fingerprint_value(self) -> str:
+        """SHA-256 of the declarations (computed once)."""
         payload = json.dumps(
             [f.to_dict() for f in self.features], sort_keys=True, ensure_ascii=False
         )
         return hashlib.sha256(payload.encode()).hexdigest()
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the declarations: models record which registry they were trained on."""
+        return self.fingerprint_value

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from features import uscc
-from features.compute import compute
+from features.compute import EXTRACT, SAFE_CODE, PointReader, compute, sql
 from features.definitions import REGISTRY
 from features.registry import Registry
 from features.store import Connection, scalar
@@ -22,8 +22,10 @@ def _codes(con: Connection, codes: Sequence[str] | None) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT uscc FROM entities ORDER BY 1").fetchall()]
 
 
-def _frame(con: Connection, codes: list[str], as_of: dt.date, registry: Registry) -> pd.DataFrame:
-    features = compute(con, pd.DataFrame({"uscc": codes, "as_of": as_of}), registry)
+def _frame(con: Connection, codes: list[str], as_of: dt.date, registry: Registry,
+           reader: PointReader | None = None) -> pd.DataFrame:  # fmt: skip
+    pairs = pd.DataFrame({"uscc": codes, "as_of": as_of})
+    features = reader.features(pairs) if reader else compute(con, pairs, registry)
     features.insert(2, "registry_fingerprint", registry.fingerprint())
     features.insert(3, "computed_at", pd.Timestamp.now(tz="UTC").tz_localize(None))
     return features
@@ -35,21 +37,60 @@ def build(con: Connection, as_of: dt.date, registry: Registry = REGISTRY) -> int
     con.register("_snapshot", frame)
     try:
         con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS SELECT * FROM _snapshot")
+        con.execute(f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_uscc ON {TABLE} (uscc)")
+        con.execute("CHECKPOINT")  # later point refreshes stay cheap
     finally:
         con.unregister("_snapshot")
     return len(frame)
 
 
+class Refresher:
+    """Point refreshes done inside DuckDB: extracts, then one prepared INSERT; no pandas.
+
+    For long-lived processes (API workers, correction listeners); requires a built snapshot.
+    """
+
+    def __init__(self, con: Connection, registry: Registry = REGISTRY) -> None:
+        self.reader = PointReader(con, registry)
+        names = ", ".join(registry.names)
+        self.reader.cursor.execute(
+            f"PREPARE refresh_rows AS INSERT INTO {TABLE} SELECT uscc, as_of, "
+            f"'{registry.fingerprint()}', CAST(now() AS TIMESTAMP), {names} "
+            f"FROM ({sql(registry, EXTRACT)}) q"
+        )
+        self._con = con
+
+    def refresh(self, codes: Sequence[str], as_of: dt.date | None = None) -> int:
+        """Recompute the snapshot rows of `codes`; returns how many were written."""
+        chosen = [c for c in _codes(self._con, codes) if SAFE_CODE.match(c)]
+        day = as_of or snapshot_date(self._con)
+        self.reader.load(pd.DataFrame({"uscc": chosen, "as_of": day}))
+        listed = ", ".join(f"'{c}'" for c in chosen) or "NULL"
+        self.reader.cursor.execute(
+            f"BEGIN TRANSACTION; PRAGMA enable_optimizer; DELETE FROM {TABLE} WHERE uscc IN "
+            f"({listed}); PRAGMA disable_optimizer; EXECUTE refresh_rows; COMMIT;"
+        )
+        return len(chosen)
+
+    def close(self) -> None:
+        """Release the reader."""
+        self.reader.close()
+
+
 def refresh(con: Connection, codes: Sequence[str], as_of: dt.date | None = None,
-            registry: Registry = REGISTRY) -> int:  # fmt: skip
-    """Recompute the snapshot rows of `codes` (e.g. after a correction or a repair)."""
-    chosen = _codes(con, codes)
+            registry: Registry = REGISTRY, reader: PointReader | None = None) -> int:  # fmt: skip
+    """Recompute the snapshot rows of `codes` (e.g. after a correction or a repair).
+
+    A long-lived caller passes its `PointReader` to skip preparing the query each time.
+    """
+    chosen = [c for c in _codes(con, codes) if SAFE_CODE.match(c)]  # no other code is stored
     day = as_of or snapshot_date(con)
-    frame = _frame(con, chosen, day, registry)
+    frame = _frame(con, chosen, day, registry, reader)
     con.register("_refresh", frame)
     try:
         con.execute("BEGIN TRANSACTION")
-        con.execute(f"DELETE FROM {TABLE} WHERE uscc IN (SELECT uscc FROM _refresh)")
+        listed = ", ".join(f"'{c}'" for c in frame["uscc"] if SAFE_CODE.match(c)) or "NULL"
+        con.execute(f"DELETE FROM {TABLE} WHERE uscc IN ({listed})")  # literals: index lookups
         con.execute(f"INSERT INTO {TABLE} SELECT * FROM _refresh")
         con.execute("COMMIT")
     finally:

@@ -178,3 +178,25 @@ def test_snapshot_refresh_picks_up_a_correction(small_store: Path, tmp_path: Pat
 def test_pairs_without_dates_are_refused(small_store: Path) -> None:
     with store.connect(small_store, read_only=True) as con, pytest.raises(InvalidInput):
         compute(con, pd.DataFrame({"uscc": [CODE], "as_of": ["not a date"]}))
+
+
+def test_narrow_and_whole_store_paths_agree_bit_for_bit(
+    small_store: Path, pairs: pd.DataFrame
+) -> None:
+    with store.connect(small_store, read_only=True) as con:
+        wide = compute(con, pairs, narrow=False)
+        narrow = compute(con, pairs, narrow=True)
+    assert _equal(wide, narrow)
+    assert (wide["uscc"] == narrow["uscc"]).all()
+
+
+def test_odd_codes_are_answered_not_injected(small_store: Path) -> None:
+    """Codes are normalised, never validated here: anything unknown simply has no records."""
+    odd = ["x' OR '1'='1", "９１４４", "ZZZ"]
+    with store.connect(small_store, read_only=True) as con:
+        narrow = compute(con, pd.DataFrame({"uscc": odd, "as_of": AS_OF}), narrow=True)
+        wide = compute(con, pd.DataFrame({"uscc": odd, "as_of": AS_OF}), narrow=False)
+    assert _equal(narrow, wide)
+    assert list(narrow["uscc"]) == ["X' OR '1'='1", "9144", "ZZZ"]
+    assert (narrow["pen_count_12m"] == 0).all()
+    assert narrow["reg_age_months"].isna().all()
