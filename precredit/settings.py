@@ -16,10 +16,22 @@ class Settings(BaseSettings):
     home: Path = Path(".precredit")
     store_path: Path | None = None
 
+    tracking_uri: str | None = None
+
     @property
     def store(self) -> Path:
         """The platform store (DuckDB file)."""
         return self.store_path or self.home / "platform.duckdb"
+
+    @property
+    def mlflow_uri(self) -> str:
+        """MLflow tracking and registry URI (SQLite under home unless set)."""
+        return self.tracking_uri or f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> Path:
+        """Where MLflow stores run artifacts for the local tracking store."""
+        return self.home / "mlartifacts"
 
 
 @lru_cache

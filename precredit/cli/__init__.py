@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 import typer
 
-from precredit.cli import codes, data, features, platform, synth
+from precredit.cli import codes, data, features, platform, synth, train
 from precredit.cli.errors import run_guarded
 
 app = typer.Typer(
@@ -20,8 +23,12 @@ app.add_typer(codes.app, name="codes")
 app.add_typer(platform.app, name="platform")
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
+app.command("train")(train.train)
+app.add_typer(train.models_app, name="models")
 
 
 def main() -> None:
     """Entry point: run the app, turning expected errors into one readable line."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     run_guarded(app)

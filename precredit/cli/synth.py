@@ -15,6 +15,7 @@ from features.errors import InvalidInput
 from features.synth.config import SynthConfig
 from features.synth.generate import generate as generate_store
 from precredit.settings import get_settings
+from training.pipeline import PipelineConfig, run
 
 Entities = Annotated[int, typer.Option("--entities", help="Number of market entities.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed; same seed, same tables.")]
@@ -50,16 +51,28 @@ def generate(entities: Entities = 20_000, seed: Seed = 42, end_date: EndDate = "
 
 
 def demo(entities: Entities = 20_000, seed: Seed = 42) -> None:
-    """The main job on embedded defaults: generate the demo platform, snapshot, quality report."""
+    """The main job on embedded defaults: platform, snapshot, quality report, trained model."""
     settings = get_settings()
     config = _config(entities, seed, "2025-12-31")
     typer.echo(
-        f"[1/3] generating the synthetic Shanwei platform ({entities:,} entities, seed {seed})"
+        f"[1/4] generating the synthetic Shanwei platform ({entities:,} entities, seed {seed})"
     )
     summary = generate_store(settings.store, config)
     typer.echo(f"      {settings.store}  content hash {summary.content_hash[:16]}")
     with store.connect(settings.store) as con:
-        typer.echo(f"[2/3] feature snapshot as of {config.end_date}")
+        typer.echo(f"[2/4] feature snapshot as of {config.end_date}")
         typer.echo(f"      {snapshot.build(con, config.end_date):,} entities")
-        typer.echo("[3/3] data-quality report")
+        typer.echo("[3/4] data-quality report")
         typer.echo(quality.check_store(con).render_text())
+    typer.echo("[4/4] training the cold-start platform model (MLflow: " + settings.mlflow_uri + ")")
+    result = run("platform", "platform", PipelineConfig(settings.store, settings.mlflow_uri,
+                                                         settings.artifact_root, seed=seed))  # fmt: skip
+    m = result.metrics
+    typer.echo(f"      out of time: AUC {m['auc']:.3f} (WoE scorecard {m['auc_scorecard']:.3f}, "
+               f"incumbent rule {m['auc_incumbent_rule']:.3f}), ECE {m['ece']:.4f}")  # fmt: skip
+    state = (
+        "promoted to @champion"
+        if result.promoted
+        else "not promoted: " + "; ".join(result.verdict.reasons())
+    )
+    typer.echo(f"      precredit-platform version {result.version} @challenger, {state}")

@@ -1,0 +1,85 @@
+"""Map raw model scores (log-odds) to calibrated PDs: isotonic or Platt, chosen out of time.
+
+Both calibrators are plain numbers (thresholds or two coefficients), saved as JSON; no pickle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.model_selection import StratifiedKFold
+
+Method = Literal["isotonic", "platt"]
+PD_FLOOR, PD_CEIL = 1e-4, 0.9999
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """A fitted score -> PD map; `x`/`y` are isotonic knots, `a`/`b` Platt coefficients."""
+
+    method: Method
+    x: tuple[float, ...] = ()
+    y: tuple[float, ...] = ()
+    a: float = 0.0
+    b: float = 0.0
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated PD for raw scores, clipped to [1e-4, 0.9999]."""
+        raw = np.asarray(raw, dtype=float)
+        if self.method == "platt":
+            pd_ = 1.0 / (1.0 + np.exp(-(self.a * raw + self.b)))
+        else:
+            pd_ = np.interp(raw, self.x, self.y)
+        return np.clip(pd_, PD_FLOOR, PD_CEIL)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready parameters."""
+        return {
+            "method": self.method,
+            "x": list(self.x),
+            "y": list(self.y),
+            "a": self.a,
+            "b": self.b,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibrator:
+        """Inverse of `to_dict`."""
+        return cls(
+            data["method"], tuple(data["x"]), tuple(data["y"]), float(data["a"]), float(data["b"])
+        )
+
+
+def fit(method: Method, raw: np.ndarray, y: np.ndarray) -> Calibrator:
+    """Fit one calibrator on (raw score, outcome) pairs."""
+    raw, y = np.asarray(raw, dtype=float), np.asarray(y, dtype=int)
+    if method == "platt":
+        model = LogisticRegression(C=1e6, max_iter=1000).fit(raw.reshape(-1, 1), y)
+        return Calibrator("platt", a=float(model.coef_[0, 0]), b=float(model.intercept_[0]))
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=PD_FLOOR, y_max=PD_CEIL).fit(raw, y)
+    return Calibrator(
+        "isotonic", x=tuple(map(float, iso.X_thresholds_)), y=tuple(map(float, iso.y_thresholds_))
+    )
+
+
+def cross_validated_loss(method: Method, raw: np.ndarray, y: np.ndarray, seed: int) -> float:
+    """Out-of-fold log loss of a calibration method (5 folds, fewer when bads are rare)."""
+    folds = int(min(5, max(2, np.sum(y == 1)), max(2, np.sum(y == 0))))
+    losses = []
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(raw, y):
+        pd_ = fit(method, raw[train], y[train])(raw[test])
+        losses.append(log_loss(y[test], pd_, labels=[0, 1]))
+    return float(np.mean(losses))
+
+
+def choose(raw: np.ndarray, y: np.ndarray, seed: int) -> tuple[Calibrator, dict[str, float]]:
+    """Pick isotonic or Platt by cross-validated log loss on out-of-time data, refit on all of it."""
+    raw, y = np.asarray(raw, dtype=float), np.asarray(y, dtype=int)
+    losses = {m: cross_validated_loss(m, raw, y, seed) for m in ("isotonic", "platt")}
+    best: Method = "isotonic" if losses["isotonic"] < losses["platt"] else "platt"
+    return fit(best, raw, y), losses

@@ -1,0 +1,251 @@
+"""Pre-approved limits and decisions for a batch: capacity x PD multiplier, capped, gated.
+
+limit = round_down_1000(min(capacity_base x multiplier(PD), cap[entity type])). Any failed gate
+declines, then PD above `refer_max_pd`, then a limit below `min_limit_cny`; a decline is a
+decision with limit 0. `binding` names the one rule that set the limit; `drivers` name the
+inputs behind it, each with a role: "capacity", "multiplier" (the PD), "cap" (entity type),
+"gate" (the failing input) or "decision" (the PD, when it is above `refer_max_pd`).
+Every step is element-wise, so a row gives the same answer alone and inside any batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from pandas import DataFrame
+
+from features.errors import InvalidInput
+from features.schema import ENTITY_TYPES, INDUSTRY_SECTIONS, TAX_GRADES
+from models.policy import CapacityPolicy, GatePolicy, MultiplierStep, ProductPolicy
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+StrArray = NDArray[np.str_]
+Columns = Mapping[str, FloatArray]
+Driver = dict[str, str | float | None]
+
+ROUNDING_CNY = 1_000.0
+ENTITY_TYPE = "reg_entity_type"
+CAPACITY_INPUTS = {  # source code -> feature; order breaks ties
+    "capacity:tax": "tax_paid_cny_24m",
+    "capacity:revenue": "tax_revenue_cny_12m",
+    "capacity:headcount": "si_headcount_latest",
+}
+NO_CAPACITY = "capacity:none"
+
+
+def _grade_score(grade: str) -> float:
+    """`tax_grade_latest` scores A=5 ... D=1."""
+    return float(len(TAX_GRADES) - TAX_GRADES.index(grade))
+
+
+def _flag(feature: str) -> Callable[[GatePolicy, Columns], BoolArray]:
+    return lambda _, c: c[feature] == 1.0
+
+
+def _too_young(g: GatePolicy, c: Columns) -> BoolArray:
+    is_m = c["tax_grade_latest"] == _grade_score("M")
+    required = np.where(is_m, g.min_age_months_grade_m, g.min_age_months)
+    return c["reg_age_months"] < required  # missing age: gate:unknown_entity decides
+
+
+def _in(feature: str, codes: Callable[[GatePolicy], list[float]]) -> Callable[..., BoolArray]:
+    return lambda g, c: np.isin(c[feature], codes(g))
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A hard rule: its stable code, the input it reads and when it fails."""
+
+    code: str
+    feature: str
+    enabled: Callable[[GatePolicy], bool]
+    fails: Callable[[GatePolicy, Columns], BoolArray]
+    extra_inputs: tuple[str, ...] = ()
+
+
+GATES = (
+    Gate("gate:unknown_entity", "reg_age_months", lambda g: g.known_entity,
+         lambda _, c: np.isnan(c["reg_age_months"])),
+    Gate("gate:deregistered", "reg_deregistered", lambda g: g.not_deregistered,
+         _flag("reg_deregistered")),
+    Gate("gate:court_debtor", "court_in_force", lambda g: g.no_court_debtor,
+         _flag("court_in_force")),
+    Gate("gate:serious_dishonesty", "dis_in_force", lambda g: g.no_serious_dishonesty,
+         _flag("dis_in_force")),
+    Gate("gate:abnormal_operations", "abn_in_force", lambda g: g.no_abnormal_operations,
+         _flag("abn_in_force")),
+    Gate("gate:tax_grade", "tax_grade_latest", lambda g: bool(g.excluded_tax_grades),
+         _in("tax_grade_latest", lambda g: [_grade_score(t) for t in g.excluded_tax_grades])),
+    Gate("gate:no_tax_paid", "tax_paid_cny_12m", lambda g: g.require_tax_paid_12m,
+         lambda _, c: ~(c["tax_paid_cny_12m"] > 0)),
+    Gate("gate:min_age", "reg_age_months", lambda g: g.min_age_enabled, _too_young,
+         extra_inputs=("tax_grade_latest",)),
+    Gate("gate:excluded_industry", "reg_industry", lambda g: bool(g.excluded_industries),
+         _in("reg_industry",
+             lambda g: [float(INDUSTRY_SECTIONS.index(s)) for s in g.excluded_industries])),
+)  # fmt: skip
+GATE_CODES = tuple(g.code for g in GATES)
+GATE_BY_CODE = {g.code: g for g in GATES}
+
+
+@dataclass(frozen=True)
+class LimitResult:
+    """Equal-length per-row outputs of `decide`."""
+
+    decision: StrArray
+    limit_cny: FloatArray
+    capacity_cny: FloatArray
+    capacity_source: StrArray
+    multiplier: FloatArray
+    cap_cny: FloatArray
+    binding: StrArray
+    failed_gates: list[list[str]]
+    drivers: list[list[Driver]]
+
+    def __len__(self) -> int:
+        return len(self.decision)
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One plain (JSON-ready) dict per row."""
+        columns = {f.name: getattr(self, f.name) for f in fields(self)}
+        columns = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in columns.items()}
+        return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def decide(policy: ProductPolicy, features: DataFrame, pd: ArrayLike) -> LimitResult:
+    """Decision, limit and the binding rule per row of `features` with its PD."""
+    pds = _checked_pd(pd, len(features))
+    cols = _columns(features, required_inputs(policy))
+    capacity, source = _capacity(policy.capacity, cols)
+    multiplier = _multiplier(policy.pd_multiplier, pds)
+    cap, cap_code = _caps(policy.caps_cny, cols[ENTITY_TYPE])
+    computed = _round_down(np.minimum(capacity * multiplier, cap))
+    gate_matrix = _gate_matrix(policy.gates, cols)
+    failed = [[GATE_CODES[j] for j in np.flatnonzero(row)] for row in gate_matrix]
+    by_gate, by_pd = gate_matrix.any(axis=1), pds > policy.decision.refer_max_pd
+    too_small = (computed < policy.min_limit_cny) | (computed <= 0.0)
+    capped = capacity * multiplier > cap
+    binding = _binding(failed, by_pd, too_small, np.where(capped, cap_code, source))
+    declined = by_gate | by_pd | too_small
+    approve = pds <= policy.decision.approve_max_pd
+    decision = np.where(declined, "decline", np.where(approve, "approve", "refer"))
+    drivers = [
+        _drivers(i, str(binding[i]), failed[i], str(source[i]), bool(capped[i]), cols, float(p))
+        for i, p in enumerate(pds)
+    ]
+    return LimitResult(
+        decision, np.where(declined, 0.0, computed), capacity, source, multiplier, cap,
+        binding, failed, drivers,
+    )  # fmt: skip
+
+
+def _binding(
+    failed: list[list[str]], by_pd: BoolArray, too_small: BoolArray, computed_by: StrArray
+) -> StrArray:
+    """The one rule per row, in precedence: first failed gate, PD, minimum, cap or capacity."""
+    binding = np.where(too_small, "min_limit", computed_by)
+    binding = np.where(by_pd, "pd:decline", binding)
+    first_gate = np.array([f[0] if f else "" for f in failed], dtype=np.str_)
+    return np.where(first_gate != "", first_gate, binding)
+
+
+def required_inputs(policy: ProductPolicy) -> list[str]:
+    """Feature columns `decide` reads under this policy (inputs of switched-off gates excluded)."""
+    names = [*CAPACITY_INPUTS.values(), ENTITY_TYPE]
+    for gate in GATES:
+        if gate.enabled(policy.gates):
+            names += [gate.feature, *gate.extra_inputs]
+    return list(dict.fromkeys(names))
+
+
+def _checked_pd(pd: ArrayLike, n: int) -> FloatArray:
+    values = np.asarray(pd, dtype=np.float64)
+    if values.shape != (n,):
+        raise InvalidInput(
+            f"pd: expected {n} values, one per feature row, got shape {values.shape}"
+        )
+    if not np.all((values >= 0.0) & (values <= 1.0)):
+        raise InvalidInput("pd: every PD must be a number in [0, 1]")
+    return values
+
+
+def _columns(features: DataFrame, names: Sequence[str]) -> dict[str, FloatArray]:
+    missing = [n for n in names if n not in features.columns]
+    if missing:
+        raise InvalidInput(f"features: missing columns {missing}")
+    try:
+        return {n: features[n].to_numpy(dtype=np.float64, na_value=np.nan) for n in names}
+    except (TypeError, ValueError):
+        raise InvalidInput(f"features: columns {list(names)} must be numeric") from None
+
+
+def _capacity(policy: CapacityPolicy, cols: Columns) -> tuple[FloatArray, StrArray]:
+    """Largest available component; a missing or negative input counts as 0."""
+    tax, revenue, heads = (np.nan_to_num(cols[f], nan=0.0) for f in CAPACITY_INPUTS.values())
+    components = np.column_stack(
+        [
+            policy.tax_multiple * tax / 2.0,
+            policy.revenue_share * revenue,
+            policy.per_head_cny * heads,
+        ]
+    ).clip(min=0.0)
+    capacity = components.max(axis=1, initial=0.0)
+    codes = np.array(list(CAPACITY_INPUTS), dtype=np.str_)
+    source = np.where(capacity > 0.0, codes[components.argmax(axis=1)], NO_CAPACITY)
+    return capacity, source
+
+
+def _multiplier(steps: Sequence[MultiplierStep], pds: FloatArray) -> FloatArray:
+    """Multiplier of the first step whose max_pd >= PD."""
+    bounds = np.array([s.max_pd for s in steps])
+    multipliers = np.array([s.multiplier for s in steps], dtype=np.float64)
+    return multipliers[np.searchsorted(bounds, pds, side="left")]
+
+
+def _caps(caps: Mapping[str, float], entity_type: FloatArray) -> tuple[FloatArray, StrArray]:
+    """Cap per row; an unknown entity type gets the smallest cap."""
+    values = np.array([caps[t] for t in ENTITY_TYPES], dtype=np.float64)
+    codes = np.array([f"cap:{t}" for t in ENTITY_TYPES], dtype=np.str_)
+    known = np.isin(entity_type, np.arange(len(ENTITY_TYPES), dtype=np.float64))
+    index = np.where(known, entity_type, 0.0).astype(np.int64)
+    return (
+        np.where(known, values[index], values.min()),
+        np.where(known, codes[index], "cap:unknown"),
+    )
+
+
+def _round_down(amount: FloatArray) -> FloatArray:
+    # Rounding to cents first keeps float noise (599999.9999...) from dropping a whole step.
+    return np.floor(np.round(amount, 2) / ROUNDING_CNY) * ROUNDING_CNY
+
+
+def _gate_matrix(policy: GatePolicy, cols: Columns) -> BoolArray:
+    """Rows x GATES: True where an enabled gate fails."""
+    n = len(cols[ENTITY_TYPE])
+    return np.column_stack(
+        [g.fails(policy, cols) if g.enabled(policy) else np.zeros(n, dtype=bool) for g in GATES]
+    ).reshape(n, len(GATES))
+
+
+def _drivers(
+    i: int, binding: str, failed: list[str], source: str, capped: bool, cols: Columns, pd: float
+) -> list[Driver]:
+    """The inputs behind row i's limit, the binding one first."""
+    if failed:
+        return [_driver(GATE_BY_CODE[code].feature, cols, i, "gate") for code in failed]
+    if binding == "pd:decline":
+        return [{"feature": "pd", "value": pd, "role": "decision"}]
+    out = [_driver(ENTITY_TYPE, cols, i, "cap")] if capped else []
+    named = [CAPACITY_INPUTS[source]] if source in CAPACITY_INPUTS else CAPACITY_INPUTS.values()
+    out += [_driver(f, cols, i, "capacity") for f in named]
+    return [*out, {"feature": "pd", "value": pd, "role": "multiplier"}]
+
+
+def _driver(feature: str, cols: Columns, i: int, role: str) -> Driver:
+    value = float(cols[feature][i])
+    return {"feature": feature, "value": None if np.isnan(value) else value, "role": role}

@@ -1,0 +1,137 @@
+"""The PD classifier: LightGBM with declared monotone constraints, early-stopped out of time.
+
+scikit-learn's estimator contract: `__init__` stores parameters, `fit` returns self, fitted
+state ends in `_`. The booster is kept as LightGBM's own text model (a safe format).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import NotFittedError
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "max_depth": 5,
+    "min_child_samples": 40,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.8,
+    "reg_lambda": 1.0,
+    "monotone_constraints_method": "intermediate",  # "advanced" broke monotonicity (LightGBM 4.7)
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": 2,
+    "verbosity": -1,
+}
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The model's inputs in order, with their monotone direction and categorical flags."""
+
+    names: tuple[str, ...]
+    monotone: tuple[int, ...]
+    categorical: tuple[str, ...] = ()
+    texts: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (zh, en)
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.names) != len(self.monotone):
+            raise ValueError("one monotone direction per feature")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready spec."""
+        return {"names": list(self.names), "monotone": list(self.monotone),
+                "categorical": list(self.categorical), "texts": {k: list(v) for k, v in self.texts.items()},
+                "categories": {k: list(v) for k, v in self.categories.items()}}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
+        """Inverse of `to_dict`."""
+        texts = {k: (v[0], v[1]) for k, v in data.get("texts", {}).items()}
+        categories = {k: tuple(v) for k, v in data.get("categories", {}).items()}
+        return cls(
+            tuple(data["names"]),
+            tuple(data["monotone"]),
+            tuple(data["categorical"]),
+            texts,
+            categories,
+        )
+
+
+class PDClassifier:
+    """Gradient-boosted trees on the registry's features; raw output is log-odds."""
+
+    def __init__(self, spec: FeatureSpec, params: dict[str, Any] | None = None,
+                 n_estimators: int = 800, early_stopping_rounds: int = 60, seed: int = 42) -> None:  # fmt: skip
+        self.spec = spec
+        self.params = params
+        self.n_estimators = n_estimators
+        self.early_stopping_rounds = early_stopping_rounds
+        self.seed = seed
+
+    def _params(self) -> dict[str, Any]:
+        merged = DEFAULT_PARAMS | (self.params or {})
+        return merged | {"seed": self.seed, "monotone_constraints": list(self.spec.monotone)}
+
+    def _dataset(
+        self, X: pd.DataFrame, y: np.ndarray | None = None, reference: lgb.Dataset | None = None
+    ) -> lgb.Dataset:
+        return lgb.Dataset(self.matrix(X), label=y, feature_name=list(self.spec.names),
+                           categorical_feature=list(self.spec.categorical), reference=reference,
+                           free_raw_data=False, params={"verbosity": -1})  # fmt: skip
+
+    def matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """The model's input matrix: features in spec order, float64 (hot path: numpy only)."""
+        return np.ascontiguousarray(X.loc[:, list(self.spec.names)].to_numpy(dtype=np.float64))
+
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray
+    ) -> PDClassifier:
+        """Train on (X, y), early-stopping on the out-of-time validation set."""
+        train = self._dataset(X, np.asarray(y, dtype=float))
+        valid = self._dataset(X_valid, np.asarray(y_valid, dtype=float), reference=train)
+        self.booster_ = lgb.train(
+            self._params(), train, num_boost_round=self.n_estimators, valid_sets=[valid],
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+        )  # fmt: skip
+        self.best_iteration_ = int(self.booster_.best_iteration or self.n_estimators)
+        return self
+
+    def _booster(self) -> lgb.Booster:
+        if not hasattr(self, "booster_"):
+            raise NotFittedError("PDClassifier is not fitted")
+        return self.booster_
+
+    def raw_score(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Log-odds of default before calibration."""
+        matrix = X if isinstance(X, np.ndarray) else self.matrix(X)
+        return np.asarray(
+            self._booster().predict(matrix, raw_score=True, num_iteration=self.best_iteration_)
+        )
+
+    def contributions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """TreeSHAP contributions (n, features + 1); the last column is the base value."""
+        matrix = X if isinstance(X, np.ndarray) else self.matrix(X)
+        return np.asarray(
+            self._booster().predict(matrix, pred_contrib=True, num_iteration=self.best_iteration_)
+        )
+
+    def model_text(self) -> str:
+        """LightGBM's text model (the saved artifact)."""
+        return str(self._booster().model_to_string(num_iteration=self.best_iteration_))
+
+    @classmethod
+    def from_text(cls, spec: FeatureSpec, text: str, seed: int = 42) -> PDClassifier:
+        """Rebuild a fitted classifier from its text model."""
+        model = cls(spec, seed=seed)
+        model.booster_ = lgb.Booster(model_str=text)
+        model.best_iteration_ = model.booster_.current_iteration()
+        return model

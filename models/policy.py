@@ -1,0 +1,229 @@
+"""A bank product's credit policy: decision thresholds, capacity, PD multiplier, caps and gates.
+
+Defaults follow DOMAIN.md §6 for a tax-based SME loan (银税互动). A policy lives in a YAML or
+TOML file per bank product; `load_policy` turns any malformed or invalid file into one readable
+`InvalidInput` line (field path and problem, never the file's content).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from functools import cache
+from importlib import resources
+from itertools import pairwise
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from features.errors import InvalidInput
+from features.schema import ENTITY_TYPES, INDUSTRY_SECTIONS, TAX_GRADES
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Months = Annotated[int, Field(ge=0)]
+DEFAULT_CAPS = {
+    "enterprise": 5_000_000.0,
+    "individual": 1_000_000.0,
+    "cooperative": 3_000_000.0,
+    "rural_collective": 3_000_000.0,
+}
+DEFAULT_POLICY_FILE = "platform_default.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DecisionPolicy(_Strict):
+    """PD <= approve_max_pd approves, PD <= refer_max_pd refers, above declines."""
+
+    approve_max_pd: Share = 0.03
+    refer_max_pd: Share = 0.08
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DecisionPolicy:
+        if self.approve_max_pd > self.refer_max_pd:
+            raise ValueError(
+                f"approve_max_pd ({self.approve_max_pd}) must be <= refer_max_pd ({self.refer_max_pd})"
+            )
+        return self
+
+
+class CapacityPolicy(_Strict):
+    """Capacity base = max of the components (CNY); a factor of 0 switches a component off."""
+
+    tax_multiple: NonNegative = 8.0  # x average annual tax of the last 24 months
+    revenue_share: Share = 0.2  # x declared revenue of the last 12 months
+    per_head_cny: NonNegative = 60_000.0  # x latest insured headcount
+
+
+class MultiplierStep(_Strict):
+    """PDs up to `max_pd` (inclusive) keep `multiplier` x the capacity base."""
+
+    max_pd: Annotated[float, Field(gt=0.0, le=1.0)]
+    multiplier: NonNegative
+
+
+DEFAULT_STEPS = tuple(
+    MultiplierStep(max_pd=p, multiplier=m)
+    for p, m in ((0.005, 1.0), (0.01, 0.9), (0.02, 0.75), (0.03, 0.6), (0.05, 0.4),
+                 (0.08, 0.25), (1.0, 0.0))
+)  # fmt: skip
+
+
+class GatePolicy(_Strict):
+    """Hard rules; each is switched off by false, 0 or an empty list (TOML has no null)."""
+
+    known_entity: bool = True
+    not_deregistered: bool = True
+    no_court_debtor: bool = True
+    no_serious_dishonesty: bool = True
+    no_abnormal_operations: bool = True
+    excluded_tax_grades: tuple[str, ...] = ("C", "D")
+    require_tax_paid_12m: bool = True
+    min_age_months: Months = 24
+    min_age_months_grade_m: Months = 12  # tax grade M: newly rated, shorter history accepted
+    excluded_industries: tuple[str, ...] = ("J", "K", "R")  # finance, real estate, entertainment
+
+    @field_validator("excluded_tax_grades")
+    @classmethod
+    def _known_grades(cls, grades: tuple[str, ...]) -> tuple[str, ...]:
+        return _known(grades, TAX_GRADES, "tax grades")
+
+    @field_validator("excluded_industries")
+    @classmethod
+    def _known_sections(cls, sections: tuple[str, ...]) -> tuple[str, ...]:
+        return _known(sections, INDUSTRY_SECTIONS, "GB/T 4754 sections")
+
+    @property
+    def min_age_enabled(self) -> bool:
+        """Whether any entity can fail the minimum-age gate."""
+        return max(self.min_age_months, self.min_age_months_grade_m) > 0
+
+
+def _known(values: tuple[str, ...], allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    unknown = [i for i, v in enumerate(values) if v not in allowed]
+    if unknown:  # positions, not values: error messages never repeat raw input
+        raise ValueError(
+            f"unknown {what} at positions {unknown}; expected some of {', '.join(allowed)}"
+        )
+    return tuple(a for a in allowed if a in values)  # canonical order for the fingerprint
+
+
+class ProductPolicy(_Strict):
+    """One bank product's policy; `fingerprint()` identifies it in every stored decision."""
+
+    bank: str = "platform"
+    product: str = "sme_credit"
+    version: Annotated[str, Field(min_length=1)]
+    currency: Literal["CNY"] = "CNY"
+    decision: DecisionPolicy = DecisionPolicy()
+    capacity: CapacityPolicy = CapacityPolicy()
+    pd_multiplier: tuple[MultiplierStep, ...] = DEFAULT_STEPS
+    caps_cny: dict[str, NonNegative] = Field(default_factory=lambda: dict(DEFAULT_CAPS))
+    min_limit_cny: NonNegative = 20_000.0
+    gates: GatePolicy = GatePolicy()
+
+    @field_validator("pd_multiplier")
+    @classmethod
+    def _steps_monotone(cls, steps: tuple[MultiplierStep, ...]) -> tuple[MultiplierStep, ...]:
+        if not steps or steps[-1].max_pd != 1.0:
+            raise ValueError("needs at least one step and the last step must have max_pd 1.0")
+        for low, high in pairwise(steps):
+            if high.max_pd <= low.max_pd:
+                raise ValueError("max_pd must rise strictly from step to step")
+            if high.multiplier > low.multiplier:
+                raise ValueError(
+                    f"multipliers must not increase with PD ({low.multiplier} at max_pd "
+                    f"{low.max_pd}, then {high.multiplier} at max_pd {high.max_pd})"
+                )
+        return steps
+
+    @field_validator("caps_cny")
+    @classmethod
+    def _caps_per_entity_type(cls, caps: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(caps) - set(ENTITY_TYPES))
+        missing = [t for t in ENTITY_TYPES if t not in caps]
+        if unknown or missing:
+            raise ValueError(
+                f"needs exactly the entity types {list(ENTITY_TYPES)}; "
+                f"unknown: {unknown}, missing: {missing}"
+            )
+        return {t: caps[t] for t in ENTITY_TYPES}
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, no whitespace."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> ProductPolicy:
+        """Parse `to_json` output; invalid content raises InvalidInput."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"policy JSON: {exc.msg} at line {exc.lineno}") from None
+        return _validate(data, "policy JSON")
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical JSON."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+def load_policy(path: Path) -> ProductPolicy:
+    """Read and validate a `.yaml`, `.yml` or `.toml` policy file."""
+    suffix = path.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".toml"):
+        raise InvalidInput(f"policy {path.name}: expected a .yaml, .yml or .toml file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"policy {path.name}: cannot read ({type(exc).__name__})") from None
+    return _parse(text, suffix, path.name)
+
+
+@cache
+def default_policy() -> ProductPolicy:
+    """The platform's default product policy shipped with the package (read once)."""
+    text = resources.files("models.policies").joinpath(DEFAULT_POLICY_FILE).read_text("utf-8")
+    return _parse(text, ".yaml", DEFAULT_POLICY_FILE)
+
+
+def _parse(text: str, suffix: str, name: str) -> ProductPolicy:
+    where = f"policy {name}"
+    try:
+        data = tomllib.loads(text) if suffix == ".toml" else yaml.safe_load(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{where}: invalid TOML: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{where}: invalid YAML{_yaml_position(exc)}") from None
+    return _validate(data, where)
+
+
+def _yaml_position(exc: yaml.YAMLError) -> str:
+    # str(exc) quotes the offending lines; only the problem and its position are reported.
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return ""
+    mark = exc.problem_mark
+    return f" at line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
+
+
+def _validate(data: Any, where: str) -> ProductPolicy:
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{where}: must be a mapping of policy fields")
+    try:
+        return ProductPolicy.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(f"{where}: {_first_error(exc)}") from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{field}: {message}{more}"

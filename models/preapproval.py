@@ -1,0 +1,157 @@
+"""The pre-approval model: PD classifier + calibrator + master scale + product policy + reasons.
+
+One object a bank buys: `fit` / `predict_proba` like a scikit-learn classifier, and
+`preapprove(features)` giving decision, limit, PD, grade and reasons, identical for a row
+alone and inside a batch. Artifacts are safe formats (LightGBM text, JSON) listed with their
+SHA-256 in `manifest.json` and verified on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.errors import ModelUnavailable
+from models import calibration
+from models.explain import top_reasons
+from models.grades import DEFAULT_SCALE, MasterScale
+from models.limit import decide
+from models.pd_model import FeatureSpec, PDClassifier
+from models.policy import ProductPolicy, default_policy
+
+FILES = ("model.txt", "calibrator.json", "spec.json", "scale.json", "policy.json", "meta.json")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class PreapprovalModel:
+    """Everything needed to turn feature rows into explained pre-approvals."""
+
+    def __init__(self, spec: FeatureSpec, policy: ProductPolicy | None = None,
+                 scale: MasterScale = DEFAULT_SCALE, params: dict[str, Any] | None = None,
+                 seed: int = 42, top_n: int = 5) -> None:  # fmt: skip
+        self.spec = spec
+        self.policy = policy
+        self.scale = scale
+        self.params = params
+        self.seed = seed
+        self.top_n = top_n
+
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray
+    ) -> PreapprovalModel:
+        """Train the classifier (early stopping on the out-of-time X_valid), then calibrate on it."""
+        self.classifier_ = PDClassifier(self.spec, self.params, seed=self.seed).fit(
+            X, y, X_valid, y_valid
+        )
+        raw = self.classifier_.raw_score(X_valid)
+        self.calibrator_, self.calibration_losses_ = calibration.choose(
+            raw, np.asarray(y_valid), self.seed
+        )
+        self.meta_: dict[str, Any] = {"seed": self.seed, "best_iteration": self.classifier_.best_iteration_,
+                                      "calibration_losses": self.calibration_losses_}  # fmt: skip
+        return self
+
+    @property
+    def policy_(self) -> ProductPolicy:
+        """The product policy in force (the default platform policy unless one was given)."""
+        return self.policy or default_policy()
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated PD per row (the probability of the positive class)."""
+        return self.calibrator_(self.classifier_.raw_score(X))
+
+    def score(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Raw score, contributions and PD for a batch (one TreeSHAP pass)."""
+        matrix = self.classifier_.matrix(X)
+        contributions = self.classifier_.contributions(matrix)
+        raw = contributions.sum(axis=1)
+        return {
+            "matrix": matrix,
+            "contributions": contributions,
+            "raw": raw,
+            "pd": self.calibrator_(raw),
+        }
+
+    def preapprove(self, features: pd.DataFrame) -> list[dict[str, Any]]:
+        """Decision, limit, PD, grade, binding rule and top reasons for every row."""
+        scored = self.score(features)
+        grades = self.scale.grade(scored["pd"])
+        labels = self.scale.label(scored["pd"])
+        limits = decide(self.policy_, features, scored["pd"]).to_records()
+        return [
+            limit | {
+                "pd": float(scored["pd"][i]), "grade": int(grades[i]), "grade_label": str(labels[i]),
+                "raw_score": float(scored["raw"][i]),
+                "base_value": float(scored["contributions"][i, -1]),
+                "reasons": [r.to_dict() for r in top_reasons(
+                    self.spec, scored["contributions"][i], scored["matrix"][i], self.top_n)],
+            }
+            for i, limit in enumerate(limits)
+        ]  # fmt: skip
+
+    def artifacts(self) -> dict[str, bytes]:
+        """The model's files, ready to write."""
+        texts = {
+            "model.txt": self.classifier_.model_text(),
+            "calibrator.json": json.dumps(self.calibrator_.to_dict()),
+            "spec.json": json.dumps(self.spec.to_dict(), ensure_ascii=False),
+            "scale.json": json.dumps(self.scale.to_dict()),
+            "policy.json": self.policy_.to_json(),
+            "meta.json": json.dumps(self.meta_ | {"top_n": self.top_n}, sort_keys=True),
+        }
+        return {name: text.encode() for name, text in texts.items()}
+
+    def save(self, directory: Path) -> dict[str, str]:
+        """Write the artifacts and `manifest.json` (SHA-256 per file); returns the manifest."""
+        directory.mkdir(parents=True, exist_ok=True)
+        manifest = {}
+        for name, data in self.artifacts().items():
+            (directory / name).write_bytes(data)
+            manifest[name] = _sha256(data)
+        (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        return manifest
+
+    def fingerprint(self) -> str:
+        """SHA-256 over the artifacts: same data and seed, same fingerprint."""
+        return _sha256(
+            "".join(f"{k}:{_sha256(v)}" for k, v in sorted(self.artifacts().items())).encode()
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> PreapprovalModel:
+        """Load a saved model, refusing any file whose SHA-256 differs from the manifest."""
+        files = _verified(directory)
+        spec = FeatureSpec.from_dict(json.loads(files["spec.json"]))
+        meta = json.loads(files["meta.json"])
+        model = cls(spec, ProductPolicy.from_json(files["policy.json"].decode()),
+                    MasterScale.from_dict(json.loads(files["scale.json"])),
+                    seed=int(meta["seed"]), top_n=int(meta["top_n"]))  # fmt: skip
+        model.classifier_ = PDClassifier.from_text(spec, files["model.txt"].decode(), model.seed)
+        model.calibrator_ = calibration.Calibrator.from_dict(json.loads(files["calibrator.json"]))
+        model.calibration_losses_ = meta.get("calibration_losses", {})
+        model.meta_ = {k: v for k, v in meta.items() if k != "top_n"}
+        return model
+
+
+def _verified(directory: Path) -> dict[str, bytes]:
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text())
+        files = {name: (directory / name).read_bytes() for name in FILES}
+    except (OSError, ValueError) as error:
+        raise ModelUnavailable(
+            f"model artifacts in {directory.name} are missing or unreadable"
+        ) from error
+    for name, data in files.items():
+        if manifest.get(name) != _sha256(data):
+            raise ModelUnavailable(
+                f"model artifact {name} does not match its SHA-256 in the manifest"
+            )
+    return files

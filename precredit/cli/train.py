@@ -1,0 +1,94 @@
+"""`precredit train` and `precredit models`: train, register, gate and promote PD models."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from features.errors import InvalidInput
+from precredit.settings import get_settings
+from training import tracking
+from training.pipeline import PipelineConfig, run
+
+models_app = typer.Typer(
+    help="Registered models: promotion with who and why.", no_args_is_help=True
+)
+
+
+class Label(StrEnum):
+    """Training labels on the platform store."""
+
+    platform = "platform"
+    outcomes = "outcomes"
+
+
+def _write_metrics(metrics: dict[str, Any], out: Path | None) -> None:
+    text = json.dumps(metrics, indent=2, ensure_ascii=False, default=str)
+    if out is None:
+        typer.echo(text)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n", encoding="utf-8")
+    typer.echo(f"metrics written to {out}")
+
+
+def train(
+    label: Annotated[
+        Label, typer.Option(help="platform: cold-start label; outcomes: bank loans")
+    ] = Label.platform,
+    tenant: Annotated[
+        str, typer.Option(help="Bank id, or 'platform' for the cold-start model")
+    ] = "platform",
+    table: Annotated[
+        Path | None, typer.Option(help="Train on your own CSV/Parquet table instead")
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="--table: the label column")] = None,
+    positive: Annotated[
+        str | None, typer.Option(help="--table: the label value meaning default")
+    ] = None,
+    time_col: Annotated[
+        str | None, typer.Option(help="--table: date column for an out-of-time split")
+    ] = None,
+    id_col: Annotated[
+        str | None, typer.Option(help="--table: identifier column (not a feature)")
+    ] = None,
+    metrics_json: Annotated[Path | None, typer.Option(help="Write the metrics JSON here")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 42,
+    promote: Annotated[
+        bool, typer.Option(help="Promote automatically when the gate passes")
+    ] = True,
+) -> None:
+    """Train the PD model on the platform store (tracked, registered, gated) or on any table."""
+    if table is not None:
+        _train_table(table, target, positive, time_col, id_col, metrics_json, seed)
+        return
+    settings = get_settings()
+    config = PipelineConfig(settings.store, settings.mlflow_uri, settings.artifact_root, seed=seed,
+                            auto_promote=promote)  # fmt: skip
+    result = run(label.value, tenant, config)
+    _write_metrics(result.to_dict(), metrics_json)
+
+
+def _train_table(table: Path, target: str | None, positive: str | None, time_col: str | None,
+                 id_col: str | None, out: Path | None, seed: int) -> None:  # fmt: skip
+    from training.table import train_table  # only this path needs it
+
+    if not target or positive is None:
+        raise InvalidInput("--table needs --target and --positive")
+    _write_metrics(train_table(table, target, positive, time_col, id_col, seed=seed), out)
+
+
+@models_app.command("promote")
+def promote(
+    tenant: Annotated[str, typer.Option()], version: Annotated[str, typer.Option()],
+    who: Annotated[str, typer.Option(help="Approver")], why: Annotated[str, typer.Option(help="Reason")],
+) -> None:  # fmt: skip
+    """Make a registered version the tenant's champion (recorded with who and why)."""
+    settings = get_settings()
+    client = tracking.connect(settings.mlflow_uri, settings.artifact_root)
+    tracking.promote(client, tenant, version, who, why)
+    typer.echo(f"{tracking.model_name(tenant)} version {version} is now @{tracking.CHAMPION}")

@@ -1,0 +1,105 @@
+"""The promotion gate: a challenger replaces the champion only when proven better.
+
+Checks, all on the same out-of-time rows: discrimination not worse than the champion by more
+than a tolerance, calibration error within tolerance, monotonicity on a probe grid, score
+stability (PSI between training and out-of-time rows), and a minimum number of defaults
+in the training set. The verdict lists every check with its value and threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from models.preapproval import PreapprovalModel
+from training import metrics
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Thresholds of the promotion gate (per tenant in configuration)."""
+
+    auc_tolerance: float = 0.005
+    max_ece: float = 0.02
+    max_psi: float = 0.25
+    min_defaults: int = 30
+    probe_rows: int = 40
+    probe_points: int = 9
+
+
+@dataclass(frozen=True)
+class Check:
+    """One gate check."""
+
+    name: str
+    passed: bool
+    value: float
+    threshold: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """All checks and the overall verdict."""
+
+    passed: bool
+    checks: list[Check] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready verdict."""
+        return {"passed": self.passed, "checks": [asdict(c) for c in self.checks]}
+
+    def reasons(self) -> list[str]:
+        """One line per failed check."""
+        return [
+            f"{c.name}: {c.value:.4g} vs {c.threshold:.4g} {c.detail}".strip()
+            for c in self.checks
+            if not c.passed
+        ]
+
+
+def monotonicity_violations(
+    model: PreapprovalModel, X: pd.DataFrame, rows: int, points: int, seed: int
+) -> list[str]:
+    """Constrained features along which PD moves against the declared direction on a probe grid."""
+    sample = X.sample(n=min(rows, len(X)), random_state=seed)
+    bad = []
+    for name, direction in zip(model.spec.names, model.spec.monotone, strict=True):
+        if direction == 0:
+            continue
+        grid = np.unique(np.nanquantile(X[name].to_numpy(dtype=float), np.linspace(0, 1, points)))
+        if len(grid) < 2:
+            continue
+        probe = sample.loc[sample.index.repeat(len(grid))].copy()
+        probe[name] = np.tile(grid, len(sample))
+        pd_ = model.predict_proba(probe).reshape(len(sample), len(grid))
+        steps = np.diff(pd_, axis=1) * direction
+        if (steps < -1e-12).any():
+            bad.append(name)
+    return bad
+
+
+def evaluate_gate(challenger: PreapprovalModel, champion: PreapprovalModel | None, X_train: pd.DataFrame,
+                  X_test: pd.DataFrame, y_test: np.ndarray, train_defaults: int,
+                  config: GateConfig = GateConfig()) -> GateVerdict:  # fmt: skip
+    """Run every check of the gate for a challenger (and the champion, if any) on the same rows."""
+    pd_test = challenger.predict_proba(X_test)
+    auc = metrics.auc(y_test, pd_test)
+    champion_auc = metrics.auc(y_test, champion.predict_proba(X_test)) if champion else float("nan")
+    floor = champion_auc - config.auc_tolerance if champion else 0.5
+    ece = metrics.ece(y_test, pd_test)
+    psi = metrics.psi(challenger.predict_proba(X_train), pd_test)
+    broken = monotonicity_violations(
+        challenger, X_test, config.probe_rows, config.probe_points, challenger.seed
+    )
+    checks = [
+        Check("auc_not_worse", bool(auc >= floor), auc, floor,
+              f"(champion {champion_auc:.4f})" if champion else "(no champion: better than random)"),
+        Check("calibration_ece", bool(ece <= config.max_ece), ece, config.max_ece),
+        Check("monotonicity", not broken, float(len(broken)), 0.0, ", ".join(broken)),
+        Check("score_psi", bool(psi <= config.max_psi), psi, config.max_psi),
+        Check("min_defaults", train_defaults >= config.min_defaults, float(train_defaults), float(config.min_defaults)),
+    ]  # fmt: skip
+    return GateVerdict(all(c.passed for c in checks), checks)

@@ -1,0 +1,125 @@
+"""`precredit train` on the platform store: dataset -> train -> MLflow -> gate -> promotion."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from features import store
+from features.errors import InvalidInput
+from models.policy import ProductPolicy
+from models.preapproval import PreapprovalModel
+from training import report, tracking
+from training.dataset import attach_truth, outcome_training_set, platform_training_set, store_end
+from training.gate import GateConfig, GateVerdict, evaluate_gate
+from training.train import TrainConfig, TrainResult, data_fingerprint, train
+
+Label = Literal["platform", "outcomes"]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Where things live and how the run behaves."""
+
+    store_path: Path
+    tracking_uri: str
+    artifact_root: Path
+    seed: int = 42
+    per_date: int = 6_000
+    auto_promote: bool = True
+    actor: str = "precredit train"
+    gate: GateConfig = field(default_factory=GateConfig)
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What one run produced."""
+
+    tenant: str
+    run_id: str
+    version: str
+    metrics: dict[str, float]
+    verdict: GateVerdict
+    promoted: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (the metrics JSON of `precredit train`)."""
+        return self.metrics | {"tenant": self.tenant, "run_id": self.run_id, "version": self.version,
+                               "gate": self.verdict.to_dict(), "promoted": self.promoted}  # fmt: skip
+
+
+def observation_dates(end: dt.date, years: int = 3) -> list[dt.date]:
+    """Quarter ends of the `years` before the last 12 months (mature cold-start observations)."""
+    last = pd.Timestamp(end) - pd.DateOffset(months=12)
+    quarters = pd.date_range(last - pd.DateOffset(years=years), last, freq="QE")
+    return [q.date() for q in quarters]
+
+
+def build_frame(
+    con: store.Connection, label: Label, tenant: str, config: PipelineConfig
+) -> pd.DataFrame:
+    """The labelled feature frame for a label and tenant (with truth columns on synthetic stores)."""
+    if label == "platform":
+        frame = platform_training_set(
+            con, observation_dates(store_end(con)), config.per_date, config.seed
+        )
+    else:
+        frame = outcome_training_set(con, None if tenant == "platform" else tenant)
+    return attach_truth(con, frame)
+
+
+def _review_files(
+    result: TrainResult, tenant: str, label: str, fingerprint: str, verdict: GateVerdict
+) -> dict[str, str | bytes]:
+    return {
+        "model_card.md": report.model_card(result, tenant, label, fingerprint, verdict.to_dict()),
+        "calibration.png": report.calibration_plot(result.tables["calibration"]),
+        "shap_summary.png": report.shap_summary(result),
+        "grade_table.csv": result.tables["grades"].to_csv(),
+        "calibration_table.csv": result.tables["calibration"].to_csv(index=False),
+        "baselines.csv": result.tables["baselines"].to_csv(index=False),
+        "gate.json": json.dumps(verdict.to_dict(), indent=2),
+    }  # fmt: skip
+
+
+def _champion(client: Any, tenant: str, workdir: Path) -> PreapprovalModel | None:
+    version = tracking.version_by_alias(client, tenant, tracking.CHAMPION)
+    return tracking.load_native(client, version.run_id, workdir) if version else None
+
+
+def run(
+    label: Label, tenant: str, config: PipelineConfig, policy: ProductPolicy | None = None
+) -> PipelineResult:
+    """Train a challenger for `tenant`, log and register it, gate it, and promote it if it passes."""
+    if label == "platform" and tenant != "platform":
+        raise InvalidInput("the cold-start label trains the platform model: use --tenant platform")
+    with store.connect(config.store_path, read_only=True) as con:
+        frame = build_frame(con, label, tenant, config)
+    result = train(frame, policy, TrainConfig(seed=config.seed))
+    client = tracking.connect(config.tracking_uri, config.artifact_root)
+    with tempfile.TemporaryDirectory() as tmp:
+        champion = _champion(client, tenant, Path(tmp))
+    test = result.splits["test"]
+    verdict = evaluate_gate(result.model, champion, result.splits["train"], test, test["label"].to_numpy(),
+                            int(result.metrics["train_defaults"]), config.gate)  # fmt: skip
+    fingerprint = data_fingerprint(frame)
+    params = {"label": label, "tenant": tenant, "seed": config.seed, "rows": len(frame),
+              "calibrator": result.model.calibrator_.method, "data_fingerprint": fingerprint}  # fmt: skip
+    run_id, version = tracking.log_run(
+        client, tenant, result.model, params, result.metrics | {"gate_passed": float(verdict.passed)},
+        _review_files(result, tenant, label, fingerprint, verdict), test, {"label": label, "tenant": tenant},
+    )  # fmt: skip
+    promoted = verdict.passed and config.auto_promote
+    if promoted:
+        tracking.promote(client, tenant, version, config.actor, "gate passed: " + _passed(verdict))
+    return PipelineResult(tenant, run_id, version, result.metrics, verdict, promoted)
+
+
+def _passed(verdict: GateVerdict) -> str:
+    return "; ".join(f"{c.name} {c.value:.4g} (limit {c.threshold:.4g})" for c in verdict.checks)

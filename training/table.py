@@ -1,0 +1,249 @@
+"""Train the PD model on a bank's own feature table: one row per observation, one target column.
+
+`train_table` = `load_table` -> `prepare` -> `evaluate`. With a time column the split is out of
+time, cut at date quantiles like `training.dataset.time_split` (oldest 60% fit, next 20% early
+stopping and calibrator choice, newest 20% test); without one, stratified 5-fold CV reports each
+metric's mean and sample std over folds. A logistic regression fitted on the fit and valid rows
+is scored on the same test rows: the baseline the PD model must beat.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from features.errors import InvalidInput
+from models import calibration
+from models.pd_model import FeatureSpec, PDClassifier
+from training import metrics
+
+MIN_ROWS, MIN_PER_CLASS, FOLDS = 50, 10, 5
+SHARES, PART_NAMES = (0.6, 0.2), ("fit", "valid", "test")
+REPORTED = ("auc", "ks", "gini", "brier", "ece")
+FORBIDDEN = '",:[]{}'  # LightGBM refuses JSON punctuation in feature names
+
+Labels = npt.NDArray[np.int64]
+Rows = npt.NDArray[np.intp]
+Parts = tuple[Rows, Rows, Rows]  # fit, valid, test
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """A bank table as model inputs: encoded features, 0/1 target, dates, rows dropped and why."""
+
+    X: pd.DataFrame
+    y: Labels
+    time: pd.Series | None
+    spec: FeatureSpec
+    dropped: dict[str, int]
+
+
+def load_table(path: Path) -> pd.DataFrame:
+    """Read a .csv or .parquet table; a missing, unreadable or other file is InvalidInput."""
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".parquet"}:
+        raise InvalidInput(f"table {path.name!r} must be a .csv or .parquet file")
+    if not path.is_file():
+        raise InvalidInput(f"table {path.name!r} not found")
+    try:
+        return pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    except Exception as exc:  # any parser failure means the same; its text may quote the file
+        kind = type(exc).__name__
+        raise InvalidInput(f"cannot read table {path.name!r} as {suffix[1:]} ({kind})") from None
+
+
+def prepare(frame: pd.DataFrame, target: str, positive: str, time_col: str | None = None,
+            id_col: str | None = None) -> Prepared:  # fmt: skip
+    """Validate and encode a table: y = 1 where str(target) == positive; the rest are features."""
+    _check_columns(frame, target, time_col, id_col)
+    frame = frame.reset_index(drop=True)  # row numbers in messages are positions
+    labels = _labels(frame[target])
+    if not (labels == positive).any():
+        raise InvalidInput(f"positive value {positive!r} never occurs in target {target!r}")
+    time = None if time_col is None else _parse_time(frame[time_col], time_col)
+    keep = labels.notna() & (True if time is None else time.notna())
+    dropped = {"missing_target": int(labels.isna().sum())}
+    dropped["missing_time"] = int((~keep).sum()) - dropped["missing_target"]
+    y = np.asarray(labels[keep] == positive, dtype=np.int64)
+    _check_counts(y, target, sum(dropped.values()))
+    features = frame.loc[keep, [c for c in frame.columns if c not in {target, time_col, id_col}]]
+    encoded, spec = _encode(features.reset_index(drop=True))
+    kept_time = None if time is None else time[keep].reset_index(drop=True)
+    return Prepared(encoded, y, kept_time, spec, dropped)
+
+
+def _check_columns(frame: pd.DataFrame, target: str, time: str | None, id_: str | None) -> None:
+    """Named columns exist and differ; at least one feature column is left."""
+    named = {"target": target, "time": time, "id": id_}
+    for role, name in named.items():
+        if name is not None and name not in frame.columns:
+            raise InvalidInput(f"{role} column {name!r} is not in the table")
+    given = [name for name in named.values() if name is not None]
+    if len(set(given)) < len(given):
+        raise InvalidInput("target, time and id columns must be different columns")
+    if frame.shape[1] <= len(given):
+        raise InvalidInput("the table has no feature columns besides target, time and id")
+
+
+def _text(value: Any) -> str:
+    """A value as text; integral floats drop '.0' (a 0/1 column with gaps is read as float)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _labels(values: pd.Series) -> pd.Series:
+    """Target values as text; missing or blank is NaN."""
+    text = values.map(_text, na_action="ignore")
+    return text.where(text.str.strip() != "")
+
+
+def _parse_time(values: pd.Series, name: str) -> pd.Series:
+    """The time column as datetimes (NaT where missing); any unparseable value is InvalidInput."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    try:
+        with warnings.catch_warnings():  # "could not infer format": the result is checked below
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.to_datetime(values.map(_text, na_action="ignore"), errors="coerce")
+    except (ValueError, TypeError):  # mixed time zones, for one
+        parsed = pd.Series(pd.NaT, index=values.index)
+    bad = parsed.isna() & values.notna()
+    if bad.any():
+        where = f"{int(bad.sum())} values, first at row {int(bad.to_numpy().argmax())}"
+        raise InvalidInput(f"time column {name!r} is not parseable as dates ({where})")
+    return parsed
+
+
+def _check_counts(y: Labels, target: str, n_dropped: int) -> None:
+    """Enough rows, and enough of each class, to train and evaluate."""
+    positives = int(y.sum())
+    if positives == y.size:
+        raise InvalidInput(f"target {target!r} has only one class: every row is positive")
+    if y.size < MIN_ROWS:
+        why = f"{n_dropped} dropped for a missing target or time"
+        raise InvalidInput(f"only {y.size} usable rows ({why}); need at least {MIN_ROWS}")
+    for kind, count in (("positive", positives), ("negative", y.size - positives)):
+        if count < MIN_PER_CLASS:
+            raise InvalidInput(f"only {count} {kind} rows; need at least {MIN_PER_CLASS}")
+
+
+def _encode(features: pd.DataFrame) -> tuple[pd.DataFrame, FeatureSpec]:
+    """Booleans -> 0/1, numbers -> float (inf -> NaN), other columns -> sorted category codes."""
+    columns: dict[str, pd.Series] = {}
+    categories: dict[str, tuple[str, ...]] = {}
+    for label, values in features.items():
+        name = str(label)
+        if set(name) & set(FORBIDDEN):
+            raise InvalidInput(f"column name {name!r} has one of {FORBIDDEN} (LightGBM refuses)")
+        if _is_boolean(values) or pd.api.types.is_numeric_dtype(values):
+            columns[name] = values.astype(np.float64).replace([np.inf, -np.inf], np.nan)
+        else:
+            categories[name] = tuple(sorted(values.dropna().map(str).unique()))
+            columns[name] = _codes(values, categories[name])
+    names = tuple(columns)
+    spec = FeatureSpec(names, (0,) * len(names), tuple(categories), {}, categories)
+    return pd.DataFrame(columns), spec
+
+
+def _is_boolean(values: pd.Series) -> bool:
+    """A bool column, or an object column of booleans and gaps (CSV reads a bool with gaps so)."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return True
+    present = values.dropna()
+    return present.size > 0 and all(isinstance(v, bool | np.bool_) for v in present)
+
+
+def _codes(values: pd.Series, categories: tuple[str, ...]) -> pd.Series:
+    """Integer codes (as floats) of each value's text in `categories`; NaN where missing."""
+    codes = pd.Categorical(values.map(str, na_action="ignore"), categories=list(categories)).codes
+    return pd.Series(np.where(codes < 0, np.nan, codes.astype(np.float64)), index=values.index)
+
+
+def time_parts(time: pd.Series) -> Parts:
+    """Row positions of fit (oldest 60%), valid (next 20%), test (newest 20%), cut by dates."""
+    cut1, cut2 = time.quantile(SHARES[0]), time.quantile(SHARES[0] + SHARES[1])
+    middle = (time > cut1) & (time <= cut2)
+    return np.flatnonzero(time <= cut1), np.flatnonzero(middle), np.flatnonzero(time > cut2)
+
+
+def cv_parts(y: Labels, seed: int) -> list[Parts]:
+    """Stratified 5-fold parts; each fold's training rows split 80/20, stratified: fit, valid."""
+    parts = []
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
+    for train, test in folds.split(np.zeros(y.size), y):
+        fit, valid = train_test_split(train, test_size=0.2, stratify=y[train], random_state=seed)
+        parts.append((np.sort(fit), np.sort(valid), test))
+    return parts
+
+
+def logistic_baseline(spec: FeatureSpec) -> Pipeline:
+    """Median-imputed, standardised numbers and one-hot categories into a logistic regression."""
+    numeric = [name for name in spec.names if name not in spec.categorical]
+    scaled = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+    one_hot = OneHotEncoder(handle_unknown="ignore")
+    columns = [("numeric", scaled, numeric), ("categorical", one_hot, list(spec.categorical))]
+    return make_pipeline(ColumnTransformer(columns), LogisticRegression(max_iter=1000))
+
+
+def _score(prepared: Prepared, parts: Parts, seed: int) -> tuple[dict[str, float], str]:
+    """Fit, early-stop and calibrate on one split; test metrics and the chosen calibrator."""
+    rows, y, (fit, valid, test) = prepared.X, prepared.y, parts
+    model = PDClassifier(prepared.spec, seed=seed)
+    model.fit(rows.iloc[fit], y[fit], rows.iloc[valid], y[valid])
+    calibrator, _ = calibration.choose(model.raw_score(rows.iloc[valid]), y[valid], seed)
+    summary = metrics.summary(y[test], calibrator(model.raw_score(rows.iloc[test])))
+    seen = np.concatenate([fit, valid])
+    baseline = logistic_baseline(prepared.spec).fit(rows.iloc[seen], y[seen])
+    out = {key: float(summary[key]) for key in REPORTED}
+    out["auc_logistic"] = metrics.auc(y[test], baseline.predict_proba(rows.iloc[test])[:, 1])
+    out["best_iteration"] = float(model.best_iteration_)
+    return out, calibrator.method
+
+
+def _out_of_time(prepared: Prepared, time: pd.Series, seed: int) -> dict[str, Any]:
+    """Test metrics of the newest 20%; every part needs both classes."""
+    parts = time_parts(time)
+    for name, rows in zip(PART_NAMES, parts, strict=True):
+        if np.unique(prepared.y[rows]).size < 2:
+            raise InvalidInput(f"the out-of-time {name} part ({rows.size} rows) lacks a class; "
+                               "add rows or dates, or drop the time column")  # fmt: skip
+    scores, method = _score(prepared, parts, seed)
+    sizes = {f"n_{name}": rows.size for name, rows in zip(PART_NAMES, parts, strict=True)}
+    return scores | sizes | {"split": "out_of_time", "calibration": [method]}
+
+
+def _cross_validated(prepared: Prepared, seed: int) -> dict[str, Any]:
+    """Mean and sample standard deviation (`<metric>_std`) of each metric over 5 folds."""
+    folds = [_score(prepared, parts, seed) for parts in cv_parts(prepared.y, seed)]
+    out: dict[str, Any] = {"split": "cv5", "calibration": [method for _, method in folds]}
+    for key in folds[0][0]:
+        values = np.array([scores[key] for scores, _ in folds])
+        out[key], out[f"{key}_std"] = float(values.mean()), float(values.std(ddof=1))
+    return out
+
+
+def evaluate(prepared: Prepared, seed: int = 42) -> dict[str, Any]:
+    """The metrics JSON: out of time when the table has a time column, else stratified 5-fold CV."""
+    time, y, spec = prepared.time, prepared.y, prepared.spec
+    out = _cross_validated(prepared, seed) if time is None else _out_of_time(prepared, time, seed)
+    counts = {"n_rows": int(y.size), "n_positive": int(y.sum()), "positive_rate": float(y.mean())}
+    inputs = {"n_features": len(spec.names), "categorical": list(spec.categorical), "seed": seed}
+    return out | counts | inputs | {"dropped_rows": dict(prepared.dropped)}
+
+
+def train_table(path: Path, target: str, positive: str, time_col: str | None = None,
+                id_col: str | None = None, seed: int = 42) -> dict[str, Any]:  # fmt: skip
+    """Read a bank's table, train and test the PD model on it, return the metrics JSON."""
+    metrics_json = evaluate(prepare(load_table(path), target, positive, time_col, id_col), seed)
+    return metrics_json | {"table": path.name, "target": target, "positive": positive}

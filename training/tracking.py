@@ -1,0 +1,114 @@
+"""MLflow: tracked runs, the registry (`precredit-<tenant>`), aliases and promotions.
+
+Every run logs parameters, the data fingerprint, metrics, the reviewer's artifacts and the
+model (pyfunc from code, with signature and input example) plus its native artifacts under
+`preapproval/`, which serving loads without pyfunc. Registered versions get the alias
+`challenger`; a promotion moves `champion` and records who and why as version tags.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from features.errors import ModelUnavailable, NotFound
+from models import pyfunc
+from models.preapproval import PreapprovalModel
+
+EXPERIMENT = "precredit"
+NATIVE_DIR = "preapproval"
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+def model_name(tenant: str) -> str:
+    """Registered model name of a tenant (`platform` for the cold-start model)."""
+    return f"precredit-{tenant}"
+
+
+def connect(tracking_uri: str, artifact_root: Path) -> MlflowClient:
+    """Point MLflow at the tracking store and make sure our experiment exists."""
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    client = MlflowClient(tracking_uri, tracking_uri)
+    if client.get_experiment_by_name(EXPERIMENT) is None:
+        artifact_root.mkdir(parents=True, exist_ok=True)
+        client.create_experiment(EXPERIMENT, artifact_location=artifact_root.resolve().as_uri())
+    mlflow.set_experiment(EXPERIMENT)
+    return client
+
+
+def log_run(client: MlflowClient, tenant: str, model: PreapprovalModel, params: dict[str, Any],
+            metrics: dict[str, float], files: dict[str, str | bytes], X_example: pd.DataFrame,
+            tags: dict[str, str]) -> tuple[str, str]:  # fmt: skip
+    """Log one training run and register its model as the tenant's challenger."""
+    name = model_name(tenant)
+    with mlflow.start_run(run_name=f"{name}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}", tags=tags) as run, \
+            tempfile.TemporaryDirectory() as tmp:  # fmt: skip
+        mlflow.log_params(params)
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+        for file_name, content in files.items():
+            (Path(tmp) / file_name).write_bytes(
+                content if isinstance(content, bytes) else content.encode()
+            )
+            mlflow.log_artifact(str(Path(tmp) / file_name), artifact_path="review")
+        native = Path(tmp) / NATIVE_DIR
+        model.save(native)
+        mlflow.log_artifacts(str(native), artifact_path=NATIVE_DIR)
+        example = X_example.loc[:, list(model.spec.names)].head(5)
+        signature = infer_signature(example, pyfunc_output(model, example))
+        mlflow.pyfunc.log_model(name="model", python_model=pyfunc.__file__,
+                                artifacts={pyfunc.ARTIFACT_KEY: str(native)}, signature=signature,
+                                input_example=example, registered_model_name=name)  # fmt: skip
+        run_id = run.info.run_id
+    version = _version_of_run(client, name, run_id)
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    return run_id, version
+
+
+def pyfunc_output(model: PreapprovalModel, X: pd.DataFrame) -> pd.DataFrame:
+    """What the pyfunc returns for X (for the signature)."""
+    return pd.DataFrame([{k: d[k] for k in pyfunc.OUTPUT_COLUMNS} for d in model.preapprove(X)])
+
+
+def _version_of_run(client: MlflowClient, name: str, run_id: str) -> str:
+    versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return str(max(int(v.version) for v in versions))
+
+
+def version_by_alias(client: MlflowClient, tenant: str, alias: str) -> Any | None:
+    """The model version behind an alias, or None."""
+    try:
+        return client.get_model_version_by_alias(model_name(tenant), alias)
+    except MlflowException:
+        return None
+
+
+def load_native(client: MlflowClient, run_id: str, destination: Path) -> PreapprovalModel:
+    """Download a run's native artifacts and load them (SHA-256 verified)."""
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=NATIVE_DIR,
+                                                   dst_path=str(destination), tracking_uri=client._tracking_client.tracking_uri)  # fmt: skip
+    except MlflowException as error:
+        raise ModelUnavailable(f"artifacts of run {run_id} cannot be downloaded") from error
+    return PreapprovalModel.load(Path(path))
+
+
+def promote(client: MlflowClient, tenant: str, version: str, who: str, why: str) -> None:
+    """Make `version` the tenant's champion, recording who promoted it and why."""
+    name = model_name(tenant)
+    try:
+        client.get_model_version(name, version)
+    except MlflowException as error:
+        raise NotFound(f"{name} has no version {version}") from error
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    for key, value in (("promoted_by", who), ("promoted_reason", why), ("promoted_at", now)):
+        client.set_model_version_tag(name, version, key, value)
+    client.set_registered_model_alias(name, CHAMPION, version)
