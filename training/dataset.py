@@ -6,7 +6,9 @@ Two labels (DESIGN.md "The model"):
   penalty. Labelled from the platform alone; observations whose 12 months have not passed
   by the store's last ingest are immature and left out.
 - outcomes: a bank loan defaults (90+ days past due or written off) within 12 months of its
-  start. Immature loans (12 months not yet observed, no default) are excluded, never goods.
+  start. Only loans whose 12 months have been observed count: immature loans are never goods,
+  and their early defaults are left out too (keeping them would inflate the young cohort's
+  bad rate and bias the out-of-time split).
 """
 
 from __future__ import annotations
@@ -90,9 +92,8 @@ MATURED_LOANS = f"""
     FROM loans l JOIN applications a USING (application_id)
     JOIN (SELECT * FROM loan_outcomes QUALIFY row_number() OVER
           (PARTITION BY loan_id ORDER BY observation_date DESC) = 1) o USING (loan_id)
-    WHERE (o.default_flag AND o.default_date <= l.start_date + INTERVAL {HORIZON_MONTHS} MONTH)
-       OR l.start_date + INTERVAL {HORIZON_MONTHS} MONTH <= o.observation_date
-"""
+    WHERE l.start_date + INTERVAL {HORIZON_MONTHS} MONTH <= o.observation_date
+"""  # whole 12-month windows only: keeping early defaults of young loans would bias their cohort
 
 
 def outcome_training_set(con: Connection, bank_id: str | None = None) -> pd.DataFrame:

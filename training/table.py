@@ -112,12 +112,10 @@ def _parse_time(values: pd.Series, name: str) -> pd.Series:
     """The time column as datetimes (NaT where missing); any unparseable value is InvalidInput."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return values
-    try:
-        with warnings.catch_warnings():  # "could not infer format": the result is checked below
-            warnings.simplefilter("ignore", UserWarning)
-            parsed = pd.to_datetime(values.map(_text, na_action="ignore"), errors="coerce")
-    except (ValueError, TypeError):  # mixed time zones, for one
-        parsed = pd.Series(pd.NaT, index=values.index)
+    text = values.map(_text, na_action="ignore")
+    with warnings.catch_warnings():  # "could not infer format": the result is checked below
+        warnings.simplefilter("ignore", UserWarning)
+        parsed = pd.to_datetime(text, errors="coerce", utc=True)  # UTC: mixed offsets still order
     bad = parsed.isna() & values.notna()
     if bad.any():
         where = f"{int(bad.sum())} values, first at row {int(bad.to_numpy().argmax())}"

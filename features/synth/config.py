@@ -71,7 +71,7 @@ class SynthConfig:
     crisis_rate: float = 0.001
     # Monthly hazards: logistic in -health; loans and public distress share the driver.
     loan_hazard_intercept: float = -7.9
-    loan_type_offset: tuple[float, ...] = (0.0, 1.1, 0.5, 0.3)  # by ENTITY_TYPES
+    loan_type_offset: tuple[float, ...] = (0.0, 1.6, 0.5, 0.3)  # by ENTITY_TYPES
     distress_hazard_intercept: float = -6.0
     hazard_slope: float = 2.3
     distress_slope: float = 1.5

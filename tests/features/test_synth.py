@@ -19,7 +19,7 @@ MATURED_LOANS = """
     SELECT l.loan_id, l.uscc, l.start_date, e.entity_type, o.default_flag, o.default_date
     FROM loans l JOIN loan_outcomes o USING (loan_id)
     JOIN (SELECT DISTINCT ON (uscc) uscc, entity_type FROM entities ORDER BY uscc) e ON e.uscc = l.uscc
-    WHERE l.start_date + INTERVAL 12 MONTH <= o.observation_date OR o.default_flag
+    WHERE l.start_date + INTERVAL 12 MONTH <= o.observation_date
 """
 
 
