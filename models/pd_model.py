@@ -82,10 +82,15 @@ class PDClassifier:
         return merged | {"seed": self.seed, "monotone_constraints": list(self.spec.monotone)}
 
     def _dataset(
-        self, X: pd.DataFrame, y: np.ndarray | None = None, reference: lgb.Dataset | None = None
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray | None = None,
+        reference: lgb.Dataset | None = None,
+        init: np.ndarray | None = None,
     ) -> lgb.Dataset:
         return lgb.Dataset(self.matrix(X), label=y, feature_name=list(self.spec.names),
                            categorical_feature=list(self.spec.categorical), reference=reference,
+                           init_score=init,
                            free_raw_data=False, params={"verbosity": -1})  # fmt: skip
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
@@ -93,11 +98,22 @@ class PDClassifier:
         return np.ascontiguousarray(X.loc[:, list(self.spec.names)].to_numpy(dtype=np.float64))
 
     def fit(
-        self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        X_valid: pd.DataFrame,
+        y_valid: np.ndarray,
+        init: np.ndarray | None = None,
+        init_valid: np.ndarray | None = None,
     ) -> PDClassifier:
-        """Train on (X, y), early-stopping on the out-of-time validation set."""
-        train = self._dataset(X, np.asarray(y, dtype=float))
-        valid = self._dataset(X_valid, np.asarray(y_valid, dtype=float), reference=train)
+        """Train on (X, y), early-stopping on the out-of-time validation set.
+
+        `init`/`init_valid` are raw scores of a base model to boost from (transfer learning).
+        """
+        train = self._dataset(X, np.asarray(y, dtype=float), init=init)
+        valid = self._dataset(
+            X_valid, np.asarray(y_valid, dtype=float), reference=train, init=init_valid
+        )
         self.booster_ = lgb.train(
             self._params(), train, num_boost_round=self.n_estimators, valid_sets=[valid],
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],

@@ -36,8 +36,11 @@ class PreapprovalModel:
 
     def __init__(self, spec: FeatureSpec, policy: ProductPolicy | None = None,
                  scale: MasterScale = DEFAULT_SCALE, params: dict[str, Any] | None = None,
-                 seed: int = 42, top_n: int = 5) -> None:  # fmt: skip
-        self.spec = spec
+                 seed: int = 42, top_n: int = 5, base: PreapprovalModel | None = None) -> None:  # fmt: skip
+        self.spec: FeatureSpec = spec
+        self.base = base
+        if base is not None and base.spec.names != spec.names:
+            raise ValueError("a base model must use the same features in the same order")
         self.policy = policy
         self.scale = scale
         self.params = params
@@ -47,17 +50,33 @@ class PreapprovalModel:
     def fit(
         self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray
     ) -> PreapprovalModel:
-        """Train the classifier (early stopping on the out-of-time X_valid), then calibrate on it."""
+        """Train the classifier (early stopping on the out-of-time X_valid), then calibrate on it.
+
+        With a `base` model the trees boost from its raw score (transfer from the platform model),
+        so a bank with few defaults of its own learns only its corrections.
+        """
+        init = (self.base.raw_score(X), self.base.raw_score(X_valid)) if self.base else (None, None)
         self.classifier_ = PDClassifier(self.spec, self.params, seed=self.seed).fit(
-            X, y, X_valid, y_valid
+            X, y, X_valid, y_valid, init[0], init[1]
         )
-        raw = self.classifier_.raw_score(X_valid)
+        raw = self.raw_score(X_valid)
         self.calibrator_, self.calibration_losses_ = calibration.choose(
             raw, np.asarray(y_valid), self.seed
         )
         self.meta_: dict[str, Any] = {"seed": self.seed, "best_iteration": self.classifier_.best_iteration_,
-                                      "calibration_losses": self.calibration_losses_}  # fmt: skip
+                                      "calibration_losses": self.calibration_losses_,
+                                      "base": self.base.fingerprint() if self.base else None}  # fmt: skip
         return self
+
+    def raw_score(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Log-odds before calibration (the base model's plus this model's trees)."""
+        own = self.classifier_.raw_score(X)
+        return own + self.base.raw_score(X) if self.base else own
+
+    def contributions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """TreeSHAP contributions of base and own trees, summed (last column: base value)."""
+        own = self.classifier_.contributions(X)
+        return own + self.base.contributions(X) if self.base else own
 
     @property
     def policy_(self) -> ProductPolicy:
@@ -66,12 +85,12 @@ class PreapprovalModel:
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated PD per row (the probability of the positive class)."""
-        return self.calibrator_(self.classifier_.raw_score(X))
+        return self.calibrator_(self.raw_score(X))
 
     def score(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         """Raw score, contributions and PD for a batch (one TreeSHAP pass)."""
         matrix = self.classifier_.matrix(X)
-        contributions = self.classifier_.contributions(matrix)
+        contributions = self.contributions(matrix)
         raw = contributions.sum(axis=1)
         return {
             "matrix": matrix,
@@ -107,13 +126,17 @@ class PreapprovalModel:
             "policy.json": self.policy_.to_json(),
             "meta.json": json.dumps(self.meta_ | {"top_n": self.top_n}, sort_keys=True),
         }
-        return {name: text.encode() for name, text in texts.items()}
+        files = {name: text.encode() for name, text in texts.items()}
+        if self.base:
+            files |= {f"base/{name}": data for name, data in self.base.artifacts().items()}
+        return files
 
     def save(self, directory: Path) -> dict[str, str]:
         """Write the artifacts and `manifest.json` (SHA-256 per file); returns the manifest."""
         directory.mkdir(parents=True, exist_ok=True)
         manifest = {}
         for name, data in self.artifacts().items():
+            (directory / name).parent.mkdir(parents=True, exist_ok=True)
             (directory / name).write_bytes(data)
             manifest[name] = _sha256(data)
         (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
@@ -128,12 +151,18 @@ class PreapprovalModel:
     @classmethod
     def load(cls, directory: Path) -> PreapprovalModel:
         """Load a saved model, refusing any file whose SHA-256 differs from the manifest."""
-        files = _verified(directory)
+        return cls.from_files(_verified(directory))
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes]) -> PreapprovalModel:
+        """Rebuild a model from its (verified) artifact bytes."""
         spec = FeatureSpec.from_dict(json.loads(files["spec.json"]))
         meta = json.loads(files["meta.json"])
+        nested = {k.removeprefix("base/"): v for k, v in files.items() if k.startswith("base/")}
+        base = cls.from_files(nested) if nested else None
         model = cls(spec, ProductPolicy.from_json(files["policy.json"].decode()),
                     MasterScale.from_dict(json.loads(files["scale.json"])),
-                    seed=int(meta["seed"]), top_n=int(meta["top_n"]))  # fmt: skip
+                    seed=int(meta["seed"]), top_n=int(meta["top_n"]), base=base)  # fmt: skip
         model.classifier_ = PDClassifier.from_text(spec, files["model.txt"].decode(), model.seed)
         model.calibrator_ = calibration.Calibrator.from_dict(json.loads(files["calibrator.json"]))
         model.calibration_losses_ = meta.get("calibration_losses", {})
@@ -144,7 +173,8 @@ class PreapprovalModel:
 def _verified(directory: Path) -> dict[str, bytes]:
     try:
         manifest = json.loads((directory / "manifest.json").read_text())
-        files = {name: (directory / name).read_bytes() for name in FILES}
+        names = set(manifest) | set(FILES)
+        files = {name: (directory / name).read_bytes() for name in sorted(names)}
     except (OSError, ValueError) as error:
         raise ModelUnavailable(
             f"model artifacts in {directory.name} are missing or unreadable"

@@ -18,7 +18,14 @@ from models.preapproval import PreapprovalModel
 from training import report, tracking
 from training.dataset import attach_truth, outcome_training_set, platform_training_set, store_end
 from training.gate import GateConfig, GateVerdict, evaluate_gate
-from training.train import TrainConfig, TrainResult, data_fingerprint, train
+from training.train import (
+    TrainConfig,
+    TrainResult,
+    data_fingerprint,
+    fit_base,
+    out_of_time_start,
+    train,
+)
 
 Label = Literal["platform", "outcomes"]
 
@@ -33,6 +40,7 @@ class PipelineConfig:
     seed: int = 42
     per_date: int = 6_000
     auto_promote: bool = True
+    min_own_defaults: int = 200
     actor: str = "precredit train"
     gate: GateConfig = field(default_factory=GateConfig)
 
@@ -99,9 +107,16 @@ def run(
     """Train a challenger for `tenant`, log and register it, gate it, and promote it if it passes."""
     if label == "platform" and tenant != "platform":
         raise InvalidInput("the cold-start label trains the platform model: use --tenant platform")
+    train_config = TrainConfig(seed=config.seed)
     with store.connect(config.store_path, read_only=True) as con:
         frame = build_frame(con, label, tenant, config)
-    result = train(frame, policy, TrainConfig(seed=config.seed))
+        base = None
+        if label == "outcomes" and int(frame["label"].sum()) < config.min_own_defaults:
+            # Too few defaults of its own: boost from a platform model trained on public records
+            # whose 12-month windows closed before this bank's out-of-time test period.
+            platform = build_frame(con, "platform", "platform", config)
+            base = fit_base(platform, out_of_time_start(frame), train_config)
+    result = train(frame, policy, train_config, base=base)
     client = tracking.connect(config.tracking_uri, config.artifact_root)
     with tempfile.TemporaryDirectory() as tmp:
         champion = _champion(client, tenant, Path(tmp))

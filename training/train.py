@@ -63,7 +63,7 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
 
 
 def train(frame: pd.DataFrame, policy: ProductPolicy | None = None, config: TrainConfig = TrainConfig(),
-          spec: FeatureSpec | None = None) -> TrainResult:  # fmt: skip
+          spec: FeatureSpec | None = None, base: PreapprovalModel | None = None) -> TrainResult:  # fmt: skip
     """Fit on the oldest rows, early-stop and calibrate on the next, evaluate on the newest."""
     spec = spec or spec_from_registry()
     splits = time_split(frame, config.shares)
@@ -74,12 +74,32 @@ def train(frame: pd.DataFrame, policy: ProductPolicy | None = None, config: Trai
             raise InvalidInput(f"too few defaults to train out of time: {bads} in the {name} split "
                                f"(need at least {MIN_BADS_PER_SPLIT} and some goods)")  # fmt: skip
     model = PreapprovalModel(
-        spec, policy, params=config.params, seed=config.seed, top_n=config.top_n
+        spec, policy, params=config.params, seed=config.seed, top_n=config.top_n, base=base
     )
     model.fit(train_, train_["label"].to_numpy(), valid, valid["label"].to_numpy())
     result = TrainResult(model, splits, {})
     evaluate(result, config.seed)
     return result
+
+
+def fit_base(
+    platform_frame: pd.DataFrame, before: pd.Timestamp, config: TrainConfig = TrainConfig()
+) -> PreapprovalModel:
+    """A platform (cold-start label) model from observations whose 12 months end before `before`.
+
+    Banks' models boost from it; the cutoff keeps their out-of-time test free of its labels.
+    """
+    horizon = platform_frame["as_of"] + pd.DateOffset(months=12)
+    usable = platform_frame[horizon < before]
+    splits = time_split(usable, (0.75, 0.25))
+    fit, valid = splits["train"], pd.concat([splits["valid"], splits["test"]])
+    model = PreapprovalModel(spec_from_registry(), params=config.params, seed=config.seed)
+    return model.fit(fit, fit["label"].to_numpy(), valid, valid["label"].to_numpy())
+
+
+def out_of_time_start(frame: pd.DataFrame, config: TrainConfig = TrainConfig()) -> pd.Timestamp:
+    """First as_of of the out-of-time test split `train` will use."""
+    return pd.Timestamp(time_split(frame, config.shares)["test"]["as_of"].min())
 
 
 def _oracle(test: pd.DataFrame, y: np.ndarray, out: dict[str, float]) -> None:
