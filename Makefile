@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_generate.py --entities 300000 --out /tmp/precredit-bench
 	$(PY) bench/bench_data_check.py --store /tmp/precredit-bench/platform.duckdb
 	$(PY) bench/bench_features.py --store /tmp/precredit-bench/platform.duckdb
+	$(PY) bench/bench_train.py --store /tmp/precredit-bench/platform.duckdb
 
 clean:
 	rm -rf .precredit .pytest_cache .mypy_cache .ruff_cache

@@ -25,6 +25,11 @@ def create(path: Path) -> None:
         ensure_schema(con)
 
 
+def quiet(con: Connection) -> None:
+    """No progress bars on stderr from library calls."""
+    con.execute("SET enable_progress_bar = false")
+
+
 def ensure_schema(con: Connection) -> None:
     """Create missing tables and record the schema version."""
     for table in schema.ALL_TABLES:
@@ -46,6 +51,7 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[Connection]:
         )
     try:
         con = duckdb.connect(str(path), read_only=read_only)
+        quiet(con)
     except duckdb.Error as error:
         raise StoreError(f"cannot open platform store {path}: {type(error).__name__}") from error
     try:

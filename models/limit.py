@@ -36,6 +36,7 @@ CAPACITY_INPUTS = {  # source code -> feature; order breaks ties
     "capacity:headcount": "si_headcount_latest",
 }
 NO_CAPACITY = "capacity:none"
+REVENUE = CAPACITY_INPUTS["capacity:revenue"]
 
 
 def _grade_score(grade: str) -> float:
@@ -124,6 +125,7 @@ def decide(policy: ProductPolicy, features: DataFrame, pd: ArrayLike) -> LimitRe
     capacity, source = _capacity(policy.capacity, cols)
     multiplier = _multiplier(policy.pd_multiplier, pds)
     cap, cap_code = _caps(policy.caps_cny, cols[ENTITY_TYPE])
+    cap, cap_code = _revenue_cap(policy.capacity.max_revenue_share, cols[REVENUE], cap, cap_code)
     computed = _round_down(np.minimum(capacity * multiplier, cap))
     gate_matrix = _gate_matrix(policy.gates, cols)
     failed = [[GATE_CODES[j] for j in np.flatnonzero(row)] for row in gate_matrix]
@@ -219,6 +221,17 @@ def _caps(caps: Mapping[str, float], entity_type: FloatArray) -> tuple[FloatArra
     )
 
 
+def _revenue_cap(
+    share: float, revenue: FloatArray, cap: FloatArray, code: StrArray
+) -> tuple[FloatArray, StrArray]:
+    """The working-capital ceiling: share x declared revenue (missing revenue: 0), if lower."""
+    if share <= 0.0:
+        return cap, code
+    ceiling = share * np.nan_to_num(revenue, nan=0.0)
+    lower = ceiling < cap
+    return np.where(lower, ceiling, cap), np.where(lower, "cap:revenue", code)
+
+
 def _round_down(amount: FloatArray) -> FloatArray:
     # Rounding to cents first keeps float noise (599999.9999...) from dropping a whole step.
     return np.floor(np.round(amount, 2) / ROUNDING_CNY) * ROUNDING_CNY
@@ -240,7 +253,8 @@ def _drivers(
         return [_driver(GATE_BY_CODE[code].feature, cols, i, "gate") for code in failed]
     if binding == "pd:decline":
         return [{"feature": "pd", "value": pd, "role": "decision"}]
-    out = [_driver(ENTITY_TYPE, cols, i, "cap")] if capped else []
+    cap_feature = REVENUE if binding == "cap:revenue" else ENTITY_TYPE
+    out = [_driver(cap_feature, cols, i, "cap")] if capped else []
     named = [CAPACITY_INPUTS[source]] if source in CAPACITY_INPUTS else CAPACITY_INPUTS.values()
     out += [_driver(f, cols, i, "capacity") for f in named]
     return [*out, {"feature": "pd", "value": pd, "role": "multiplier"}]

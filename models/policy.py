@@ -59,6 +59,7 @@ class CapacityPolicy(_Strict):
     tax_multiple: NonNegative = 8.0  # x average annual tax of the last 24 months
     revenue_share: Share = 0.2  # x declared revenue of the last 12 months
     per_head_cny: NonNegative = 60_000.0  # x latest insured headcount
+    max_revenue_share: Share = 0.25  # limit <= this x declared revenue of 12 months (0: off)
 
 
 class MultiplierStep(_Strict):

@@ -205,6 +205,7 @@ def generate(path: Path, config: SynthConfig) -> GenerationSummary:
     tmp.unlink(missing_ok=True)
     store.create(tmp)
     with duckdb.connect(str(tmp)) as con:
+        store.quiet(con)
         run = _Run(config, con)
         run.codes = defects.corrupt_codes(
             run.rng(0, "codes"), run.pop.codes, config.defect_rates, run.ledger

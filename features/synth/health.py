@@ -132,7 +132,7 @@ def simulate_health(
         config.loan_hazard_intercept + np.asarray(config.loan_type_offset)[pop.etype][:, None]
     )
     pd_12m = _truth_pd(config, intercept, base, {"ar": ar, "shock": shock, "crisis": crisis})
-    revenue = pop.size[:, None] * np.exp(0.35 * health)
+    revenue = pop.size[:, None] * np.exp(pop.revenue_sensitivity[:, None] * health)
     return HealthPaths(
         health=health, alive=alive, distress=distress & alive, closed_m=closed_m,
         loan_hazard=sigmoid(intercept - b * health),

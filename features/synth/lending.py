@@ -130,7 +130,7 @@ def applications(rng: np.random.Generator, config: SynthConfig, pop: Population,
            "tax_12m": tax_12m[rows, m], "tax_24m": tax_24m[rows, m],
            "bank": _pick_banks(rng, pop.etype[rows], config.banks),
            "date": timeline.day_in_month(m, rng)}  # fmt: skip
-    revenue = pop.size[rows] * np.exp(0.35 * paths.health[rows, m])
+    revenue = pop.size[rows] * np.exp(pop.revenue_sensitivity[rows] * paths.health[rows, m])
     app["requested"] = np.maximum(
         (0.25 * revenue * rng.uniform(0.5, 1.5, len(rows))).round(-4), 10_000
     )

@@ -32,6 +32,8 @@ SIZE = {"enterprise": (2.5e6, 1.1), "individual": (2.5e5, 0.8), "cooperative": (
         "rural_collective": (1e6, 0.9)}  # fmt: skip
 CAPITAL = {"enterprise": (1e6, 1.2), "individual": (5e4, 1.0), "cooperative": (5e5, 1.0),
            "rural_collective": (2e6, 1.0)}  # fmt: skip
+# How strongly revenue follows health: cyclical sectors closely, utilities and farming hardly [I].
+REVENUE_SENSITIVITY = {"E": 0.7, "K": 0.8, "H": 0.6, "F": 0.45, "C": 0.4, "A": 0.15, "D": 0.1}
 EMPLOYER_SHARE = {
     "enterprise": 0.75,
     "individual": 0.15,
@@ -80,6 +82,12 @@ class Population:
     def take(self, rows: slice | np.ndarray) -> Population:
         """The sub-population at `rows`."""
         return Population(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
+    @property
+    def revenue_sensitivity(self) -> np.ndarray:
+        """Elasticity of each entity's revenue to its health."""
+        table = np.array([REVENUE_SENSITIVITY.get(s, 0.35) for s in INDUSTRY_SECTIONS])
+        return np.asarray(table[self.industry])
 
     def is_type(self, name: str) -> np.ndarray:
         """Mask of entities of one type."""

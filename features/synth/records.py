@@ -27,6 +27,9 @@ TYPES_BY_SEVERITY = {
     "general": ({"fine": 0.8, "confiscation": 0.15, "suspension": 0.05}),
     "serious": ({"fine": 0.5, "suspension": 0.3, "revocation": 0.2}),
 }
+# Heavily inspected sectors are penalised whatever their health; elsewhere a penalty
+# signals distress [I].
+PENALTY_HEALTH_SLOPE = {"H": 0.2, "E": 0.25, "C": 0.3}
 FINE_MEDIAN = {"minor": 800.0, "general": 8_000.0, "serious": 100_000.0}
 
 
@@ -63,7 +66,8 @@ def penalties(rng: np.random.Generator, pop: Population, paths: HealthPaths,
               timeline: Timeline) -> Frame:  # fmt: skip
     """Administrative penalties; worse health means more and more serious ones."""
     industry_rate = np.array([INDUSTRY_PENALTY_RATE.get(s, 0.8) for s in INDUSTRY_SECTIONS])
-    rate = 0.0025 * industry_rate[pop.industry][:, None] * np.exp(-0.6 * paths.health)
+    slope = np.array([PENALTY_HEALTH_SLOPE.get(s, 0.9) for s in INDUSTRY_SECTIONS])[pop.industry][:, None]
+    rate = 0.0025 * industry_rate[pop.industry][:, None] * np.exp(-slope * paths.health)
     rows, m = cells(paths.alive & (rng.random(paths.health.shape) < rate))
     health = paths.health[rows, m]
     u = rng.random(len(rows))

@@ -19,7 +19,12 @@ from models.limit import GATE_CODES, LimitResult, decide, required_inputs
 from models.policy import ProductPolicy, default_policy
 
 PROPERTY = settings(max_examples=150, derandomize=True, deadline=None)
-POLICY = default_policy()
+DEFAULT = default_policy()
+# Most tests pin the capacity arithmetic, so the working-capital ceiling is off here; it has
+# its own tests below with the shipped default.
+POLICY = DEFAULT.model_copy(
+    update={"capacity": DEFAULT.capacity.model_copy(update={"max_revenue_share": 0.0})}
+)
 NAN = math.nan
 
 # A healthy enterprise: 5 years old, grade B, 150k tax a year -> tax capacity 8 x 150k = 1.2M.
@@ -355,3 +360,24 @@ def test_missing_feature_column_is_named() -> None:
 def test_non_numeric_feature_is_invalid_input() -> None:
     with pytest.raises(InvalidInput, match="must be numeric"):
         decide(POLICY, frame({}).assign(reg_entity_type="enterprise"), np.array([0.01]))
+
+
+def test_revenue_ceiling_binds_with_its_code() -> None:
+    row = GOOD | {"tax_paid_cny_24m": 2_000_000.0, "tax_revenue_cny_12m": 1_000_000.0}
+    record = decide(DEFAULT, pd.DataFrame([row]), np.array([0.004])).to_records()[0]
+    assert record["binding"] == "cap:revenue"
+    assert record["limit_cny"] == 250_000.0
+    assert {"feature": "tax_revenue_cny_12m", "value": 1_000_000.0, "role": "cap"} in record[
+        "drivers"
+    ]
+
+
+def test_revenue_ceiling_off_and_more_revenue_never_lowers_the_limit() -> None:
+    rows = [
+        GOOD | {"tax_paid_cny_24m": 2_000_000.0, "tax_revenue_cny_12m": r}
+        for r in (1e5, 1e6, 4e6, 1e7)
+    ]
+    limits = decide(DEFAULT, pd.DataFrame(rows), np.full(4, 0.004)).limit_cny
+    assert list(limits) == sorted(limits)
+    uncapped = decide(POLICY, pd.DataFrame(rows[:1]), np.array([0.004])).to_records()[0]
+    assert uncapped["binding"] != "cap:revenue"
