@@ -170,9 +170,14 @@ class PreapprovalModel:
         return model
 
 
+ALLOWED = frozenset(FILES) | {f"base/{name}" for name in FILES}  # nothing else is ever read
+
+
 def _verified(directory: Path) -> dict[str, bytes]:
     try:
         manifest = json.loads((directory / "manifest.json").read_text())
+        if not isinstance(manifest, dict) or not set(manifest) <= ALLOWED:
+            raise ValueError("manifest is not a map of known artifact names")
         names = set(manifest) | set(FILES)
         files = {name: (directory / name).read_bytes() for name in sorted(names)}
     except (OSError, ValueError) as error:

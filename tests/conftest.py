@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from features.synth.config import SynthConfig
 from features.synth.generate import generate
+
+if TYPE_CHECKING:
+    from models.preapproval import PreapprovalModel
+    from training.train import TrainResult
 
 REALISM_ENTITIES = 60_000  # enough matured loans (~4,000, ~100 defaults) for stable rates and AUCs
 
@@ -25,4 +34,70 @@ def small_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small platform (3,000 entities, seed 7) for fast functional tests."""
     path = tmp_path_factory.mktemp("small") / "platform.duckdb"
     generate(path, SynthConfig(entities=3_000, seed=7))
+    return path
+
+
+@pytest.fixture(scope="session")
+def platform_frame(small_store: Path, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """The cold-start training frame of `small_store` (every open entity on each quarter end)."""
+    from features import store
+    from training.pipeline import PipelineConfig, build_frame
+
+    unused = tmp_path_factory.mktemp("unused")
+    config = PipelineConfig(
+        small_store, f"sqlite:///{unused / 'mlflow.db'}", unused, per_date=2_500
+    )
+    with store.connect(small_store, read_only=True) as con:
+        return build_frame(con, "platform", "platform", config)
+
+
+@pytest.fixture(scope="session")
+def trained_platform(platform_frame: pd.DataFrame) -> TrainResult:
+    """The one platform model of the session: `train` on `platform_frame`, seed 42."""
+    from training.train import train
+
+    return train(platform_frame)
+
+
+@pytest.fixture(scope="session")
+def shuffled_platform(trained_platform: TrainResult) -> PreapprovalModel:
+    """A model trained on the same rows with seeded, randomly permuted labels (an honest loser)."""
+    from models.preapproval import PreapprovalModel
+
+    rng = np.random.default_rng(2024)
+    train_, valid = trained_platform.splits["train"], trained_platform.splits["valid"]
+    model = PreapprovalModel(trained_platform.model.spec, seed=42)
+    return model.fit(train_, rng.permutation(train_["label"].to_numpy()),
+                     valid, rng.permutation(valid["label"].to_numpy()))  # fmt: skip
+
+
+@contextmanager
+def _mlflow_sandbox() -> Iterator[None]:
+    """Restore MLflow's process-wide URIs and experiment (set by `tracking.connect`) afterwards."""
+    import mlflow.tracking._model_registry.utils as registry_utils
+    import mlflow.tracking._tracking_service.utils as tracking_utils
+    import mlflow.tracking.fluent as fluent
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID",
+                     "MLFLOW_EXPERIMENT_NAME"):  # fmt: skip
+            patch.delenv(name, raising=False)
+        patch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        patch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
+        patch.setattr(registry_utils, "_registry_uri", registry_utils._registry_uri)
+        patch.setattr(fluent, "_active_experiment_id", fluent._active_experiment_id)
+        yield
+
+
+@pytest.fixture(scope="session")
+def mlflow_sandbox() -> Callable[[], AbstractContextManager[None]]:
+    """A context manager that leaves MLflow's global tracking state as it found it."""
+    return _mlflow_sandbox
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny platform (1,000 entities, seed 7): end-to-end CLI runs that only check the wiring."""
+    path = tmp_path_factory.mktemp("tiny") / "platform.duckdb"
+    generate(path, SynthConfig(entities=1_000, seed=7))
     return path

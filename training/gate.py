@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from features.definitions import REGISTRY
 from models.preapproval import PreapprovalModel
 from training import metrics
 
@@ -60,19 +61,28 @@ class GateVerdict:
         ]
 
 
+def declared_directions(model: PreapprovalModel) -> dict[str, int]:
+    """Monotone directions as the registry declares them (a model cannot relax its own),
+    falling back to the model's spec for features outside the registry (own tables)."""
+    declared = {f.name: f.monotone for f in REGISTRY.features}
+    return {
+        n: declared.get(n, d) for n, d in zip(model.spec.names, model.spec.monotone, strict=True)
+    }
+
+
 def monotonicity_violations(
     model: PreapprovalModel, X: pd.DataFrame, rows: int, points: int, seed: int
 ) -> list[str]:
     """Constrained features along which PD moves against the declared direction on a probe grid."""
-    sample = X.sample(n=min(rows, len(X)), random_state=seed)
+    sample = X.sample(n=min(rows, len(X)), random_state=seed).reset_index(drop=True)
     bad = []
-    for name, direction in zip(model.spec.names, model.spec.monotone, strict=True):
+    for name, direction in declared_directions(model).items():
         if direction == 0:
             continue
         grid = np.unique(np.nanquantile(X[name].to_numpy(dtype=float), np.linspace(0, 1, points)))
         if len(grid) < 2:
             continue
-        probe = sample.loc[sample.index.repeat(len(grid))].copy()
+        probe = sample.iloc[np.repeat(np.arange(len(sample)), len(grid))].copy()
         probe[name] = np.tile(grid, len(sample))
         pd_ = model.predict_proba(probe).reshape(len(sample), len(grid))
         steps = np.diff(pd_, axis=1) * direction

@@ -104,7 +104,9 @@ def social_insurance(rng: np.random.Generator, pop: Population, paths: HealthPat
     noise = rng.normal(0, 0.6, size=paths.health.shape)
     headcount = np.maximum(np.round(pop.headcount0[:, None] * np.exp(0.25 * drift) + noise), 0)
     small = (pop.headcount0 < 10)[:, None]
-    behind = rng.random(paths.health.shape) < sigmoid(np.where(small, -4.0, -5.5) - np.where(small, 2.4, 1.2) * paths.health)
+    behind = rng.random(paths.health.shape) < sigmoid(
+        np.where(small, -4.0, -5.5) - np.where(small, 2.4, 1.2) * paths.health
+    )
     due = headcount * SI_DUE_PER_HEAD
     arrears = _arrears_run(behind) * due
     rows, m = cells(paths.alive & pop.employer[:, None])

@@ -66,7 +66,9 @@ def penalties(rng: np.random.Generator, pop: Population, paths: HealthPaths,
               timeline: Timeline) -> Frame:  # fmt: skip
     """Administrative penalties; worse health means more and more serious ones."""
     industry_rate = np.array([INDUSTRY_PENALTY_RATE.get(s, 0.8) for s in INDUSTRY_SECTIONS])
-    slope = np.array([PENALTY_HEALTH_SLOPE.get(s, 0.9) for s in INDUSTRY_SECTIONS])[pop.industry][:, None]
+    slope = np.array([PENALTY_HEALTH_SLOPE.get(s, 0.9) for s in INDUSTRY_SECTIONS])[pop.industry][
+        :, None
+    ]
     rate = 0.0025 * industry_rate[pop.industry][:, None] * np.exp(-slope * paths.health)
     rows, m = cells(paths.alive & (rng.random(paths.health.shape) < rate))
     health = paths.health[rows, m]

@@ -64,7 +64,8 @@ def out_of_time(table: tuple[pd.DataFrame, np.ndarray]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def cross_validated(table: tuple[pd.DataFrame, np.ndarray]) -> dict[str, Any]:
-    return evaluate(_prepare(table[0], time_col=None), seed=42)
+    undated = table[0].drop(columns="as_of")  # a table without dates: nothing to split by
+    return evaluate(_prepare(undated, time_col=None), seed=42)
 
 
 # --- out of time --------------------------------------------------------------------------------
@@ -117,6 +118,7 @@ def test_cross_validation_reports_mean_and_std(cross_validated: dict[str, Any]) 
         assert 0.0 < cross_validated[f"{name}_std"] < 0.1
     assert cross_validated["auc"] > 0.75
     assert cross_validated["n_rows"] == N_ROWS - N_MISSING_TARGET
+    assert cross_validated["categorical"] == ["sector"]
 
 
 # --- determinism and file formats ---------------------------------------------------------------
@@ -126,7 +128,7 @@ def test_cv_folds_are_seeded_stratified_and_disjoint(
     table: tuple[pd.DataFrame, np.ndarray],
 ) -> None:
     """The only randomness CV adds to the out-of-time path; model determinism is pinned below."""
-    y = _prepare(table[0], time_col=None).y
+    y = _prepare(table[0].drop(columns="as_of"), time_col=None).y
     parts = cv_parts(y, seed=42)
     assert len(parts) == 5
     for fit, valid, test in parts:

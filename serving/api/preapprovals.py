@@ -1,0 +1,58 @@
+"""`/v1/preapprovals`: explained pre-approvals, one or a batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from features.errors import PrecreditError
+from serving import decisions
+from serving.deps import PrincipalDep, ServicesDep, SessionDep, require
+from serving.errors import ApiError, error_body
+from serving.schemas import PreapprovalBatchIn, PreapprovalIn
+
+router = APIRouter(prefix="/v1/preapprovals", tags=["pre-approvals"])
+
+
+@router.post("", summary="Pre-approve one entity: decision, limit, PD, grade, reasons")
+def preapprove(body: PreapprovalIn, principal: PrincipalDep, services: ServicesDep,
+               session: SessionDep) -> dict[str, Any]:  # fmt: skip
+    """Score one credit code with the tenant's champion model and store the decision."""
+    require(principal, "score")
+    answer = decisions.score(services, session, principal.tenant_id, body.uscc, body.product,
+                             body.requested_amount_cny)  # fmt: skip
+    session.commit()
+    services.metrics.decision(answer["decision"])
+    return answer
+
+
+@router.post("/batch", summary="Pre-approve several entities; each item is answered on its own")
+def preapprove_batch(body: PreapprovalBatchIn, principal: PrincipalDep, services: ServicesDep,
+                     session: SessionDep) -> dict[str, Any]:  # fmt: skip
+    """An invalid code fails only its own item, with its reason."""
+    require(principal, "score")
+    if len(body.items) > services.settings.max_batch:
+        raise ApiError(
+            422, "batch_too_large", f"at most {services.settings.max_batch} items per call"
+        )
+    results = []
+    for index, item in enumerate(body.items):
+        try:
+            with session.begin_nested():
+                answer = decisions.score(services, session, principal.tenant_id, item.uscc, item.product,
+                                         item.requested_amount_cny)  # fmt: skip
+            services.metrics.decision(answer["decision"])
+            results.append({"index": index, "status": 200, "result": answer})
+        except PrecreditError as error:
+            if error.http_status == 503:
+                raise
+            results.append({"index": index, "status": error.http_status,
+                            **error_body(error.code, error.message, **_reason(error))})  # fmt: skip
+    session.commit()
+    return {"results": results}
+
+
+def _reason(error: PrecreditError) -> dict[str, str]:
+    reason = getattr(error, "reason", None)
+    return {"reason": reason} if isinstance(reason, str) else {}

@@ -1,0 +1,61 @@
+"""The one Settings class: every `PRECREDIT_*` variable, read at the edges (CLI, API) only."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where precredit keeps its state, how it reaches its parts, and the API's limits."""
+
+    model_config = SettingsConfigDict(env_prefix="PRECREDIT_", extra="ignore")
+
+    home: Path = Path(".precredit")
+    store_path: Path | None = None
+    tracking_uri: str | None = None
+    database_url: str | None = None
+    max_batch: int = 100
+    max_body_bytes: int = 1_000_000
+    model_poll_seconds: float = 30.0
+
+    @field_validator("max_batch")
+    @classmethod
+    def _batch_bounds(cls, value: int) -> int:
+        if not 1 <= value <= 10_000:
+            raise ValueError("PRECREDIT_MAX_BATCH must be between 1 and 10000")
+        return value
+
+    @property
+    def store(self) -> Path:
+        """The platform store (DuckDB file)."""
+        return self.store_path or self.home / "platform.duckdb"
+
+    @property
+    def mlflow_uri(self) -> str:
+        """MLflow tracking and registry URI (SQLite under home unless set)."""
+        return self.tracking_uri or f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> Path:
+        """Where MLflow stores run artifacts for the local tracking store."""
+        return self.home / "mlartifacts"
+
+    @property
+    def service_db(self) -> str:
+        """The service database URL (SQLite under home unless set)."""
+        return self.database_url or f"sqlite:///{(self.home / 'service.db').resolve()}"
+
+    @property
+    def model_cache(self) -> Path:
+        """Last-known-good copies of the models in service."""
+        return self.home / "model-cache"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,57 @@
+"""The decisions audit: every answer stored, append-only, readable only by its tenant."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NotRequired, TypedDict, Unpack
+
+from sqlalchemy.orm import Session
+
+from serving.db.models import Decision
+
+
+class DecisionFields(TypedDict):
+    """Everything needed to replay one decision bit for bit.
+
+    `id` and `created_at` default to a new UUID4 and now; pass them when the answer body
+    (`response_json`) must carry them (`models.new_id()`, `models.utcnow()`).
+    """
+
+    id: NotRequired[str]
+    created_at: NotRequired[dt.datetime]
+    tenant_id: str
+    uscc: str
+    product: str
+    requested_amount_cny: NotRequired[float | None]
+    decision: str  # "approve" | "refer" | "decline"
+    limit_cny: float
+    pd: float
+    grade: str  # master-scale label, as answered
+    binding: str
+    model_name: str
+    model_version: str
+    model_sha256: str
+    policy_version: str
+    policy_fingerprint: str
+    registry_fingerprint: str
+    snapshot_as_of: dt.date
+    input_hash: str  # SHA-256 of the canonical request
+    features_json: str
+    reasons_json: str
+    response_json: str  # the exact answer body
+
+
+def record_decision(session: Session, **fields: Unpack[DecisionFields]) -> str:
+    """Store a decision and return its id; the row can never be changed afterwards."""
+    decision = Decision(**fields)
+    session.add(decision)
+    session.flush()
+    return decision.id
+
+
+def get_decision(session: Session, tenant_id: str, decision_id: str) -> Decision | None:
+    """The tenant's decision; another tenant's id gives None, exactly like a missing one."""
+    decision = session.get(Decision, decision_id)
+    if decision is None or decision.tenant_id != tenant_id:
+        return None
+    return decision

@@ -1,0 +1,121 @@
+"""API keys: issued once in plaintext, stored as SHA-256, looked up by prefix."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from features.errors import InvalidInput, NotFound
+from serving.db.models import ApiKey, Tenant, utcnow
+
+SCOPES = frozenset({"score", "outcomes", "admin", "platform"})
+PREFIX_LENGTH = 12
+RANDOM_CHARS = 40  # secrets.token_urlsafe(30): 240 random bits
+_KEY_FORMAT = re.compile(r"pc_[a-z][a-z0-9_]{1,31}_[A-Za-z0-9_-]{40}")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who an authenticated request acts for."""
+
+    tenant_id: str
+    key_id: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What may be shown about a key: never its hash or plaintext."""
+
+    id: str
+    tenant_id: str
+    prefix: str
+    scopes: frozenset[str]
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+def issue_key(session: Session, tenant_id: str, scopes: Iterable[str]) -> str:
+    """A new key `pc_<tenant>_<40 random chars>`; the plaintext is returned once, never stored."""
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"tenant {tenant_id!r} does not exist")
+    granted = _checked_scopes(scopes, tenant)
+    plaintext = f"pc_{tenant_id}_{secrets.token_urlsafe(30)}"
+    session.add(
+        ApiKey(
+            tenant_id=tenant_id,
+            prefix=plaintext[:PREFIX_LENGTH],
+            key_hash=_digest(plaintext),
+            scopes=",".join(sorted(granted)),
+        )
+    )
+    session.flush()
+    return plaintext
+
+
+def authenticate(session: Session, plaintext: str) -> Principal | None:
+    """The principal of a live key; None for a revoked, unknown or malformed one."""
+    if len(plaintext) > 80 or not _KEY_FORMAT.fullmatch(plaintext):
+        return None
+    digest = _digest(plaintext)
+    candidates = session.scalars(
+        select(ApiKey).where(
+            ApiKey.prefix == plaintext[:PREFIX_LENGTH], ApiKey.revoked_at.is_(None)
+        )
+    )
+    match = None
+    for key in candidates:  # compare with every candidate, in constant time each
+        if hmac.compare_digest(key.key_hash, digest):
+            match = key
+    if match is None:
+        return None
+    return Principal(match.tenant_id, match.id, _scope_set(match.scopes))
+
+
+def revoke_key(session: Session, key_id: str, *, tenant_id: str | None = None) -> None:
+    """Revoke a key (again is a no-op); NotFound if missing or, given `tenant_id`, not its."""
+    key = session.get(ApiKey, key_id)
+    if key is None or (tenant_id is not None and key.tenant_id != tenant_id):
+        raise NotFound("no such API key")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.flush()
+
+
+def list_keys(session: Session, tenant_id: str) -> list[KeyInfo]:
+    """The tenant's keys, revoked ones included, oldest first."""
+    keys = session.scalars(
+        select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at, ApiKey.id)
+    )
+    return [
+        KeyInfo(k.id, k.tenant_id, k.prefix, _scope_set(k.scopes), k.created_at, k.revoked_at)
+        for k in keys
+    ]
+
+
+def _digest(plaintext: str) -> str:
+    # A plain SHA-256 suffices: keys carry 240 random bits, so there is nothing to brute-force
+    # and a slow password hash (bcrypt, argon2) would only cost latency on every request.
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def _checked_scopes(scopes: Iterable[str], tenant: Tenant) -> frozenset[str]:
+    granted = frozenset(scopes)
+    if not granted or not granted <= SCOPES:
+        raise InvalidInput(f"scopes: one or more of {', '.join(sorted(SCOPES))}")
+    if "platform" in granted and not tenant.platform:
+        raise InvalidInput("the 'platform' scope is only for the platform's own tenant")
+    return granted
+
+
+def _scope_set(stored: str) -> frozenset[str]:
+    return frozenset(stored.split(","))

@@ -1,0 +1,59 @@
+"""The service database's repository: the functions the API calls, each taking a `Session`.
+
+Transactions belong to the caller: these functions flush, never commit, so one request's
+writes (a decision and its idempotent answer) commit together. Keep transactions short: on
+SQLite every transaction holds the database's write lock (see `engine.py`).
+
+Expected situations raise the project's errors (`InvalidInput`, `NotFound`), never
+SQLAlchemy's. Another tenant's object is answered exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from serving.db.audit import DecisionFields, get_decision, record_decision
+from serving.db.idempotency import (
+    Claim,
+    ClaimStatus,
+    claim_idempotency,
+    complete_idempotency,
+    release_idempotency,
+)
+from serving.db.keys import (
+    SCOPES,
+    KeyInfo,
+    Principal,
+    authenticate,
+    issue_key,
+    list_keys,
+    revoke_key,
+)
+from serving.db.models import new_id, utcnow
+from serving.db.outcomes import OutcomeFields, UpsertResult, matured_outcomes, upsert_outcome
+from serving.db.tenants import create_tenant, get_tenant, list_tenants
+
+__all__ = [
+    "SCOPES",
+    "Claim",
+    "ClaimStatus",
+    "DecisionFields",
+    "KeyInfo",
+    "OutcomeFields",
+    "Principal",
+    "UpsertResult",
+    "authenticate",
+    "claim_idempotency",
+    "complete_idempotency",
+    "create_tenant",
+    "get_decision",
+    "get_tenant",
+    "issue_key",
+    "list_keys",
+    "list_tenants",
+    "matured_outcomes",
+    "new_id",
+    "record_decision",
+    "release_idempotency",
+    "revoke_key",
+    "upsert_outcome",
+    "utcnow",
+]

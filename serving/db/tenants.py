@@ -1,0 +1,58 @@
+"""Tenants: the banks (and the platform itself) that use the service."""
+
+from __future__ import annotations
+
+import re
+from typing import get_args
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from features.errors import InvalidInput
+from serving.db.models import PromotionPolicy, Tenant
+
+TENANT_ID = re.compile(r"[a-z][a-z0-9_]{1,31}")
+
+
+def create_tenant(
+    session: Session,
+    tenant_id: str,
+    name: str,
+    *,
+    pooling_opt_in: bool = False,
+    promotion_policy: PromotionPolicy = "manual",
+    platform: bool = False,
+) -> Tenant:
+    """Add a tenant; InvalidInput when the id is not lower_snake (2-32 chars) or is taken."""
+    if not TENANT_ID.fullmatch(tenant_id):
+        raise InvalidInput("a tenant id is lower_snake: a letter, then 1-31 of a-z, 0-9, _")
+    if not name.strip() or len(name) > 200:
+        raise InvalidInput("a tenant name is 1-200 characters")
+    if promotion_policy not in get_args(PromotionPolicy):
+        raise InvalidInput("promotion_policy is 'auto' or 'manual'")
+    if session.get(Tenant, tenant_id) is not None:
+        raise InvalidInput(f"tenant {tenant_id!r} already exists")
+    tenant = Tenant(
+        id=tenant_id,
+        name=name,
+        pooling_opt_in=pooling_opt_in,
+        promotion_policy=promotion_policy,
+        platform=platform,
+    )
+    try:
+        with session.begin_nested():
+            session.add(tenant)
+    except IntegrityError as exc:  # created concurrently since the look-up
+        raise InvalidInput(f"tenant {tenant_id!r} already exists") from exc
+    return tenant
+
+
+def get_tenant(session: Session, tenant_id: str) -> Tenant | None:
+    """The tenant with this id, or None."""
+    return session.get(Tenant, tenant_id)
+
+
+def list_tenants(session: Session) -> list[Tenant]:
+    """Every tenant, by id."""
+    return list(session.scalars(select(Tenant).order_by(Tenant.id)))

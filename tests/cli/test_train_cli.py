@@ -1,0 +1,120 @@
+"""`precredit train` and `precredit models promote` through the full app, with real MLflow.
+
+Settings come from the environment (PRECREDIT_HOME, PRECREDIT_STORE_PATH); `get_settings` is
+cached, so the cache is cleared around the module. The store is a copy of `tiny_store`: these
+tests check the command's wiring, the model itself is checked in tests/models and tests/training.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from precredit.cli import app
+from precredit.cli.errors import run_guarded
+from precredit.settings import get_settings
+
+runner = CliRunner()
+METRICS = ["auc", "ks", "brier", "ece", "n_rows", "auc_oracle", "auc_scorecard",
+           "auc_incumbent_rule"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def home(
+    tiny_store: Path, tmp_path_factory: pytest.TempPathFactory,
+    mlflow_sandbox: Callable[[], AbstractContextManager[None]],
+) -> Iterator[Path]:  # fmt: skip
+    """PRECREDIT_HOME for the module, with a copy of the store outside it."""
+    home = tmp_path_factory.mktemp("home")
+    store_copy = tmp_path_factory.mktemp("store") / "platform.duckdb"
+    shutil.copy(tiny_store, store_copy)
+    with mlflow_sandbox(), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PRECREDIT_HOME", str(home))
+        patch.setenv("PRECREDIT_STORE_PATH", str(store_copy))
+        patch.delenv("PRECREDIT_TRACKING_URI", raising=False)
+        get_settings.cache_clear()
+        try:
+            yield home
+        finally:
+            get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def trained(home: Path) -> tuple[Result, Path]:
+    """One `precredit train` run and the metrics JSON it wrote."""
+    out = home / "out" / "metrics.json"
+    args = ["train", "--label", "platform", "--tenant", "platform", "--metrics-json", str(out)]
+    return runner.invoke(app, args), out
+
+
+def guarded(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
+    """Run the console script's error runner on `args`; its exit code."""
+    monkeypatch.setattr(sys, "argv", ["precredit", *args])
+    with pytest.raises(SystemExit) as caught:
+        run_guarded(app)
+    return int(caught.value.code or 0)
+
+
+def test_train_writes_the_metrics_json(home: Path, trained: tuple[Result, Path]) -> None:
+    result, out = trained
+    assert result.exit_code == 0, result.output
+    assert f"metrics written to {out}" in result.stdout
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert set(METRICS) <= set(report)
+    assert report["n_rows"] > 0
+    assert 0.5 < report["auc"] <= 1.0
+    assert 0.0 <= report["ece"] < 1.0
+    assert (report["tenant"], report["version"]) == ("platform", "1")
+    assert report["promoted"] == report["gate"]["passed"]
+    assert len(report["gate"]["checks"]) == 5
+    # The run landed in the MLflow store under PRECREDIT_HOME, with the same numbers.
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    logged = client.get_run(report["run_id"]).data.metrics
+    assert all(logged[k] == pytest.approx(report[k], abs=1e-12) for k in METRICS)
+    assert any((home / "mlartifacts").iterdir())
+
+
+def test_the_cold_start_label_for_a_bank_exits_2_with_one_line(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = guarded(["train", "--label", "platform", "--tenant", "bank_a"], monkeypatch)
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.startswith("precredit: error [invalid_input]: ")
+    assert captured.err.count("\n") == 1
+    assert "Traceback" not in captured.err + captured.out
+
+
+def test_promoting_a_missing_version_exits_2_not_found(
+    trained: tuple[Result, Path], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    args = ["models", "promote", "--tenant", "platform", "--version", "99", "--who", "a",
+            "--why", "b"]  # fmt: skip
+    code = guarded(args, monkeypatch)
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.startswith("precredit: error [not_found]: ")
+    assert captured.err.count("\n") == 1
+
+
+def test_promote_records_who_and_why(home: Path, trained: tuple[Result, Path]) -> None:
+    args = ["models", "promote", "--tenant", "platform", "--version", "1", "--who", "risk officer",
+            "--why", "reviewed the model card"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "precredit-platform version 1 is now @champion" in result.stdout
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    version = client.get_model_version_by_alias("precredit-platform", "champion")
+    assert str(version.version) == "1"
+    assert version.tags["promoted_by"] == "risk officer"
+    assert version.tags["promoted_reason"] == "reviewed the model card"

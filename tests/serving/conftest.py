@@ -1,0 +1,88 @@
+"""Service-database fixtures: every test runs on SQLite (a tmp file) and on real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from serving.db import make_engine, session_factory, sqlite_url, upgrade
+
+PG_URL = os.environ.get(
+    "PRECREDIT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _conninfo(url: str) -> str:
+    """The libpq form of a SQLAlchemy PostgreSQL URL."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@cache
+def _pg_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used (asked once per session), or None when it answers."""
+    try:
+        with psycopg.connect(_conninfo(PG_URL), connect_timeout=2) as connection:
+            connection.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return None
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database: a SQLite file, or the PostgreSQL test server."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "service.db")
+    reason = _pg_unreachable()
+    if reason is not None:
+        shown = make_url(PG_URL).render_as_string(hide_password=True)
+        pytest.skip(f"PostgreSQL not reachable at {shown}: {reason}")
+    return PG_URL
+
+
+@pytest.fixture
+def db_schema(db_url: str) -> Iterator[str | None]:
+    """A fresh PostgreSQL schema for this test only (dropped afterwards); None on SQLite."""
+    if make_url(db_url).get_backend_name() != "postgresql":
+        yield None
+        return
+    schema = f"pc_test_{uuid.uuid4().hex}"
+    with psycopg.connect(_conninfo(db_url), autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(_conninfo(db_url), autocommit=True) as connection:
+            connection.execute("SET lock_timeout = '10s'")
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def engine(db_url: str, db_schema: str | None) -> Iterator[Engine]:
+    """An engine on the migrated database."""
+    upgrade(db_url, schema=db_schema)
+    engine = make_engine(db_url, schema=db_schema)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    """The session factory the API would use."""
+    return session_factory(engine)
+
+
+@pytest.fixture
+def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One session; the test commits what it wants others to see."""
+    with sessions() as session:
+        yield session

@@ -1,0 +1,156 @@
+"""The promotion gate on real models: the better challenger passes, a worse one is refused.
+
+The worse challenger is honest: the same rows and seed with the labels randomly permuted
+(`shuffled_platform` in tests/conftest.py). Every check is read back with its value and
+threshold and recomputed independently.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from models.preapproval import PreapprovalModel
+from training import metrics
+from training.gate import Check, GateConfig, GateVerdict, evaluate_gate, monotonicity_violations
+from training.train import TrainResult
+
+CHECKS = ["auc_not_worse", "calibration_ece", "monotonicity", "score_psi", "min_defaults"]
+
+
+def gate(
+    result: TrainResult, challenger: PreapprovalModel, champion: PreapprovalModel | None,
+    config: GateConfig = GateConfig(),
+) -> GateVerdict:  # fmt: skip
+    """The gate exactly as the pipeline runs it, on the session's out-of-time rows."""
+    test = result.splits["test"]
+    return evaluate_gate(challenger, champion, result.splits["train"], test, test["label"].to_numpy(),
+                         int(result.metrics["train_defaults"]), config)  # fmt: skip
+
+
+def by_name(verdict: GateVerdict) -> dict[str, Check]:
+    return {c.name: c for c in verdict.checks}
+
+
+def failed(verdict: GateVerdict) -> list[str]:
+    return [c.name for c in verdict.checks if not c.passed]
+
+
+@pytest.fixture(scope="module")
+def unconstrained(trained_platform: TrainResult) -> PreapprovalModel:
+    """A model on the same rows with every monotone constraint switched off."""
+    spec = trained_platform.model.spec
+    free = replace(spec, monotone=(0,) * len(spec.names))
+    train_, valid = trained_platform.splits["train"], trained_platform.splits["valid"]
+    model = PreapprovalModel(free, params={"learning_rate": 0.3}, seed=42)  # converges fast
+    return model.fit(train_, train_["label"].to_numpy(), valid, valid["label"].to_numpy())
+
+
+def test_the_better_challenger_passes_against_a_worse_champion(
+    trained_platform: TrainResult, shuffled_platform: PreapprovalModel
+) -> None:
+    test = trained_platform.splits["test"]
+    y = test["label"].to_numpy()
+    verdict = gate(trained_platform, trained_platform.model, shuffled_platform)
+    assert verdict.passed
+    assert verdict.reasons() == []
+    auc = by_name(verdict)["auc_not_worse"]
+    assert auc.value == pytest.approx(metrics.auc(y, trained_platform.model.predict_proba(test)))
+    champion_auc = metrics.auc(y, shuffled_platform.predict_proba(test))
+    assert auc.threshold == pytest.approx(champion_auc - GateConfig().auc_tolerance)
+    assert f"champion {champion_auc:.4f}" in auc.detail
+
+
+def test_a_label_shuffled_challenger_is_refused_for_its_discrimination(
+    trained_platform: TrainResult, shuffled_platform: PreapprovalModel
+) -> None:
+    test = trained_platform.splits["test"]
+    y = test["label"].to_numpy()
+    shuffled_auc = metrics.auc(y, shuffled_platform.predict_proba(test))
+    assert shuffled_auc < trained_platform.metrics["auc"] - 0.05
+    verdict = gate(trained_platform, shuffled_platform, trained_platform.model)
+    assert not verdict.passed
+    assert failed(verdict)[0] == "auc_not_worse"
+    assert verdict.reasons()[0].startswith("auc_not_worse: ")
+
+
+def test_the_verdict_lists_every_check_with_value_and_threshold(
+    trained_platform: TrainResult,
+) -> None:
+    model, test, train_ = (trained_platform.model, trained_platform.splits["test"],
+                           trained_platform.splits["train"])  # fmt: skip
+    y, pd_ = test["label"].to_numpy(), model.predict_proba(test)
+    config = GateConfig()
+    verdict = gate(trained_platform, model, None, config)
+    assert [c.name for c in verdict.checks] == CHECKS
+    checks = by_name(verdict)
+    expected = {
+        "auc_not_worse": (metrics.auc(y, pd_), 0.5),
+        "calibration_ece": (metrics.ece(y, pd_), config.max_ece),
+        "monotonicity": (0.0, 0.0),
+        "score_psi": (metrics.psi(model.predict_proba(train_), pd_), config.max_psi),
+        "min_defaults": (float(train_["label"].sum()), float(config.min_defaults)),
+    }
+    for name, (value, threshold) in expected.items():
+        assert checks[name].value == pytest.approx(value, abs=1e-12), name
+        assert checks[name].threshold == threshold, name
+    assert "no champion" in checks["auc_not_worse"].detail
+    as_json = json.loads(json.dumps(verdict.to_dict()))
+    assert as_json["passed"] is verdict.passed
+    assert [c["name"] for c in as_json["checks"]] == CHECKS
+    assert all({"passed", "value", "threshold", "detail"} <= set(c) for c in as_json["checks"])
+
+
+@pytest.mark.parametrize(
+    ("config", "check"),
+    [(GateConfig(max_ece=0.0), "calibration_ece"), (GateConfig(min_defaults=10**9), "min_defaults"),
+     (GateConfig(max_psi=0.0), "score_psi")],
+)  # fmt: skip
+def test_a_threshold_out_of_reach_fails_its_own_check_only(
+    trained_platform: TrainResult, config: GateConfig, check: str
+) -> None:
+    verdict = gate(trained_platform, trained_platform.model, None, config)
+    assert not verdict.passed
+    assert failed(verdict) == [check]
+    [line] = verdict.reasons()
+    assert line.startswith(f"{check}: ")
+
+
+def test_trees_that_break_the_declared_directions_fail_the_monotonicity_check(
+    trained_platform: TrainResult, unconstrained: PreapprovalModel
+) -> None:
+    # The unconstrained trees saved under the registry's spec: what a mis-built or swapped
+    # artifact would look like. The gate probes the declared directions and must see it.
+    files = unconstrained.artifacts()
+    files["spec.json"] = json.dumps(trained_platform.model.spec.to_dict()).encode()
+    declared = PreapprovalModel.from_files(files)
+    test = trained_platform.splits["test"]
+    broken = monotonicity_violations(declared, test, rows=100, points=15, seed=0)
+    assert broken
+    verdict = gate(trained_platform, declared, None)
+    check = by_name(verdict)["monotonicity"]
+    assert not check.passed
+    assert not verdict.passed
+    named = check.detail.split(", ")
+    assert check.value == len(named) >= 1
+    assert check.threshold == 0.0
+    directions = dict(zip(declared.spec.names, declared.spec.monotone, strict=True))
+    assert all(directions[name] != 0 for name in named)
+
+
+def test_a_challenger_without_the_registry_constraints_fails_the_monotonicity_check(
+    trained_platform: TrainResult, unconstrained: PreapprovalModel
+) -> None:
+    verdict = gate(trained_platform, unconstrained, None)
+    assert not by_name(verdict)["monotonicity"].passed
+
+
+def test_the_probe_accepts_rows_with_a_repeated_index(trained_platform: TrainResult) -> None:
+    test = trained_platform.splits["test"]
+    stacked = pd.concat([test.head(60), test.head(60)])  # e.g. two periods glued together
+    assert (
+        monotonicity_violations(trained_platform.model, stacked, rows=100, points=15, seed=0) == []
+    )
