@@ -33,6 +33,11 @@ def model_name(tenant: str) -> str:
     return f"precredit-{tenant}"
 
 
+def connect_client(tracking_uri: str) -> MlflowClient:
+    """A client for reading the registry (no global MLflow state touched)."""
+    return MlflowClient(tracking_uri, tracking_uri)
+
+
 def connect(tracking_uri: str, artifact_root: Path) -> MlflowClient:
     """Point MLflow at the tracking store and make sure our experiment exists."""
     mlflow.set_tracking_uri(tracking_uri)

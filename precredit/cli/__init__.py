@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from precredit.cli import codes, data, features, platform, synth, train
+from precredit.cli import codes, data, features, platform, service, synth, train
 from precredit.cli.errors import run_guarded
 
 app = typer.Typer(
@@ -25,6 +25,8 @@ app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.command("train")(train.train)
 app.add_typer(train.models_app, name="models")
+app.command("serve")(service.serve)
+app.add_typer(service.banks_app, name="banks")
 
 
 def main() -> None:

@@ -50,21 +50,27 @@ def generate(entities: Entities = 20_000, seed: Seed = 42, end_date: EndDate = "
     typer.echo(f"store {path}  content hash {summary.content_hash[:16]}")
 
 
-def demo(entities: Entities = 20_000, seed: Seed = 42) -> None:
-    """The main job on embedded defaults: platform, snapshot, quality report, trained model."""
+def demo(
+    entities: Entities = 20_000,
+    seed: Seed = 42,
+    serve: Annotated[bool, typer.Option(help="End by serving the API on 127.0.0.1:8000")] = True,
+    port: Annotated[int, typer.Option(help="Port for the API")] = 8000,
+) -> None:
+    """The main job on embedded defaults: platform, snapshot, quality report, model, API."""
     settings = get_settings()
     config = _config(entities, seed, "2025-12-31")
     typer.echo(
-        f"[1/4] generating the synthetic Shanwei platform ({entities:,} entities, seed {seed})"
+        f"[1/5] generating the synthetic Shanwei platform ({entities:,} entities, seed {seed})"
     )
     summary = generate_store(settings.store, config)
     typer.echo(f"      {settings.store}  content hash {summary.content_hash[:16]}")
     with store.connect(settings.store) as con:
-        typer.echo(f"[2/4] feature snapshot as of {config.end_date}")
+        typer.echo(f"[2/5] feature snapshot as of {config.end_date}")
         typer.echo(f"      {snapshot.build(con, config.end_date):,} entities")
-        typer.echo("[3/4] data-quality report")
+        typer.echo("[3/5] data-quality report")
         typer.echo(quality.check_store(con).render_text())
-    typer.echo("[4/4] training the cold-start platform model (MLflow: " + settings.mlflow_uri + ")")
+        example = _example_code(con)
+    typer.echo(f"[4/5] training the cold-start platform model (MLflow: {settings.mlflow_uri})")
     result = run("platform", "platform", PipelineConfig(settings.store, settings.mlflow_uri,
                                                          settings.artifact_root, seed=seed))  # fmt: skip
     m = result.metrics
@@ -76,3 +82,40 @@ def demo(entities: Entities = 20_000, seed: Seed = 42) -> None:
         else "not promoted: " + "; ".join(result.verdict.reasons())
     )
     typer.echo(f"      precredit-platform version {result.version} @challenger, {state}")
+    key = _demo_key()
+    typer.echo("[5/5] the scoring API; try it from another terminal:")
+    typer.echo(f"      curl -s -X POST http://127.0.0.1:{port}/v1/preapprovals -H 'Authorization: Bearer {key}' "
+               f"-H 'Content-Type: application/json' -d '{{\"uscc\": \"{example}\", \"requested_amount_cny\": 500000}}'")  # fmt: skip
+    typer.echo(f"      OpenAPI docs: http://127.0.0.1:{port}/docs   (Ctrl-C stops the API)")
+    typer.echo("      demo bank API key:")
+    typer.echo(key)
+    if serve:
+        from precredit.cli.service import serve as serve_api
+
+        serve_api(host="127.0.0.1", port=port, workers=1)
+
+
+def _example_code(con: store.Connection) -> str:
+    """A healthy enterprise of the snapshot, for the copy-paste curl."""
+    rows = con.execute(
+        f"SELECT uscc FROM {snapshot.TABLE} WHERE reg_entity_type = 0 AND court_in_force = 0 "
+        "AND abn_in_force = 0 AND dis_in_force = 0 AND tax_grade_latest >= 4 "
+        "ORDER BY tax_paid_cny_24m DESC, uscc LIMIT 1"
+    ).fetchall()
+    return str(rows[0][0]) if rows else ""
+
+
+def _demo_key() -> str:
+    """A fresh API key for the `demo_bank` tenant (registered on first use)."""
+    from serving.db import repo
+    from serving.db.engine import make_engine, session_factory
+    from serving.db.migrate import upgrade
+
+    url = get_settings().service_db
+    upgrade(url)
+    with session_factory(make_engine(url))() as session:
+        if repo.get_tenant(session, "demo_bank") is None:
+            repo.create_tenant(session, "demo_bank", "Demo Bank")
+        key = repo.issue_key(session, "demo_bank", ["score", "outcomes"])
+        session.commit()
+    return key

@@ -86,3 +86,45 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """One session; the test commits what it wants others to see."""
     with sessions() as session:
         yield session
+
+
+# --- a live API over HTTP (tests/serving/test_api.py, test_bad_input.py) --------------------
+# The helpers live in api_fixtures.py; the fixtures are declared here so both test modules
+# share one trained home and one server per service database. (Imported here, not at the top,
+# because this section was appended to a file owned by the service-database tests.)
+
+from collections.abc import Callable  # noqa: E402
+from contextlib import AbstractContextManager  # noqa: E402
+
+from api_fixtures import PG_ADMIN_URL, ApiStacks, LiveApi, build_home, pg_unreachable  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def api_stacks(
+    tiny_store: Path, tmp_path_factory: pytest.TempPathFactory,
+    mlflow_sandbox: Callable[[], AbstractContextManager[None]],
+) -> Iterator[ApiStacks]:  # fmt: skip
+    """A trained home (snapshot + promoted platform model); servers started on first use."""
+    with mlflow_sandbox():
+        home = build_home(tiny_store, tmp_path_factory.mktemp("api") / "home")
+    stacks = ApiStacks(home)
+    yield stacks
+    stacks.close()
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def live_api(request: pytest.FixtureRequest, api_stacks: ApiStacks) -> LiveApi:
+    """The running API on a SQLite, then a fresh PostgreSQL, service database."""
+    if request.param == "postgres":
+        reason = pg_unreachable()
+        if reason is not None:
+            pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {reason}")
+    return api_stacks.get(request.param)
+
+
+@pytest.fixture(scope="session")
+def sqlite_api(api_stacks: ApiStacks) -> LiveApi:
+    """The running API on SQLite only (the same server as live_api['sqlite'])."""
+    return api_stacks.get("sqlite")

@@ -1,0 +1,88 @@
+"""`precredit serve` and `precredit banks ...`: run the API, manage tenants and their keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+from sqlalchemy.orm import Session
+
+from precredit.settings import get_settings
+from serving.db import repo
+from serving.db.engine import make_engine, session_factory
+from serving.db.migrate import upgrade
+
+banks_app = typer.Typer(help="Banks (tenants) and their API keys.", no_args_is_help=True)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Serve the scoring API with uvicorn (OpenAPI docs at /docs)."""
+    upgrade(get_settings().service_db)  # once, before workers start
+    uvicorn.run("serving.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", access_log=False)  # fmt: skip
+
+
+def _sessions() -> Session:
+    url = get_settings().service_db
+    upgrade(url)
+    return session_factory(make_engine(url))()
+
+
+@banks_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="Display name of the bank")],
+    bank_id: Annotated[
+        str | None, typer.Option("--id", help="Tenant id (default: from the name)")
+    ] = None,
+    admin: Annotated[bool, typer.Option(help="Also allow model operations (admin scope)")] = False,
+) -> None:
+    """Register a bank and print its API key once, alone on the last line."""
+    tenant = bank_id or name.strip().lower().replace(" ", "_").replace("-", "_")
+    scopes = ["score", "outcomes"] + (["admin"] if admin else [])
+    with _sessions() as session:
+        repo.create_tenant(session, tenant, name)
+        key = repo.issue_key(session, tenant, scopes)
+        session.commit()
+    typer.echo(
+        f"bank {tenant} registered with scopes {', '.join(scopes)}; its API key (shown once):"
+    )
+    typer.echo(key)
+
+
+@banks_app.command("key")
+def new_key(
+    bank_id: Annotated[str, typer.Argument(help="Tenant id")],
+    admin: Annotated[bool, typer.Option(help="Also allow model operations (admin scope)")] = False,
+) -> None:
+    """Issue another key for an existing bank (printed once, alone on the last line)."""
+    with _sessions() as session:
+        key = repo.issue_key(session, bank_id, ["score", "outcomes"] + (["admin"] if admin else []))
+        session.commit()
+    typer.echo(key)
+
+
+@banks_app.command("revoke")
+def revoke(key_id: Annotated[str, typer.Argument(help="Key id (see `banks list`)")]) -> None:
+    """Revoke an API key; requests with it get 401 from then on."""
+    with _sessions() as session:
+        repo.revoke_key(session, key_id)
+        session.commit()
+    typer.echo(f"key {key_id} revoked")
+
+
+@banks_app.command("list")
+def list_banks() -> None:
+    """Banks and their keys (ids and prefixes only; never a secret)."""
+    with _sessions() as session:
+        for tenant in repo.list_tenants(session):
+            typer.echo(f"{tenant.id:20} {tenant.name}")
+            for key in repo.list_keys(session, tenant.id):
+                state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+                typer.echo(
+                    f"    {key.id}  {key.prefix}…  {','.join(sorted(key.scopes)):22} {state}"
+                )

@@ -1,0 +1,88 @@
+"""Health, readiness, Prometheus metrics, and the tenant's models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from features.errors import ModelUnavailable
+from serving.deps import PrincipalDep, ServicesDep, require
+from serving.model_store import PLATFORM
+from training import tracking
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The process is up")
+def healthz() -> dict[str, str]:
+    """Liveness: answers as long as the process serves HTTP."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Model loaded and databases reachable")
+def readyz(services: ServicesDep) -> JSONResponse:
+    """Readiness: 200 only when a model is loaded, the snapshot and the service DB answer."""
+    checks = {
+        "snapshot": services.snapshot.ready(),
+        "service_db": _db_ok(services),
+        "model": _model_ok(services),
+    }
+    return JSONResponse(
+        {"ready": all(checks.values()), "checks": checks},
+        status_code=200 if all(checks.values()) else 503,
+    )
+
+
+def _db_ok(services: Any) -> bool:
+    try:
+        with services.sessions() as session:
+            session.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+def _model_ok(services: Any) -> bool:
+    try:
+        services.models.get(PLATFORM)
+        return True
+    except ModelUnavailable:
+        return False
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(services: ServicesDep) -> Response:
+    """Requests, latency histograms, decisions by outcome, models in service."""
+    services.metrics.models([(m.name, m.version) for m in services.models.loaded()])
+    return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+@router.get("/v1/models", summary="The tenant's champion and challenger with their metrics")
+def models(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """What serves this bank now, and what is waiting for promotion."""
+    require(principal, "score")
+    served = services.models.get(principal.tenant_id)
+    client = tracking.connect_client(services.settings.mlflow_uri)
+    out: dict[str, Any] = {
+        "serving": {
+            "name": served.name,
+            "version": served.version,
+            "fingerprint": served.fingerprint,
+        }
+    }
+    for alias in (tracking.CHAMPION, tracking.CHALLENGER):
+        version = tracking.version_by_alias(client, principal.tenant_id, alias)
+        out[alias] = None if version is None else {
+            "name": tracking.model_name(principal.tenant_id), "version": str(version.version),
+            "metrics": _metrics(client, str(version.run_id)), "tags": dict(version.tags or {}),
+        }  # fmt: skip
+    return out
+
+
+def _metrics(client: Any, run_id: str) -> dict[str, float]:
+    keep = ("auc", "ks", "brier", "ece", "auc_scorecard", "auc_incumbent_rule", "n_rows")
+    data = client.get_run(run_id).data.metrics
+    return {k: float(data[k]) for k in keep if k in data}

@@ -1,0 +1,226 @@
+"""A real precredit API for tests: trained home, service database, tenants, uvicorn in a thread.
+
+`build_home` prepares what `precredit serve` reads (store + snapshot, promoted platform model);
+`LiveApi.start` migrates a service database, creates the banks and their keys, and serves the
+app on a free port until `stop`. The fixtures that use these live in `conftest.py`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+import uvicorn
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from features import snapshot as feature_snapshot
+from features import store
+from serving.app import create_app
+from serving.config import Settings
+from serving.db import make_engine, repo, session_factory, sqlite_url, upgrade
+from training.gate import GateConfig
+from training.pipeline import PipelineConfig, run
+
+SNAPSHOT_DATE = dt.date(2025, 12, 31)
+PG_ADMIN_URL = os.environ.get(
+    "PRECREDIT_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+MAX_BATCH = 5
+MAX_BODY_BYTES = 100_000
+AUDITED_TABLES = ("decisions", "outcomes", "idempotency_keys")
+
+
+def build_home(tiny_store: Path, home: Path) -> Path:
+    """Copy the store, build its snapshot, train and promote the platform model; returns home."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "platform.duckdb"
+    shutil.copy(tiny_store, path)
+    with store.connect(path) as con:
+        feature_snapshot.build(con, SNAPSHOT_DATE)
+    # 1,000 entities calibrate to an ECE near 0.027, above the production gate's 0.02: these
+    # tests check the service, not the model, so the calibration limit is relaxed here only.
+    config = PipelineConfig(path, f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts",
+                            per_date=1500, gate=GateConfig(max_ece=0.1))  # fmt: skip
+    result = run("platform", "platform", config)
+    assert result.promoted, f"the platform model was not promoted: {result.verdict.to_dict()}"
+    return home
+
+
+def snapshot_codes(home: Path, limit: int = 50) -> list[str]:
+    """Credit codes present in the home's feature snapshot."""
+    with store.connect(home / "platform.duckdb", read_only=True) as con:
+        rows = con.execute(
+            f"SELECT uscc FROM {feature_snapshot.TABLE} ORDER BY uscc LIMIT ?", [limit]
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def pg_unreachable() -> str | None:
+    """Why the PostgreSQL server cannot be used, or None when it answers."""
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=2) as connection:
+            connection.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return None
+
+
+@contextmanager
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database (SQLAlchemy URL), dropped afterwards."""
+    name = f"pc_api_{uuid.uuid4().hex}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    try:
+        url = make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg", database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The plaintext API keys the tests use."""
+
+    bank_a: str  # score + outcomes
+    bank_b: str  # score + outcomes
+    admin_a: str  # score + outcomes + admin
+    score_only_a: str  # score
+    revoked_a: str  # was score + outcomes
+
+
+def create_banks(sessions: sessionmaker[Session]) -> Keys:
+    """bank_a and bank_b with their keys (one of bank_a's revoked)."""
+    with sessions() as session:
+        repo.create_tenant(session, "bank_a", "Bank A")
+        repo.create_tenant(session, "bank_b", "Bank B")
+        keys = Keys(
+            bank_a=repo.issue_key(session, "bank_a", ["score", "outcomes"]),
+            bank_b=repo.issue_key(session, "bank_b", ["score", "outcomes"]),
+            admin_a=repo.issue_key(session, "bank_a", ["score", "outcomes", "admin"]),
+            score_only_a=repo.issue_key(session, "bank_a", ["score"]),
+            revoked_a=repo.issue_key(session, "bank_a", ["score", "outcomes"]),
+        )
+        revoked = repo.authenticate(session, keys.revoked_a)
+        assert revoked is not None
+        repo.revoke_key(session, revoked.key_id)
+        session.commit()
+    return keys
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveApi:
+    """One running API: its URL, keys, settings and a session factory on its service DB."""
+
+    kind: str
+    home: Path
+    database_url: str
+    keys: Keys
+    codes: list[str]
+    engine: Engine
+    sessions: sessionmaker[Session]
+    base_url: str = ""
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+    _clients: list[httpx.Client] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, kind: str, home: Path, database_url: str) -> LiveApi:
+        """Migrate, create the banks, and serve on a free port (waits for /healthz)."""
+        upgrade(database_url)
+        engine = make_engine(database_url)
+        sessions = session_factory(engine)
+        api = cls(kind, home, database_url, create_banks(sessions), snapshot_codes(home),
+                  engine, sessions)  # fmt: skip
+        api._serve()
+        return api
+
+    def _serve(self) -> None:
+        settings = Settings(home=self.home, database_url=self.database_url,
+                            model_poll_seconds=0, max_batch=MAX_BATCH,
+                            max_body_bytes=MAX_BODY_BYTES)  # fmt: skip
+        port = free_port()
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                log_level="warning", access_log=False)  # fmt: skip
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, name=f"api-{self.kind}", daemon=True
+        )
+        self._thread.start()
+        self.base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if not self._thread.is_alive():
+                raise RuntimeError("the API server thread died during start-up")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("the API did not answer /healthz within 60 s")
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        """An HTTP client on the API, with `Authorization: Bearer key` when given."""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        client = httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+        self._clients.append(client)
+        return client
+
+    def counts(self) -> dict[str, int]:
+        """Rows in the tables a request may write."""
+        with self.engine.connect() as connection:
+            return {t: int(connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())
+                    for t in AUDITED_TABLES}  # fmt: skip
+
+    def stop(self) -> None:
+        """Stop the server, close clients and the engine."""
+        for client in self._clients:
+            client.close()
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=30)
+        self.engine.dispose()
+
+
+class ApiStacks:
+    """Servers built on first use, one per service-database kind, stopped together."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self._apis: dict[str, LiveApi] = {}
+        self._databases = ExitStack()
+
+    def get(self, kind: str) -> LiveApi:
+        """The running API on `kind` ("sqlite" or "postgres")."""
+        if kind not in self._apis:
+            url = (sqlite_url(self.home / f"service-{kind}.db") if kind == "sqlite"
+                   else self._databases.enter_context(pg_database()))  # fmt: skip
+            self._apis[kind] = LiveApi.start(kind, self.home, url)
+        return self._apis[kind]
+
+    def close(self) -> None:
+        """Stop every server, then drop the PostgreSQL databases."""
+        for api in self._apis.values():
+            api.stop()
+        self._databases.close()
