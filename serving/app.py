@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
@@ -40,6 +41,21 @@ def build_services(settings: Settings) -> Services:
     )
 
 
+class PrecreditAPI(FastAPI):
+    """FastAPI whose oversized-body answer (declared Content-Length) has our JSON error shape.
+
+    FastAPI's `max_body_size` answers those in plain text before any handler can see them;
+    chunked bodies still meet that limit inside, where our handlers shape the answer.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        refusal = errors.too_large(scope, self.max_body_size) if self.max_body_size else None
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API with its error handlers, routers and metrics middleware."""
     settings = settings or get_settings()
@@ -54,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services.models.stop()
         services.snapshot.close()
 
-    app = FastAPI(title="precredit", version="1", lifespan=lifespan, max_body_size=settings.max_body_bytes,
+    app = PrecreditAPI(title="precredit", version="1", lifespan=lifespan, max_body_size=settings.max_body_bytes,
                   description="Explained pre-approved credit limits (预授信) for banks.")  # fmt: skip
     errors.install(app)
     for router in (preapprovals.router, decisions.router, outcomes.router, meta.router):

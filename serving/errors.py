@@ -1,12 +1,13 @@
 """One place maps errors to HTTP: our error tree, validation errors, and anything unexpected.
 
 Every error body is `{"error": {"code": ..., "message": ...}}` (validation errors add the
-failing locations); never a stack trace, never the raw input echoed.
+failing locations, naming only our own fields); never a stack trace, never the raw input.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,11 +15,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from features.errors import PrecreditError
+from serving import schemas
 
 log = logging.getLogger(__name__)
 STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
                 415: "unsupported_media_type", 422: "invalid_input", 429: "too_many_requests"}  # fmt: skip
+KNOWN_NAMES = frozenset(
+    {"body", "query", "header", "path", "authorization", "idempotency-key", "decision_id"}
+    | {name for model in schemas.MODELS for name in model.model_fields}
+)
 
 
 def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
@@ -37,17 +43,24 @@ class ApiError(PrecreditError):
 async def _ours(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PrecreditError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+    reason = getattr(exc, "reason", None)
+    extra = {"reason": reason} if isinstance(reason, str) else {}
     return JSONResponse(
-        error_body(exc.code, exc.message), status_code=exc.http_status, headers=headers
+        error_body(exc.code, exc.message, **extra), status_code=exc.http_status, headers=headers
     )
+
+
+def _location(parts: tuple[object, ...]) -> list[str]:
+    """Where the problem is, naming only our own fields (a client's key is never echoed)."""
+    return [str(p) if isinstance(p, int) or p in KNOWN_NAMES else "(other)" for p in parts]
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
+    problems = [{"loc": _location(tuple(e.get("loc", ()))), "msg": str(e.get("msg", "")),
                  "type": str(e.get("type", ""))} for e in exc.errors()][:20]  # fmt: skip
-    return JSONResponse(error_body("invalid_input", "the request does not match the schema", problems=problems),
-                        status_code=422)  # fmt: skip
+    body = error_body("invalid_input", "the request does not match the schema", problems=problems)
+    return JSONResponse(body, status_code=422)
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
@@ -66,6 +79,17 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         error_body("internal", "internal error; it has been logged"), status_code=500
     )
+
+
+def too_large(scope: Any, max_bytes: int) -> JSONResponse | None:
+    """The JSON 413 for a declared Content-Length over the limit (checked before reading)."""
+    if scope["type"] != "http":
+        return None
+    declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+    if declared.isdigit() and int(declared) > max_bytes:
+        body = error_body("payload_too_large", f"request bodies are limited to {max_bytes} bytes")
+        return JSONResponse(body, status_code=413)
+    return None
 
 
 def install(app: FastAPI) -> None:

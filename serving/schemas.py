@@ -1,14 +1,30 @@
-"""Request bodies of the API: strict, bounded, finite numbers only, no extra fields."""
+"""Request bodies of the API: strict types, bounded sizes, finite numbers, no extra fields.
+
+Strict means what a JSON client sends is what it meant: a number is never read from a
+string, a flag never from "no", a date only from an ISO "YYYY-MM-DD" string.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
-Text = Annotated[str, Field(min_length=1, max_length=64)]
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+Text = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=PRINTABLE)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]  # checked by features.uscc
+Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
+
+
+def _iso_date(value: object) -> object:
+    if not isinstance(value, str | dt.date) or isinstance(value, dt.datetime):
+        raise ValueError("a date is a string in the form YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 
 
 class _Strict(BaseModel):
@@ -18,9 +34,7 @@ class _Strict(BaseModel):
 class PreapprovalIn(_Strict):
     """One question: a credit code, optionally a product and a requested amount."""
 
-    uscc: Annotated[
-        str, Field(min_length=1, max_length=64, description="unified social credit code")
-    ]
+    uscc: Annotated[Code, Field(description="unified social credit code (统一社会信用代码)")]
     product: Text = "sme_credit"
     requested_amount_cny: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)] | None = None
 
@@ -31,28 +45,32 @@ class PreapprovalBatchIn(_Strict):
     items: Annotated[list[PreapprovalIn], Field(min_length=1)]
 
 
-class OutcomeIn(_Strict):
+class OutcomeIn(BaseModel):
     """A loan's actual result as the bank observed it on `observation_date`."""
 
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     loan_id: Text
-    uscc: Annotated[str, Field(min_length=1, max_length=64)]
-    application_date: dt.date
+    uscc: Code
+    application_date: IsoDate
     granted_amount_cny: Money
     drawn_amount_cny: Money
-    default_flag: bool
-    default_date: dt.date | None = None
-    max_dpd: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    default_flag: Flag
+    default_date: IsoDate | None = None
+    max_dpd: Annotated[int, Field(ge=0, le=10_000, strict=True)] | None = None
     dpd_history: (
-        Annotated[list[Annotated[int, Field(ge=0, le=10_000)]], Field(max_length=120)] | None
+        Annotated[list[Annotated[int, Field(ge=0, le=10_000, strict=True)]], Field(max_length=120)]
+        | None
     ) = None
-    observation_date: dt.date
+    observation_date: IsoDate
 
 
-class OutcomeBatchIn(_Strict):
+class OutcomeBatchIn(BaseModel):
     """Several loans at once."""
 
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     outcomes: Annotated[list[OutcomeIn], Field(min_length=1)]
+
+
+MODELS = (PreapprovalIn, PreapprovalBatchIn, OutcomeIn, OutcomeBatchIn)

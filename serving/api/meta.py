@@ -65,18 +65,14 @@ def models(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """What serves this bank now, and what is waiting for promotion."""
     require(principal, "score")
     served = services.models.get(principal.tenant_id)
+    owner = served.name.removeprefix("precredit-")  # the bank's own model, or the platform's
     client = tracking.connect_client(services.settings.mlflow_uri)
-    out: dict[str, Any] = {
-        "serving": {
-            "name": served.name,
-            "version": served.version,
-            "fingerprint": served.fingerprint,
-        }
-    }
+    out: dict[str, Any] = {"serving": {"name": served.name, "version": served.version,
+                                       "fingerprint": served.fingerprint}}  # fmt: skip
     for alias in (tracking.CHAMPION, tracking.CHALLENGER):
-        version = tracking.version_by_alias(client, principal.tenant_id, alias)
+        version = tracking.version_by_alias(client, owner, alias)
         out[alias] = None if version is None else {
-            "name": tracking.model_name(principal.tenant_id), "version": str(version.version),
+            "name": served.name, "version": str(version.version),
             "metrics": _metrics(client, str(version.run_id)), "tags": dict(version.tags or {}),
         }  # fmt: skip
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from typing import Annotated, Any
@@ -19,11 +20,11 @@ router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
 ENDPOINT = "POST /v1/outcomes"
 
 
-def _fields(item: OutcomeIn) -> repo.OutcomeFields:
+def _fields(index: int, item: OutcomeIn) -> repo.OutcomeFields:
     if item.default_flag and item.default_date is None:
-        raise ApiError(
-            422, "invalid_input", f"loan {item.loan_id}: a default needs its default_date"
-        )
+        raise ApiError(422, "invalid_input", f"outcome {index}: a default needs its default_date")
+    if item.observation_date > dt.date.today() + dt.timedelta(days=1):
+        raise ApiError(422, "invalid_input", f"outcome {index}: observation_date is in the future")
     return {
         "loan_id": item.loan_id, "uscc": uscc.canonical(item.uscc),
         "application_date": item.application_date, "granted_amount_cny": item.granted_amount_cny,
@@ -35,7 +36,7 @@ def _fields(item: OutcomeIn) -> repo.OutcomeFields:
 
 
 def _store(session: Any, tenant: str, items: list[OutcomeIn]) -> dict[str, Any]:
-    fields = [_fields(item) for item in items]  # validate everything before writing anything
+    fields = [_fields(i, item) for i, item in enumerate(items)]  # validate all before writing
     results = [
         {"loan_id": f["loan_id"], "result": repo.upsert_outcome(session, tenant, f)} for f in fields
     ]

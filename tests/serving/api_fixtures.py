@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from features import snapshot as feature_snapshot
-from features import store
+from features import store, uscc
 from serving.app import create_app
 from serving.config import Settings
 from serving.db import make_engine, repo, session_factory, sqlite_url, upgrade
@@ -60,12 +60,10 @@ def build_home(tiny_store: Path, home: Path) -> Path:
 
 
 def snapshot_codes(home: Path, limit: int = 50) -> list[str]:
-    """Credit codes present in the home's feature snapshot."""
+    """Valid credit codes present in the home's feature snapshot (pilot-era codes left out)."""
     with store.connect(home / "platform.duckdb", read_only=True) as con:
-        rows = con.execute(
-            f"SELECT uscc FROM {feature_snapshot.TABLE} ORDER BY uscc LIMIT ?", [limit]
-        ).fetchall()
-    return [row[0] for row in rows]
+        rows = con.execute(f"SELECT uscc FROM {feature_snapshot.TABLE} ORDER BY uscc").fetchall()
+    return [row[0] for row in rows if uscc.is_valid(row[0])][:limit]
 
 
 def pg_unreachable() -> str | None:
@@ -101,19 +99,22 @@ class Keys:
     admin_a: str  # score + outcomes + admin
     score_only_a: str  # score
     revoked_a: str  # was score + outcomes
+    platform: str  # the platform's own tenant: score
 
 
 def create_banks(sessions: sessionmaker[Session]) -> Keys:
-    """bank_a and bank_b with their keys (one of bank_a's revoked)."""
+    """bank_a, bank_b and the platform tenant with their keys (one of bank_a's revoked)."""
     with sessions() as session:
         repo.create_tenant(session, "bank_a", "Bank A")
         repo.create_tenant(session, "bank_b", "Bank B")
+        repo.create_tenant(session, "platform", "Platform", platform=True)
         keys = Keys(
             bank_a=repo.issue_key(session, "bank_a", ["score", "outcomes"]),
             bank_b=repo.issue_key(session, "bank_b", ["score", "outcomes"]),
             admin_a=repo.issue_key(session, "bank_a", ["score", "outcomes", "admin"]),
             score_only_a=repo.issue_key(session, "bank_a", ["score"]),
             revoked_a=repo.issue_key(session, "bank_a", ["score", "outcomes"]),
+            platform=repo.issue_key(session, "platform", ["score"]),
         )
         revoked = repo.authenticate(session, keys.revoked_a)
         assert revoked is not None

@@ -1,0 +1,188 @@
+"""Benchmark the scoring API ("Speed"): in-process cost, HTTP rate and latency, batches.
+
+    python bench/bench_api.py [--home DIR [--key KEY]] [--requests 2000] [--seconds 20]
+
+Without `--home`, builds a demo home in a temporary directory (`precredit demo --no-serve
+--entities 20000`, about 45 s) and removes it afterwards. With `--home`, issues a key for
+`demo_bank` unless `--key` is given. The bench writes audit rows into that home's service
+database: every decision it asks for is recorded, as the API records it.
+
+Measured, one after the other on this machine (nothing else of the bench runs meanwhile):
+  1. in process, single thread, `--requests` varied codes: decide only, lookup + decide,
+     and the full audited path (`decisions.score` + commit per call): p50/p99, rate;
+  2. in process, the audited path on 2 cores: 2 threads with own services, 2 threads
+     sharing one (a worker's thread pool), 2 processes (two workers without HTTP);
+  3. over HTTP for 1 and 2 uvicorn workers (`precredit serve`): wrk at `--connections`
+     for `--seconds` on GET /healthz (the framework's ceiling), POST /v1/preapprovals
+     rotating among the codes, and POST /v1/preapprovals/batch with `--batch-size` items.
+`http_vs_inprocess_ratio` divides HTTP decisions/s (2 workers) by the best audited in-process
+rate on 2 cores (2 threads or 2 processes, whichever is higher; both are reported).
+Prints one JSON object. Runs about 4-5 min with a demo home to build, 3-4 min without.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import http_load
+import inprocess
+from sqlalchemy import create_engine, text
+
+from serving.config import Settings
+
+TARGETS = {"in_process_p99_ms_max": 5.0, "http_vs_inprocess_ratio_min": 0.5,
+           "http_2_workers_p99_ms_max": 50.0}  # fmt: skip
+CLI = Path(sys.executable).parent / "precredit"
+DRAIN_SECONDS = 6  # > the service's SQLite busy_timeout (5 s)
+
+
+def _cli(home: Path, *args: str, timeout: int = 900) -> str:
+    env = os.environ | {"PRECREDIT_HOME": str(home)}
+    done = subprocess.run([str(CLI), *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, check=True)  # fmt: skip
+    return done.stdout.strip().splitlines()[-1].strip()
+
+
+def _tracebacks(log: Path) -> int:
+    return log.read_text(errors="replace").count("Traceback") if log.exists() else 0
+
+
+def _audit_rows(home: Path) -> int:
+    engine = create_engine(Settings(home=home).service_db)
+    try:
+        with engine.connect() as con:
+            return int(con.execute(text("SELECT count(*) FROM decisions")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _in_process(home: Path, tenant: str, codes: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    services = inprocess.services_for(home)
+    served = services.models.get(tenant)
+    product = served.model.policy_.product
+    model = {"name": served.name, "version": served.version, "product": product,
+             "trees": served.model.classifier_.best_iteration_,
+             "features": len(served.model.spec.names)}  # fmt: skip
+    try:
+        single = inprocess.single_thread(services, tenant, product, codes)
+    finally:
+        services.snapshot.close()
+    single["audit_write_p50_ms_derived"] = round(
+        single["with_audit_write"]["p50_ms"] - single["lookup_and_decide"]["p50_ms"], 3
+    )
+    return model, {
+        "single_thread": single,
+        "two_threads_own_services": inprocess.two_threads(home, tenant, product, codes, shared=False),
+        "two_threads_shared_services": inprocess.two_threads(home, tenant, product, codes, shared=True),
+        "two_processes": inprocess.two_processes(home, tenant, product, codes),
+        "two_processes_no_audit": inprocess.two_processes(home, tenant, product, codes, audit=False),
+    }  # fmt: skip
+
+
+def _http(home: Path, key: str, codes: list[str], workers: int, args: argparse.Namespace,
+          log: Path) -> dict[str, Any]:  # fmt: skip
+    single = http_load.post_script(key, http_load.single_bodies(codes))
+    batch = http_load.post_script(key, http_load.batch_bodies(codes, args.batch_size, 20))
+    conns, secs = args.connections, args.seconds
+    with http_load.serving(CLI, home, workers, log) as url:
+        out = {"healthz": http_load.wrk(f"{url}/healthz", http_load.get_script(), conns, 10)}
+        http_load.wrk(f"{url}/v1/preapprovals", single, conns, 3)  # warm every worker
+        time.sleep(DRAIN_SECONDS)
+        for name, path, script, n, timeout in (("preapproval", "", single, conns, 10),
+                                               ("batch", "/batch", batch, 2 * workers, 120)):  # fmt: skip
+            rows, errors = _audit_rows(home), _tracebacks(log)
+            out[name] = http_load.wrk(f"{url}/v1/preapprovals{path}", script, n, secs, timeout)
+            time.sleep(DRAIN_SECONDS)  # requests still queued when wrk stopped finish or fail
+            out[name] |= {"audit_rows_added": _audit_rows(home) - rows,
+                          "server_tracebacks": _tracebacks(log) - errors}  # fmt: skip
+    out["batch"] |= {"items_per_request": args.batch_size,
+                     "decisions_per_second": round(out["batch"]["ok_per_second"] * args.batch_size, 1)}  # fmt: skip
+    return out
+
+
+def _verdict(inproc: dict[str, Any], http: dict[str, Any]) -> dict[str, Any]:
+    one = inproc["single_thread"]
+    two_core = max(
+        inproc["two_threads_own_services"]["per_second"], inproc["two_processes"]["per_second"]
+    )
+    two_workers = http["2_workers"]["preapproval"]
+    rate = two_workers["ok_per_second"]
+    ratios = {
+        "http_vs_inprocess_ratio": round(rate / two_core, 3),
+        "denominator": "best audited in-process rate on 2 cores (2 threads own services, 2 processes)",
+        "http_2w_vs_inprocess_single_thread": round(rate / one["with_audit_write"]["per_second"], 3),
+        "http_2w_vs_two_threads_own_services": round(rate / inproc["two_threads_own_services"]["per_second"], 3),
+        "http_2w_vs_two_processes": round(rate / inproc["two_processes"]["per_second"], 3),
+        "http_2w_vs_healthz_2w": round(rate / http["2_workers"]["healthz"]["ok_per_second"], 4),
+        "http_1w_vs_inprocess_single_thread": round(
+            http["1_worker"]["preapproval"]["ok_per_second"] / one["with_audit_write"]["per_second"], 3),
+    }  # fmt: skip
+    meets = {
+        "in_process_p99_with_audit": one["with_audit_write"]["p99_ms"] <= TARGETS["in_process_p99_ms_max"],
+        "in_process_p99_without_audit": one["lookup_and_decide"]["p99_ms"] <= TARGETS["in_process_p99_ms_max"],
+        "http_vs_inprocess_ratio": ratios["http_vs_inprocess_ratio"] >= TARGETS["http_vs_inprocess_ratio_min"],
+        "http_2_workers_p99": two_workers["p99_ms"] <= TARGETS["http_2_workers_p99_ms_max"],
+        "http_no_failed_requests": all(h[k]["failed"] == 0 for h in http.values() for k in ("preapproval", "batch")),
+    }  # fmt: skip
+    return {
+        "ratios": ratios,
+        "targets": TARGETS,
+        "meets_target": meets | {"all": all(meets.values())},
+    }
+
+
+def _home(args: argparse.Namespace, scratch: Path) -> tuple[Path, str, float | None]:
+    if args.home is not None:
+        return args.home, args.key or _cli(args.home, "banks", "key", "demo_bank"), None
+    started = time.perf_counter()
+    home = scratch / "home"
+    key = _cli(home, "demo", "--no-serve", "--entities", str(args.entities))
+    return home, key, round(time.perf_counter() - started, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, help="an existing demo home (default: build one)")
+    parser.add_argument("--key", help="API key for the home (default: a new demo_bank key)")
+    parser.add_argument("--entities", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+    started, load_start = time.perf_counter(), os.getloadavg()[0]
+    scratch = Path(tempfile.mkdtemp(prefix="precredit-bench-api-"))
+    try:
+        home, key, built = _home(args, scratch)
+        tenant = key[3:-41]  # pc_<tenant>_<40 random characters>
+        codes = inprocess.sample_codes(Settings(home=home).store, args.requests, args.seed)
+        model, inproc = _in_process(home, tenant, codes)
+        http = {f"{n}_worker{'s' if n > 1 else ''}": _http(home, key, codes, n, args, scratch / "serve.log")
+                for n in (1, 2)}  # fmt: skip
+    finally:
+        log = scratch / "serve.log"
+        server_log = log.read_text(errors="replace")[-600:] if log.exists() else ""
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(json.dumps({
+        "bench": "api", "cpus": os.cpu_count(), "home_built_seconds": built, "model": model,
+        "codes": len(codes), "in_process": inproc, "http": http, **_verdict(inproc, http),
+        "load_generator": "wrk 1 thread, closed loop, on the same 2 cores",
+        "loadavg_start_end": [load_start, os.getloadavg()[0]], "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "server_log_tail": server_log or None, "run_seconds": round(time.perf_counter() - started, 1),
+    }, indent=1))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
