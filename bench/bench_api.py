@@ -25,14 +25,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import http_load
 import inprocess
@@ -43,6 +46,7 @@ from serving.config import Settings
 TARGETS = {"in_process_p99_ms_max": 5.0, "http_vs_inprocess_ratio_min": 0.5,
            "http_2_workers_p99_ms_max": 50.0}  # fmt: skip
 CLI = Path(sys.executable).parent / "precredit"
+T = TypeVar("T")
 DRAIN_SECONDS = 6  # > the service's SQLite busy_timeout (5 s)
 
 
@@ -51,6 +55,26 @@ def _cli(home: Path, *args: str, timeout: int = 900) -> str:
     done = subprocess.run([str(CLI), *args], env=env, capture_output=True, text=True,
                           timeout=timeout, check=True)  # fmt: skip
     return done.stdout.strip().splitlines()[-1].strip()
+
+
+def _busy_cpu_seconds() -> float:
+    """CPU time all processes of the machine used so far (from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # all but idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    """CPU time of this bench, its servers, workers and wrk (all waited for)."""
+    own = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return sum(r.ru_utime + r.ru_stime for r in own)
+
+
+def _foreign_cpu(phase: Callable[[], T]) -> tuple[T, float]:
+    """Run `phase`; also return the CPU seconds other processes of the machine used meanwhile."""
+    busy, own = _busy_cpu_seconds(), _own_cpu_seconds()
+    result = phase()
+    return result, round(_busy_cpu_seconds() - busy - (_own_cpu_seconds() - own), 1)
 
 
 def _tracebacks(log: Path) -> int:
@@ -162,15 +186,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
-    started, load_start = time.perf_counter(), os.getloadavg()[0]
+    started, foreign = time.perf_counter(), {}  # foreign: other processes' CPU per phase
     scratch = Path(tempfile.mkdtemp(prefix="precredit-bench-api-"))
     try:
         home, key, built = _home(args, scratch)
         tenant = key[3:-41]  # pc_<tenant>_<40 random characters>
         codes = inprocess.sample_codes(Settings(home=home).store, args.requests, args.seed)
-        model, inproc = _in_process(home, tenant, codes)
-        http = {f"{n}_worker{'s' if n > 1 else ''}": _http(home, key, codes, n, args, scratch / "serve.log")
-                for n in (1, 2)}  # fmt: skip
+        (model, inproc), foreign["in_process"] = _foreign_cpu(
+            partial(_in_process, home, tenant, codes)
+        )
+        http = {}
+        for n, name in ((1, "1_worker"), (2, "2_workers")):
+            phase = partial(_http, home, key, codes, n, args, scratch / "serve.log")
+            http[name], foreign[f"http_{name}"] = _foreign_cpu(phase)
     finally:
         log = scratch / "serve.log"
         server_log = log.read_text(errors="replace")[-600:] if log.exists() else ""
@@ -179,7 +207,8 @@ def main() -> None:
         "bench": "api", "cpus": os.cpu_count(), "home_built_seconds": built, "model": model,
         "codes": len(codes), "in_process": inproc, "http": http, **_verdict(inproc, http),
         "load_generator": "wrk 1 thread, closed loop, on the same 2 cores",
-        "loadavg_start_end": [load_start, os.getloadavg()[0]], "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "foreign_cpu_seconds": foreign,
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "server_log_tail": server_log or None, "run_seconds": round(time.perf_counter() - started, 1),
     }, indent=1))  # fmt: skip
 

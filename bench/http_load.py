@@ -65,6 +65,27 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             return
 
 
+def _group_cpu_seconds(pgid: int) -> float:
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rpartition(")")[2].split()
+            if int(fields[2]) == pgid:  # fields: state ppid pgrp ... utime(11) stime(12)
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _settle(pgid: int, limit_s: float = 90.0) -> None:
+    """Wait until the server's processes are idle (every worker done starting)."""
+    deadline, before = time.monotonic() + limit_s, _group_cpu_seconds(pgid)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = _group_cpu_seconds(pgid)
+        if now - before < 0.05:
+            return
+        before = now
+
+
 @contextmanager
 def serving(cli: Path, home: Path, workers: int, log: Path) -> Iterator[str]:
     """`precredit serve --workers N` on a free port until ready (<= 180 s); yields its URL."""
@@ -81,6 +102,7 @@ def serving(cli: Path, home: Path, workers: int, log: Path) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server with {workers} worker(s) did not get ready; see {log}")
             time.sleep(0.25)
+        _settle(proc.pid)
         yield url
     finally:
         _stop(proc)

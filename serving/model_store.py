@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,9 @@ from training import tracking
 
 log = logging.getLogger(__name__)
 PLATFORM = "platform"
+# A scoring process must not hang on a registry that is down: one quick try, then the cache.
+REGISTRY_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+                 "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class ModelHolder:
             artifact_root,
             cache_dir,
         )
+        for name, value in REGISTRY_HTTP.items():  # operators may still set their own
+            os.environ.setdefault(name, value)
         self._served: dict[str, ServedModel] = {}
         self._versions: dict[str, ServedModel] = {}
         self._lock = threading.Lock()
