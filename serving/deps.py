@@ -32,11 +32,18 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def get_principal(
-    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+    services: ServicesDep, authorization: Annotated[str | None, Header()] = None
 ) -> repo.Principal:
-    """The tenant behind `Authorization: Bearer <key>`; 401 otherwise."""
+    """The tenant behind `Authorization: Bearer <key>`; 401 otherwise.
+
+    Its own short session: on SQLite every transaction takes the write lock, so the request's
+    session must not begin before the request actually writes (scoring runs outside it).
+    """
     scheme, _, token = (authorization or "").partition(" ")
-    principal = repo.authenticate(session, token.strip()) if scheme.lower() == "bearer" else None
+    principal = None
+    if scheme.lower() == "bearer":
+        with services.sessions() as session:
+            principal = repo.authenticate(session, token.strip())
     if principal is None:
         raise ApiError(
             401, "unauthorized", "a valid API key is required: Authorization: Bearer <key>"
