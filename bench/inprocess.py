@@ -91,7 +91,7 @@ def unaudited(services: Services, tenant: str, product: str) -> Callable[[str], 
         row = services.snapshot.row(canonical)
         features = scoring.feature_values_dict(row, served.model.spec.names)
         request = scoring.Request(canonical, product, 500_000.0)
-        return scoring.decide(served, request, features, decisions._snapshot_date(row))
+        return scoring.decide(served, request, features, row.as_of)
 
     return call
 

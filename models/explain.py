@@ -9,7 +9,7 @@ repaired or expired record.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -31,8 +31,11 @@ class Reason:
     direction: str  # "raises_risk" | "lowers_risk"
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready reason."""
-        return asdict(self)
+        """JSON-ready reason (flat fields: no deep copy as `dataclasses.asdict` would make)."""
+        return {f.name: getattr(self, f.name) for f in REASON_FIELDS}
+
+
+REASON_FIELDS = fields(Reason)
 
 
 def display_value(spec: FeatureSpec, feature: str, value: float) -> float | str | None:

@@ -118,10 +118,10 @@ class LimitResult:
         return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
-def decide(policy: ProductPolicy, features: DataFrame, pd: ArrayLike) -> LimitResult:
-    """Decision, limit and the binding rule per row of `features` with its PD."""
-    pds = _checked_pd(pd, len(features))
+def decide(policy: ProductPolicy, features: DataFrame | Columns, pd: ArrayLike) -> LimitResult:
+    """Decision, limit and the binding rule per row of `features` (a frame or column arrays)."""
     cols = _columns(features, required_inputs(policy))
+    pds = _checked_pd(pd, len(cols[ENTITY_TYPE]))
     capacity, source = _capacity(policy.capacity, cols)
     multiplier = _multiplier(policy.pd_multiplier, pds)
     cap, cap_code = _caps(policy.caps_cny, cols[ENTITY_TYPE])
@@ -176,19 +176,27 @@ def _checked_pd(pd: ArrayLike, n: int) -> FloatArray:
     return values
 
 
-def _columns(features: DataFrame, names: Sequence[str]) -> dict[str, FloatArray]:
-    missing = [n for n in names if n not in features.columns]
+def _columns(features: DataFrame | Columns, names: Sequence[str]) -> dict[str, FloatArray]:
+    present = features.columns if isinstance(features, DataFrame) else features.keys()
+    missing = [n for n in names if n not in present]
     if missing:
         raise InvalidInput(f"features: missing columns {missing}")
     try:
-        return {n: features[n].to_numpy(dtype=np.float64, na_value=np.nan) for n in names}
+        if isinstance(features, DataFrame):
+            return {n: features[n].to_numpy(dtype=np.float64, na_value=np.nan) for n in names}
+        return {n: np.asarray(features[n], dtype=np.float64) for n in names}
     except (TypeError, ValueError):
         raise InvalidInput(f"features: columns {list(names)} must be numeric") from None
 
 
+def _zero_nan(values: FloatArray) -> FloatArray:
+    """Missing (NaN) as 0; infinities are left alone (the checks upstream refuse them)."""
+    return np.where(np.isnan(values), 0.0, values)
+
+
 def _capacity(policy: CapacityPolicy, cols: Columns) -> tuple[FloatArray, StrArray]:
     """Largest available component; a missing or negative input counts as 0."""
-    tax, revenue, heads = (np.nan_to_num(cols[f], nan=0.0) for f in CAPACITY_INPUTS.values())
+    tax, revenue, heads = (_zero_nan(cols[f]) for f in CAPACITY_INPUTS.values())
     components = np.column_stack(
         [
             policy.tax_multiple * tax / 2.0,
@@ -227,7 +235,7 @@ def _revenue_cap(
     """The working-capital ceiling: share x declared revenue (missing revenue: 0), if lower."""
     if share <= 0.0:
         return cap, code
-    ceiling = share * np.nan_to_num(revenue, nan=0.0)
+    ceiling = share * _zero_nan(revenue)
     lower = ceiling < cap
     return np.where(lower, ceiling, cap), np.where(lower, "cap:revenue", code)
 

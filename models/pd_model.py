@@ -32,6 +32,16 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 
 
+# Below this many rows a prediction runs on one thread: waking OpenMP workers costs more than
+# it saves, and idle workers spin between requests, stealing the other API worker's core.
+SINGLE_THREAD_ROWS = 512
+
+
+def _threads(rows: int) -> int:
+    """LightGBM `num_threads` for a prediction of `rows` rows (0: its default, all cores)."""
+    return 1 if rows < SINGLE_THREAD_ROWS else 0
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """The model's inputs in order, with their monotone direction and categorical flags."""
@@ -130,15 +140,17 @@ class PDClassifier:
         """Log-odds of default before calibration."""
         matrix = X if isinstance(X, np.ndarray) else self.matrix(X)
         return np.asarray(
-            self._booster().predict(matrix, raw_score=True, num_iteration=self.best_iteration_)
-        )
+            self._booster().predict(matrix, raw_score=True, num_iteration=self.best_iteration_,
+                                    num_threads=_threads(len(matrix)))
+        )  # fmt: skip
 
     def contributions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """TreeSHAP contributions (n, features + 1); the last column is the base value."""
         matrix = X if isinstance(X, np.ndarray) else self.matrix(X)
         return np.asarray(
-            self._booster().predict(matrix, pred_contrib=True, num_iteration=self.best_iteration_)
-        )
+            self._booster().predict(matrix, pred_contrib=True, num_iteration=self.best_iteration_,
+                                    num_threads=_threads(len(matrix)))
+        )  # fmt: skip
 
     def model_text(self) -> str:
         """LightGBM's text model (the saved artifact)."""

@@ -87,9 +87,9 @@ class PreapprovalModel:
         """Calibrated PD per row (the probability of the positive class)."""
         return self.calibrator_(self.raw_score(X))
 
-    def score(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    def score(self, X: pd.DataFrame | np.ndarray) -> dict[str, np.ndarray]:
         """Raw score, contributions and PD for a batch (one TreeSHAP pass)."""
-        matrix = self.classifier_.matrix(X)
+        matrix = self._matrix(X)
         contributions = self.contributions(matrix)
         raw = contributions.sum(axis=1)
         return {
@@ -99,12 +99,26 @@ class PreapprovalModel:
             "pd": self.calibrator_(raw),
         }
 
-    def preapprove(self, features: pd.DataFrame) -> list[dict[str, Any]]:
-        """Decision, limit, PD, grade, binding rule and top reasons for every row."""
+    def _matrix(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Rows x features in spec order, float64 (an array must already be in that order)."""
+        if isinstance(X, pd.DataFrame):
+            return self.classifier_.matrix(X)
+        matrix = np.asarray(X, dtype=np.float64)
+        if matrix.ndim != 2 or matrix.shape[1] != len(self.spec.names):
+            raise ValueError(f"expected rows x {len(self.spec.names)} features, got {matrix.shape}")
+        return matrix
+
+    def preapprove(self, features: pd.DataFrame | np.ndarray) -> list[dict[str, Any]]:
+        """Decision, limit, PD, grade, binding rule and top reasons for every row.
+
+        `features` is a frame, or a rows x features array in spec order (the serving hot path).
+        """
         scored = self.score(features)
         grades = self.scale.grade(scored["pd"])
         labels = self.scale.label(scored["pd"])
-        limits = decide(self.policy_, features, scored["pd"]).to_records()
+        columns = (features if isinstance(features, pd.DataFrame) else
+                   {n: scored["matrix"][:, j] for j, n in enumerate(self.spec.names)})  # fmt: skip
+        limits = decide(self.policy_, columns, scored["pd"]).to_records()
         return [
             limit | {
                 "pd": float(scored["pd"][i]), "grade": int(grades[i]), "grade_label": str(labels[i]),

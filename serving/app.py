@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from features.errors import PrecreditError
 from serving import errors
@@ -18,7 +20,8 @@ from serving.db.engine import make_engine, session_factory
 from serving.db.migrate import upgrade
 from serving.metrics import Metrics
 from serving.model_store import PLATFORM, ModelHolder
-from serving.state import Services, Snapshot
+from serving.snapshot import Snapshot
+from serving.state import Services
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +39,34 @@ def build_services(settings: Settings) -> Services:
         holder.get(PLATFORM)
     except PrecreditError as error:
         log.error("no model in service yet: %s", error.message)
-    return Services(
-        settings, snapshot, session_factory(make_engine(settings.service_db)), holder, Metrics()
-    )
+    engine = make_engine(settings.service_db)
+    readers = session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return Services(settings, snapshot, session_factory(engine), readers, holder, Metrics())
+
+
+class Poller:
+    """A daemon thread calling `tasks` every `seconds` (none when seconds <= 0)."""
+
+    def __init__(self, seconds: float, tasks: list[Callable[[], object]]) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(seconds, tasks), name="poll",
+                                        daemon=True)  # fmt: skip
+        if seconds > 0:
+            self._thread.start()
+
+    def _loop(self, seconds: float, tasks: list[Callable[[], object]]) -> None:
+        while not self._stop.wait(seconds):
+            for task in tasks:
+                try:
+                    task()
+                except Exception:  # keep serving what is loaded
+                    log.exception("background refresh failed")
+
+    def stop(self) -> None:
+        """Stop the thread (waits for a refresh in progress)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
 
 
 class PrecreditAPI(FastAPI):
@@ -64,10 +92,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings)
         app.state.services = services
-        if settings.model_poll_seconds > 0:
-            services.models.start_polling(settings.model_poll_seconds)
+        poller = Poller(settings.model_poll_seconds, [services.models.refresh,
+                                                      services.snapshot.reload_if_changed])  # fmt: skip
+        # Everything loaded so far lives as long as the process: keep it out of the cyclic
+        # collector, whose full passes over it paused requests for ~0.2 s.
+        gc.collect()
+        gc.freeze()
         yield
-        services.models.stop()
+        poller.stop()
         services.snapshot.close()
 
     app = PrecreditAPI(title="precredit", version="1", lifespan=lifespan, max_body_size=settings.max_body_bytes,
@@ -75,18 +107,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in (preapprovals.router, decisions.router, outcomes.router, meta.router):
         app.include_router(router)
-    app.middleware("http")(_observe)
+    app.add_middleware(Observe)
     return app
 
 
-async def _observe(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    path = getattr(route, "path", "unmatched")
-    services = getattr(request.app.state, "services", None)
-    if services is not None:
-        services.metrics.observe(path, response.status_code, time.perf_counter() - started)
-    return response
+class Observe:
+    """Pure ASGI middleware: request count and latency by route and status (Prometheus)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def sending(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            services = getattr(scope["app"].state, "services", None)
+            if services is not None:
+                path = getattr(scope.get("route"), "path", "unmatched")
+                services.metrics.observe(path, status, time.perf_counter() - started)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,39 +18,53 @@ from serving.model_store import ServedModel
 from serving.state import Services
 
 
-def _snapshot_date(row: dict[str, Any]) -> str:
-    value = row["as_of"]
-    return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
-
-
 def _check_product(served: ServedModel, product: str) -> None:
     if product != served.model.policy_.product:
         raise InvalidInput(f"unknown product for this bank (known: {served.model.policy_.product})")
 
 
-def score(services: Services, session: Session, tenant: str, code: str, product: str,
-          requested: float | None) -> dict[str, Any]:  # fmt: skip
-    """Answer one request and record it; the answer carries its decision id."""
+@dataclass(frozen=True)
+class Scored:
+    """An answer and the audit row that records it (written by `record`)."""
+
+    answer: dict[str, Any]
+    audit: repo.DecisionFields
+
+
+def evaluate(services: Services, tenant: str, code: str, product: str,
+             requested: float | None) -> Scored:  # fmt: skip
+    """Score one request without touching the service database."""
     canonical = uscc.canonical(code)
     served = services.models.get(tenant)  # one reference: score and reasons from one version
     _check_product(served, product)
     row = services.snapshot.row(canonical)
     request = scoring.Request(canonical, product, requested)
     features = scoring.feature_values_dict(row, served.model.spec.names)
-    as_of = _snapshot_date(row)
-    answer = scoring.decide(served, request, features, as_of)
-    decision_id = repo.record_decision(
-        session, tenant_id=tenant, uscc=canonical, product=product, requested_amount_cny=requested,
+    answer = scoring.decide(served, request, features, row.as_of)
+    audit = repo.DecisionFields(
+        tenant_id=tenant, uscc=canonical, product=product, requested_amount_cny=requested,
         decision=answer["decision"], limit_cny=answer["limit_cny"], pd=answer["pd"],
         grade=answer["grade_label"], binding=answer["binding"], model_name=served.name,
         model_version=served.version, model_sha256=served.fingerprint,
         policy_version=served.model.policy_.version, policy_fingerprint=served.model.policy_.fingerprint(),
-        registry_fingerprint=str(row.get("registry_fingerprint", "")),
-        snapshot_as_of=dt.date.fromisoformat(as_of), input_hash=scoring.input_hash(request, features, as_of),
+        registry_fingerprint=row.registry_fingerprint,
+        snapshot_as_of=dt.date.fromisoformat(row.as_of), input_hash=scoring.input_hash(request, features, row.as_of),
         features_json=scoring.canonical_json(features), reasons_json=scoring.canonical_json(answer["reasons"]),
         response_json=scoring.canonical_json(answer),
     )  # fmt: skip
-    return {"decision_id": decision_id, **answer}
+    return Scored(answer, audit)
+
+
+def record(session: Session, scored: Sequence[Scored]) -> list[dict[str, Any]]:
+    """Store the audit rows (one INSERT per row, in the caller's transaction); answers with ids."""
+    ids = repo.record_decisions(session, [s.audit for s in scored])
+    return [{"decision_id": i, **s.answer} for i, s in zip(ids, scored, strict=True)]
+
+
+def score(services: Services, session: Session, tenant: str, code: str, product: str,
+          requested: float | None) -> dict[str, Any]:  # fmt: skip
+    """Answer one request and record it; the answer carries its decision id."""
+    return record(session, [evaluate(services, tenant, code, product, requested)])[0]
 
 
 def stored(session: Session, tenant: str, decision_id: str) -> dict[str, Any]:

@@ -31,18 +31,27 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+def get_reader(services: ServicesDep) -> Iterator[Session]:
+    """A read-only (autocommit) session per request: it never queues for the write lock."""
+    with services.readers() as session:
+        yield session
+
+
+ReaderDep = Annotated[Session, Depends(get_reader)]
+
+
 def get_principal(
     services: ServicesDep, authorization: Annotated[str | None, Header()] = None
 ) -> repo.Principal:
     """The tenant behind `Authorization: Bearer <key>`; 401 otherwise.
 
-    Its own short session: on SQLite every transaction takes the write lock, so the request's
-    session must not begin before the request actually writes (scoring runs outside it).
+    An autocommit read: on SQLite every transaction takes the write lock, so authentication
+    must not open one (scoring runs outside any transaction; only the audit insert locks).
     """
     scheme, _, token = (authorization or "").partition(" ")
     principal = None
     if scheme.lower() == "bearer":
-        with services.sessions() as session:
+        with services.readers() as session:
             principal = repo.authenticate(session, token.strip())
     if principal is None:
         raise ApiError(

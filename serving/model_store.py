@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from training import tracking
 
 log = logging.getLogger(__name__)
 PLATFORM = "platform"
+ABSENT_RECHECK_SECONDS = 5.0
 # A scoring process must not hang on a registry that is down: one quick try, then the cache.
 REGISTRY_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
                  "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0"}  # fmt: skip
@@ -56,16 +58,25 @@ class ModelHolder:
         self._served: dict[str, ServedModel] = {}
         self._versions: dict[str, ServedModel] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._absent: dict[str, float] = {}  # name -> when the registry last had no champion
 
     def get(self, tenant: str) -> ServedModel:
-        """The tenant's own champion, else the platform model; 503 when neither is loaded."""
+        """The tenant's own champion, else the platform model; 503 when neither is loaded.
+
+        A tenant without a champion of its own is asked about again only after
+        `ABSENT_RECHECK_SECONDS` (or at the next `refresh`), not on every request.
+        """
         for name in (tracking.model_name(tenant), tracking.model_name(PLATFORM)):
-            served = self._served.get(name) or self._load_name(name)
+            served = self._served.get(name)
+            if served is None and not self._known_absent(name):
+                served = self._load_name(name)
             if served is not None:
                 return served
         raise ModelUnavailable("no verified model is available for this tenant; try again later")
+
+    def _known_absent(self, name: str) -> bool:
+        seen = self._absent.get(name)
+        return seen is not None and time.monotonic() - seen < ABSENT_RECHECK_SECONDS
 
     def version(self, name: str, version: str) -> ServedModel:
         """A specific registered version (for replays), from the cache or the registry."""
@@ -99,10 +110,11 @@ class ModelHolder:
     def refresh(self) -> list[str]:
         """Re-read every known alias; returns the names whose version changed."""
         changed = []
-        for name in {*self._served, tracking.model_name(PLATFORM)}:
+        for name in {*self._served, *self._absent, tracking.model_name(PLATFORM)}:
             before = self._served.get(name)
             after = self._load_name(name)
             if after is not None and (before is None or before.version != after.version):
+                log.info("model %s now serves version %s", name, after.version)
                 changed.append(name)
         return changed
 
@@ -116,11 +128,14 @@ class ModelHolder:
                 type(error).__name__,
             )
             served = self._from_cache(name)
-        if served is not None:
-            with self._lock:
-                current = self._served.get(name)
-                if current is None or current.version != served.version:
-                    self._served[name] = served
+        if served is None:
+            self._absent[name] = time.monotonic()
+            return None
+        with self._lock:
+            self._absent.pop(name, None)
+            current = self._served.get(name)
+            if current is None or current.version != served.version:
+                self._served[name] = served
         return self._served.get(name)
 
     def _from_registry(self, name: str) -> ServedModel | None:
@@ -160,23 +175,3 @@ class ModelHolder:
                 json.dumps({"version": version, "run_id": run_id})
             )
         return ServedModel(name, version, run_id, model.fingerprint(), model)
-
-    def start_polling(self, seconds: float) -> None:
-        """Poll the registry in a background thread every `seconds`."""
-
-        def loop() -> None:
-            while not self._stop.wait(seconds):
-                try:
-                    for name in self.refresh():
-                        log.info("model %s swapped to a new version", name)
-                except Exception:  # keep serving the current models
-                    log.exception("model refresh failed")
-
-        self._thread = threading.Thread(target=loop, name="model-poll", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop polling."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)

@@ -12,9 +12,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
 from serving.model_store import ServedModel
+from serving.snapshot import SnapshotRow
 
 ANSWER_FIELDS = ("decision", "limit_cny", "pd", "grade", "grade_label", "binding", "failed_gates")
 
@@ -39,22 +40,19 @@ def input_hash(request: Request, features: dict[str, float | None], snapshot_as_
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
-def feature_values_dict(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, float | None]:
+def feature_values_dict(row: SnapshotRow, names: tuple[str, ...]) -> dict[str, float | None]:
     """The model's inputs as plain floats (None for missing), in model order."""
-    out: dict[str, float | None] = {}
-    for name in names:
-        value = row[name]
-        out[name] = None if value is None or math.isnan(float(value)) else float(value)
-    return out
+    values = row.take(names).tolist()
+    return {n: None if math.isnan(v) else v for n, v in zip(names, values, strict=True)}
 
 
 def decide(served: ServedModel, request: Request, features: dict[str, float | None],
            snapshot_as_of: str) -> dict[str, Any]:  # fmt: skip
     """The answer body for one request (without the decision id, which the caller assigns)."""
     names = served.model.spec.names
-    frame = pd.DataFrame([[math.nan if features[n] is None else features[n] for n in names]],
-                         columns=list(names), dtype="float64")  # fmt: skip
-    result = served.model.preapprove(frame)[0]
+    matrix = np.array([[math.nan if features[n] is None else features[n] for n in names]],
+                      dtype=np.float64)  # fmt: skip
+    result = served.model.preapprove(matrix)[0]
     limit = float(result["limit_cny"])
     asked = request.requested_amount_cny
     return {

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
 import uvicorn
 from sqlalchemy.orm import Session
+from uvicorn.supervisors import Multiprocess
 
+from features.errors import InvalidInput
 from precredit.settings import get_settings
+from serving import http
 from serving.db import repo
 from serving.db.engine import make_engine, session_factory
 from serving.db.migrate import upgrade
@@ -23,8 +27,30 @@ def serve(
 ) -> None:
     """Serve the scoring API with uvicorn (OpenAPI docs at /docs)."""
     upgrade(get_settings().service_db)  # once, before workers start
-    uvicorn.run("serving.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)  # fmt: skip
+    config = http.config("serving.app:create_app", host, port, workers, factory=True)
+    if workers <= 1:
+        uvicorn.Server(config).run()
+        return
+    Multiprocess(config, sockets=[_listener(host, port)]).run()
+
+
+def _listener(host: str, port: int) -> socket.socket:
+    """The workers' shared listening socket, created as TCP explicitly.
+
+    uvicorn's own (`socket.socket(family)`, protocol 0) reaches the workers with `proto == 0`,
+    so asyncio skips TCP_NODELAY on accepted connections and every answer waits ~40 ms for a
+    delayed ACK. With IPPROTO_TCP, accepted sockets get TCP_NODELAY as in one-process mode.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise InvalidInput(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _sessions() -> Session:

@@ -7,13 +7,13 @@ from typing import Any
 from fastapi import APIRouter
 
 from serving import decisions
-from serving.deps import PrincipalDep, ServicesDep, SessionDep, require
+from serving.deps import PrincipalDep, ReaderDep, ServicesDep, require
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 
 
 @router.get("/{decision_id}", summary="A stored decision, exactly as answered")
-def get_decision(decision_id: str, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
+def get_decision(decision_id: str, principal: PrincipalDep, session: ReaderDep) -> dict[str, Any]:
     """Another bank's decision is answered exactly like a missing one (404)."""
     require(principal, "score")
     return decisions.stored(session, principal.tenant_id, decision_id[:64])
@@ -21,7 +21,7 @@ def get_decision(decision_id: str, principal: PrincipalDep, session: SessionDep)
 
 @router.post("/{decision_id}/replay", summary="Recompute with the same model version and inputs")
 def replay(
-    decision_id: str, principal: PrincipalDep, services: ServicesDep, session: SessionDep
+    decision_id: str, principal: PrincipalDep, services: ServicesDep, session: ReaderDep
 ) -> dict[str, Any]:
     """`identical` says whether the recomputed answer equals the stored one byte for byte."""
     require(principal, "score")

@@ -30,27 +30,33 @@ def preapprove(body: PreapprovalIn, principal: PrincipalDep, services: ServicesD
 @router.post("/batch", summary="Pre-approve several entities; each item is answered on its own")
 def preapprove_batch(body: PreapprovalBatchIn, principal: PrincipalDep, services: ServicesDep,
                      session: SessionDep) -> dict[str, Any]:  # fmt: skip
-    """An invalid code fails only its own item, with its reason."""
+    """An invalid code fails only its own item, with its reason.
+
+    Every item is scored first; the audit rows are then written in one short transaction, so
+    the service database's write lock is never held while a model runs.
+    """
     require(principal, "score")
     if len(body.items) > services.settings.max_batch:
         raise ApiError(
             422, "batch_too_large", f"at most {services.settings.max_batch} items per call"
         )
-    results = []
+    results: list[dict[str, Any]] = []
+    scored: list[tuple[int, decisions.Scored]] = []
     for index, item in enumerate(body.items):
         try:
-            with session.begin_nested():
-                answer = decisions.score(services, session, principal.tenant_id, item.uscc, item.product,
-                                         item.requested_amount_cny)  # fmt: skip
-            services.metrics.decision(answer["decision"])
-            results.append({"index": index, "status": 200, "result": answer})
+            scored.append((index, decisions.evaluate(services, principal.tenant_id, item.uscc,
+                                                     item.product, item.requested_amount_cny)))  # fmt: skip
         except PrecreditError as error:
             if error.http_status == 503:
                 raise
             results.append({"index": index, "status": error.http_status,
                             **error_body(error.code, error.message, **_reason(error))})  # fmt: skip
+    answers = decisions.record(session, [s for _, s in scored])
     session.commit()
-    return {"results": results}
+    for (index, _), answer in zip(scored, answers, strict=True):
+        services.metrics.decision(answer["decision"])
+        results.append({"index": index, "status": 200, "result": answer})
+    return {"results": sorted(results, key=lambda r: int(r["index"]))}
 
 
 def _reason(error: PrecreditError) -> dict[str, str]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import NotRequired, TypedDict, Unpack
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from serving.db.models import Decision
+from serving.db.models import Decision, new_id, utcnow
 
 
 class DecisionFields(TypedDict):
@@ -47,6 +49,16 @@ def record_decision(session: Session, **fields: Unpack[DecisionFields]) -> str:
     session.add(decision)
     session.flush()
     return decision.id
+
+
+def record_decisions(session: Session, rows: Sequence[DecisionFields]) -> list[str]:
+    """Store several decisions in one executemany INSERT; their ids, in order."""
+    if not rows:
+        return []
+    now = utcnow()
+    values = [{"id": new_id(), "created_at": now, **row} for row in rows]
+    session.execute(insert(Decision), values)
+    return [str(v["id"]) for v in values]
 
 
 def get_decision(session: Session, tenant_id: str, decision_id: str) -> Decision | None:

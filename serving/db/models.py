@@ -173,3 +173,124 @@ class IdempotencyKey(Base):
     response_json: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[dt.datetime | None]
+
+
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
+
+
+class Job(Base):
+    """A background job (retraining); `active_key` is set only while it is queued or running."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed')", name="status"),
+        Index(None, "tenant_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(32))
+    status: Mapped[JobStatus] = mapped_column(String(16), default="queued")
+    requested_by: Mapped[str] = mapped_column(String(200))
+    active_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    params_json: Mapped[str] = mapped_column(Text, default="{}")
+    result_json: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+
+
+OfferStatus = Literal["active", "revoked", "expired", "superseded"]
+EventStatus = Literal["pending", "delivered", "dead"]
+
+
+class Offer(Base):
+    """A batch pre-approval offer; its terms never change, only its status ends (see offers.md).
+
+    `active_key` is `<tenant>:<product>:<uscc>` while the offer is active and NULL afterwards; a
+    unique constraint on it keeps one active offer per tenant, product and entity.
+    """
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'revoked', 'expired', 'superseded')", name="status"),
+        CheckConstraint("decision IN ('approve', 'refer')", name="decision"),
+        Index(None, "tenant_id", "uscc"),
+        Index(None, "tenant_id", "status", "valid_until"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    uscc: Mapped[str] = mapped_column(String(18))
+    product: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(16))
+    limit_cny: Mapped[float] = mapped_column(Double)
+    pd: Mapped[float] = mapped_column(Double)
+    grade: Mapped[str] = mapped_column(String(16))
+    binding: Mapped[str] = mapped_column(String(64))
+    reasons_json: Mapped[str] = mapped_column(Text)
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(32))
+    snapshot_as_of: Mapped[dt.date]
+    input_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[OfferStatus] = mapped_column(String(16), default="active")
+    active_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    replaces_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    valid_until: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+    revoke_reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class WebhookEndpoint(Base):
+    """A tenant's URL for offer events; `secret` signs them and is shown only at creation."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(100))
+    events: Mapped[str] = mapped_column(String(200))  # comma-separated, sorted
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[dt.datetime | None]
+
+
+class OutboxEvent(Base):
+    """An event owed to a tenant's endpoints, written in the transaction that caused it."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="status"),
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "tenant_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    event_type: Mapped[str] = mapped_column(String(32))
+    payload_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[EventStatus] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime]
+    delivered_at: Mapped[dt.datetime | None]
+
+
+class WebhookDelivery(Base):
+    """One attempt to post one event to one endpoint (append-only log)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index(None, "event_id", "endpoint_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    event_id: Mapped[str] = mapped_column(ForeignKey("outbox_events.id"))
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    attempt: Mapped[int]
+    status_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(String(300))
+    duration_ms: Mapped[float] = mapped_column(Double)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)

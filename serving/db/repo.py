@@ -10,7 +10,7 @@ SQLAlchemy's. Another tenant's object is answered exactly like a missing one.
 
 from __future__ import annotations
 
-from serving.db.audit import DecisionFields, get_decision, record_decision
+from serving.db.audit import DecisionFields, get_decision, record_decision, record_decisions
 from serving.db.idempotency import (
     Claim,
     ClaimStatus,
@@ -52,6 +52,7 @@ __all__ = [
     "matured_outcomes",
     "new_id",
     "record_decision",
+    "record_decisions",
     "release_idempotency",
     "revoke_key",
     "upsert_outcome",

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from features import snapshot as feature_snapshot
 from features import store, uscc
+from serving import http
 from serving.app import create_app
 from serving.config import Settings
 from serving.db import make_engine, repo, session_factory, sqlite_url, upgrade
@@ -162,8 +163,7 @@ class LiveApi:
                             model_poll_seconds=0, max_batch=MAX_BATCH,
                             max_body_bytes=MAX_BODY_BYTES)  # fmt: skip
         port = free_port()
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                log_level="warning", access_log=False)  # fmt: skip
+        config = http.config(create_app(settings), "127.0.0.1", port)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, name=f"api-{self.kind}", daemon=True

@@ -66,6 +66,7 @@ def test_an_api_without_any_model_answers_503_and_is_not_ready(
 
     import uvicorn
 
+    from serving import http
     from serving.app import create_app
     from serving.config import Settings
 
@@ -75,9 +76,7 @@ def test_an_api_without_any_model_answers_503_and_is_not_ready(
     settings = Settings(home=home, database_url=sqlite_api.database_url, tracking_uri=UNREACHABLE,
                         model_poll_seconds=0)  # fmt: skip
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(http.config(create_app(settings), "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"

@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 from api_fixtures import build_home, create_banks, free_port, snapshot_codes
 
+from serving import http
 from serving.app import create_app
 from serving.config import Settings
 from serving.db import make_engine, session_factory, sqlite_url, upgrade
@@ -30,8 +31,7 @@ def swap_api(tiny_store: Path, tmp_path_factory: pytest.TempPathFactory):  # typ
     keys = create_banks(session_factory(make_engine(url)))
     settings = Settings(home=home, database_url=url, model_poll_seconds=0.3)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))  # fmt: skip
+    server = uvicorn.Server(http.config(create_app(settings), "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
