@@ -72,3 +72,10 @@ class ModelUnavailable(PrecreditError):
 
     http_status = 503
     code = "model_unavailable"
+
+
+class Conflict(PrecreditError):
+    """The request clashes with the current state (a job of that kind already runs)."""
+
+    http_status = 409
+    code = "conflict"

@@ -24,7 +24,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "subsample_freq": 1,
     "colsample_bytree": 0.8,
     "reg_lambda": 1.0,
-    "monotone_constraints_method": "intermediate",  # "advanced" broke monotonicity (LightGBM 4.7)
+    # "basic": LightGBM 4.7's "advanced" and "intermediate" both let PD move against a declared
+    # direction on some data (the gate caught "intermediate" on a bank's outcomes model).
+    "monotone_constraints_method": "basic",
     "deterministic": True,
     "force_row_wise": True,
     "num_threads": 2,

@@ -14,12 +14,13 @@ from fastapi import FastAPI
 
 from features.errors import PrecreditError
 from serving import errors
-from serving.api import decisions, meta, outcomes, preapprovals
+from serving.api import decisions, meta, models, outcomes, preapprovals
 from serving.config import Settings, get_settings
 from serving.db.engine import make_engine, session_factory
 from serving.db.migrate import upgrade
 from serving.metrics import Metrics
 from serving.model_store import PLATFORM, ModelHolder
+from serving.retraining import JobRunner
 from serving.snapshot import Snapshot
 from serving.state import Services
 
@@ -41,7 +42,9 @@ def build_services(settings: Settings) -> Services:
         log.error("no model in service yet: %s", error.message)
     engine = make_engine(settings.service_db)
     readers = session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
-    return Services(settings, snapshot, session_factory(engine), readers, holder, Metrics())
+    sessions = session_factory(engine)
+    return Services(settings, snapshot, sessions, readers, holder, Metrics(),
+                    JobRunner(settings, sessions))  # fmt: skip
 
 
 class Poller:
@@ -100,12 +103,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         yield
         poller.stop()
+        services.jobs.stop()
         services.snapshot.close()
 
     app = PrecreditAPI(title="precredit", version="1", lifespan=lifespan, max_body_size=settings.max_body_bytes,
                   description="Explained pre-approved credit limits (预授信) for banks.")  # fmt: skip
     errors.install(app)
-    for router in (preapprovals.router, decisions.router, outcomes.router, meta.router):
+    for router in (preapprovals.router, decisions.router, outcomes.router, models.router,
+                   meta.router):  # fmt: skip
         app.include_router(router)
     app.add_middleware(Observe)
     return app

@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     max_batch: int = 100
     max_body_bytes: int = 1_000_000
     model_poll_seconds: float = 30.0
+    retrain_min_own_defaults: int = 200  # fewer: boost from the platform model
+    retrain_min_new_outcomes: int = 500  # matured loans since the last retraining
+    retrain_drift_psi: float = 0.25  # PSI of served PDs against the training reference
+    retrain_every_days: int = 90  # the schedule trigger
+    retrain_seed: int = 42
+    retrain_max_ece: float = 0.02  # the promotion gate's calibration limit
 
     @field_validator("max_batch")
     @classmethod

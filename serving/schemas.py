@@ -73,4 +73,20 @@ class OutcomeBatchIn(BaseModel):
     outcomes: Annotated[list[OutcomeIn], Field(min_length=1)]
 
 
-MODELS = (PreapprovalIn, PreapprovalBatchIn, OutcomeIn, OutcomeBatchIn)
+class RetrainIn(BaseModel):
+    """Retrain the tenant's model on its matured outcomes (as of a date, default today)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    as_of: IsoDate | None = None
+
+
+class PromoteIn(_Strict):
+    """Promote a registered version (normally the challenger) to champion."""
+
+    version: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]
+    approver: Annotated[str, StringConstraints(min_length=1, max_length=120, strip_whitespace=True)]
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
+
+
+MODELS = (PreapprovalIn, PreapprovalBatchIn, OutcomeIn, OutcomeBatchIn, RetrainIn, PromoteIn)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from serving.config import Settings
 from serving.metrics import Metrics
 from serving.model_store import ModelHolder
+from serving.retraining import JobRunner
 from serving.snapshot import Snapshot
 
 
@@ -22,3 +23,4 @@ class Services:
     readers: sessionmaker[Session]  # autocommit reads: never take SQLite's write lock
     models: ModelHolder
     metrics: Metrics
+    jobs: JobRunner

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from features import store
 from features.errors import InvalidInput
 from models.policy import ProductPolicy
 from models.preapproval import PreapprovalModel
-from training import report, tracking
+from training import metrics, report, tracking
 from training.dataset import attach_truth, outcome_training_set, platform_training_set, store_end
 from training.gate import GateConfig, GateVerdict, evaluate_gate
 from training.train import (
@@ -82,6 +83,23 @@ def build_frame(
     return attach_truth(con, frame)
 
 
+SCORE_REFERENCE = "score_reference.json"
+REFERENCE_SAMPLE = 20_000
+
+
+def score_reference(result: TrainResult) -> dict[str, Any]:
+    """The training split's PD distribution, frozen: PSI bin edges and a seeded sample."""
+    train_pd = result.model.predict_proba(result.splits["train"])
+    rng = np.random.default_rng(result.model.seed)
+    sample = (
+        train_pd
+        if len(train_pd) <= REFERENCE_SAMPLE
+        else rng.choice(train_pd, REFERENCE_SAMPLE, replace=False)
+    )
+    return {"inner_edges": metrics.psi_reference(train_pd)[1:-1].tolist(),
+            "pd_sample": [float(v) for v in sample]}  # fmt: skip
+
+
 def _review_files(
     result: TrainResult, tenant: str, label: str, fingerprint: str, verdict: GateVerdict
 ) -> dict[str, str | bytes]:
@@ -93,6 +111,7 @@ def _review_files(
         "calibration_table.csv": result.tables["calibration"].to_csv(index=False),
         "baselines.csv": result.tables["baselines"].to_csv(index=False),
         "gate.json": json.dumps(verdict.to_dict(), indent=2),
+        SCORE_REFERENCE: json.dumps(score_reference(result)),
     }  # fmt: skip
 
 
@@ -123,12 +142,19 @@ def run(
     test = result.splits["test"]
     verdict = evaluate_gate(result.model, champion, result.splits["train"], test, test["label"].to_numpy(),
                             int(result.metrics["train_defaults"]), config.gate)  # fmt: skip
+    return register(client, tenant, label, frame, result, verdict, config, {})
+
+
+def register(client: Any, tenant: str, label: str, frame: pd.DataFrame, result: TrainResult,
+             verdict: GateVerdict, config: PipelineConfig, extra: dict[str, Any]) -> PipelineResult:  # fmt: skip
+    """Log the run with its review files, register the challenger, promote it if allowed."""
     fingerprint = data_fingerprint(frame)
     params = {"label": label, "tenant": tenant, "seed": config.seed, "rows": len(frame),
-              "calibrator": result.model.calibrator_.method, "data_fingerprint": fingerprint}  # fmt: skip
+              "calibrator": result.model.calibrator_.method, "data_fingerprint": fingerprint} | extra  # fmt: skip
     run_id, version = tracking.log_run(
         client, tenant, result.model, params, result.metrics | {"gate_passed": float(verdict.passed)},
-        _review_files(result, tenant, label, fingerprint, verdict), test, {"label": label, "tenant": tenant},
+        _review_files(result, tenant, label, fingerprint, verdict), result.splits["test"],
+        {"label": label, "tenant": tenant},
     )  # fmt: skip
     promoted = verdict.passed and config.auto_promote
     if promoted:

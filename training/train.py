@@ -63,10 +63,14 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
 
 
 def train(frame: pd.DataFrame, policy: ProductPolicy | None = None, config: TrainConfig = TrainConfig(),
-          spec: FeatureSpec | None = None, base: PreapprovalModel | None = None) -> TrainResult:  # fmt: skip
-    """Fit on the oldest rows, early-stop and calibrate on the next, evaluate on the newest."""
+          spec: FeatureSpec | None = None, base: PreapprovalModel | None = None,
+          splits: dict[str, pd.DataFrame] | None = None) -> TrainResult:  # fmt: skip
+    """Fit on the oldest rows, early-stop and calibrate on the next, evaluate on the newest.
+
+    `splits` (train/valid/test of `frame`) overrides the out-of-time split by date shares.
+    """
     spec = spec or spec_from_registry()
-    splits = time_split(frame, config.shares)
+    splits = splits or time_split(frame, config.shares)
     train_, valid = splits["train"], splits["valid"]
     for name, part in splits.items():
         bads = int(part["label"].sum())
@@ -91,8 +95,12 @@ def fit_base(
     """
     horizon = platform_frame["as_of"] + pd.DateOffset(months=12)
     usable = platform_frame[horizon < before]
-    splits = time_split(usable, (0.75, 0.25))
-    fit, valid = splits["train"], pd.concat([splits["valid"], splits["test"]])
+    dates = np.sort(usable["as_of"].unique())
+    if len(dates) < 2:
+        raise InvalidInput("too little public-record history before this bank's test period "
+                           "to train the platform model it would boost from")  # fmt: skip
+    cut = dates[min(max(1, round(len(dates) * 0.75)), len(dates) - 1)]  # newest quarter(s): valid
+    fit, valid = usable[usable["as_of"] < cut], usable[usable["as_of"] >= cut]
     model = PreapprovalModel(spec_from_registry(), params=config.params, seed=config.seed)
     return model.fit(fit, fit["label"].to_numpy(), valid, valid["label"].to_numpy())
 

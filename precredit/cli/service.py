@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -10,12 +11,23 @@ import uvicorn
 from sqlalchemy.orm import Session
 from uvicorn.supervisors import Multiprocess
 
-from features.errors import InvalidInput
+from features.errors import InvalidInput, NotFound
 from precredit.settings import get_settings
 from serving import http
 from serving.db import repo
 from serving.db.engine import make_engine, session_factory
 from serving.db.migrate import upgrade
+
+
+class Promotion(StrEnum):
+    """How a bank's challenger becomes champion."""
+
+    auto = "auto"  # as soon as it passes the gate
+    manual = "manual"  # after an admin approves it (POST /v1/models/promote)
+
+
+Pooling = Annotated[bool, typer.Option("--pooling/--no-pooling",
+                                       help="Opt into pooled training data with other pooling banks")]  # fmt: skip
 
 banks_app = typer.Typer(help="Banks (tenants) and their API keys.", no_args_is_help=True)
 
@@ -66,18 +78,44 @@ def add(
         str | None, typer.Option("--id", help="Tenant id (default: from the name)")
     ] = None,
     admin: Annotated[bool, typer.Option(help="Also allow model operations (admin scope)")] = False,
+    pooling: Pooling = False,
+    promotion: Promotion = Promotion.manual,
 ) -> None:
     """Register a bank and print its API key once, alone on the last line."""
     tenant = bank_id or name.strip().lower().replace(" ", "_").replace("-", "_")
     scopes = ["score", "outcomes"] + (["admin"] if admin else [])
     with _sessions() as session:
-        repo.create_tenant(session, tenant, name)
+        repo.create_tenant(session, tenant, name, pooling_opt_in=pooling,
+                           promotion_policy=promotion.value)  # fmt: skip
         key = repo.issue_key(session, tenant, scopes)
         session.commit()
     typer.echo(
         f"bank {tenant} registered with scopes {', '.join(scopes)}; its API key (shown once):"
     )
     typer.echo(key)
+
+
+@banks_app.command("set")
+def set_policy(
+    bank_id: Annotated[str, typer.Argument(help="Tenant id")],
+    pooling: Annotated[
+        bool | None,
+        typer.Option("--pooling/--no-pooling", help="Opt in or out of pooled training data"),
+    ] = None,
+    promotion: Annotated[Promotion | None, typer.Option(help="Challenger promotion policy")] = None,
+) -> None:
+    """Change a bank's pooling opt-in or promotion policy."""
+    with _sessions() as session:
+        tenant = repo.get_tenant(session, bank_id)
+        if tenant is None:
+            raise NotFound(f"no tenant {bank_id!r}")
+        if pooling is not None:
+            tenant.pooling_opt_in = pooling
+        if promotion is not None:
+            tenant.promotion_policy = promotion.value
+        session.commit()
+        typer.echo(f"bank {tenant.id}: pooling {'on' if tenant.pooling_opt_in else 'off'}, "
+                   f"promotion {tenant.promotion_policy}")  # fmt: skip
 
 
 @banks_app.command("key")

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -146,22 +147,23 @@ class LiveApi:
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
     _clients: list[httpx.Client] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)  # extra Settings
 
     @classmethod
-    def start(cls, kind: str, home: Path, database_url: str) -> LiveApi:
+    def start(cls, kind: str, home: Path, database_url: str, **overrides: Any) -> LiveApi:
         """Migrate, create the banks, and serve on a free port (waits for /healthz)."""
         upgrade(database_url)
         engine = make_engine(database_url)
         sessions = session_factory(engine)
         api = cls(kind, home, database_url, create_banks(sessions), snapshot_codes(home),
-                  engine, sessions)  # fmt: skip
+                  engine, sessions, overrides=overrides)  # fmt: skip
         api._serve()
         return api
 
     def _serve(self) -> None:
-        settings = Settings(home=self.home, database_url=self.database_url,
-                            model_poll_seconds=0, max_batch=MAX_BATCH,
-                            max_body_bytes=MAX_BODY_BYTES)  # fmt: skip
+        options: dict[str, Any] = {"model_poll_seconds": 0, "max_batch": MAX_BATCH,
+                                   "max_body_bytes": MAX_BODY_BYTES} | self.overrides  # fmt: skip
+        settings = Settings(home=self.home, database_url=self.database_url, **options)
         port = free_port()
         config = http.config(create_app(settings), "127.0.0.1", port)
         self._server = uvicorn.Server(config)

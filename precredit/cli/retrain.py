@@ -1,0 +1,67 @@
+"""`precredit retrain` and `precredit retrain-due`: retraining jobs on banks' loan outcomes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session, sessionmaker
+
+from precredit.settings import get_settings
+from serving import retraining
+from serving.db import repo
+from serving.db.engine import make_engine, session_factory
+from serving.db.migrate import upgrade
+
+AsOf = Annotated[
+    str | None, typer.Option(help="Maturity date for outcomes, YYYY-MM-DD (default: today)")
+]
+
+
+def _sessions() -> sessionmaker[Session]:
+    settings = get_settings()
+    upgrade(settings.service_db)
+    return session_factory(make_engine(settings.service_db))
+
+
+def _day(as_of: str | None) -> dt.date:
+    return dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(dt.UTC).date()
+
+
+def retrain(
+    tenant: Annotated[str, typer.Option(help="Bank tenant id")],
+    as_of: AsOf = None,
+    trigger: Annotated[
+        str, typer.Option(help="Why: on_demand, schedule, new_outcomes, drift")
+    ] = "on_demand",
+) -> None:
+    """Retrain a bank's model on its matured outcomes now (the job the API runs in background)."""
+    settings, sessions = get_settings(), _sessions()
+    job = retraining.submit(sessions, tenant, trigger, "precredit retrain (CLI)", _day(as_of),
+                            settings.retrain_seed)  # fmt: skip
+    typer.echo(f"job {job.id} queued for {tenant} ({trigger})")
+    done = retraining.run(settings, sessions, job.id)
+    typer.echo(json.dumps(done, indent=2, ensure_ascii=False, default=str))
+    if done["status"] != "succeeded":
+        raise typer.Exit(3)
+
+
+def retrain_due(
+    as_of: AsOf = None,
+    run: Annotated[bool, typer.Option("--run/--dry-run", help="Run the due retrainings")] = True,
+) -> None:
+    """For cron: retrain every bank whose triggers fired (new outcomes, schedule, drift)."""
+    settings, sessions, day = get_settings(), _sessions(), _day(as_of)
+    with sessions() as session:
+        banks = [t.id for t in repo.list_tenants(session) if not t.platform]
+    for bank in banks:
+        fired = retraining.due(settings, sessions, bank, day)
+        typer.echo(f"{bank}: {', '.join(fired) or 'nothing due'}")
+        if fired and run:
+            job = retraining.submit(sessions, bank, fired[0], f"retrain-due ({', '.join(fired)})",
+                                    day, settings.retrain_seed)  # fmt: skip
+            done = retraining.run(settings, sessions, job.id)
+            typer.echo(f"    job {job.id}: {done['status']} "
+                       f"{(done['result'] or {}).get('promotion', done['error'])}")  # fmt: skip

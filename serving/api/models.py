@@ -1,0 +1,58 @@
+"""`/v1/models` operations (admin scope): retraining jobs, promotion, picking up a new alias."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from features.errors import NotFound
+from serving import retraining
+from serving.db import jobs
+from serving.deps import PrincipalDep, ReaderDep, ServicesDep, require
+from serving.schemas import PromoteIn, RetrainIn
+
+router = APIRouter(tags=["models"])
+
+
+@router.post("/v1/models/retrain", status_code=202,
+             summary="Retrain on this bank's matured outcomes (a background job)")  # fmt: skip
+def retrain(body: RetrainIn, principal: PrincipalDep, services: ServicesDep) -> JSONResponse:
+    """Queue the job and return at once (202); 409 while one runs for this bank."""
+    require(principal, "admin")
+    job = retraining.submit(services.sessions, principal.tenant_id, "on_demand",
+                            f"api key {principal.key_id}", body.as_of, services.settings.retrain_seed)  # fmt: skip
+    services.jobs.start(job.id)
+    return JSONResponse(jobs.to_dict(job), status_code=202,
+                        headers={"Location": f"/v1/jobs/{job.id}"})  # fmt: skip
+
+
+@router.get("/v1/jobs/{job_id}", summary="A job's status and result")
+def job_status(job_id: str, principal: PrincipalDep, session: ReaderDep) -> dict[str, Any]:
+    """Another bank's job is answered exactly like a missing one (404)."""
+    require(principal, "admin")
+    job = jobs.get(session, principal.tenant_id, job_id[:64])
+    if job is None:
+        raise NotFound("no such job")
+    return jobs.to_dict(job)
+
+
+@router.post("/v1/models/promote", summary="Approve a challenger: it becomes the champion")
+def promote(body: PromoteIn, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """Only a version that passed the gate; this worker serves it at once, others at their poll."""
+    require(principal, "admin")
+    retraining.promote(
+        services.settings, principal.tenant_id, body.version, body.approver, body.reason
+    )
+    services.models.refresh()
+    served = services.models.get(principal.tenant_id)
+    return {"serving": {"name": served.name, "version": served.version}}
+
+
+@router.post("/v1/models/refresh", summary="Pick up moved aliases and a rewritten snapshot now")
+def refresh(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """The target for a registry webhook; without one, the poll does the same every interval."""
+    require(principal, "admin")
+    return {"models_changed": services.models.refresh(),
+            "snapshot_reloaded": services.snapshot.reload_if_changed()}  # fmt: skip

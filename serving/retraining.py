@@ -1,0 +1,194 @@
+"""Retraining jobs: a bank's matured outcomes -> challenger -> gate -> its promotion policy.
+
+The CLI (`precredit retrain`), the API (`POST /v1/models/retrain`) and the lending simulation
+all call `submit` then `run`; the API runs jobs on a background thread, never in the request.
+Training data: the bank's own matured loans; other banks' loans only when this bank and they
+opted into pooling (`tenants.pooling_opt_in`), and then only in the training split.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from features.errors import InvalidInput, NotFound, PrecreditError
+from serving.config import Settings
+from serving.db import jobs, repo
+from serving.db.models import Decision, Job, Tenant
+from training import metrics, tracking
+from training.gate import GateConfig
+from training.pipeline import SCORE_REFERENCE, PipelineConfig
+from training.retrain import LOAN_COLUMNS, RetrainInput, loan_label, retrain
+
+log = logging.getLogger(__name__)
+KIND = "retrain"
+DRIFT_WINDOW = dt.timedelta(days=30)
+DRIFT_MIN_DECISIONS = 200
+
+
+def loans_of(session: Session, tenant_id: str, as_of: dt.date) -> pd.DataFrame:
+    """The tenant's matured loans as training rows (LOAN_COLUMNS)."""
+    rows = repo.matured_outcomes(session, tenant_id, as_of)
+    return pd.DataFrame(
+        [(r.loan_id, r.tenant_id, r.uscc, r.application_date, r.granted_amount_cny,
+          loan_label(r.default_flag, r.default_date, r.application_date)) for r in rows],
+        columns=list(LOAN_COLUMNS),
+    )  # fmt: skip
+
+
+def pooled_loans(session: Session, tenant: Tenant, as_of: dt.date) -> pd.DataFrame | None:
+    """Other pooling banks' matured loans, only if this bank opted into pooling too."""
+    if not tenant.pooling_opt_in:
+        return None
+    others = session.scalars(select(Tenant.id).where(
+        Tenant.pooling_opt_in.is_(True), Tenant.platform.is_(False), Tenant.id != tenant.id
+    ).order_by(Tenant.id)).all()  # fmt: skip
+    frames = [loans_of(session, other, as_of) for other in others]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def submit(sessions: sessionmaker[Session], tenant_id: str, trigger: str, requested_by: str,
+           as_of: dt.date | None = None, seed: int = 42) -> Job:  # fmt: skip
+    """Queue a retraining (409 while one is queued or running for this tenant)."""
+    with sessions() as session:
+        tenant = repo.get_tenant(session, tenant_id)
+        if tenant is None or tenant.platform:
+            raise NotFound("no bank tenant with this id")
+        day = as_of or dt.datetime.now(dt.UTC).date()
+        return jobs.submit(session, tenant_id, KIND, trigger, requested_by,
+                           {"as_of": day.isoformat(), "seed": seed})  # fmt: skip
+
+
+def run(settings: Settings, sessions: sessionmaker[Session], job_id: str) -> dict[str, Any]:
+    """Run a queued job to its end and record it; returns the job as the API shows it."""
+    with sessions() as session:
+        jobs.start(session, job_id)
+        job = session.get(Job, job_id)
+        if job is None:
+            raise NotFound("no such job")
+    result, error = None, None
+    try:
+        result = _retrain(settings, sessions, job)
+    except PrecreditError as failure:
+        error = f"{failure.code}: {failure.message}"
+    except Exception as failure:  # a job never takes the process down; the log has the trace
+        log.exception("retraining job %s failed", job_id)
+        error = f"internal error ({type(failure).__name__}); see the service log"
+    with sessions() as session:
+        jobs.finish(session, job_id, result, error)
+        done = session.get(Job, job_id)
+        assert done is not None
+        return jobs.to_dict(done)
+
+
+def _retrain(settings: Settings, sessions: sessionmaker[Session], job: Job) -> dict[str, Any]:
+    params = json.loads(job.params_json)
+    as_of = dt.date.fromisoformat(params["as_of"])
+    with sessions() as session:
+        tenant = repo.get_tenant(session, job.tenant_id)
+        assert tenant is not None
+        loans, pooled = loans_of(session, tenant.id, as_of), pooled_loans(session, tenant, as_of)
+        auto = tenant.promotion_policy == "auto"
+    config = PipelineConfig(settings.store, settings.mlflow_uri, settings.artifact_root,
+                            seed=int(params.get("seed", settings.retrain_seed)), auto_promote=auto,
+                            min_own_defaults=settings.retrain_min_own_defaults,
+                            gate=GateConfig(max_ece=settings.retrain_max_ece),
+                            actor=f"retrain job {job.id} ({job.trigger}, {job.requested_by})")  # fmt: skip
+    outcome = retrain(RetrainInput(tenant.id, loans, pooled, job.trigger, config.actor), config)
+    pending = outcome.verdict.passed and not outcome.promoted
+    return outcome.to_dict() | {"promotion": "promoted" if outcome.promoted else
+                                "pending_approval" if pending else "refused_by_gate",
+                                "matured_loans": len(loans)}  # fmt: skip
+
+
+def promote(settings: Settings, tenant_id: str, version: str, approver: str, reason: str) -> None:
+    """An admin's approval: the version becomes champion, if its gate passed."""
+    client = tracking.connect(settings.mlflow_uri, settings.artifact_root)
+    name = tracking.model_name(tenant_id)
+    try:
+        run_id = str(client.get_model_version(name, version).run_id)
+    except Exception:
+        raise NotFound(f"this bank has no model version {version}") from None
+    if client.get_run(run_id).data.metrics.get("gate_passed") != 1.0:
+        raise InvalidInput("this version failed the promotion gate; it cannot be promoted")
+    tracking.promote(client, tenant_id, version, approver, reason)
+
+
+def due(settings: Settings, sessions: sessionmaker[Session], tenant_id: str,
+        as_of: dt.date) -> list[str]:  # fmt: skip
+    """Which triggers call for a retraining of this bank now (empty: none)."""
+    with sessions() as session:
+        last = jobs.latest(session, tenant_id, KIND)
+        matured = len(repo.matured_outcomes(session, tenant_id, as_of))
+        recent = _recent_pds(session, tenant_id, as_of)
+    done_at = None if last is None else dt.date.fromisoformat(json.loads(last.params_json)["as_of"])
+    trained_on = (
+        0 if last is None else int(json.loads(last.result_json or "{}").get("matured_loans", 0))
+    )
+    fired = []
+    if matured - trained_on >= settings.retrain_min_new_outcomes:
+        fired.append("new_outcomes")
+    if matured and (done_at is None or (as_of - done_at).days >= settings.retrain_every_days):
+        fired.append("schedule")
+    psi = score_drift(settings, tenant_id, recent)
+    if psi is not None and psi >= settings.retrain_drift_psi:
+        fired.append("drift")
+    return fired
+
+
+def _recent_pds(session: Session, tenant_id: str, as_of: dt.date) -> np.ndarray:
+    since = dt.datetime.combine(as_of, dt.time(), dt.UTC) - DRIFT_WINDOW
+    return np.asarray(session.scalars(select(Decision.pd).where(
+        Decision.tenant_id == tenant_id, Decision.created_at >= since)).all(), dtype=np.float64)  # fmt: skip
+
+
+def score_drift(settings: Settings, tenant_id: str, recent: np.ndarray) -> float | None:
+    """PSI of recently served PDs against the serving model's frozen training reference."""
+    if len(recent) < DRIFT_MIN_DECISIONS:
+        return None
+    client = tracking.connect(settings.mlflow_uri, settings.artifact_root)
+    version = None
+    for owner in dict.fromkeys((tenant_id, "platform")):
+        version = version or tracking.version_by_alias(client, owner, tracking.CHAMPION)
+    if version is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(version.run_id, f"review/{SCORE_REFERENCE}", tmp)
+        except Exception:  # a model trained before references were kept
+            return None
+        reference = json.loads(Path(path).read_text())
+    edges = np.array([-np.inf, *reference["inner_edges"], np.inf])
+    return metrics.psi(reference["pd_sample"], recent, edges)
+
+
+class JobRunner:
+    """Runs jobs on one background thread of the API process (one job at a time)."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+        self.settings, self.sessions = settings, sessions
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job")
+        self._queued: dict[str, Future[dict[str, Any]]] = {}
+
+    def start(self, job_id: str) -> None:
+        """Run the job after the current one (the request returns at once)."""
+        self._queued[job_id] = self._pool.submit(run, self.settings, self.sessions, job_id)
+
+    def stop(self) -> None:
+        """Stop taking jobs: queued ones fail with a reason, a running one is left to end."""
+        for job_id, future in self._queued.items():
+            if future.cancel():
+                with self.sessions() as session:
+                    jobs.finish(session, job_id, None, "the service stopped before the job started")
+        self._pool.shutdown(wait=False)

@@ -1,0 +1,126 @@
+"""Retraining on a bank's own loan outcomes: challenger, gate against what serves it, registry.
+
+The caller (the API's job runner, the CLI, the simulation) hands over the bank's matured loans;
+this module builds point-in-time rows (features as of each application date, from the same
+feature SQL as serving), trains, gates and registers. Tenancy of the training data is decided
+by the caller and recorded here: `data_tenants` lists every bank whose loans trained the model.
+
+Too few defaults of its own: the challenger is boosted from a platform model trained on public
+records only (the cold-start label), whose 12-month windows closed before the bank's
+out-of-time test period. The bank's loans then only learn corrections on top of public-record
+risk; no other bank's data is involved (see `docs/retraining.md` for why boosting was chosen
+over pooling or recalibration).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features import store
+from features.compute import compute
+from features.errors import InvalidInput
+from models.policy import ProductPolicy
+from models.preapproval import PreapprovalModel
+from training import tracking
+from training.dataset import HORIZON_MONTHS, attach_truth, time_split
+from training.gate import evaluate_gate
+from training.pipeline import PipelineConfig, PipelineResult, build_frame, register
+from training.train import TrainConfig, fit_base, out_of_time_start, train
+
+LOAN_COLUMNS = ("loan_id", "tenant_id", "uscc", "application_date", "amount_cny", "label")
+
+
+@dataclass(frozen=True)
+class RetrainInput:
+    """A tenant's matured loans (LOAN_COLUMNS), and pooled banks' loans if it opted in."""
+
+    tenant: str
+    loans: pd.DataFrame
+    pooled: pd.DataFrame | None = None
+    trigger: str = "on_demand"
+    actor: str = "precredit retrain"
+
+
+def loan_label(default_flag: bool, default_date: dt.date | None, application: dt.date) -> int:
+    """1 when the loan defaulted within HORIZON_MONTHS of its application, else 0."""
+    if not default_flag:
+        return 0
+    horizon = pd.Timestamp(application) + pd.DateOffset(months=HORIZON_MONTHS)
+    return int(default_date is None or pd.Timestamp(default_date) <= horizon)
+
+
+def loan_frame(con: store.Connection, loans: pd.DataFrame) -> pd.DataFrame:
+    """Loans with their features as of each application date (point in time), oldest first."""
+    missing = [c for c in LOAN_COLUMNS if c not in loans.columns]
+    if missing:
+        raise InvalidInput(f"loans: missing columns {missing}")
+    ordered = loans.assign(as_of=pd.to_datetime(loans["application_date"]))
+    ordered = ordered.sort_values(["as_of", "tenant_id", "loan_id"], kind="stable")
+    ordered = ordered.reset_index(drop=True)
+    features = compute(con, ordered[["uscc", "as_of"]])
+    meta = ordered[["loan_id", "tenant_id", "label", "amount_cny"]].rename(
+        columns={"tenant_id": "bank_id"}
+    )
+    return attach_truth(con, pd.concat([meta, features], axis=1))
+
+
+def retrain(job: RetrainInput, config: PipelineConfig,
+            policy: ProductPolicy | None = None) -> PipelineResult:  # fmt: skip
+    """Train, gate against the model serving the tenant now, register; promote per config."""
+    if job.loans.empty:
+        raise InvalidInput(f"{job.tenant} has no matured loan outcomes yet")
+    train_config = TrainConfig(seed=config.seed)
+    with store.connect(config.store_path, read_only=True) as con:
+        own = loan_frame(con, job.loans)
+        pooled = loan_frame(con, job.pooled) if job.pooled is not None and len(job.pooled) else None
+        base = _base(con, own, config, train_config)
+    splits = time_split(own, train_config.shares)
+    if pooled is not None:
+        splits["train"] = _with_pooled(splits, pooled)
+    frame = pd.concat(list(splits.values()), ignore_index=True)
+    result = train(frame, policy, train_config, base=base, splits=splits)
+    client = tracking.connect(config.tracking_uri, config.artifact_root)
+    with tempfile.TemporaryDirectory() as tmp:
+        champion = _serving_model(client, job.tenant, Path(tmp))
+    test = result.splits["test"]
+    verdict = evaluate_gate(result.model, champion, result.splits["train"], test, test["label"].to_numpy(),
+                            int(result.metrics["train_defaults"]), config.gate)  # fmt: skip
+    params: dict[str, Any] = {"trigger": job.trigger, "own_loans": len(own),
+                              "own_defaults": int(own["label"].sum()),
+                              "pooled_loans": 0 if pooled is None else len(pooled),
+                              "data_tenants": ",".join(sorted(set(frame["bank_id"].astype(str)))),
+                              "transfer": "boost_from_platform" if base is not None else "none"}  # fmt: skip
+    return register(client, job.tenant, "outcomes", frame, result, verdict, config, params)
+
+
+def _base(con: store.Connection, own: pd.DataFrame, config: PipelineConfig,
+          train_config: TrainConfig) -> PreapprovalModel | None:  # fmt: skip
+    """The platform model to boost from when the bank has too few defaults of its own."""
+    if int(own["label"].sum()) >= config.min_own_defaults:
+        return None
+    platform = build_frame(con, "platform", "platform", config)
+    return fit_base(platform, out_of_time_start(own, train_config), train_config)
+
+
+def _with_pooled(splits: dict[str, pd.DataFrame], pooled: pd.DataFrame) -> pd.DataFrame:
+    """Pooled banks' loans older than the bank's validation period join its training split.
+
+    Early stopping, calibration and the out-of-time test stay on the bank's own loans.
+    """
+    earlier: pd.DataFrame = pooled[pooled["as_of"] < splits["valid"]["as_of"].min()]
+    return pd.concat([splits["train"], earlier], ignore_index=True)
+
+
+def _serving_model(client: Any, tenant: str, workdir: Path) -> PreapprovalModel | None:
+    """The tenant's champion, else the platform champion that serves it until then."""
+    for owner in dict.fromkeys((tenant, "platform")):
+        version = tracking.version_by_alias(client, owner, tracking.CHAMPION)
+        if version is not None:
+            return tracking.load_native(client, version.run_id, workdir / owner)
+    return None
