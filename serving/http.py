@@ -20,6 +20,12 @@ INVALID_HTTP = json.dumps(
 ).encode()
 
 
+# A worker imports pandas, LightGBM and the models before it first answers the supervisor's
+# ping; on a busy 2-core machine that took longer than uvicorn's 5 s default, and the
+# supervisor then killed and respawned its workers for ever.
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 class Protocol(HttpToolsProtocol):
     """uvicorn's httptools protocol whose 400 for unparsable requests is JSON."""
 
@@ -38,4 +44,5 @@ class Protocol(HttpToolsProtocol):
 def config(app: Any, host: str, port: int, workers: int = 1, **options: Any) -> uvicorn.Config:
     """The uvicorn configuration the CLI, the tests and the benchmarks all serve with."""
     return uvicorn.Config(app, host=host, port=port, workers=workers, http=Protocol,
-                          log_level="warning", access_log=False, **options)  # fmt: skip
+                          log_level="warning", access_log=False,
+                          timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS, **options)  # fmt: skip
