@@ -89,4 +89,14 @@ class PromoteIn(_Strict):
     reason: Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
 
 
-MODELS = (PreapprovalIn, PreapprovalBatchIn, OutcomeIn, OutcomeBatchIn, RetrainIn, PromoteIn)
+class FinancingRequestIn(_Strict):
+    """An entity's financing request, as the SME financing platform sends it."""
+
+    uscc: Annotated[Code, Field(description="unified social credit code (统一社会信用代码)")]
+    amount_cny: Annotated[float, Field(gt=0, le=1e10, allow_inf_nan=False)]
+    term_months: Annotated[int, Field(ge=1, le=360)]
+    purpose: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE)]
+
+
+MODELS = (PreapprovalIn, PreapprovalBatchIn, OutcomeIn, OutcomeBatchIn, RetrainIn, PromoteIn,
+          FinancingRequestIn)  # fmt: skip

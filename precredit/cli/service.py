@@ -103,8 +103,10 @@ def set_policy(
         typer.Option("--pooling/--no-pooling", help="Opt in or out of pooled training data"),
     ] = None,
     promotion: Annotated[Promotion | None, typer.Option(help="Challenger promotion policy")] = None,
+    financing: Annotated[bool | None, typer.Option("--financing/--no-financing",
+                                                   help="Answer the SME financing platform's requests")] = None,
 ) -> None:
-    """Change a bank's pooling opt-in or promotion policy."""
+    """Change a bank's pooling opt-in, promotion policy or financing-platform opt-in."""
     with _sessions() as session:
         tenant = repo.get_tenant(session, bank_id)
         if tenant is None:
@@ -113,9 +115,12 @@ def set_policy(
             tenant.pooling_opt_in = pooling
         if promotion is not None:
             tenant.promotion_policy = promotion.value
+        if financing is not None:
+            tenant.financing_opt_in = financing
         session.commit()
         typer.echo(f"bank {tenant.id}: pooling {'on' if tenant.pooling_opt_in else 'off'}, "
-                   f"promotion {tenant.promotion_policy}")  # fmt: skip
+                   f"promotion {tenant.promotion_policy}, "
+                   f"financing requests {'on' if tenant.financing_opt_in else 'off'}")  # fmt: skip
 
 
 @banks_app.command("key")

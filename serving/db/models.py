@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -87,6 +88,7 @@ class Tenant(Base):
     pooling_opt_in: Mapped[bool] = mapped_column(default=False)
     promotion_policy: Mapped[PromotionPolicy] = mapped_column(String(16), default="manual")
     platform: Mapped[bool] = mapped_column(default=False)
+    financing_opt_in: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ApiKey(Base):
@@ -294,3 +296,31 @@ class WebhookDelivery(Base):
     error: Mapped[str | None] = mapped_column(String(300))
     duration_ms: Mapped[float] = mapped_column(Double)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FinancingRequest(Base):
+    """An entity's financing request, sent by the SME financing platform (its tenant)."""
+
+    __tablename__ = "financing_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))  # the platform's tenant
+    uscc: Mapped[str] = mapped_column(String(18))
+    amount_cny: Mapped[float] = mapped_column(Double)
+    term_months: Mapped[int]
+    purpose: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FinancingAnswer(Base):
+    """One opted-in bank's answer to a financing request (its own pre-approval)."""
+
+    __tablename__ = "financing_answers"
+    __table_args__ = (Index(None, "tenant_id", "created_at"),)
+
+    request_id: Mapped[str] = mapped_column(ForeignKey("financing_requests.id"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    decision_id: Mapped[str | None] = mapped_column(String(36))
+    status: Mapped[int]
+    answer_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -19,7 +19,8 @@ from serving.db.migrate import head_revision
 from serving.db.models import ApiKey, Base, Decision
 
 TABLES = {"tenants", "api_keys", "decisions", "outcomes", "idempotency_keys", "jobs", "offers",
-          "webhook_endpoints", "outbox_events", "webhook_deliveries"}  # fmt: skip
+          "webhook_endpoints", "outbox_events", "webhook_deliveries", "financing_requests",
+          "financing_answers"}  # fmt: skip
 
 
 def decision_fields(tenant_id: str, **overrides: object) -> repo.DecisionFields:
@@ -55,7 +56,7 @@ def test_migrations_are_idempotent_and_create_every_table(
     assert current_revision(db_url, schema=db_schema) is None
     upgrade(db_url, schema=db_schema)
     upgrade(db_url, schema=db_schema)
-    assert current_revision(db_url, schema=db_schema) == head_revision() == "0003"
+    assert current_revision(db_url, schema=db_schema) == head_revision() == "0004"
     engine = make_engine(db_url, schema=db_schema)
     try:
         assert set(inspect(engine).get_table_names()) >= TABLES

@@ -1,0 +1,94 @@
+"""Financing requests from the SME financing platform, answered by every opted-in bank.
+
+The platform (its tenant, `platform` scope) posts an entity's request; each bank that opted in
+(`tenants.financing_opt_in`) answers with its own pre-approval, scored by its own champion and
+recorded in its own decisions audit. The platform reads all answers back; a bank lists only
+the requests routed to it, with only its own answer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from features import uscc
+from features.errors import NotFound, PrecreditError
+from serving import decisions
+from serving.db.models import FinancingAnswer, FinancingRequest, Tenant, new_id, utcnow
+from serving.errors import error_body
+from serving.schemas import FinancingRequestIn
+from serving.state import Services
+
+LIST_LIMIT = 100
+
+
+def route(
+    services: Services, session: Session, platform: str, body: FinancingRequestIn
+) -> dict[str, Any]:
+    """Store the request and every opted-in bank's answer (one transaction); the full answer."""
+    code = uscc.canonical(body.uscc)
+    services.snapshot.row(code)  # an entity the platform does not know: 404 before anything
+    banks = session.scalars(select(Tenant.id).where(Tenant.financing_opt_in.is_(True),
+                                                    Tenant.platform.is_(False)).order_by(Tenant.id)).all()  # fmt: skip
+    request = FinancingRequest(id=new_id(), tenant_id=platform, uscc=code, amount_cny=body.amount_cny,
+                               term_months=body.term_months, purpose=body.purpose, created_at=utcnow())  # fmt: skip
+    session.add(request)
+    session.flush()
+    for bank in banks:
+        session.add(_answer(services, session, request, bank))
+    session.commit()
+    return read(session, platform, request.id)
+
+
+def _answer(
+    services: Services, session: Session, request: FinancingRequest, bank: str
+) -> FinancingAnswer:
+    try:
+        served = services.models.get(bank)
+        scored = decisions.evaluate(
+            services, bank, request.uscc, served.model.policy_.product, request.amount_cny
+        )
+        answer = decisions.record(session, [scored])[0]
+        status, decision_id = 200, str(answer["decision_id"])
+    except PrecreditError as error:
+        answer, status, decision_id = error_body(error.code, error.message), error.http_status, None
+    return FinancingAnswer(request_id=request.id, tenant_id=bank, decision_id=decision_id, status=status,
+                           answer_json=decisions_json(answer), created_at=utcnow())  # fmt: skip
+
+
+def decisions_json(answer: dict[str, Any]) -> str:
+    """An answer as stored (compact, keys sorted)."""
+    return json.dumps(answer, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def read(session: Session, platform: str, request_id: str) -> dict[str, Any]:
+    """The request with every bank's answer, for the platform that sent it (404 otherwise)."""
+    request = session.get(FinancingRequest, request_id)
+    if request is None or request.tenant_id != platform:
+        raise NotFound("no such financing request")
+    answers = session.scalars(select(FinancingAnswer).where(FinancingAnswer.request_id == request.id)
+                              .order_by(FinancingAnswer.tenant_id)).all()  # fmt: skip
+    return _request_dict(request) | {"answers": [_answer_dict(a) for a in answers]}
+
+
+def routed_to(session: Session, bank: str) -> list[dict[str, Any]]:
+    """The newest requests routed to `bank`, each with only this bank's own answer."""
+    rows = session.execute(
+        select(FinancingRequest, FinancingAnswer).join(FinancingAnswer, FinancingAnswer.request_id == FinancingRequest.id)
+        .where(FinancingAnswer.tenant_id == bank).order_by(FinancingAnswer.created_at.desc()).limit(LIST_LIMIT)
+    ).all()  # fmt: skip
+    return [_request_dict(r) | {"answer": _answer_dict(a)} for r, a in rows]
+
+
+def _request_dict(request: FinancingRequest) -> dict[str, Any]:
+    return {"request_id": request.id, "uscc": request.uscc, "amount_cny": request.amount_cny,
+            "term_months": request.term_months, "purpose": request.purpose,
+            "created_at": request.created_at.isoformat()}  # fmt: skip
+
+
+def _answer_dict(answer: FinancingAnswer) -> dict[str, Any]:
+    return {"bank": answer.tenant_id, "status": answer.status, "decision_id": answer.decision_id,
+            "body": json.loads(answer.answer_json)}  # fmt: skip
