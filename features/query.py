@@ -72,15 +72,24 @@ def visible_rows(source: Source, prefix: str = "") -> str:
     ) v WHERE v._rank = 1{retracted}"""
 
 
+def visible_join(source: Source, prefix: str = "") -> str:
+    """`FROM` body pairing each pair `p` with the records `t` that count at its as_of (DOMAIN §4).
+
+    The one visibility rule: features aggregate over it, record-level readers (warnings,
+    evidence) select from it.
+    """
+    return f"""pairs p JOIN ({visible_rows(source, prefix)}
+    ) t ON t.pair_id = p.pair_id
+    WHERE {source.visible}"""
+
+
 def table_query(source: Source, features: list[Feature], prefix: str = "") -> str:
     """One GROUP BY per source table computing all of its features."""
     columns = ",\n      ".join(f"{aggregate(f, source)} AS {f.name}" for f in features)
     return f"""
     SELECT p.pair_id,
       {columns}
-    FROM pairs p JOIN ({visible_rows(source, prefix)}
-    ) t ON t.pair_id = p.pair_id
-    WHERE {source.visible}
+    FROM {visible_join(source, prefix)}
     GROUP BY p.pair_id"""
 
 
