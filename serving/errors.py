@@ -22,7 +22,18 @@ STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: 
                 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
                 415: "unsupported_media_type", 422: "invalid_input", 429: "too_many_requests"}  # fmt: skip
 KNOWN_NAMES = frozenset(
-    {"body", "query", "header", "path", "authorization", "idempotency-key", "decision_id", "job_id", "request_id"}
+    {
+        "body",
+        "query",
+        "header",
+        "path",
+        "authorization",
+        "idempotency-key",
+        "decision_id",
+        "job_id",
+        "request_id",
+        "code",
+    }
     | {name for model in schemas.MODELS for name in model.model_fields}
 )
 

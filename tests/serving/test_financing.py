@@ -93,3 +93,20 @@ def test_bad_requests_are_refused_and_store_nothing(
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"]
     assert decisions_of(live_api, "bank_a") == before
+
+
+def test_any_bank_reads_an_entitys_public_credit_grade(live_api: LiveApi) -> None:
+    code = live_api.codes[6]
+    answers = [live_api.client(k).get(f"/v1/entities/{code}/evaluation") for k in
+               (live_api.keys.bank_a, live_api.keys.bank_b)]  # fmt: skip
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].json() == answers[1].json()  # tenant-neutral
+    graded = answers[0].json()
+    assert graded["uscc"] == code
+    assert graded["grade"] in {"A", "B", "C", "D"}
+    assert abs(sum(graded["dimensions"].values()) - graded["score"]) < 1.0 or graded["cap"]
+    assert all(r["zh"] and r["en"] for r in graded["reasons"])
+    assert live_api.client().get(f"/v1/entities/{code}/evaluation").status_code == 401
+    missing = live_api.client(live_api.keys.bank_a).get(
+        f"/v1/entities/{uscc.build('9', '1', '110101', 'MA01YY00')}/evaluation")  # fmt: skip
+    assert missing.status_code == 404
