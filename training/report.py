@@ -58,6 +58,19 @@ def _features_by_category() -> str:
     return "\n".join(lines)
 
 
+TRANSFER = (
+    "boosted from a platform model trained on public records only (cold-start label, 12-month "
+    "windows closed before this test period): the bank had fewer defaults than the minimum, so its "
+    "own loans learn only corrections on top of public-record risk. Chosen over pooling (it would "
+    "train on other banks' loans, allowed only by mutual opt-in) and over recalibrating the platform "
+    "model (it cannot learn what this bank's outcomes say about single features)."
+)
+
+
+def _transfer(result: TrainResult) -> str:
+    return TRANSFER if result.model.base is not None else "none: trained on this data alone"
+
+
 def model_card(
     result: TrainResult, tenant: str, label: str, fingerprint: str, verdict: dict[str, Any]
 ) -> str:
@@ -78,6 +91,7 @@ def model_card(
 - **Model**: LightGBM, monotone constraints from the feature registry, {int(m.get("best_iteration", 0))} trees;
   registry fingerprint `{REGISTRY.fingerprint()[:16]}`
 - **Gate**: {"passed" if verdict.get("passed") else "failed"}
+- **Transfer**: {_transfer(result)}
 
 ## Features by catalog category (only national catalog data; repaired or expired records never count)
 {_features_by_category()}
