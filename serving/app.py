@@ -14,7 +14,16 @@ from fastapi import FastAPI
 
 from features.errors import PrecreditError
 from serving import errors
-from serving.api import decisions, entities, financing, meta, models, outcomes, preapprovals
+from serving.api import (
+    decisions,
+    entities,
+    financing,
+    meta,
+    models,
+    outcomes,
+    preapprovals,
+    watch,
+)
 from serving.config import Settings, get_settings
 from serving.db.engine import make_engine, session_factory
 from serving.db.migrate import upgrade
@@ -109,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = PrecreditAPI(title="precredit", version="1", lifespan=lifespan, max_body_size=settings.max_body_bytes,
                   description="Explained pre-approved credit limits (预授信) for banks.")  # fmt: skip
     errors.install(app)
-    routers = (preapprovals, decisions, outcomes, models, financing, entities, meta)
+    routers = (preapprovals, decisions, outcomes, models, financing, entities, watch, meta)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.add_middleware(Observe)

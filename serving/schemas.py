@@ -7,7 +7,7 @@ string, a flag never from "no", a date only from an ISO "YYYY-MM-DD" string.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
@@ -98,5 +98,12 @@ class FinancingRequestIn(_Strict):
     purpose: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE)]
 
 
-MODELS = (PreapprovalIn, PreapprovalBatchIn, OutcomeIn, OutcomeBatchIn, RetrainIn, PromoteIn,
+class WatchIn(_Strict):
+    """Entities a bank wants warnings about."""
+
+    codes: Annotated[list[Code], Field(min_length=1, max_length=1_000)]
+    source: Literal["borrower", "offer", "other"] = "borrower"
+
+
+MODELS = (WatchIn, PreapprovalIn, PreapprovalBatchIn, OutcomeIn, OutcomeBatchIn, RetrainIn, PromoteIn,
           FinancingRequestIn)  # fmt: skip

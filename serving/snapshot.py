@@ -50,6 +50,7 @@ class SnapshotData:
     as_of: list[str]
     fingerprints: list[str]
     stamp: tuple[int, ...]
+    latest: str = ""  # the newest as_of (ISO)
 
     def row(self, code: str) -> SnapshotRow:
         """The row of one canonical code; unknown entity -> 404."""
@@ -98,7 +99,8 @@ def _data(frame: pd.DataFrame, stamp: tuple[int, ...]) -> SnapshotData:
     as_of = [pd.Timestamp(d).date().isoformat() for d in frame["as_of"]]
     return SnapshotData(matrix, {str(c): i for i, c in enumerate(frame["uscc"])},
                         {n: j for j, n in enumerate(names)}, as_of,
-                        [str(f) for f in frame["registry_fingerprint"]], stamp)  # fmt: skip
+                        [str(f) for f in frame["registry_fingerprint"]], stamp,
+                        max(as_of, default=""))  # fmt: skip
 
 
 class Snapshot:
@@ -118,6 +120,13 @@ class Snapshot:
         if data is None:
             raise StoreError("the platform snapshot is not loaded")
         return data.row(code)
+
+    def as_of(self) -> str:
+        """The snapshot date in service (ISO); 503 when none is loaded."""
+        data = self._data
+        if data is None:
+            raise StoreError("the platform snapshot is not loaded")
+        return data.latest
 
     def reload_if_changed(self) -> bool:
         """Reload when the store file changed since it was read; True when a new copy serves."""

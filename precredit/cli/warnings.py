@@ -7,12 +7,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session, sessionmaker
 
 from features import snapshot, store, warnings
 from features.errors import InvalidInput
 from features.evaluation.table import exists
 from precredit.cli.evaluation import OutOption, out_dir
 from precredit.cli.platform import StoreOption, store_path
+from precredit.settings import get_settings
+from serving import watch
+from serving.db.engine import make_engine, session_factory
+from serving.db.migrate import upgrade
 
 app = typer.Typer(help="Risk monitoring and early warning (work plan item 6).",
                   no_args_is_help=True)  # fmt: skip
@@ -50,12 +55,21 @@ def run(as_of: AsOfOption = None, out: OutOption = None, rules_file: RulesOption
     with store.connect(store_path(store_option)) as con:
         result = warnings.run_warnings(con, _as_of(as_of, con), rules)
         paths = warnings.export(con, result.as_of, out_dir(out))
+        told = watch.notify(_sessions(), con, result.as_of)
     typer.echo(f"warnings as of {result.as_of}: {result.warnings:,} on {result.entities:,} "
                f"entities in {result.seconds:.2f} s")  # fmt: skip
     for rule in rules:
         typer.echo(f"  {rule.code:28} {result.by_rule[rule.code]:>7,}  {rule.zh}")
     for path in paths:
         typer.echo(f"exported {path}")
+    for bank, events in told.items():
+        typer.echo(f"  {bank}: {events} new warning(s) on watched entities queued for its webhooks")
+
+
+def _sessions() -> sessionmaker[Session]:
+    settings = get_settings()
+    upgrade(settings.service_db)
+    return session_factory(make_engine(settings.service_db))
 
 
 @app.command("rules")

@@ -324,3 +324,27 @@ class FinancingAnswer(Base):
     status: Mapped[int]
     answer_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WatchedEntity(Base):
+    """An entity a bank watches (its borrower or an offer's entity): warnings reach it."""
+
+    __tablename__ = "watchlist"
+    __table_args__ = (CheckConstraint("source IN ('borrower', 'offer', 'other')", name="source"),)
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), default="borrower")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WarningNotice(Base):
+    """A warning already announced to a bank (each warning reaches a bank once)."""
+
+    __tablename__ = "warning_notices"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    warning_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    uscc: Mapped[str] = mapped_column(String(18))
+    event_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -20,7 +20,7 @@ from serving.db.models import ApiKey, Base, Decision
 
 TABLES = {"tenants", "api_keys", "decisions", "outcomes", "idempotency_keys", "jobs", "offers",
           "webhook_endpoints", "outbox_events", "webhook_deliveries", "financing_requests",
-          "financing_answers"}  # fmt: skip
+          "financing_answers", "watchlist", "warning_notices"}  # fmt: skip
 
 
 def decision_fields(tenant_id: str, **overrides: object) -> repo.DecisionFields:
@@ -56,7 +56,7 @@ def test_migrations_are_idempotent_and_create_every_table(
     assert current_revision(db_url, schema=db_schema) is None
     upgrade(db_url, schema=db_schema)
     upgrade(db_url, schema=db_schema)
-    assert current_revision(db_url, schema=db_schema) == head_revision() == "0004"
+    assert current_revision(db_url, schema=db_schema) == head_revision() == "0005"
     engine = make_engine(db_url, schema=db_schema)
     try:
         assert set(inspect(engine).get_table_names()) >= TABLES
