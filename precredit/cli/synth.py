@@ -12,10 +12,17 @@ import typer
 
 from features import quality, snapshot, store
 from features.errors import InvalidInput
+from features.evaluation import grading
 from features.synth.config import SynthConfig
 from features.synth.generate import generate as generate_store
-from precredit.settings import get_settings
-from training.pipeline import PipelineConfig, run
+from features.warnings.run import run_warnings
+from precredit.settings import Settings, get_settings
+from serving.db import repo
+from serving.db.engine import make_engine, session_factory
+from serving.db.migrate import upgrade
+from serving.model_store import ModelHolder
+from serving.offers import run_offers
+from training.pipeline import PipelineConfig, PipelineResult, run
 
 Entities = Annotated[int, typer.Option("--entities", help="Number of market entities.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed; same seed, same tables.")]
@@ -60,30 +67,26 @@ def demo(
     settings = get_settings()
     config = _config(entities, seed, "2025-12-31")
     typer.echo(
-        f"[1/5] generating the synthetic Shanwei platform ({entities:,} entities, seed {seed})"
+        f"[1/7] generating the synthetic Shanwei platform ({entities:,} entities, seed {seed})"
     )
     summary = generate_store(settings.store, config)
     typer.echo(f"      {settings.store}  content hash {summary.content_hash[:16]}")
     with store.connect(settings.store) as con:
-        typer.echo(f"[2/5] feature snapshot as of {config.end_date}")
+        typer.echo(f"[2/7] feature snapshot as of {config.end_date}")
         typer.echo(f"      {snapshot.build(con, config.end_date):,} entities")
-        typer.echo("[3/5] data-quality report")
+        typer.echo("[3/7] data-quality report")
         typer.echo(quality.check_store(con).render_text())
         example = _example_code(con)
-    typer.echo(f"[4/5] training the cold-start platform model (MLflow: {settings.mlflow_uri})")
+    typer.echo(f"[4/7] training the cold-start platform model (MLflow: {settings.mlflow_uri})")
     result = run("platform", "platform", PipelineConfig(settings.store, settings.mlflow_uri,
                                                          settings.artifact_root, seed=seed))  # fmt: skip
-    m = result.metrics
-    typer.echo(f"      out of time: AUC {m['auc']:.3f} (WoE scorecard {m['auc_scorecard']:.3f}, "
-               f"incumbent rule {m['auc_incumbent_rule']:.3f}), ECE {m['ece']:.4f}")  # fmt: skip
-    state = (
-        "promoted to @champion"
-        if result.promoted
-        else "not promoted: " + "; ".join(result.verdict.reasons())
-    )
-    typer.echo(f"      precredit-platform version {result.version} @challenger, {state}")
+    _echo_training(result)
+    typer.echo("[5/7] public credit composite evaluation and early warnings")
+    _platform_services(settings.store, config.end_date)
     key = _demo_key()
-    typer.echo("[5/5] the scoring API; try it from another terminal:")
+    typer.echo("[6/7] batch offers for demo_bank (every entity of the snapshot)")
+    _offers(settings)
+    typer.echo("[7/7] the scoring API; try it from another terminal:")
     typer.echo(f"      curl -s -X POST http://127.0.0.1:{port}/v1/preapprovals -H 'Authorization: Bearer {key}' "
                f"-H 'Content-Type: application/json' -d '{{\"uscc\": \"{example}\", \"requested_amount_cny\": 500000}}'")  # fmt: skip
     typer.echo(f"      OpenAPI docs: http://127.0.0.1:{port}/docs   (Ctrl-C stops the API)")
@@ -93,6 +96,41 @@ def demo(
         from precredit.cli.service import serve as serve_api
 
         serve_api(host="127.0.0.1", port=port, workers=1)
+
+
+def _echo_training(result: PipelineResult) -> None:
+    m = result.metrics
+    typer.echo(f"      out of time: AUC {m['auc']:.3f} (WoE scorecard {m['auc_scorecard']:.3f}, "
+               f"incumbent rule {m['auc_incumbent_rule']:.3f}), ECE {m['ece']:.4f}")  # fmt: skip
+    state = (
+        "promoted to @champion"
+        if result.promoted
+        else "not promoted: " + "; ".join(result.verdict.reasons())
+    )
+    typer.echo(f"      precredit-platform version {result.version} @challenger, {state}")
+
+
+def _platform_services(path: Path, as_of: dt.date) -> None:
+    """Grade every entity and run the warning rules, printing counts."""
+    with store.connect(path) as con:
+        graded = grading.evaluate(con)
+        found = run_warnings(con, as_of)
+    grades = ", ".join(f"{g} {n:,}" for g, n in graded.grades.items())
+    typer.echo(f"      graded {graded.entities:,} entities ({graded.per_second:,.0f}/s): {grades}")
+    rules = ", ".join(f"{r} {n:,}" for r, n in found.by_rule.items() if n)
+    typer.echo(f"      {found.warnings:,} warnings: {rules}")
+
+
+def _offers(settings: Settings) -> None:
+    """One batch of offers for the demo bank, with its exports."""
+    sessions = session_factory(make_engine(settings.service_db))
+    models = ModelHolder(settings.mlflow_uri, settings.artifact_root, settings.model_cache)
+    with store.connect(settings.store, read_only=True) as con:
+        offers = run_offers(sessions, models, con, "demo_bank",
+                            out_dir=settings.home / "offers" / "demo_bank")  # fmt: skip
+    c = offers.counts
+    typer.echo(f"      {c.scored:,} scored, {c.created:,} offers (valid until {offers.valid_until:%Y-%m-%d}) "
+               f"in {offers.seconds:.1f} s; exports in {settings.home / 'offers' / 'demo_bank'}")  # fmt: skip
 
 
 def _example_code(con: store.Connection) -> str:
@@ -107,15 +145,11 @@ def _example_code(con: store.Connection) -> str:
 
 def _demo_key() -> str:
     """A fresh API key for the `demo_bank` tenant (registered on first use)."""
-    from serving.db import repo
-    from serving.db.engine import make_engine, session_factory
-    from serving.db.migrate import upgrade
-
     url = get_settings().service_db
     upgrade(url)
     with session_factory(make_engine(url))() as session:
         if repo.get_tenant(session, "demo_bank") is None:
             repo.create_tenant(session, "demo_bank", "Demo Bank")
-        key = repo.issue_key(session, "demo_bank", ["score", "outcomes"])
+        key = repo.issue_key(session, "demo_bank", ["score", "outcomes", "admin"])
         session.commit()
     return key
