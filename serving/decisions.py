@@ -11,11 +11,38 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from features import uscc
-from features.errors import InvalidInput, NotFound
+from features.errors import InvalidInput, InvalidUSCC, NotFound
 from serving import scoring
 from serving.db import repo
 from serving.model_store import ServedModel
 from serving.state import Services
+
+PILOT_REASONS = (uscc.REASON_CHECK_CHAR, uscc.REASON_ORG_CHECK)
+
+
+def _code(services: Services, code: str) -> tuple[str, str | None]:
+    """The canonical code, or a registered pilot-era code that fails a check, with its flag.
+
+    DOMAIN: early pilot regions issued codes that fail the check characters; such a code is
+    flagged in the answer, never refused, when the platform has the entity registered.
+    """
+    try:
+        return uscc.canonical(code), None
+    except InvalidUSCC as error:
+        normalized = uscc.normalize(code)
+        if error.reason in PILOT_REASONS and services.snapshot.has(normalized):
+            services.metrics.flagged_code(error.reason)
+            return normalized, error.reason
+        raise
+
+
+def code_flag(code: str) -> str | None:
+    """The pilot-era flag of a stored code (None for a valid one): replays recompute it."""
+    try:
+        uscc.canonical(code)
+    except InvalidUSCC as error:
+        return error.reason
+    return None
 
 
 def _check_product(served: ServedModel, product: str) -> None:
@@ -34,11 +61,11 @@ class Scored:
 def evaluate(services: Services, tenant: str, code: str, product: str,
              requested: float | None) -> Scored:  # fmt: skip
     """Score one request without touching the service database."""
-    canonical = uscc.canonical(code)
+    canonical, flag = _code(services, code)
     served = services.models.get(tenant)  # one reference: score and reasons from one version
     _check_product(served, product)
     row = services.snapshot.row(canonical)
-    request = scoring.Request(canonical, product, requested)
+    request = scoring.Request(canonical, product, requested, flag)
     features = scoring.feature_values_dict(row, served.model.spec.names)
     answer = scoring.decide(served, request, features, row.as_of)
     audit = repo.DecisionFields(
@@ -86,7 +113,7 @@ def replay(services: Services, session: Session, tenant: str, decision_id: str) 
         raise NotFound("no such decision")
     served = services.models.version(row.model_name, row.model_version)
     features = json.loads(row.features_json)
-    request = scoring.Request(row.uscc, row.product, row.requested_amount_cny)
+    request = scoring.Request(row.uscc, row.product, row.requested_amount_cny, code_flag(row.uscc))
     answer = scoring.decide(served, request, features, row.snapshot_as_of.isoformat())
     again = scoring.canonical_json(answer)
     return {"decision_id": row.id, "identical": again == row.response_json,

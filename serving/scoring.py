@@ -27,6 +27,7 @@ class Request:
     uscc: str
     product: str
     requested_amount_cny: float | None = None
+    code_flag: str | None = None  # a registered pilot-era code failing a check: its reason
 
 
 def canonical_json(value: Any) -> str:
@@ -57,6 +58,7 @@ def decide(served: ServedModel, request: Request, features: dict[str, float | No
     asked = request.requested_amount_cny
     return {
         "uscc": request.uscc,
+        **({"uscc_flag": request.code_flag} if request.code_flag else {}),
         "product": request.product,
         **{k: result[k] for k in ANSWER_FIELDS},
         "approved_amount_cny": None if asked is None or limit == 0 else min(asked, limit),

@@ -121,6 +121,11 @@ class Snapshot:
             raise StoreError("the platform snapshot is not loaded")
         return data.row(code)
 
+    def has(self, code: str) -> bool:
+        """Whether the snapshot holds this exact code."""
+        data = self._data
+        return data is not None and code in data.index
+
     def as_of(self) -> str:
         """The snapshot date in service (ISO); 503 when none is loaded."""
         data = self._data

@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from features import uscc
+from features.errors import InvalidUSCC
 from serving.db.models import Decision, IdempotencyKey, Outcome
 
 UNKNOWN_CODE = uscc.build("9", "1", "110101", "MA01YY00")  # valid, but not a Shanwei entity
@@ -314,3 +315,26 @@ def test_the_decisions_audit_cannot_be_changed(live_api: LiveApi) -> None:
         row = session.get(Decision, decision_id)
         assert row is not None
         assert row.limit_cny == answer["limit_cny"]
+
+
+def test_a_registered_pilot_era_code_is_scored_with_its_flag(live_api: LiveApi) -> None:
+    """DOMAIN: codes from early pilot regions fail their checks; flag them, never drop them."""
+    from features import store as platform_store
+
+    with platform_store.connect(live_api.home / "platform.duckdb", read_only=True) as con:
+        stored = [r[0] for r in con.execute("SELECT uscc FROM feature_snapshot").fetchall()]
+    pilots = [c for c in stored if not uscc.is_valid(c)]
+    assert pilots, "the seed-7 test platform carries a pilot-era code"
+    with pytest.raises(InvalidUSCC) as refused:
+        uscc.canonical(pilots[0])
+    answer = preapprove(live_api, live_api.keys.bank_a, pilots[0].lower())
+    assert answer["uscc"] == pilots[0]
+    assert answer["uscc_flag"] == refused.value.reason
+    replay = live_api.client(live_api.keys.bank_a).post(
+        f"/v1/decisions/{answer['decision_id']}/replay"
+    )
+    assert replay.json()["identical"] is True
+    metrics = live_api.client().get("/metrics").text
+    assert f'precredit_flagged_codes_total{{reason="{answer["uscc_flag"]}"}}' in metrics
+    valid = preapprove(live_api, live_api.keys.bank_a, live_api.codes[0])
+    assert "uscc_flag" not in valid
