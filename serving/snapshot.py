@@ -69,27 +69,16 @@ def _stamp(path: Path) -> tuple[int, ...]:
 
 def load(path: Path) -> SnapshotData:
     """Read the whole snapshot table of the store at `path` (read-only, then closed)."""
-    if not path.exists():
-        raise StoreError(f"no platform store at {path.name}")
-    stamp = _stamp(path)
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as error:
-        raise StoreError(
-            "the platform store cannot be opened now (is it being written?)"
-        ) from error
-    try:
-        store.quiet(con)
-        store.check_schema(con)
-        frame = con.execute(
-            f"SELECT uscc, CAST(as_of AS DATE) AS as_of, registry_fingerprint, "
-            f"{', '.join(REGISTRY.names)} FROM {snapshot.TABLE}"
-        ).df()
-    except duckdb.Error as error:
-        raise StoreError("the store has no feature snapshot of this registry; run "
-                         "`precredit features snapshot`") from error  # fmt: skip
-    finally:
-        con.close()
+    stamp = _stamp(path) if path.exists() else ()
+    with store.connect(path, read_only=True) as con:
+        try:
+            frame = con.execute(
+                f"SELECT uscc, CAST(as_of AS DATE) AS as_of, registry_fingerprint, "
+                f"{', '.join(REGISTRY.names)} FROM {snapshot.TABLE}"
+            ).df()
+        except duckdb.Error as error:
+            raise StoreError("the store has no feature snapshot of this registry; run "
+                             "`precredit features snapshot`") from error  # fmt: skip
     return _data(frame, stamp)
 
 

@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from features import store, uscc
-from features.errors import InvalidInput, NotFound, StoreError
+from features.errors import InvalidInput, NotFound
 from features.warnings.run import EntityWarning, warnings_for
 from serving.db import webhooks
 from serving.db.models import WarningNotice, WatchedEntity, utcnow
@@ -60,17 +59,8 @@ def current(store_path: Path, codes: Sequence[str], as_of: dt.date) -> list[Enti
     """Warnings on `codes` at `as_of`, from a short read-only connection to the store."""
     if not codes:
         return []
-    try:
-        con = duckdb.connect(str(store_path), read_only=True)
-    except duckdb.Error as error:
-        raise StoreError(
-            "the platform store cannot be opened now (is it being written?)"
-        ) from error
-    try:
-        store.quiet(con)
+    with store.connect(store_path, read_only=True) as con:
         return warnings_for(con, codes, as_of)
-    finally:
-        con.close()
 
 
 def key(warning: EntityWarning) -> str:
