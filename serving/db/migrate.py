@@ -15,12 +15,12 @@ from serving.db.engine import make_engine
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
 
 
-def upgrade(url: str, *, schema: str | None = None) -> None:
-    """Bring the database at `url` to the newest revision; a no-op when it is there already."""
+def upgrade(url: str, *, schema: str | None = None, revision: str = "head") -> None:
+    """Bring the database at `url` to `revision` (the newest by default); no-op when there."""
     engine = make_engine(url, schema=schema)
     try:
         with engine.begin() as connection:
-            command.upgrade(_config(connection), "head")
+            command.upgrade(_config(connection), revision)
     finally:
         engine.dispose()
 

@@ -278,3 +278,35 @@ def test_session_factory_keeps_objects_readable_after_commit(
         tenant = repo.create_tenant(session, "bank_a", "Bank A")
         session.commit()
     assert tenant.name == "Bank A"  # detached, not expired
+
+
+def test_every_migration_applies_to_a_database_holding_rows(
+    db_url: str, db_schema: str | None
+) -> None:
+    """A service database in use (tenants, keys, decisions) upgrades step by step to head."""
+    upgrade(db_url, schema=db_schema, revision="0001")
+    engine = make_engine(db_url, schema=db_schema)
+    try:
+        with engine.begin() as connection:  # rows as revision 0001 knew them
+            connection.execute(
+                text(
+                    "INSERT INTO tenants (id, name, created_at, pooling_opt_in, promotion_policy, platform) "
+                    "VALUES ('bank_a', 'Bank A', CURRENT_TIMESTAMP, false, 'manual', false)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO api_keys (id, tenant_id, prefix, key_hash, scopes, created_at) "
+                    "VALUES ('k1', 'bank_a', 'pc_bank_a_', :hash, 'score', CURRENT_TIMESTAMP)"
+                ),
+                {"hash": "e" * 64},
+            )
+        # fmt: skip
+        for revision in ("0002", "0003", "0004", "0005"):
+            upgrade(db_url, schema=db_schema, revision=revision)
+        assert current_revision(db_url, schema=db_schema) == head_revision()
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, financing_opt_in FROM tenants")).all()
+        assert [(r[0], bool(r[1])) for r in rows] == [("bank_a", False)]
+    finally:
+        engine.dispose()

@@ -20,9 +20,10 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Add `tenants.financing_opt_in`, `financing_requests` and `financing_answers`."""
-    with op.batch_alter_table("tenants") as batch:
-        batch.add_column(sa.Column("financing_opt_in", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))  # fmt: skip
+    # A plain ADD COLUMN: batch mode would copy and drop `tenants`, which SQLite refuses
+    # (foreign keys on) once other tables reference its rows.
+    op.add_column("tenants", sa.Column("financing_opt_in", sa.Boolean(), nullable=False,
+                                       server_default=sa.false()))  # fmt: skip
     op.create_table(
         "financing_requests",
         sa.Column("id", sa.String(36), nullable=False),
