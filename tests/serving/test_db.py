@@ -301,7 +301,6 @@ def test_every_migration_applies_to_a_database_holding_rows(
                 ),
                 {"hash": "e" * 64},
             )
-        # fmt: skip
         for revision in ("0002", "0003", "0004", "0005"):
             upgrade(db_url, schema=db_schema, revision=revision)
         assert current_revision(db_url, schema=db_schema) == head_revision()
