@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,9 @@ def create(path: Path) -> None:
 
 def quiet(con: Connection) -> None:
     """No progress bars on stderr from library calls."""
-    con.execute("SET enable_progress_bar = false")
+    # In Jupyter without ipywidgets DuckDB refuses the SET (duckdb#7590); there is no bar there.
+    with suppress(duckdb.InvalidInputException):
+        con.execute("SET enable_progress_bar = false")
 
 
 def ensure_schema(con: Connection) -> None:
