@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +28,14 @@ class Settings(BaseSettings):
     retrain_every_days: int = 90  # the schedule trigger
     retrain_seed: int = 42
     retrain_max_ece: float = 0.02  # the promotion gate's calibration limit
+    monitor_psi_warn: float = 0.10  # PSI at or above: a moderate shift, investigate
+    monitor_psi_alert: float = 0.25  # PSI at or above: a significant shift, act
+    monitor_window_days: int = 30  # the recent decisions compared with the training reference
+    monitor_min_rows: int = 200  # fewer rows in a population: no PSI (too noisy to read)
+    monitor_max_rows: int = 100_000  # newest decisions read per run
+    monitor_mix_period: Literal["week", "month"] = "month"  # the decision mix's period
+    monitor_retrain_feature_alerts: int = 3  # feature alerts that call for a retraining (0: off)
+    monitor_max_age_days: int = 35  # an older monitoring result no longer drives the trigger
 
     @field_validator("max_batch")
     @classmethod
@@ -34,6 +43,14 @@ class Settings(BaseSettings):
         if not 1 <= value <= 10_000:
             raise ValueError("PRECREDIT_MAX_BATCH must be between 1 and 10000")
         return value
+
+    @model_validator(mode="after")
+    def _monitor_levels(self) -> Settings:
+        if not 0 < self.monitor_psi_warn < self.monitor_psi_alert:
+            raise ValueError(
+                "PRECREDIT_MONITOR_PSI_WARN must be above 0 and below PRECREDIT_MONITOR_PSI_ALERT"
+            )
+        return self
 
     @property
     def store(self) -> Path:

@@ -1,6 +1,9 @@
-"""Prometheus metrics of one app: requests, latency, decisions by outcome, models in service."""
+"""Prometheus metrics of one app: requests, latency, decisions, models in service, monitoring."""
 
 from __future__ import annotations
+
+import datetime as dt
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -23,16 +26,44 @@ class Metrics:
             ["decision"],
             registry=self.registry,
         )
+        self.flagged_codes = Counter(
+            "precredit_flagged_codes_total",
+            "Registered pilot-era credit codes scored despite a failed check, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
         self.model = Gauge(
             "precredit_model_info",
             "Models in service (value 1)",
             ["name", "version"],
             registry=self.registry,
         )
+        self.psi = Gauge(
+            "precredit_psi",
+            "PSI against the training reference, from the latest monitoring result",
+            ["tenant", "model", "model_version", "scope", "feature"],
+            registry=self.registry,
+        )
+        self.monitor_alerts = Gauge(
+            "precredit_monitor_alerts",
+            "Monitoring findings by level, from the latest monitoring result",
+            ["tenant", "level"],
+            registry=self.registry,
+        )
+        self.monitor_time = Gauge(
+            "precredit_monitor_timestamp_seconds",
+            "When the latest monitoring result was generated",
+            ["tenant"],
+            registry=self.registry,
+        )
 
     def decision(self, outcome: str) -> None:
         """Count one decision."""
         self.decisions.labels(outcome).inc()
+
+    def flagged_code(self, reason: str) -> None:
+        """Count one pilot-era code scored with its flag."""
+        self.flagged_codes.labels(reason).inc()
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         """Count and time one request."""
@@ -44,6 +75,25 @@ class Metrics:
         self.model.clear()
         for name, version in served:
             self.model.labels(name, version).set(1)
+
+    def monitoring(self, results: list[dict[str, Any]]) -> None:
+        """Publish the latest monitoring result of each tenant (PSIs, findings by level)."""
+        for gauge in (self.psi, self.monitor_alerts, self.monitor_time):
+            gauge.clear()
+        for result in results:
+            tenant = result["tenant"]
+            for level, count in result["summary"].items():
+                self.monitor_alerts.labels(tenant, level).set(count)
+            generated = dt.datetime.fromisoformat(result["generated_at"])
+            self.monitor_time.labels(tenant).set(generated.timestamp())
+            for model in result["models"]:
+                self._psis(tenant, model)
+
+    def _psis(self, tenant: str, model: dict[str, Any]) -> None:
+        for scope, found in model["scopes"].items():
+            for row in ([found["score"]] if found["score"] else []) + found["features"]:
+                labels = (tenant, model["name"], model["version"], scope, row["feature"])
+                self.psi.labels(*labels).set(row["psi"])
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

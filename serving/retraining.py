@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from features.errors import InvalidInput, NotFound, PrecreditError
+from serving import monitoring, references
 from serving.config import Settings
 from serving.db import jobs, repo
 from serving.db.models import Decision, Job, Tenant
@@ -141,10 +142,18 @@ def due(settings: Settings, sessions: sessionmaker[Session], tenant_id: str,
         fired.append("new_outcomes")
     if matured and (done_at is None or (as_of - done_at).days >= settings.retrain_every_days):
         fired.append("schedule")
-    psi = score_drift(settings, tenant_id, recent)
-    if psi is not None and psi >= settings.retrain_drift_psi:
+    if _drifted(settings, tenant_id, as_of, recent):
         fired.append("drift")
     return fired
+
+
+def _drifted(settings: Settings, tenant_id: str, as_of: dt.date, recent: np.ndarray) -> bool:
+    """The latest monitoring result decides (`precredit monitor`); without a fresh one, the PDs' PSI."""
+    signal = monitoring.drift_signal(settings.home, tenant_id, as_of, settings.monitor_max_age_days)
+    if signal is not None:
+        return signal
+    psi = score_drift(settings, tenant_id, recent)
+    return psi is not None and psi >= settings.retrain_drift_psi
 
 
 def _recent_pds(session: Session, tenant_id: str, as_of: dt.date) -> np.ndarray:
@@ -164,11 +173,9 @@ def score_drift(settings: Settings, tenant_id: str, recent: np.ndarray) -> float
     if version is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = client.download_artifacts(version.run_id, f"review/{SCORE_REFERENCE}", tmp)
-        except Exception:  # a model trained before references were kept
-            return None
-        reference = json.loads(Path(path).read_text())
+        reference = references.review_file(client, version.run_id, SCORE_REFERENCE, Path(tmp))
+    if reference is None:  # a model trained before references were kept
+        return None
     edges = np.array([-np.inf, *reference["inner_edges"], np.inf])
     return metrics.psi(reference["pd_sample"], recent, edges)
 

@@ -172,6 +172,24 @@ def psi(
     return float(np.sum((act - ref) * np.log(act / ref)))
 
 
+def bin_shares(values: npt.ArrayLike, edges: npt.ArrayLike) -> FloatArray:
+    """Share of `values` per bin of frozen `edges` (as `psi` bins them), then the share of NaN."""
+    frozen = np.asarray(edges, dtype=np.float64)
+    if frozen.size < 2 or frozen[0] != -np.inf or frozen[-1] != np.inf:
+        raise InvalidInput("PSI edges must run from -inf to +inf")
+    return _shares(values, frozen)
+
+
+def psi_from_shares(reference_shares: npt.ArrayLike, actual_shares: npt.ArrayLike) -> float:
+    """PSI between two share vectors over the same bins (as `psi`, shares floored likewise)."""
+    ref = np.asarray(reference_shares, dtype=np.float64).ravel()
+    act = np.asarray(actual_shares, dtype=np.float64).ravel()
+    if ref.size != act.size or ref.size == 0:
+        raise InvalidInput("PSI needs the same non-empty bins on both sides")
+    ref, act = np.maximum(ref, PSI_EPSILON), np.maximum(act, PSI_EPSILON)
+    return float(np.sum((act - ref) * np.log(act / ref)))
+
+
 def grade_table(
     y: npt.ArrayLike, pd: npt.ArrayLike, grades: npt.ArrayLike, approved: npt.ArrayLike
 ) -> pandas.DataFrame:

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from features.errors import ModelUnavailable
+from serving import monitoring
 from serving.deps import PrincipalDep, ServicesDep, require
 from serving.model_store import PLATFORM
 from training import tracking
@@ -55,8 +56,9 @@ def _model_ok(services: Any) -> bool:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def metrics(services: ServicesDep) -> Response:
-    """Requests, latency histograms, decisions by outcome, models in service."""
+    """Requests, latency, decisions, models in service, and each tenant's latest monitoring."""
     services.metrics.models([(m.name, m.version) for m in services.models.loaded()])
+    services.metrics.monitoring(monitoring.latest_all(services.settings.home))
     return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
 
 

@@ -1,0 +1,52 @@
+"""`precredit monitor`: model and data monitoring of one tenant (docs/monitoring.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from features.errors import InvalidInput
+from precredit.settings import get_settings
+from serving import monitoring
+from serving.db.engine import make_engine, session_factory
+from training.performance import Period
+
+
+def _day(text: str | None) -> dt.date:
+    if text is None:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput("--as-of must be a date in the form YYYY-MM-DD") from None
+
+
+def summary(result: dict[str, Any], out: Path) -> str:
+    """The one line the command prints."""
+    counts, retrain = result["summary"], result["retrain"]
+    served = result["serving"] or {"name": "no model", "version": "-"}
+    return (f"monitor {result['tenant']} as of {result['as_of']}: {counts['alert']} alert(s), "
+            f"{counts['warn']} warning(s) on {served['name']} v{served['version']}; retraining drift "
+            f"trigger {'fired' if retrain['drift'] else 'not fired'}; report {out / 'report.md'}")  # fmt: skip
+
+
+def monitor(
+    tenant: Annotated[str, typer.Option(help="Tenant id (a bank, or 'platform')")],
+    out: Annotated[Path | None, typer.Option(help="Report directory (default: $PRECREDIT_HOME/monitoring/<tenant>/<as-of>)")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Monitoring date, YYYY-MM-DD (default: today, UTC)")] = None,
+    window_days: Annotated[int | None, typer.Option(help="Days of recent decisions (default: PRECREDIT_MONITOR_WINDOW_DAYS)")] = None,
+    period: Annotated[Period | None, typer.Option(help="Decision mix by week or month")] = None,
+) -> None:  # fmt: skip
+    """Write report.md, PNG plots and monitor.json; /metrics and retrain-due read the result.
+
+    Reads the service database as it is (never migrates it), the registry and the store.
+    """
+    settings, day = get_settings(), _day(as_of)
+    sessions = session_factory(make_engine(settings.service_db))
+    result = monitoring.run(settings, sessions, tenant, day, window_days, period)
+    directory = out or monitoring.results_dir(settings.home, tenant) / day.isoformat()
+    monitoring.write(result, directory, settings.home)
+    typer.echo(summary(result, directory))

@@ -1,0 +1,147 @@
+"""`precredit offers ...` and `precredit webhooks ...`: batch offers, exports, signed events."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session, sessionmaker
+
+from features import snapshot, store
+from precredit.settings import get_settings
+from serving.db import webhooks as outbox
+from serving.db.engine import make_engine, session_factory
+from serving.db.migrate import upgrade
+from serving.db.models import utcnow
+from serving.db.offers import tenants_with_offers
+from serving.model_store import ModelHolder
+from serving.offers import DEFAULT_VALID_DAYS, OfferRun, rescore, run_offers
+from serving.webhooks import DeliveryReport, RetryPolicy, deliver_all_due
+
+offers_app = typer.Typer(help="Batch pre-approval offers and their exports.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Webhook endpoints and signed offer events.", no_args_is_help=True)
+
+Tenant = Annotated[str, typer.Option("--tenant", help="Tenant (bank) id")]
+COUNTS = ("scored", "created", "changed", "revoked", "expired", "unchanged", "events")
+
+
+def _sessions() -> sessionmaker[Session]:
+    url = get_settings().service_db
+    upgrade(url)
+    return session_factory(make_engine(url))
+
+
+def _models() -> ModelHolder:
+    settings = get_settings()
+    return ModelHolder(settings.mlflow_uri, settings.artifact_root, settings.model_cache)
+
+
+def _echo_run(result: OfferRun) -> None:
+    typer.echo(f"offers for {result.tenant_id}: {result.model_name} version "
+               f"{result.model_version}, product {result.product}, valid until "
+               f"{result.valid_until:%Y-%m-%d %H:%M} UTC")  # fmt: skip
+    for name in COUNTS:
+        typer.echo(f"  {name:10} {getattr(result.counts, name)}")
+    for kind, path in result.exports.items():
+        typer.echo(f"  {kind:10} {path}")
+    typer.echo(f"  done in {result.seconds:.1f} s")
+
+
+@offers_app.command("run")
+def run(
+    tenant: Tenant,
+    out: Annotated[Path | None, typer.Option(help="Export directory [<home>/offers/<tenant>]")] = None,
+    valid_days: Annotated[int, typer.Option(min=1, help="Days an offer stays valid")] = DEFAULT_VALID_DAYS,
+) -> None:  # fmt: skip
+    """Score every entity of the snapshot for a bank; write its offers, events and exports."""
+    settings = get_settings()
+    sessions = _sessions()
+    with store.connect(settings.store, read_only=True) as con:
+        result = run_offers(sessions, _models(), con, tenant, valid_days=valid_days,
+                            out_dir=out or settings.home / "offers" / tenant)  # fmt: skip
+    _echo_run(result)
+
+
+@offers_app.command("rescore")
+def rescore_codes(
+    codes: Annotated[list[str], typer.Argument(help="Credit codes whose data changed")],
+    tenant: Annotated[str | None, typer.Option(help="Only this bank [every bank with offers]")] = None,
+    refresh: Annotated[bool, typer.Option(help="Refresh their snapshot rows first")] = False,
+    valid_days: Annotated[int, typer.Option(min=1, help="Days a new offer stays valid")] = DEFAULT_VALID_DAYS,
+) -> None:  # fmt: skip
+    """Re-score entities after a correction or a new record; revoke offers that no longer hold."""
+    settings, sessions = get_settings(), _sessions()
+    if refresh:
+        with store.connect(settings.store) as con:
+            snapshot.refresh(con, codes)
+    with sessions() as session:
+        tenants = [tenant] if tenant else tenants_with_offers(session)
+    models = _models()
+    with store.connect(settings.store, read_only=True) as con:
+        for name in tenants:
+            _echo_run(rescore(sessions, models, con, name, codes, valid_days=valid_days))
+
+
+@webhooks_app.command("add")
+def add(
+    url: Annotated[str, typer.Argument(help="https:// URL receiving the events")],
+    tenant: Tenant,
+    event: Annotated[list[str] | None, typer.Option(help="Event type to send [all]")] = None,
+) -> None:
+    """Register an endpoint; prints its signing secret once, alone on the last line."""
+    with _sessions().begin() as session:
+        info, secret = outbox.add_endpoint(session, tenant, url, event or None)
+    typer.echo(f"endpoint {info.id} for {tenant}: {info.url} ({', '.join(info.events)}); "
+               "its signing secret (shown once):")  # fmt: skip
+    typer.echo(secret)
+
+
+@webhooks_app.command("list")
+def list_endpoints(tenant: Tenant) -> None:
+    """A bank's endpoints (never their secrets)."""
+    with _sessions()() as session:
+        for info in outbox.list_endpoints(session, tenant):
+            state = f"disabled {info.disabled_at:%Y-%m-%d}" if info.disabled_at else "enabled"
+            typer.echo(f"{info.id}  {state:19} {','.join(info.events):44} {info.url}")
+
+
+@webhooks_app.command("disable")
+def disable(
+    endpoint_id: Annotated[str, typer.Argument(help="Endpoint id")], tenant: Tenant
+) -> None:
+    """Stop sending events to an endpoint."""
+    with _sessions().begin() as session:
+        outbox.disable_endpoint(session, tenant, endpoint_id, utcnow())
+    typer.echo(f"endpoint {endpoint_id} disabled")
+
+
+def _echo_report(report: DeliveryReport) -> None:
+    typer.echo(f"events {report.claimed}: delivered {report.delivered}, retrying "
+               f"{report.retrying}, dead {report.dead} ({report.requests} requests, "
+               f"{report.failures} failed)")  # fmt: skip
+
+
+@webhooks_app.command("deliver")
+def deliver(
+    once: Annotated[bool, typer.Option(help="Deliver what is due now, then stop")] = False,
+    poll_seconds: Annotated[float, typer.Option(min=0.1, help="Wait between passes")] = 5.0,
+    base_seconds: Annotated[float, typer.Option(min=0, help="First retry delay")] = 30.0,
+    max_attempts: Annotated[int, typer.Option(min=1, help="Attempts before an event is dead")] = 8,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request")] = 10.0,
+) -> None:  # fmt: skip
+    """Post due events to their endpoints, signed, retrying with exponential backoff."""
+    sessions = _sessions()
+    policy = RetryPolicy(base_seconds=base_seconds, max_attempts=max_attempts,
+                         timeout_seconds=timeout)  # fmt: skip
+    try:
+        while True:
+            report = deliver_all_due(sessions, policy=policy)
+            if once or report.claimed:
+                _echo_report(report)
+            if once:
+                return
+            time.sleep(poll_seconds)
+    except KeyboardInterrupt:
+        typer.echo("stopped")

@@ -1,0 +1,457 @@
+"""Batch offers on real SQLite and PostgreSQL with the trained platform model of the API tests.
+
+The home (`api_stacks.home`: tiny store, snapshot, promoted platform model) is shared with the
+API tests and never written to: a test that changes platform data works on a copy of the store.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from api_fixtures import ApiStacks
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from features import snapshot, store
+from features.errors import NotFound
+from precredit.cli import app
+from precredit.settings import get_settings
+from serving.db import make_engine, repo, session_factory, sqlite_url
+from serving.db import webhooks as outbox
+from serving.db.bulk import insert_rows
+from serving.db.models import Offer, OutboxEvent
+from serving.db.offers import OFFERS
+from serving.model_store import ModelHolder
+from serving.offer_batch import score_batch
+from serving.offer_export import COLUMNS, EXPORT_SCHEMA
+from serving.offers import NOT_IN_SNAPSHOT, OfferRun, rescore, run_offers
+
+T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "offers.md"
+
+
+@pytest.fixture(scope="module")
+def home(api_stacks: ApiStacks) -> Path:
+    """The trained home of the API tests (read only)."""
+    return api_stacks.home
+
+
+@pytest.fixture(scope="module")
+def holder(home: Path, tmp_path_factory: pytest.TempPathFactory) -> ModelHolder:
+    """Models in service for these tests, with their own local cache."""
+    cache = tmp_path_factory.mktemp("offer-models")
+    return ModelHolder(f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts", cache)
+
+
+@pytest.fixture
+def platform(home: Path, tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writable copy of the home's store (snapshot included)."""
+    path = tmp_path / "platform.duckdb"
+    shutil.copy(home / "platform.duckdb", path)
+    with store.connect(path) as con:
+        yield con
+
+
+@pytest.fixture
+def banks(sessions: sessionmaker[Session]) -> tuple[str, str]:
+    """bank_a and bank_b, committed."""
+    with sessions.begin() as session:
+        repo.create_tenant(session, "bank_a", "Bank A")
+        repo.create_tenant(session, "bank_b", "Bank B")
+    return "bank_a", "bank_b"
+
+
+def subscribe(sessions: sessionmaker[Session], tenant: str) -> None:
+    """A webhook endpoint for every event type, so offer changes write events."""
+    with sessions.begin() as session:
+        outbox.add_endpoint(
+            session, tenant, "http://127.0.0.1:9/hook", now=T0 - dt.timedelta(days=1)
+        )
+
+
+def offers(sessions: sessionmaker[Session], tenant: str, status: str | None = None) -> list[Offer]:
+    """The tenant's offers (optionally of one status), by code."""
+    with sessions() as session:
+        query = (
+            select(Offer).where(Offer.tenant_id == tenant).order_by(Offer.uscc, Offer.created_at)
+        )
+        rows = list(session.scalars(query))
+    return [row for row in rows if status is None or row.status == status]
+
+
+def events(sessions: sessionmaker[Session], tenant: str) -> list[dict[str, object]]:
+    """The tenant's outbox event bodies, oldest first."""
+    with sessions() as session:
+        query = select(OutboxEvent.payload_json).where(OutboxEvent.tenant_id == tenant)
+        return [
+            json.loads(body) for body in session.scalars(query.order_by(OutboxEvent.created_at))
+        ]
+
+
+def full_run(sessions: sessionmaker[Session], holder: ModelHolder, con: duckdb.DuckDBPyConnection,
+             tenant: str = "bank_a", **options: object) -> OfferRun:  # fmt: skip
+    """`run_offers` with small batches, so several batches and transactions are exercised."""
+    params: dict[str, object] = {"now": T0, "batch_rows": 300, "write_rows": 70} | options
+    return run_offers(sessions, holder, con, tenant, **params)  # type: ignore[arg-type]
+
+
+def approved_code(sessions: sessionmaker[Session], tenant: str = "bank_a") -> str:
+    """An entity with an active approve offer."""
+    return next(o.uscc for o in offers(sessions, tenant, "active") if o.decision == "approve")
+
+
+# --- what a run writes ----------------------------------------------------------------------
+
+
+def test_batch_scoring_equals_the_api_answer_for_every_row(holder: ModelHolder, home: Path) -> None:
+    with store.connect(home / "platform.duckdb", read_only=True) as con:
+        frame = con.execute(f"SELECT * FROM {snapshot.TABLE} ORDER BY uscc").df()
+    served = holder.get("bank_a")
+    expected = served.model.preapprove(frame)
+    batch = score_batch(served, frame)
+    shortcut = [a["binding"] for a, done in zip(expected, batch.explained, strict=True) if not done]
+    assert len(shortcut) > len(frame) / 2  # most rows never needed TreeSHAP...
+    assert {b.split(":")[0] for b in shortcut} == {"gate", "pd"}  # ...gate and PD declines
+    assert list(batch.decision) == [a["decision"] for a in expected]
+    assert list(batch.binding) == [a["binding"] for a in expected]
+    batch.explain(range(len(frame)))
+    keys = ("decision", "limit_cny", "pd", "binding", "reasons")
+    for i, answer in enumerate(expected):
+        assert batch.answer(i) == {k: answer[k] for k in keys} | {"grade": answer["grade_label"]}
+
+
+def test_a_run_offers_each_approvable_entity_exactly_as_the_model_decides(
+    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+) -> None:  # fmt: skip
+    run = full_run(sessions, holder, platform)
+    frame = platform.execute(f"SELECT * FROM {snapshot.TABLE} ORDER BY uscc").df()
+    expected = holder.get("bank_a").model.preapprove(frame)
+    wanted = {code: answer for code, answer in zip(frame["uscc"], expected, strict=True)
+              if answer["decision"] != "decline"}  # fmt: skip
+    stored = offers(sessions, "bank_a")
+    assert {o.uscc for o in stored} == set(wanted)
+    assert run.counts.scored == len(frame)
+    assert run.counts.created == len(wanted) == len(stored)
+    assert 0 < len(wanted) < len(frame)  # the tiny platform has declines too
+    for offer in stored:
+        answer = wanted[offer.uscc]
+        assert (offer.decision, offer.limit_cny, offer.pd, offer.grade, offer.binding) == (
+            answer["decision"], answer["limit_cny"], answer["pd"], answer["grade_label"],
+            answer["binding"])  # fmt: skip
+        assert json.loads(offer.reasons_json) == answer["reasons"]
+        assert 1 <= len(json.loads(offer.reasons_json)) <= 5
+        assert offer.limit_cny > 0
+        assert offer.status == "active"
+        assert offer.valid_until == T0 + dt.timedelta(days=30)
+        assert offer.created_at == T0
+        assert (offer.model_name, offer.model_version) == ("precredit-platform", "1")
+        assert re.fullmatch(r"[0-9a-f]{64}", offer.input_hash)
+    assert len({o.input_hash for o in stored}) == len(stored)
+
+
+def test_a_second_run_leaves_unchanged_offers_and_sends_nothing(
+    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+) -> None:  # fmt: skip
+    subscribe(sessions, "bank_a")
+    first = full_run(sessions, holder, platform)
+    before = {(o.id, o.input_hash, o.valid_until) for o in offers(sessions, "bank_a")}
+    assert first.counts.events == first.counts.created == len(events(sessions, "bank_a"))
+    second = full_run(sessions, holder, platform, now=T0 + dt.timedelta(days=3))
+    assert second.counts.unchanged == first.counts.created
+    assert (second.counts.created, second.counts.changed, second.counts.revoked,
+            second.counts.expired, second.counts.events) == (0, 0, 0, 0, 0)  # fmt: skip
+    assert {(o.id, o.input_hash, o.valid_until) for o in offers(sessions, "bank_a")} == before
+
+
+def test_offers_expire_on_their_date_and_are_then_offered_afresh(
+    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+) -> None:  # fmt: skip
+    first = full_run(sessions, holder, platform, valid_days=10)
+    early = full_run(sessions, holder, platform, now=T0 + dt.timedelta(days=9), valid_days=10)
+    assert early.counts.expired == 0
+    later = T0 + dt.timedelta(days=10)
+    again = full_run(sessions, holder, platform, now=later, valid_days=10)
+    assert again.counts.expired == again.counts.created == first.counts.created
+    assert len(offers(sessions, "bank_a", "expired")) == first.counts.created
+    assert {o.valid_until for o in offers(sessions, "bank_a", "active")} == {
+        later + dt.timedelta(days=10)
+    }
+
+
+# --- data changes ---------------------------------------------------------------------------
+
+
+def add_court_listing(con: duckdb.DuckDBPyConnection, code: str) -> None:
+    """A dishonest-judgment-debtor listing in force, published and ingested before the snapshot."""
+    con.execute(
+        "INSERT INTO court_debtors (record_id, version, retracted, uscc, court, case_no, "
+        "filing_date, publish_date, obligation_cny, performance, removed_date, ingest_date) "
+        "VALUES ('CD-TEST-1', 1, false, ?, '汕尾市城区人民法院', '(2025)粤1502执999号', "
+        "DATE '2025-11-20', DATE '2025-12-20', 250000, 'none', NULL, DATE '2025-12-29')",
+        [code],
+    )
+
+
+def test_a_new_court_listing_revokes_the_offer_and_tells_the_bank(
+    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+) -> None:  # fmt: skip
+    subscribe(sessions, "bank_a")
+    full_run(sessions, holder, platform)
+    code = approved_code(sessions)
+    add_court_listing(platform, code)
+    assert snapshot.refresh(platform, [code]) == 1
+    later = T0 + dt.timedelta(hours=2)
+    run = rescore(sessions, holder, platform, "bank_a", [code], now=later)
+    assert (run.counts.scored, run.counts.revoked, run.counts.created) == (1, 1, 0)
+    [offer] = [o for o in offers(sessions, "bank_a") if o.uscc == code]
+    assert (offer.status, offer.revoke_reason, offer.revoked_at) == (
+        "revoked",
+        "gate:court_debtor",
+        later,
+    )
+    [event] = [e for e in events(sessions, "bank_a") if e["type"] == "offer.revoked"]
+    data = event["data"]
+    assert isinstance(data, dict)
+    assert data["offer"]["offer_id"] == offer.id
+    assert data["offer"]["status"] == "revoked"
+    assert data["revocation"]["reason"] == "gate:court_debtor"
+    [api] = holder.get("bank_a").model.preapprove(snapshot.read(platform, [code]))
+    assert {k: data["revocation"][k] for k in ("decision", "pd", "grade", "reasons")} == {
+        "decision": "decline", "pd": api["pd"], "grade": api["grade_label"],
+        "reasons": api["reasons"],
+    }  # fmt: skip
+    after = full_run(sessions, holder, platform, now=later + dt.timedelta(hours=1))
+    assert (after.counts.created, after.counts.revoked, after.counts.events) == (0, 0, 0)
+
+
+def test_a_changed_score_supersedes_the_offer_with_a_new_one(
+    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+) -> None:  # fmt: skip
+    subscribe(sessions, "bank_a")
+    full_run(sessions, holder, platform)
+    code = approved_code(sessions)
+    with sessions.begin() as session:  # the offer was made on other terms (earlier data)
+        session.execute(
+            update(Offer).where(Offer.uscc == code).values(limit_cny=Offer.limit_cny + 1000)
+        )
+    run = rescore(
+        sessions, holder, platform, "bank_a", [code.lower()], now=T0 + dt.timedelta(hours=1)
+    )
+    assert (run.counts.changed, run.counts.created, run.counts.events) == (1, 0, 1)
+    old, new = [o for o in offers(sessions, "bank_a") if o.uscc == code]
+    assert (old.status, old.active_key, new.status, new.replaces_id) == (
+        "superseded",
+        None,
+        "active",
+        old.id,
+    )
+    assert new.limit_cny == old.limit_cny - 1000
+    [event] = [e for e in events(sessions, "bank_a") if e["type"] == "offer.changed"]
+    data = event["data"]
+    assert isinstance(data, dict)
+    assert data["offer"]["offer_id"] == new.id
+    assert data["previous"]["offer_id"] == old.id
+    assert data["previous"]["limit_cny"] == old.limit_cny
+
+
+def test_entities_gone_from_the_snapshot_lose_their_offers(
+    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+) -> None:  # fmt: skip
+    full_run(sessions, holder, platform)
+    gone = [o.uscc for o in offers(sessions, "bank_a", "active")][:2]
+    platform.execute(f"DELETE FROM {snapshot.TABLE} WHERE uscc IN (?, ?)", gone)
+    single = rescore(
+        sessions, holder, platform, "bank_a", [gone[0]], now=T0 + dt.timedelta(hours=1)
+    )
+    assert (single.counts.scored, single.counts.revoked) == (0, 1)
+    run = full_run(sessions, holder, platform, now=T0 + dt.timedelta(hours=2))
+    assert run.counts.revoked == 1
+    revoked = offers(sessions, "bank_a", "revoked")
+    assert sorted(o.uscc for o in revoked) == sorted(gone)
+    assert {o.revoke_reason for o in revoked} == {NOT_IN_SNAPSHOT}
+
+
+# --- integrity ------------------------------------------------------------------------------
+
+
+def test_the_database_holds_one_active_offer_per_entity_and_product(
+    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+) -> None:  # fmt: skip
+    full_run(sessions, holder, platform)
+    [first, *_] = offers(sessions, "bank_a", "active")
+    with sessions() as session:
+        columns = {c.name: getattr(first, c.name) for c in Offer.__table__.columns}
+        session.add(Offer(**columns | {"id": repo.new_id()}))
+        with pytest.raises(IntegrityError):
+            session.commit()
+
+
+def test_bulk_inserts_keep_times_in_utc_and_refuse_naive_ones(
+    sessions: sessionmaker[Session], banks: tuple[str, str]
+) -> None:
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    row = {"id": repo.new_id(), "tenant_id": "bank_a", "uscc": "91440300MA5FXXXX1X",
+           "product": "sme_credit", "decision": "approve", "limit_cny": 1000.0, "pd": 0.01,
+           "grade": "G03", "binding": "capacity:tax", "reasons_json": "[]", "model_name": "m",
+           "model_version": "1", "snapshot_as_of": dt.date(2025, 12, 31), "input_hash": "0" * 64,
+           "status": "active", "active_key": "bank_a:sme_credit:91440300MA5FXXXX1X",
+           "replaces_id": None, "created_at": T0.astimezone(shanghai), "valid_until": T0,
+           "revoked_at": None, "revoke_reason": None}  # fmt: skip
+    with sessions.begin() as session:
+        insert_rows(session, OFFERS, [row])
+    [stored] = offers(sessions, "bank_a")
+    assert stored.created_at == T0
+    assert stored.created_at.utcoffset() == dt.timedelta(0)
+    naive = row | {"id": repo.new_id(), "active_key": None, "valid_until": T0.replace(tzinfo=None)}
+    with pytest.raises((ValueError, StatementError), match="naive"), sessions.begin() as session:
+        insert_rows(session, OFFERS, [naive])
+
+
+def test_concurrent_runs_of_one_tenant_offer_each_entity_once(
+    sessions: sessionmaker[Session], home: Path, platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str], tmp_path: Path,
+) -> None:  # fmt: skip
+    holders = [ModelHolder(f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts", tmp_path / f"c{i}")
+               for i in range(2)]  # fmt: skip
+    results: list[OfferRun] = []
+
+    def work(holder: ModelHolder) -> None:
+        results.append(full_run(sessions, holder, platform.cursor()))
+
+    threads = [threading.Thread(target=work, args=(h,)) for h in holders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(results) == 2
+    active = offers(sessions, "bank_a", "active")
+    assert len({o.uscc for o in active}) == len(active) == results[0].counts.offerable
+    assert sum(r.counts.created for r in results) == len(offers(sessions, "bank_a")) == len(active)
+
+
+def test_tenants_runs_leave_each_other_alone(
+    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+) -> None:  # fmt: skip
+    subscribe(sessions, "bank_a")
+    a = full_run(sessions, holder, platform, tenant="bank_a")
+    b = full_run(sessions, holder, platform, tenant="bank_b")
+    assert a.counts.created == b.counts.created > 0
+    assert events(sessions, "bank_b") == []  # bank_b has no endpoint
+    assert {e["tenant_id"] for e in events(sessions, "bank_a")} == {"bank_a"}
+    again = full_run(sessions, holder, platform, tenant="bank_a", now=T0 + dt.timedelta(hours=1))
+    assert again.counts.unchanged == a.counts.created
+    assert len(offers(sessions, "bank_b", "active")) == b.counts.created
+    with pytest.raises(NotFound):
+        full_run(sessions, holder, platform, tenant="bank_zz")
+
+
+# --- exports --------------------------------------------------------------------------------
+
+
+def test_exports_follow_the_documented_schema(
+    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str], tmp_path: Path,
+) -> None:  # fmt: skip
+    run = full_run(sessions, holder, platform, out_dir=tmp_path / "out")
+    active = {o.id: o for o in offers(sessions, "bank_a", "active")}
+    table = pq.read_table(run.exports["parquet"])
+    assert table.schema.equals(EXPORT_SCHEMA)
+    assert table.num_rows == len(active)
+    with run.exports["csv"].open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    lines = [
+        json.loads(line) for line in run.exports["jsonl"].read_text(encoding="utf-8").splitlines()
+    ]
+    assert [list(r) for r in rows[:1]] == [list(COLUMNS)]
+    assert len(rows) == len(lines) == len(active)
+    assert all(list(line) == list(COLUMNS) for line in lines)
+    frame = table.to_pandas()
+    for row, line, (_, parquet) in zip(rows, lines, frame.iterrows(), strict=True):
+        offer = active[line["offer_id"]]
+        assert row["offer_id"] == parquet["offer_id"] == offer.id
+        assert (
+            float(row["limit_cny"]) == line["limit_cny"] == parquet["limit_cny"] == offer.limit_cny
+        )
+        assert float(row["pd"]) == line["pd"] == parquet["pd"] == offer.pd
+        assert json.loads(row["reasons"]) == line["reasons"] == json.loads(offer.reasons_json)
+        assert [r["code"] for r in parquet["reasons"]] == [r["code"] for r in line["reasons"]]
+        assert parquet["valid_until"] == pd.Timestamp(offer.valid_until)
+        assert line["valid_until"] == offer.valid_until.isoformat()
+        assert row["uscc_valid"] in {"true", "false"}
+    manifest = json.loads(run.exports["manifest"].read_text())
+    assert manifest["rows"] == len(active)
+    assert manifest["columns"] == list(COLUMNS)
+    for kind in ("parquet", "csv", "jsonl"):
+        assert manifest["files"][kind]["name"] == run.exports[kind].name
+    assert not list((tmp_path / "out").glob("*.part"))
+
+
+def test_the_docs_describe_every_export_column() -> None:
+    documented = re.findall(r"^\| `([a-z_]+)` \|", DOCS.read_text(encoding="utf-8"), re.MULTILINE)
+    assert [c for c in documented if c in COLUMNS] == list(COLUMNS)
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def counts_of(output: str) -> dict[str, int]:
+    """The counts an `offers` command printed."""
+    pattern = r"^\s*(scored|created|changed|revoked|expired|unchanged|events)\s+(\d+)$"
+    return {name: int(n) for name, n in re.findall(pattern, output, re.MULTILINE)}
+
+
+def test_offers_commands_run_export_and_rescore_after_a_correction(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(home / "platform.duckdb", tmp_path / "platform.duckdb")
+    monkeypatch.setenv("PRECREDIT_HOME", str(tmp_path))
+    monkeypatch.setenv("PRECREDIT_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    monkeypatch.delenv("PRECREDIT_STORE_PATH", raising=False)
+    monkeypatch.delenv("PRECREDIT_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    sessions = session_factory(make_engine(sqlite_url(tmp_path / "service.db")))
+    try:
+        assert runner.invoke(app, ["banks", "add", "Bank A", "--id", "bank_a"]).exit_code == 0
+        done = runner.invoke(app, ["offers", "run", "--tenant", "bank_a", "--valid-days", "7"])
+        missing = runner.invoke(app, ["offers", "run", "--tenant", "bank_zz"])
+        code = approved_code(sessions)
+        with store.connect(tmp_path / "platform.duckdb") as con:
+            add_court_listing(con, code)
+        rescored = runner.invoke(app, ["offers", "rescore", "--refresh", code])
+    finally:
+        get_settings.cache_clear()
+    assert done.exit_code == 0, done.output
+    counts = counts_of(done.output)
+    assert set(counts) == {"scored", "created", "changed", "revoked", "expired", "unchanged",
+                           "events"}  # fmt: skip
+    assert counts["created"] == len(offers(sessions, "bank_a")) > 0
+    for kind in ("parquet", "csv", "jsonl"):
+        [path] = re.findall(rf"^\s*{kind}\s+(\S+)$", done.output, re.MULTILINE)
+        assert Path(path).parent == tmp_path / "offers" / "bank_a"
+        assert Path(path).is_file()
+    assert isinstance(missing.exception, NotFound)
+    assert rescored.exit_code == 0, rescored.output
+    assert (counts_of(rescored.output)["scored"], counts_of(rescored.output)["revoked"]) == (1, 1)
+    assert [o.revoke_reason for o in offers(sessions, "bank_a", "revoked")] == ["gate:court_debtor"]
