@@ -25,10 +25,11 @@ from features.store import Connection, scalar
 HORIZON_MONTHS = 12
 
 ADVERSE_EVENTS = """
-    SELECT uscc, publish_date AS event_date FROM court_debtors WHERE version = 1
-    UNION ALL SELECT uscc, listed_date FROM serious_dishonesty WHERE version = 1
-    UNION ALL SELECT uscc, listed_date FROM abnormal_operations WHERE version = 1
-    UNION ALL SELECT uscc, decision_date FROM penalties WHERE version = 1 AND severity = 'serious'
+    SELECT uscc, publish_date AS event_date, ingest_date FROM court_debtors WHERE version = 1
+    UNION ALL SELECT uscc, listed_date, ingest_date FROM serious_dishonesty WHERE version = 1
+    UNION ALL SELECT uscc, listed_date, ingest_date FROM abnormal_operations WHERE version = 1
+    UNION ALL SELECT uscc, decision_date, ingest_date FROM penalties
+      WHERE version = 1 AND severity = 'serious'
 """
 
 
@@ -55,15 +56,21 @@ def platform_pairs(
     return pd.concat(frames, ignore_index=True)
 
 
-def platform_labels(con: Connection, pairs: pd.DataFrame) -> pd.Series:
-    """1 if an adverse public event happened in (as_of, as_of + 12 months], else 0."""
+def platform_labels(
+    con: Connection, pairs: pd.DataFrame, known_by: dt.date | None = None
+) -> pd.Series:
+    """1 if an adverse public event happened in (as_of, as_of + 12 months], else 0.
+
+    With `known_by`, only events the platform had ingested by that day count.
+    """
     con.register("_label_pairs", pairs.reset_index(drop=True).assign(_row=np.arange(len(pairs))))
+    known = "" if known_by is None else f"AND e.ingest_date <= DATE '{known_by.isoformat()}'"
     try:
         rows = con.execute(f"""
             SELECT p._row, CAST(count(e.uscc) > 0 AS INTEGER) AS label
             FROM _label_pairs p LEFT JOIN ({ADVERSE_EVENTS}) e ON e.uscc = p.uscc
               AND e.event_date > CAST(p.as_of AS DATE)
-              AND e.event_date <= CAST(p.as_of AS DATE) + INTERVAL {HORIZON_MONTHS} MONTH
+              AND e.event_date <= CAST(p.as_of AS DATE) + INTERVAL {HORIZON_MONTHS} MONTH {known}
             GROUP BY p._row ORDER BY p._row
         """).fetchall()  # fmt: skip
     finally:
@@ -72,16 +79,21 @@ def platform_labels(con: Connection, pairs: pd.DataFrame) -> pd.Series:
 
 
 def platform_training_set(
-    con: Connection, as_of_dates: list[dt.date], per_date: int, seed: int
-) -> pd.DataFrame:
-    """Cold-start rows: (uscc, as_of, label, features...) for mature observation dates."""
-    horizon_end = pd.Timestamp(store_end(con)) - pd.DateOffset(months=HORIZON_MONTHS)
+    con: Connection, as_of_dates: list[dt.date], per_date: int, seed: int,
+    end: dt.date | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    """Cold-start rows: (uscc, as_of, label, features...) for mature observation dates.
+
+    `end` is the last day whose data may be used (default: the store's end): observations
+    must mature by then and labels count only events ingested by then (no look-ahead).
+    """
+    horizon_end = pd.Timestamp(end or store_end(con)) - pd.DateOffset(months=HORIZON_MONTHS)
     mature = [d for d in as_of_dates if pd.Timestamp(d) <= horizon_end]
     if not mature:
         raise InvalidInput("no observation date has 12 months of history after it in this store")
     pairs = platform_pairs(con, mature, per_date, seed)
     frame = compute(con, pairs)
-    frame.insert(2, "label", platform_labels(con, pairs).to_numpy())
+    frame.insert(2, "label", platform_labels(con, pairs, end).to_numpy())
     return frame
 
 

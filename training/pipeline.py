@@ -18,6 +18,7 @@ from models.policy import ProductPolicy
 from models.preapproval import PreapprovalModel
 from training import metrics, report, tracking
 from training.dataset import attach_truth, outcome_training_set, platform_training_set, store_end
+from training.drift import FEATURE_REFERENCE, feature_reference
 from training.gate import GateConfig, GateVerdict, evaluate_gate
 from training.train import (
     TrainConfig,
@@ -44,6 +45,7 @@ class PipelineConfig:
     min_own_defaults: int = 200
     actor: str = "precredit train"
     gate: GateConfig = field(default_factory=GateConfig)
+    end: dt.date | None = None  # last day of platform data a run may use (None: the store's end)
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,9 @@ def build_frame(
 ) -> pd.DataFrame:
     """The labelled feature frame for a label and tenant (with truth columns on synthetic stores)."""
     if label == "platform":
+        end = config.end or store_end(con)
         frame = platform_training_set(
-            con, observation_dates(store_end(con)), config.per_date, config.seed
+            con, observation_dates(end), config.per_date, config.seed, config.end
         )
     else:
         frame = outcome_training_set(con, None if tenant == "platform" else tenant)
@@ -112,6 +115,7 @@ def _review_files(
         "baselines.csv": result.tables["baselines"].to_csv(index=False),
         "gate.json": json.dumps(verdict.to_dict(), indent=2),
         SCORE_REFERENCE: json.dumps(score_reference(result)),
+        FEATURE_REFERENCE: json.dumps(feature_reference(result.splits["train"], result.model.spec)),
     }  # fmt: skip
 
 
@@ -142,7 +146,8 @@ def run(
     test = result.splits["test"]
     verdict = evaluate_gate(result.model, champion, result.splits["train"], test, test["label"].to_numpy(),
                             int(result.metrics["train_defaults"]), config.gate)  # fmt: skip
-    return register(client, tenant, label, frame, result, verdict, config, {})
+    cutoff = {} if config.end is None else {"data_end": config.end.isoformat()}
+    return register(client, tenant, label, frame, result, verdict, config, cutoff)
 
 
 def register(client: Any, tenant: str, label: str, frame: pd.DataFrame, result: TrainResult,
