@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session, sessionmaker
 
 from features import snapshot, store, warnings
 from features.errors import InvalidInput
@@ -55,7 +54,7 @@ def run(as_of: AsOfOption = None, out: OutOption = None, rules_file: RulesOption
     with store.connect(store_path(store_option)) as con:
         result = warnings.run_warnings(con, _as_of(as_of, con), rules)
         paths = warnings.export(con, result.as_of, out_dir(out))
-        told = watch.notify(_sessions(), con, result.as_of)
+        told = _notify(con, result.as_of)
     typer.echo(f"warnings as of {result.as_of}: {result.warnings:,} on {result.entities:,} "
                f"entities in {result.seconds:.2f} s")  # fmt: skip
     for rule in rules:
@@ -66,10 +65,13 @@ def run(as_of: AsOfOption = None, out: OutOption = None, rules_file: RulesOption
         typer.echo(f"  {bank}: {events} new warning(s) on watched entities queued for its webhooks")
 
 
-def _sessions() -> sessionmaker[Session]:
+def _notify(con: store.Connection, as_of: dt.date) -> dict[str, int]:
+    """Queue new warnings on banks' watched entities (none without a service database yet)."""
     settings = get_settings()
+    if settings.database_url is None and not (settings.home / "service.db").exists():
+        return {}
     upgrade(settings.service_db)
-    return session_factory(make_engine(settings.service_db))
+    return watch.notify(session_factory(make_engine(settings.service_db)), con, as_of)
 
 
 @app.command("rules")
