@@ -5,9 +5,28 @@ from __future__ import annotations
 import logging
 import os
 
+# OpenMP threads (LightGBM) sleep instead of spinning between parallel regions: spinning made
+# training 5-8x slower and starved the other API worker on a busy 2-core machine. Set before
+# LightGBM loads (the imports below), so workers spawned by `serve` inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import typer
 
-from precredit.cli import codes, data, features, platform, service, synth, train
+from precredit.cli import (
+    codes,
+    data,
+    evaluation,
+    features,
+    monitor,
+    offers,
+    platform,
+    retrain,
+    service,
+    simulate,
+    synth,
+    train,
+    warnings,
+)
 from precredit.cli.errors import run_guarded
 
 app = typer.Typer(
@@ -23,10 +42,18 @@ app.add_typer(codes.app, name="codes")
 app.add_typer(platform.app, name="platform")
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
+app.command("evaluate-entities")(evaluation.evaluate_entities)
+app.add_typer(warnings.app, name="warnings")
 app.command("train")(train.train)
 app.add_typer(train.models_app, name="models")
+app.command("retrain")(retrain.retrain)
+app.command("retrain-due")(retrain.retrain_due)
+app.command("monitor")(monitor.monitor)
 app.command("serve")(service.serve)
+app.command("simulate")(simulate.simulate)
 app.add_typer(service.banks_app, name="banks")
+app.add_typer(offers.offers_app, name="offers")
+app.add_typer(offers.webhooks_app, name="webhooks")
 
 
 def main() -> None:
