@@ -105,6 +105,7 @@ def _retrain(settings: Settings, sessions: sessionmaker[Session], job: Job) -> d
                             seed=int(params.get("seed", settings.retrain_seed)), auto_promote=auto,
                             min_own_defaults=settings.retrain_min_own_defaults,
                             gate=GateConfig(max_ece=settings.retrain_max_ece),
+                            end=as_of,  # the platform model it may boost from: no later data
                             actor=f"retrain job {job.id} ({job.trigger}, {job.requested_by})")  # fmt: skip
     outcome = retrain(RetrainInput(tenant.id, loans, pooled, job.trigger, config.actor), config)
     pending = outcome.verdict.passed and not outcome.promoted
