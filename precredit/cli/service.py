@@ -103,8 +103,12 @@ def set_policy(
         typer.Option("--pooling/--no-pooling", help="Opt in or out of pooled training data"),
     ] = None,
     promotion: Annotated[Promotion | None, typer.Option(help="Challenger promotion policy")] = None,
-    financing: Annotated[bool | None, typer.Option("--financing/--no-financing",
-                                                   help="Answer the SME financing platform's requests")] = None,
+    financing: Annotated[
+        bool | None,
+        typer.Option(
+            "--financing/--no-financing", help="Answer the SME financing platform's requests"
+        ),
+    ] = None,
 ) -> None:
     """Change a bank's pooling opt-in, promotion policy or financing-platform opt-in."""
     with _sessions() as session:
