@@ -3,7 +3,7 @@
 Three loops over the same varied credit codes, each call timed on its own:
 `decide_only` (features of a fetched snapshot row -> PD, SHAP, limit), `lookup_and_decide`
 (code check, model lookup, snapshot row, decide: everything but the audit) and
-`with_audit_write` (`decisions.score` in a fresh session, committed per call, like the API).
+`with_audit_write` (`decisions.score`: the audit row committed before it returns, like the API).
 Then the same audited path on both cores: 2 threads (own `Services` each, so own DuckDB
 cursor, model copy and engine), 2 threads sharing one `Services` (one uvicorn worker's
 thread pool) and 2 processes (two workers without HTTP).
@@ -71,13 +71,10 @@ def timed(call: Callable[[str], object], codes: list[str]) -> tuple[list[float],
 
 
 def audited(services: Services, tenant: str, product: str) -> Callable[[str], object]:
-    """One API request's work: score and record in a fresh session, committed."""
+    """One API request's work: score, then wait for the audit row's commit (group commit)."""
 
     def call(code: str) -> object:
-        with services.sessions() as session:
-            answer = decisions.score(services, session, tenant, code, product, 500_000.0)
-            session.commit()
-        return answer
+        return decisions.score(services, tenant, code, product, 500_000.0)
 
     return call
 

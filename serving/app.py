@@ -24,6 +24,7 @@ from serving.api import (
     preapprovals,
     watch,
 )
+from serving.audit_writer import AuditWriter, lock_path_for
 from serving.config import Settings, get_settings
 from serving.db.engine import make_engine, session_factory
 from serving.db.migrate import upgrade
@@ -52,8 +53,9 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.service_db)
     readers = session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
     sessions = session_factory(engine)
+    audit = AuditWriter(sessions, lock_path_for(settings.service_db))
     return Services(settings, snapshot, sessions, readers, holder, Metrics(),
-                    JobRunner(settings, sessions))  # fmt: skip
+                    JobRunner(settings, sessions), audit)  # fmt: skip
 
 
 class Poller:
@@ -113,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         poller.stop()
         services.jobs.stop()
+        services.audit.close()
         services.snapshot.close()
 
     app = PrecreditAPI(title="precredit", version="1", lifespan=lifespan, max_body_size=settings.max_body_bytes,

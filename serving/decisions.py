@@ -83,15 +83,21 @@ def evaluate(services: Services, tenant: str, code: str, product: str,
 
 
 def record(session: Session, scored: Sequence[Scored]) -> list[dict[str, Any]]:
-    """Store the audit rows (one INSERT per row, in the caller's transaction); answers with ids."""
+    """Store the audit rows in the caller's transaction (one executemany); answers with ids."""
     ids = repo.record_decisions(session, [s.audit for s in scored])
     return [{"decision_id": i, **s.answer} for i, s in zip(ids, scored, strict=True)]
 
 
-def score(services: Services, session: Session, tenant: str, code: str, product: str,
+def commit(services: Services, scored: Sequence[Scored]) -> list[dict[str, Any]]:
+    """Store the audit rows durably (group commit with other requests); answers with ids."""
+    ids = services.audit.write([s.audit for s in scored])
+    return [{"decision_id": i, **s.answer} for i, s in zip(ids, scored, strict=True)]
+
+
+def score(services: Services, tenant: str, code: str, product: str,
           requested: float | None) -> dict[str, Any]:  # fmt: skip
-    """Answer one request and record it; the answer carries its decision id."""
-    return record(session, [evaluate(services, tenant, code, product, requested)])[0]
+    """Answer one request once it is recorded; the answer carries its decision id."""
+    return commit(services, [evaluate(services, tenant, code, product, requested)])[0]
 
 
 def stored(session: Session, tenant: str, decision_id: str) -> dict[str, Any]:

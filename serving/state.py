@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from serving.audit_writer import AuditWriter
 from serving.config import Settings
 from serving.metrics import Metrics
 from serving.model_store import ModelHolder
@@ -24,3 +25,4 @@ class Services:
     models: ModelHolder
     metrics: Metrics
     jobs: JobRunner
+    audit: AuditWriter  # group commit of decision rows (see serving.audit_writer)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from features.errors import PrecreditError
 from serving import decisions
-from serving.deps import PrincipalDep, ServicesDep, SessionDep, require
+from serving.deps import PrincipalDep, ServicesDep, require
 from serving.errors import ApiError, error_body
 from serving.schemas import PreapprovalBatchIn, PreapprovalIn
 
@@ -16,24 +16,24 @@ router = APIRouter(prefix="/v1/preapprovals", tags=["pre-approvals"])
 
 
 @router.post("", summary="Pre-approve one entity: decision, limit, PD, grade, reasons")
-def preapprove(body: PreapprovalIn, principal: PrincipalDep, services: ServicesDep,
-               session: SessionDep) -> dict[str, Any]:  # fmt: skip
-    """Score one credit code with the tenant's champion model and store the decision."""
+def preapprove(
+    body: PreapprovalIn, principal: PrincipalDep, services: ServicesDep
+) -> dict[str, Any]:
+    """Score one credit code with the tenant's champion model; answer once it is recorded."""
     require(principal, "score")
-    answer = decisions.score(services, session, principal.tenant_id, body.uscc, body.product,
+    answer = decisions.score(services, principal.tenant_id, body.uscc, body.product,
                              body.requested_amount_cny)  # fmt: skip
-    session.commit()
     services.metrics.decision(answer["decision"])
     return answer
 
 
 @router.post("/batch", summary="Pre-approve several entities; each item is answered on its own")
-def preapprove_batch(body: PreapprovalBatchIn, principal: PrincipalDep, services: ServicesDep,
-                     session: SessionDep) -> dict[str, Any]:  # fmt: skip
+def preapprove_batch(body: PreapprovalBatchIn, principal: PrincipalDep,
+                     services: ServicesDep) -> dict[str, Any]:  # fmt: skip
     """An invalid code fails only its own item, with its reason.
 
-    Every item is scored first; the audit rows are then written in one short transaction, so
-    the service database's write lock is never held while a model runs.
+    Every item is scored first; the audit rows are then committed together (with other
+    requests' rows), so the service database's write lock is never held while a model runs.
     """
     require(principal, "score")
     if len(body.items) > services.settings.max_batch:
@@ -51,8 +51,7 @@ def preapprove_batch(body: PreapprovalBatchIn, principal: PrincipalDep, services
                 raise
             results.append({"index": index, "status": error.http_status,
                             **error_body(error.code, error.message, **_reason(error))})  # fmt: skip
-    answers = decisions.record(session, [s for _, s in scored])
-    session.commit()
+    answers = decisions.commit(services, [s for _, s in scored])
     for (index, _), answer in zip(scored, answers, strict=True):
         services.metrics.decision(answer["decision"])
         results.append({"index": index, "status": 200, "result": answer})
