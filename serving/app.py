@@ -51,10 +51,11 @@ def build_services(settings: Settings) -> Services:
     except PrecreditError as error:
         log.error("no model in service yet: %s", error.message)
     engine = make_engine(settings.service_db)
-    readers = session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    reads = engine.execution_options(isolation_level="AUTOCOMMIT")
+    readers = session_factory(reads)
     sessions = session_factory(engine)
     audit = AuditWriter(sessions, lock_path_for(settings.service_db))
-    return Services(settings, snapshot, sessions, readers, holder, Metrics(),
+    return Services(settings, snapshot, sessions, readers, reads, holder, Metrics(),
                     JobRunner(settings, sessions), audit)  # fmt: skip
 
 

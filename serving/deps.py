@@ -13,8 +13,8 @@ from serving.errors import ApiError
 from serving.state import Services
 
 
-def get_services(request: Request) -> Services:
-    """The process's services (built in the lifespan)."""
+async def get_services(request: Request) -> Services:
+    """The process's services (built in the lifespan); async: no thread-pool hop for it."""
     services: Services = request.app.state.services
     return services
 
@@ -45,14 +45,14 @@ def get_principal(
 ) -> repo.Principal:
     """The tenant behind `Authorization: Bearer <key>`; 401 otherwise.
 
-    An autocommit read: on SQLite every transaction takes the write lock, so authentication
-    must not open one (scoring runs outside any transaction; only the audit insert locks).
+    An autocommit read on a plain connection: on SQLite every transaction takes the write
+    lock, so authentication must not open one (scoring runs outside any transaction).
     """
     scheme, _, token = (authorization or "").partition(" ")
     principal = None
     if scheme.lower() == "bearer":
-        with services.readers() as session:
-            principal = repo.authenticate(session, token.strip())
+        with services.reads.connect() as connection:
+            principal = repo.authenticate(connection, token.strip())
     if principal is None:
         raise ApiError(
             401, "unauthorized", "a valid API key is required: Authorization: Bearer <key>"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.audit_writer import AuditWriter
@@ -22,6 +23,7 @@ class Services:
     snapshot: Snapshot
     sessions: sessionmaker[Session]
     readers: sessionmaker[Session]  # autocommit reads: never take SQLite's write lock
+    reads: Engine  # the same autocommit engine, for Core reads on the hot path
     models: ModelHolder
     metrics: Metrics
     jobs: JobRunner

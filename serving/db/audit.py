@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import NotRequired, TypedDict, Unpack
+from typing import NotRequired, TypedDict, Unpack, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from serving.db.models import Decision, new_id, utcnow
+
+DECISIONS = cast(Table, Decision.__table__)  # Core inserts: no ORM bookkeeping per row
 
 
 class DecisionFields(TypedDict):
@@ -57,7 +59,7 @@ def record_decisions(session: Session, rows: Sequence[DecisionFields]) -> list[s
         return []
     now = utcnow()
     values = [{"id": new_id(), "created_at": now, **row} for row in rows]
-    session.execute(insert(Decision), values)
+    session.execute(insert(DECISIONS), values)
     return [str(v["id"]) for v in values]
 
 
