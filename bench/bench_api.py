@@ -10,13 +10,17 @@ database: every decision it asks for is recorded, as the API records it.
 Measured, one after the other on this machine (nothing else of the bench runs meanwhile):
   1. in process, single thread, `--requests` varied codes: decide only, lookup + decide,
      and the full audited path (`decisions.score` + commit per call): p50/p99, rate;
-  2. in process, the audited path on 2 cores: 2 threads with own services, 2 threads
-     sharing one (a worker's thread pool), 2 processes (two workers without HTTP);
+  2. in process, the audited path on 2 cores: 2 threads with own services, 2 and 16 threads
+     sharing one (a worker's thread pool, whose audit rows share commits), 2 processes (two
+     workers without HTTP), and 2 processes without the audit (the model's own ceiling);
   3. over HTTP for 1 and 2 uvicorn workers (`precredit serve`): wrk at `--connections`
      for `--seconds` on GET /healthz (the framework's ceiling), POST /v1/preapprovals
-     rotating among the codes, and POST /v1/preapprovals/batch with `--batch-size` items.
+     rotating among the codes (also at each `--sweep` connection count: latency at lower
+     load), and POST /v1/preapprovals/batch with `--batch-size` items.
 `http_vs_inprocess_ratio` divides HTTP decisions/s (2 workers) by the best audited in-process
-rate on 2 cores (2 threads or 2 processes, whichever is higher; both are reported).
+rate on 2 cores (all four variants are reported). The issue's p99 is "at that rate": the
+verdict takes the sweep point with the lowest p99 among those reaching half the in-process
+rate (closed-loop wrk: at 16 connections, latency is mostly queueing behind the others).
 `foreign_cpu_seconds` is the CPU other processes of the machine used during each phase
 (approximate, from /proc/stat minus this bench's own rusage): compare runs only when it is
 near zero. Needs `wrk` on PATH. Prints one JSON object; runs about 5 min with `--home`,
@@ -51,6 +55,12 @@ TARGETS = {"in_process_p99_ms_max": 5.0, "http_vs_inprocess_ratio_min": 0.5,
            "http_2_workers_p99_ms_max": 50.0}  # fmt: skip
 CLI = Path(sys.executable).parent / "precredit"
 T = TypeVar("T")
+AUDITED_TWO_CORE = (
+    "two_threads_own_services",
+    "two_threads_shared_services",
+    "sixteen_threads_shared_services",
+    "two_processes",
+)
 DRAIN_SECONDS = 6  # > the service's SQLite busy_timeout (5 s)
 
 
@@ -118,6 +128,8 @@ def _in_process(home: Path, tenant: str, codes: list[str]) -> tuple[dict[str, An
         "single_thread": single,
         "two_threads_own_services": inprocess.two_threads(home, tenant, product, codes, shared=False),
         "two_threads_shared_services": inprocess.two_threads(home, tenant, product, codes, shared=True),
+        "sixteen_threads_shared_services": inprocess.two_threads(home, tenant, product, codes, shared=True,
+                                                                 threads=16),
         "two_processes": inprocess.two_processes(home, tenant, product, codes),
         "two_processes_no_audit": inprocess.two_processes(home, tenant, product, codes, audit=False),
     }  # fmt: skip
@@ -139,21 +151,40 @@ def _http(home: Path, key: str, codes: list[str], workers: int, args: argparse.N
             time.sleep(DRAIN_SECONDS)  # requests still queued when wrk stopped finish or fail
             out[name] |= {"audit_rows_added": _audit_rows(home) - rows,
                           "server_tracebacks": _tracebacks(log) - errors}  # fmt: skip
+        out["preapproval_by_connections"] = {}
+        for n in sorted(set(args.sweep) - {conns}):  # latency at lower load: fewer in flight
+            rows = _audit_rows(home)
+            run = http_load.wrk(f"{url}/v1/preapprovals", single, n, secs)
+            time.sleep(DRAIN_SECONDS)
+            out["preapproval_by_connections"][str(n)] = run | {
+                "audit_rows_added": _audit_rows(home) - rows
+            }
+        out["preapproval_by_connections"][str(conns)] = out["preapproval"]
     out["batch"] |= {"items_per_request": args.batch_size,
                      "decisions_per_second": round(out["batch"]["ok_per_second"] * args.batch_size, 1)}  # fmt: skip
     return out
 
 
+def _operating_point(runs: dict[str, dict[str, Any]], rate_needed: float) -> dict[str, Any]:
+    """The sweep point with the lowest p99 among those reaching `rate_needed` (else the fastest)."""
+    fast = [r for r in runs.values() if r["ok_per_second"] >= rate_needed]
+    if fast:
+        return min(fast, key=lambda r: float(r["p99_ms"]))
+    return max(runs.values(), key=lambda r: float(r["ok_per_second"]))
+
+
 def _verdict(inproc: dict[str, Any], http: dict[str, Any]) -> dict[str, Any]:
     one = inproc["single_thread"]
-    two_core = max(
-        inproc["two_threads_own_services"]["per_second"], inproc["two_processes"]["per_second"]
-    )
-    two_workers = http["2_workers"]["preapproval"]
+    two_core = max(inproc[k]["per_second"] for k in AUDITED_TWO_CORE)
+    needed = TARGETS["http_vs_inprocess_ratio_min"] * two_core
+    two_workers = _operating_point(http["2_workers"]["preapproval_by_connections"], needed)
     rate = two_workers["ok_per_second"]
     ratios = {
         "http_vs_inprocess_ratio": round(rate / two_core, 3),
-        "denominator": "best audited in-process rate on 2 cores (2 threads own services, 2 processes)",
+        "denominator": f"best audited in-process rate on 2 cores ({', '.join(AUDITED_TWO_CORE)})",
+        "operating_point_connections": two_workers["connections"],
+        "http_2w_vs_inprocess_no_audit_two_processes": round(
+            rate / inproc["two_processes_no_audit"]["per_second"], 3),
         "http_2w_vs_inprocess_single_thread": round(rate / one["with_audit_write"]["per_second"], 3),
         "http_2w_vs_two_threads_own_services": round(rate / inproc["two_threads_own_services"]["per_second"], 3),
         "http_2w_vs_two_processes": round(rate / inproc["two_processes"]["per_second"], 3),
@@ -192,6 +223,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument(
+        "--sweep",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[4, 8],
+        help="further connection counts for single pre-approvals (comma-separated)",
+    )
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()

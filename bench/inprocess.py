@@ -129,19 +129,21 @@ def _thread_loop(call: Callable[[str], object], codes: list[str], barrier: threa
     results.append(timed(call, codes))
 
 
-def two_threads(
-    home: Path, tenant: str, product: str, codes: list[str], shared: bool
-) -> dict[str, float]:
-    """The audited path on 2 threads, each with its own `Services` unless `shared`."""
+def two_threads(home: Path, tenant: str, product: str, codes: list[str], shared: bool,
+                threads: int = 2) -> dict[str, float]:  # fmt: skip
+    """The audited path on `threads` threads, each with its own `Services` unless `shared`.
+
+    Shared, the threads are one API worker's thread pool: their audit rows share commits.
+    """
     first = services_for(home)
-    both = [first, first if shared else services_for(home)]
-    barrier, results = threading.Barrier(2), []  # type: ignore[var-annotated]
-    halves = [codes[0::2], codes[1::2]]
-    threads = [threading.Thread(target=_thread_loop, args=(audited(s, tenant, product), half, barrier, results))
-               for s, half in zip(both, halves, strict=True)]  # fmt: skip
-    for t in threads:
+    both = [first] + [first if shared else services_for(home) for _ in range(threads - 1)]
+    barrier, results = threading.Barrier(threads), []  # type: ignore[var-annotated]
+    parts = [codes[i::threads] for i in range(threads)]
+    threads_ = [threading.Thread(target=_thread_loop, args=(audited(s, tenant, product), part, barrier, results))
+                for s, part in zip(both, parts, strict=True)]  # fmt: skip
+    for t in threads_:
         t.start()
-    for t in threads:
+    for t in threads_:
         t.join()
     for s in {id(s): s for s in both}.values():
         s.snapshot.close()
