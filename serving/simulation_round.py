@@ -27,6 +27,7 @@ from training.lending import (
     approved,
     auc_gain_interval,
     grants,
+    safe_auc,
     scorer_metrics,
 )
 
@@ -106,6 +107,12 @@ def _scorers(data: RoundInput, served: pd.DataFrame, cold: pd.DataFrame, granted
             for name, (score, pd_, lend, limit) in views.items()}  # fmt: skip
 
 
+def _ceiling(data: RoundInput) -> float | None:
+    """AUC of the applicants' true PD against their realised defaults: no model beats it on average."""
+    y = data.realised["default_flag"].to_numpy(dtype=np.int64)
+    return safe_auc(y, np.nan_to_num(_floats(data.realised["true_pd"])))
+
+
 def _portfolio(data: RoundInput, granted: pd.DataFrame, economics: Economics) -> dict[str, Any]:
     """What the bank actually lent this round (test loans included)."""
     lent = granted["granted"].to_numpy()
@@ -146,6 +153,7 @@ def score_round(data: RoundInput, answers: list[dict[str, Any] | None], cold_mod
               "serving_model": model, "own_model": own,
               "scorers": _scorers(data, served, cold, granted, economics),
               "auc_gain_ci95": _gain(data, served, cold) if own else None,
+              "auc_true_pd": _ceiling(data),
               "loans": _portfolio(data, granted, economics)}  # fmt: skip
     return Scored(record, _ledger(data, served, granted))
 
@@ -157,6 +165,8 @@ PARAMS = (
     "own_defaults",
     "pooled_loans",
     "transfer",
+    "valid_log_loss_boost_from_platform",
+    "valid_log_loss_none",
 )
 
 

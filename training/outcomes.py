@@ -19,15 +19,21 @@ FIRST_DEFAULT_DAY = 90  # 90 days past due is the earliest a default can be decl
 
 
 def true_pd(con: Connection, loans: pd.DataFrame) -> np.ndarray:
-    """The true 12-month PD of each loan's entity in its application month (NaN: unknown)."""
+    """The true 12-month PD of each loan's entity in its application month (NaN: unknown).
+
+    One value per loan, in order.
+    """
     keys = pd.DataFrame({"uscc": loans["uscc"].astype(str),
                          "month": pd.to_datetime(loans["application_date"]).dt.to_period("M")
                          .dt.to_timestamp(), "_row": np.arange(len(loans))})  # fmt: skip
     con.register("_loan_keys", keys)
     try:
+        # A duplicated code (two registrations sharing one code, DOMAIN) has two truth rows:
+        # the loan takes the riskier, one row per loan whatever the platform holds.
         rows = con.execute("""
-            SELECT k._row, t.pd_12m FROM _loan_keys k LEFT JOIN truth_monthly t
-              ON t.uscc = k.uscc AND t.month = CAST(k.month AS DATE) ORDER BY k._row
+            SELECT k._row, max(t.pd_12m) FROM _loan_keys k LEFT JOIN truth_monthly t
+              ON t.uscc = k.uscc AND t.month = CAST(k.month AS DATE)
+             GROUP BY k._row ORDER BY k._row
         """).fetchall()  # fmt: skip
     finally:
         con.unregister("_loan_keys")

@@ -5,10 +5,11 @@ this module builds point-in-time rows (features as of each application date, fro
 feature SQL as serving), trains, gates and registers. Tenancy of the training data is decided
 by the caller and recorded here: `data_tenants` lists every bank whose loans trained the model.
 
-Too few defaults of its own: the challenger is boosted from a platform model trained on public
-records only (the cold-start label), whose 12-month windows closed before the bank's
-out-of-time test period. The bank's loans then only learn corrections on top of public-record
-risk; no other bank's data is involved (see `docs/retraining.md` for why boosting was chosen
+The challenger boosts from a platform model trained on public records only (the cold-start
+label), whose 12-month windows closed before the bank's out-of-time test period: the bank's
+loans learn corrections on top of public-record risk, and no other bank's data is involved.
+Below the minimum of own defaults it always does; from the minimum on, a model of the bank's
+loans alone competes on validation log loss (`docs/retraining.md` says why boosting was chosen
 over pooling or recalibration).
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sklearn.metrics import log_loss
 
 from features import store
 from features.compute import compute
@@ -31,7 +33,7 @@ from training import tracking
 from training.dataset import HORIZON_MONTHS, attach_truth, time_split
 from training.gate import evaluate_gate
 from training.pipeline import PipelineConfig, PipelineResult, build_frame, register
-from training.train import TrainConfig, fit_base, out_of_time_start, train
+from training.train import TrainConfig, TrainResult, fit_base, out_of_time_start, train
 
 LOAN_COLUMNS = ("loan_id", "tenant_id", "uscc", "application_date", "amount_cny", "label")
 
@@ -84,7 +86,8 @@ def retrain(job: RetrainInput, config: PipelineConfig,
     if pooled is not None:
         splits["train"] = _with_pooled(splits, pooled)
     frame = pd.concat(list(splits.values()), ignore_index=True)
-    result = train(frame, policy, train_config, base=base, splits=splits)
+    enough_own = int(own["label"].sum()) >= config.min_own_defaults
+    result, transfer, losses = _fit(frame, splits, policy, train_config, base, enough_own)
     client = tracking.connect(config.tracking_uri, config.artifact_root)
     with tempfile.TemporaryDirectory() as tmp:
         champion = _serving_model(client, job.tenant, Path(tmp))
@@ -95,17 +98,46 @@ def retrain(job: RetrainInput, config: PipelineConfig,
                               "own_defaults": int(own["label"].sum()),
                               "pooled_loans": 0 if pooled is None else len(pooled),
                               "data_tenants": ",".join(sorted(set(frame["bank_id"].astype(str)))),
-                              "transfer": "boost_from_platform" if base is not None else "none"}  # fmt: skip
+                              "transfer": transfer, **losses}  # fmt: skip
     return register(client, job.tenant, "outcomes", frame, result, verdict, config, params)
 
 
 def _base(con: store.Connection, own: pd.DataFrame, config: PipelineConfig,
           train_config: TrainConfig) -> PreapprovalModel | None:  # fmt: skip
-    """The platform model to boost from when the bank has too few defaults of its own."""
-    if int(own["label"].sum()) >= config.min_own_defaults:
-        return None
+    """The platform model to boost from, limited to labels known before the bank's test period.
+
+    Required below `min_own_defaults`; above it, optional (None when public history is short).
+    """
     platform = build_frame(con, "platform", "platform", config)
-    return fit_base(platform, out_of_time_start(own, train_config), train_config)
+    try:
+        return fit_base(platform, out_of_time_start(own, train_config), train_config)
+    except InvalidInput:
+        if int(own["label"].sum()) < config.min_own_defaults:
+            raise
+        return None
+
+
+def _fit(frame: pd.DataFrame, splits: dict[str, pd.DataFrame], policy: ProductPolicy | None,
+         config: TrainConfig, base: PreapprovalModel | None,
+         enough_own: bool) -> tuple[TrainResult, str, dict[str, float]]:  # fmt: skip
+    """The challenger, and how it transfers public-record knowledge.
+
+    Below the minimum of own defaults it is boosted from the platform model. Above it, a model
+    of the bank's loans alone is fitted too, and the one with the lower log loss on the
+    validation split wins (the out-of-time test stays untouched for the gate): a bank's loans
+    are the applicants it approved, so alone they may see too little of the risky range.
+    """
+    fits: dict[str, TrainResult] = {}
+    if base is not None:
+        fits["boost_from_platform"] = train(frame, policy, config, base=base, splits=splits)
+    if enough_own or base is None:
+        fits["none"] = train(frame, policy, config, splits=splits)
+    valid = splits["valid"]
+    losses = {f"valid_log_loss_{name}": float(log_loss(valid["label"].to_numpy(),
+                                                       fit.model.predict_proba(valid), labels=[0, 1]))
+              for name, fit in fits.items()}  # fmt: skip
+    chosen = min(fits, key=lambda name: losses[f"valid_log_loss_{name}"])
+    return fits[chosen], chosen, losses
 
 
 def _with_pooled(splits: dict[str, pd.DataFrame], pooled: pd.DataFrame) -> pd.DataFrame:

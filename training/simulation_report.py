@@ -72,6 +72,7 @@ def bank_summary(records: Sequence[Record], break_even_bad_rate: float) -> dict[
         "break_even_bad_rate": break_even_bad_rate,
         "retraining": _retrains(records), "all_rounds": aggregate(records),
         "own_model": aggregate(own) if own else None, "loop_vs_cold_start": loop_gain(own),
+        "auc_true_pd_own_model_rounds": _mean([r.get("auc_true_pd") for r in own]),
         "last_round": {"round": last["round"], "model": last["serving_model"],
                        "auc_gain_ci95": last["auc_gain_ci95"],
                        **{s: last["scorers"][s] for s in SCORERS}},
@@ -136,7 +137,8 @@ def statement(bank: str, summary: dict[str, Any]) -> str:
         f"**{bank}**: its own champion served rounds {rounds[0]}-{rounds[-1]} ({jobs['promoted']} of "
         f"{jobs['jobs']} retrainings promoted). Against the cold-start model on those rounds the loop "
         f"{_discrimination(gain, len(rounds))}: {_fmt(s['auc'])} vs {_fmt(c['auc'])} (rule "
-        f"{_fmt(r['auc'])}); on the bank's own loans {_fmt(s['auc_loans'])} vs {_fmt(c['auc_loans'])}. "
+        f"{_fmt(r['auc'])}; the true PD itself {_fmt(summary.get('auc_true_pd_own_model_rounds'))}, the "
+        f"ceiling on this data); on the bank's own loans {_fmt(s['auc_loans'])} vs {_fmt(c['auc_loans'])}. "
         f"Calibration (ECE) {_fmt(s['ece'])} vs {_fmt(c['ece'])}. Approval rate {_pct(s['approval_rate'])} "
         f"vs {_pct(c['approval_rate'])} (rule {_pct(r['approval_rate'])}) at a bad rate of "
         f"{_pct(s['bad_rate'])} vs {_pct(c['bad_rate'])} (rule {_pct(r['bad_rate'])}; break-even "
@@ -147,7 +149,7 @@ def statement(bank: str, summary: dict[str, Any]) -> str:
 
 
 def _round_table(records: Sequence[Record]) -> str:
-    head = ("| round | date | model | AUC loop / cold / rule | AUC on loans loop / cold | approval loop / cold / rule "
+    head = ("| round | date | model | AUC loop / cold / rule (true PD) | AUC on loans loop / cold | approval loop / cold / rule "
             "| bad rate loop / cold / rule | exp. profit m loop / cold / rule | ECE loop / cold | loans (test) | retraining |\n"
             "|---|---|---|---|---|---|---|---|---|---|---|")  # fmt: skip
     lines = [head]
@@ -160,6 +162,7 @@ def _round_table(records: Sequence[Record]) -> str:
         lines.append(
             f"| {r['round']} | {r['date']} | {r['serving_model']['name'].removeprefix('precredit-')} "
             f"v{r['serving_model']['version']} | {_fmt(s['auc'])} / {_fmt(c['auc'])} / {_fmt(u['auc'])} "
+            f"({_fmt(r.get('auc_true_pd'))}) "
             f"| {_fmt(s['auc_loans'])} / {_fmt(c['auc_loans'])} | {_pct(s['approval_rate'])} / "
             f"{_pct(c['approval_rate'])} / {_pct(u['approval_rate'])} | {_pct(s['bad_rate'])} / {_pct(c['bad_rate'])} "
             f"/ {_pct(u['bad_rate'])} | {_m(s['expected_profit_cny'])} / {_m(c['expected_profit_cny'])} / "
