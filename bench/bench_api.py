@@ -1,6 +1,7 @@
 """Benchmark the scoring API ("Speed"): in-process cost, HTTP rate and latency, batches.
 
     python bench/bench_api.py [--home DIR [--key KEY]] [--requests 2000] [--seconds 20]
+                              [--database-url postgresql://postgres@127.0.0.1/precredit_bench]
 
 Without `--home`, builds a demo home in a temporary directory (`precredit demo --no-serve
 --entities 20000`, about 45 s) and removes it afterwards. With `--home`, issues a key for
@@ -41,15 +42,17 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import suppress
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import http_load
 import inprocess
-from sqlalchemy import create_engine, text
+from sqlalchemy import make_url, text
 
 from serving.config import Settings
+from serving.db import make_engine
 
 TARGETS = {"in_process_p99_ms_max": 5.0, "http_vs_inprocess_ratio_min": 0.5,
            "http_2_workers_p99_ms_max": 50.0}  # fmt: skip
@@ -102,7 +105,7 @@ def _server_errors(log: Path) -> dict[str, int]:
 
 
 def _audit_rows(home: Path) -> int:
-    engine = create_engine(Settings(home=home).service_db)
+    engine = make_engine(Settings(home=home).service_db)
     try:
         with engine.connect() as con:
             return int(con.execute(text("SELECT count(*) FROM decisions")).scalar_one())
@@ -208,6 +211,9 @@ def _verdict(inproc: dict[str, Any], http: dict[str, Any]) -> dict[str, Any]:
 
 def _home(args: argparse.Namespace, scratch: Path) -> tuple[Path, str, float | None]:
     if args.home is not None:
+        if args.database_url and not args.key:  # a fresh service database: the bank first
+            with suppress(subprocess.CalledProcessError):
+                _cli(args.home, "banks", "add", "demo_bank")
         return args.home, args.key or _cli(args.home, "banks", "key", "demo_bank"), None
     started = time.perf_counter()
     home = scratch / "home"
@@ -231,7 +237,14 @@ def main() -> None:
     )
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--database-url",
+        help="service database for the API and the in-process "
+        "runs (default: the home's SQLite), e.g. postgresql://postgres@127.0.0.1/test",
+    )
     args = parser.parse_args()
+    if args.database_url:
+        os.environ["PRECREDIT_DATABASE_URL"] = args.database_url
     if shutil.which("wrk") is None:
         sys.exit("bench_api needs wrk on PATH (Debian: apt-get install -y wrk)")
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
@@ -254,6 +267,7 @@ def main() -> None:
     print(json.dumps({
         "bench": "api", "cpus": os.cpu_count(), "home_built_seconds": built, "model": model,
         "codes": len(codes), "in_process": inproc, "http": http, **_verdict(inproc, http),
+        "service_database": make_url(Settings(home=home).service_db).get_backend_name(),
         "load_generator": "wrk 1 thread, closed loop, on the same 2 cores",
         "foreign_cpu_seconds": foreign,
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
