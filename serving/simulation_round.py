@@ -165,8 +165,6 @@ PARAMS = (
     "own_defaults",
     "pooled_loans",
     "transfer",
-    "valid_log_loss_boost_from_platform",
-    "valid_log_loss_none",
 )
 
 

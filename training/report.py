@@ -61,8 +61,9 @@ def _features_by_category() -> str:
 TRANSFER = (
     "boosted from a platform model trained on public records only (cold-start label, 12-month "
     "windows closed before this test period): the bank's own loans learn only corrections on top "
-    "of public-record risk. Required below the minimum of own defaults; above it, chosen over a "
-    "model of the bank's loans alone by validation log loss. Chosen over pooling (it would "
+    "of public-record risk (required below the minimum of own defaults, kept above it: the bank's "
+    "loans are the applicants it approved and cannot validate a model of them alone on the rest). "
+    "Chosen over pooling (it would "
     "train on other banks' loans, allowed only by mutual opt-in) and over recalibrating the platform "
     "model (it cannot learn what this bank's outcomes say about single features)."
 )
