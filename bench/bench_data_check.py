@@ -1,9 +1,9 @@
-"""Time `precredit data check` (features.quality.check_store) on a platform store.
+"""Time `precredit data check` (catalog.quality.check_store) on a platform store.
 
     .venv/bin/python bench/bench_data_check.py --store PATH [--repeat N]
     .venv/bin/python bench/bench_data_check.py --entities 300000 [--store PATH] [--seed S]
 
-With `--entities`, a synthetic store is generated first (features.synth) unless `--store`
+With `--entities`, a synthetic store is generated first (synthetic) unless `--store`
 already exists; generation is not timed. Prints one JSON line:
 {"bench": "data_check", "entities": N, "rows_total": M, "seconds": s}, the fastest of
 `--repeat` runs. The store is opened read-only and left unchanged.
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from features import quality, schema, store
+from catalog import quality, schema, store
 
 
 def main() -> None:
@@ -39,8 +39,8 @@ def main() -> None:
 
 def _generate(path: Path, entities: int, seed: int) -> None:
     """Write a synthetic platform store (imported here: only this mode needs the generator)."""
-    from features.synth.config import SynthConfig
-    from features.synth.generate import generate
+    from synthetic.config import SynthConfig
+    from synthetic.generate import generate
 
     generate(path, SynthConfig(entities=entities, seed=seed))
 

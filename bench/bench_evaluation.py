@@ -22,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from features import evaluation, snapshot, store, warnings
-from features.evaluation.table import exists
+from catalog import store
+from features import snapshot
+from platform_services import evaluation, warnings
+from platform_services.evaluation.table import exists
 
 
 def _timed(fn, *args):  # type: ignore[no-untyped-def]

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features import snapshot, store
+from catalog import store
+from features import snapshot
 from features.compute import compute
 
 

@@ -1,4 +1,4 @@
-"""Time and measure `features.synth.generate.generate` for a platform of N entities.
+"""Time and measure `synthetic.generate.generate` for a platform of N entities.
 
     .venv/bin/python bench/bench_generate.py --entities 20000 [--seed 42] [--out DIR]
 
@@ -22,9 +22,9 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from features import schema
-from features.synth.config import SynthConfig
-from features.synth.generate import generate
+from catalog import schema
+from synthetic.config import SynthConfig
+from synthetic.generate import generate
 
 TARGET_PEAK_MIB = 4096
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from features import store
+from catalog import store
 from training import metrics
 from training.pipeline import PipelineConfig, build_frame
 from training.train import TrainConfig, train

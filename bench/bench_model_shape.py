@@ -59,8 +59,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features import store
-from features.errors import StoreError
+from catalog import store
+from catalog.errors import StoreError
 from models.pd_model import DEFAULT_PARAMS
 from models.preapproval import PreapprovalModel
 from training import metrics

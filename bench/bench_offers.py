@@ -41,8 +41,8 @@ from features import snapshot
 from serving.config import Settings
 from serving.db import make_engine, repo, session_factory, sqlite_url, upgrade
 from serving.db import webhooks as outbox
-from serving.model_store import ModelHolder
-from serving.offers import OfferRun, run_offers
+from serving.decision.model_store import ModelHolder
+from serving.offer.run import OfferRun, run_offers
 
 TARGET_SECONDS = 300.0
 TARGET_ENTITIES = 300_000

@@ -15,7 +15,7 @@ import json
 import time
 from pathlib import Path
 
-from features import store
+from catalog import store
 from models.preapproval import PreapprovalModel
 from training.dataset import platform_training_set, store_end, time_split
 from training.pipeline import observation_dates

@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from features import snapshot, store, uscc
-from serving import decisions, scoring
+from catalog import store, uscc
+from features import snapshot
 from serving.app import build_services
 from serving.config import Settings
+from serving.decision import decisions, scoring
 from serving.state import Services
 
 WARMUP = 50

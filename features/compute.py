@@ -14,12 +14,12 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from features import uscc
+from catalog import uscc
+from catalog.errors import InvalidInput
+from catalog.store import Connection
 from features.definitions import REGISTRY
-from features.errors import InvalidInput
 from features.query import compile_registry
 from features.registry import Registry
-from features.store import Connection
 
 NARROW_MAX_CODES = 64
 EXTRACT = "_pit_"

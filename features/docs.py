@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from features import schema
+from catalog import schema
 from features.definitions import REGISTRY
 from features.registry import Registry
 

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Literal
 
-from features import schema
-from features.errors import PrecreditError
+from catalog import schema
+from catalog.errors import PrecreditError
 
 Agg = Literal["count", "sum", "max", "min", "avg", "count_distinct", "latest", "months_since",
               "any", "value", "derived"]  # fmt: skip

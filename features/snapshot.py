@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from features import uscc
+from catalog import uscc
+from catalog.store import Connection, scalar
 from features.compute import EXTRACT, SAFE_CODE, PointReader, compute, sql
 from features.definitions import REGISTRY
 from features.registry import Registry
-from features.store import Connection, scalar
 
 TABLE = "feature_snapshot"
 

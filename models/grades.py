@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from features.errors import InvalidInput
+from catalog.errors import InvalidInput
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pandas import DataFrame
 
-from features.errors import InvalidInput
-from features.schema import ENTITY_TYPES, INDUSTRY_SECTIONS, TAX_GRADES
+from catalog.errors import InvalidInput
+from catalog.schema import ENTITY_TYPES, INDUSTRY_SECTIONS, TAX_GRADES
 from models.policy import CapacityPolicy, GatePolicy, MultiplierStep, ProductPolicy
 
 FloatArray = NDArray[np.float64]

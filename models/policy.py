@@ -19,8 +19,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from features.errors import InvalidInput
-from features.schema import ENTITY_TYPES, INDUSTRY_SECTIONS, TAX_GRADES
+from catalog.errors import InvalidInput
+from catalog.schema import ENTITY_TYPES, INDUSTRY_SECTIONS, TAX_GRADES
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import ModelUnavailable
+from catalog.errors import ModelUnavailable
 from models import calibration
 from models.explain import top_reasons
 from models.grades import DEFAULT_SCALE, MasterScale

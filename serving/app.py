@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from features.errors import PrecreditError
+from catalog.errors import PrecreditError
 from serving import errors
 from serving.api import (
     decisions,
@@ -24,14 +24,14 @@ from serving.api import (
     preapprovals,
     watch,
 )
-from serving.audit_writer import AuditWriter, lock_path_for
 from serving.config import Settings, get_settings
 from serving.db.engine import make_engine, session_factory
 from serving.db.migrate import upgrade
+from serving.decision.audit_writer import AuditWriter, lock_path_for
+from serving.decision.model_store import PLATFORM, ModelHolder
+from serving.decision.snapshot import Snapshot
 from serving.metrics import Metrics
-from serving.model_store import PLATFORM, ModelHolder
 from serving.retraining import JobRunner
-from serving.snapshot import Snapshot
 from serving.state import Services
 
 log = logging.getLogger(__name__)

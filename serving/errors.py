@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from features.errors import PrecreditError
+from catalog.errors import PrecreditError
 from serving import schemas
 
 log = logging.getLogger(__name__)

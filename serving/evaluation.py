@@ -1,7 +1,7 @@
 """The public credit composite evaluation of one entity, from the snapshot row the API holds.
 
 The grade is computed now, by the same code as `precredit evaluate-entities`
-(`features.evaluation.grading.evaluate_one`), over a one-row copy of the in-memory snapshot, so
+(`platform_services.evaluation.grading.evaluate_one`), over a one-row copy of the in-memory snapshot, so
 it follows the entity's data as soon as its snapshot row is refreshed.
 """
 
@@ -14,8 +14,8 @@ import pandas as pd
 
 from features import snapshot
 from features.definitions import REGISTRY
-from features.evaluation.grading import evaluate_one
-from serving.snapshot import SnapshotRow
+from platform_services.evaluation.grading import evaluate_one
+from serving.decision.snapshot import SnapshotRow
 
 ROW = "_evaluated_row"
 

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from features import uscc
-from features.errors import NotFound, PrecreditError
-from serving import decisions
+from catalog import uscc
+from catalog.errors import NotFound, PrecreditError
 from serving.db.models import FinancingAnswer, FinancingRequest, Tenant, new_id, utcnow
+from serving.decision import decisions
 from serving.errors import error_body
 from serving.schemas import FinancingRequestIn
 from serving.state import Services

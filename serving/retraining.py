@@ -21,11 +21,12 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from features.errors import InvalidInput, NotFound, PrecreditError
-from serving import monitoring, references
+from catalog.errors import InvalidInput, NotFound, PrecreditError
 from serving.config import Settings
 from serving.db import jobs, repo
 from serving.db.models import Decision, Job, Tenant
+from serving.monitor import references
+from serving.monitor import run as monitoring
 from training import metrics, tracking
 from training.gate import GateConfig
 from training.pipeline import SCORE_REFERENCE, PipelineConfig

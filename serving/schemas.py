@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 Text = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=PRINTABLE)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]  # checked by features.uscc
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]  # checked by catalog.uscc
 Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False, strict=True)]
 Flag = Annotated[bool, Field(strict=True)]
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from serving.audit_writer import AuditWriter
 from serving.config import Settings
+from serving.decision.audit_writer import AuditWriter
+from serving.decision.model_store import ModelHolder
+from serving.decision.snapshot import Snapshot
 from serving.metrics import Metrics
-from serving.model_store import ModelHolder
 from serving.retraining import JobRunner
-from serving.snapshot import Snapshot
 
 
 @dataclass
@@ -27,4 +27,4 @@ class Services:
     models: ModelHolder
     metrics: Metrics
     jobs: JobRunner
-    audit: AuditWriter  # group commit of decision rows (see serving.audit_writer)
+    audit: AuditWriter  # group commit of decision rows (see serving.decision.audit_writer)

@@ -1,7 +1,7 @@
 """Banks' watchlists and early warnings on the entities they watch.
 
 A bank watches its borrowers and the entities of its offers (`POST /v1/watchlist`). Warnings are
-computed by the platform's rules (`features.warnings`) on a short read-only connection to the
+computed by the platform's rules (`platform_services.warnings`) on a short read-only connection to the
 store; `notify` (run by `precredit warnings run`) announces each new warning on a watched entity
 once per bank through the signed webhook outbox. A bank's watchlist is its own: no answer, log
 or event ever mentions another bank's entries.
@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from features import store, uscc
-from features.errors import InvalidInput, NotFound
-from features.warnings.run import EntityWarning, warnings_for
+from catalog import store, uscc
+from catalog.errors import InvalidInput, NotFound
+from platform_services.warnings.run import EntityWarning, warnings_for
 from serving.db import webhooks
 from serving.db.models import WarningNotice, WatchedEntity, utcnow
 

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.synth.config import SynthConfig
-from features.synth.generate import generate
+from synthetic.config import SynthConfig
+from synthetic.generate import generate
 
 if TYPE_CHECKING:
     from models.preapproval import PreapprovalModel
@@ -44,7 +44,7 @@ def small_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def platform_frame(small_store: Path, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     """The cold-start training frame of `small_store` (every open entity on each quarter end)."""
-    from features import store
+    from catalog import store
     from training.pipeline import PipelineConfig, build_frame
 
     unused = tmp_path_factory.mktemp("unused")

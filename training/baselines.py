@@ -20,8 +20,8 @@ import pandas
 from optbinning import BinningProcess
 from sklearn.linear_model import LogisticRegression
 
-from features.errors import InvalidInput
-from features.schema import ENTITY_TYPES, INDUSTRY_SECTIONS
+from catalog.errors import InvalidInput
+from catalog.schema import ENTITY_TYPES, INDUSTRY_SECTIONS
 from training.metrics import FloatArray, as_labels
 
 log = logging.getLogger(__name__)

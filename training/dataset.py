@@ -18,9 +18,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from catalog.errors import InvalidInput
+from catalog.store import Connection, scalar
 from features.compute import compute
-from features.errors import InvalidInput
-from features.store import Connection, scalar
 
 HORIZON_MONTHS = 12
 
@@ -129,25 +129,3 @@ def time_split(
     cut1, cut2 = dates.quantile(shares[0]), dates.quantile(shares[0] + shares[1])
     return {"train": order[dates <= cut1], "valid": order[(dates > cut1) & (dates <= cut2)],
             "test": order[dates > cut2]}  # fmt: skip
-
-
-def attach_truth(con: Connection, frame: pd.DataFrame) -> pd.DataFrame:
-    """Add `truth_pd` and `truth_capacity` (synthetic stores only) for oracle comparisons.
-
-    Read only for evaluation, never as a feature: the model never sees these columns.
-    """
-    if not scalar(con, "SELECT count(*) > 0 FROM truth_monthly"):
-        return frame
-    keys = frame[["uscc", "as_of"]].assign(_row=np.arange(len(frame)))
-    con.register("_truth_keys", keys)
-    try:
-        truth = con.execute("""
-            SELECT k._row, t.pd_12m, t.capacity_cny FROM _truth_keys k LEFT JOIN truth_monthly t
-              ON t.uscc = k.uscc AND t.month = date_trunc('month', CAST(k.as_of AS DATE))
-            QUALIFY row_number() OVER (PARTITION BY k._row ORDER BY t.pd_12m) = 1 ORDER BY k._row
-        """).df()  # fmt: skip
-    finally:
-        con.unregister("_truth_keys")
-    return frame.assign(
-        truth_pd=truth["pd_12m"].to_numpy(), truth_capacity=truth["capacity_cny"].to_numpy()
-    )

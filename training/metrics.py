@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas
 
-from features.errors import InvalidInput
+from catalog.errors import InvalidInput
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

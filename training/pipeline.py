@@ -12,12 +12,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from features import store
-from features.errors import InvalidInput
+from catalog import store
+from catalog.errors import InvalidInput
 from models.policy import ProductPolicy
 from models.preapproval import PreapprovalModel
+from synthetic.truth import attach_truth
 from training import metrics, report, tracking
-from training.dataset import attach_truth, outcome_training_set, platform_training_set, store_end
+from training.dataset import outcome_training_set, platform_training_set, store_end
 from training.drift import FEATURE_REFERENCE, feature_reference
 from training.gate import GateConfig, GateVerdict, evaluate_gate
 from training.train import (

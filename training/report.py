@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from features import schema
+from catalog import schema
 from features.definitions import REGISTRY
 from training.train import TrainResult
 

@@ -23,13 +23,14 @@ from typing import Any
 
 import pandas as pd
 
-from features import store
+from catalog import store
+from catalog.errors import InvalidInput
 from features.compute import compute
-from features.errors import InvalidInput
 from models.policy import ProductPolicy
 from models.preapproval import PreapprovalModel
+from synthetic.truth import attach_truth
 from training import tracking
-from training.dataset import HORIZON_MONTHS, attach_truth, time_split
+from training.dataset import HORIZON_MONTHS, time_split
 from training.gate import evaluate_gate
 from training.pipeline import PipelineConfig, PipelineResult, build_frame, register
 from training.train import TrainConfig, TrainResult, fit_base, out_of_time_start, train

@@ -24,7 +24,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from features.errors import InvalidInput
+from catalog.errors import InvalidInput
 from models import calibration
 from models.pd_model import FeatureSpec, PDClassifier
 from training import metrics

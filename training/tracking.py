@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from features.errors import ModelUnavailable, NotFound
+from catalog.errors import ModelUnavailable, NotFound
 from models import pyfunc
 from models.preapproval import PreapprovalModel
 

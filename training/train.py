@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from catalog.errors import InvalidInput
 from features.definitions import REGISTRY
-from features.errors import InvalidInput
 from features.registry import Registry
 from models.pd_model import FeatureSpec
 from models.policy import ProductPolicy

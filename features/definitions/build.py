@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from features import schema
+from catalog import schema
 from features.registry import Agg, Feature
 
 

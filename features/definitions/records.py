@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from catalog.schema import ENTITY_TYPES, INDUSTRY_SECTIONS, SHANWEI_DIVISIONS
 from features.definitions.build import feature as f
-from features.schema import ENTITY_TYPES, INDUSTRY_SECTIONS, SHANWEI_DIVISIONS
 
 IN_FORCE = "(t.removed_date IS NULL OR t.removed_date > p.as_of)"
 STILL_VALID = "(t.valid_to IS NULL OR t.valid_to > p.as_of)"

@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from features.errors import InvalidInput
-from features.uscc import USCCParts, USCCVerdict, check_many
+from catalog.errors import InvalidInput
+from catalog.uscc import USCCParts, USCCVerdict, check_many
 
 app = typer.Typer(
     help="Check unified social credit codes (统一社会信用代码, GB 32100-2015).",

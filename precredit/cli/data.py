@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from features import quality, store
+from catalog import quality, store
 from precredit.cli.platform import StoreOption, store_path
 
 app = typer.Typer(help="Data quality of the platform store.", no_args_is_help=True)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from features.errors import PrecreditError
+from catalog.errors import PrecreditError
 
 EXIT_INVALID = 2
 EXIT_UNAVAILABLE = 3

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from features import evaluation, store
-from features.evaluation import EvaluationRun, Scale
+from catalog import store
+from platform_services import evaluation
+from platform_services.evaluation import EvaluationRun, Scale
 from precredit.cli.features import Entities, _read_codes
 from precredit.cli.platform import StoreOption, store_path
 from precredit.settings import get_settings

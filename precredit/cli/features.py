@@ -10,10 +10,11 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from features import docs, snapshot, store
+from catalog import store
+from catalog.errors import InvalidInput
+from features import docs, snapshot
 from features.compute import compute
 from features.definitions import REGISTRY
-from features.errors import InvalidInput
 from precredit.settings import get_settings
 
 app = typer.Typer(help="Feature registry, point-in-time builds and the serving snapshot.",

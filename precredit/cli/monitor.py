@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from features.errors import InvalidInput
+from catalog.errors import InvalidInput
 from precredit.settings import get_settings
-from serving import monitoring
 from serving.db.engine import make_engine, session_factory
+from serving.monitor import run as monitoring
 from training.performance import Period
 
 

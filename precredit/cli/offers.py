@@ -9,15 +9,16 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
-from features import snapshot, store
+from catalog import store
+from features import snapshot
 from precredit.settings import get_settings
 from serving.db import webhooks as outbox
 from serving.db.engine import make_engine, session_factory
 from serving.db.migrate import upgrade
 from serving.db.models import utcnow
 from serving.db.offers import tenants_with_offers
-from serving.model_store import ModelHolder
-from serving.offers import DEFAULT_VALID_DAYS, OfferRun, rescore, run_offers
+from serving.decision.model_store import ModelHolder
+from serving.offer.run import DEFAULT_VALID_DAYS, OfferRun, rescore, run_offers
 from serving.webhooks import DeliveryReport, RetryPolicy, deliver_all_due
 
 offers_app = typer.Typer(help="Batch pre-approval offers and their exports.", no_args_is_help=True)

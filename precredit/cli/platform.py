@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from features import ingest, store
-from features.ingest import FileReport, ImportReport
+from catalog import ingest, store
+from catalog.ingest import FileReport, ImportReport
 from precredit.settings import get_settings
 
 app = typer.Typer(

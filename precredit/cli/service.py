@@ -11,7 +11,7 @@ import uvicorn
 from sqlalchemy.orm import Session
 from uvicorn.supervisors import Multiprocess
 
-from features.errors import InvalidInput, NotFound
+from catalog.errors import InvalidInput, NotFound
 from precredit.settings import get_settings
 from serving import http
 from serving.db import repo

@@ -11,11 +11,11 @@ from typing import Annotated
 
 import typer
 
-from features.errors import InvalidInput
+from catalog.errors import InvalidInput
 from precredit.settings import get_settings
-from serving.simulation import SimulationConfig, default_banks, prepare_home
-from serving.simulation import simulate as run
-from training import simulation_report
+from simulation import report as simulation_report
+from simulation.run import SimulationConfig, default_banks, prepare_home
+from simulation.run import simulate as run
 
 
 def _start(value: str | None) -> dt.date | None:

@@ -10,18 +10,19 @@ from typing import Annotated
 
 import typer
 
-from features import quality, snapshot, store
-from features.errors import InvalidInput
-from features.evaluation import grading
-from features.synth.config import SynthConfig
-from features.synth.generate import generate as generate_store
-from features.warnings.run import run_warnings
+from catalog import quality, store
+from catalog.errors import InvalidInput
+from features import snapshot
+from platform_services.evaluation import grading
+from platform_services.warnings.run import run_warnings
 from precredit.settings import Settings, get_settings
 from serving.db import repo
 from serving.db.engine import make_engine, session_factory
 from serving.db.migrate import upgrade
-from serving.model_store import ModelHolder
-from serving.offers import run_offers
+from serving.decision.model_store import ModelHolder
+from serving.offer.run import run_offers
+from synthetic.config import SynthConfig
+from synthetic.generate import generate as generate_store
 from training.pipeline import PipelineConfig, PipelineResult, run
 
 Entities = Annotated[int, typer.Option("--entities", help="Number of market entities.")]

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from features.errors import InvalidInput
+from catalog.errors import InvalidInput
 from precredit.settings import get_settings
 from training import tracking
 from training.pipeline import PipelineConfig, run

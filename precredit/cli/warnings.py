@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
-from features import snapshot, store, warnings
-from features.errors import InvalidInput
-from features.evaluation.table import exists
+from catalog import store
+from catalog.errors import InvalidInput
+from features import snapshot
+from platform_services import warnings
+from platform_services.evaluation.table import exists
 from precredit.cli.evaluation import OutOption, out_dir
 from precredit.cli.platform import StoreOption, store_path
 from precredit.settings import get_settings

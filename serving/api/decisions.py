@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from serving import decisions
+from serving.decision import decisions
 from serving.deps import PrincipalDep, ReaderDep, ServicesDep, require
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from features import uscc
+from catalog import uscc
 from serving import evaluation
 from serving.deps import PrincipalDep, ServicesDep
 

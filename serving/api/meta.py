@@ -8,10 +8,10 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from features.errors import ModelUnavailable
-from serving import monitoring
+from catalog.errors import ModelUnavailable
+from serving.decision.model_store import PLATFORM
 from serving.deps import PrincipalDep, ServicesDep, require
-from serving.model_store import PLATFORM
+from serving.monitor import run as monitoring
 from training import tracking
 
 router = APIRouter(tags=["operations"])

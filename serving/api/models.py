@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from features.errors import NotFound
+from catalog.errors import NotFound
 from serving import retraining
 from serving.db import jobs
 from serving.deps import PrincipalDep, ReaderDep, ServicesDep, require

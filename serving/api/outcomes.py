@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
-from features import uscc
+from catalog import uscc
 from serving.db import repo
 from serving.deps import PrincipalDep, ServicesDep, SessionDep, require
 from serving.errors import ApiError

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from features.errors import PrecreditError
-from serving import decisions
+from catalog.errors import PrecreditError
+from serving.decision import decisions
 from serving.deps import PrincipalDep, ServicesDep, require
 from serving.errors import ApiError, error_body
 from serving.schemas import PreapprovalBatchIn, PreapprovalIn

@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from features.errors import InvalidInput
+from catalog.errors import InvalidInput
 
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _POSTGRES_ALIASES = {"postgres", "postgresql", "postgresql+psycopg"}

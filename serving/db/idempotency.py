@@ -23,7 +23,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from features.errors import InvalidInput, NotFound
+from catalog.errors import InvalidInput, NotFound
 from serving.db.models import IdempotencyKey, utcnow
 
 ClaimStatus = Literal["new", "replay", "conflict", "in_progress"]

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from features.errors import Conflict, InvalidInput
+from catalog.errors import Conflict, InvalidInput
 from serving.db.models import Job, new_id, utcnow
 
 TRIGGERS = ("on_demand", "schedule", "new_outcomes", "drift", "simulation")

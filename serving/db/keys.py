@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
-from features.errors import InvalidInput, NotFound
+from catalog.errors import InvalidInput, NotFound
 from serving.db.models import ApiKey, Tenant, utcnow
 
 SCOPES = frozenset({"score", "outcomes", "admin", "platform"})

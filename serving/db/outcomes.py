@@ -10,7 +10,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from features.errors import InvalidInput
+from catalog.errors import InvalidInput
 from serving.db.models import Outcome, utcnow
 
 UpsertResult = Literal["created", "updated", "unchanged"]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from features.errors import InvalidInput
+from catalog.errors import InvalidInput
 from serving.db.models import PromotionPolicy, Tenant
 
 TENANT_ID = re.compile(r"[a-z][a-z0-9_]{1,31}")

@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from features.errors import InvalidInput, NotFound
+from catalog.errors import InvalidInput, NotFound
 from serving.db.bulk import insert_rows
 from serving.db.models import (
     OutboxEvent,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from features.errors import InvalidInput
+from catalog.errors import InvalidInput
 from precredit.cli.codes import app
 from precredit.cli.errors import run_guarded
 

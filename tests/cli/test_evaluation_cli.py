@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features import store
-from features.warnings import DEFAULT_RULES
+from catalog import store
+from platform_services.warnings import DEFAULT_RULES
 from precredit.cli import app
 from precredit.cli.errors import run_guarded
 

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from features import schema, store
-from features.errors import InvalidPlatformData, StoreError
+from catalog import schema, store
+from catalog.errors import InvalidPlatformData, StoreError
 from precredit.cli import app
 from precredit.cli.errors import run_guarded
 from precredit.settings import get_settings

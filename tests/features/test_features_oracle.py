@@ -19,10 +19,10 @@ import pandas as pd
 import pytest
 from oracle import oracle_features
 
-from features import schema, store
+from catalog import schema, store
+from catalog.uscc import build
 from features.compute import compute
 from features.definitions import REGISTRY
-from features.uscc import build
 
 # as_of dates: a month end (window starts clamp to Feb 28), a leap day, a mid-month day, later.
 D1, D2, D3, D4 = "2023-08-31", "2024-02-29", "2024-06-15", "2025-03-31"

@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import schema, snapshot, store
+from catalog import schema, store
+from catalog.errors import InvalidInput
+from catalog.uscc import build
+from features import snapshot
 from features.compute import compute
 from features.definitions import REGISTRY
-from features.errors import InvalidInput
-from features.uscc import build
 
 AS_OF = dt.date(2024, 6, 30)
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.errors import InvalidInput
+from catalog.errors import InvalidInput
 from models.grades import DEFAULT_SCALE, MasterScale
 
 PROPERTY = settings(max_examples=200, derandomize=True, deadline=None)

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.errors import InvalidInput
-from features.schema import ENTITY_TYPES, INDUSTRY_SECTIONS
+from catalog.errors import InvalidInput
+from catalog.schema import ENTITY_TYPES, INDUSTRY_SECTIONS
 from models.limit import GATE_CODES, LimitResult, decide, required_inputs
 from models.policy import ProductPolicy, default_policy
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from features.errors import InvalidInput
+from catalog.errors import InvalidInput
 from models.policy import ProductPolicy, default_policy, load_policy
 
 SECRET = "do-not-echo-4f2a"  # planted in bad files: an error message must never repeat it

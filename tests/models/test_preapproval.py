@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import ModelUnavailable
+from catalog.errors import ModelUnavailable
 from models.explain import ADDITIVITY_TOLERANCE, additivity_error
 from models.preapproval import FILES, PreapprovalModel
 from training.dataset import time_split

@@ -15,7 +15,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from features import snapshot, store
+from features import snapshot
+from catalog import store
 from training.gate import GateConfig
 from training.pipeline import PipelineConfig, run
 

@@ -27,8 +27,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from catalog import store, uscc
 from features import snapshot as feature_snapshot
-from features import store, uscc
 from serving import http
 from serving.app import create_app
 from serving.config import Settings

@@ -18,8 +18,8 @@ from api_fixtures import MAX_BATCH, SNAPSHOT_DATE, LiveApi
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from features import uscc
-from features.errors import InvalidUSCC
+from catalog import uscc
+from catalog.errors import InvalidUSCC
 from serving.db.models import Decision, IdempotencyKey, Outcome
 
 UNKNOWN_CODE = uscc.build("9", "1", "110101", "MA01YY00")  # valid, but not a Shanwei entity
@@ -319,7 +319,7 @@ def test_the_decisions_audit_cannot_be_changed(live_api: LiveApi) -> None:
 
 def test_a_registered_pilot_era_code_is_scored_with_its_flag(live_api: LiveApi) -> None:
     """DOMAIN: codes from early pilot regions fail their checks; flag them, never drop them."""
-    from features import store as platform_store
+    from catalog import store as platform_store
 
     with platform_store.connect(live_api.home / "platform.duckdb", read_only=True) as con:
         stored = [r[0] for r in con.execute("SELECT uscc FROM feature_snapshot").fetchall()]

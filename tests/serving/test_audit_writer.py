@@ -18,11 +18,11 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from test_db import decision_fields
 
-from serving.audit_writer import AuditUnavailable, AuditWriter, lock_path_for
 from serving.db import repo
 from serving.db.engine import make_engine, session_factory, sqlite_url
 from serving.db.migrate import upgrade
 from serving.db.models import Decision
+from serving.decision.audit_writer import AuditUnavailable, AuditWriter, lock_path_for
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from api_fixtures import MAX_BATCH, MAX_BODY_BYTES, LiveApi
 
-from features import uscc
+from catalog import uscc
 
 MARKER = "ZZECHOZZ"
 VALID = uscc.build("9", "1", "441500", "MA5FXX01")  # well-formed; its entity is not needed here

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from features.errors import InvalidInput, NotFound
+from catalog.errors import InvalidInput, NotFound
 from serving.db import current_revision, make_engine, repo, sqlite_url, upgrade
 from serving.db.migrate import head_revision
 from serving.db.models import ApiKey, Base, Decision

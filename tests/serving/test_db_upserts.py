@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from features.errors import InvalidInput, NotFound
+from catalog.errors import InvalidInput, NotFound
 from serving.db import repo
 from serving.db.models import IdempotencyKey, Outcome
 from serving.db.outcomes import add_months, latest_start

@@ -6,7 +6,7 @@ import pytest
 from api_fixtures import LiveApi
 from sqlalchemy import func, select
 
-from features import uscc
+from catalog import uscc
 from serving.db import repo
 from serving.db.models import Decision
 

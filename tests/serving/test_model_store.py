@@ -9,8 +9,8 @@ import httpx
 import pytest
 from api_fixtures import ApiStacks, LiveApi, free_port
 
-from features.errors import ModelUnavailable
-from serving.model_store import ModelHolder
+from catalog.errors import ModelUnavailable
+from serving.decision.model_store import ModelHolder
 
 UNREACHABLE = f"http://127.0.0.1:{free_port()}"  # nothing listens there
 

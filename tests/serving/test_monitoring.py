@@ -29,15 +29,19 @@ import pytest
 from api_fixtures import LiveApi, build_home
 from typer.testing import CliRunner
 
-from features import snapshot, store, uscc
-from features.synth.config import SynthConfig
-from features.synth.generate import generate
+from catalog import store, uscc
+from features import snapshot
 from precredit.cli import app
 from precredit.settings import get_settings
-from serving import monitoring, references, retraining
+from serving import retraining
 from serving.config import Settings
 from serving.db import sqlite_url
-from training import outcomes, tracking
+from serving.monitor import references
+from serving.monitor import run as monitoring
+from synthetic import outcomes
+from synthetic.config import SynthConfig
+from synthetic.generate import generate
+from training import tracking
 from training.drift import FEATURE_REFERENCE, feature_reference
 
 QUARTER_END = dt.date(2025, 9, 30)

@@ -25,8 +25,9 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from features import snapshot, store
-from features.errors import NotFound
+from catalog import store
+from catalog.errors import NotFound
+from features import snapshot
 from precredit.cli import app
 from precredit.settings import get_settings
 from serving.db import make_engine, repo, session_factory, sqlite_url
@@ -34,10 +35,10 @@ from serving.db import webhooks as outbox
 from serving.db.bulk import insert_rows
 from serving.db.models import Offer, OutboxEvent
 from serving.db.offers import OFFERS
-from serving.model_store import ModelHolder
-from serving.offer_batch import score_batch
-from serving.offer_export import COLUMNS, EXPORT_SCHEMA
-from serving.offers import NOT_IN_SNAPSHOT, OfferRun, rescore, run_offers
+from serving.decision.model_store import ModelHolder
+from serving.offer.batch import score_batch
+from serving.offer.export import COLUMNS, EXPORT_SCHEMA
+from serving.offer.run import NOT_IN_SNAPSHOT, OfferRun, rescore, run_offers
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "offers.md"

@@ -20,11 +20,12 @@ from api_fixtures import LiveApi, build_home
 from mlflow import MlflowClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from features import store, uscc
+from catalog import store, uscc
 from serving import retraining
 from serving.config import Settings
 from serving.db import jobs, repo, sqlite_url
-from training import outcomes, tracking
+from synthetic import outcomes
+from training import tracking
 
 AS_OF = "2025-12-31"
 

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from api_fixtures import SNAPSHOT_DATE
 
-from features import snapshot, store
+from catalog import store
+from catalog.errors import StoreError, UnknownEntity
+from features import snapshot
 from features.definitions import REGISTRY
-from features.errors import StoreError, UnknownEntity
-from serving.snapshot import Snapshot
+from serving.decision.snapshot import Snapshot
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from api_fixtures import SNAPSHOT_DATE, LiveApi
 from sqlalchemy import select
 
-from features import store
-from features.warnings.run import warnings_for
+from catalog import store
+from platform_services.warnings.run import warnings_for
 from serving import watch
 from serving.db import webhooks
 from serving.db.models import OutboxEvent

@@ -28,15 +28,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from features import store
-from features.errors import InvalidInput, NotFound
+from catalog import store
+from catalog.errors import InvalidInput, NotFound
 from precredit.cli import app
 from precredit.settings import get_settings
 from serving.db import repo
 from serving.db import webhooks as outbox
 from serving.db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
-from serving.model_store import ModelHolder
-from serving.offers import run_offers
+from serving.decision.model_store import ModelHolder
+from serving.offer.run import run_offers
 from serving.webhooks import (
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,

@@ -10,8 +10,8 @@ import pytest
 from scipy.stats import ks_2samp
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from features.errors import InvalidInput
-from features.schema import ENTITY_TYPES, INDUSTRY_SECTIONS
+from catalog.errors import InvalidInput
+from catalog.schema import ENTITY_TYPES, INDUSTRY_SECTIONS
 from training import baselines, metrics
 
 Y4 = np.array([0, 0, 1, 1])

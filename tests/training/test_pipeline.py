@@ -21,7 +21,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from features.errors import InvalidInput, NotFound
+from catalog.errors import InvalidInput, NotFound
 from models import pyfunc
 from models.preapproval import PreapprovalModel
 from training import metrics, tracking

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import InvalidInput
+from catalog.errors import InvalidInput
 from models.pd_model import PDClassifier
 from training import metrics
 from training.table import (

@@ -1,0 +1,126 @@
+"""Score a request end to end and store it: snapshot row -> model -> answer -> audit row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from catalog import uscc
+from catalog.errors import InvalidInput, InvalidUSCC, NotFound
+from serving.db import repo
+from serving.decision import scoring
+from serving.decision.model_store import ServedModel
+from serving.state import Services
+
+PILOT_REASONS = (uscc.REASON_CHECK_CHAR, uscc.REASON_ORG_CHECK)
+
+
+def _code(services: Services, code: str) -> tuple[str, str | None]:
+    """The canonical code, or a registered pilot-era code that fails a check, with its flag.
+
+    DOMAIN: early pilot regions issued codes that fail the check characters; such a code is
+    flagged in the answer, never refused, when the platform has the entity registered.
+    """
+    try:
+        return uscc.canonical(code), None
+    except InvalidUSCC as error:
+        normalized = uscc.normalize(code)
+        if error.reason in PILOT_REASONS and services.snapshot.has(normalized):
+            services.metrics.flagged_code(error.reason)
+            return normalized, error.reason
+        raise
+
+
+def code_flag(code: str) -> str | None:
+    """The pilot-era flag of a stored code (None for a valid one): replays recompute it."""
+    try:
+        uscc.canonical(code)
+    except InvalidUSCC as error:
+        return error.reason
+    return None
+
+
+def _check_product(served: ServedModel, product: str) -> None:
+    if product != served.model.policy_.product:
+        raise InvalidInput(f"unknown product for this bank (known: {served.model.policy_.product})")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """An answer and the audit row that records it (written by `record`)."""
+
+    answer: dict[str, Any]
+    audit: repo.DecisionFields
+
+
+def evaluate(services: Services, tenant: str, code: str, product: str,
+             requested: float | None) -> Scored:  # fmt: skip
+    """Score one request without touching the service database."""
+    canonical, flag = _code(services, code)
+    served = services.models.get(tenant)  # one reference: score and reasons from one version
+    _check_product(served, product)
+    row = services.snapshot.row(canonical)
+    request = scoring.Request(canonical, product, requested, flag)
+    features = scoring.feature_values_dict(row, served.model.spec.names)
+    answer = scoring.decide(served, request, features, row.as_of)
+    audit = repo.DecisionFields(
+        tenant_id=tenant, uscc=canonical, product=product, requested_amount_cny=requested,
+        decision=answer["decision"], limit_cny=answer["limit_cny"], pd=answer["pd"],
+        grade=answer["grade_label"], binding=answer["binding"], model_name=served.name,
+        model_version=served.version, model_sha256=served.fingerprint,
+        policy_version=served.model.policy_.version, policy_fingerprint=served.model.policy_.fingerprint(),
+        registry_fingerprint=row.registry_fingerprint,
+        snapshot_as_of=dt.date.fromisoformat(row.as_of), input_hash=scoring.input_hash(request, features, row.as_of),
+        features_json=scoring.canonical_json(features), reasons_json=scoring.canonical_json(answer["reasons"]),
+        response_json=scoring.canonical_json(answer),
+    )  # fmt: skip
+    return Scored(answer, audit)
+
+
+def record(session: Session, scored: Sequence[Scored]) -> list[dict[str, Any]]:
+    """Store the audit rows in the caller's transaction (one executemany); answers with ids."""
+    ids = repo.record_decisions(session, [s.audit for s in scored])
+    return [{"decision_id": i, **s.answer} for i, s in zip(ids, scored, strict=True)]
+
+
+def commit(services: Services, scored: Sequence[Scored]) -> list[dict[str, Any]]:
+    """Store the audit rows durably (group commit with other requests); answers with ids."""
+    ids = services.audit.write([s.audit for s in scored])
+    return [{"decision_id": i, **s.answer} for i, s in zip(ids, scored, strict=True)]
+
+
+def score(services: Services, tenant: str, code: str, product: str,
+          requested: float | None) -> dict[str, Any]:  # fmt: skip
+    """Answer one request once it is recorded; the answer carries its decision id."""
+    return commit(services, [evaluate(services, tenant, code, product, requested)])[0]
+
+
+def stored(session: Session, tenant: str, decision_id: str) -> dict[str, Any]:
+    """A stored answer exactly as it was given (404 for another tenant's id)."""
+    row = repo.get_decision(session, tenant, decision_id)
+    if row is None:
+        raise NotFound("no such decision")
+    return {
+        "decision_id": row.id,
+        "created_at": row.created_at.isoformat(),
+        **json.loads(row.response_json),
+    }
+
+
+def replay(services: Services, session: Session, tenant: str, decision_id: str) -> dict[str, Any]:
+    """Recompute a stored decision with the same model version, features and request."""
+    row = repo.get_decision(session, tenant, decision_id)
+    if row is None:
+        raise NotFound("no such decision")
+    served = services.models.version(row.model_name, row.model_version)
+    features = json.loads(row.features_json)
+    request = scoring.Request(row.uscc, row.product, row.requested_amount_cny, code_flag(row.uscc))
+    answer = scoring.decide(served, request, features, row.snapshot_as_of.isoformat())
+    again = scoring.canonical_json(answer)
+    return {"decision_id": row.id, "identical": again == row.response_json,
+            "original": json.loads(row.response_json), "replayed": answer}  # fmt: skip

@@ -1,0 +1,1 @@
+"""Batch pre-approval: offers for every entity, their exports and their webhook events."""

@@ -1,0 +1,146 @@
+"""The offers export: Parquet, CSV and JSON Lines with one documented schema (docs/offers.md).
+
+`offer_document` is the one JSON form of an offer: a JSON Lines row, and the `offer` of a
+webhook event. Files are written under a temporary name and renamed when complete, with a
+manifest giving each file's SHA-256, so a reader never sees half an export.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from sqlalchemy import Engine
+
+from catalog import uscc as codes
+from serving.db import offers as offer_rows
+
+SCHEMA_VERSION = 1
+REASON = pa.struct([("code", pa.string()), ("feature", pa.string()), ("text_zh", pa.string()),
+                    ("text_en", pa.string()), ("value", pa.string()),
+                    ("contribution", pa.float64()), ("direction", pa.string())])  # fmt: skip
+EXPORT_SCHEMA = pa.schema([
+    pa.field("offer_id", pa.string(), nullable=False),
+    pa.field("uscc", pa.string(), nullable=False),
+    pa.field("uscc_valid", pa.bool_(), nullable=False),
+    pa.field("product", pa.string(), nullable=False),
+    pa.field("decision", pa.string(), nullable=False),
+    pa.field("limit_cny", pa.float64(), nullable=False),
+    pa.field("pd", pa.float64(), nullable=False),
+    pa.field("grade", pa.string(), nullable=False),
+    pa.field("binding", pa.string(), nullable=False),
+    pa.field("reasons", pa.list_(REASON), nullable=False),
+    pa.field("valid_until", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("created_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("model_name", pa.string(), nullable=False),
+    pa.field("model_version", pa.string(), nullable=False),
+    pa.field("snapshot_as_of", pa.date32(), nullable=False),
+    pa.field("input_hash", pa.string(), nullable=False),
+])  # fmt: skip
+COLUMNS = tuple(EXPORT_SCHEMA.names)
+# CSV: reasons as their JSON text, times as ISO 8601 text, booleans true/false.
+CSV_SCHEMA = pa.schema([
+    pa.field(f.name, f.type if f.type in (pa.bool_(), pa.float64()) else pa.string(), nullable=False)
+    for f in EXPORT_SCHEMA
+])  # fmt: skip
+FORMATS = ("parquet", "csv", "jsonl")
+
+
+def offer_document(row: Mapping[Any, Any], reasons: list[dict[str, Any]]) -> dict[str, Any]:
+    """An offer row as JSON: the export's columns (times ISO 8601, UTC) and its status."""
+    return {
+        "offer_id": row["id"], "uscc": row["uscc"], "uscc_valid": codes.is_valid(row["uscc"]),
+        "product": row["product"], "decision": row["decision"], "limit_cny": row["limit_cny"],
+        "pd": row["pd"], "grade": row["grade"], "binding": row["binding"], "reasons": reasons,
+        "valid_until": row["valid_until"].isoformat(), "created_at": row["created_at"].isoformat(),
+        "model_name": row["model_name"], "model_version": row["model_version"],
+        "snapshot_as_of": row["snapshot_as_of"].isoformat(), "input_hash": row["input_hash"],
+        "status": row["status"],
+    }  # fmt: skip
+
+
+def export_offers(
+    engine: Engine, tenant_id: str, out_dir: Path, now: dt.datetime
+) -> dict[str, Path]:
+    """Write the tenant's active offers in every format plus a manifest; the paths by format."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"offers-{tenant_id}-{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
+    paths = {kind: out_dir / f"{stem}.{kind}" for kind in FORMATS}
+    parts = {kind: path.with_name(path.name + ".part") for kind, path in paths.items()}
+    with _Writers(parts) as writers:
+        for chunk in offer_rows.stream_active(engine, tenant_id):
+            writers.write(chunk)
+    for kind, path in paths.items():
+        os.replace(parts[kind], path)
+    manifest = _manifest(tenant_id, now, writers.rows, paths)
+    paths["manifest"] = out_dir / f"{stem}.manifest.json"
+    paths["manifest"].write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return paths
+
+
+class _Writers:
+    """The three open files, fed chunk by chunk."""
+
+    def __init__(self, parts: Mapping[str, Path]) -> None:
+        self.parts = parts
+        self.rows = 0
+
+    def __enter__(self) -> _Writers:
+        self.parquet = pq.ParquetWriter(self.parts["parquet"], EXPORT_SCHEMA, compression="zstd")
+        self.csv = pa_csv.CSVWriter(self.parts["csv"], CSV_SCHEMA,
+                                    write_options=pa_csv.WriteOptions(quoting_style="needed"))  # fmt: skip
+        self.jsonl: IO[bytes] = self.parts["jsonl"].open("wb")
+        return self
+
+    def write(self, chunk: Sequence[Mapping[Any, Any]]) -> None:
+        """Append one chunk of offer rows to every file."""
+        docs = [offer_document(row, orjson.loads(row["reasons_json"])) for row in chunk]
+        columns = {c: [doc[c] for doc in docs] for c in COLUMNS}
+        self.parquet.write_table(_parquet_table(chunk, columns))
+        csv_columns = columns | {"reasons": [row["reasons_json"] for row in chunk]}
+        self.csv.write_table(pa.Table.from_pydict(csv_columns, CSV_SCHEMA))
+        self.jsonl.write(b"".join(orjson.dumps({c: d[c] for c in COLUMNS}) + b"\n" for d in docs))
+        self.rows += len(docs)
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        self.parquet.close()
+        self.csv.close()
+        self.jsonl.close()
+        if kind is not None:  # no half export left behind
+            for part in self.parts.values():
+                part.unlink(missing_ok=True)
+
+
+def _parquet_table(chunk: Sequence[Mapping[Any, Any]], columns: dict[str, list[Any]]) -> pa.Table:
+    """The chunk with Parquet's types: timestamps, a date, reason values as text."""
+    reasons = [[r | {"value": None if r["value"] is None else str(r["value"])} for r in reasons]
+               for reasons in columns["reasons"]]  # fmt: skip
+    typed = {name: [row[name] for row in chunk]
+             for name in ("valid_until", "created_at", "snapshot_as_of")}  # fmt: skip
+    return pa.Table.from_pydict(columns | typed | {"reasons": reasons}, EXPORT_SCHEMA)
+
+
+def _manifest(
+    tenant_id: str, now: dt.datetime, rows: int, paths: Mapping[str, Path]
+) -> dict[str, Any]:
+    files = {kind: {"name": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path)}
+             for kind, path in paths.items()}  # fmt: skip
+    return {"tenant_id": tenant_id, "exported_at": now.isoformat(), "rows": rows,
+            "schema_version": SCHEMA_VERSION, "columns": list(COLUMNS), "files": files}  # fmt: skip
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,301 @@
+"""Batch pre-approval: an offer for every approvable entity of the snapshot, kept current.
+
+`run_offers` for one tenant, with one served model version (its champion, else the platform
+model) for the whole run:
+
+1. expires the tenant's active offers whose `valid_until` has passed;
+2. scores the snapshot in batches of `batch_rows` (TreeSHAP only where needed: `offer_batch`);
+3. compares every entity with its active offer, `write_rows` entities per transaction: a new
+   approvable entity gets an offer (`offer.created`); a changed decision, limit or grade
+   supersedes the old offer with a new one (`offer.changed`); a decline revokes it, the
+   binding rule as reason (`offer.revoked`); anything else leaves the offer untouched;
+4. revokes active offers of entities no longer in the snapshot, or of a product the model no
+   longer offers;
+5. exports the active offers (Parquet, CSV, JSON Lines; `serving.offer.export`).
+
+`rescore` does 1 and 3 (and 4 for its codes) after those codes' snapshot rows were refreshed.
+Only approve and refer decisions become offers: a decline has limit 0, so there is nothing to
+offer (a refer is an offer a loan officer reviews). An offer's terms and validity never change
+under its id: a re-confirmed offer is left as it is and expires on its date; the next run then
+offers afresh. Events go in the transaction that changes the offers (see `serving.db.webhooks`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog import store, uscc
+from catalog.errors import NotFound
+from features import snapshot
+from serving.db import offers as offer_rows
+from serving.db.models import Tenant, new_id, utcnow
+from serving.decision.model_store import ModelHolder, ServedModel
+from serving.offer import events as offer_events
+from serving.offer.batch import ScoredBatch, score_batch
+from serving.offer.export import export_offers
+
+DEFAULT_VALID_DAYS = 30
+BATCH_ROWS = 50_000
+WRITE_ROWS = 5_000
+NOT_IN_SNAPSHOT = "not_in_snapshot"
+PRODUCT_WITHDRAWN = "product_withdrawn"
+
+
+@dataclass
+class OfferCounts:
+    """What a run did, entity by entity."""
+
+    scored: int = 0
+    offerable: int = 0
+    created: int = 0
+    changed: int = 0
+    revoked: int = 0
+    unchanged: int = 0
+    expired: int = 0
+    events: int = 0
+    flagged_codes: int = 0  # offers to codes failing GB 32100 (kept, flagged in the export)
+
+    def add(self, other: OfferCounts) -> None:
+        """Add another count in place."""
+        for name in (f.name for f in fields(self)):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def rows_written(self) -> int:
+        """Rows inserted or updated in the service database."""
+        return self.created + 2 * self.changed + self.revoked + self.expired + self.events
+
+
+@dataclass
+class OfferRun:
+    """The result of a run or a re-score."""
+
+    tenant_id: str
+    model_name: str
+    model_version: str
+    product: str
+    now: dt.datetime
+    valid_until: dt.datetime
+    counts: OfferCounts = field(default_factory=OfferCounts)
+    exports: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {"tenant_id": self.tenant_id, "model_name": self.model_name,
+                "model_version": self.model_version, "product": self.product,
+                "now": self.now.isoformat(), "valid_until": self.valid_until.isoformat(),
+                **asdict(self.counts), "rows_written": self.counts.rows_written,
+                "exports": {k: str(v) for k, v in self.exports.items()},
+                "seconds": round(self.seconds, 3)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Context:
+    sessions: sessionmaker[Session]
+    served: ServedModel
+    run: OfferRun
+    write_rows: int
+
+
+@dataclass
+class _Plan:
+    """One chunk's changes: new offers (with the offer they replace), revocations, the rest."""
+
+    create: list[tuple[int, offer_rows.ActiveOffer | None]] = field(default_factory=list)
+    revoke: list[tuple[int, offer_rows.ActiveOffer]] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def run_offers(
+    sessions: sessionmaker[Session], models: ModelHolder, con: store.Connection, tenant_id: str,
+    *, out_dir: Path | None = None, valid_days: int = DEFAULT_VALID_DAYS,
+    now: dt.datetime | None = None, batch_rows: int = BATCH_ROWS, write_rows: int = WRITE_ROWS,
+) -> OfferRun:  # fmt: skip
+    """Offers for every entity of the snapshot for one tenant; exports when `out_dir` is given."""
+    started = time.perf_counter()
+    ctx = _start(sessions, models, tenant_id, valid_days, now, write_rows)
+    seen: set[str] = set()
+    for frame in snapshot_frames(con, batch_rows):
+        batch = score_batch(ctx.served, frame)
+        seen.update(batch.uscc)
+        ctx.run.counts.add(_apply(ctx, batch))
+    product = ctx.run.product
+    stale = [code for code, kind in offer_rows.active_codes(_engine(sessions), tenant_id)
+             if kind != product or code not in seen]  # fmt: skip
+    ctx.run.counts.add(_revoke_stale(ctx, stale, lambda o: _absent_reason(o, product, seen)))
+    if out_dir is not None:
+        ctx.run.exports = export_offers(_engine(sessions), tenant_id, out_dir, ctx.run.now)
+    ctx.run.seconds = time.perf_counter() - started
+    return ctx.run
+
+
+def rescore(
+    sessions: sessionmaker[Session], models: ModelHolder, con: store.Connection, tenant_id: str,
+    codes: Sequence[str], *, valid_days: int = DEFAULT_VALID_DAYS, now: dt.datetime | None = None,
+) -> OfferRun:  # fmt: skip
+    """Re-score `codes` (their snapshot rows refreshed) and revoke what no longer holds."""
+    started = time.perf_counter()
+    ctx = _start(sessions, models, tenant_id, valid_days, now, WRITE_ROWS)
+    wanted = sorted({uscc.normalize(code) for code in codes})
+    frame = snapshot.read(con, wanted)
+    if len(frame):
+        ctx.run.counts.add(_apply(ctx, score_batch(ctx.served, frame)))
+    missing = sorted(set(wanted) - set(frame["uscc"].astype(str)))
+    ctx.run.counts.add(_revoke_stale(ctx, missing, lambda _: NOT_IN_SNAPSHOT))
+    ctx.run.seconds = time.perf_counter() - started
+    return ctx.run
+
+
+def snapshot_frames(con: store.Connection, batch_rows: int) -> Iterator[pd.DataFrame]:
+    """The feature snapshot in batches of about `batch_rows` rows, by code."""
+    reader = con.sql(f"SELECT * FROM {snapshot.TABLE} ORDER BY uscc").to_arrow_reader(batch_rows)
+    for record_batch in reader:
+        yield record_batch.to_pandas()
+
+
+def _start(
+    sessions: sessionmaker[Session], models: ModelHolder, tenant_id: str, valid_days: int,
+    now: dt.datetime | None, write_rows: int,
+) -> _Context:  # fmt: skip
+    """Check the tenant, pick its model, expire what ran out."""
+    if valid_days < 1:
+        raise ValueError("valid_days must be at least 1")
+    moment = now or utcnow()
+    with sessions.begin() as session:
+        if session.get(Tenant, tenant_id) is None:
+            raise NotFound(f"tenant {tenant_id!r} does not exist")
+        offer_rows.lock_tenant(session, tenant_id)
+        expired = offer_rows.expire(session, tenant_id, moment)
+    served = models.get(tenant_id)
+    run = OfferRun(tenant_id, served.name, served.version, served.model.policy_.product, moment,
+                   moment + dt.timedelta(days=valid_days), OfferCounts(expired=expired))  # fmt: skip
+    return _Context(sessions, served, run, write_rows)
+
+
+def _apply(ctx: _Context, batch: ScoredBatch) -> OfferCounts:
+    """Write one scored batch, `write_rows` entities per transaction."""
+    offerable = batch.offerable()
+    flagged = sum(not uscc.is_valid(batch.uscc[i]) for i in np.flatnonzero(offerable))
+    counts = OfferCounts(scored=len(batch), offerable=int(offerable.sum()), flagged_codes=flagged)
+    for start in range(0, len(batch), ctx.write_rows):
+        rows = range(start, min(start + ctx.write_rows, len(batch)))
+        counts.add(_apply_chunk(ctx, batch, rows))
+    return counts
+
+
+def _apply_chunk(ctx: _Context, batch: ScoredBatch, rows: range) -> OfferCounts:
+    """Compare with the active offers, write the changes and their events in one transaction."""
+    with ctx.sessions.begin() as session:
+        offer_rows.lock_tenant(session, ctx.run.tenant_id)
+        codes = batch.uscc[rows.start : rows.stop]
+        plan = _plan(batch, rows, offer_rows.active_offers(session, ctx.run.tenant_id,
+                                                           batch.product, codes))  # fmt: skip
+        events = _write(session, ctx, batch, plan)
+    changed = sum(old is not None for _, old in plan.create)
+    return OfferCounts(created=len(plan.create) - changed, changed=changed,
+                       revoked=len(plan.revoke), unchanged=plan.unchanged, events=events)  # fmt: skip
+
+
+def _plan(batch: ScoredBatch, rows: range, active: dict[str, offer_rows.ActiveOffer]) -> _Plan:
+    """Which rows create, change or revoke an offer, and how many leave theirs as it is."""
+    plan, chunk = _Plan(), slice(rows.start, rows.stop)
+    offerable = batch.offerable()[chunk].tolist()
+    terms = zip(batch.decision[chunk].tolist(), batch.limit_cny[chunk].tolist(),
+                batch.grade[chunk].tolist(), strict=True)  # fmt: skip
+    for i, can_offer, new_terms in zip(rows, offerable, terms, strict=True):
+        old = active.get(batch.uscc[i])
+        if not can_offer:
+            if old is not None:
+                plan.revoke.append((i, old))
+        elif old is None or old.key_terms() != new_terms:
+            plan.create.append((i, old))
+        else:
+            plan.unchanged += 1
+    return plan
+
+
+def _write(session: Session, ctx: _Context, batch: ScoredBatch, plan: _Plan) -> int:
+    """End replaced and revoked offers, insert the new ones and the events; how many events."""
+    now = ctx.run.now
+    batch.explain([i for i, _ in plan.revoke])  # the exact binding rule and answer
+    new = [_offer_row(ctx, batch, i, old) for i, old in plan.create]
+    endings = [offer_rows.Ending(old.id, "superseded") for _, old in plan.create if old]
+    endings += [offer_rows.Ending(old.id, "revoked", str(batch.binding[i]))
+                for i, old in plan.revoke]  # fmt: skip
+    offer_rows.end_offers(session, endings, now)
+    offer_rows.insert_offers(session, [row for row, _ in new])
+    events = [offer_events.created(row, reasons, old)
+              for (row, reasons), (_, old) in zip(new, plan.create, strict=True)]  # fmt: skip
+    events += [offer_events.revoked(old, str(batch.binding[i]), now, batch, i)
+               for i, old in plan.revoke]  # fmt: skip
+    return offer_events.write(session, ctx.run.tenant_id, events, now)
+
+
+def _offer_row(
+    ctx: _Context, batch: ScoredBatch, i: int, old: offer_rows.ActiveOffer | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A complete new offer row, and its reasons."""
+    reasons, code = batch.reasons(i), batch.uscc[i]
+    row = {"id": new_id(), "tenant_id": ctx.run.tenant_id, "uscc": code, "product": batch.product,
+           "decision": str(batch.decision[i]), "limit_cny": float(batch.limit_cny[i]),
+           "pd": float(batch.pd[i]), "grade": str(batch.grade[i]), "binding": str(batch.binding[i]),
+           "reasons_json": _json(reasons), "model_name": ctx.served.name,
+           "model_version": ctx.served.version, "snapshot_as_of": batch.as_of[i],
+           "input_hash": batch.input_hash(i), "status": "active",
+           "active_key": offer_rows.active_key(ctx.run.tenant_id, batch.product, code),
+           "replaces_id": old.id if old else None, "created_at": ctx.run.now,
+           "valid_until": ctx.run.valid_until, "revoked_at": None, "revoke_reason": None}  # fmt: skip
+    return row, reasons
+
+
+def _revoke_stale(
+    ctx: _Context, codes: Sequence[str], reason_of: Callable[[offer_rows.ActiveOffer], str | None]
+) -> OfferCounts:
+    """Revoke the active offers of `codes` that `reason_of` gives a reason for."""
+    counts = OfferCounts()
+    tenant_id, now = ctx.run.tenant_id, ctx.run.now
+    for start in range(0, len(codes), ctx.write_rows):
+        with ctx.sessions.begin() as session:
+            offer_rows.lock_tenant(session, tenant_id)
+            active = offer_rows.active_by_codes(
+                session, tenant_id, codes[start : start + ctx.write_rows]
+            )
+            stale = [(o, r) for o in active if (r := reason_of(o)) is not None]
+            offer_rows.end_offers(
+                session, [offer_rows.Ending(o.id, "revoked", r) for o, r in stale], now
+            )
+            events = [offer_events.revoked(o, r, now) for o, r in stale]
+            counts.events += offer_events.write(session, tenant_id, events, now)
+        counts.revoked += len(stale)
+    return counts
+
+
+def _absent_reason(offer: offer_rows.ActiveOffer, product: str, seen: set[str]) -> str | None:
+    if offer.product != product:
+        return PRODUCT_WITHDRAWN
+    return None if offer.uscc in seen else NOT_IN_SNAPSHOT
+
+
+def _json(value: object) -> str:
+    """Compact JSON with sorted keys (orjson: a run encodes a few hundred thousand of these)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _engine(sessions: sessionmaker[Session]) -> Engine:
+    """The engine the session factory is bound to."""
+    bind = sessions.kw["bind"]
+    if not isinstance(bind, Engine):
+        raise TypeError("the session factory must be bound to an Engine")
+    return bind

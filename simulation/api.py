@@ -1,0 +1,156 @@
+"""The simulation's side of a real precredit API: a local server, the banks and their clients.
+
+`LocalApi` serves `create_app(settings)` with uvicorn on a free 127.0.0.1 port in a thread
+(the same configuration `precredit serve` uses); `BankClient` is one bank talking to it over
+HTTP with its own API key, exactly as a bank's systems would.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+import pandas as pd
+import uvicorn
+
+from catalog.errors import PrecreditError
+from serving import http
+from serving.app import create_app
+from serving.config import Settings
+from serving.db import make_engine, repo, session_factory, upgrade
+from simulation.lending import BankPolicy
+
+JOB_TIMEOUT_SECONDS = 1_800
+OUTCOMES_PER_CALL = 2_000
+
+
+class SimulationError(PrecreditError):
+    """The simulated bank got an answer no bank should get from the API."""
+
+    http_status = 500
+    code = "simulation_failed"
+
+
+def provision(settings: Settings, banks: Sequence[BankPolicy], pooling: bool) -> dict[str, str]:
+    """Create the platform and the banks (promotion policy, pooling) and one admin key each."""
+    upgrade(settings.service_db)
+    engine = make_engine(settings.service_db)
+    try:
+        with session_factory(engine)() as session:
+            repo.create_tenant(session, "platform", "Platform", platform=True)
+            keys = {}
+            for bank in banks:
+                repo.create_tenant(session, bank.bank_id, f"Simulated {bank.bank_id}",
+                                   pooling_opt_in=pooling, promotion_policy=bank.promotion)  # fmt: skip
+                keys[bank.bank_id] = repo.issue_key(session, bank.bank_id,
+                                                    ["score", "outcomes", "admin"])  # fmt: skip
+            session.commit()
+    finally:
+        engine.dispose()
+    return keys
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalApi:
+    """The precredit API on 127.0.0.1 in a background thread, for the length of a `with`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.base_url = ""
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> LocalApi:
+        port = _free_port()
+        self._server = uvicorn.Server(http.config(create_app(self.settings), "127.0.0.1", port))
+        self._thread = threading.Thread(target=self._server.run, name="sim-api", daemon=True)
+        self._thread.start()
+        self.base_url = f"http://127.0.0.1:{port}"
+        self._wait_healthy()
+        return self
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self._thread is None or not self._thread.is_alive():
+                raise SimulationError("the API server stopped during start-up")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise SimulationError("the API did not answer /healthz within 120 s")
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:  # fmt: skip
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=60)
+
+
+class BankClient:
+    """One bank's HTTP client on the API (its key has score, outcomes and admin scopes)."""
+
+    def __init__(self, base_url: str, key: str, batch: int) -> None:
+        self.batch = batch
+        self._http = httpx.Client(base_url=base_url, timeout=600,
+                                  headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def _ok(self, response: httpx.Response, *expected: int) -> Any:
+        if response.status_code not in (expected or (200,)):
+            raise SimulationError(f"{response.request.method} {response.request.url.path} "
+                                  f"answered {response.status_code}: {response.text[:300]}")  # fmt: skip
+        return response.json()
+
+    def preapprove(self, pool: pd.DataFrame) -> list[dict[str, Any] | None]:
+        """Batch pre-approvals for the pool (uscc, requested_amount_cny); None for a refused item."""
+        answers: list[dict[str, Any] | None] = []
+        items = [{"uscc": c, "requested_amount_cny": float(a)}
+                 for c, a in zip(pool["uscc"], pool["requested_amount_cny"], strict=True)]  # fmt: skip
+        for start in range(0, len(items), self.batch):
+            body = {"items": items[start : start + self.batch]}
+            results = self._ok(self._http.post("/v1/preapprovals/batch", json=body))["results"]
+            answers += [r.get("result") if r["status"] == 200 else None for r in results]
+        return answers
+
+    def post_outcomes(self, records: list[dict[str, Any]]) -> int:
+        """Report loan outcomes in batches; returns how many the API stored."""
+        stored = 0
+        for start in range(0, len(records), OUTCOMES_PER_CALL):
+            body = {"outcomes": records[start : start + OUTCOMES_PER_CALL]}
+            stored += int(self._ok(self._http.post("/v1/outcomes", json=body))["stored"])
+        return stored
+
+    def retrain(self, as_of: str) -> dict[str, Any]:
+        """Ask for a retraining on outcomes matured by `as_of` and wait for the job's end."""
+        job = self._ok(self._http.post("/v1/models/retrain", json={"as_of": as_of}), 202)
+        deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            state: dict[str, Any] = self._ok(self._http.get(f"/v1/jobs/{job['job_id']}"))
+            if state["status"] in ("succeeded", "failed"):
+                return state
+            time.sleep(0.5)
+        raise SimulationError(f"retraining job {job['job_id']} did not finish in time")
+
+    def promote(self, version: str, approver: str, reason: str) -> dict[str, Any]:
+        """Approve a challenger that passed the gate (the bank's manual promotion step)."""
+        body = {"version": version, "approver": approver, "reason": reason}
+        return dict(self._ok(self._http.post("/v1/models/promote", json=body)))
+
+    def refresh(self) -> dict[str, Any]:
+        """Make the API pick up moved aliases and the rebuilt snapshot now."""
+        return dict(self._ok(self._http.post("/v1/models/refresh")))
