@@ -6,8 +6,15 @@ PrecreditError                     500 internal
 │   └── InvalidPlatformData        422 invalid_platform_data
 ├── NotFound                       404 not_found
 │   └── UnknownEntity              404 unknown_entity
+├── Conflict                       409 conflict
 ├── StoreError                     503 store_unavailable (missing or broken store)
-└── ModelUnavailable               503 model_unavailable
+├── ModelUnavailable               503 model_unavailable
+│
+│   declared beside the code that raises them:
+├── RegistryError                  500 invalid_feature    (features.registry: a bad declaration)
+├── AuditUnavailable               503 audit_unavailable  (serving.decision.audit_writer)
+├── ApiError                       4xx as given           (serving.errors: auth, scope, idempotency)
+└── SimulationError                500 simulation_failed  (simulation.api: the API misbehaved)
 """
 
 from __future__ import annotations

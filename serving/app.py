@@ -74,7 +74,7 @@ class Poller:
             for task in tasks:
                 try:
                     task()
-                except Exception:  # keep serving what is loaded
+                except Exception:
                     log.exception("background refresh failed")
 
     def stop(self) -> None:

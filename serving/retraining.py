@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -84,7 +85,7 @@ def run(settings: Settings, sessions: sessionmaker[Session], job_id: str) -> dic
         result = _retrain(settings, sessions, job)
     except PrecreditError as failure:
         error = f"{failure.code}: {failure.message}"
-    except Exception as failure:  # a job never takes the process down; the log has the trace
+    except Exception as failure:
         log.exception("retraining job %s failed", job_id)
         error = f"internal error ({type(failure).__name__}); see the service log"
     with sessions() as session:
@@ -121,7 +122,7 @@ def promote(settings: Settings, tenant_id: str, version: str, approver: str, rea
     name = tracking.model_name(tenant_id)
     try:
         run_id = str(client.get_model_version(name, version).run_id)
-    except Exception:
+    except MlflowException:
         raise NotFound(f"this bank has no model version {version}") from None
     if client.get_run(run_id).data.metrics.get("gate_passed") != 1.0:
         raise InvalidInput("this version failed the promotion gate; it cannot be promoted")

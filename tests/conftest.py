@@ -6,8 +6,6 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it, before LightGBM loads
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,30 +71,6 @@ def shuffled_platform(trained_platform: TrainResult) -> PreapprovalModel:
     model = PreapprovalModel(trained_platform.model.spec, seed=42)
     return model.fit(train_, rng.permutation(train_["label"].to_numpy()),
                      valid, rng.permutation(valid["label"].to_numpy()))  # fmt: skip
-
-
-@contextmanager
-def _mlflow_sandbox() -> Iterator[None]:
-    """Restore MLflow's process-wide URIs and experiment (set by `tracking.connect`) afterwards."""
-    import mlflow.tracking._model_registry.utils as registry_utils
-    import mlflow.tracking._tracking_service.utils as tracking_utils
-    import mlflow.tracking.fluent as fluent
-
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID",
-                     "MLFLOW_EXPERIMENT_NAME"):  # fmt: skip
-            patch.delenv(name, raising=False)
-        patch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        patch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
-        patch.setattr(registry_utils, "_registry_uri", registry_utils._registry_uri)
-        patch.setattr(fluent, "_active_experiment_id", fluent._active_experiment_id)
-        yield
-
-
-@pytest.fixture(scope="session")
-def mlflow_sandbox() -> Callable[[], AbstractContextManager[None]]:
-    """A context manager that leaves MLflow's global tracking state as it found it."""
-    return _mlflow_sandbox
 
 
 @pytest.fixture(scope="session")

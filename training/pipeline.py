@@ -111,6 +111,8 @@ def _review_files(
         "model_card.md": report.model_card(result, tenant, label, fingerprint, verdict.to_dict()),
         "calibration.png": report.calibration_plot(result.tables["calibration"]),
         "shap_summary.png": report.shap_summary(result),
+        "shap_beeswarm.png": report.shap_beeswarm(result),
+        "shap_dependence.png": report.shap_dependence(result),
         "grade_table.csv": result.tables["grades"].to_csv(),
         "calibration_table.csv": result.tables["calibration"].to_csv(index=False),
         "baselines.csv": result.tables["baselines"].to_csv(index=False),

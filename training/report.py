@@ -49,6 +49,40 @@ def shap_summary(result: TrainResult, rows: int = 2000) -> bytes:
     return _png(fig)
 
 
+def _explanation(result: TrainResult, rows: int) -> Any:
+    """A `shap.Explanation` of out-of-time rows from the model's own TreeSHAP values."""
+    import shap  # training-side only: serving reads LightGBM's contributions directly
+
+    test = result.splits["test"].head(rows)
+    names = list(result.model.spec.names)
+    contributions = result.model.classifier_.contributions(test)
+    values = test[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    return shap.Explanation(values=contributions[:, :-1], base_values=contributions[:, -1],
+                            data=values, feature_names=names)  # fmt: skip
+
+
+def shap_beeswarm(result: TrainResult, rows: int = 2000) -> bytes:
+    """SHAP beeswarm: each out-of-time row's contribution per feature, coloured by its value."""
+    import shap
+
+    shap.plots.beeswarm(_explanation(result, rows), max_display=20, show=False)
+    fig = plt.gcf()
+    fig.suptitle("TreeSHAP per row (out of time, log-odds)")
+    return _png(fig)
+
+
+def shap_dependence(result: TrainResult, rows: int = 2000, top: int = 3) -> bytes:
+    """SHAP dependence of the `top` most important features: value against contribution."""
+    import shap
+
+    explanation = _explanation(result, rows)
+    order = np.argsort(-np.abs(explanation.values).mean(axis=0))[:top]
+    fig, axes = plt.subplots(1, top, figsize=(5 * top, 4))
+    for ax, column in zip(np.atleast_1d(axes), order, strict=False):
+        shap.plots.scatter(explanation[:, int(column)], ax=ax, show=False)
+    return _png(fig)
+
+
 def _features_by_category() -> str:
     lines = []
     for key, (zh, en) in schema.CATEGORIES.items():

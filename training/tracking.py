@@ -17,6 +17,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
@@ -51,44 +52,74 @@ def connect_client(tracking_uri: str) -> MlflowClient:
 
 
 def connect(tracking_uri: str, artifact_root: Path) -> MlflowClient:
-    """Point MLflow at the tracking store and make sure our experiment exists."""
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    client = MlflowClient(tracking_uri, tracking_uri)
+    """A client on the tracking store whose experiment exists (no MLflow process globals set)."""
+    client = connect_client(tracking_uri)
     if client.get_experiment_by_name(EXPERIMENT) is None:
         artifact_root.mkdir(parents=True, exist_ok=True)
         client.create_experiment(EXPERIMENT, artifact_location=artifact_root.resolve().as_uri())
-    mlflow.set_experiment(EXPERIMENT)
     return client
 
 
 def log_run(client: MlflowClient, tenant: str, model: PreapprovalModel, params: dict[str, Any],
             metrics: dict[str, float], files: dict[str, str | bytes], X_example: pd.DataFrame,
             tags: dict[str, str]) -> tuple[str, str]:  # fmt: skip
-    """Log one training run and register its model as the tenant's challenger."""
+    """Log one training run through `client` and register its model as the tenant's challenger."""
     name = model_name(tenant)
-    with mlflow.start_run(run_name=f"{name}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}", tags=tags) as run, \
-            tempfile.TemporaryDirectory() as tmp:  # fmt: skip
-        mlflow.log_params(params)
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-        for file_name, content in files.items():
-            (Path(tmp) / file_name).write_bytes(
-                content if isinstance(content, bytes) else content.encode()
-            )
-            mlflow.log_artifact(str(Path(tmp) / file_name), artifact_path="review")
-        native = Path(tmp) / NATIVE_DIR
-        model.save(native)
-        mlflow.log_artifacts(str(native), artifact_path=NATIVE_DIR)
-        example = X_example.loc[:, list(model.spec.names)].head(5)
-        signature = infer_signature(example, pyfunc_output(model, example))
-        mlflow.pyfunc.log_model(name="model", python_model=pyfunc.__file__,
-                                artifacts={pyfunc.ARTIFACT_KEY: str(native)}, signature=signature,
-                                input_example=example, registered_model_name=name,
-                                pip_requirements=requirements())  # fmt: skip
-        run_id = run.info.run_id
-    version = _version_of_run(client, name, run_id)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        raise ModelUnavailable(f"experiment {EXPERIMENT} missing: call tracking.connect first")
+    run_name = f"{name}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    run = client.create_run(experiment.experiment_id, run_name=run_name, tags=tags)
+    run_id = run.info.run_id
+    try:
+        _log_contents(client, run_id, model, params, metrics, files, X_example)
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")
+    version = _register(client, name, f"{run.info.artifact_uri}/model", run_id)
     client.set_registered_model_alias(name, CHALLENGER, version)
     return run_id, version
+
+
+def _log_contents(client: MlflowClient, run_id: str, model: PreapprovalModel,
+                  params: dict[str, Any], metrics: dict[str, float],
+                  files: dict[str, str | bytes], X_example: pd.DataFrame) -> None:  # fmt: skip
+    """Parameters, metrics, reviewer files, native artifacts and the pyfunc model of one run."""
+    now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    client.log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
+        params=[Param(k, str(v)) for k, v in params.items()],
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        review = Path(tmp) / "review"
+        review.mkdir()
+        for file_name, content in files.items():
+            data = content if isinstance(content, bytes) else content.encode()
+            (review / file_name).write_bytes(data)
+        client.log_artifacts(run_id, str(review), artifact_path="review")
+        native = Path(tmp) / NATIVE_DIR
+        model.save(native)
+        client.log_artifacts(run_id, str(native), artifact_path=NATIVE_DIR)
+        example = X_example.loc[:, list(model.spec.names)].head(5)
+        saved = Path(tmp) / "model"
+        mlflow.pyfunc.save_model(
+            str(saved), python_model=pyfunc.__file__, artifacts={pyfunc.ARTIFACT_KEY: str(native)},
+            signature=infer_signature(example, pyfunc_output(model, example)),
+            input_example=example, pip_requirements=requirements(),
+        )  # fmt: skip
+        client.log_artifacts(run_id, str(saved), artifact_path="model")
+
+
+def _register(client: MlflowClient, name: str, source: str, run_id: str) -> str:
+    """A new version of registered model `name` from the run's logged model."""
+    try:
+        client.create_registered_model(name)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    return str(client.create_model_version(name, source, run_id=run_id).version)
 
 
 def requirements() -> list[str]:
@@ -105,11 +136,6 @@ def pyfunc_output(model: PreapprovalModel, X: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{k: d[k] for k in pyfunc.OUTPUT_COLUMNS} for d in model.preapprove(X)])
 
 
-def _version_of_run(client: MlflowClient, name: str, run_id: str) -> str:
-    versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
-    return str(max(int(v.version) for v in versions))
-
-
 def version_by_alias(client: MlflowClient, tenant: str, alias: str) -> Any | None:
     """The model version behind an alias, or None."""
     try:
@@ -121,8 +147,8 @@ def version_by_alias(client: MlflowClient, tenant: str, alias: str) -> Any | Non
 def load_native(client: MlflowClient, run_id: str, destination: Path) -> PreapprovalModel:
     """Download a run's native artifacts and load them (SHA-256 verified)."""
     try:
-        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=NATIVE_DIR,
-                                                   dst_path=str(destination), tracking_uri=client._tracking_client.tracking_uri)  # fmt: skip
+        destination.mkdir(parents=True, exist_ok=True)
+        path = client.download_artifacts(run_id, NATIVE_DIR, str(destination))
     except MlflowException as error:
         raise ModelUnavailable(f"artifacts of run {run_id} cannot be downloaded") from error
     return PreapprovalModel.load(Path(path))

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from catalog.errors import ModelUnavailable
 from serving.decision.model_store import PLATFORM
@@ -42,7 +43,7 @@ def _db_ok(services: Any) -> bool:
         with services.sessions() as session:
             session.execute(text("SELECT 1"))
         return True
-    except Exception:
+    except SQLAlchemyError:
         return False
 
 

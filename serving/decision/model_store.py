@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from requests.exceptions import RequestException
+from sqlalchemy.exc import SQLAlchemyError
 
 from catalog.errors import ModelUnavailable
 from models.preapproval import PreapprovalModel
@@ -28,9 +30,10 @@ from training import tracking
 log = logging.getLogger(__name__)
 PLATFORM = "platform"
 ABSENT_RECHECK_SECONDS = 5.0
-# A scoring process must not hang on a registry that is down: one quick try, then the cache.
-REGISTRY_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
-                 "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0"}  # fmt: skip
+ABSENT_CODES = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+# What an unreachable or failing registry raises: MLflow's own errors, and the transport's
+# (connection refused, timeouts, a broken SQLite file) beneath them.
+REGISTRY_DOWN = (MlflowException, OSError, SQLAlchemyError, RequestException)
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,6 @@ class ModelHolder:
             artifact_root,
             cache_dir,
         )
-        for name, value in REGISTRY_HTTP.items():  # operators may still set their own
-            os.environ.setdefault(name, value)
         self._served: dict[str, ServedModel] = {}
         self._versions: dict[str, ServedModel] = {}
         self._lock = threading.Lock()
@@ -90,7 +91,7 @@ class ModelHolder:
                 client = MlflowClient(self.tracking_uri, self.tracking_uri)
                 try:
                     run_id = str(client.get_model_version(name, version).run_id)
-                except Exception as error:
+                except REGISTRY_DOWN as error:
                     raise ModelUnavailable(
                         f"{name} version {version} cannot be loaded now"
                     ) from error
@@ -121,7 +122,7 @@ class ModelHolder:
     def _load_name(self, name: str) -> ServedModel | None:
         try:
             served = self._from_registry(name)
-        except Exception as error:  # MLflow down or misconfigured: fall back to the cache
+        except REGISTRY_DOWN as error:  # MLflow down or misconfigured: fall back to the cache
             log.warning(
                 "model registry unreachable for %s (%s); using the local copy",
                 name,
@@ -142,8 +143,10 @@ class ModelHolder:
         client = MlflowClient(self.tracking_uri, self.tracking_uri)
         try:
             version = client.get_model_version_by_alias(name, tracking.CHAMPION)
-        except Exception:  # no such model or alias yet
-            return self._from_cache(name)
+        except MlflowException as error:
+            if error.error_code not in ABSENT_CODES:
+                raise
+            return self._from_cache(name)  # no such model or alias yet
         current = self._served.get(name)
         if current is not None and current.version == str(version.version):
             return current

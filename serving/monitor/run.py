@@ -140,7 +140,7 @@ def _model(settings: Settings, client: MlflowClient, key: tuple[str, str], servi
            inputs: Inputs) -> dict[str, Any]:  # fmt: skip
     """Stability and realised performance of one model version."""
     recent, market, loans, limits = inputs.recent, inputs.market, inputs.loans, inputs.limits
-    monitored = references.load(settings, client, *key)
+    monitored = references.load(client, *key)
     mine = recent[(recent["model_name"] == key[0]) & (recent["model_version"] == key[1])]
     market_pd = monitored.model.predict_proba(market) if len(market) else np.array([])
     scopes = {"decisions": drift.scope(monitored.features, monitored.score, mine, mine["pd"], limits),

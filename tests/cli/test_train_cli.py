@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,13 +30,12 @@ METRICS = ["auc", "ks", "brier", "ece", "n_rows", "auc_oracle", "auc_scorecard",
 @pytest.fixture(scope="module")
 def home(
     tiny_store: Path, tmp_path_factory: pytest.TempPathFactory,
-    mlflow_sandbox: Callable[[], AbstractContextManager[None]],
 ) -> Iterator[Path]:  # fmt: skip
     """PRECREDIT_HOME for the module, with a copy of the store outside it."""
     home = tmp_path_factory.mktemp("home")
     store_copy = tmp_path_factory.mktemp("store") / "platform.duckdb"
     shutil.copy(tiny_store, store_copy)
-    with mlflow_sandbox(), pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PRECREDIT_HOME", str(home))
         patch.setenv("PRECREDIT_STORE_PATH", str(store_copy))
         patch.delenv("PRECREDIT_TRACKING_URI", raising=False)

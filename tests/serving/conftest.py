@@ -93,8 +93,6 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
 # share one trained home and one server per service database. (Imported here, not at the top,
 # because this section was appended to a file owned by the service-database tests.)
 
-from collections.abc import Callable  # noqa: E402
-from contextlib import AbstractContextManager  # noqa: E402
 
 from api_fixtures import PG_ADMIN_URL, ApiStacks, LiveApi, build_home, pg_unreachable  # noqa: E402
 
@@ -102,11 +100,9 @@ from api_fixtures import PG_ADMIN_URL, ApiStacks, LiveApi, build_home, pg_unreac
 @pytest.fixture(scope="session")
 def api_stacks(
     tiny_store: Path, tmp_path_factory: pytest.TempPathFactory,
-    mlflow_sandbox: Callable[[], AbstractContextManager[None]],
 ) -> Iterator[ApiStacks]:  # fmt: skip
     """A trained home (snapshot + promoted platform model); servers started on first use."""
-    with mlflow_sandbox():
-        home = build_home(tiny_store, tmp_path_factory.mktemp("api") / "home")
+    home = build_home(tiny_store, tmp_path_factory.mktemp("api") / "home")
     stacks = ApiStacks(home)
     yield stacks
     stacks.close()

@@ -15,11 +15,8 @@ be quiet. Snapshots sit on quarter ends, like the training observations (same re
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +33,10 @@ from precredit.settings import get_settings
 from serving import retraining
 from serving.config import Settings
 from serving.db import sqlite_url
-from serving.monitor import references
 from serving.monitor import run as monitoring
 from synthetic import outcomes
 from synthetic.config import SynthConfig
 from synthetic.generate import generate
-from training import tracking
-from training.drift import FEATURE_REFERENCE, feature_reference
 
 QUARTER_END = dt.date(2025, 9, 30)
 TAX_CUT = f"""UPDATE tax_payments SET tax_paid_cny = tax_paid_cny * 0.3, revenue_cny = revenue_cny * 0.3
@@ -55,13 +49,11 @@ COURT_LISTINGS = """INSERT INTO court_debtors (record_id, version, retracted, us
 
 
 @pytest.fixture(scope="module")
-def homes(tmp_path_factory: pytest.TempPathFactory,
-          mlflow_sandbox: Callable[[], AbstractContextManager[None]]) -> dict[str, Path]:  # fmt: skip
+def homes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:  # fmt: skip
     """The quiet and the drifted home, one trained model, snapshots on the same quarter end."""
     generated = tmp_path_factory.mktemp("long") / "platform.duckdb"
     generate(generated, SynthConfig(entities=1_000, seed=7, years=8))
-    with mlflow_sandbox():
-        quiet = build_home(generated, tmp_path_factory.mktemp("monitor") / "quiet")
+    quiet = build_home(generated, tmp_path_factory.mktemp("monitor") / "quiet")
     drifted = quiet.parent / "drifted"
     shutil.copytree(quiet, drifted)
     with store.connect(drifted / "platform.duckdb") as con:
@@ -218,20 +210,3 @@ def test_realised_performance_and_decision_mix(monitored: dict[str, Any]) -> Non
     }
     assert {"report.md", "monitor.json", "decision_mix.png", "psi_precredit-platform-v1.png",
             "score_precredit-platform-v1.png", "vintages_precredit-platform-v1.png"} <= files  # fmt: skip
-
-
-def test_a_reference_rebuilt_from_training_data_equals_the_frozen_one(
-    homes: dict[str, Path],
-) -> None:
-    """For versions trained before references were kept: same frame (fingerprint), same bins."""
-    client = tracking.connect_client(f"sqlite:///{homes['quiet'] / 'mlflow.db'}")
-    run_id = str(client.get_model_version("precredit-platform", "1").run_id)
-    params = dict(client.get_run(run_id).data.params)
-    with tempfile.TemporaryDirectory() as tmp:
-        frozen = references.review_file(client, run_id, FEATURE_REFERENCE, Path(tmp))
-        model = tracking.load_native(client, run_id, Path(tmp) / "model")
-    train = references.training_split(Settings(home=homes["quiet"]), params)
-    assert train is not None
-    assert json.loads(json.dumps(feature_reference(train, model.spec))) == frozen
-    changed = Settings(home=homes["drifted"])  # its store was altered after training
-    assert references.training_split(changed, params) is None

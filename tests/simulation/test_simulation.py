@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,17 +42,15 @@ Run = tuple[dict[str, Any], pd.DataFrame, Path, Path]
 @pytest.fixture(scope="module")
 def runs(
     tiny_store: Path, tmp_path_factory: pytest.TempPathFactory,
-    mlflow_sandbox: Callable[[], AbstractContextManager[None]],
 ) -> dict[str, Run]:  # fmt: skip
     """The simulation with both banks, then with bank_b alone (same seed)."""
     out = {}
-    with mlflow_sandbox():
-        for name, banks in (("both", (BANK_A, BANK_B)), ("b_alone", (BANK_B,))):
-            root = tmp_path_factory.mktemp(name)
-            prepare_home(root / "home", tiny_store, 0, CONFIG.seed)
-            report, loans = simulate(root / "home", replace(CONFIG, banks=banks))
-            simulation_report.write(report, root / "report")
-            out[name] = (report, loans, root / "report", root / "home")
+    for name, banks in (("both", (BANK_A, BANK_B)), ("b_alone", (BANK_B,))):
+        root = tmp_path_factory.mktemp(name)
+        prepare_home(root / "home", tiny_store, 0, CONFIG.seed)
+        report, loans = simulate(root / "home", replace(CONFIG, banks=banks))
+        simulation_report.write(report, root / "report")
+        out[name] = (report, loans, root / "report", root / "home")
     return out
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,8 @@ from training.train import TrainResult, data_fingerprint
 
 NAME = "precredit-platform"
 RUN_METRICS = ["auc", "ks", "brier", "ece", "auc_scorecard", "auc_incumbent_rule", "auc_oracle"]
-REVIEW = ["model_card.md", "calibration.png", "shap_summary.png", "grade_table.csv",
+REVIEW = ["model_card.md", "calibration.png", "shap_summary.png", "shap_beeswarm.png",
+          "shap_dependence.png", "grade_table.csv",
           "baselines.csv", "gate.json"]  # fmt: skip
 
 
@@ -56,15 +55,13 @@ class SecondRun:
 @pytest.fixture(scope="module")
 def first(
     small_store: Path, tmp_path_factory: pytest.TempPathFactory,
-    mlflow_sandbox: Callable[[], AbstractContextManager[None]],
-) -> Iterator[FirstRun]:  # fmt: skip
+) -> FirstRun:  # fmt: skip
     tmp = tmp_path_factory.mktemp("pipeline")
     config = PipelineConfig(small_store, f"sqlite:///{tmp / 'mlflow.db'}", tmp / "artifacts",
                             per_date=2_500)  # fmt: skip
-    with mlflow_sandbox():
-        result = run("platform", "platform", config)
-        client = tracking.connect(config.tracking_uri, config.artifact_root)
-        yield FirstRun(config, client, result, client.get_model_version(NAME, result.version), tmp)
+    result = run("platform", "platform", config)
+    client = tracking.connect(config.tracking_uri, config.artifact_root)
+    return FirstRun(config, client, result, client.get_model_version(NAME, result.version), tmp)
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +127,7 @@ def test_the_run_keeps_the_review_artifacts(first: FirstRun) -> None:
         tracking_uri=first.config.tracking_uri))  # fmt: skip
     assert set(REVIEW) <= {p.name for p in local.iterdir()}
     assert json.loads((local / "gate.json").read_text()) == first.result.verdict.to_dict()
-    for image in ("calibration.png", "shap_summary.png"):
+    for image in ("calibration.png", "shap_summary.png", "shap_beeswarm.png", "shap_dependence.png"):
         assert (local / image).read_bytes().startswith(b"\x89PNG")
     assert "precredit-platform" in (local / "model_card.md").read_text(encoding="utf-8")
     baselines = pd.read_csv(local / "baselines.csv")
@@ -165,7 +162,9 @@ def test_the_champion_pyfunc_answers_like_the_native_model(
 ) -> None:
     rows = trained_platform.splits["test"].sample(800, random_state=8)
     X = rows[list(trained_platform.model.spec.names)]
-    served = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(X)
+    champion = first.client.get_model_version_by_alias(NAME, "champion")
+    local = first.client.download_artifacts(champion.run_id, "model", str(first.workdir / "pyf"))
+    served = mlflow.pyfunc.load_model(local).predict(X)
     native = pd.DataFrame(trained_platform.model.preapprove(rows))
     assert list(served.columns) == list(pyfunc.OUTPUT_COLUMNS)
     for column in ("decision", "limit_cny", "pd", "grade", "binding"):
