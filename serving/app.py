@@ -24,7 +24,7 @@ from serving.api import (
     preapprovals,
     watch,
 )
-from serving.config import Settings, get_settings
+from serving.config import Settings, get_settings, registry_http_defaults
 from serving.db.engine import make_engine, session_factory
 from serving.db.migrate import upgrade
 from serving.decision.audit_writer import AuditWriter, lock_path_for
@@ -102,6 +102,7 @@ class PrecreditAPI(FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API with its error handlers, routers and metrics middleware."""
     settings = settings or get_settings()
+    registry_http_defaults()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

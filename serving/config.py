@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -82,3 +83,15 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+# A scoring process must not hang on a registry that is down: one quick try, then the model
+# cache. MLflow reads these only from the environment; operators may still set their own.
+REGISTRY_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+                 "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0"}  # fmt: skip
+
+
+def registry_http_defaults() -> None:
+    """Called by the entry points (API factory, CLI) before any registry request."""
+    for name, value in REGISTRY_HTTP.items():
+        os.environ.setdefault(name, value)

@@ -19,13 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.errors import InvalidInput, NotFound, PrecreditError
 from serving.config import Settings
-from serving.db import jobs, repo
-from serving.db.models import Decision, Job, Tenant
+from serving.db import audit, jobs, repo, tenants
+from serving.db.models import Job, Tenant
 from serving.monitor import references
 from serving.monitor import run as monitoring
 from training import metrics, tracking
@@ -53,9 +52,7 @@ def pooled_loans(session: Session, tenant: Tenant, as_of: dt.date) -> pd.DataFra
     """Other pooling banks' matured loans, only if this bank opted into pooling too."""
     if not tenant.pooling_opt_in:
         return None
-    others = session.scalars(select(Tenant.id).where(
-        Tenant.pooling_opt_in.is_(True), Tenant.platform.is_(False), Tenant.id != tenant.id
-    ).order_by(Tenant.id)).all()  # fmt: skip
+    others = tenants.pooling_peers(session, tenant)
     frames = [loans_of(session, other, as_of) for other in others]
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else None
@@ -77,7 +74,7 @@ def run(settings: Settings, sessions: sessionmaker[Session], job_id: str) -> dic
     """Run a queued job to its end and record it; returns the job as the API shows it."""
     with sessions() as session:
         jobs.start(session, job_id)
-        job = session.get(Job, job_id)
+        job = jobs.by_id(session, job_id)
         if job is None:
             raise NotFound("no such job")
     result, error = None, None
@@ -90,7 +87,7 @@ def run(settings: Settings, sessions: sessionmaker[Session], job_id: str) -> dic
         error = f"internal error ({type(failure).__name__}); see the service log"
     with sessions() as session:
         jobs.finish(session, job_id, result, error)
-        done = session.get(Job, job_id)
+        done = jobs.by_id(session, job_id)
         assert done is not None
         return jobs.to_dict(done)
 
@@ -161,8 +158,7 @@ def _drifted(settings: Settings, tenant_id: str, as_of: dt.date, recent: np.ndar
 
 def _recent_pds(session: Session, tenant_id: str, as_of: dt.date) -> np.ndarray:
     since = dt.datetime.combine(as_of, dt.time(), dt.UTC) - DRIFT_WINDOW
-    return np.asarray(session.scalars(select(Decision.pd).where(
-        Decision.tenant_id == tenant_id, Decision.created_at >= since)).all(), dtype=np.float64)  # fmt: skip
+    return np.asarray(audit.pds_since(session, tenant_id, since), dtype=np.float64)
 
 
 def score_drift(settings: Settings, tenant_id: str, recent: np.ndarray) -> float | None:

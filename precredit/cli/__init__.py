@@ -56,16 +56,11 @@ app.add_typer(offers.offers_app, name="offers")
 app.add_typer(offers.webhooks_app, name="webhooks")
 
 
-REGISTRY_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
-                 "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0"}  # fmt: skip
-
-
 def main() -> None:
     """Entry point: run the app, turning expected errors into one readable line."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    # A scoring process must not hang on a registry that is down: one quick try, then the
-    # model cache. Operators may still set their own values.
-    for name, value in REGISTRY_HTTP.items():
-        os.environ.setdefault(name, value)
+    from serving.config import registry_http_defaults
+
+    registry_http_defaults()
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     run_guarded(app)

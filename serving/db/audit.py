@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import NotRequired, TypedDict, Unpack, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Row, Table, insert, select
 from sqlalchemy.orm import Session
 
 from serving.db.models import Decision, new_id, utcnow
@@ -69,3 +69,30 @@ def get_decision(session: Session, tenant_id: str, decision_id: str) -> Decision
     if decision is None or decision.tenant_id != tenant_id:
         return None
     return decision
+
+
+def pds_since(session: Session, tenant_id: str, since: dt.datetime) -> list[float]:
+    """The PDs of the tenant's decisions made since `since`."""
+    query = select(Decision.pd).where(Decision.tenant_id == tenant_id, Decision.created_at >= since)
+    return [float(pd) for pd in session.scalars(query)]
+
+
+def newest_decisions(session: Session, tenant_id: str, start: dt.datetime, end: dt.datetime,
+                     limit: int) -> Sequence[Row[str, str, float, str]]:  # fmt: skip
+    """The tenant's newest decisions in [start, end), at most `limit`: model, PD and inputs."""
+    return session.execute(
+        select(Decision.model_name, Decision.model_version, Decision.pd, Decision.features_json)
+        .where(Decision.tenant_id == tenant_id, Decision.created_at >= start,
+               Decision.created_at < end)
+        .order_by(Decision.created_at.desc()).limit(limit)
+    ).all()  # fmt: skip
+
+
+def decisions_between(session: Session, tenant_id: str, since: dt.datetime,
+                      end: dt.datetime) -> Sequence[Row[dt.datetime, str, str, str]]:  # fmt: skip
+    """Every decision of the tenant in [since, end): when, what, and which model."""
+    return session.execute(
+        select(Decision.created_at, Decision.decision, Decision.model_name, Decision.model_version)
+        .where(Decision.tenant_id == tenant_id, Decision.created_at >= since,
+               Decision.created_at < end)
+    ).all()  # fmt: skip

@@ -56,3 +56,10 @@ def get_tenant(session: Session, tenant_id: str) -> Tenant | None:
 def list_tenants(session: Session) -> list[Tenant]:
     """Every tenant, by id."""
     return list(session.scalars(select(Tenant).order_by(Tenant.id)))
+
+
+def pooling_peers(session: Session, tenant: Tenant) -> list[str]:
+    """The other banks that opted into pooling, by id."""
+    return list(session.scalars(select(Tenant.id).where(
+        Tenant.pooling_opt_in.is_(True), Tenant.platform.is_(False), Tenant.id != tenant.id
+    ).order_by(Tenant.id)))  # fmt: skip

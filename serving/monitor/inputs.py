@@ -13,15 +13,13 @@ import json
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog import store
 from features import snapshot
 from features.compute import compute
 from platform_services.evaluation.table import exists
-from serving.db import repo
-from serving.db.models import Decision
+from serving.db import audit, repo
 from training.retrain import loan_label
 
 
@@ -34,12 +32,7 @@ def window(as_of: dt.date, days: int) -> tuple[dt.datetime, dt.datetime]:
 def recent_decisions(session: Session, tenant_id: str, start: dt.datetime, end: dt.datetime,
                      limit: int) -> pd.DataFrame:  # fmt: skip
     """The tenant's newest decisions in [start, end) (at most `limit`): model, pd and inputs."""
-    rows = session.execute(
-        select(Decision.model_name, Decision.model_version, Decision.pd, Decision.features_json)
-        .where(Decision.tenant_id == tenant_id, Decision.created_at >= start,
-               Decision.created_at < end)
-        .order_by(Decision.created_at.desc()).limit(limit)
-    ).all()  # fmt: skip
+    rows = audit.newest_decisions(session, tenant_id, start, end, limit)
     features = pd.DataFrame.from_records([json.loads(r.features_json) for r in rows])
     meta = pd.DataFrame({"model_name": [r.model_name for r in rows],
                          "model_version": [r.model_version for r in rows],
@@ -50,11 +43,7 @@ def recent_decisions(session: Session, tenant_id: str, start: dt.datetime, end: 
 def decision_history(session: Session, tenant_id: str, since: dt.datetime,
                      end: dt.datetime) -> pd.DataFrame:  # fmt: skip
     """Every decision of the tenant in [since, end): when, what, and which model."""
-    rows = session.execute(
-        select(Decision.created_at, Decision.decision, Decision.model_name, Decision.model_version)
-        .where(Decision.tenant_id == tenant_id, Decision.created_at >= since,
-               Decision.created_at < end)
-    ).all()  # fmt: skip
+    rows = audit.decisions_between(session, tenant_id, since, end)
     return pd.DataFrame({"created_at": [r.created_at for r in rows],
                          "decision": [r.decision for r in rows],
                          "model": [f"{r.model_name} v{r.model_version}" for r in rows]})  # fmt: skip

@@ -24,12 +24,11 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.errors import NotFound, PrecreditError
 from serving.config import Settings
-from serving.db.models import Tenant
+from serving.db import repo
 from serving.decision.model_store import PLATFORM
 from serving.monitor import inputs as monitor_inputs
 from serving.monitor import references
@@ -104,7 +103,7 @@ def _verdict(settings: Settings, models: list[dict[str, Any]]) -> dict[str, Any]
 
 
 def _check_tenant(session: Session, tenant_id: str) -> None:
-    known = session.scalar(select(Tenant.id).where(Tenant.id == tenant_id))
+    known = repo.get_tenant(session, tenant_id)
     if tenant_id != PLATFORM and known is None:
         raise NotFound(f"no tenant {tenant_id!r} in the service database")
 

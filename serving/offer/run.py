@@ -39,7 +39,8 @@ from catalog import store, uscc
 from catalog.errors import NotFound
 from features import snapshot
 from serving.db import offers as offer_rows
-from serving.db.models import Tenant, new_id, utcnow
+from serving.db import repo
+from serving.db.models import new_id, utcnow
 from serving.decision.model_store import ModelHolder, ServedModel
 from serving.offer import events as offer_events
 from serving.offer.batch import ScoredBatch, score_batch
@@ -174,7 +175,7 @@ def _start(
         raise ValueError("valid_days must be at least 1")
     moment = now or utcnow()
     with sessions.begin() as session:
-        if session.get(Tenant, tenant_id) is None:
+        if repo.get_tenant(session, tenant_id) is None:
             raise NotFound(f"tenant {tenant_id!r} does not exist")
         offer_rows.lock_tenant(session, tenant_id)
         expired = offer_rows.expire(session, tenant_id, moment)

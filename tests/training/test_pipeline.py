@@ -127,7 +127,12 @@ def test_the_run_keeps_the_review_artifacts(first: FirstRun) -> None:
         tracking_uri=first.config.tracking_uri))  # fmt: skip
     assert set(REVIEW) <= {p.name for p in local.iterdir()}
     assert json.loads((local / "gate.json").read_text()) == first.result.verdict.to_dict()
-    for image in ("calibration.png", "shap_summary.png", "shap_beeswarm.png", "shap_dependence.png"):
+    for image in (
+        "calibration.png",
+        "shap_summary.png",
+        "shap_beeswarm.png",
+        "shap_dependence.png",
+    ):
         assert (local / image).read_bytes().startswith(b"\x89PNG")
     assert "precredit-platform" in (local / "model_card.md").read_text(encoding="utf-8")
     baselines = pd.read_csv(local / "baselines.csv")
