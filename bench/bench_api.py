@@ -69,8 +69,9 @@ DRAIN_SECONDS = 6  # > the service's SQLite busy_timeout (5 s)
 
 def _cli(home: Path, *args: str, timeout: int = 900) -> str:
     env = os.environ | {"PRECREDIT_HOME": str(home)}
-    done = subprocess.run([str(CLI), *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, check=True)  # fmt: skip
+    done = subprocess.run(
+        [str(CLI), *args], env=env, capture_output=True, text=True, timeout=timeout, check=True
+    )
     return done.stdout.strip().splitlines()[-1].strip()
 
 
@@ -117,9 +118,13 @@ def _in_process(home: Path, tenant: str, codes: list[str]) -> tuple[dict[str, An
     services = inprocess.services_for(home)
     served = services.models.get(tenant)
     product = served.model.policy_.product
-    model = {"name": served.name, "version": served.version, "product": product,
-             "trees": served.model.classifier_.best_iteration_,
-             "features": len(served.model.spec.names)}  # fmt: skip
+    model = {
+        "name": served.name,
+        "version": served.version,
+        "product": product,
+        "trees": served.model.classifier_.best_iteration_,
+        "features": len(served.model.spec.names),
+    }
     try:
         single = inprocess.single_thread(services, tenant, product, codes)
     finally:
@@ -129,17 +134,25 @@ def _in_process(home: Path, tenant: str, codes: list[str]) -> tuple[dict[str, An
     )
     return model, {
         "single_thread": single,
-        "two_threads_own_services": inprocess.two_threads(home, tenant, product, codes, shared=False),
-        "two_threads_shared_services": inprocess.two_threads(home, tenant, product, codes, shared=True),
-        "sixteen_threads_shared_services": inprocess.two_threads(home, tenant, product, codes, shared=True,
-                                                                 threads=16),
+        "two_threads_own_services": inprocess.two_threads(
+            home, tenant, product, codes, shared=False
+        ),
+        "two_threads_shared_services": inprocess.two_threads(
+            home, tenant, product, codes, shared=True
+        ),
+        "sixteen_threads_shared_services": inprocess.two_threads(
+            home, tenant, product, codes, shared=True, threads=16
+        ),
         "two_processes": inprocess.two_processes(home, tenant, product, codes),
-        "two_processes_no_audit": inprocess.two_processes(home, tenant, product, codes, audit=False),
-    }  # fmt: skip
+        "two_processes_no_audit": inprocess.two_processes(
+            home, tenant, product, codes, audit=False
+        ),
+    }
 
 
-def _http(home: Path, key: str, codes: list[str], workers: int, args: argparse.Namespace,
-          log: Path) -> dict[str, Any]:  # fmt: skip
+def _http(
+    home: Path, key: str, codes: list[str], workers: int, args: argparse.Namespace, log: Path
+) -> dict[str, Any]:
     single = http_load.post_script(key, http_load.single_bodies(codes))
     batch = http_load.post_script(key, http_load.batch_bodies(codes, args.batch_size, 20))
     conns, secs = args.connections, args.seconds
@@ -147,13 +160,17 @@ def _http(home: Path, key: str, codes: list[str], workers: int, args: argparse.N
         out = {"healthz": http_load.wrk(f"{url}/healthz", http_load.get_script(), conns, 10)}
         http_load.wrk(f"{url}/v1/preapprovals", single, conns, 3)  # warm every worker
         time.sleep(DRAIN_SECONDS)
-        for name, path, script, n, timeout in (("preapproval", "", single, conns, 10),
-                                               ("batch", "/batch", batch, 2 * workers, 120)):  # fmt: skip
+        for name, path, script, n, timeout in (
+            ("preapproval", "", single, conns, 10),
+            ("batch", "/batch", batch, 2 * workers, 120),
+        ):
             rows, errors = _audit_rows(home), _tracebacks(log)
             out[name] = http_load.wrk(f"{url}/v1/preapprovals{path}", script, n, secs, timeout)
             time.sleep(DRAIN_SECONDS)  # requests still queued when wrk stopped finish or fail
-            out[name] |= {"audit_rows_added": _audit_rows(home) - rows,
-                          "server_tracebacks": _tracebacks(log) - errors}  # fmt: skip
+            out[name] |= {
+                "audit_rows_added": _audit_rows(home) - rows,
+                "server_tracebacks": _tracebacks(log) - errors,
+            }
         out["preapproval_by_connections"] = {}
         for n in sorted(set(args.sweep) - {conns}):  # latency at lower load: fewer in flight
             rows = _audit_rows(home)
@@ -163,8 +180,10 @@ def _http(home: Path, key: str, codes: list[str], workers: int, args: argparse.N
                 "audit_rows_added": _audit_rows(home) - rows
             }
         out["preapproval_by_connections"][str(conns)] = out["preapproval"]
-    out["batch"] |= {"items_per_request": args.batch_size,
-                     "decisions_per_second": round(out["batch"]["ok_per_second"] * args.batch_size, 1)}  # fmt: skip
+    out["batch"] |= {
+        "items_per_request": args.batch_size,
+        "decisions_per_second": round(out["batch"]["ok_per_second"] * args.batch_size, 1),
+    }
     return out
 
 
@@ -187,21 +206,32 @@ def _verdict(inproc: dict[str, Any], http: dict[str, Any]) -> dict[str, Any]:
         "denominator": f"best audited in-process rate on 2 cores ({', '.join(AUDITED_TWO_CORE)})",
         "operating_point_connections": two_workers["connections"],
         "http_2w_vs_inprocess_no_audit_two_processes": round(
-            rate / inproc["two_processes_no_audit"]["per_second"], 3),
-        "http_2w_vs_inprocess_single_thread": round(rate / one["with_audit_write"]["per_second"], 3),
-        "http_2w_vs_two_threads_own_services": round(rate / inproc["two_threads_own_services"]["per_second"], 3),
+            rate / inproc["two_processes_no_audit"]["per_second"], 3
+        ),
+        "http_2w_vs_inprocess_single_thread": round(
+            rate / one["with_audit_write"]["per_second"], 3
+        ),
+        "http_2w_vs_two_threads_own_services": round(
+            rate / inproc["two_threads_own_services"]["per_second"], 3
+        ),
         "http_2w_vs_two_processes": round(rate / inproc["two_processes"]["per_second"], 3),
         "http_2w_vs_healthz_2w": round(rate / http["2_workers"]["healthz"]["ok_per_second"], 4),
         "http_1w_vs_inprocess_single_thread": round(
-            http["1_worker"]["preapproval"]["ok_per_second"] / one["with_audit_write"]["per_second"], 3),
-    }  # fmt: skip
+            http["1_worker"]["preapproval"]["ok_per_second"]
+            / one["with_audit_write"]["per_second"],
+            3,
+        ),
+    }
     meets = {
         # the in-process figure: snapshot lookup + PD + SHAP + limit (no audit write)
         "in_process_p99": one["lookup_and_decide"]["p99_ms"] <= TARGETS["in_process_p99_ms_max"],
-        "http_vs_inprocess_ratio": ratios["http_vs_inprocess_ratio"] >= TARGETS["http_vs_inprocess_ratio_min"],
+        "http_vs_inprocess_ratio": ratios["http_vs_inprocess_ratio"]
+        >= TARGETS["http_vs_inprocess_ratio_min"],
         "http_2_workers_p99": two_workers["p99_ms"] <= TARGETS["http_2_workers_p99_ms_max"],
-        "http_no_failed_requests": all(h[k]["failed"] == 0 for h in http.values() for k in ("preapproval", "batch")),
-    }  # fmt: skip
+        "http_no_failed_requests": all(
+            h[k]["failed"] == 0 for h in http.values() for k in ("preapproval", "batch")
+        ),
+    }
     return {
         "ratios": ratios,
         "targets": TARGETS,
@@ -264,15 +294,27 @@ def main() -> None:
     finally:
         errors = _server_errors(scratch / "serve.log")
         shutil.rmtree(scratch, ignore_errors=True)
-    print(json.dumps({
-        "bench": "api", "cpus": os.cpu_count(), "home_built_seconds": built, "model": model,
-        "codes": len(codes), "in_process": inproc, "http": http, **_verdict(inproc, http),
-        "service_database": make_url(Settings(home=home).service_db).get_backend_name(),
-        "load_generator": "wrk 1 thread, closed loop, on the same 2 cores",
-        "foreign_cpu_seconds": foreign,
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "server_errors": errors, "run_seconds": round(time.perf_counter() - started, 1),
-    }, indent=1))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "api",
+                "cpus": os.cpu_count(),
+                "home_built_seconds": built,
+                "model": model,
+                "codes": len(codes),
+                "in_process": inproc,
+                "http": http,
+                **_verdict(inproc, http),
+                "service_database": make_url(Settings(home=home).service_db).get_backend_name(),
+                "load_generator": "wrk 1 thread, closed loop, on the same 2 cores",
+                "foreign_cpu_seconds": foreign,
+                "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+                "server_errors": errors,
+                "run_seconds": round(time.perf_counter() - started, 1),
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -56,8 +56,12 @@ def _time(path: Path, repeat: int) -> dict[str, object]:
         entities = int(store.scalar(con, "SELECT count(DISTINCT uscc) FROM entities"))
         counts = store.row_counts(con)
     rows_total = sum(counts[name] for name in schema.IMPORTABLE)
-    return {"bench": "data_check", "entities": entities, "rows_total": rows_total,
-            "seconds": round(min(timings), 3)}  # fmt: skip
+    return {
+        "bench": "data_check",
+        "entities": entities,
+        "rows_total": rows_total,
+        "seconds": round(min(timings), 3),
+    }
 
 
 if __name__ == "__main__":

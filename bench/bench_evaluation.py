@@ -48,13 +48,16 @@ def _evaluation(con: store.Connection, repeats: int, codes: list[str], out: Path
     warm = [_timed(evaluation.reevaluate, con, [c], None, refresher)[1] for c in codes]
     refresher.close()
     return {
-        "entities": runs[0].entities, "grades": runs[0].grades,
+        "entities": runs[0].entities,
+        "grades": runs[0].grades,
         "seconds": round(statistics.median(r.seconds for r in runs), 3),
         "entities_per_second": round(statistics.median(r.per_second for r in runs)),
-        "export_seconds": round(export_s, 2), "evaluate_one_ms": _ms(one),
+        "export_seconds": round(export_s, 2),
+        "evaluate_one_ms": _ms(one),
         "stored_evaluation_ms": _ms(stored),
-        "refresh_and_regrade_one_ms": _ms(regrade), "refresh_and_regrade_one_warm_ms": _ms(warm),
-    }  # fmt: skip
+        "refresh_and_regrade_one_ms": _ms(regrade),
+        "refresh_and_regrade_one_warm_ms": _ms(warm),
+    }
 
 
 def _warnings(con: store.Connection, as_of: dt.date, repeats: int, codes: list[str]) -> dict:  # type: ignore[type-arg]
@@ -62,10 +65,14 @@ def _warnings(con: store.Connection, as_of: dt.date, repeats: int, codes: list[s
     few = [_timed(warnings.warnings_for, con, [c], as_of)[1] for c in codes]
     batch = [_timed(warnings.warnings_for, con, codes[:64], as_of)[1] for _ in range(3)]
     return {
-        "as_of": str(as_of), "entities": runs[0].entities, "warnings": runs[0].warnings,
-        "by_rule": runs[0].by_rule, "seconds": round(statistics.median(r.seconds for r in runs), 3),
-        "warnings_for_one_ms": _ms(few), "warnings_for_64_ms": _ms(batch),
-    }  # fmt: skip
+        "as_of": str(as_of),
+        "entities": runs[0].entities,
+        "warnings": runs[0].warnings,
+        "by_rule": runs[0].by_rule,
+        "seconds": round(statistics.median(r.seconds for r in runs), 3),
+        "warnings_for_one_ms": _ms(few),
+        "warnings_for_64_ms": _ms(batch),
+    }
 
 
 def main() -> None:
@@ -87,9 +94,18 @@ def main() -> None:
             chosen = np.random.default_rng(0).choice(codes, args.singles).tolist()
             graded = _evaluation(con, args.repeats, chosen, Path(tmp) / "exports")
             warned = _warnings(con, as_of, args.repeats, chosen)
-    print(json.dumps({"bench": "evaluation", "store": str(args.store),
-                      "snapshot_built_seconds": built and round(built, 2),
-                      "evaluation": graded, "warnings": warned}, ensure_ascii=False))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "evaluation",
+                "store": str(args.store),
+                "snapshot_built_seconds": built and round(built, 2),
+                "evaluation": graded,
+                "warnings": warned,
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

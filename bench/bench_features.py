@@ -45,22 +45,34 @@ def main() -> None:
             entities, snap_s = _timed(snapshot.build, con, dt.date(2025, 12, 31))
             codes = [r[0] for r in con.execute("SELECT DISTINCT uscc FROM entities").fetchall()]
             rng = np.random.default_rng(0)
-            pairs = pd.DataFrame({"uscc": rng.choice(codes, args.pairs),
-                                  "as_of": pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 1400, args.pairs), unit="D")})  # fmt: skip
+            pairs = pd.DataFrame(
+                {
+                    "uscc": rng.choice(codes, args.pairs),
+                    "as_of": pd.Timestamp("2022-01-01")
+                    + pd.to_timedelta(rng.integers(0, 1400, args.pairs), unit="D"),
+                }
+            )
             _, pairs_s = _timed(compute, con, pairs)
             chosen = rng.choice(codes, args.refreshes)
             cold = [_timed(snapshot.refresh, con, [c])[1] for c in chosen]
             refresher = snapshot.Refresher(con)  # what a long-lived process holds
             refresh = [_timed(refresher.refresh, [c])[1] for c in chosen]
             refresher.close()
-    print(json.dumps({
-        "bench": "features", "entities": entities, "snapshot_seconds": round(snap_s, 2),
-        "pairs": args.pairs, "pairs_seconds": round(pairs_s, 2),
-        "refresh_ms_median": round(1000 * statistics.median(refresh), 1),
-        "refresh_ms_max": round(1000 * max(refresh), 1),
-        "refresh_cold_ms_median": round(1000 * statistics.median(cold), 1),
-        "targets": {"snapshot_seconds": 60, "pairs_seconds": 90, "refresh_ms": 50},
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "features",
+                "entities": entities,
+                "snapshot_seconds": round(snap_s, 2),
+                "pairs": args.pairs,
+                "pairs_seconds": round(pairs_s, 2),
+                "refresh_ms_median": round(1000 * statistics.median(refresh), 1),
+                "refresh_ms_max": round(1000 * max(refresh), 1),
+                "refresh_cold_ms_median": round(1000 * statistics.median(cold), 1),
+                "targets": {"snapshot_seconds": 60, "pairs_seconds": 90, "refresh_ms": 50},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

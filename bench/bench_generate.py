@@ -50,12 +50,17 @@ def measure(path: Path, entities: int, seed: int) -> dict[str, object]:
     data = {t.name: rows[t.name] for t in schema.ALL_TABLES if t.kind != "system"}
     target_seconds = 20 if entities <= 20_000 else 240
     return {
-        "bench": "generate", "entities": entities, "seconds": round(seconds, 2),
-        "peak_rss_mib": round(peak_mib, 1), "rows_total": sum(data.values()),
-        "rows_per_table": data, "store_mib": round(path.stat().st_size / 2**20, 1),
-        "target_seconds": target_seconds, "target_peak_mib": TARGET_PEAK_MIB,
+        "bench": "generate",
+        "entities": entities,
+        "seconds": round(seconds, 2),
+        "peak_rss_mib": round(peak_mib, 1),
+        "rows_total": sum(data.values()),
+        "rows_per_table": data,
+        "store_mib": round(path.stat().st_size / 2**20, 1),
+        "target_seconds": target_seconds,
+        "target_peak_mib": TARGET_PEAK_MIB,
         "meets_target": seconds <= target_seconds and peak_mib <= TARGET_PEAK_MIB,
-    }  # fmt: skip
+    }
 
 
 def main() -> None:

@@ -54,14 +54,25 @@ def main() -> None:
     y = test["label"].to_numpy()
     auc = {name: metrics.auc(y, fit.model.predict_proba(test)) for name, fit in fits.items()}
     auc["true_pd"] = metrics.auc(y, test["truth_pd"].to_numpy())
-    print(json.dumps({
-        "bench": "loop_headroom", "rows": len(frame), "test_rows": len(test),
-        "test_outcome_rate": round(float(y.mean()), 4),
-        "auc_on_drawn_outcomes": {k: round(v, 4) for k, v in auc.items()},
-        "max_gain_from_outcomes": round(auc["hindsight_outcomes"] - auc["cold_start_label"], 4),
-        "information_outside_public_records": round(auc["true_pd"] - auc["hindsight_outcomes"], 4),
-        "seconds": round(time.perf_counter() - started, 1),
-    }, indent=1))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "loop_headroom",
+                "rows": len(frame),
+                "test_rows": len(test),
+                "test_outcome_rate": round(float(y.mean()), 4),
+                "auc_on_drawn_outcomes": {k: round(v, 4) for k, v in auc.items()},
+                "max_gain_from_outcomes": round(
+                    auc["hindsight_outcomes"] - auc["cold_start_label"], 4
+                ),
+                "information_outside_public_records": round(
+                    auc["true_pd"] - auc["hindsight_outcomes"], 4
+                ),
+                "seconds": round(time.perf_counter() - started, 1),
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -166,11 +166,15 @@ def paired_bootstrap_se(
 def percentiles(us: list[float]) -> dict[str, float]:
     """Median and p99 in microseconds."""
     arr = np.asarray(us)
-    return {"median_us": round(float(np.median(arr)), 1), "p99_us": round(float(np.percentile(arr, 99)), 1)}  # fmt: skip
+    return {
+        "median_us": round(float(np.median(arr)), 1),
+        "p99_us": round(float(np.percentile(arr, 99)), 1),
+    }
 
 
-def fit_one(splits: dict[str, pd.DataFrame], shape: tuple[int, int], seed: int, top_n: int,
-            threads: int) -> Shape:  # fmt: skip
+def fit_one(
+    splits: dict[str, pd.DataFrame], shape: tuple[int, int], seed: int, top_n: int, threads: int
+) -> Shape:
     """The production `PreapprovalModel` with this shape (fit threads do not change the trees)."""
     train_, valid = splits["train"], splits["valid"]
     params = {"num_leaves": shape[0], "max_depth": shape[1], "num_threads": threads}
@@ -193,12 +197,17 @@ def thread_check(
     production = fit_one(splits, DEFAULT_SHAPE, seed, top_n, threads)
     same = trees_text(production.model) == trees_text(default.model)
     same &= production.model.calibrator_.to_dict() == default.model.calibrator_.to_dict()
-    return {"shape": default.name, "identical_trees_and_calibrator": same,
-            f"fit_seconds_threads_{threads}": round(production.fit_seconds, 1),
-            "fit_seconds_threads_1": round(default.fit_seconds, 1)}  # fmt: skip
+    return {
+        "shape": default.name,
+        "identical_trees_and_calibrator": same,
+        f"fit_seconds_threads_{threads}": round(production.fit_seconds, 1),
+        "fit_seconds_threads_1": round(default.fit_seconds, 1),
+    }
 
 
-def time_calls(call: Callable[[np.ndarray], object], rows: list[np.ndarray], out: list[float]) -> None:  # fmt: skip
+def time_calls(
+    call: Callable[[np.ndarray], object], rows: list[np.ndarray], out: list[float]
+) -> None:
     """Append the microseconds of each call, one row per call."""
     for row in rows:
         t0 = time.perf_counter()
@@ -219,10 +228,16 @@ def measure_latency(shapes: list[Shape], rows: list[np.ndarray], calls: int) -> 
         gc.collect()
         for s in shapes[r % len(shapes) :] + shapes[: r % len(shapes)]:
             b, t = s.booster, s.trees
-            time_calls(lambda x, b=b, t=t: b.predict(x, pred_contrib=True, num_iteration=t, num_threads=1),
-                       chunk, s.shap_us)  # fmt: skip
-            time_calls(lambda x, b=b, t=t: b.predict(x, raw_score=True, num_iteration=t, num_threads=1),
-                       chunk, s.predict_us)  # fmt: skip
+            time_calls(
+                lambda x, b=b, t=t: b.predict(x, pred_contrib=True, num_iteration=t, num_threads=1),
+                chunk,
+                s.shap_us,
+            )
+            time_calls(
+                lambda x, b=b, t=t: b.predict(x, raw_score=True, num_iteration=t, num_threads=1),
+                chunk,
+                s.predict_us,
+            )
             time_calls(s.model.preapprove, chunk, s.preapprove_us)
 
 
@@ -249,46 +264,71 @@ def measure_batch(shapes: list[Shape], batch: np.ndarray, probe_rows: int, budge
         if len(decisions) != rows or not all(d["reasons"] for d in decisions[:100]):
             raise RuntimeError(f"{s.name}: a batch pre-approval came back incomplete")
         s.batch = {
-            "rows_per_s_preapprove_with_reasons": rows / elapsed, "rows_timed": rows,
+            "rows_per_s_preapprove_with_reasons": rows / elapsed,
+            "rows_timed": rows,
             "rows_per_s_contributions_only": len(head) / contrib_s,
-            "additivity_max_error": float(np.abs(contributions.sum(axis=1) - s.model.raw_score(head)).max()),
-        }  # fmt: skip
+            "additivity_max_error": float(
+                np.abs(contributions.sum(axis=1) - s.model.raw_score(head)).max()
+            ),
+        }
         log(
             f"batch {s.name}: {s.batch['rows_per_s_preapprove_with_reasons']:.0f} rows/s over {rows} rows"
         )
 
 
-def shape_report(s: Shape, y: np.ndarray, pds: dict[tuple[int, int], np.ndarray],
-                 raw: np.ndarray, default: Shape, seed: int) -> dict[str, Any]:  # fmt: skip
+def shape_report(
+    s: Shape,
+    y: np.ndarray,
+    pds: dict[tuple[int, int], np.ndarray],
+    raw: np.ndarray,
+    default: Shape,
+    seed: int,
+) -> dict[str, Any]:
     """Everything measured on one shape, with its ratios to the default shape."""
     pd_test, default_pd = pds[s.key], pds[default.key]
     summary = metrics.summary(y, pd_test)
     is_default = s.key == default.key
-    se = None if is_default else paired_bootstrap_se(y, pd_test, default_pd, np.random.default_rng(seed))  # fmt: skip
+    se = (
+        None
+        if is_default
+        else paired_bootstrap_se(y, pd_test, default_pd, np.random.default_rng(seed))
+    )
     stats = tree_stats(s.booster, s.trees)
     ratio = {
         "treeshap_median": float(np.median(s.shap_us)) / float(np.median(default.shap_us)),
-        "preapprove_median": float(np.median(s.preapprove_us)) / float(np.median(default.preapprove_us)),
-        "batch_rows_per_s": s.batch["rows_per_s_preapprove_with_reasons"] / default.batch["rows_per_s_preapprove_with_reasons"],
-        "shap_cost_proxy": stats["shap_cost_proxy"] / tree_stats(default.booster, default.trees)["shap_cost_proxy"],
-    }  # fmt: skip
+        "preapprove_median": float(np.median(s.preapprove_us))
+        / float(np.median(default.preapprove_us)),
+        "batch_rows_per_s": s.batch["rows_per_s_preapprove_with_reasons"]
+        / default.batch["rows_per_s_preapprove_with_reasons"],
+        "shap_cost_proxy": stats["shap_cost_proxy"]
+        / tree_stats(default.booster, default.trees)["shap_cost_proxy"],
+    }
     return {
-        "shape": s.name, "num_leaves": s.num_leaves, "max_depth": s.max_depth, "is_default": is_default,
-        "trees_kept": s.trees, **stats,
-        "oot_auc": round(summary["auc"], 4), "oot_auc_raw_score": round(metrics.auc(y, raw), 4),
+        "shape": s.name,
+        "num_leaves": s.num_leaves,
+        "max_depth": s.max_depth,
+        "is_default": is_default,
+        "trees_kept": s.trees,
+        **stats,
+        "oot_auc": round(summary["auc"], 4),
+        "oot_auc_raw_score": round(metrics.auc(y, raw), 4),
         "oot_auc_minus_default": round(summary["auc"] - metrics.auc(y, default_pd), 4),
         "oot_auc_minus_default_bootstrap_se": None if se is None else round(se, 4),
-        "oot_ece": round(summary["ece"], 4), "oot_brier": round(summary["brier"], 4),
-        "calibrator": s.model.calibrator_.method, "fit_seconds": round(s.fit_seconds, 1),
+        "oot_ece": round(summary["ece"], 4),
+        "oot_brier": round(summary["brier"], 4),
+        "calibrator": s.model.calibrator_.method,
+        "fit_seconds": round(s.fit_seconds, 1),
         "one_row_treeshap": percentiles(s.shap_us),
         "one_row_predict_without_shap": percentiles(s.predict_us),
         "one_row_preapprove": percentiles(s.preapprove_us),
-        "batch_rows_per_s_preapprove_with_reasons": round(s.batch["rows_per_s_preapprove_with_reasons"]),
+        "batch_rows_per_s_preapprove_with_reasons": round(
+            s.batch["rows_per_s_preapprove_with_reasons"]
+        ),
         "batch_rows_timed": int(s.batch["rows_timed"]),
         "batch_rows_per_s_contributions_only": round(s.batch["rows_per_s_contributions_only"]),
         "shap_additivity_max_error": float(f"{s.batch['additivity_max_error']:.2e}"),
         "ratio_to_default": {k: round(v, 2) for k, v in ratio.items()},
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -305,8 +345,9 @@ def main() -> None:
     started, load_start = time.perf_counter(), os.getloadavg()
     rng = np.random.default_rng(args.seed)
     train_config = TrainConfig(seed=args.seed)
-    config = PipelineConfig(store_path=args.store, tracking_uri="unused", artifact_root=Path("unused"),
-                            seed=args.seed)  # fmt: skip
+    config = PipelineConfig(
+        store_path=args.store, tracking_uri="unused", artifact_root=Path("unused"), seed=args.seed
+    )
     with ExitStack() as stack:
         con, access = open_store(args.store, stack)
         frame = build_frame(con, "platform", "platform", config)
@@ -324,7 +365,9 @@ def main() -> None:
         log(f"fitted {shapes[-1].name}: {shapes[-1].trees} trees, {shapes[-1].fit_seconds:.1f} s")
     fit_s = time.perf_counter() - t0
     default = next(s for s in shapes if s.key == DEFAULT_SHAPE)
-    checked = thread_check(splits, default, args.seed, train_config.top_n) if args.thread_check else None  # fmt: skip
+    checked = (
+        thread_check(splits, default, args.seed, train_config.top_n) if args.thread_check else None
+    )
 
     test = splits["test"]
     y = test["label"].to_numpy()
@@ -346,36 +389,72 @@ def main() -> None:
     eligible = [r for r in results if r["oot_auc"] >= best_auc - AUC_TOLERANCE]
     chosen = min(eligible, key=lambda r: r["one_row_treeshap"]["median_us"])
     by_proxy = min(eligible, key=lambda r: r["shap_cost_proxy"])
-    print(json.dumps({
-        "bench": "model_shape", "store": str(args.store), "store_access": access, "seed": args.seed,
-        "lightgbm": lgb.__version__, "cpus": os.cpu_count(),
-        "frame": {"rows": len(frame), "features": len(default.model.spec.names),
-                  **{f"{k}_rows": len(v) for k, v in splits.items()},
-                  **{f"{k}_bads": int(v["label"].sum()) for k, v in splits.items()},
-                  "test_as_of": [str(test["as_of"].min().date()), str(test["as_of"].max().date())]},
-        "fixed_params": {k: v for k, v in DEFAULT_PARAMS.items() if k not in ("num_leaves", "max_depth", "num_threads")}
-        | {"n_estimators": 800, "early_stopping_rounds": 60, "fit_num_threads": args.fit_threads},
-        "fit_thread_check": checked,
-        "timing": {"one_row_calls": args.calls, "warmup_calls": WARMUP, "interleaved_rounds": ROUNDS,
-                   "one_row_threads": 1, "batch_rows_preapprove": len(batch), "batch_probe_rows": args.probe_rows,
-                   "batch_rule": f"one call on all {len(batch)} rows when the {args.probe_rows}-row probe projects it within "
-                                 f"{args.batch_budget_seconds:g} s, else the probe's rate (see batch_rows_timed)",
-                   "batch_threads": "production (all cores for >= 512 rows), one pass per shape"},
-        "shapes": results,
-        "rule": f"recommend the cheapest shape by one-row TreeSHAP median latency among the shapes whose "
+    print(
+        json.dumps(
+            {
+                "bench": "model_shape",
+                "store": str(args.store),
+                "store_access": access,
+                "seed": args.seed,
+                "lightgbm": lgb.__version__,
+                "cpus": os.cpu_count(),
+                "frame": {
+                    "rows": len(frame),
+                    "features": len(default.model.spec.names),
+                    **{f"{k}_rows": len(v) for k, v in splits.items()},
+                    **{f"{k}_bads": int(v["label"].sum()) for k, v in splits.items()},
+                    "test_as_of": [
+                        str(test["as_of"].min().date()),
+                        str(test["as_of"].max().date()),
+                    ],
+                },
+                "fixed_params": {
+                    k: v
+                    for k, v in DEFAULT_PARAMS.items()
+                    if k not in ("num_leaves", "max_depth", "num_threads")
+                }
+                | {
+                    "n_estimators": 800,
+                    "early_stopping_rounds": 60,
+                    "fit_num_threads": args.fit_threads,
+                },
+                "fit_thread_check": checked,
+                "timing": {
+                    "one_row_calls": args.calls,
+                    "warmup_calls": WARMUP,
+                    "interleaved_rounds": ROUNDS,
+                    "one_row_threads": 1,
+                    "batch_rows_preapprove": len(batch),
+                    "batch_probe_rows": args.probe_rows,
+                    "batch_rule": f"one call on all {len(batch)} rows when the {args.probe_rows}-row probe projects it within "
+                    f"{args.batch_budget_seconds:g} s, else the probe's rate (see batch_rows_timed)",
+                    "batch_threads": "production (all cores for >= 512 rows), one pass per shape",
+                },
+                "shapes": results,
+                "rule": f"recommend the cheapest shape by one-row TreeSHAP median latency among the shapes whose "
                 f"out-of-time AUC (calibrated PD, test split) is within {AUC_TOLERANCE} of the best shape's",
-        "best_oot_auc": best_auc,
-        "eligible": [r["shape"] for r in eligible],
-        "recommended": chosen["shape"],
-        "recommended_is_default": chosen["is_default"],
-        "recommended_by_cost_proxy": by_proxy["shape"],
-        "note": "other jobs share this 2-core machine during the run (see load averages): absolute "
+                "best_oot_auc": best_auc,
+                "eligible": [r["shape"] for r in eligible],
+                "recommended": chosen["shape"],
+                "recommended_is_default": chosen["is_default"],
+                "recommended_by_cost_proxy": by_proxy["shape"],
+                "note": "other jobs share this 2-core machine during the run (see load averages): absolute "
                 "microseconds and rows/s move with their load; compare ratios within this run (one-row "
                 "timing is interleaved across shapes) and weigh AUC differences against their bootstrap SE",
-        "load_average_1min_start_end": [round(load_start[0], 2), round(os.getloadavg()[0], 2)],
-        "seconds": {"frame": round(frame_s, 1), "fit_all": round(fit_s, 1), "one_row_timing": round(latency_s, 1),
-                    "batch_timing": round(batch_s, 1), "total": round(time.perf_counter() - started, 1)},
-    }))  # fmt: skip
+                "load_average_1min_start_end": [
+                    round(load_start[0], 2),
+                    round(os.getloadavg()[0], 2),
+                ],
+                "seconds": {
+                    "frame": round(frame_s, 1),
+                    "fit_all": round(fit_s, 1),
+                    "one_row_timing": round(latency_s, 1),
+                    "batch_timing": round(batch_s, 1),
+                    "total": round(time.perf_counter() - started, 1),
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

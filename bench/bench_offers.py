@@ -53,8 +53,13 @@ def _demo_home(scratch: Path) -> tuple[Path, float]:
     """A home with a registered, promoted platform model; seconds it took."""
     started, home = time.perf_counter(), scratch / "home"
     env = os.environ | {"PRECREDIT_HOME": str(home)}
-    subprocess.run([str(CLI), "demo", "--no-serve", "--entities", "20000"], env=env,
-                   check=True, capture_output=True, timeout=1800)  # fmt: skip
+    subprocess.run(
+        [str(CLI), "demo", "--no-serve", "--entities", "20000"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=1800,
+    )
     return home, round(time.perf_counter() - started, 1)
 
 
@@ -106,11 +111,16 @@ def _timed_run(
 
 def _summary(run: OfferRun, seconds: float) -> dict[str, Any]:
     counts = run.counts
-    return {"entities": counts.scored, "seconds": round(seconds, 1),
-            "entities_per_second": round(counts.scored / seconds, 1),
-            "offers": counts.created + counts.changed, "unchanged": counts.unchanged,
-            "events": counts.events, "rows_written": counts.rows_written,
-            "export_mb": round(sum(p.stat().st_size for p in run.exports.values()) / 2**20, 1)}  # fmt: skip
+    return {
+        "entities": counts.scored,
+        "seconds": round(seconds, 1),
+        "entities_per_second": round(counts.scored / seconds, 1),
+        "offers": counts.created + counts.changed,
+        "unchanged": counts.unchanged,
+        "events": counts.events,
+        "rows_written": counts.rows_written,
+        "export_mb": round(sum(p.stat().st_size for p in run.exports.values()) / 2**20, 1),
+    }
 
 
 def main() -> None:
@@ -130,24 +140,41 @@ def main() -> None:
         served = models.get("platform")
         sessions, tenant = _service(args.database_url, scratch, not args.no_events)
         con = _snapshot(args.store, args.entities)
-        runs = [_timed_run(sessions, models, con, tenant, scratch / "exports")
-                for _ in range(2 if args.second_run else 1)]  # fmt: skip
+        runs = [
+            _timed_run(sessions, models, con, tenant, scratch / "exports")
+            for _ in range(2 if args.second_run else 1)
+        ]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     first = runs[0]
     per_target = round(first["seconds"] * TARGET_ENTITIES / max(first["entities"], 1), 1)
-    print(json.dumps({
-        "bench": "offers", "cpus": os.cpu_count(), "home_built_seconds": built,
-        "model": {"name": served.name, "version": served.version,
-                  "trees": served.model.classifier_.booster_.num_trees(),
-                  "features": len(served.model.spec.names), "top_reasons": served.model.top_n},
-        "database": "sqlite" if args.database_url is None else args.database_url.split(":")[0],
-        **first, "second_run": runs[1] if len(runs) > 1 else None,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "target": {"entities": TARGET_ENTITIES, "seconds": TARGET_SECONDS},
-        "seconds_per_300k_entities": per_target,
-        "meets_target": first["entities"] >= TARGET_ENTITIES // 2 and per_target <= TARGET_SECONDS,
-    }, indent=1))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "offers",
+                "cpus": os.cpu_count(),
+                "home_built_seconds": built,
+                "model": {
+                    "name": served.name,
+                    "version": served.version,
+                    "trees": served.model.classifier_.booster_.num_trees(),
+                    "features": len(served.model.spec.names),
+                    "top_reasons": served.model.top_n,
+                },
+                "database": "sqlite"
+                if args.database_url is None
+                else args.database_url.split(":")[0],
+                **first,
+                "second_run": runs[1] if len(runs) > 1 else None,
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "target": {"entities": TARGET_ENTITIES, "seconds": TARGET_SECONDS},
+                "seconds_per_300k_entities": per_target,
+                "meets_target": first["entities"] >= TARGET_ENTITIES // 2
+                and per_target <= TARGET_SECONDS,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

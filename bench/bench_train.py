@@ -42,12 +42,20 @@ def main() -> None:
         splits["valid"]["label"].to_numpy(),
     )
     fit_s = time.perf_counter() - started
-    print(json.dumps({
-        "bench": "train", "rows": len(frame), "positives": int(frame["label"].sum()),
-        "features_seconds": round(features_s, 2), "fit_seconds": round(fit_s, 2),
-        "trees": model.classifier_.best_iteration_, "calibrator": model.calibrator_.method,
-        "target_fit_seconds": 60,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "train",
+                "rows": len(frame),
+                "positives": int(frame["label"].sum()),
+                "features_seconds": round(features_s, 2),
+                "fit_seconds": round(fit_s, 2),
+                "trees": model.classifier_.best_iteration_,
+                "calibrator": model.calibrator_.method,
+                "target_fit_seconds": 60,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -92,9 +92,13 @@ def serving(cli: Path, home: Path, workers: int, log: Path) -> Iterator[str]:
     port = free_port()
     env = os.environ | {"PRECREDIT_HOME": str(home), "PRECREDIT_MODEL_POLL_SECONDS": "0"}
     with log.open("ab") as out:
-        proc = subprocess.Popen([str(cli), "serve", "--host", HOST, "--port", str(port),
-                                 "--workers", str(workers)], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [str(cli), "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://{HOST}:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -131,16 +135,33 @@ def batch_bodies(codes: list[str], size: int, count: int) -> list[str]:
     return out
 
 
-def wrk(url: str, script: str, connections: int, seconds: int, timeout_s: int = 10,
-        threads: int = 1) -> dict[str, Any]:  # fmt: skip
+def wrk(
+    url: str, script: str, connections: int, seconds: int, timeout_s: int = 10, threads: int = 1
+) -> dict[str, Any]:
     """Run wrk (closed loop: `connections` requests in flight) and return its figures."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
     try:
-        done = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
-                               "--timeout", f"{timeout_s}s", "-s", f.name, url],
-                              capture_output=True, text=True, timeout=seconds + timeout_s + 60,
-                              check=True)  # fmt: skip
+        done = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                str(threads),
+                "-c",
+                str(connections),
+                "-d",
+                f"{seconds}s",
+                "--timeout",
+                f"{timeout_s}s",
+                "-s",
+                f.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + timeout_s + 60,
+            check=True,
+        )
     finally:
         Path(f.name).unlink()
     line = next(x for x in done.stdout.splitlines() if x.startswith("WRKJSON "))
@@ -150,11 +171,19 @@ def wrk(url: str, script: str, connections: int, seconds: int, timeout_s: int = 
 def _figures(raw: dict[str, int], connections: int) -> dict[str, Any]:
     seconds = raw["duration_us"] / 1e6
     failed = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"] + raw["status"]
-    return {"connections": connections, "seconds": round(seconds, 1), "requests": raw["requests"],
-            "failed": failed, "non_2xx": raw["status"], "timeouts": raw["timeout"],
-            "ok_per_second": round((raw["requests"] - raw["status"]) / seconds, 1),
-            "p50_ms": raw["p50_us"] / 1e3, "p90_ms": raw["p90_us"] / 1e3,
-            "p99_ms": raw["p99_us"] / 1e3, "max_ms": raw["max_us"] / 1e3}  # fmt: skip
+    return {
+        "connections": connections,
+        "seconds": round(seconds, 1),
+        "requests": raw["requests"],
+        "failed": failed,
+        "non_2xx": raw["status"],
+        "timeouts": raw["timeout"],
+        "ok_per_second": round((raw["requests"] - raw["status"]) / seconds, 1),
+        "p50_ms": raw["p50_us"] / 1e3,
+        "p90_ms": raw["p90_us"] / 1e3,
+        "p99_ms": raw["p99_us"] / 1e3,
+        "max_ms": raw["max_us"] / 1e3,
+    }
 
 
 def get_script() -> str:

@@ -47,11 +47,14 @@ def services_for(home: Path) -> Services:
 def summary(latencies: list[float], wall: float) -> dict[str, float]:
     """Count, rate and latency percentiles (ms) of one loop."""
     ms = np.asarray(latencies) * 1e3
-    return {"n": len(ms), "per_second": round(len(ms) / wall, 1),
-            "p50_ms": round(float(np.percentile(ms, 50)), 3),
-            "p90_ms": round(float(np.percentile(ms, 90)), 3),
-            "p99_ms": round(float(np.percentile(ms, 99)), 3),
-            "max_ms": round(float(ms.max()), 3)}  # fmt: skip
+    return {
+        "n": len(ms),
+        "per_second": round(len(ms) / wall, 1),
+        "p50_ms": round(float(np.percentile(ms, 50)), 3),
+        "p90_ms": round(float(np.percentile(ms, 90)), 3),
+        "p99_ms": round(float(np.percentile(ms, 99)), 3),
+        "max_ms": round(float(ms.max()), 3),
+    }
 
 
 def warm(call: Callable[[str], object], codes: list[str]) -> None:
@@ -123,15 +126,20 @@ def single_thread(
     return out
 
 
-def _thread_loop(call: Callable[[str], object], codes: list[str], barrier: threading.Barrier,
-                 results: list[tuple[list[float], float, float]]) -> None:  # fmt: skip
+def _thread_loop(
+    call: Callable[[str], object],
+    codes: list[str],
+    barrier: threading.Barrier,
+    results: list[tuple[list[float], float, float]],
+) -> None:
     warm(call, codes)
     barrier.wait()
     results.append(timed(call, codes))
 
 
-def two_threads(home: Path, tenant: str, product: str, codes: list[str], shared: bool,
-                threads: int = 2) -> dict[str, float]:  # fmt: skip
+def two_threads(
+    home: Path, tenant: str, product: str, codes: list[str], shared: bool, threads: int = 2
+) -> dict[str, float]:
     """The audited path on `threads` threads, each with its own `Services` unless `shared`.
 
     Shared, the threads are one API worker's thread pool: their audit rows share commits.
@@ -140,8 +148,12 @@ def two_threads(home: Path, tenant: str, product: str, codes: list[str], shared:
     both = [first] + [first if shared else services_for(home) for _ in range(threads - 1)]
     barrier, results = threading.Barrier(threads), []  # type: ignore[var-annotated]
     parts = [codes[i::threads] for i in range(threads)]
-    threads_ = [threading.Thread(target=_thread_loop, args=(audited(s, tenant, product), part, barrier, results))
-                for s, part in zip(both, parts, strict=True)]  # fmt: skip
+    threads_ = [
+        threading.Thread(
+            target=_thread_loop, args=(audited(s, tenant, product), part, barrier, results)
+        )
+        for s, part in zip(both, parts, strict=True)
+    ]
     for t in threads_:
         t.start()
     for t in threads_:
@@ -157,8 +169,9 @@ def _merged(results: list[tuple[list[float], float, float]]) -> dict[str, float]
     return summary(latencies, wall)
 
 
-def _process_loop(home: str, tenant: str, product: str, codes: list[str], audit: bool,
-                  barrier: Any, queue: Any) -> None:  # fmt: skip
+def _process_loop(
+    home: str, tenant: str, product: str, codes: list[str], audit: bool, barrier: Any, queue: Any
+) -> None:
     services = services_for(Path(home))
     call = (audited if audit else unaudited)(services, tenant, product)
     warm(call, codes)
@@ -167,12 +180,18 @@ def _process_loop(home: str, tenant: str, product: str, codes: list[str], audit:
     services.snapshot.close()
 
 
-def two_processes(home: Path, tenant: str, product: str, codes: list[str], audit: bool = True) -> dict[str, float]:  # fmt: skip
+def two_processes(
+    home: Path, tenant: str, product: str, codes: list[str], audit: bool = True
+) -> dict[str, float]:
     """The API's path in 2 processes at once (2 API workers without HTTP), audited or not."""
     ctx = mp.get_context("spawn")
     barrier, queue = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_process_loop, args=(str(home), tenant, product, half, audit, barrier, queue))
-             for half in (codes[0::2], codes[1::2])]  # fmt: skip
+    procs = [
+        ctx.Process(
+            target=_process_loop, args=(str(home), tenant, product, half, audit, barrier, queue)
+        )
+        for half in (codes[0::2], codes[1::2])
+    ]
     for p in procs:
         p.start()
     try:

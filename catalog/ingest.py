@@ -237,9 +237,16 @@ def _log(con: Connection, table: schema.Table, file: str, digest: str, report: F
     """Record the file in `import_log` so importing it again is a no-op."""
     con.execute(
         "INSERT INTO import_log VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [digest, table.name, file, report.rows_read, report.rows_added,
-         report.rows_quarantined, _now()],
-    )  # fmt: skip
+        [
+            digest,
+            table.name,
+            file,
+            report.rows_read,
+            report.rows_added,
+            report.rows_quarantined,
+            _now(),
+        ],
+    )
 
 
 def _inspect(path: Path) -> tuple[str, bool]:

@@ -92,8 +92,11 @@ def _measure(con: Connection, table: schema.Table) -> TableQuality:
 def _aggregates(table: schema.Table) -> dict[str, str]:
     """Named aggregate expressions of the per-table scan."""
     names = set(table.column_names)
-    items = {"rows": "count(*)", "valid": "count(*) FILTER (WHERE _reason IS NULL)",
-             "reasons": "histogram(_reason)"}  # fmt: skip
+    items = {
+        "rows": "count(*)",
+        "valid": "count(*) FILTER (WHERE _reason IS NULL)",
+        "reasons": "histogram(_reason)",
+    }
     items |= {f"nn:{c}": f"count({ident(c)})" for c in table.column_names}
     if table.has_uscc:
         flagged = ", ".join(map(literal, FLAGGED_CODE_REASONS))
@@ -166,8 +169,9 @@ def _month_gaps(con: Connection, table: schema.Table) -> tuple[int, int]:
 def _code_quality(con: Connection, codes: pa.Table) -> CodeQuality:
     """Codes of `entities`: failing checks, duplicated version-1 rows, rate per 10,000."""
     in_entities = codes.column("in_entities").to_pylist()
-    reasons = [r for r, keep in zip(codes.column("reason").to_pylist(), in_entities, strict=True)
-               if keep]  # fmt: skip
+    reasons = [
+        r for r, keep in zip(codes.column("reason").to_pylist(), in_entities, strict=True) if keep
+    ]
     flagged = sum(r in FLAGGED_CODE_REASONS for r in reasons)
     invalid = sum(r in REJECTED_CODE_REASONS for r in reasons)
     [(duplicates,)] = con.execute(

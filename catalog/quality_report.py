@@ -83,8 +83,9 @@ class QualityReport:
 
     def render_text(self) -> str:
         """A readable report: one aligned line per table, then codes and quarantine."""
-        return "\n".join([*_table_lines(self.tables), "", *_code_lines(self.codes), "",
-                          *_quarantine_lines(self)])  # fmt: skip
+        return "\n".join(
+            [*_table_lines(self.tables), "", *_code_lines(self.codes), "", *_quarantine_lines(self)]
+        )
 
 
 _HEADER = (
@@ -100,11 +101,18 @@ def _table_lines(tables: list[TableQuality]) -> list[str]:
     for t in tables:
         lag = t.ingest_lag
         cells = (
-            t.table, _int(t.rows), _pct(t.complete_required_share), _pct(t.valid_share),
-            _int(t.orphans), _int(t.corrected), _int(t.retracted),
-            _int(lag.p50 if lag else None), _int(lag.p99 if lag else None),
-            _pct(lag.late_share if lag else None), _int(t.missing_months),
-        )  # fmt: skip
+            t.table,
+            _int(t.rows),
+            _pct(t.complete_required_share),
+            _pct(t.valid_share),
+            _int(t.orphans),
+            _int(t.corrected),
+            _int(t.retracted),
+            _int(lag.p50 if lag else None),
+            _int(lag.p99 if lag else None),
+            _pct(lag.late_share if lag else None),
+            _int(t.missing_months),
+        )
         lines.append(
             " ".join(f"{cell:{spec}}" for cell, (_, spec) in zip(cells, _HEADER, strict=True))
         )

@@ -101,12 +101,17 @@ MONEY = {"min_value": 0.0}
 
 
 def _catalog(
-    name: str, category: str, description: str, cols: tuple[Column, ...], events: tuple[str, ...],
+    name: str,
+    category: str,
+    description: str,
+    cols: tuple[Column, ...],
+    events: tuple[str, ...],
     basis: str = CATALOG_BASIS,
-) -> Table:  # fmt: skip
+) -> Table:
     columns = (*REC, RETRACTED, USCC, *cols, INGEST)
-    return Table(name, "catalog", description, columns, ("record_id", "version"),
-                 category, basis, events)  # fmt: skip
+    return Table(
+        name, "catalog", description, columns, ("record_id", "version"), category, basis, events
+    )
 
 
 ENTITIES = Table(

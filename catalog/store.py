@@ -55,8 +55,10 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[Connection]:
         con = duckdb.connect(str(path), read_only=read_only)
         quiet(con)
     except duckdb.Error as error:
-        raise StoreError(f"cannot open platform store {path.name} now (is another process "
-                         f"writing it?): {type(error).__name__}") from error  # fmt: skip
+        raise StoreError(
+            f"cannot open platform store {path.name} now (is another process "
+            f"writing it?): {type(error).__name__}"
+        ) from error
     try:
         check_schema(con)
         yield con

@@ -41,11 +41,13 @@ def _pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     as_of = pd.to_datetime(pairs["as_of"], errors="coerce")
     if as_of.isna().any():
         raise InvalidInput("every as_of must be a date")
-    return pd.DataFrame({
-        "pair_id": np.arange(len(pairs), dtype=np.int64),
-        "uscc": [uscc.normalize(c) for c in pairs["uscc"].astype(str)],
-        "as_of": as_of.dt.date,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "pair_id": np.arange(len(pairs), dtype=np.int64),
+            "uscc": [uscc.normalize(c) for c in pairs["uscc"].astype(str)],
+            "as_of": as_of.dt.date,
+        }
+    )
 
 
 def _finish(out: pd.DataFrame, registry: Registry) -> pd.DataFrame:
@@ -82,16 +84,20 @@ class PointReader:
         """One round trip: extract the entities' rows (indexes on), stage the pairs."""
         safe = frame["uscc"].map(lambda c: bool(SAFE_CODE.match(c)))
         listed = ", ".join(f"'{c}'" for c in sorted(set(frame["uscc"][safe]))) or "NULL"
-        statements = [f"DELETE FROM {EXTRACT}{t}; INSERT INTO {EXTRACT}{t} SELECT * FROM {t} "
-                      f"WHERE uscc IN ({listed});" for t in self.registry.sources]  # fmt: skip
+        statements = [
+            f"DELETE FROM {EXTRACT}{t}; INSERT INTO {EXTRACT}{t} SELECT * FROM {t} "
+            f"WHERE uscc IN ({listed});"
+            for t in self.registry.sources
+        ]
         rows = ", ".join(
             f"({i}, {_literal(c)}, DATE '{d}')"
             for i, c, d in zip(frame["pair_id"], frame["uscc"], frame["as_of"], strict=True)
         )
         self._cur.execute(
-            "PRAGMA enable_optimizer; " + " ".join(statements)
+            "PRAGMA enable_optimizer; "
+            + " ".join(statements)
             + f" DELETE FROM pairs; INSERT INTO pairs VALUES {rows}; PRAGMA disable_optimizer;"
-        )  # fmt: skip
+        )
 
     @property
     def cursor(self) -> Connection:
@@ -112,8 +118,13 @@ class PointReader:
         self._cur.close()
 
 
-def compute(con: Connection, pairs: pd.DataFrame, registry: Registry = REGISTRY, *,
-            narrow: bool | None = None) -> pd.DataFrame:  # fmt: skip
+def compute(
+    con: Connection,
+    pairs: pd.DataFrame,
+    registry: Registry = REGISTRY,
+    *,
+    narrow: bool | None = None,
+) -> pd.DataFrame:
     """Features for each row of `pairs` (columns uscc, as_of), in the same order.
 
     `narrow` forces the few-entities path (True) or the whole-store path (False); by

@@ -30,9 +30,13 @@ def render(registry: Registry = REGISTRY) -> str:
         chosen = [f for f in registry.features if f.category == key]
         if not chosen:
             continue
-        lines += ["", f"## {zh} / {en}", "",
-                  "| feature | 中文 | English | source | aggregation | window | monotone | missing | legal basis |",
-                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            f"## {zh} / {en}",
+            "",
+            "| feature | 中文 | English | source | aggregation | window | monotone | missing | legal basis |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         lines += [
             f"| `{f.name}` | {f.zh} | {f.en} | `{f.source}` | {f.agg} | {_window(f.window_months)} "
             f"| {DIRECTION[f.monotone]} | {f.missing} | {f.legal_basis} |"

@@ -17,8 +17,19 @@ from typing import Literal
 from catalog import schema
 from catalog.errors import PrecreditError
 
-Agg = Literal["count", "sum", "max", "min", "avg", "count_distinct", "latest", "months_since",
-              "any", "value", "derived"]  # fmt: skip
+Agg = Literal[
+    "count",
+    "sum",
+    "max",
+    "min",
+    "avg",
+    "count_distinct",
+    "latest",
+    "months_since",
+    "any",
+    "value",
+    "derived",
+]
 Dtype = Literal["int", "float", "bool", "category"]
 
 

@@ -22,8 +22,13 @@ def _codes(con: Connection, codes: Sequence[str] | None) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT uscc FROM entities ORDER BY 1").fetchall()]
 
 
-def _frame(con: Connection, codes: list[str], as_of: dt.date, registry: Registry,
-           reader: PointReader | None = None) -> pd.DataFrame:  # fmt: skip
+def _frame(
+    con: Connection,
+    codes: list[str],
+    as_of: dt.date,
+    registry: Registry,
+    reader: PointReader | None = None,
+) -> pd.DataFrame:
     pairs = pd.DataFrame({"uscc": codes, "as_of": as_of})
     features = reader.features(pairs) if reader else compute(con, pairs, registry)
     features.insert(2, "registry_fingerprint", registry.fingerprint())
@@ -77,8 +82,13 @@ class Refresher:
         self.reader.close()
 
 
-def refresh(con: Connection, codes: Sequence[str], as_of: dt.date | None = None,
-            registry: Registry = REGISTRY, reader: PointReader | None = None) -> int:  # fmt: skip
+def refresh(
+    con: Connection,
+    codes: Sequence[str],
+    as_of: dt.date | None = None,
+    registry: Registry = REGISTRY,
+    reader: PointReader | None = None,
+) -> int:
     """Recompute the snapshot rows of `codes` (e.g. after a correction or a repair).
 
     A long-lived caller passes its `PointReader` to skip preparing the query each time.

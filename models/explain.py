@@ -52,8 +52,10 @@ def _texts(spec: FeatureSpec, feature: str, shown: object, contribution: float) 
     zh, en = spec.texts.get(feature, (feature, feature))
     value = "缺失" if shown is None else shown
     up = contribution > 0
-    return (f"{zh}：{value}（{'提高' if up else '降低'}风险）",
-            f"{en}: {'missing' if shown is None else shown} ({'raises' if up else 'lowers'} risk)")  # fmt: skip
+    return (
+        f"{zh}：{value}（{'提高' if up else '降低'}风险）",
+        f"{en}: {'missing' if shown is None else shown} ({'raises' if up else 'lowers'} risk)",
+    )
 
 
 def top_reasons(
@@ -69,8 +71,17 @@ def top_reasons(
         name = spec.names[i]
         shown = display_value(spec, name, float(values[i]))
         zh, en = _texts(spec, name, shown, float(parts[i]))
-        out.append(Reason(name.upper(), name, zh, en, shown, float(parts[i]),
-                          "raises_risk" if parts[i] > 0 else "lowers_risk"))  # fmt: skip
+        out.append(
+            Reason(
+                name.upper(),
+                name,
+                zh,
+                en,
+                shown,
+                float(parts[i]),
+                "raises_risk" if parts[i] > 0 else "lowers_risk",
+            )
+        )
     return out
 
 

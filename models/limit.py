@@ -141,9 +141,16 @@ def decide(policy: ProductPolicy, features: DataFrame | Columns, pd: ArrayLike) 
         for i, p in enumerate(pds)
     ]
     return LimitResult(
-        decision, np.where(declined, 0.0, computed), capacity, source, multiplier, cap,
-        binding, failed, drivers,
-    )  # fmt: skip
+        decision,
+        np.where(declined, 0.0, computed),
+        capacity,
+        source,
+        multiplier,
+        cap,
+        binding,
+        failed,
+        drivers,
+    )
 
 
 def _binding(

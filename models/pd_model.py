@@ -60,9 +60,13 @@ class FeatureSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready spec."""
-        return {"names": list(self.names), "monotone": list(self.monotone),
-                "categorical": list(self.categorical), "texts": {k: list(v) for k, v in self.texts.items()},
-                "categories": {k: list(v) for k, v in self.categories.items()}}  # fmt: skip
+        return {
+            "names": list(self.names),
+            "monotone": list(self.monotone),
+            "categorical": list(self.categorical),
+            "texts": {k: list(v) for k, v in self.texts.items()},
+            "categories": {k: list(v) for k, v in self.categories.items()},
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
@@ -81,8 +85,14 @@ class FeatureSpec:
 class PDClassifier:
     """Gradient-boosted trees on the registry's features; raw output is log-odds."""
 
-    def __init__(self, spec: FeatureSpec, params: dict[str, Any] | None = None,
-                 n_estimators: int = 800, early_stopping_rounds: int = 60, seed: int = 42) -> None:  # fmt: skip
+    def __init__(
+        self,
+        spec: FeatureSpec,
+        params: dict[str, Any] | None = None,
+        n_estimators: int = 800,
+        early_stopping_rounds: int = 60,
+        seed: int = 42,
+    ) -> None:
         self.spec = spec
         self.params = params
         self.n_estimators = n_estimators
@@ -100,10 +110,16 @@ class PDClassifier:
         reference: lgb.Dataset | None = None,
         init: np.ndarray | None = None,
     ) -> lgb.Dataset:
-        return lgb.Dataset(self.matrix(X), label=y, feature_name=list(self.spec.names),
-                           categorical_feature=list(self.spec.categorical), reference=reference,
-                           init_score=init,
-                           free_raw_data=False, params={"verbosity": -1})  # fmt: skip
+        return lgb.Dataset(
+            self.matrix(X),
+            label=y,
+            feature_name=list(self.spec.names),
+            categorical_feature=list(self.spec.categorical),
+            reference=reference,
+            init_score=init,
+            free_raw_data=False,
+            params={"verbosity": -1},
+        )
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
         """The model's input matrix: features in spec order, float64 (hot path: numpy only)."""
@@ -127,9 +143,12 @@ class PDClassifier:
             X_valid, np.asarray(y_valid, dtype=float), reference=train, init=init_valid
         )
         self.booster_ = lgb.train(
-            self._params(), train, num_boost_round=self.n_estimators, valid_sets=[valid],
+            self._params(),
+            train,
+            num_boost_round=self.n_estimators,
+            valid_sets=[valid],
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
-        )  # fmt: skip
+        )
         self.best_iteration_ = int(self.booster_.best_iteration or self.n_estimators)
         return self
 
@@ -142,17 +161,25 @@ class PDClassifier:
         """Log-odds of default before calibration."""
         matrix = X if isinstance(X, np.ndarray) else self.matrix(X)
         return np.asarray(
-            self._booster().predict(matrix, raw_score=True, num_iteration=self.best_iteration_,
-                                    num_threads=_threads(len(matrix)))
-        )  # fmt: skip
+            self._booster().predict(
+                matrix,
+                raw_score=True,
+                num_iteration=self.best_iteration_,
+                num_threads=_threads(len(matrix)),
+            )
+        )
 
     def contributions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """TreeSHAP contributions (n, features + 1); the last column is the base value."""
         matrix = X if isinstance(X, np.ndarray) else self.matrix(X)
         return np.asarray(
-            self._booster().predict(matrix, pred_contrib=True, num_iteration=self.best_iteration_,
-                                    num_threads=_threads(len(matrix)))
-        )  # fmt: skip
+            self._booster().predict(
+                matrix,
+                pred_contrib=True,
+                num_iteration=self.best_iteration_,
+                num_threads=_threads(len(matrix)),
+            )
+        )
 
     def model_text(self) -> str:
         """LightGBM's text model (the saved artifact)."""

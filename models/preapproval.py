@@ -34,9 +34,16 @@ def _sha256(data: bytes) -> str:
 class PreapprovalModel:
     """Everything needed to turn feature rows into explained pre-approvals."""
 
-    def __init__(self, spec: FeatureSpec, policy: ProductPolicy | None = None,
-                 scale: MasterScale = DEFAULT_SCALE, params: dict[str, Any] | None = None,
-                 seed: int = 42, top_n: int = 5, base: PreapprovalModel | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        spec: FeatureSpec,
+        policy: ProductPolicy | None = None,
+        scale: MasterScale = DEFAULT_SCALE,
+        params: dict[str, Any] | None = None,
+        seed: int = 42,
+        top_n: int = 5,
+        base: PreapprovalModel | None = None,
+    ) -> None:
         self.spec: FeatureSpec = spec
         self.base = base
         if base is not None and base.spec.names != spec.names:
@@ -63,9 +70,12 @@ class PreapprovalModel:
         self.calibrator_, self.calibration_losses_ = calibration.choose(
             raw, np.asarray(y_valid), self.seed
         )
-        self.meta_: dict[str, Any] = {"seed": self.seed, "best_iteration": self.classifier_.best_iteration_,
-                                      "calibration_losses": self.calibration_losses_,
-                                      "base": self.base.fingerprint() if self.base else None}  # fmt: skip
+        self.meta_: dict[str, Any] = {
+            "seed": self.seed,
+            "best_iteration": self.classifier_.best_iteration_,
+            "calibration_losses": self.calibration_losses_,
+            "base": self.base.fingerprint() if self.base else None,
+        }
         return self
 
     def raw_score(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -116,19 +126,29 @@ class PreapprovalModel:
         scored = self.score(features)
         grades = self.scale.grade(scored["pd"])
         labels = self.scale.label(scored["pd"])
-        columns = (features if isinstance(features, pd.DataFrame) else
-                   {n: scored["matrix"][:, j] for j, n in enumerate(self.spec.names)})  # fmt: skip
+        columns = (
+            features
+            if isinstance(features, pd.DataFrame)
+            else {n: scored["matrix"][:, j] for j, n in enumerate(self.spec.names)}
+        )
         limits = decide(self.policy_, columns, scored["pd"]).to_records()
         return [
-            limit | {
-                "pd": float(scored["pd"][i]), "grade": int(grades[i]), "grade_label": str(labels[i]),
+            limit
+            | {
+                "pd": float(scored["pd"][i]),
+                "grade": int(grades[i]),
+                "grade_label": str(labels[i]),
                 "raw_score": float(scored["raw"][i]),
                 "base_value": float(scored["contributions"][i, -1]),
-                "reasons": [r.to_dict() for r in top_reasons(
-                    self.spec, scored["contributions"][i], scored["matrix"][i], self.top_n)],
+                "reasons": [
+                    r.to_dict()
+                    for r in top_reasons(
+                        self.spec, scored["contributions"][i], scored["matrix"][i], self.top_n
+                    )
+                ],
             }
             for i, limit in enumerate(limits)
-        ]  # fmt: skip
+        ]
 
     def artifacts(self) -> dict[str, bytes]:
         """The model's files, ready to write."""
@@ -174,9 +194,14 @@ class PreapprovalModel:
         meta = json.loads(files["meta.json"])
         nested = {k.removeprefix("base/"): v for k, v in files.items() if k.startswith("base/")}
         base = cls.from_files(nested) if nested else None
-        model = cls(spec, ProductPolicy.from_json(files["policy.json"].decode()),
-                    MasterScale.from_dict(json.loads(files["scale.json"])),
-                    seed=int(meta["seed"]), top_n=int(meta["top_n"]), base=base)  # fmt: skip
+        model = cls(
+            spec,
+            ProductPolicy.from_json(files["policy.json"].decode()),
+            MasterScale.from_dict(json.loads(files["scale.json"])),
+            seed=int(meta["seed"]),
+            top_n=int(meta["top_n"]),
+            base=base,
+        )
         model.classifier_ = PDClassifier.from_text(spec, files["model.txt"].decode(), model.seed)
         model.calibrator_ = calibration.Calibrator.from_dict(json.loads(files["calibrator.json"]))
         model.calibration_losses_ = meta.get("calibration_losses", {})

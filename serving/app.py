@@ -55,8 +55,17 @@ def build_services(settings: Settings) -> Services:
     readers = session_factory(reads)
     sessions = session_factory(engine)
     audit = AuditWriter(sessions, lock_path_for(settings.service_db))
-    return Services(settings, snapshot, sessions, readers, reads, holder, Metrics(),
-                    JobRunner(settings, sessions), audit)  # fmt: skip
+    return Services(
+        settings,
+        snapshot,
+        sessions,
+        readers,
+        reads,
+        holder,
+        Metrics(),
+        JobRunner(settings, sessions),
+        audit,
+    )
 
 
 class Poller:
@@ -64,8 +73,9 @@ class Poller:
 
     def __init__(self, seconds: float, tasks: list[Callable[[], object]]) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, args=(seconds, tasks), name="poll",
-                                        daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._loop, args=(seconds, tasks), name="poll", daemon=True
+        )
         if seconds > 0:
             self._thread.start()
 
@@ -108,8 +118,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings)
         app.state.services = services
-        poller = Poller(settings.model_poll_seconds, [services.models.refresh,
-                                                      services.snapshot.reload_if_changed])  # fmt: skip
+        poller = Poller(
+            settings.model_poll_seconds,
+            [services.models.refresh, services.snapshot.reload_if_changed],
+        )
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector, whose full passes over it paused requests for ~0.2 s.
         gc.collect()
@@ -120,8 +132,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services.audit.close()
         services.snapshot.close()
 
-    app = PrecreditAPI(title="precredit", version="1", lifespan=lifespan, max_body_size=settings.max_body_bytes,
-                  description="Explained pre-approved credit limits (预授信) for banks.")  # fmt: skip
+    app = PrecreditAPI(
+        title="precredit",
+        version="1",
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+        description="Explained pre-approved credit limits (预授信) for banks.",
+    )
     errors.install(app)
     routers = (preapprovals, decisions, outcomes, models, financing, entities, watch, meta)
     for router in (module.router for module in routers):

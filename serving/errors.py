@@ -68,8 +68,14 @@ def _location(parts: tuple[object, ...]) -> list[str]:
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [{"loc": _location(tuple(e.get("loc", ()))), "msg": str(e.get("msg", "")),
-                 "type": str(e.get("type", ""))} for e in exc.errors()][:20]  # fmt: skip
+    problems = [
+        {
+            "loc": _location(tuple(e.get("loc", ()))),
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in exc.errors()
+    ][:20]
     body = error_body("invalid_input", "the request does not match the schema", problems=problems)
     return JSONResponse(body, status_code=422)
 

@@ -31,10 +31,20 @@ def route(
     """Store the request and every opted-in bank's answer (one transaction); the full answer."""
     code = uscc.canonical(body.uscc)
     services.snapshot.row(code)  # an entity the platform does not know: 404 before anything
-    banks = session.scalars(select(Tenant.id).where(Tenant.financing_opt_in.is_(True),
-                                                    Tenant.platform.is_(False)).order_by(Tenant.id)).all()  # fmt: skip
-    request = FinancingRequest(id=new_id(), tenant_id=platform, uscc=code, amount_cny=body.amount_cny,
-                               term_months=body.term_months, purpose=body.purpose, created_at=utcnow())  # fmt: skip
+    banks = session.scalars(
+        select(Tenant.id)
+        .where(Tenant.financing_opt_in.is_(True), Tenant.platform.is_(False))
+        .order_by(Tenant.id)
+    ).all()
+    request = FinancingRequest(
+        id=new_id(),
+        tenant_id=platform,
+        uscc=code,
+        amount_cny=body.amount_cny,
+        term_months=body.term_months,
+        purpose=body.purpose,
+        created_at=utcnow(),
+    )
     session.add(request)
     session.flush()
     for bank in banks:
@@ -55,8 +65,14 @@ def _answer(
         status, decision_id = 200, str(answer["decision_id"])
     except PrecreditError as error:
         answer, status, decision_id = error_body(error.code, error.message), error.http_status, None
-    return FinancingAnswer(request_id=request.id, tenant_id=bank, decision_id=decision_id, status=status,
-                           answer_json=decisions_json(answer), created_at=utcnow())  # fmt: skip
+    return FinancingAnswer(
+        request_id=request.id,
+        tenant_id=bank,
+        decision_id=decision_id,
+        status=status,
+        answer_json=decisions_json(answer),
+        created_at=utcnow(),
+    )
 
 
 def decisions_json(answer: dict[str, Any]) -> str:
@@ -69,26 +85,41 @@ def read(session: Session, platform: str, request_id: str) -> dict[str, Any]:
     request = session.get(FinancingRequest, request_id)
     if request is None or request.tenant_id != platform:
         raise NotFound("no such financing request")
-    answers = session.scalars(select(FinancingAnswer).where(FinancingAnswer.request_id == request.id)
-                              .order_by(FinancingAnswer.tenant_id)).all()  # fmt: skip
+    answers = session.scalars(
+        select(FinancingAnswer)
+        .where(FinancingAnswer.request_id == request.id)
+        .order_by(FinancingAnswer.tenant_id)
+    ).all()
     return _request_dict(request) | {"answers": [_answer_dict(a) for a in answers]}
 
 
 def routed_to(session: Session, bank: str) -> list[dict[str, Any]]:
     """The newest requests routed to `bank`, each with only this bank's own answer."""
     rows = session.execute(
-        select(FinancingRequest, FinancingAnswer).join(FinancingAnswer, FinancingAnswer.request_id == FinancingRequest.id)
-        .where(FinancingAnswer.tenant_id == bank).order_by(FinancingAnswer.created_at.desc()).limit(LIST_LIMIT)
-    ).all()  # fmt: skip
+        select(FinancingRequest, FinancingAnswer)
+        .join(FinancingAnswer, FinancingAnswer.request_id == FinancingRequest.id)
+        .where(FinancingAnswer.tenant_id == bank)
+        .order_by(FinancingAnswer.created_at.desc())
+        .limit(LIST_LIMIT)
+    ).all()
     return [_request_dict(r) | {"answer": _answer_dict(a)} for r, a in rows]
 
 
 def _request_dict(request: FinancingRequest) -> dict[str, Any]:
-    return {"request_id": request.id, "uscc": request.uscc, "amount_cny": request.amount_cny,
-            "term_months": request.term_months, "purpose": request.purpose,
-            "created_at": request.created_at.isoformat()}  # fmt: skip
+    return {
+        "request_id": request.id,
+        "uscc": request.uscc,
+        "amount_cny": request.amount_cny,
+        "term_months": request.term_months,
+        "purpose": request.purpose,
+        "created_at": request.created_at.isoformat(),
+    }
 
 
 def _answer_dict(answer: FinancingAnswer) -> dict[str, Any]:
-    return {"bank": answer.tenant_id, "status": answer.status, "decision_id": answer.decision_id,
-            "body": json.loads(answer.answer_json)}  # fmt: skip
+    return {
+        "bank": answer.tenant_id,
+        "status": answer.status,
+        "decision_id": answer.decision_id,
+        "body": json.loads(answer.answer_json),
+    }

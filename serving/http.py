@@ -34,15 +34,28 @@ class Protocol(HttpToolsProtocol):
         head = [STATUS_LINE[400]]
         for name, value in self.server_state.default_headers:
             head.extend([name, b": ", value, b"\r\n"])
-        head.extend([b"content-type: application/json\r\n",
-                     b"content-length: " + str(len(INVALID_HTTP)).encode() + b"\r\n",
-                     b"connection: close\r\n\r\n", INVALID_HTTP])  # fmt: skip
+        head.extend(
+            [
+                b"content-type: application/json\r\n",
+                b"content-length: " + str(len(INVALID_HTTP)).encode() + b"\r\n",
+                b"connection: close\r\n\r\n",
+                INVALID_HTTP,
+            ]
+        )
         self.transport.write(b"".join(head))
         self.transport.close()
 
 
 def config(app: Any, host: str, port: int, workers: int = 1, **options: Any) -> uvicorn.Config:
     """The uvicorn configuration the CLI, the tests and the benchmarks all serve with."""
-    return uvicorn.Config(app, host=host, port=port, workers=workers, http=Protocol,
-                          log_level="warning", access_log=False,
-                          timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS, **options)  # fmt: skip
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        workers=workers,
+        http=Protocol,
+        log_level="warning",
+        access_log=False,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        **options,
+    )

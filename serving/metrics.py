@@ -18,8 +18,13 @@ class Metrics:
         self.requests = Counter(
             "precredit_requests_total", "HTTP requests", ["route", "status"], registry=self.registry
         )
-        self.latency = Histogram("precredit_request_seconds", "HTTP request latency", ["route"],
-                                 buckets=LATENCY_BUCKETS, registry=self.registry)  # fmt: skip
+        self.latency = Histogram(
+            "precredit_request_seconds",
+            "HTTP request latency",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.decisions = Counter(
             "precredit_decisions_total",
             "Decisions by outcome",

@@ -42,10 +42,19 @@ def loans_of(session: Session, tenant_id: str, as_of: dt.date) -> pd.DataFrame:
     """The tenant's matured loans as training rows (LOAN_COLUMNS)."""
     rows = repo.matured_outcomes(session, tenant_id, as_of)
     return pd.DataFrame(
-        [(r.loan_id, r.tenant_id, r.uscc, r.application_date, r.granted_amount_cny,
-          loan_label(r.default_flag, r.default_date, r.application_date)) for r in rows],
+        [
+            (
+                r.loan_id,
+                r.tenant_id,
+                r.uscc,
+                r.application_date,
+                r.granted_amount_cny,
+                loan_label(r.default_flag, r.default_date, r.application_date),
+            )
+            for r in rows
+        ],
         columns=list(LOAN_COLUMNS),
-    )  # fmt: skip
+    )
 
 
 def pooled_loans(session: Session, tenant: Tenant, as_of: dt.date) -> pd.DataFrame | None:
@@ -58,16 +67,28 @@ def pooled_loans(session: Session, tenant: Tenant, as_of: dt.date) -> pd.DataFra
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def submit(sessions: sessionmaker[Session], tenant_id: str, trigger: str, requested_by: str,
-           as_of: dt.date | None = None, seed: int = 42) -> Job:  # fmt: skip
+def submit(
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    trigger: str,
+    requested_by: str,
+    as_of: dt.date | None = None,
+    seed: int = 42,
+) -> Job:
     """Queue a retraining (409 while one is queued or running for this tenant)."""
     with sessions() as session:
         tenant = repo.get_tenant(session, tenant_id)
         if tenant is None or tenant.platform:
             raise NotFound("no bank tenant with this id")
         day = as_of or dt.datetime.now(dt.UTC).date()
-        return jobs.submit(session, tenant_id, KIND, trigger, requested_by,
-                           {"as_of": day.isoformat(), "seed": seed})  # fmt: skip
+        return jobs.submit(
+            session,
+            tenant_id,
+            KIND,
+            trigger,
+            requested_by,
+            {"as_of": day.isoformat(), "seed": seed},
+        )
 
 
 def run(settings: Settings, sessions: sessionmaker[Session], job_id: str) -> dict[str, Any]:
@@ -100,17 +121,27 @@ def _retrain(settings: Settings, sessions: sessionmaker[Session], job: Job) -> d
         assert tenant is not None
         loans, pooled = loans_of(session, tenant.id, as_of), pooled_loans(session, tenant, as_of)
         auto = tenant.promotion_policy == "auto"
-    config = PipelineConfig(settings.store, settings.mlflow_uri, settings.artifact_root,
-                            seed=int(params.get("seed", settings.retrain_seed)), auto_promote=auto,
-                            min_own_defaults=settings.retrain_min_own_defaults,
-                            gate=GateConfig(max_ece=settings.retrain_max_ece),
-                            end=as_of,  # the platform model it may boost from: no later data
-                            actor=f"retrain job {job.id} ({job.trigger}, {job.requested_by})")  # fmt: skip
+    config = PipelineConfig(
+        settings.store,
+        settings.mlflow_uri,
+        settings.artifact_root,
+        seed=int(params.get("seed", settings.retrain_seed)),
+        auto_promote=auto,
+        min_own_defaults=settings.retrain_min_own_defaults,
+        gate=GateConfig(max_ece=settings.retrain_max_ece),
+        end=as_of,  # the platform model it may boost from: no later data
+        actor=f"retrain job {job.id} ({job.trigger}, {job.requested_by})",
+    )
     outcome = retrain(RetrainInput(tenant.id, loans, pooled, job.trigger, config.actor), config)
     pending = outcome.verdict.passed and not outcome.promoted
-    return outcome.to_dict() | {"promotion": "promoted" if outcome.promoted else
-                                "pending_approval" if pending else "refused_by_gate",
-                                "matured_loans": len(loans)}  # fmt: skip
+    return outcome.to_dict() | {
+        "promotion": "promoted"
+        if outcome.promoted
+        else "pending_approval"
+        if pending
+        else "refused_by_gate",
+        "matured_loans": len(loans),
+    }
 
 
 def promote(settings: Settings, tenant_id: str, version: str, approver: str, reason: str) -> None:
@@ -126,8 +157,9 @@ def promote(settings: Settings, tenant_id: str, version: str, approver: str, rea
     tracking.promote(client, tenant_id, version, approver, reason)
 
 
-def due(settings: Settings, sessions: sessionmaker[Session], tenant_id: str,
-        as_of: dt.date) -> list[str]:  # fmt: skip
+def due(
+    settings: Settings, sessions: sessionmaker[Session], tenant_id: str, as_of: dt.date
+) -> list[str]:
     """Which triggers call for a retraining of this bank now (empty: none)."""
     with sessions() as session:
         last = jobs.latest(session, tenant_id, KIND)

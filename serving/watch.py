@@ -33,26 +33,40 @@ def add(session: Session, tenant: str, codes: Sequence[str], source: str) -> int
     if source not in SOURCES:
         raise InvalidInput(f"source is one of {', '.join(SOURCES)}")
     wanted = sorted({uscc.canonical(c) for c in codes})
-    known = set(session.scalars(select(WatchedEntity.uscc).where(
-        WatchedEntity.tenant_id == tenant, WatchedEntity.uscc.in_(wanted))))  # fmt: skip
+    known = set(
+        session.scalars(
+            select(WatchedEntity.uscc).where(
+                WatchedEntity.tenant_id == tenant, WatchedEntity.uscc.in_(wanted)
+            )
+        )
+    )
     fresh = [c for c in wanted if c not in known]
-    session.add_all(WatchedEntity(tenant_id=tenant, uscc=c, source=source, created_at=utcnow())
-                    for c in fresh)  # fmt: skip
+    session.add_all(
+        WatchedEntity(tenant_id=tenant, uscc=c, source=source, created_at=utcnow()) for c in fresh
+    )
     return len(fresh)
 
 
 def remove(session: Session, tenant: str, code: str) -> None:
     """Stop watching one entity (404 when this bank does not watch it). Caller commits."""
-    removed = session.execute(delete(WatchedEntity).where(
-        WatchedEntity.tenant_id == tenant, WatchedEntity.uscc == uscc.canonical(code)))  # fmt: skip
+    removed = session.execute(
+        delete(WatchedEntity).where(
+            WatchedEntity.tenant_id == tenant, WatchedEntity.uscc == uscc.canonical(code)
+        )
+    )
     if not getattr(removed, "rowcount", 0):
         raise NotFound("this entity is not on your watchlist")
 
 
 def watched(session: Session, tenant: str) -> list[str]:
     """The bank's watched codes, sorted."""
-    return list(session.scalars(select(WatchedEntity.uscc).where(
-        WatchedEntity.tenant_id == tenant).order_by(WatchedEntity.uscc)))  # fmt: skip
+    return list(
+        session.scalars(
+            select(WatchedEntity.uscc)
+            .where(WatchedEntity.tenant_id == tenant)
+            .order_by(WatchedEntity.uscc)
+        )
+    )
 
 
 def current(store_path: Path, codes: Sequence[str], as_of: dt.date) -> list[EntityWarning]:
@@ -92,8 +106,10 @@ def _notify_tenant(session: Session, tenant: str, con: store.Connection, as_of: 
     now = utcnow()
     if subscribed:
         webhooks.add_events(session, tenant, [(EVENT, {"warning": w.to_dict()}) for w in new], now)
-    session.add_all(WarningNotice(tenant_id=tenant, warning_key=key(w), uscc=w.uscc, created_at=now)
-                    for w in new)  # fmt: skip
+    session.add_all(
+        WarningNotice(tenant_id=tenant, warning_key=key(w), uscc=w.uscc, created_at=now)
+        for w in new
+    )
     return len(new) if subscribed else 0
 
 

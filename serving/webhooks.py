@@ -113,9 +113,13 @@ class DeliveryReport:
 
 
 def deliver_due(
-    sessions: sessionmaker[Session], now: dt.datetime | None = None, *,
-    client: httpx.Client | None = None, policy: RetryPolicy | None = None, limit: int = 100,
-) -> DeliveryReport:  # fmt: skip
+    sessions: sessionmaker[Session],
+    now: dt.datetime | None = None,
+    *,
+    client: httpx.Client | None = None,
+    policy: RetryPolicy | None = None,
+    limit: int = 100,
+) -> DeliveryReport:
     """Post up to `limit` due events to their endpoints, record every attempt, settle each."""
     moment, rules = now or utcnow(), policy or RetryPolicy()
     lease = dt.timedelta(seconds=max(rules.lease_seconds, 2 * limit * rules.timeout_seconds))
@@ -132,9 +136,12 @@ def deliver_due(
 
 
 def deliver_all_due(
-    sessions: sessionmaker[Session], *, client: httpx.Client | None = None,
-    policy: RetryPolicy | None = None, limit: int = 100,
-) -> DeliveryReport:  # fmt: skip
+    sessions: sessionmaker[Session],
+    *,
+    client: httpx.Client | None = None,
+    policy: RetryPolicy | None = None,
+    limit: int = 100,
+) -> DeliveryReport:
     """Passes of `deliver_due` until nothing is due; the totals."""
     total = DeliveryReport()
     with _client(client, policy or RetryPolicy()) as http:
@@ -160,9 +167,12 @@ def _post(
 ) -> dict[str, Any]:
     """One signed POST; the attempt as a `webhook_deliveries` row (without ids)."""
     body = event.body.encode()
-    headers = {"Content-Type": "application/json", EVENT_ID_HEADER: event.id,
-               EVENT_TYPE_HEADER: event.event_type,
-               SIGNATURE_HEADER: signature_header(target.secret, body, int(time.time()))}  # fmt: skip
+    headers = {
+        "Content-Type": "application/json",
+        EVENT_ID_HEADER: event.id,
+        EVENT_TYPE_HEADER: event.event_type,
+        SIGNATURE_HEADER: signature_header(target.secret, body, int(time.time())),
+    }
     started = time.perf_counter()
     code: int | None = None
     try:
@@ -172,8 +182,13 @@ def _post(
         error = None if 200 <= code < 300 else f"HTTP {code}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:300]
-    return {"endpoint_id": target.id, "status_code": code, "error": error, "at": now,
-            "duration_ms": round((time.perf_counter() - started) * 1e3, 3)}  # fmt: skip
+    return {
+        "endpoint_id": target.id,
+        "status_code": code,
+        "error": error,
+        "at": now,
+        "duration_ms": round((time.perf_counter() - started) * 1e3, 3),
+    }
 
 
 def _drain(response: httpx.Response) -> None:
@@ -191,9 +206,12 @@ def _ok(attempt: dict[str, Any]) -> bool:
 
 
 def _settle(
-    sessions: sessionmaker[Session], event: outbox.DueEvent, attempts: list[dict[str, Any]],
-    now: dt.datetime, policy: RetryPolicy,
-) -> str:  # fmt: skip
+    sessions: sessionmaker[Session],
+    event: outbox.DueEvent,
+    attempts: list[dict[str, Any]],
+    now: dt.datetime,
+    policy: RetryPolicy,
+) -> str:
     """Record the attempts and move the event on; returns its new status."""
     if not attempts:  # every endpoint was disabled since the event was written
         status, attempted, when = "dead", False, now

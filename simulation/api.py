@@ -45,10 +45,16 @@ def provision(settings: Settings, banks: Sequence[BankPolicy], pooling: bool) ->
             repo.create_tenant(session, "platform", "Platform", platform=True)
             keys = {}
             for bank in banks:
-                repo.create_tenant(session, bank.bank_id, f"Simulated {bank.bank_id}",
-                                   pooling_opt_in=pooling, promotion_policy=bank.promotion)  # fmt: skip
-                keys[bank.bank_id] = repo.issue_key(session, bank.bank_id,
-                                                    ["score", "outcomes", "admin"])  # fmt: skip
+                repo.create_tenant(
+                    session,
+                    bank.bank_id,
+                    f"Simulated {bank.bank_id}",
+                    pooling_opt_in=pooling,
+                    promotion_policy=bank.promotion,
+                )
+                keys[bank.bank_id] = repo.issue_key(
+                    session, bank.bank_id, ["score", "outcomes", "admin"]
+                )
             session.commit()
     finally:
         engine.dispose()
@@ -91,8 +97,12 @@ class LocalApi:
                 time.sleep(0.1)
         raise SimulationError("the API did not answer /healthz within 120 s")
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:  # fmt: skip
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=60)
@@ -103,8 +113,9 @@ class BankClient:
 
     def __init__(self, base_url: str, key: str, batch: int) -> None:
         self.batch = batch
-        self._http = httpx.Client(base_url=base_url, timeout=600,
-                                  headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+        self._http = httpx.Client(
+            base_url=base_url, timeout=600, headers={"Authorization": f"Bearer {key}"}
+        )
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -112,15 +123,19 @@ class BankClient:
 
     def _ok(self, response: httpx.Response, *expected: int) -> Any:
         if response.status_code not in (expected or (200,)):
-            raise SimulationError(f"{response.request.method} {response.request.url.path} "
-                                  f"answered {response.status_code}: {response.text[:300]}")  # fmt: skip
+            raise SimulationError(
+                f"{response.request.method} {response.request.url.path} "
+                f"answered {response.status_code}: {response.text[:300]}"
+            )
         return response.json()
 
     def preapprove(self, pool: pd.DataFrame) -> list[dict[str, Any] | None]:
         """Batch pre-approvals for the pool (uscc, requested_amount_cny); None for a refused item."""
         answers: list[dict[str, Any] | None] = []
-        items = [{"uscc": c, "requested_amount_cny": float(a)}
-                 for c, a in zip(pool["uscc"], pool["requested_amount_cny"], strict=True)]  # fmt: skip
+        items = [
+            {"uscc": c, "requested_amount_cny": float(a)}
+            for c, a in zip(pool["uscc"], pool["requested_amount_cny"], strict=True)
+        ]
         for start in range(0, len(items), self.batch):
             body = {"items": items[start : start + self.batch]}
             results = self._ok(self._http.post("/v1/preapprovals/batch", json=body))["results"]

@@ -50,11 +50,16 @@ def outcome_body(loans: pd.DataFrame) -> list[dict[str, Any]]:
     """Outcome reports as a bank sends them (ISO dates, no default date for a good loan)."""
     body = []
     for row in loans.to_dict("records"):
-        item = {"loan_id": str(row["loan_id"]), "uscc": str(row["uscc"]),
-                "application_date": _iso(row["application_date"]),
-                "granted_amount_cny": float(row["amount_cny"]), "drawn_amount_cny": float(row["amount_cny"]),
-                "default_flag": bool(row["default_flag"]), "max_dpd": int(row["max_dpd"]),
-                "observation_date": _iso(row["observation_date"])}  # fmt: skip
+        item = {
+            "loan_id": str(row["loan_id"]),
+            "uscc": str(row["uscc"]),
+            "application_date": _iso(row["application_date"]),
+            "granted_amount_cny": float(row["amount_cny"]),
+            "drawn_amount_cny": float(row["amount_cny"]),
+            "default_flag": bool(row["default_flag"]),
+            "max_dpd": int(row["max_dpd"]),
+            "observation_date": _iso(row["observation_date"]),
+        }
         if row["default_flag"]:
             item["default_date"] = _iso(row["default_date"])
         body.append(item)

@@ -57,27 +57,33 @@ class BankPolicy:
 
 def open_entities(con: Connection, day: dt.date) -> list[str]:
     """Valid, unambiguous credit codes of entities open on `day` and known to the platform."""
-    rows = con.execute("""
+    rows = con.execute(
+        """
         SELECT uscc FROM entities WHERE version = 1 GROUP BY uscc
         HAVING count(*) = 1 AND max(founded_date) <= ? AND max(ingest_date) <= ?
            AND (max(deregistered_date) IS NULL OR max(deregistered_date) > ?)
         ORDER BY uscc
-    """, [day, day, day]).fetchall()  # fmt: skip
+    """,
+        [day, day, day],
+    ).fetchall()
     return [str(r[0]) for r in rows if uscc.is_valid(str(r[0]))]
 
 
-def applicants(codes: Sequence[str], share: float, start: dt.date, days: int,
-               rng: np.random.Generator) -> pd.DataFrame:  # fmt: skip
+def applicants(
+    codes: Sequence[str], share: float, start: dt.date, days: int, rng: np.random.Generator
+) -> pd.DataFrame:
     """A seeded pool: who asks, the day each would draw the loan, and the amount asked for."""
     n = min(len(codes), max(1, round(len(codes) * share)))
     chosen = np.sort(rng.choice(np.asarray(codes, dtype=object), size=n, replace=False))
     offsets = rng.integers(0, days, n)
     asked = np.exp(rng.normal(np.log(300_000.0), 1.0, n))
-    return pd.DataFrame({
-        "uscc": chosen.astype(str),
-        "application_date": [start + dt.timedelta(days=int(o)) for o in offsets],
-        "requested_amount_cny": np.clip(np.round(asked, -4), 20_000.0, 5_000_000.0),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "uscc": chosen.astype(str),
+            "application_date": [start + dt.timedelta(days=int(o)) for o in offsets],
+            "requested_amount_cny": np.clip(np.round(asked, -4), 20_000.0, 5_000_000.0),
+        }
+    )
 
 
 def approved(decision: npt.ArrayLike, take_refer: bool) -> BoolArray:
@@ -101,8 +107,11 @@ def grants(answers: pd.DataFrame, policy: BankPolicy, rng: np.random.Generator) 
     test = declined & lawful(answers["failed_gates"].tolist())
     test &= rng.random(len(answers)) < policy.explore_share
     asked = answers["requested_amount_cny"].to_numpy(dtype=np.float64)
-    amount = np.where(lend, np.minimum(answers["limit_cny"].to_numpy(dtype=np.float64), asked),
-                      np.where(test, np.minimum(asked, policy.explore_cap_cny), 0.0))  # fmt: skip
+    amount = np.where(
+        lend,
+        np.minimum(answers["limit_cny"].to_numpy(dtype=np.float64), asked),
+        np.where(test, np.minimum(asked, policy.explore_cap_cny), 0.0),
+    )
     return pd.DataFrame({"granted": lend | test, "explore": test, "amount_cny": amount})
 
 
@@ -115,9 +124,17 @@ def safe_auc(y: npt.NDArray[Any], score: FloatArray) -> float | None:
     return metrics.auc(y, score) if 0 < int(np.sum(y)) < len(y) else None
 
 
-def scorer_metrics(y: npt.NDArray[Any], true_pd: FloatArray, score: FloatArray,
-                   pd_: FloatArray | None, lend: BoolArray, amount: FloatArray, loans: BoolArray,
-                   rate: float, economics: Economics) -> dict[str, float | None]:  # fmt: skip
+def scorer_metrics(
+    y: npt.NDArray[Any],
+    true_pd: FloatArray,
+    score: FloatArray,
+    pd_: FloatArray | None,
+    lend: BoolArray,
+    amount: FloatArray,
+    loans: BoolArray,
+    rate: float,
+    economics: Economics,
+) -> dict[str, float | None]:
     """One scorer on one round's applicants: ranking, calibration, approvals, bad rate, profit.
 
     `y` are the applicants' realised defaults (as if each had borrowed), `lend` and `amount`
@@ -135,11 +152,12 @@ def scorer_metrics(y: npt.NDArray[Any], true_pd: FloatArray, score: FloatArray,
         "amount_cny": float(lent.sum()),
         "expected_profit_cny": economics.profit(lent, true_pd, rate),
         "realised_profit_cny": economics.profit(lent, y.astype(np.float64), rate),
-    }  # fmt: skip
+    }
 
 
-def auc_gain_interval(y: npt.NDArray[Any], new: FloatArray, old: FloatArray, seed: int,
-                      draws: int = 200) -> tuple[float, float] | None:  # fmt: skip
+def auc_gain_interval(
+    y: npt.NDArray[Any], new: FloatArray, old: FloatArray, seed: int, draws: int = 200
+) -> tuple[float, float] | None:
     """95% paired-bootstrap interval of AUC(new) - AUC(old) on the same rows."""
     rng = np.random.default_rng(seed)
     gains = []

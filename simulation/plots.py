@@ -73,10 +73,22 @@ def _lines(key: str, scale: float = 1.0) -> Panel:
 def _calibration(ax: Axes, records: Sequence[Record]) -> None:
     rounds = [r["round"] for r in records]
     for scorer in ("served", "cold_start"):
-        ax.plot(rounds, [v * 100 for v in _series(records, scorer, "mean_pd_approved")], "--",
-                marker="x", color=COLOURS[scorer], label=f"{SCORERS[scorer]}: mean PD of approved %")  # fmt: skip
-        ax.plot(rounds, [v * 100 for v in _series(records, scorer, "bad_rate")], "-", marker="o",
-                color=COLOURS[scorer], label=f"{SCORERS[scorer]}: realised bad rate %")  # fmt: skip
+        ax.plot(
+            rounds,
+            [v * 100 for v in _series(records, scorer, "mean_pd_approved")],
+            "--",
+            marker="x",
+            color=COLOURS[scorer],
+            label=f"{SCORERS[scorer]}: mean PD of approved %",
+        )
+        ax.plot(
+            rounds,
+            [v * 100 for v in _series(records, scorer, "bad_rate")],
+            "-",
+            marker="o",
+            color=COLOURS[scorer],
+            label=f"{SCORERS[scorer]}: realised bad rate %",
+        )
 
 
 def render(records: Sequence[Record]) -> dict[str, bytes]:

@@ -39,9 +39,14 @@ def _retrains(records: Sequence[Record]) -> dict[str, Any]:
     jobs = [r["retrain"] for r in records if r["retrain"] is not None]
     tenants = sorted({t for j in jobs for t in (j.get("data_tenants") or "").split(",") if t})
     promoted = [j for j in jobs if str(j.get("promotion", "")).startswith("promoted")]
-    return {"jobs": len(jobs), "promoted": len(promoted), "failed": sum(j["status"] != "succeeded" for j in jobs),
-            "refused_by_gate": sum(j.get("promotion") == "refused_by_gate" for j in jobs),
-            "data_tenants": tenants, "data_fingerprints": [j.get("data_fingerprint") for j in jobs]}  # fmt: skip
+    return {
+        "jobs": len(jobs),
+        "promoted": len(promoted),
+        "failed": sum(j["status"] != "succeeded" for j in jobs),
+        "refused_by_gate": sum(j.get("promotion") == "refused_by_gate" for j in jobs),
+        "data_tenants": tenants,
+        "data_fingerprints": [j.get("data_fingerprint") for j in jobs],
+    }
 
 
 def _diff(new: float | None, old: float | None) -> float | None:
@@ -68,17 +73,25 @@ def bank_summary(records: Sequence[Record], break_even_bad_rate: float) -> dict[
     own = [r for r in records if r["own_model"]]
     last = records[-1]
     return {
-        "rounds": len(records), "own_model_rounds": [r["round"] for r in own],
+        "rounds": len(records),
+        "own_model_rounds": [r["round"] for r in own],
         "break_even_bad_rate": break_even_bad_rate,
-        "retraining": _retrains(records), "all_rounds": aggregate(records),
-        "own_model": aggregate(own) if own else None, "loop_vs_cold_start": loop_gain(own),
+        "retraining": _retrains(records),
+        "all_rounds": aggregate(records),
+        "own_model": aggregate(own) if own else None,
+        "loop_vs_cold_start": loop_gain(own),
         "auc_true_pd_own_model_rounds": _mean([r.get("auc_true_pd") for r in own]),
-        "last_round": {"round": last["round"], "model": last["serving_model"],
-                       "auc_gain_ci95": last["auc_gain_ci95"],
-                       **{s: last["scorers"][s] for s in SCORERS}},
-        "portfolio": {k: float(sum(r["loans"][k] for r in records))
-                      for k in ("n", "test_loans", "amount_cny", "expected_profit_cny", "realised_profit_cny")},
-    }  # fmt: skip
+        "last_round": {
+            "round": last["round"],
+            "model": last["serving_model"],
+            "auc_gain_ci95": last["auc_gain_ci95"],
+            **{s: last["scorers"][s] for s in SCORERS},
+        },
+        "portfolio": {
+            k: float(sum(r["loans"][k] for r in records))
+            for k in ("n", "test_loans", "amount_cny", "expected_profit_cny", "realised_profit_cny")
+        },
+    }
 
 
 def break_even(rate: float, economics: dict[str, float]) -> float:
@@ -91,8 +104,10 @@ def summarise(records: Sequence[Record], meta: dict[str, Any]) -> dict[str, Any]
     """Per bank summaries, in the order banks appear."""
     rates = {b["bank_id"]: b["rate"] for b in meta["config"]["banks"]}
     economics = meta["config"]["economics"]
-    return {bank: bank_summary([r for r in records if r["bank"] == bank], break_even(rate, economics))
-            for bank, rate in rates.items()}  # fmt: skip
+    return {
+        bank: bank_summary([r for r in records if r["bank"] == bank], break_even(rate, economics))
+        for bank, rate in rates.items()
+    }
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -113,10 +128,17 @@ def _m(value: float | None) -> str:
 
 def _discrimination(gain: dict[str, Any], rounds: int) -> str:
     up, down = gain["rounds_with_significant_auc_gain"], gain["rounds_with_significant_auc_loss"]
-    verdict = ("improved discrimination" if up and not down else "worsened discrimination"
-               if down and not up else "left discrimination unchanged within noise")  # fmt: skip
-    return (f"{verdict} (AUC on all applicants {_signed(gain['auc'])}; a significant "
-            f"gain in {up} and a significant loss in {down} of {rounds} rounds, paired bootstrap 95%)")  # fmt: skip
+    verdict = (
+        "improved discrimination"
+        if up and not down
+        else "worsened discrimination"
+        if down and not up
+        else "left discrimination unchanged within noise"
+    )
+    return (
+        f"{verdict} (AUC on all applicants {_signed(gain['auc'])}; a significant "
+        f"gain in {up} and a significant loss in {down} of {rounds} rounds, paired bootstrap 95%)"
+    )
 
 
 def _signed(value: float | None, digits: int = 3) -> str:
@@ -127,10 +149,12 @@ def statement(bank: str, summary: dict[str, Any]) -> str:
     """The plain-words verdict of the loop for one bank, with the run's figures."""
     own, jobs, gain = summary["own_model"], summary["retraining"], summary["loop_vs_cold_start"]
     if own is None:
-        return (f"**{bank}**: no model of its own was promoted in {summary['rounds']} rounds "
-                f"({jobs['jobs']} retrainings: {jobs['refused_by_gate']} refused by the gate, "
-                f"{jobs['failed']} failed); the cold-start model served throughout, so the loop "
-                "has not improved anything for this bank yet.")  # fmt: skip
+        return (
+            f"**{bank}**: no model of its own was promoted in {summary['rounds']} rounds "
+            f"({jobs['jobs']} retrainings: {jobs['refused_by_gate']} refused by the gate, "
+            f"{jobs['failed']} failed); the cold-start model served throughout, so the loop "
+            "has not improved anything for this bank yet."
+        )
     s, c, r = own["served"], own["cold_start"], own["rule"]
     rounds = summary["own_model_rounds"]
     return (
@@ -145,20 +169,29 @@ def statement(bank: str, summary: dict[str, Any]) -> str:
         f"{_pct(summary['break_even_bad_rate'])}); expected profit CNY {_m(s['expected_profit_cny'])} vs "
         f"{_m(c['expected_profit_cny'])} ({_signed(gain['expected_profit_cny'] / 1e6, 2)}m; rule "
         f"{_m(r['expected_profit_cny'])})."
-    )  # fmt: skip
+    )
 
 
 def _round_table(records: Sequence[Record]) -> str:
-    head = ("| round | date | model | AUC loop / cold / rule (true PD) | AUC on loans loop / cold | approval loop / cold / rule "
-            "| bad rate loop / cold / rule | exp. profit m loop / cold / rule | ECE loop / cold | loans (test) | retraining |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+    head = (
+        "| round | date | model | AUC loop / cold / rule (true PD) | AUC on loans loop / cold | approval loop / cold / rule "
+        "| bad rate loop / cold / rule | exp. profit m loop / cold / rule | ECE loop / cold | loans (test) | retraining |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|"
+    )
     lines = [head]
     for r in records:
         s, c, u = (r["scorers"][k] for k in SCORERS)
         job = r["retrain"]
-        retrain = "" if job is None else (job.get("promotion") or job.get("status", "")) + (
-            f" v{job['version']} (out-of-time AUC {_fmt(job.get('auc_oot'))}; data {job['data_tenants']})"
-            if job.get("version") else "")  # fmt: skip
+        retrain = (
+            ""
+            if job is None
+            else (job.get("promotion") or job.get("status", ""))
+            + (
+                f" v{job['version']} (out-of-time AUC {_fmt(job.get('auc_oot'))}; data {job['data_tenants']})"
+                if job.get("version")
+                else ""
+            )
+        )
         lines.append(
             f"| {r['round']} | {r['date']} | {r['serving_model']['name'].removeprefix('precredit-')} "
             f"v{r['serving_model']['version']} | {_fmt(s['auc'])} / {_fmt(c['auc'])} / {_fmt(u['auc'])} "
@@ -168,7 +201,7 @@ def _round_table(records: Sequence[Record]) -> str:
             f"/ {_pct(u['bad_rate'])} | {_m(s['expected_profit_cny'])} / {_m(c['expected_profit_cny'])} / "
             f"{_m(u['expected_profit_cny'])} | {_fmt(s['ece'])} / {_fmt(c['ece'])} | {r['loans']['n']} "
             f"({r['loans']['test_loans']}) | {retrain} |"
-        )  # fmt: skip
+        )
     return "\n".join(lines)
 
 
@@ -178,7 +211,9 @@ def _setup(meta: dict[str, Any]) -> str:
         f"- `{b['bank_id']}`: rate {_pct(b['rate'])}, {_pct(b['pool_share'])} of open entities ask each "
         f"round, lends on approve{' and refer' if b['take_refer'] else ''} (amount = min(limit, asked)), "
         f"test loans to {_pct(b['explore_share'])} of lawful declines (at most CNY {b['explore_cap_cny']:,.0f}), "
-        f"promotion {b['promotion']}" for b in config["banks"])  # fmt: skip
+        f"promotion {b['promotion']}"
+        for b in config["banks"]
+    )
     econ = config["economics"]
     return f"""## Set-up
 - Platform: {meta["store"]["entities"]:,} entities, seed {config["seed"]}; rounds every {config["months_per_round"]}
@@ -195,11 +230,16 @@ def _setup(meta: dict[str, Any]) -> str:
 
 
 def _tenancy(summaries: dict[str, Any], pooling: bool) -> str:
-    lines = [f"- `{b}` models were trained on: {', '.join(s['retraining']['data_tenants']) or 'no retraining'}"
-             for b, s in summaries.items()]  # fmt: skip
+    lines = [
+        f"- `{b}` models were trained on: {', '.join(s['retraining']['data_tenants']) or 'no retraining'}"
+        for b, s in summaries.items()
+    ]
     alone = all(s["retraining"]["data_tenants"] in ([], [b]) for b, s in summaries.items())
-    verdict = ("No bank's model was trained on another bank's outcomes (MLflow param `data_tenants`)."
-               if alone else "Pooling put other banks' outcomes into these models' training splits.")  # fmt: skip
+    verdict = (
+        "No bank's model was trained on another bank's outcomes (MLflow param `data_tenants`)."
+        if alone
+        else "Pooling put other banks' outcomes into these models' training splits."
+    )
     note = "" if pooling or alone else "\n\n**Warning: outcomes crossed banks without pooling.**"
     return "## Tenancy\n" + "\n".join(lines) + "\n\n" + verdict + note
 
@@ -232,13 +272,17 @@ def markdown(report: dict[str, Any]) -> str:
     """The report as markdown: verdict, set-up, tenancy, no look-ahead, per-round tables, plots."""
     meta, summaries = report["meta"], report["summary"]
     verdicts = "\n\n".join(statement(b, s) for b, s in summaries.items())
-    tables = "\n\n".join(f"### {b}\n\n" + _round_table([r for r in report["records"] if r["bank"] == b])
-                         for b in summaries)  # fmt: skip
+    tables = "\n\n".join(
+        f"### {b}\n\n" + _round_table([r for r in report["records"] if r["bank"] == b])
+        for b in summaries
+    )
     plots = "\n".join(f"![{name}]({name})" for name in PLOTS)
-    return (f"# Lending simulation: does the outcome loop improve the model?\n\n## Verdict\n\n{verdicts}\n\n"
-            f"{_setup(meta)}\n\n{_tenancy(summaries, meta['config']['pooling'])}\n\n{_leakage(meta)}\n\n"
-            f"## Per round\n\nAUC and rates on all applicants of the round (the loop's model, the cold-start "
-            f"model, the rule); profit in CNY millions.\n\n{tables}\n\n## Plots\n\n{plots}\n\n{CAVEATS}\n")  # fmt: skip
+    return (
+        f"# Lending simulation: does the outcome loop improve the model?\n\n## Verdict\n\n{verdicts}\n\n"
+        f"{_setup(meta)}\n\n{_tenancy(summaries, meta['config']['pooling'])}\n\n{_leakage(meta)}\n\n"
+        f"## Per round\n\nAUC and rates on all applicants of the round (the loop's model, the cold-start "
+        f"model, the rule); profit in CNY millions.\n\n{tables}\n\n## Plots\n\n{plots}\n\n{CAVEATS}\n"
+    )
 
 
 def build(records: Sequence[Record], meta: dict[str, Any]) -> dict[str, Any]:

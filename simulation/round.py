@@ -61,16 +61,23 @@ def served_frame(answers: list[dict[str, Any] | None]) -> pd.DataFrame:
     if any(a is None for a in answers):
         raise SimulationError("the API refused a pre-approval for an entity of the snapshot")
     rows = [a for a in answers if a is not None]
-    return pd.DataFrame({
-        "decision": [a["decision"] for a in rows], "limit_cny": [float(a["limit_cny"]) for a in rows],
-        "pd": [float(a["pd"]) for a in rows], "failed_gates": [list(a["failed_gates"]) for a in rows],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "decision": [a["decision"] for a in rows],
+            "limit_cny": [float(a["limit_cny"]) for a in rows],
+            "pd": [float(a["pd"]) for a in rows],
+            "failed_gates": [list(a["failed_gates"]) for a in rows],
+        }
+    )
 
 
 def served_model(answers: list[dict[str, Any] | None]) -> dict[str, Any]:
     """The one model version that answered the whole round, and the snapshot it read."""
-    seen = {(a["model"]["name"], a["model"]["version"], a["model"]["fingerprint"], a["snapshot_as_of"])
-            for a in answers if a is not None}  # fmt: skip
+    seen = {
+        (a["model"]["name"], a["model"]["version"], a["model"]["fingerprint"], a["snapshot_as_of"])
+        for a in answers
+        if a is not None
+    }
     if len(seen) != 1:
         raise SimulationError(f"one round was answered by {len(seen)} model versions or snapshots")
     name, version, fingerprint, as_of = seen.pop()
@@ -88,23 +95,54 @@ def _floats(values: Any) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def _scorers(data: RoundInput, served: pd.DataFrame, cold: pd.DataFrame, granted: pd.DataFrame,
-             economics: Economics) -> dict[str, dict[str, float | None]]:  # fmt: skip
+def _scorers(
+    data: RoundInput,
+    served: pd.DataFrame,
+    cold: pd.DataFrame,
+    granted: pd.DataFrame,
+    economics: Economics,
+) -> dict[str, dict[str, float | None]]:
     """Each scorer's ranking score, PD (none for the rule), lending decision and limit."""
     rule = baselines.incumbent_rule(data.features)
     take_refer = data.bank.take_refer
     views = {
-        "served": (served["pd"], served["pd"], approved(served["decision"], take_refer), served["limit_cny"]),
-        "cold_start": (cold["pd"], cold["pd"], approved(cold["decision"], take_refer), cold["limit_cny"]),
-        "rule": (rule["rule_score"], None, rule["approved"].to_numpy(dtype=bool), rule["limit_cny"]),
-    }  # fmt: skip
+        "served": (
+            served["pd"],
+            served["pd"],
+            approved(served["decision"], take_refer),
+            served["limit_cny"],
+        ),
+        "cold_start": (
+            cold["pd"],
+            cold["pd"],
+            approved(cold["decision"], take_refer),
+            cold["limit_cny"],
+        ),
+        "rule": (
+            rule["rule_score"],
+            None,
+            rule["approved"].to_numpy(dtype=bool),
+            rule["limit_cny"],
+        ),
+    }
     y = data.realised["default_flag"].to_numpy(dtype=np.int64)
     true_pd = np.nan_to_num(_floats(data.realised["true_pd"]))
     asked = _floats(data.pool["requested_amount_cny"])
     loans = granted["granted"].to_numpy(dtype=bool)
-    return {name: scorer_metrics(y, true_pd, _floats(score), None if pd_ is None else _floats(pd_),
-                                 lend, np.minimum(_floats(limit), asked), loans, data.bank.rate, economics)
-            for name, (score, pd_, lend, limit) in views.items()}  # fmt: skip
+    return {
+        name: scorer_metrics(
+            y,
+            true_pd,
+            _floats(score),
+            None if pd_ is None else _floats(pd_),
+            lend,
+            np.minimum(_floats(limit), asked),
+            loans,
+            data.bank.rate,
+            economics,
+        )
+        for name, (score, pd_, lend, limit) in views.items()
+    }
 
 
 def _ceiling(data: RoundInput) -> float | None:
@@ -119,42 +157,66 @@ def _portfolio(data: RoundInput, granted: pd.DataFrame, economics: Economics) ->
     amount = granted["amount_cny"].to_numpy(dtype=np.float64)[lent]
     y = data.realised["default_flag"].to_numpy(dtype=np.float64)[lent]
     true_pd = np.nan_to_num(data.realised["true_pd"].to_numpy(dtype=np.float64))[lent]
-    return {"n": int(lent.sum()), "test_loans": int(granted["explore"].sum()),
-            "amount_cny": float(amount.sum()), "bad_rate": float(y.mean()) if len(y) else None,
-            "expected_profit_cny": economics.profit(amount, true_pd, data.bank.rate),
-            "realised_profit_cny": economics.profit(amount, y, data.bank.rate)}  # fmt: skip
+    return {
+        "n": int(lent.sum()),
+        "test_loans": int(granted["explore"].sum()),
+        "amount_cny": float(amount.sum()),
+        "bad_rate": float(y.mean()) if len(y) else None,
+        "expected_profit_cny": economics.profit(amount, true_pd, data.bank.rate),
+        "realised_profit_cny": economics.profit(amount, y, data.bank.rate),
+    }
 
 
 def _gain(data: RoundInput, served: pd.DataFrame, cold: pd.DataFrame) -> list[float] | None:
     y = data.realised["default_flag"].to_numpy(dtype=np.int64)
-    interval = auc_gain_interval(y, served["pd"].to_numpy(dtype=np.float64),
-                                 cold["pd"].to_numpy(dtype=np.float64), seed=data.index)  # fmt: skip
+    interval = auc_gain_interval(
+        y,
+        served["pd"].to_numpy(dtype=np.float64),
+        cold["pd"].to_numpy(dtype=np.float64),
+        seed=data.index,
+    )
     return None if interval is None else [interval[0], interval[1]]
 
 
 def _ledger(data: RoundInput, served: pd.DataFrame, granted: pd.DataFrame) -> pd.DataFrame:
     lent = granted["granted"].to_numpy()
     loans = data.realised.assign(
-        bank=data.bank.bank_id, round=data.index + 1, amount_cny=granted["amount_cny"].to_numpy(),
-        explore=granted["explore"].to_numpy(), decision=served["decision"].to_numpy(),
-        pd_served=served["pd"].to_numpy())  # fmt: skip
+        bank=data.bank.bank_id,
+        round=data.index + 1,
+        amount_cny=granted["amount_cny"].to_numpy(),
+        explore=granted["explore"].to_numpy(),
+        decision=served["decision"].to_numpy(),
+        pd_served=served["pd"].to_numpy(),
+    )
     return loans.loc[lent, LEDGER_COLUMNS].reset_index(drop=True)
 
 
-def score_round(data: RoundInput, answers: list[dict[str, Any] | None], cold_model: PreapprovalModel,
-                economics: Economics, rng: np.random.Generator) -> Scored:  # fmt: skip
+def score_round(
+    data: RoundInput,
+    answers: list[dict[str, Any] | None],
+    cold_model: PreapprovalModel,
+    economics: Economics,
+    rng: np.random.Generator,
+) -> Scored:
     """Compare served, cold-start and rule on the pool; grant the bank's loans."""
     served, model = served_frame(answers), served_model(answers)
     cold = cold_frame(cold_model, data.features)
-    granted = grants(served.assign(requested_amount_cny=data.pool["requested_amount_cny"].to_numpy()),
-                     data.bank, rng)  # fmt: skip
+    granted = grants(
+        served.assign(requested_amount_cny=data.pool["requested_amount_cny"].to_numpy()),
+        data.bank,
+        rng,
+    )
     own = model["name"] == tracking.model_name(data.bank.bank_id)
-    record = {"applicants": len(data.pool), "snapshot_as_of": model.pop("snapshot_as_of"),
-              "serving_model": model, "own_model": own,
-              "scorers": _scorers(data, served, cold, granted, economics),
-              "auc_gain_ci95": _gain(data, served, cold) if own else None,
-              "auc_true_pd": _ceiling(data),
-              "loans": _portfolio(data, granted, economics)}  # fmt: skip
+    record = {
+        "applicants": len(data.pool),
+        "snapshot_as_of": model.pop("snapshot_as_of"),
+        "serving_model": model,
+        "own_model": own,
+        "scorers": _scorers(data, served, cold, granted, economics),
+        "auc_gain_ci95": _gain(data, served, cold) if own else None,
+        "auc_true_pd": _ceiling(data),
+        "loans": _portfolio(data, granted, economics),
+    }
     return Scored(record, _ledger(data, served, granted))
 
 
@@ -176,8 +238,17 @@ def retrain_summary(settings: Settings, job: dict[str, Any]) -> dict[str, Any]:
     params = (
         MlflowClient(settings.mlflow_uri, settings.mlflow_uri).get_run(result["run_id"]).data.params
     )
-    gate = {c["name"]: {"value": c["value"], "threshold": c["threshold"], "passed": c["passed"]}
-            for c in result["gate"]["checks"]}  # fmt: skip
-    return {"status": "succeeded", "promotion": result["promotion"], "version": result["version"],
-            "matured_loans": result["matured_loans"], "auc_oot": result["auc"], "ece_oot": result["ece"],
-            "gate": gate, **{k: params.get(k) for k in PARAMS}}  # fmt: skip
+    gate = {
+        c["name"]: {"value": c["value"], "threshold": c["threshold"], "passed": c["passed"]}
+        for c in result["gate"]["checks"]
+    }
+    return {
+        "status": "succeeded",
+        "promotion": result["promotion"],
+        "version": result["version"],
+        "matured_loans": result["matured_loans"],
+        "auc_oot": result["auc"],
+        "ece_oot": result["ece"],
+        "gate": gate,
+        **{k: params.get(k) for k in PARAMS},
+    }

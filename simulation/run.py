@@ -79,8 +79,14 @@ def default_banks(n: int) -> tuple[BankPolicy, ...]:
     """Banks bank_1..bank_n, rates 0.3 points apart; odd ones promote automatically, even manually."""
     if not 1 <= n <= 20:
         raise InvalidInput("--banks must be between 1 and 20")
-    return tuple(BankPolicy(f"bank_{i}", rate=round(0.042 + 0.003 * (i - 1), 4),
-                            promotion="auto" if i % 2 else "manual") for i in range(1, n + 1))  # fmt: skip
+    return tuple(
+        BankPolicy(
+            f"bank_{i}",
+            rate=round(0.042 + 0.003 * (i - 1), 4),
+            promotion="auto" if i % 2 else "manual",
+        )
+        for i in range(1, n + 1)
+    )
 
 
 def prepare_home(home: Path, source: Path | None, entities: int, seed: int) -> Path:
@@ -106,8 +112,10 @@ def round_dates(end: dt.date, config: SimulationConfig) -> list[dt.date]:
             - pd.DateOffset(months=months * config.rounds)
         ).date()
     )
-    dates = [(pd.Timestamp(first) + pd.DateOffset(months=months * i)).date()
-             for i in range(config.rounds)]  # fmt: skip
+    dates = [
+        (pd.Timestamp(first) + pd.DateOffset(months=months * i)).date()
+        for i in range(config.rounds)
+    ]
     if (pd.Timestamp(dates[-1]) + pd.DateOffset(months=months)).date() > end + dt.timedelta(days=1):
         raise InvalidInput(
             "the rounds run past the store's last day: fewer rounds or an earlier start"
@@ -123,10 +131,18 @@ def derived_seed(*parts: int | str) -> int:
 
 def settings_for(home: Path, config: SimulationConfig) -> Settings:
     """The API's settings in the scratch home (no poll: the simulation refreshes explicitly)."""
-    return Settings(home=home, database_url=None, tracking_uri=None, store_path=None,
-                    model_poll_seconds=0, max_batch=config.batch, max_body_bytes=20_000_000,
-                    retrain_seed=config.seed, retrain_max_ece=config.max_ece,
-                    retrain_min_own_defaults=config.min_own_defaults)  # fmt: skip
+    return Settings(
+        home=home,
+        database_url=None,
+        tracking_uri=None,
+        store_path=None,
+        model_poll_seconds=0,
+        max_batch=config.batch,
+        max_body_bytes=20_000_000,
+        retrain_seed=config.seed,
+        retrain_max_ece=config.max_ece,
+        retrain_min_own_defaults=config.min_own_defaults,
+    )
 
 
 @dataclass
@@ -139,9 +155,16 @@ class ColdStart:
 
 def train_cold_start(settings: Settings, config: SimulationConfig, first: dt.date) -> ColdStart:
     """Train and promote the platform model on data known on `first` (no look-ahead)."""
-    pipeline = PipelineConfig(settings.store, settings.mlflow_uri, settings.artifact_root,
-                              seed=config.seed, per_date=config.per_date, end=first,
-                              gate=GateConfig(max_ece=config.max_ece), actor="precredit simulate")  # fmt: skip
+    pipeline = PipelineConfig(
+        settings.store,
+        settings.mlflow_uri,
+        settings.artifact_root,
+        seed=config.seed,
+        per_date=config.per_date,
+        end=first,
+        gate=GateConfig(max_ece=config.max_ece),
+        actor="precredit simulate",
+    )
     result = run("platform", "platform", pipeline)
     if not result.promoted:
         raise SimulationError(
@@ -151,12 +174,18 @@ def train_cold_start(settings: Settings, config: SimulationConfig, first: dt.dat
     with tempfile.TemporaryDirectory() as tmp:
         model = tracking.load_native(client, result.run_id, Path(tmp))
     dates = observation_dates(first)  # each label window closes by `first`
-    return ColdStart(model, {
-        "version": result.version, "fingerprint": model.fingerprint(), "data_end": first.isoformat(),
-        "observation_dates": [dates[0].isoformat(), dates[-1].isoformat()] if dates else [],
-        "auc_oot_platform_label": result.metrics["auc"], "ece_oot_platform_label": result.metrics["ece"],
-        "n_train": int(result.metrics["n_train"]),
-    })  # fmt: skip
+    return ColdStart(
+        model,
+        {
+            "version": result.version,
+            "fingerprint": model.fingerprint(),
+            "data_end": first.isoformat(),
+            "observation_dates": [dates[0].isoformat(), dates[-1].isoformat()] if dates else [],
+            "auc_oot_platform_label": result.metrics["auc"],
+            "ece_oot_platform_label": result.metrics["ece"],
+            "n_train": int(result.metrics["n_train"]),
+        },
+    )
 
 
 @dataclass
@@ -185,8 +214,11 @@ class Simulation:
         summary = retrain_summary(self.settings, job)
         if summary.get("promotion") == "pending_approval" and bank.promotion == "manual":
             approver = f"chief risk officer of {bank.bank_id} (simulated)"
-            client.promote(str(summary["version"]), approver,
-                           f"gate passed on out-of-time loans as of {day.isoformat()}")  # fmt: skip
+            client.promote(
+                str(summary["version"]),
+                approver,
+                f"gate passed on out-of-time loans as of {day.isoformat()}",
+            )
             summary |= {"promotion": "promoted_by_approval", "approved_by": approver}
         return summary
 
@@ -198,15 +230,18 @@ class Simulation:
             codes = open_entities(con, day)
             return {b.bank_id: self._pool(con, codes, b, day, index) for b in self.config.banks}
 
-    def _pool(self, con: store.Connection, codes: list[str], bank: BankPolicy, day: dt.date,
-              index: int) -> RoundInput:  # fmt: skip
+    def _pool(
+        self, con: store.Connection, codes: list[str], bank: BankPolicy, day: dt.date, index: int
+    ) -> RoundInput:
         seed = self.config.seed
         end = pd.Timestamp(day) + pd.DateOffset(months=self.config.months_per_round)
         rng = np.random.default_rng(derived_seed(seed, bank.bank_id, index, "pool"))
         pool = applicants(codes, bank.pool_share, day, (end - pd.Timestamp(day)).days, rng)
         rows = snapshot.read(con, pool["uscc"].tolist()).set_index("uscc").loc[pool["uscc"]]
-        loans = pool.assign(amount_cny=0.0, loan_id=[f"{bank.bank_id}-r{index + 1:02d}-{i:05d}"
-                                                     for i in range(len(pool))])  # fmt: skip
+        loans = pool.assign(
+            amount_cny=0.0,
+            loan_id=[f"{bank.bank_id}-r{index + 1:02d}-{i:05d}" for i in range(len(pool))],
+        )
         realised = outcomes.realise(con, loans, derived_seed(seed, bank.bank_id, index, "outcomes"))
         return RoundInput(bank, day, index, pool, rows.reset_index(), realised)
 
@@ -234,10 +269,11 @@ def play_round(sim: Simulation, index: int, day: dt.date) -> list[dict[str, Any]
         posted = sim.post_matured(bank.bank_id, day)
         reported = sim.ledger.reported(bank.bank_id)
         records[bank.bank_id] = {
-            "outcomes_posted": posted, "outcomes_reported_total": len(reported),
+            "outcomes_posted": posted,
+            "outcomes_reported_total": len(reported),
             "defaults_reported_total": int(reported["default_flag"].sum()) if len(reported) else 0,
             "retrain": None,
-        }  # fmt: skip
+        }
     for bank in sim.config.banks:
         if _due(sim, bank.bank_id, records[bank.bank_id]["outcomes_posted"]):
             sim.progress(f"      retraining {bank.bank_id} on outcomes matured by {day}")
@@ -247,9 +283,16 @@ def play_round(sim: Simulation, index: int, day: dt.date) -> list[dict[str, Any]
     out = []
     for bank in sim.config.banks:
         scored = sim.lend(inputs[bank.bank_id])
-        out.append({"round": index + 1, "date": day.isoformat(), "bank": bank.bank_id,
-                    "snapshot_reloaded": bool(refreshed["snapshot_reloaded"]),
-                    **scored.record, **records[bank.bank_id]})  # fmt: skip
+        out.append(
+            {
+                "round": index + 1,
+                "date": day.isoformat(),
+                "bank": bank.bank_id,
+                "snapshot_reloaded": bool(refreshed["snapshot_reloaded"]),
+                **scored.record,
+                **records[bank.bank_id],
+            }
+        )
     return out
 
 
@@ -261,10 +304,13 @@ def leakage_checks(ledger: pd.DataFrame, records: list[dict[str, Any]]) -> dict[
         if len(posted)
         else []
     )
-    return {"outcomes_posted": len(posted), "outcomes_unposted": len(ledger) - len(posted),
-            "min_days_after_maturity": min(lag) if lag else None,
-            "snapshot_dates": [r["snapshot_as_of"] for r in records],
-            "snapshot_matches_round": all(r["snapshot_as_of"] == r["date"] for r in records)}  # fmt: skip
+    return {
+        "outcomes_posted": len(posted),
+        "outcomes_unposted": len(ledger) - len(posted),
+        "min_days_after_maturity": min(lag) if lag else None,
+        "snapshot_dates": [r["snapshot_as_of"] for r in records],
+        "snapshot_matches_round": all(r["snapshot_as_of"] == r["date"] for r in records),
+    }
 
 
 def describe(config: SimulationConfig, entities: int) -> dict[str, Any]:
@@ -274,8 +320,9 @@ def describe(config: SimulationConfig, entities: int) -> dict[str, Any]:
     return {"config": out, "store": {"entities": entities}}
 
 
-def simulate(home: Path, config: SimulationConfig, progress: Progress = lambda _: None
-             ) -> tuple[dict[str, Any], pd.DataFrame]:  # fmt: skip
+def simulate(
+    home: Path, config: SimulationConfig, progress: Progress = lambda _: None
+) -> tuple[dict[str, Any], pd.DataFrame]:
     """Run the simulation in `home` (see `prepare_home`): the report and the loan ledger."""
     settings = settings_for(home, config)
     with store.connect(settings.store, read_only=True) as con:
@@ -297,6 +344,9 @@ def simulate(home: Path, config: SimulationConfig, progress: Progress = lambda _
         finally:
             for client in clients.values():
                 client.close()
-    meta = describe(config, entities) | {"dates": [d.isoformat() for d in dates], "cold_start": cold.summary,
-                                         "leakage": leakage_checks(sim.ledger.frame, records)}  # fmt: skip
+    meta = describe(config, entities) | {
+        "dates": [d.isoformat() for d in dates],
+        "cold_start": cold.summary,
+        "leakage": leakage_checks(sim.ledger.frame, records),
+    }
     return simulation_report.build(records, meta), sim.ledger.frame

@@ -14,8 +14,9 @@ def _count(rng: np.random.Generator, n: int, rate: float) -> int:
     return max(1, int(rng.binomial(n, rate))) if n else 0
 
 
-def corrupt_codes(rng: np.random.Generator, codes: np.ndarray, rates: dict[str, float],
-                  ledger: Ledger) -> np.ndarray:  # fmt: skip
+def corrupt_codes(
+    rng: np.random.Generator, codes: np.ndarray, rates: dict[str, float], ledger: Ledger
+) -> np.ndarray:
     """Pilot-region codes that fail their check character, and codes shared by two entities."""
     codes = codes.copy()
     bad = rng.choice(
@@ -46,8 +47,9 @@ def drop_rows(rng: np.random.Generator, frame: Frame, rate: float) -> Frame:
     return {k: v[keep] for k, v in frame.items()}
 
 
-def add_versions(rng: np.random.Generator, frame: Frame, rates: dict[str, float],
-                 amount_col: str) -> tuple[Frame, np.ndarray, np.ndarray]:  # fmt: skip
+def add_versions(
+    rng: np.random.Generator, frame: Frame, rates: dict[str, float], amount_col: str
+) -> tuple[Frame, np.ndarray, np.ndarray]:
     """Corrected (new amount) and retracted second versions of some records, ingested later.
 
     Only for tables whose records have a single natural version (penalties, tax payments).

@@ -27,8 +27,9 @@ def cells(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, months
 
 
-def monthly_revenue(rng: np.random.Generator, pop: Population, paths: HealthPaths,
-                    timeline: Timeline) -> np.ndarray:  # fmt: skip
+def monthly_revenue(
+    rng: np.random.Generator, pop: Population, paths: HealthPaths, timeline: Timeline
+) -> np.ndarray:
     """Revenue per entity and month: size x health x seasonality x noise (zero when closed)."""
     calendar_month = (timeline.first_month + np.arange(timeline.n_months)).astype(int) % 12
     season = 1 + 0.15 * np.cos(2 * np.pi * (calendar_month - 1) / 12)
@@ -38,8 +39,13 @@ def monthly_revenue(rng: np.random.Generator, pop: Population, paths: HealthPath
     return np.where(paths.alive, revenue, 0.0)
 
 
-def tax_payments(rng: np.random.Generator, pop: Population, paths: HealthPaths,
-                 revenue: np.ndarray, timeline: Timeline) -> Frame:  # fmt: skip
+def tax_payments(
+    rng: np.random.Generator,
+    pop: Population,
+    paths: HealthPaths,
+    revenue: np.ndarray,
+    timeline: Timeline,
+) -> Frame:
     """One declaration per entity and complete calendar quarter it was open in."""
     first = int(-(timeline.first_month.astype(int) % 3) % 3)
     n_q = (timeline.n_months - first) // 3
@@ -56,13 +62,19 @@ def tax_payments(rng: np.random.Generator, pop: Population, paths: HealthPaths,
     rows, q = cells(alive_q)
     start = timeline.month_start(first + 3 * q)
     end = timeline.month_start(first + 3 * q + 3) - 1
-    return {"eidx": pop.eidx[rows], "period_start": start, "period_end": end,
-            "tax_paid_cny": tax[rows, q].round(2), "revenue_cny": rev_q[rows, q].round(2),
-            "event": end + 15}  # fmt: skip
+    return {
+        "eidx": pop.eidx[rows],
+        "period_start": start,
+        "period_end": end,
+        "tax_paid_cny": tax[rows, q].round(2),
+        "revenue_cny": rev_q[rows, q].round(2),
+        "event": end + 15,
+    }
 
 
-def tax_ratings(rng: np.random.Generator, pop: Population, paths: HealthPaths,
-                timeline: Timeline) -> Frame:  # fmt: skip
+def tax_ratings(
+    rng: np.random.Generator, pop: Population, paths: HealthPaths, timeline: Timeline
+) -> Frame:
     """Annual grade per rated taxpayer, published on 20 April of the next year.
 
     The year before the history is rated from the first twelve months (the platform holds
@@ -84,9 +96,15 @@ def tax_ratings(rng: np.random.Generator, pop: Population, paths: HealthPaths,
         grade = np.select([score >= 90, score >= 70, score >= 40], [0, 1, 3], 4)
         grade = np.where(new & (score >= 70), TAX_GRADES.index("M"), grade)
         rows = np.nonzero(rated & paths.alive[:, last_m] & (pop.founded_m <= last_m - 11))[0]
-        out.append({"eidx": pop.eidx[rows], "rating_year": np.full(len(rows), year.astype(int) + 1970),
-                    "grade": grade[rows], "published_date": np.full(len(rows), published),
-                    "event": np.full(len(rows), published)})  # fmt: skip
+        out.append(
+            {
+                "eidx": pop.eidx[rows],
+                "rating_year": np.full(len(rows), year.astype(int) + 1970),
+                "grade": grade[rows],
+                "published_date": np.full(len(rows), published),
+                "event": np.full(len(rows), published),
+            }
+        )
     return {k: np.concatenate([f[k] for f in out]) for k in out[0]} if out else {}
 
 
@@ -97,8 +115,9 @@ def _arrears_run(flags: np.ndarray) -> np.ndarray:
     return run
 
 
-def social_insurance(rng: np.random.Generator, pop: Population, paths: HealthPaths,
-                     timeline: Timeline) -> Frame:  # fmt: skip
+def social_insurance(
+    rng: np.random.Generator, pop: Population, paths: HealthPaths, timeline: Timeline
+) -> Frame:
     """Monthly headcount, contributions and arrears of employers."""
     drift = paths.health - pop.quality[:, None]
     noise = rng.normal(0, 0.6, size=paths.health.shape)
@@ -110,14 +129,23 @@ def social_insurance(rng: np.random.Generator, pop: Population, paths: HealthPat
     due = headcount * SI_DUE_PER_HEAD
     arrears = _arrears_run(behind) * due
     rows, m = cells(paths.alive & pop.employer[:, None])
-    return {"eidx": pop.eidx[rows], "month": timeline.month_start(m),
-            "headcount": headcount[rows, m].astype(np.int64),
-            "paid_cny": np.where(behind[rows, m], 0.0, due[rows, m]),
-            "arrears_cny": arrears[rows, m], "event": timeline.month_start(m + 1) + 10}  # fmt: skip
+    return {
+        "eidx": pop.eidx[rows],
+        "month": timeline.month_start(m),
+        "headcount": headcount[rows, m].astype(np.int64),
+        "paid_cny": np.where(behind[rows, m], 0.0, due[rows, m]),
+        "arrears_cny": arrears[rows, m],
+        "event": timeline.month_start(m + 1) + 10,
+    }
 
 
-def utilities(rng: np.random.Generator, pop: Population, paths: HealthPaths,
-              revenue: np.ndarray, timeline: Timeline) -> Frame:  # fmt: skip
+def utilities(
+    rng: np.random.Generator,
+    pop: Population,
+    paths: HealthPaths,
+    revenue: np.ndarray,
+    timeline: Timeline,
+) -> Frame:
     """Monthly electricity and water use and payment behaviour of consenting entities."""
     intensity = np.array([KWH_PER_CNY.get(s, 0.05) for s in INDUSTRY_SECTIONS])[pop.industry]
     kwh = revenue * intensity[:, None] * np.exp(0.15 * rng.standard_normal(revenue.shape))
@@ -130,7 +158,13 @@ def utilities(rng: np.random.Generator, pop: Population, paths: HealthPaths,
         unpaid + np.pad(unpaid, ((0, 0), (1, 0)))[:, :-1] + np.pad(unpaid, ((0, 0), (2, 0)))[:, :-2]
     )
     rows, m = cells(paths.alive & pop.shares_utilities[:, None])
-    return {"eidx": pop.eidx[rows], "month": timeline.month_start(m),
-            "electricity_kwh": kwh[rows, m].round(1), "water_m3": water[rows, m].round(2),
-            "amount_due_cny": due[rows, m].round(2), "paid_on_time": on_time[rows, m],
-            "arrears_cny": arrears[rows, m].round(2), "event": timeline.month_start(m + 1) + 5}  # fmt: skip
+    return {
+        "eidx": pop.eidx[rows],
+        "month": timeline.month_start(m),
+        "electricity_kwh": kwh[rows, m].round(1),
+        "water_m3": water[rows, m].round(2),
+        "amount_due_cny": due[rows, m].round(2),
+        "paid_on_time": on_time[rows, m],
+        "arrears_cny": arrears[rows, m].round(2),
+        "event": timeline.month_start(m + 1) + 5,
+    }

@@ -60,8 +60,15 @@ class _Run:
             [self.config.seed, 7, chunk, sum(map(ord, stream)), len(stream)]
         )
 
-    def write(self, table: schema.Table, frame: Frame, chunk: int, *, monthly: bool = False,
-              amount: str | None = None) -> None:  # fmt: skip
+    def write(
+        self,
+        table: schema.Table,
+        frame: Frame,
+        chunk: int,
+        *,
+        monthly: bool = False,
+        amount: str | None = None,
+    ) -> None:
         if not frame or len(frame["eidx"]) == 0:
             return
         rng, rates = self.rng(chunk, "defects:" + table.name), self.config.defect_rates
@@ -94,14 +101,20 @@ def _entities_frame(run: _Run, codes: np.ndarray, closed: np.ndarray) -> pd.Data
     ingest = np.maximum(
         lagged(founded, run.rng(0, "entities"), 0.0), tl.month_start(np.zeros(1))[0]
     )
-    return pd.DataFrame({
-        "uscc": codes, "version": 1, "name": pop.names,
-        "entity_type": np.array(schema.ENTITY_TYPES)[pop.etype],
-        "division": np.array(list(DIVISIONS))[pop.division],
-        "industry": np.array(schema.INDUSTRY_SECTIONS)[pop.industry],
-        "founded_date": founded, "registered_capital_cny": pop.capital,
-        "deregistered_date": dereg, "ingest_date": ingest,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "uscc": codes,
+            "version": 1,
+            "name": pop.names,
+            "entity_type": np.array(schema.ENTITY_TYPES)[pop.etype],
+            "division": np.array(list(DIVISIONS))[pop.division],
+            "industry": np.array(schema.INDUSTRY_SECTIONS)[pop.industry],
+            "founded_date": founded,
+            "registered_capital_cny": pop.capital,
+            "deregistered_date": dereg,
+            "ingest_date": ingest,
+        }
+    )
 
 
 def _public_stages(run: _Run, pop: Population, paths: HealthPaths, chunk: int) -> dict[str, Frame]:
@@ -116,10 +129,12 @@ def _public_stages(run: _Run, pop: Population, paths: HealthPaths, chunk: int) -
         "penalties": records.penalties(stage("penalties"), pop, paths, tl),
         "court_debtors": records.court_debtors(stage("court"), pop, paths, tl),
         "abnormal_operations": records.abnormal_operations(stage("abnormal"), pop, paths, tl),
-        "registration_changes": registry_events.registration_changes(stage("changes"), pop, paths, tl),
+        "registration_changes": registry_events.registration_changes(
+            stage("changes"), pop, paths, tl
+        ),
         "licences": registry_events.licences(stage("licences"), pop, paths, tl),
         "commitments": registry_events.commitments(stage("commitments"), pop, paths, tl),
-    }  # fmt: skip
+    }
     out["serious_dishonesty"] = records.serious_dishonesty(
         stage("dishonest"), pop, paths, tl, out["penalties"]
     )
@@ -136,47 +151,79 @@ def _lend(
         "grade": lending.latest_grade(frames["tax_ratings"], pop, tl),
         "listed": lending.in_force(frames["court_debtors"], pop, tl, "publish_date", "removed_date")
         | lending.in_force(frames["serious_dishonesty"], pop, tl, "listed_date", "removed_date"),
-        "abnormal": lending.in_force(frames["abnormal_operations"], pop, tl, "listed_date", "removed_date"),
-    }  # fmt: skip
+        "abnormal": lending.in_force(
+            frames["abnormal_operations"], pop, tl, "listed_date", "removed_date"
+        ),
+    }
     app = lending.applications(run.rng(chunk, "applications"), run.config, pop, paths, tl, seen)
     loans = lending.outcomes(run.rng(chunk, "outcomes"), paths, tl, app)
     _write_bank_tables(run, pop, app, loans, chunk)
 
 
-def _write_bank_tables(run: _Run, pop: Population, app: dict[str, np.ndarray],
-                       loans: dict[str, np.ndarray], chunk: int) -> None:  # fmt: skip
+def _write_bank_tables(
+    run: _Run, pop: Population, app: dict[str, np.ndarray], loans: dict[str, np.ndarray], chunk: int
+) -> None:
     bank_ids = np.array([b.bank_id for b in run.config.banks])
     ids = np.char.add(f"{chunk:04d}-", np.char.zfill(np.arange(len(app["row"])).astype(str), 7))
     approved = app["reason"] == ""
     codes = run.codes[pop.eidx[app["row"]]]
-    applications = pd.DataFrame({
-        "application_id": np.char.add("AP", ids), "bank_id": bank_ids[app["bank"]], "uscc": codes,
-        "application_date": app["date"], "product": "tax_loan", "requested_cny": app["requested"],
-        "decision": np.where(approved, "approved", "declined"),
-        "decline_reason": np.where(approved, None, app["reason"]), "limit_cny": app["limit"],
-    })  # fmt: skip
+    applications = pd.DataFrame(
+        {
+            "application_id": np.char.add("AP", ids),
+            "bank_id": bank_ids[app["bank"]],
+            "uscc": codes,
+            "application_date": app["date"],
+            "product": "tax_loan",
+            "requested_cny": app["requested"],
+            "decision": np.where(approved, "approved", "declined"),
+            "decline_reason": np.where(approved, None, app["reason"]),
+            "limit_cny": app["limit"],
+        }
+    )
     loan_ids = np.char.add("LN", ids[approved])
     common = {"loan_id": loan_ids, "bank_id": bank_ids[loans["bank"]], "uscc": codes[approved]}
     store.append(run.con, schema.APPLICATIONS, applications)
-    store.append(run.con, schema.LOANS, pd.DataFrame(common | {
-        "application_id": np.char.add("AP", ids[approved]), "start_date": loans["start"],
-        "amount_cny": loans["amount"], "term_months": 12,
-        "rate": np.array([b.rate for b in run.config.banks])[loans["bank"]],
-    }))  # fmt: skip
-    store.append(run.con, schema.LOAN_OUTCOMES, pd.DataFrame(common | {
-        "observation_date": run.timeline.end_date, "max_dpd": loans["max_dpd"],
-        "default_flag": loans["defaulted"], "default_date": loans["default_date"],
-        "written_off": loans["written_off"],
-    }))  # fmt: skip
+    store.append(
+        run.con,
+        schema.LOANS,
+        pd.DataFrame(
+            common
+            | {
+                "application_id": np.char.add("AP", ids[approved]),
+                "start_date": loans["start"],
+                "amount_cny": loans["amount"],
+                "term_months": 12,
+                "rate": np.array([b.rate for b in run.config.banks])[loans["bank"]],
+            }
+        ),
+    )
+    store.append(
+        run.con,
+        schema.LOAN_OUTCOMES,
+        pd.DataFrame(
+            common
+            | {
+                "observation_date": run.timeline.end_date,
+                "max_dpd": loans["max_dpd"],
+                "default_flag": loans["defaulted"],
+                "default_date": loans["default_date"],
+                "written_off": loans["written_off"],
+            }
+        ),
+    )
 
 
 def _truth(run: _Run, pop: Population, paths: HealthPaths) -> None:
     rows, m = np.nonzero(paths.alive)
-    frame = pd.DataFrame({
-        "uscc": run.codes[pop.eidx[rows]], "month": run.timeline.month_start(m),
-        "health": paths.health[rows, m].round(4), "pd_12m": paths.pd_12m[rows, m].round(6),
-        "capacity_cny": paths.capacity[rows, m].round(-2),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "uscc": run.codes[pop.eidx[rows]],
+            "month": run.timeline.month_start(m),
+            "health": paths.health[rows, m].round(4),
+            "pd_12m": paths.pd_12m[rows, m].round(6),
+            "capacity_cny": paths.capacity[rows, m].round(-2),
+        }
+    )
     store.append(run.con, truth.TRUTH_MONTHLY, frame)
 
 
@@ -237,8 +284,18 @@ def generate(path: Path, config: SynthConfig) -> GenerationSummary:
 def _finish(con: store.Connection, config: SynthConfig, path: Path) -> GenerationSummary:
     store.ensure_indexes(con)
     digest = store.content_hash(con)
-    store.set_meta(con, "generator", json.dumps({"seed": config.seed, "entities": config.entities,
-                                                 "end_date": str(config.end_date), "years": config.years}))  # fmt: skip
+    store.set_meta(
+        con,
+        "generator",
+        json.dumps(
+            {
+                "seed": config.seed,
+                "entities": config.entities,
+                "end_date": str(config.end_date),
+                "years": config.years,
+            }
+        ),
+    )
     store.set_meta(con, "content_hash", digest)
     con.execute("CHECKPOINT")
     return GenerationSummary(str(path), config.seed, config.entities, store.row_counts(con), digest)

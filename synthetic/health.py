@@ -96,8 +96,9 @@ def _closure(rng: np.random.Generator, pop: Population, distress: np.ndarray) ->
     return np.minimum(event_m.min(axis=1), months)
 
 
-def _truth_pd(config: SynthConfig, intercept: np.ndarray, base: np.ndarray,
-              parts: dict[str, np.ndarray]) -> np.ndarray:  # fmt: skip
+def _truth_pd(
+    config: SynthConfig, intercept: np.ndarray, base: np.ndarray, parts: dict[str, np.ndarray]
+) -> np.ndarray:
     """12-month PD of a loan granted in month m, from the forecast of h (probit-corrected)."""
     survive = np.ones_like(base)
     b = config.hazard_slope
@@ -134,7 +135,11 @@ def simulate_health(
     pd_12m = _truth_pd(config, intercept, base, {"ar": ar, "shock": shock, "crisis": crisis})
     revenue = pop.size[:, None] * np.exp(pop.revenue_sensitivity[:, None] * health)
     return HealthPaths(
-        health=health, alive=alive, distress=distress & alive, closed_m=closed_m,
+        health=health,
+        alive=alive,
+        distress=distress & alive,
+        closed_m=closed_m,
         loan_hazard=sigmoid(intercept - b * health),
-        pd_12m=pd_12m, capacity=0.3 * revenue * np.clip(1 - 4 * pd_12m, 0, 1),
-    )  # fmt: skip
+        pd_12m=pd_12m,
+        capacity=0.3 * revenue * np.clip(1 - 4 * pd_12m, 0, 1),
+    )

@@ -100,22 +100,31 @@ def _decide(bank: BankSpec, app: dict[str, np.ndarray]) -> tuple[np.ndarray, np.
     min_years = np.where(grade == TAX_GRADES.index("M"), 1.0, bank.min_years)
     limit = _limits(bank, grade, app["tax_24m"], app["etype"])
     checks = [
-        (np.isin(app["industry"], [INDUSTRY_SECTIONS.index(s) for s in EXCLUDED_INDUSTRIES]), "excluded_industry"),
+        (
+            np.isin(app["industry"], [INDUSTRY_SECTIONS.index(s) for s in EXCLUDED_INDUSTRIES]),
+            "excluded_industry",
+        ),
         (app["listed"], "listing_in_force"),
         (app["abnormal"], "abnormal_operations"),
         (app["age_years"] < min_years, "too_young"),
         (~np.isin(grade, [0, 1, 2]), "tax_grade"),
         (app["tax_12m"] <= 0, "no_tax_paid"),
         (limit < bank.min_limit_cny, "limit_below_minimum"),
-    ]  # fmt: skip
+    ]
     reason = np.full(len(grade), "", dtype=object)
     for failed, name in reversed(checks):
         reason[failed] = name
     return reason, np.where(reason == "", limit, 0.0)
 
 
-def applications(rng: np.random.Generator, config: SynthConfig, pop: Population,
-                 paths: HealthPaths, timeline: Timeline, seen: dict[str, np.ndarray]) -> dict[str, np.ndarray]:  # fmt: skip
+def applications(
+    rng: np.random.Generator,
+    config: SynthConfig,
+    pop: Population,
+    paths: HealthPaths,
+    timeline: Timeline,
+    seen: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
     """Loan applications from the lending start on, with each bank's decision."""
     grid = np.arange(timeline.n_months)
     age_m = grid[None, :] - pop.founded_m[:, None]
@@ -124,12 +133,20 @@ def applications(rng: np.random.Generator, config: SynthConfig, pop: Population,
     eligible = paths.alive & (age_m >= 6) & (grid[None, :] >= config.lending_start_months)
     rows, m = np.nonzero(eligible & (rng.random(p.shape) < p))
     tax_12m, tax_24m = _trailing(seen["tax"], 12), _trailing(seen["tax"], 24)
-    app = {"row": rows, "m": m, "etype": pop.etype[rows], "industry": pop.industry[rows],
-           "grade": seen["grade"][rows, m], "listed": seen["listed"][rows, m],
-           "abnormal": seen["abnormal"][rows, m], "age_years": age_m[rows, m] / 12,
-           "tax_12m": tax_12m[rows, m], "tax_24m": tax_24m[rows, m],
-           "bank": _pick_banks(rng, pop.etype[rows], config.banks),
-           "date": timeline.day_in_month(m, rng)}  # fmt: skip
+    app = {
+        "row": rows,
+        "m": m,
+        "etype": pop.etype[rows],
+        "industry": pop.industry[rows],
+        "grade": seen["grade"][rows, m],
+        "listed": seen["listed"][rows, m],
+        "abnormal": seen["abnormal"][rows, m],
+        "age_years": age_m[rows, m] / 12,
+        "tax_12m": tax_12m[rows, m],
+        "tax_24m": tax_24m[rows, m],
+        "bank": _pick_banks(rng, pop.etype[rows], config.banks),
+        "date": timeline.day_in_month(m, rng),
+    }
     revenue = pop.size[rows] * np.exp(pop.revenue_sensitivity[rows] * paths.health[rows, m])
     app["requested"] = np.maximum(
         (0.25 * revenue * rng.uniform(0.5, 1.5, len(rows))).round(-4), 10_000
@@ -142,8 +159,9 @@ def applications(rng: np.random.Generator, config: SynthConfig, pop: Population,
     return app
 
 
-def outcomes(rng: np.random.Generator, paths: HealthPaths, timeline: Timeline,
-             app: dict[str, np.ndarray]) -> dict[str, np.ndarray]:  # fmt: skip
+def outcomes(
+    rng: np.random.Generator, paths: HealthPaths, timeline: Timeline, app: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Loans for approved applications and their 12-month performance as of the end date."""
     ok = app["reason"] == ""
     rows, m0 = app["row"][ok], app["m"][ok]
@@ -166,9 +184,17 @@ def outcomes(rng: np.random.Generator, paths: HealthPaths, timeline: Timeline,
     )
     written_off = defaulted & (np.nan_to_num(days_since) > 180) & (rng.random(len(rows)) < 0.3)
     amount = np.minimum(app["requested"][ok], app["limit"][ok])
-    return {"ok": ok, "row": rows, "bank": app["bank"][ok], "start": start, "amount": amount,
-            "max_dpd": max_dpd, "defaulted": defaulted, "default_date": default_date,
-            "written_off": written_off}  # fmt: skip
+    return {
+        "ok": ok,
+        "row": rows,
+        "bank": app["bank"][ok],
+        "start": start,
+        "amount": amount,
+        "max_dpd": max_dpd,
+        "defaulted": defaulted,
+        "default_date": default_date,
+        "written_off": written_off,
+    }
 
 
 def bank_rows(config: SynthConfig) -> dict[str, list[str]]:

@@ -23,9 +23,13 @@ def true_pd(con: Connection, loans: pd.DataFrame) -> np.ndarray:
 
     One value per loan, in order.
     """
-    keys = pd.DataFrame({"uscc": loans["uscc"].astype(str),
-                         "month": pd.to_datetime(loans["application_date"]).dt.to_period("M")
-                         .dt.to_timestamp(), "_row": np.arange(len(loans))})  # fmt: skip
+    keys = pd.DataFrame(
+        {
+            "uscc": loans["uscc"].astype(str),
+            "month": pd.to_datetime(loans["application_date"]).dt.to_period("M").dt.to_timestamp(),
+            "_row": np.arange(len(loans)),
+        }
+    )
     con.register("_loan_keys", keys)
     try:
         # A duplicated code (two registrations sharing one code, DOMAIN) has two truth rows:
@@ -34,7 +38,7 @@ def true_pd(con: Connection, loans: pd.DataFrame) -> np.ndarray:
             SELECT k._row, max(t.pd_12m) FROM _loan_keys k LEFT JOIN truth_monthly t
               ON t.uscc = k.uscc AND t.month = CAST(k.month AS DATE)
              GROUP BY k._row ORDER BY k._row
-        """).fetchall()  # fmt: skip
+        """).fetchall()
     finally:
         con.unregister("_loan_keys")
     return np.array([np.nan if p is None else p for _, p in rows], dtype=np.float64)
@@ -52,12 +56,19 @@ def realise(con: Connection, loans: pd.DataFrame, seed: int) -> pd.DataFrame:
     offsets = rng.integers(FIRST_DEFAULT_DAY, WINDOW_DAYS, len(loans))
     start = pd.to_datetime(loans["application_date"])
     default_date = (start + pd.to_timedelta(offsets, unit="D")).dt.date
-    return pd.DataFrame({
-        "loan_id": loans["loan_id"].astype(str), "uscc": loans["uscc"].astype(str),
-        "application_date": start.dt.date, "granted_amount_cny": loans["amount_cny"].astype(float),
-        "drawn_amount_cny": loans["amount_cny"].astype(float), "default_flag": defaulted,
-        "default_date": [d if hit else None for d, hit in zip(default_date, defaulted, strict=True)],
-        "max_dpd": np.where(defaulted, 90, 0),
-        "observation_date": (start + pd.DateOffset(months=12)).dt.date,
-        "true_pd": pds,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "loan_id": loans["loan_id"].astype(str),
+            "uscc": loans["uscc"].astype(str),
+            "application_date": start.dt.date,
+            "granted_amount_cny": loans["amount_cny"].astype(float),
+            "drawn_amount_cny": loans["amount_cny"].astype(float),
+            "default_flag": defaulted,
+            "default_date": [
+                d if hit else None for d, hit in zip(default_date, defaulted, strict=True)
+            ],
+            "max_dpd": np.where(defaulted, 90, 0),
+            "observation_date": (start + pd.DateOffset(months=12)).dt.date,
+            "true_pd": pds,
+        }
+    )

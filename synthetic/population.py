@@ -115,8 +115,12 @@ def _industries(rng: np.random.Generator, etype: np.ndarray) -> np.ndarray:
     return industry
 
 
-def _lognormal(rng: np.random.Generator, etype: np.ndarray, table: dict[str, tuple[float, float]],
-               z: np.ndarray) -> np.ndarray:  # fmt: skip
+def _lognormal(
+    rng: np.random.Generator,
+    etype: np.ndarray,
+    table: dict[str, tuple[float, float]],
+    z: np.ndarray,
+) -> np.ndarray:
     median = _by_type(etype, {k: v[0] for k, v in table.items()})
     sd = _by_type(etype, {k: v[1] for k, v in table.items()})
     return median * np.exp(sd * z)
@@ -149,8 +153,9 @@ def _names(rng: np.random.Generator, etype: np.ndarray, division: np.ndarray) ->
     places = np.array([DIVISION_NAMES[d] for d in DIVISIONS])[division]
     suffix = np.array([NAME_SUFFIX[t] for t in ENTITY_TYPES])[etype]
     serial = rng.integers(1, 1000, size=len(etype)).astype(str)
-    return np.char.add(np.char.add(np.char.add(places, first), np.char.add(second, serial)),
-                       suffix).astype(object)  # fmt: skip
+    return np.char.add(
+        np.char.add(np.char.add(places, first), np.char.add(second, serial)), suffix
+    ).astype(object)
 
 
 def build_population(config: SynthConfig) -> Population:
@@ -165,17 +170,26 @@ def build_population(config: SynthConfig) -> Population:
     quality = (
         _by_type(etype, TYPE_EFFECT)
         + np.array([INDUSTRY_EFFECT.get(s, 0.0) for s in INDUSTRY_SECTIONS])[industry]
-        + 0.12 * z_size + 0.8 * z_q
-    )  # fmt: skip
+        + 0.12 * z_size
+        + 0.8 * z_q
+    )
     employer = rng.random(n) < _by_type(etype, EMPLOYER_SHARE)
     headcount0 = np.where(
         employer, np.clip(size / 3e5 * np.exp(0.4 * rng.standard_normal(n)), 1, 500), 0
     )
     return Population(
-        eidx=np.arange(n, dtype=np.int64), etype=etype, division=division, industry=industry,
-        founded_m=_founding(rng, etype, config.n_months), founded_day=rng.integers(0, 28, size=n),
-        capital=_lognormal(rng, etype, CAPITAL, z_cap).round(-3), size=size, quality=quality,
-        employer=employer, headcount0=headcount0,
+        eidx=np.arange(n, dtype=np.int64),
+        etype=etype,
+        division=division,
+        industry=industry,
+        founded_m=_founding(rng, etype, config.n_months),
+        founded_day=rng.integers(0, 28, size=n),
+        capital=_lognormal(rng, etype, CAPITAL, z_cap).round(-3),
+        size=size,
+        quality=quality,
+        employer=employer,
+        headcount0=headcount0,
         shares_utilities=rng.random(n) < _by_type(etype, UTILITY_SHARE),
-        codes=_codes(rng, etype, division), names=_names(rng, etype, division),
-    )  # fmt: skip
+        codes=_codes(rng, etype, division),
+        names=_names(rng, etype, division),
+    )

@@ -51,8 +51,9 @@ def _penalty_types(rng: np.random.Generator, severity: np.ndarray) -> np.ndarray
     return out
 
 
-def _repairs(rng: np.random.Generator, severity: np.ndarray, decided: np.ndarray,
-             health: np.ndarray) -> np.ndarray:  # fmt: skip
+def _repairs(
+    rng: np.random.Generator, severity: np.ndarray, decided: np.ndarray, health: np.ndarray
+) -> np.ndarray:
     repair = np.full(len(severity), np.datetime64("NaT"), dtype="datetime64[D]")
     for name, (low, high) in REPAIR_AFTER_DAYS.items():
         mask = (severity == SEVERITIES.index(name)) & (
@@ -62,8 +63,9 @@ def _repairs(rng: np.random.Generator, severity: np.ndarray, decided: np.ndarray
     return repair
 
 
-def penalties(rng: np.random.Generator, pop: Population, paths: HealthPaths,
-              timeline: Timeline) -> Frame:  # fmt: skip
+def penalties(
+    rng: np.random.Generator, pop: Population, paths: HealthPaths, timeline: Timeline
+) -> Frame:
     """Administrative penalties; worse health means more and more serious ones."""
     industry_rate = np.array([INDUSTRY_PENALTY_RATE.get(s, 0.8) for s in INDUSTRY_SECTIONS])
     slope = np.array([PENALTY_HEALTH_SLOPE.get(s, 0.9) for s in INDUSTRY_SECTIONS])[pop.industry][
@@ -81,16 +83,25 @@ def penalties(rng: np.random.Generator, pop: Population, paths: HealthPaths,
     fine = np.where(ptype == 0, 0.0, fine_median * np.exp(0.9 * rng.standard_normal(len(rows))))
     confiscated = (severity > 0) & (rng.random(len(rows)) < 0.2)
     publicity = np.array([PUBLICITY_DAYS[s] for s in SEVERITIES])[severity]
-    return {"eidx": pop.eidx[rows], "decision_date": decided, "severity": severity,
-            "penalty_type": ptype, "domain": _domains(rng, pop.industry[rows]),
-            "fine_cny": fine.round(-1),
-            "confiscation_cny": np.where(confiscated, fine * rng.uniform(0.2, 2.0, len(rows)), 0).round(-1),
-            "publicity_end": decided + publicity,
-            "repair_date": _repairs(rng, severity, decided, health), "event": decided}  # fmt: skip
+    return {
+        "eidx": pop.eidx[rows],
+        "decision_date": decided,
+        "severity": severity,
+        "penalty_type": ptype,
+        "domain": _domains(rng, pop.industry[rows]),
+        "fine_cny": fine.round(-1),
+        "confiscation_cny": np.where(confiscated, fine * rng.uniform(0.2, 2.0, len(rows)), 0).round(
+            -1
+        ),
+        "publicity_end": decided + publicity,
+        "repair_date": _repairs(rng, severity, decided, health),
+        "event": decided,
+    }
 
 
-def court_debtors(rng: np.random.Generator, pop: Population, paths: HealthPaths,
-                  timeline: Timeline) -> Frame:  # fmt: skip
+def court_debtors(
+    rng: np.random.Generator, pop: Population, paths: HealthPaths, timeline: Timeline
+) -> Frame:
     """Dishonest-debtor listings after distress; a removal is a second version of the record."""
     rows, m = cells(paths.distress & (rng.random(paths.health.shape) < 0.35))
     filed = timeline.day_in_month(m + rng.integers(2, 7, size=len(rows)), rng)
@@ -100,28 +111,49 @@ def court_debtors(rng: np.random.Generator, pop: Population, paths: HealthPaths,
     removed = published + rng.integers(90, 900, size=len(rows))
     removed_ok = rng.random(len(rows)) < 0.45
     seq = np.arange(len(rows))
-    first = {"eidx": pop.eidx[rows], "seq": seq, "version": np.ones(len(rows), np.int64),
-             "filing_date": filed, "publish_date": published, "obligation_cny": obligation,
-             "performance": np.where(partly, 1, 2),
-             "removed_date": np.full(len(rows), np.datetime64("NaT"), "datetime64[D]"),
-             "event": published}  # fmt: skip
+    first = {
+        "eidx": pop.eidx[rows],
+        "seq": seq,
+        "version": np.ones(len(rows), np.int64),
+        "filing_date": filed,
+        "publish_date": published,
+        "obligation_cny": obligation,
+        "performance": np.where(partly, 1, 2),
+        "removed_date": np.full(len(rows), np.datetime64("NaT"), "datetime64[D]"),
+        "event": published,
+    }
     second = {k: v[removed_ok] for k, v in first.items()}
-    second |= {"version": np.full(int(removed_ok.sum()), 2), "performance": np.zeros(int(removed_ok.sum()), np.int64),
-               "removed_date": removed[removed_ok], "event": removed[removed_ok]}  # fmt: skip
+    second |= {
+        "version": np.full(int(removed_ok.sum()), 2),
+        "performance": np.zeros(int(removed_ok.sum()), np.int64),
+        "removed_date": removed[removed_ok],
+        "event": removed[removed_ok],
+    }
     return {k: np.concatenate([first[k], second[k]]) for k in first}
 
 
-def _list_entries(rng: np.random.Generator, rows: np.ndarray, listed: np.ndarray,
-                  reasons: np.ndarray, removal: tuple[float, int, int]) -> Frame:  # fmt: skip
+def _list_entries(
+    rng: np.random.Generator,
+    rows: np.ndarray,
+    listed: np.ndarray,
+    reasons: np.ndarray,
+    removal: tuple[float, int, int],
+) -> Frame:
     share, low, high = removal
     removed = listed + rng.integers(low, high, size=len(rows))
     keep = rng.random(len(rows)) < share
-    return {"eidx": rows, "listed_date": listed, "reason": reasons,
-            "removed_date": np.where(keep, removed, np.datetime64("NaT")), "event": listed}  # fmt: skip
+    return {
+        "eidx": rows,
+        "listed_date": listed,
+        "reason": reasons,
+        "removed_date": np.where(keep, removed, np.datetime64("NaT")),
+        "event": listed,
+    }
 
 
-def abnormal_operations(rng: np.random.Generator, pop: Population, paths: HealthPaths,
-                        timeline: Timeline) -> Frame:  # fmt: skip
+def abnormal_operations(
+    rng: np.random.Generator, pop: Population, paths: HealthPaths, timeline: Timeline
+) -> Frame:
     """Annual-report failures every July, and 'unreachable at address' after distress."""
     calendar = (timeline.first_month + np.arange(timeline.n_months)).astype(int) % 12
     july = np.zeros_like(paths.alive)
@@ -131,8 +163,12 @@ def abnormal_operations(rng: np.random.Generator, pop: Population, paths: Health
     r1, m1 = cells(july & paths.alive & (rng.random(july.shape) < p_report))
     r2, m2 = cells(paths.distress & (rng.random(july.shape) < 0.2))
     rows = np.concatenate([r1, r2])
-    listed = np.concatenate([timeline.day_in_month(m1, rng),
-                             timeline.day_in_month(m2 + rng.integers(1, 5, len(m2)), rng)])  # fmt: skip
+    listed = np.concatenate(
+        [
+            timeline.day_in_month(m1, rng),
+            timeline.day_in_month(m2 + rng.integers(1, 5, len(m2)), rng),
+        ]
+    )
     reasons = np.array(
         ["未按规定报送年度报告"] * len(r1) + ["通过登记的住所或者经营场所无法联系"] * len(r2),
         dtype=object,
@@ -145,8 +181,13 @@ def abnormal_operations(rng: np.random.Generator, pop: Population, paths: Health
     return frame
 
 
-def serious_dishonesty(rng: np.random.Generator, pop: Population, paths: HealthPaths,
-                       timeline: Timeline, penalty: Frame) -> Frame:  # fmt: skip
+def serious_dishonesty(
+    rng: np.random.Generator,
+    pop: Population,
+    paths: HealthPaths,
+    timeline: Timeline,
+    penalty: Frame,
+) -> Frame:
     """Serious-dishonesty listings after distress or a serious penalty (rare)."""
     rows, m = cells(paths.distress & (rng.random(paths.health.shape) < 0.04))
     listed = timeline.day_in_month(m + rng.integers(3, 13, size=len(m)), rng)

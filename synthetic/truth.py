@@ -58,7 +58,7 @@ def attach_truth(con: Connection, frame: pd.DataFrame) -> pd.DataFrame:
             SELECT k._row, t.pd_12m, t.capacity_cny FROM _truth_keys k LEFT JOIN truth_monthly t
               ON t.uscc = k.uscc AND t.month = date_trunc('month', CAST(k.as_of AS DATE))
             QUALIFY row_number() OVER (PARTITION BY k._row ORDER BY t.pd_12m) = 1 ORDER BY k._row
-        """).df()  # fmt: skip
+        """).df()
     finally:
         con.unregister("_truth_keys")
     return frame.assign(

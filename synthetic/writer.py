@@ -76,8 +76,10 @@ def _arrow_column(column: schema.Column, values: np.ndarray) -> pa.Array:
 def to_arrow(table: schema.Table, frame: Frame) -> pa.Table:
     """Arrow table of the frame's schema columns plus `eidx` and `seq`."""
     names = [c.name for c in table.columns if c.name in frame] + ["eidx", "seq"]
-    arrays = [_arrow_column(table.column(n), frame[n]) if n not in ("eidx", "seq") else pa.array(frame[n])
-              for n in names]  # fmt: skip
+    arrays = [
+        _arrow_column(table.column(n), frame[n]) if n not in ("eidx", "seq") else pa.array(frame[n])
+        for n in names
+    ]
     return pa.table(arrays, names=names)
 
 
@@ -86,8 +88,11 @@ def complete(
 ) -> Frame:
     """Add seq, version, retracted and ingest dates; drop what the platform cannot know yet."""
     n = len(frame["eidx"])
-    frame = {"seq": np.arange(n), "version": np.ones(n, np.int64),
-             "retracted": np.zeros(n, bool)} | frame  # fmt: skip
+    frame = {
+        "seq": np.arange(n),
+        "version": np.ones(n, np.int64),
+        "retracted": np.zeros(n, bool),
+    } | frame
     frame["ingest_date"] = lagged(frame["event"], rng, late_share)
     known = frame["ingest_date"] <= timeline.end_date
     return {k: v[known] for k, v in frame.items()}

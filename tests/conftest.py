@@ -69,8 +69,12 @@ def shuffled_platform(trained_platform: TrainResult) -> PreapprovalModel:
     rng = np.random.default_rng(2024)
     train_, valid = trained_platform.splits["train"], trained_platform.splits["valid"]
     model = PreapprovalModel(trained_platform.model.spec, seed=42)
-    return model.fit(train_, rng.permutation(train_["label"].to_numpy()),
-                     valid, rng.permutation(valid["label"].to_numpy()))  # fmt: skip
+    return model.fit(
+        train_,
+        rng.permutation(train_["label"].to_numpy()),
+        valid,
+        rng.permutation(valid["label"].to_numpy()),
+    )
 
 
 @pytest.fixture(scope="session")

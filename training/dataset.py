@@ -45,10 +45,14 @@ def platform_pairs(
     rng = np.random.default_rng(seed)
     frames = []
     for day in as_of_dates:
-        codes = [r[0] for r in con.execute(
-            "SELECT DISTINCT uscc FROM entities WHERE founded_date <= ? AND ingest_date <= ? "
-            "AND (deregistered_date IS NULL OR deregistered_date > ?) ORDER BY uscc", [day, day, day]
-        ).fetchall()]  # fmt: skip
+        codes = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT uscc FROM entities WHERE founded_date <= ? AND ingest_date <= ? "
+                "AND (deregistered_date IS NULL OR deregistered_date > ?) ORDER BY uscc",
+                [day, day, day],
+            ).fetchall()
+        ]
         chosen: list[str] = (
             list(rng.choice(codes, size=min(per_date, len(codes)), replace=False)) if codes else []
         )
@@ -72,16 +76,19 @@ def platform_labels(
               AND e.event_date > CAST(p.as_of AS DATE)
               AND e.event_date <= CAST(p.as_of AS DATE) + INTERVAL {HORIZON_MONTHS} MONTH {known}
             GROUP BY p._row ORDER BY p._row
-        """).fetchall()  # fmt: skip
+        """).fetchall()
     finally:
         con.unregister("_label_pairs")
     return pd.Series([r[1] for r in rows], name="label", dtype="int64")
 
 
 def platform_training_set(
-    con: Connection, as_of_dates: list[dt.date], per_date: int, seed: int,
+    con: Connection,
+    as_of_dates: list[dt.date],
+    per_date: int,
+    seed: int,
     end: dt.date | None = None,
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """Cold-start rows: (uscc, as_of, label, features...) for mature observation dates.
 
     `end` is the last day whose data may be used (default: the store's end): observations
@@ -111,8 +118,10 @@ MATURED_LOANS = f"""
 def outcome_training_set(con: Connection, bank_id: str | None = None) -> pd.DataFrame:
     """Matured loans (of one bank, or all) with features as of each application date."""
     where = "WHERE bank_id = ?" if bank_id else ""
-    loans = con.execute(f"SELECT * FROM ({MATURED_LOANS}) m {where} ORDER BY as_of, loan_id",
-                        [bank_id] if bank_id else []).df()  # fmt: skip
+    loans = con.execute(
+        f"SELECT * FROM ({MATURED_LOANS}) m {where} ORDER BY as_of, loan_id",
+        [bank_id] if bank_id else [],
+    ).df()
     if loans.empty:
         raise InvalidInput(f"no matured loan outcomes{' for ' + bank_id if bank_id else ''}")
     features = compute(con, loans[["uscc", "as_of"]])
@@ -127,5 +136,8 @@ def time_split(
     order = frame.sort_values(["as_of", "uscc"], kind="stable").reset_index(drop=True)
     dates = order["as_of"]
     cut1, cut2 = dates.quantile(shares[0]), dates.quantile(shares[0] + shares[1])
-    return {"train": order[dates <= cut1], "valid": order[(dates > cut1) & (dates <= cut2)],
-            "test": order[dates > cut2]}  # fmt: skip
+    return {
+        "train": order[dates <= cut1],
+        "valid": order[(dates > cut1) & (dates <= cut2)],
+        "test": order[dates > cut2],
+    }

@@ -65,49 +65,76 @@ def _dates(frame: pd.DataFrame) -> dict[str, str | None]:
     }
 
 
-def feature_reference(train: pd.DataFrame, spec: FeatureSpec,
-                      bins: int = REFERENCE_BINS) -> dict[str, Any]:  # fmt: skip
+def feature_reference(
+    train: pd.DataFrame, spec: FeatureSpec, bins: int = REFERENCE_BINS
+) -> dict[str, Any]:
     """The training split's frozen bins and shares for every model feature (JSON-ready)."""
     features = {}
     for name in spec.names:
         values = _column(train, name)
         edges = bin_edges(values, len(spec.categories.get(name, ())), bins)
-        features[name] = {"inner_edges": edges[1:-1].tolist(),
-                          "shares": metrics.bin_shares(values, edges).tolist(),
-                          "categorical": name in spec.categorical}  # fmt: skip
-    return {"version": 1, "split": "train", "rows": len(train), "bins": bins, **_dates(train),
-            "features": features}  # fmt: skip
+        features[name] = {
+            "inner_edges": edges[1:-1].tolist(),
+            "shares": metrics.bin_shares(values, edges).tolist(),
+            "categorical": name in spec.categorical,
+        }
+    return {
+        "version": 1,
+        "split": "train",
+        "rows": len(train),
+        "bins": bins,
+        **_dates(train),
+        "features": features,
+    }
 
 
 def score_entry(score_reference: dict[str, Any]) -> dict[str, Any]:
     """A `score_reference.json` (edges + PD sample) in the shape of one feature's entry."""
     edges = np.array([-np.inf, *score_reference["inner_edges"], np.inf])
     shares = metrics.bin_shares(score_reference["pd_sample"], edges)
-    return {"inner_edges": list(score_reference["inner_edges"]), "shares": shares.tolist(),
-            "categorical": False}  # fmt: skip
+    return {
+        "inner_edges": list(score_reference["inner_edges"]),
+        "shares": shares.tolist(),
+        "categorical": False,
+    }
 
 
-def stability(name: str, entry: dict[str, Any], values: npt.ArrayLike,
-              thresholds: Thresholds) -> dict[str, Any]:  # fmt: skip
+def stability(
+    name: str, entry: dict[str, Any], values: npt.ArrayLike, thresholds: Thresholds
+) -> dict[str, Any]:
     """PSI of `values` against one frozen entry, with its level and both share vectors."""
     edges = np.array([-np.inf, *entry["inner_edges"], np.inf])
     actual = metrics.bin_shares(values, edges)
     psi = metrics.psi_from_shares(entry["shares"], actual)
-    return {"feature": name, "psi": psi, "level": thresholds.level(psi),
-            "inner_edges": list(entry["inner_edges"]), "reference_shares": list(entry["shares"]),
-            "actual_shares": actual.tolist()}  # fmt: skip
+    return {
+        "feature": name,
+        "psi": psi,
+        "level": thresholds.level(psi),
+        "inner_edges": list(entry["inner_edges"]),
+        "reference_shares": list(entry["shares"]),
+        "actual_shares": actual.tolist(),
+    }
 
 
-def feature_stability(reference: dict[str, Any], frame: pd.DataFrame,
-                      thresholds: Thresholds) -> list[dict[str, Any]]:  # fmt: skip
+def feature_stability(
+    reference: dict[str, Any], frame: pd.DataFrame, thresholds: Thresholds
+) -> list[dict[str, Any]]:
     """Every referenced feature present in `frame`, most shifted first."""
-    rows = [stability(name, entry, _column(frame, name), thresholds)
-            for name, entry in reference["features"].items() if name in frame]  # fmt: skip
+    rows = [
+        stability(name, entry, _column(frame, name), thresholds)
+        for name, entry in reference["features"].items()
+        if name in frame
+    ]
     return sorted(rows, key=lambda r: -r["psi"])
 
 
-def scope(reference: dict[str, Any] | None, score_reference: dict[str, Any] | None,
-          frame: pd.DataFrame, pd_values: npt.ArrayLike, thresholds: Thresholds) -> dict[str, Any]:  # fmt: skip
+def scope(
+    reference: dict[str, Any] | None,
+    score_reference: dict[str, Any] | None,
+    frame: pd.DataFrame,
+    pd_values: npt.ArrayLike,
+    thresholds: Thresholds,
+) -> dict[str, Any]:
     """One population against the references: its score and feature PSIs (or why there are none)."""
     out: dict[str, Any] = {"rows": len(frame), "score": None, "features": []}
     if len(frame) < thresholds.min_rows:
@@ -123,5 +150,8 @@ def scope(reference: dict[str, Any] | None, score_reference: dict[str, Any] | No
 def flagged(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The warn and alert rows of one scope (score first), without their share vectors."""
     rows = ([result["score"]] if result.get("score") else []) + list(result.get("features", []))
-    return [{"feature": r["feature"], "psi": r["psi"], "level": r["level"]}
-            for r in rows if r["level"] != "ok"]  # fmt: skip
+    return [
+        {"feature": r["feature"], "psi": r["psi"], "level": r["level"]}
+        for r in rows
+        if r["level"] != "ok"
+    ]

@@ -91,9 +91,15 @@ def monotonicity_violations(
     return bad
 
 
-def evaluate_gate(challenger: PreapprovalModel, champion: PreapprovalModel | None, X_train: pd.DataFrame,
-                  X_test: pd.DataFrame, y_test: np.ndarray, train_defaults: int,
-                  config: GateConfig = GateConfig()) -> GateVerdict:  # fmt: skip
+def evaluate_gate(
+    challenger: PreapprovalModel,
+    champion: PreapprovalModel | None,
+    X_train: pd.DataFrame,
+    X_test: pd.DataFrame,
+    y_test: np.ndarray,
+    train_defaults: int,
+    config: GateConfig = GateConfig(),
+) -> GateVerdict:
     """Run every check of the gate for a challenger (and the champion, if any) on the same rows."""
     pd_test = challenger.predict_proba(X_test)
     auc = metrics.auc(y_test, pd_test)
@@ -105,11 +111,21 @@ def evaluate_gate(challenger: PreapprovalModel, champion: PreapprovalModel | Non
         challenger, X_test, config.probe_rows, config.probe_points, challenger.seed
     )
     checks = [
-        Check("auc_not_worse", bool(auc >= floor), auc, floor,
-              f"(champion {champion_auc:.4f})" if champion else "(no champion: better than random)"),
+        Check(
+            "auc_not_worse",
+            bool(auc >= floor),
+            auc,
+            floor,
+            f"(champion {champion_auc:.4f})" if champion else "(no champion: better than random)",
+        ),
         Check("calibration_ece", bool(ece <= config.max_ece), ece, config.max_ece),
         Check("monotonicity", not broken, float(len(broken)), 0.0, ", ".join(broken)),
         Check("score_psi", bool(psi <= config.max_psi), psi, config.max_psi),
-        Check("min_defaults", train_defaults >= config.min_defaults, float(train_defaults), float(config.min_defaults)),
-    ]  # fmt: skip
+        Check(
+            "min_defaults",
+            train_defaults >= config.min_defaults,
+            float(train_defaults),
+            float(config.min_defaults),
+        ),
+    ]
     return GateVerdict(all(c.passed for c in checks), checks)

@@ -32,8 +32,12 @@ def _auc(group: pd.DataFrame) -> float | None:
 
 def _rates(group: pd.DataFrame) -> dict[str, Any]:
     bads = int(group["label"].sum())
-    return {"loans": len(group), "bads": bads, "bad_rate": bads / len(group),
-            "mean_pd": float(group["pd"].mean())}  # fmt: skip
+    return {
+        "loans": len(group),
+        "bads": bads,
+        "bad_rate": bads / len(group),
+        "mean_pd": float(group["pd"].mean()),
+    }
 
 
 def by_vintage(loans: pd.DataFrame, trained_through: str | None = None) -> list[dict[str, Any]]:
@@ -43,9 +47,15 @@ def by_vintage(loans: pd.DataFrame, trained_through: str | None = None) -> list[
     """
     frame = loans.assign(vintage=vintage(loans["application_date"]))
     last = None if trained_through is None else pd.Period(trained_through, freq="Q")
-    return [{"vintage": str(name), **_rates(group), "auc": _auc(group),
-             "in_training_period": last is not None and pd.Period(str(name), freq="Q") <= last}
-            for name, group in frame.groupby("vintage", sort=True)]  # fmt: skip
+    return [
+        {
+            "vintage": str(name),
+            **_rates(group),
+            "auc": _auc(group),
+            "in_training_period": last is not None and pd.Period(str(name), freq="Q") <= last,
+        }
+        for name, group in frame.groupby("vintage", sort=True)
+    ]
 
 
 def by_grade(loans: pd.DataFrame) -> list[dict[str, Any]]:
@@ -53,22 +63,29 @@ def by_grade(loans: pd.DataFrame) -> list[dict[str, Any]]:
 
     `loans` holds grade (the scale's index, 1 = best), grade_label, label and pd.
     """
-    return [{"grade": str(group["grade_label"].iloc[0]), **_rates(group)}
-            for _, group in loans.groupby("grade", sort=True)]  # fmt: skip
+    return [
+        {"grade": str(group["grade_label"].iloc[0]), **_rates(group)}
+        for _, group in loans.groupby("grade", sort=True)
+    ]
 
 
 def grade_by_vintage(loans: pd.DataFrame) -> list[dict[str, Any]]:
     """Bad rate per (vintage, grade): the long table behind the report's grid."""
     frame = loans.assign(vintage=vintage(loans["application_date"]))
-    return [{"vintage": v, "grade": str(group["grade_label"].iloc[0]), **_rates(group)}
-            for (v, _), group in frame.groupby(["vintage", "grade"], sort=True)]  # fmt: skip
+    return [
+        {"vintage": v, "grade": str(group["grade_label"].iloc[0]), **_rates(group)}
+        for (v, _), group in frame.groupby(["vintage", "grade"], sort=True)
+    ]
 
 
 def period_start(moments: pd.Series, period: Period) -> pd.Series:
     """The first day of each moment's ISO week (Monday) or month, as YYYY-MM-DD."""
     days = pd.to_datetime(moments, utc=True).dt.tz_localize(None).dt.normalize()
-    starts = days - pd.to_timedelta(days.dt.day_of_week, unit="D") if period == "week" else (
-        days.dt.to_period("M").dt.start_time)  # fmt: skip
+    starts = (
+        days - pd.to_timedelta(days.dt.day_of_week, unit="D")
+        if period == "week"
+        else (days.dt.to_period("M").dt.start_time)
+    )
     return starts.dt.strftime("%Y-%m-%d")
 
 
@@ -84,7 +101,13 @@ def decision_mix(decisions: pd.DataFrame, period: Period) -> list[dict[str, Any]
     for (start, model), group in frame.groupby(["period", "model"], sort=True):
         counts = group["decision"].value_counts()
         n = int(counts.sum())
-        rows.append({"period": start, "model": model, "decisions": n,
-                     **{d: int(counts.get(d, 0)) for d in DECISIONS},
-                     **{f"{d}_share": float(counts.get(d, 0)) / n for d in DECISIONS}})  # fmt: skip
+        rows.append(
+            {
+                "period": start,
+                "model": model,
+                "decisions": n,
+                **{d: int(counts.get(d, 0)) for d in DECISIONS},
+                **{f"{d}_share": float(counts.get(d, 0)) / n for d in DECISIONS},
+            }
+        )
     return rows

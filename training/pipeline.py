@@ -62,8 +62,13 @@ class PipelineResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the metrics JSON of `precredit train`)."""
-        return self.metrics | {"tenant": self.tenant, "run_id": self.run_id, "version": self.version,
-                               "gate": self.verdict.to_dict(), "promoted": self.promoted}  # fmt: skip
+        return self.metrics | {
+            "tenant": self.tenant,
+            "run_id": self.run_id,
+            "version": self.version,
+            "gate": self.verdict.to_dict(),
+            "promoted": self.promoted,
+        }
 
 
 def observation_dates(end: dt.date, years: int = 3) -> list[dt.date]:
@@ -100,8 +105,10 @@ def score_reference(result: TrainResult) -> dict[str, Any]:
         if len(train_pd) <= REFERENCE_SAMPLE
         else rng.choice(train_pd, REFERENCE_SAMPLE, replace=False)
     )
-    return {"inner_edges": metrics.psi_reference(train_pd)[1:-1].tolist(),
-            "pd_sample": [float(v) for v in sample]}  # fmt: skip
+    return {
+        "inner_edges": metrics.psi_reference(train_pd)[1:-1].tolist(),
+        "pd_sample": [float(v) for v in sample],
+    }
 
 
 def _review_files(
@@ -119,7 +126,7 @@ def _review_files(
         "gate.json": json.dumps(verdict.to_dict(), indent=2),
         SCORE_REFERENCE: json.dumps(score_reference(result)),
         FEATURE_REFERENCE: json.dumps(feature_reference(result.splits["train"], result.model.spec)),
-    }  # fmt: skip
+    }
 
 
 def _champion(client: Any, tenant: str, workdir: Path) -> PreapprovalModel | None:
@@ -147,23 +154,49 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         champion = _champion(client, tenant, Path(tmp))
     test = result.splits["test"]
-    verdict = evaluate_gate(result.model, champion, result.splits["train"], test, test["label"].to_numpy(),
-                            int(result.metrics["train_defaults"]), config.gate)  # fmt: skip
+    verdict = evaluate_gate(
+        result.model,
+        champion,
+        result.splits["train"],
+        test,
+        test["label"].to_numpy(),
+        int(result.metrics["train_defaults"]),
+        config.gate,
+    )
     cutoff = {} if config.end is None else {"data_end": config.end.isoformat()}
     return register(client, tenant, label, frame, result, verdict, config, cutoff)
 
 
-def register(client: Any, tenant: str, label: str, frame: pd.DataFrame, result: TrainResult,
-             verdict: GateVerdict, config: PipelineConfig, extra: dict[str, Any]) -> PipelineResult:  # fmt: skip
+def register(
+    client: Any,
+    tenant: str,
+    label: str,
+    frame: pd.DataFrame,
+    result: TrainResult,
+    verdict: GateVerdict,
+    config: PipelineConfig,
+    extra: dict[str, Any],
+) -> PipelineResult:
     """Log the run with its review files, register the challenger, promote it if allowed."""
     fingerprint = data_fingerprint(frame)
-    params = {"label": label, "tenant": tenant, "seed": config.seed, "rows": len(frame),
-              "calibrator": result.model.calibrator_.method, "data_fingerprint": fingerprint} | extra  # fmt: skip
+    params = {
+        "label": label,
+        "tenant": tenant,
+        "seed": config.seed,
+        "rows": len(frame),
+        "calibrator": result.model.calibrator_.method,
+        "data_fingerprint": fingerprint,
+    } | extra
     run_id, version = tracking.log_run(
-        client, tenant, result.model, params, result.metrics | {"gate_passed": float(verdict.passed)},
-        _review_files(result, tenant, label, fingerprint, verdict), result.splits["test"],
+        client,
+        tenant,
+        result.model,
+        params,
+        result.metrics | {"gate_passed": float(verdict.passed)},
+        _review_files(result, tenant, label, fingerprint, verdict),
+        result.splits["test"],
         {"label": label, "tenant": tenant},
-    )  # fmt: skip
+    )
     promoted = verdict.passed and config.auto_promote
     if promoted:
         tracking.promote(client, tenant, version, config.actor, "gate passed: " + _passed(verdict))

@@ -57,8 +57,12 @@ def _explanation(result: TrainResult, rows: int) -> Any:
     names = list(result.model.spec.names)
     contributions = result.model.classifier_.contributions(test)
     values = test[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    return shap.Explanation(values=contributions[:, :-1], base_values=contributions[:, -1],
-                            data=values, feature_names=names)  # fmt: skip
+    return shap.Explanation(
+        values=contributions[:, :-1],
+        base_values=contributions[:, -1],
+        data=values,
+        feature_names=names,
+    )
 
 
 def shap_beeswarm(result: TrainResult, rows: int = 2000) -> bytes:
@@ -112,10 +116,12 @@ def model_card(
 ) -> str:
     """Markdown model card: data, label, features by catalog category, performance, limitations."""
     m = result.metrics
-    label_text = {"platform": "adverse public-credit event within 12 months (court-debtor or serious-"
-                              "dishonesty listing, abnormal-operations listing, serious penalty)",
-                  "outcomes": "loan default (90+ DPD or written off) within 12 months of start; "
-                              "immature loans excluded"}.get(label, label)  # fmt: skip
+    label_text = {
+        "platform": "adverse public-credit event within 12 months (court-debtor or serious-"
+        "dishonesty listing, abnormal-operations listing, serious penalty)",
+        "outcomes": "loan default (90+ DPD or written off) within 12 months of start; "
+        "immature loans excluded",
+    }.get(label, label)
     rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in sorted(m.items()))
     return f"""# Model card: precredit-{tenant}
 

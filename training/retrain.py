@@ -76,8 +76,9 @@ def loan_frame(con: store.Connection, loans: pd.DataFrame) -> pd.DataFrame:
     return attach_truth(con, pd.concat([meta, features], axis=1))
 
 
-def retrain(job: RetrainInput, config: PipelineConfig,
-            policy: ProductPolicy | None = None) -> PipelineResult:  # fmt: skip
+def retrain(
+    job: RetrainInput, config: PipelineConfig, policy: ProductPolicy | None = None
+) -> PipelineResult:
     """Train, gate against the model serving the tenant now, register; promote per config."""
     if job.loans.empty:
         raise InvalidInput(f"{job.tenant} has no matured loan outcomes yet")
@@ -95,18 +96,29 @@ def retrain(job: RetrainInput, config: PipelineConfig,
     with tempfile.TemporaryDirectory() as tmp:
         champion = _serving_model(client, job.tenant, Path(tmp))
     test = result.splits["test"]
-    verdict = evaluate_gate(result.model, champion, result.splits["train"], test, test["label"].to_numpy(),
-                            int(result.metrics["train_defaults"]), config.gate)  # fmt: skip
-    params: dict[str, Any] = {"trigger": job.trigger, "own_loans": len(own),
-                              "own_defaults": int(own["label"].sum()),
-                              "pooled_loans": 0 if pooled is None else len(pooled),
-                              "data_tenants": ",".join(sorted(set(frame["bank_id"].astype(str)))),
-                              "transfer": transfer}  # fmt: skip
+    verdict = evaluate_gate(
+        result.model,
+        champion,
+        result.splits["train"],
+        test,
+        test["label"].to_numpy(),
+        int(result.metrics["train_defaults"]),
+        config.gate,
+    )
+    params: dict[str, Any] = {
+        "trigger": job.trigger,
+        "own_loans": len(own),
+        "own_defaults": int(own["label"].sum()),
+        "pooled_loans": 0 if pooled is None else len(pooled),
+        "data_tenants": ",".join(sorted(set(frame["bank_id"].astype(str)))),
+        "transfer": transfer,
+    }
     return register(client, job.tenant, "outcomes", frame, result, verdict, config, params)
 
 
-def _base(con: store.Connection, own: pd.DataFrame, config: PipelineConfig,
-          train_config: TrainConfig) -> PreapprovalModel | None:  # fmt: skip
+def _base(
+    con: store.Connection, own: pd.DataFrame, config: PipelineConfig, train_config: TrainConfig
+) -> PreapprovalModel | None:
     """The platform model to boost from, limited to labels known before the bank's test period.
 
     Required below `min_own_defaults`; above it, optional (None when public history is short).
@@ -120,8 +132,13 @@ def _base(con: store.Connection, own: pd.DataFrame, config: PipelineConfig,
         return None
 
 
-def _fit(frame: pd.DataFrame, splits: dict[str, pd.DataFrame], policy: ProductPolicy | None,
-         config: TrainConfig, base: PreapprovalModel | None) -> tuple[TrainResult, str]:  # fmt: skip
+def _fit(
+    frame: pd.DataFrame,
+    splits: dict[str, pd.DataFrame],
+    policy: ProductPolicy | None,
+    config: TrainConfig,
+    base: PreapprovalModel | None,
+) -> tuple[TrainResult, str]:
     """The challenger: boosted from the platform model whenever one could be fitted.
 
     Not chosen on the validation split: it holds the bank's loans, which are the applicants it

@@ -64,8 +64,13 @@ def load_table(path: Path) -> pd.DataFrame:
         raise InvalidInput(f"cannot read table {path.name!r} as {suffix[1:]} ({kind})") from None
 
 
-def prepare(frame: pd.DataFrame, target: str, positive: str, time_col: str | None = None,
-            id_col: str | None = None) -> Prepared:  # fmt: skip
+def prepare(
+    frame: pd.DataFrame,
+    target: str,
+    positive: str,
+    time_col: str | None = None,
+    id_col: str | None = None,
+) -> Prepared:
     """Validate and encode a table: y = 1 where str(target) == positive; the rest are features."""
     _check_columns(frame, target, time_col, id_col)
     frame = frame.reset_index(drop=True)  # row numbers in messages are positions
@@ -214,8 +219,10 @@ def _out_of_time(prepared: Prepared, time: pd.Series, seed: int) -> dict[str, An
     parts = time_parts(time)
     for name, rows in zip(PART_NAMES, parts, strict=True):
         if np.unique(prepared.y[rows]).size < 2:
-            raise InvalidInput(f"the out-of-time {name} part ({rows.size} rows) lacks a class; "
-                               "add rows or dates, or drop the time column")  # fmt: skip
+            raise InvalidInput(
+                f"the out-of-time {name} part ({rows.size} rows) lacks a class; "
+                "add rows or dates, or drop the time column"
+            )
     scores, method = _score(prepared, parts, seed)
     sizes = {f"n_{name}": rows.size for name, rows in zip(PART_NAMES, parts, strict=True)}
     return scores | sizes | {"split": "out_of_time", "calibration": [method]}
@@ -240,8 +247,14 @@ def evaluate(prepared: Prepared, seed: int = 42) -> dict[str, Any]:
     return out | counts | inputs | {"dropped_rows": dict(prepared.dropped)}
 
 
-def train_table(path: Path, target: str, positive: str, time_col: str | None = None,
-                id_col: str | None = None, seed: int = 42) -> dict[str, Any]:  # fmt: skip
+def train_table(
+    path: Path,
+    target: str,
+    positive: str,
+    time_col: str | None = None,
+    id_col: str | None = None,
+    seed: int = 42,
+) -> dict[str, Any]:
     """Read a bank's table, train and test the PD model on it, return the metrics JSON."""
     metrics_json = evaluate(prepare(load_table(path), target, positive, time_col, id_col), seed)
     return metrics_json | {"table": path.name, "target": target, "positive": positive}

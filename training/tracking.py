@@ -60,9 +60,16 @@ def connect(tracking_uri: str, artifact_root: Path) -> MlflowClient:
     return client
 
 
-def log_run(client: MlflowClient, tenant: str, model: PreapprovalModel, params: dict[str, Any],
-            metrics: dict[str, float], files: dict[str, str | bytes], X_example: pd.DataFrame,
-            tags: dict[str, str]) -> tuple[str, str]:  # fmt: skip
+def log_run(
+    client: MlflowClient,
+    tenant: str,
+    model: PreapprovalModel,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    files: dict[str, str | bytes],
+    X_example: pd.DataFrame,
+    tags: dict[str, str],
+) -> tuple[str, str]:
     """Log one training run through `client` and register its model as the tenant's challenger."""
     name = model_name(tenant)
     experiment = client.get_experiment_by_name(EXPERIMENT)
@@ -82,9 +89,15 @@ def log_run(client: MlflowClient, tenant: str, model: PreapprovalModel, params: 
     return run_id, version
 
 
-def _log_contents(client: MlflowClient, run_id: str, model: PreapprovalModel,
-                  params: dict[str, Any], metrics: dict[str, float],
-                  files: dict[str, str | bytes], X_example: pd.DataFrame) -> None:  # fmt: skip
+def _log_contents(
+    client: MlflowClient,
+    run_id: str,
+    model: PreapprovalModel,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    files: dict[str, str | bytes],
+    X_example: pd.DataFrame,
+) -> None:
     """Parameters, metrics, reviewer files, native artifacts and the pyfunc model of one run."""
     now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
     client.log_batch(
@@ -105,10 +118,13 @@ def _log_contents(client: MlflowClient, run_id: str, model: PreapprovalModel,
         example = X_example.loc[:, list(model.spec.names)].head(5)
         saved = Path(tmp) / "model"
         mlflow.pyfunc.save_model(
-            str(saved), python_model=pyfunc.__file__, artifacts={pyfunc.ARTIFACT_KEY: str(native)},
+            str(saved),
+            python_model=pyfunc.__file__,
+            artifacts={pyfunc.ARTIFACT_KEY: str(native)},
             signature=infer_signature(example, pyfunc_output(model, example)),
-            input_example=example, pip_requirements=requirements(),
-        )  # fmt: skip
+            input_example=example,
+            pip_requirements=requirements(),
+        )
         client.log_artifacts(run_id, str(saved), artifact_path="model")
 
 

@@ -49,11 +49,12 @@ class TrainResult:
 def spec_from_registry(registry: Registry = REGISTRY) -> FeatureSpec:
     """The model's feature spec derived from the registry declarations."""
     return FeatureSpec(
-        names=tuple(registry.names), monotone=tuple(registry.monotone_constraints()),
+        names=tuple(registry.names),
+        monotone=tuple(registry.monotone_constraints()),
         categorical=tuple(registry.categorical()),
         texts={f.name: (f.reason_zh, f.reason_en) for f in registry.features},
         categories={f.name: f.categories for f in registry.features if f.categories},
-    )  # fmt: skip
+    )
 
 
 def data_fingerprint(frame: pd.DataFrame) -> str:
@@ -62,9 +63,14 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
-def train(frame: pd.DataFrame, policy: ProductPolicy | None = None, config: TrainConfig = TrainConfig(),
-          spec: FeatureSpec | None = None, base: PreapprovalModel | None = None,
-          splits: dict[str, pd.DataFrame] | None = None) -> TrainResult:  # fmt: skip
+def train(
+    frame: pd.DataFrame,
+    policy: ProductPolicy | None = None,
+    config: TrainConfig = TrainConfig(),
+    spec: FeatureSpec | None = None,
+    base: PreapprovalModel | None = None,
+    splits: dict[str, pd.DataFrame] | None = None,
+) -> TrainResult:
     """Fit on the oldest rows, early-stop and calibrate on the next, evaluate on the newest.
 
     `splits` (train/valid/test of `frame`) overrides the out-of-time split by date shares.
@@ -75,8 +81,10 @@ def train(frame: pd.DataFrame, policy: ProductPolicy | None = None, config: Trai
     for name, part in splits.items():
         bads = int(part["label"].sum())
         if bads < MIN_BADS_PER_SPLIT or bads == len(part):
-            raise InvalidInput(f"too few defaults to train out of time: {bads} in the {name} split "
-                               f"(need at least {MIN_BADS_PER_SPLIT} and some goods)")  # fmt: skip
+            raise InvalidInput(
+                f"too few defaults to train out of time: {bads} in the {name} split "
+                f"(need at least {MIN_BADS_PER_SPLIT} and some goods)"
+            )
     model = PreapprovalModel(
         spec, policy, params=config.params, seed=config.seed, top_n=config.top_n, base=base
     )
@@ -97,8 +105,10 @@ def fit_base(
     usable = platform_frame[horizon < before]
     dates = np.sort(usable["as_of"].unique())
     if len(dates) < 2:
-        raise InvalidInput("too little public-record history before this bank's test period "
-                           "to train the platform model it would boost from")  # fmt: skip
+        raise InvalidInput(
+            "too little public-record history before this bank's test period "
+            "to train the platform model it would boost from"
+        )
     cut = dates[min(max(1, round(len(dates) * 0.75)), len(dates) - 1)]  # newest quarter(s): valid
     fit, valid = usable[usable["as_of"] < cut], usable[usable["as_of"] >= cut]
     model = PreapprovalModel(spec_from_registry(), params=config.params, seed=config.seed)
@@ -123,8 +133,9 @@ def evaluate(result: TrainResult, seed: int) -> None:
     out = metrics.summary(y, pd_test)
     out["psi_train_test"] = metrics.psi(result.model.predict_proba(train_), pd_test)
     names = list(result.model.spec.names)
-    scorecard = baselines.fit_scorecard(train_[names], train_["label"].to_numpy(),
-                                        list(result.model.spec.categorical), seed)  # fmt: skip
+    scorecard = baselines.fit_scorecard(
+        train_[names], train_["label"].to_numpy(), list(result.model.spec.categorical), seed
+    )
     out["auc_scorecard"] = metrics.auc(y, scorecard.predict_proba(test[names]))
     rule = baselines.incumbent_rule(test)
     out["auc_incumbent_rule"] = metrics.auc(y, rule["rule_score"].to_numpy())
@@ -132,20 +143,39 @@ def evaluate(result: TrainResult, seed: int) -> None:
     out["best_single_feature_auc"], best = _best_single_feature(test, y, result.model.spec)
     _oracle(test, y, out)
     out |= _limits_vs_capacity(test, result.model.preapprove(test), rule)
-    out |= {"n_train": float(len(train_)), "n_valid": float(len(result.splits["valid"])),
-            "train_defaults": float(train_["label"].sum()), "best_iteration": float(result.model.classifier_.best_iteration_)}  # fmt: skip
+    out |= {
+        "n_train": float(len(train_)),
+        "n_valid": float(len(result.splits["valid"])),
+        "train_defaults": float(train_["label"].sum()),
+        "best_iteration": float(result.model.classifier_.best_iteration_),
+    }
     result.metrics = out
     decisions = pd.DataFrame(result.model.preapprove(test))
     result.tables = {
         "calibration": metrics.calibration_table(y, pd_test),
-        "grades": metrics.grade_table(y, pd_test, decisions["grade"].to_numpy(), decisions["decision"].eq("approve").to_numpy()),
-        "baselines": pd.DataFrame([{"model": "precredit", "auc": out["auc"]},
-                                   {"model": "woe_scorecard", "auc": out["auc_scorecard"]},
-                                   {"model": "incumbent_tax_rule", "auc": out["auc_incumbent_rule"]},
-                                   {"model": f"best_single_feature ({best})", "auc": out["best_single_feature_auc"]}]
-                                  + ([{"model": "oracle_truth_pd", "auc": out["auc_oracle"]}] if "auc_oracle" in out else [])),
-        "decisions": decisions.drop(columns=["reasons", "drivers", "failed_gates"], errors="ignore"),
-    }  # fmt: skip
+        "grades": metrics.grade_table(
+            y,
+            pd_test,
+            decisions["grade"].to_numpy(),
+            decisions["decision"].eq("approve").to_numpy(),
+        ),
+        "baselines": pd.DataFrame(
+            [
+                {"model": "precredit", "auc": out["auc"]},
+                {"model": "woe_scorecard", "auc": out["auc_scorecard"]},
+                {"model": "incumbent_tax_rule", "auc": out["auc_incumbent_rule"]},
+                {"model": f"best_single_feature ({best})", "auc": out["best_single_feature_auc"]},
+            ]
+            + (
+                [{"model": "oracle_truth_pd", "auc": out["auc_oracle"]}]
+                if "auc_oracle" in out
+                else []
+            )
+        ),
+        "decisions": decisions.drop(
+            columns=["reasons", "drivers", "failed_gates"], errors="ignore"
+        ),
+    }
 
 
 def _limits_vs_capacity(
@@ -156,8 +186,10 @@ def _limits_vs_capacity(
         return {}
     capacity = test["truth_capacity"].to_numpy(dtype=float)
     out = {}
-    for who, limit in (("model", np.array([d["limit_cny"] for d in decisions], dtype=float)),
-                       ("incumbent", rule["limit_cny"].to_numpy(dtype=float))):  # fmt: skip
+    for who, limit in (
+        ("model", np.array([d["limit_cny"] for d in decisions], dtype=float)),
+        ("incumbent", rule["limit_cny"].to_numpy(dtype=float)),
+    ):
         lent = (limit > 0) & np.isfinite(capacity)
         ratio = limit[lent] / np.maximum(capacity[lent], 1.0)
         out[f"{who}_share_limits_above_capacity"] = float((ratio > 1).mean()) if lent.any() else 0.0
@@ -174,8 +206,11 @@ def _at_incumbent_bad_rate(
         return {"incumbent_approval_rate": 0.0}
     bad_rate = float(y[approved].mean())
     ours = metrics.approvals_at_bad_rate(y, pd_test, bad_rate)
-    return {"incumbent_approval_rate": float(approved.mean()), "incumbent_bad_rate": bad_rate,
-            "model_approval_rate_at_incumbent_bad_rate": float(ours["approval_rate"])}  # fmt: skip
+    return {
+        "incumbent_approval_rate": float(approved.mean()),
+        "incumbent_bad_rate": bad_rate,
+        "model_approval_rate_at_incumbent_bad_rate": float(ours["approval_rate"]),
+    }
 
 
 def _best_single_feature(test: pd.DataFrame, y: np.ndarray, spec: FeatureSpec) -> tuple[float, str]:

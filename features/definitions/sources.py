@@ -18,17 +18,20 @@ SOURCES: dict[str, Source] = {
         Source("entities", "founded_date", record_key="uscc"),
         Source("registration_changes", "change_date"),
         Source(
-            "penalties", "decision_date",
+            "penalties",
+            "decision_date",
             f"p.as_of < least(coalesce(t.repair_date, {NEVER}), t.publicity_end)",
         ),
         Source("licences", "decision_date"),
         Source(
-            "court_debtors", "publish_date",
+            "court_debtors",
+            "publish_date",
             "(t.removed_date IS NULL OR t.removed_date > p.as_of)",
         ),
         Source("abnormal_operations", "listed_date"),
         Source(
-            "serious_dishonesty", "listed_date",
+            "serious_dishonesty",
+            "listed_date",
             "(t.removed_date IS NULL OR t.removed_date > p.as_of)",
         ),
         Source("tax_ratings", "published_date"),
@@ -38,4 +41,4 @@ SOURCES: dict[str, Source] = {
         Source("honours", "awarded_date"),
         Source("commitments", "commitment_date"),
     )
-}  # fmt: skip
+}

@@ -75,17 +75,20 @@ def _snapshot(con: Connection, codes: Sequence[str] | None) -> pd.DataFrame:
     ).df()
 
 
-def evaluate(con: Connection, codes: Sequence[str] | None = None,
-             scale: Scale | None = None) -> EvaluationRun:  # fmt: skip
+def evaluate(
+    con: Connection, codes: Sequence[str] | None = None, scale: Scale | None = None
+) -> EvaluationRun:
     """Grade every snapshot entity (replacing the table), or re-grade only `codes`.
 
     Re-grading a few entities under a scale other than the stored rows' re-grades everyone,
     so the table never mixes scales.
     """
     chosen = scale or default_scale()
-    rebuild = codes is None or not table.exists(con) or (
-        table.stored_scales(con) - {chosen.fingerprint()} != set()
-    )  # fmt: skip
+    rebuild = (
+        codes is None
+        or not table.exists(con)
+        or (table.stored_scales(con) - {chosen.fingerprint()} != set())
+    )
     started = time.perf_counter()
     snap = _snapshot(con, None if rebuild else codes)
     scores = score(snap, chosen)
@@ -93,12 +96,17 @@ def evaluate(con: Connection, codes: Sequence[str] | None = None,
         table.write(con, select, replace=rebuild)
     grades = Counter(scores.grade.tolist())
     by_grade = {g.label: grades.get(i, 0) for i, g in enumerate(chosen.grades)}
-    return EvaluationRun(len(snap), time.perf_counter() - started, by_grade,
-                         rebuilt=rebuild and codes is not None)  # fmt: skip
+    return EvaluationRun(
+        len(snap), time.perf_counter() - started, by_grade, rebuilt=rebuild and codes is not None
+    )
 
 
-def reevaluate(con: Connection, codes: Sequence[str], scale: Scale | None = None,
-               refresher: snapshot.Refresher | None = None) -> EvaluationRun:  # fmt: skip
+def reevaluate(
+    con: Connection,
+    codes: Sequence[str],
+    scale: Scale | None = None,
+    refresher: snapshot.Refresher | None = None,
+) -> EvaluationRun:
     """After a correction, repair or new record: refresh the entities' snapshot rows, re-grade.
 
     A long-lived process passes its `snapshot.Refresher` (prepared once) for fast refreshes.
@@ -112,13 +120,21 @@ def reevaluate(con: Connection, codes: Sequence[str], scale: Scale | None = None
 
 def _to_evaluation(row: dict[str, Any], scale_dims: list[str]) -> EntityEvaluation:
     return EntityEvaluation(
-        uscc=row["uscc"], as_of=str(row["as_of"])[:10], status=row["status"],
-        score=float(row["score"]), grade=row["grade"], grade_zh=row["grade_zh"],
-        grade_en=row["grade_en"], points_grade=row["points_grade"], cap=row["cap"],
+        uscc=row["uscc"],
+        as_of=str(row["as_of"])[:10],
+        status=row["status"],
+        score=float(row["score"]),
+        grade=row["grade"],
+        grade_zh=row["grade_zh"],
+        grade_en=row["grade_en"],
+        points_grade=row["points_grade"],
+        cap=row["cap"],
         dimensions={d: float(row[f"pts_{d}"]) for d in scale_dims},
-        reasons=json.loads(row["reasons"]), registry_fingerprint=row["registry_fingerprint"],
-        scale_version=row["scale_version"], scale_fingerprint=row["scale_fingerprint"],
-    )  # fmt: skip
+        reasons=json.loads(row["reasons"]),
+        registry_fingerprint=row["registry_fingerprint"],
+        scale_version=row["scale_version"],
+        scale_fingerprint=row["scale_fingerprint"],
+    )
 
 
 def evaluate_one(con: Connection, code: str, scale: Scale | None = None) -> EntityEvaluation:

@@ -21,12 +21,18 @@ def _item(kind: str, ident: str, dimension: Dimension | None, feature: str) -> d
     f = REGISTRY[feature]
     zh, en = schema.CATEGORIES[f.category]
     return {
-        "kind": kind, "id": ident, "dimension": dimension.name if dimension else None,
+        "kind": kind,
+        "id": ident,
+        "dimension": dimension.name if dimension else None,
         "dimension_zh": dimension.zh if dimension else None,
         "dimension_en": dimension.en if dimension else None,
-        "category": f.category, "category_zh": zh, "category_en": en, "feature": feature,
-        "zh": f.zh, "en": f.en,
-    }  # fmt: skip
+        "category": f.category,
+        "category_zh": zh,
+        "category_en": en,
+        "feature": feature,
+        "zh": f.zh,
+        "en": f.en,
+    }
 
 
 @cache

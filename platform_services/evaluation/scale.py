@@ -217,8 +217,18 @@ def _check_direction(feature: Feature, rules: list[Rule]) -> None:
     if feature.monotone == 0:
         return
     edges = sorted({b for r in rules for b in r.bounds})
-    grid = np.array(sorted({0.0, *edges, *(e - 0.5 for e in edges), *(e + 0.5 for e in edges),
-                            min(edges, default=0.0) - 1e6, max(edges, default=0.0) + 1e6}))  # fmt: skip
+    grid = np.array(
+        sorted(
+            {
+                0.0,
+                *edges,
+                *(e - 0.5 for e in edges),
+                *(e + 0.5 for e in edges),
+                min(edges, default=0.0) - 1e6,
+                max(edges, default=0.0) + 1e6,
+            }
+        )
+    )
     total = sum((r.award(grid) for r in rules), np.zeros(len(grid)))
     steps = np.diff(total) * -feature.monotone  # > 0: points fall as risk rises (allowed)
     if np.any(steps < -1e-9):

@@ -45,23 +45,28 @@ def _dimension(frame: pd.DataFrame, scale: Scale, d: int) -> tuple[Floats, Float
     """Points (total-scale units) of dimension `d`, its rules' points and the values read."""
     dimension = scale.dimensions[d]
     unit = dimension.weight * scale.points / 100.0
-    values = np.column_stack([_values(frame, r.feature) for r in dimension.rules] or
-                             [np.zeros((len(frame), 0))])  # fmt: skip
-    raw = np.column_stack([r.award(values[:, i]) for i, r in enumerate(dimension.rules)] or
-                          [np.zeros((len(frame), 0))])  # fmt: skip
+    values = np.column_stack(
+        [_values(frame, r.feature) for r in dimension.rules] or [np.zeros((len(frame), 0))]
+    )
+    raw = np.column_stack(
+        [r.award(values[:, i]) for i, r in enumerate(dimension.rules)]
+        or [np.zeros((len(frame), 0))]
+    )
     total = dimension.base + raw.sum(axis=1)
     clipped = np.clip(total, 0.0, 100.0)
     moved = total != clipped
-    share = np.divide(clipped - dimension.base, total - dimension.base,
-                      out=np.ones(len(frame)), where=moved)  # fmt: skip
+    share = np.divide(
+        clipped - dimension.base, total - dimension.base, out=np.ones(len(frame)), where=moved
+    )
     return clipped * unit, raw * share[:, None] * unit, values
 
 
 def _caps(frame: pd.DataFrame, scale: Scale) -> tuple[NDArray[np.bool_], Floats, NDArray[np.int64]]:
     """Which caps are in force, the values read, and the ceiling (grade index) per entity."""
     labels = [g.label for g in scale.grades]
-    values = np.column_stack([_values(frame, c.feature) for c in scale.caps] or
-                             [np.zeros((len(frame), 0))])  # fmt: skip
+    values = np.column_stack(
+        [_values(frame, c.feature) for c in scale.caps] or [np.zeros((len(frame), 0))]
+    )
     limits = np.array([c.at_least for c in scale.caps])
     hit = values >= limits[None, :]  # NaN never caps
     ceiling = np.array([labels.index(c.grade) for c in scale.caps], dtype=np.int64)
@@ -81,10 +86,16 @@ def score(frame: pd.DataFrame, scale: Scale) -> Scores:
     grade = np.maximum(points_grade, ceiling)
     binding = np.where(ceiling > points_grade, np.argmax(worst, axis=1) if worst.size else 0, -1)
     return Scores(
-        score=total, grade=grade, points_grade=points_grade, cap=binding.astype(np.int64),
-        dimensions=dimensions, rule_points=np.column_stack([p[1] for p in parts]),
-        rule_values=np.column_stack([p[2] for p in parts]), caps_hit=hit, cap_values=cap_values,
-    )  # fmt: skip
+        score=total,
+        grade=grade,
+        points_grade=points_grade,
+        cap=binding.astype(np.int64),
+        dimensions=dimensions,
+        rule_points=np.column_stack([p[1] for p in parts]),
+        rule_values=np.column_stack([p[2] for p in parts]),
+        caps_hit=hit,
+        cap_values=cap_values,
+    )
 
 
 def top_reasons(scores: Scores, k: int) -> pd.DataFrame:
@@ -99,7 +110,12 @@ def top_reasons(scores: Scores, k: int) -> pd.DataFrame:
     rows = np.repeat(np.arange(len(order)), order.shape[1])
     items = order.ravel()
     keep = weight[rows, items] > 0
-    return pd.DataFrame({
-        "row": rows[keep], "rank": np.tile(np.arange(order.shape[1]), len(order))[keep],
-        "item": items[keep], "points": points[rows, items][keep], "value": values[rows, items][keep],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "row": rows[keep],
+            "rank": np.tile(np.arange(order.shape[1]), len(order))[keep],
+            "item": items[keep],
+            "points": points[rows, items][keep],
+            "value": values[rows, items][keep],
+        }
+    )

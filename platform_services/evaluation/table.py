@@ -31,17 +31,20 @@ def _labels(values: list[str | None], index: NDArray[np.int64]) -> NDArray[np.ob
 def main_frame(snap: pd.DataFrame, scores: Scores, scale: Scale) -> pd.DataFrame:
     """One row per snapshot row: score, grades, binding cap, dimension points, provenance."""
     grades = scale.grades
-    frame = pd.DataFrame({
-        "row": np.arange(len(snap)), "uscc": snap["uscc"].to_numpy(),
-        "as_of": pd.to_datetime(snap["as_of"]).dt.date.to_numpy(),
-        "status": snap["reg_deregistered"].map(STATUS).fillna("unknown").to_numpy(),
-        "score": scores.score.round(2),
-        "grade": _labels([g.label for g in grades], scores.grade),
-        "grade_zh": _labels([g.zh for g in grades], scores.grade),
-        "grade_en": _labels([g.en for g in grades], scores.grade),
-        "points_grade": _labels([g.label for g in grades], scores.points_grade),
-        "cap": _labels([c.id for c in scale.caps] + [None], scores.cap),  # -1: no cap binds
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "row": np.arange(len(snap)),
+            "uscc": snap["uscc"].to_numpy(),
+            "as_of": pd.to_datetime(snap["as_of"]).dt.date.to_numpy(),
+            "status": snap["reg_deregistered"].map(STATUS).fillna("unknown").to_numpy(),
+            "score": scores.score.round(2),
+            "grade": _labels([g.label for g in grades], scores.grade),
+            "grade_zh": _labels([g.zh for g in grades], scores.grade),
+            "grade_en": _labels([g.en for g in grades], scores.grade),
+            "points_grade": _labels([g.label for g in grades], scores.points_grade),
+            "cap": _labels([c.id for c in scale.caps] + [None], scores.cap),  # -1: no cap binds
+        }
+    )
     for d, dimension in enumerate(scale.dimensions):
         frame[f"pts_{dimension.name}"] = scores.dimensions[:, d].round(2)
     frame["registry_fingerprint"] = snap["registry_fingerprint"].to_numpy()
@@ -52,8 +55,11 @@ def main_frame(snap: pd.DataFrame, scores: Scores, scale: Scale) -> pd.DataFrame
 
 def graded_sql(main: pd.DataFrame, scale: Scale) -> str:
     """The graded rows: the staged main frame joined to its reasons, in snapshot order."""
-    head = [c for c in main.columns if c != "row" and not c.endswith("fingerprint")
-            and c != "scale_version"]  # fmt: skip
+    head = [
+        c
+        for c in main.columns
+        if c != "row" and not c.endswith("fingerprint") and c != "scale_version"
+    ]
     return f"""
 SELECT {", ".join(f"m.{c}" for c in head)},
   coalesce(r.reasons, '[]') AS reasons, coalesce(r.reasons_zh, '') AS reasons_zh,

@@ -70,8 +70,9 @@ class _Override(BaseModel):
     enabled: bool = True
 
 
-def with_overrides(overrides: dict[str, Any], rules: tuple[WarningRule, ...] = DEFAULT_RULES,
-                   where: str = "rules") -> tuple[WarningRule, ...]:  # fmt: skip
+def with_overrides(
+    overrides: dict[str, Any], rules: tuple[WarningRule, ...] = DEFAULT_RULES, where: str = "rules"
+) -> tuple[WarningRule, ...]:
     """`rules` with windows, thresholds or severities replaced, or switched off (enabled: false)."""
     known = {r.code for r in rules}
     unknown = sorted(set(overrides) - known)

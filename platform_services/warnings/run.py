@@ -78,8 +78,10 @@ def _day(as_of: dt.date) -> dt.date:
 def _sql(rules: tuple[WarningRule, ...], as_of: dt.date, codes: str, prefix: str = "") -> str:
     if not rules:
         raise InvalidInput("no warning rule is enabled")
-    pairs = (f"SELECT row_number() OVER (ORDER BY uscc) AS pair_id, uscc, "
-             f"DATE '{_day(as_of).isoformat()}' AS as_of FROM ({codes}) c")  # fmt: skip
+    pairs = (
+        f"SELECT row_number() OVER (ORDER BY uscc) AS pair_id, uscc, "
+        f"DATE '{_day(as_of).isoformat()}' AS as_of FROM ({codes}) c"
+    )
     return compile_rules(rules, pairs, prefix)
 
 
@@ -98,13 +100,19 @@ def _extract(cur: Connection, rules: tuple[WarningRule, ...], codes: pd.DataFram
     safe = [c for c in codes["uscc"] if SAFE_CODE.match(c)]  # no other code is stored
     listed = ", ".join(f"'{c}'" for c in safe) or "NULL"
     for table in dict.fromkeys(t for rule in rules for t in rule.sources):
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE {EXTRACT}{table} AS "
-                    f"SELECT * FROM {table} WHERE uscc IN ({listed})")  # fmt: skip
+        cur.execute(
+            f"CREATE OR REPLACE TEMP TABLE {EXTRACT}{table} AS "
+            f"SELECT * FROM {table} WHERE uscc IN ({listed})"
+        )
     return EXTRACT
 
 
-def warnings_for(con: Connection, codes: Sequence[str], as_of: dt.date,
-                 rules: tuple[WarningRule, ...] = DEFAULT_RULES) -> list[EntityWarning]:  # fmt: skip
+def warnings_for(
+    con: Connection,
+    codes: Sequence[str],
+    as_of: dt.date,
+    rules: tuple[WarningRule, ...] = DEFAULT_RULES,
+) -> list[EntityWarning]:
     """Warnings of `codes` at `as_of`, computed now from the store (nothing is written).
 
     Up to NARROW_MAX_CODES entities read extracts made through the `uscc` indexes (the API
@@ -138,8 +146,12 @@ def _replace_day(con: Connection, rules: tuple[WarningRule, ...], day: dt.date, 
         raise
 
 
-def run_warnings(con: Connection, as_of: dt.date, rules: tuple[WarningRule, ...] = DEFAULT_RULES,
-                 codes: Sequence[str] | None = None) -> WarningsRun:  # fmt: skip
+def run_warnings(
+    con: Connection,
+    as_of: dt.date,
+    rules: tuple[WarningRule, ...] = DEFAULT_RULES,
+    codes: Sequence[str] | None = None,
+) -> WarningsRun:
     """Warnings of every entity (or `codes`) at `as_of` into `entity_warnings`, replacing that
     day's rows (of those entities); earlier days stay for comparison."""
     started, day = time.perf_counter(), _day(as_of)
@@ -149,8 +161,13 @@ def run_warnings(con: Connection, as_of: dt.date, rules: tuple[WarningRule, ...]
         con.register("_warn_codes", _codes_frame(codes))
     try:
         _replace_day(con, rules, day, scope)
-        counts = dict(con.execute(f"SELECT rule, count(*) FROM {TABLE} WHERE as_of = ? AND uscc IN "
-                                  f"({scope}) GROUP BY rule", [day]).fetchall())  # fmt: skip
+        counts = dict(
+            con.execute(
+                f"SELECT rule, count(*) FROM {TABLE} WHERE as_of = ? AND uscc IN "
+                f"({scope}) GROUP BY rule",
+                [day],
+            ).fetchall()
+        )
         [(checked,)] = con.execute(f"SELECT count(*) FROM ({scope})").fetchall()
     finally:
         if codes is not None:

@@ -27,5 +27,8 @@ def check(
     """Completeness, validity, timeliness, orphans, code error rate and quarantine; exit 0."""
     with store.connect(store_path(store_option), read_only=True) as con:
         report = quality.check_store(con)
-    typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else
-               report.render_text())  # fmt: skip
+    typer.echo(
+        json.dumps(report.to_dict(), ensure_ascii=False, indent=2)
+        if as_json
+        else report.render_text()
+    )

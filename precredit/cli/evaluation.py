@@ -29,8 +29,13 @@ def out_dir(option: Path | None) -> Path:
     return option if option is not None else get_settings().home / "exports"
 
 
-def _report(run: EvaluationRun, scale: Scale, leading: dict[str, tuple[str, str, float]],
-            rows: int, deregistered: int) -> list[str]:  # fmt: skip
+def _report(
+    run: EvaluationRun,
+    scale: Scale,
+    leading: dict[str, tuple[str, str, float]],
+    rows: int,
+    deregistered: int,
+) -> list[str]:
     lines = [
         f"graded {run.entities:,} entities in {run.seconds:.2f} s ({run.per_second:,.0f} "
         f"entities/s), scale {scale.name} {scale.version}"
@@ -41,19 +46,28 @@ def _report(run: EvaluationRun, scale: Scale, leading: dict[str, tuple[str, str,
         first = leading.get(grade.label)
         why = f"   most often first: {first[0]} ({100 * first[2]:.0f}%)" if first else ""
         lines.append(f"  {grade.label} {grade.zh} {grade.en:10} {n:>9,} {share:5.1f}%{why}")
-    lines.append(f"{evaluation.TABLE}: {rows:,} entities, {deregistered:,} of them deregistered "
-                 "(graded, flagged in column status)")  # fmt: skip
+    lines.append(
+        f"{evaluation.TABLE}: {rows:,} entities, {deregistered:,} of them deregistered "
+        "(graded, flagged in column status)"
+    )
     return lines
 
 
-def evaluate_entities(out: OutOption = None, scale_file: ScaleOption = None,
-                      entities: Entities = None, store_option: StoreOption = None) -> None:  # fmt: skip
+def evaluate_entities(
+    out: OutOption = None,
+    scale_file: ScaleOption = None,
+    entities: Entities = None,
+    store_option: StoreOption = None,
+) -> None:
     """Grade every snapshot entity A/B/C/D with reasons (or, with --entities, refresh and
     re-grade only those after a correction or repair); write the table and the exports."""
     scale = evaluation.load_scale(scale_file) if scale_file else evaluation.default_scale()
     with store.connect(store_path(store_option)) as con:
-        run = (evaluation.reevaluate(con, _read_codes(entities), scale) if entities
-               else evaluation.evaluate(con, scale=scale))  # fmt: skip
+        run = (
+            evaluation.reevaluate(con, _read_codes(entities), scale)
+            if entities
+            else evaluation.evaluate(con, scale=scale)
+        )
         [(rows, deregistered)] = con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE status = 'deregistered') "
             f"FROM {evaluation.TABLE}"

@@ -62,8 +62,12 @@ def list_features(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
 
 
 @app.command()
-def build(as_of: AsOf, out: Annotated[Path, typer.Option("--out", help="Output .parquet file.")],
-          entities: Entities = None, store_path: StoreOpt = None) -> None:  # fmt: skip
+def build(
+    as_of: AsOf,
+    out: Annotated[Path, typer.Option("--out", help="Output .parquet file.")],
+    entities: Entities = None,
+    store_path: StoreOpt = None,
+) -> None:
     """Compute features for every entity (or those listed) as of one date, to Parquet."""
     day = _date(as_of)
     with store.connect(store_path or get_settings().store, read_only=True) as con:

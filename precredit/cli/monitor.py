@@ -28,18 +28,31 @@ def summary(result: dict[str, Any], out: Path) -> str:
     """The one line the command prints."""
     counts, retrain = result["summary"], result["retrain"]
     served = result["serving"] or {"name": "no model", "version": "-"}
-    return (f"monitor {result['tenant']} as of {result['as_of']}: {counts['alert']} alert(s), "
-            f"{counts['warn']} warning(s) on {served['name']} v{served['version']}; retraining drift "
-            f"trigger {'fired' if retrain['drift'] else 'not fired'}; report {out / 'report.md'}")  # fmt: skip
+    return (
+        f"monitor {result['tenant']} as of {result['as_of']}: {counts['alert']} alert(s), "
+        f"{counts['warn']} warning(s) on {served['name']} v{served['version']}; retraining drift "
+        f"trigger {'fired' if retrain['drift'] else 'not fired'}; report {out / 'report.md'}"
+    )
 
 
 def monitor(
     tenant: Annotated[str, typer.Option(help="Tenant id (a bank, or 'platform')")],
-    out: Annotated[Path | None, typer.Option(help="Report directory (default: $PRECREDIT_HOME/monitoring/<tenant>/<as-of>)")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Monitoring date, YYYY-MM-DD (default: today, UTC)")] = None,
-    window_days: Annotated[int | None, typer.Option(help="Days of recent decisions (default: PRECREDIT_MONITOR_WINDOW_DAYS)")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Report directory (default: $PRECREDIT_HOME/monitoring/<tenant>/<as-of>)"
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Monitoring date, YYYY-MM-DD (default: today, UTC)"),
+    ] = None,
+    window_days: Annotated[
+        int | None,
+        typer.Option(help="Days of recent decisions (default: PRECREDIT_MONITOR_WINDOW_DAYS)"),
+    ] = None,
     period: Annotated[Period | None, typer.Option(help="Decision mix by week or month")] = None,
-) -> None:  # fmt: skip
+) -> None:
     """Write report.md, PNG plots and monitor.json; /metrics and retrain-due read the result.
 
     Reads the service database as it is (never migrates it), the registry and the store.

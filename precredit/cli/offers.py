@@ -40,9 +40,11 @@ def _models() -> ModelHolder:
 
 
 def _echo_run(result: OfferRun) -> None:
-    typer.echo(f"offers for {result.tenant_id}: {result.model_name} version "
-               f"{result.model_version}, product {result.product}, valid until "
-               f"{result.valid_until:%Y-%m-%d %H:%M} UTC")  # fmt: skip
+    typer.echo(
+        f"offers for {result.tenant_id}: {result.model_name} version "
+        f"{result.model_version}, product {result.product}, valid until "
+        f"{result.valid_until:%Y-%m-%d %H:%M} UTC"
+    )
     for name in COUNTS:
         typer.echo(f"  {name:10} {getattr(result.counts, name)}")
     for kind, path in result.exports.items():
@@ -53,25 +55,39 @@ def _echo_run(result: OfferRun) -> None:
 @offers_app.command("run")
 def run(
     tenant: Tenant,
-    out: Annotated[Path | None, typer.Option(help="Export directory [<home>/offers/<tenant>]")] = None,
-    valid_days: Annotated[int, typer.Option(min=1, help="Days an offer stays valid")] = DEFAULT_VALID_DAYS,
-) -> None:  # fmt: skip
+    out: Annotated[
+        Path | None, typer.Option(help="Export directory [<home>/offers/<tenant>]")
+    ] = None,
+    valid_days: Annotated[
+        int, typer.Option(min=1, help="Days an offer stays valid")
+    ] = DEFAULT_VALID_DAYS,
+) -> None:
     """Score every entity of the snapshot for a bank; write its offers, events and exports."""
     settings = get_settings()
     sessions = _sessions()
     with store.connect(settings.store, read_only=True) as con:
-        result = run_offers(sessions, _models(), con, tenant, valid_days=valid_days,
-                            out_dir=out or settings.home / "offers" / tenant)  # fmt: skip
+        result = run_offers(
+            sessions,
+            _models(),
+            con,
+            tenant,
+            valid_days=valid_days,
+            out_dir=out or settings.home / "offers" / tenant,
+        )
     _echo_run(result)
 
 
 @offers_app.command("rescore")
 def rescore_codes(
     codes: Annotated[list[str], typer.Argument(help="Credit codes whose data changed")],
-    tenant: Annotated[str | None, typer.Option(help="Only this bank [every bank with offers]")] = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="Only this bank [every bank with offers]")
+    ] = None,
     refresh: Annotated[bool, typer.Option(help="Refresh their snapshot rows first")] = False,
-    valid_days: Annotated[int, typer.Option(min=1, help="Days a new offer stays valid")] = DEFAULT_VALID_DAYS,
-) -> None:  # fmt: skip
+    valid_days: Annotated[
+        int, typer.Option(min=1, help="Days a new offer stays valid")
+    ] = DEFAULT_VALID_DAYS,
+) -> None:
     """Re-score entities after a correction or a new record; revoke offers that no longer hold."""
     settings, sessions = get_settings(), _sessions()
     if refresh:
@@ -94,8 +110,10 @@ def add(
     """Register an endpoint; prints its signing secret once, alone on the last line."""
     with _sessions().begin() as session:
         info, secret = outbox.add_endpoint(session, tenant, url, event or None)
-    typer.echo(f"endpoint {info.id} for {tenant}: {info.url} ({', '.join(info.events)}); "
-               "its signing secret (shown once):")  # fmt: skip
+    typer.echo(
+        f"endpoint {info.id} for {tenant}: {info.url} ({', '.join(info.events)}); "
+        "its signing secret (shown once):"
+    )
     typer.echo(secret)
 
 
@@ -119,9 +137,11 @@ def disable(
 
 
 def _echo_report(report: DeliveryReport) -> None:
-    typer.echo(f"events {report.claimed}: delivered {report.delivered}, retrying "
-               f"{report.retrying}, dead {report.dead} ({report.requests} requests, "
-               f"{report.failures} failed)")  # fmt: skip
+    typer.echo(
+        f"events {report.claimed}: delivered {report.delivered}, retrying "
+        f"{report.retrying}, dead {report.dead} ({report.requests} requests, "
+        f"{report.failures} failed)"
+    )
 
 
 @webhooks_app.command("deliver")
@@ -131,11 +151,12 @@ def deliver(
     base_seconds: Annotated[float, typer.Option(min=0, help="First retry delay")] = 30.0,
     max_attempts: Annotated[int, typer.Option(min=1, help="Attempts before an event is dead")] = 8,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request")] = 10.0,
-) -> None:  # fmt: skip
+) -> None:
     """Post due events to their endpoints, signed, retrying with exponential backoff."""
     sessions = _sessions()
-    policy = RetryPolicy(base_seconds=base_seconds, max_attempts=max_attempts,
-                         timeout_seconds=timeout)  # fmt: skip
+    policy = RetryPolicy(
+        base_seconds=base_seconds, max_attempts=max_attempts, timeout_seconds=timeout
+    )
     try:
         while True:
             report = deliver_all_due(sessions, policy=policy)

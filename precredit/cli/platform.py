@@ -55,8 +55,9 @@ def import_files(
         store.create(path)
     with store.connect(path) as con:
         report = ingest.import_dir(con, source)
-    typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else
-               _summary(report))  # fmt: skip
+    typer.echo(
+        json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else _summary(report)
+    )
 
 
 @app.command("export")
@@ -95,8 +96,13 @@ def _summary(report: ImportReport) -> str:
 
 
 def _file_line(file: FileReport, width: int) -> str:
-    counts = (file.rows_read, file.rows_added, file.rows_quarantined,
-              file.rows_already_present, file.flagged_codes)  # fmt: skip
+    counts = (
+        file.rows_read,
+        file.rows_added,
+        file.rows_quarantined,
+        file.rows_already_present,
+        file.flagged_codes,
+    )
     line = f"{file.file:<{width}}  {file.table or '-':<20}" + "".join(f"{n:>12,}" for n in counts)
     return line + (f"  ({file.skipped_reason})" if file.skipped_reason else "")
 

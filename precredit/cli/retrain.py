@@ -39,8 +39,9 @@ def retrain(
 ) -> None:
     """Retrain a bank's model on its matured outcomes now (the job the API runs in background)."""
     settings, sessions = get_settings(), _sessions()
-    job = retraining.submit(sessions, tenant, trigger, "precredit retrain (CLI)", _day(as_of),
-                            settings.retrain_seed)  # fmt: skip
+    job = retraining.submit(
+        sessions, tenant, trigger, "precredit retrain (CLI)", _day(as_of), settings.retrain_seed
+    )
     typer.echo(f"job {job.id} queued for {tenant} ({trigger})")
     done = retraining.run(settings, sessions, job.id)
     typer.echo(json.dumps(done, indent=2, ensure_ascii=False, default=str))
@@ -60,8 +61,16 @@ def retrain_due(
         fired = retraining.due(settings, sessions, bank, day)
         typer.echo(f"{bank}: {', '.join(fired) or 'nothing due'}")
         if fired and run:
-            job = retraining.submit(sessions, bank, fired[0], f"retrain-due ({', '.join(fired)})",
-                                    day, settings.retrain_seed)  # fmt: skip
+            job = retraining.submit(
+                sessions,
+                bank,
+                fired[0],
+                f"retrain-due ({', '.join(fired)})",
+                day,
+                settings.retrain_seed,
+            )
             done = retraining.run(settings, sessions, job.id)
-            typer.echo(f"    job {job.id}: {done['status']} "
-                       f"{(done['result'] or {}).get('promotion', done['error'])}")  # fmt: skip
+            typer.echo(
+                f"    job {job.id}: {done['status']} "
+                f"{(done['result'] or {}).get('promotion', done['error'])}"
+            )

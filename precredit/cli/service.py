@@ -26,8 +26,12 @@ class Promotion(StrEnum):
     manual = "manual"  # after an admin approves it (POST /v1/models/promote)
 
 
-Pooling = Annotated[bool, typer.Option("--pooling/--no-pooling",
-                                       help="Opt into pooled training data with other pooling banks")]  # fmt: skip
+Pooling = Annotated[
+    bool,
+    typer.Option(
+        "--pooling/--no-pooling", help="Opt into pooled training data with other pooling banks"
+    ),
+]
 
 banks_app = typer.Typer(help="Banks (tenants) and their API keys.", no_args_is_help=True)
 
@@ -85,8 +89,9 @@ def add(
     tenant = bank_id or name.strip().lower().replace(" ", "_").replace("-", "_")
     scopes = ["score", "outcomes"] + (["admin"] if admin else [])
     with _sessions() as session:
-        repo.create_tenant(session, tenant, name, pooling_opt_in=pooling,
-                           promotion_policy=promotion.value)  # fmt: skip
+        repo.create_tenant(
+            session, tenant, name, pooling_opt_in=pooling, promotion_policy=promotion.value
+        )
         key = repo.issue_key(session, tenant, scopes)
         session.commit()
     typer.echo(
@@ -122,9 +127,11 @@ def set_policy(
         if financing is not None:
             tenant.financing_opt_in = financing
         session.commit()
-        typer.echo(f"bank {tenant.id}: pooling {'on' if tenant.pooling_opt_in else 'off'}, "
-                   f"promotion {tenant.promotion_policy}, "
-                   f"financing requests {'on' if tenant.financing_opt_in else 'off'}")  # fmt: skip
+        typer.echo(
+            f"bank {tenant.id}: pooling {'on' if tenant.pooling_opt_in else 'off'}, "
+            f"promotion {tenant.promotion_policy}, "
+            f"financing requests {'on' if tenant.financing_opt_in else 'off'}"
+        )
 
 
 @banks_app.command("key")

@@ -36,16 +36,31 @@ def _source(entities: int | None) -> Path | None:
 
 
 def simulate(
-    report: Annotated[Path, typer.Option("--report", help="Directory for report.md, report.json, plots")],
+    report: Annotated[
+        Path, typer.Option("--report", help="Directory for report.md, report.json, plots")
+    ],
     banks: Annotated[int, typer.Option("--banks", help="Number of simulated banks")] = 2,
     rounds: Annotated[int, typer.Option("--rounds", help="Number of rounds")] = 8,
-    entities: Annotated[int | None, typer.Option("--entities", help="Generate a fresh platform of this size (default: copy the demo store)")] = None,
+    entities: Annotated[
+        int | None,
+        typer.Option(
+            "--entities",
+            help="Generate a fresh platform of this size (default: copy the demo store)",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice")] = 42,
     months: Annotated[int, typer.Option("--months", help="Months per round")] = 3,
-    start: Annotated[str | None, typer.Option("--start", help="First round date (default: the latest that fits)")] = None,
-    pooling: Annotated[bool, typer.Option("--pooling", help="Every bank opts into pooling outcomes")] = False,
-    home: Annotated[Path | None, typer.Option("--home", help="Keep the scratch home (store, MLflow, service DB) here")] = None,
-) -> None:  # fmt: skip
+    start: Annotated[
+        str | None, typer.Option("--start", help="First round date (default: the latest that fits)")
+    ] = None,
+    pooling: Annotated[
+        bool, typer.Option("--pooling", help="Every bank opts into pooling outcomes")
+    ] = False,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", help="Keep the scratch home (store, MLflow, service DB) here"),
+    ] = None,
+) -> None:
     """Simulate banks lending on pre-approvals, reporting outcomes and retraining through the API."""
     config = SimulationConfig(default_banks(banks), rounds, months, _start(start), seed, pooling)
     scratch = home or Path(tempfile.mkdtemp(prefix="precredit-sim-"))
@@ -65,5 +80,7 @@ def simulate(
             shutil.rmtree(scratch, ignore_errors=True)
     for bank, summary in result["summary"].items():
         typer.echo(simulation_report.statement(bank, summary).replace("**", ""))
-    typer.echo(f"report: {', '.join(p.name for p in paths)}, loans.csv in {report} "
-               f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
+    typer.echo(
+        f"report: {', '.join(p.name for p in paths)}, loans.csv in {report} "
+        f"({time.perf_counter() - started:.0f} s)"
+    )

@@ -39,9 +39,13 @@ def _config(entities: int, seed: int, end_date: str) -> SynthConfig:
     return SynthConfig(entities=entities, seed=seed, end_date=end)
 
 
-def generate(entities: Entities = 20_000, seed: Seed = 42, end_date: EndDate = "2025-12-31",
-             store_path: StoreOpt = None,
-             as_json: Annotated[bool, typer.Option("--json")] = False) -> None:  # fmt: skip
+def generate(
+    entities: Entities = 20_000,
+    seed: Seed = 42,
+    end_date: EndDate = "2025-12-31",
+    store_path: StoreOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Write a complete synthetic platform store (replaces the file when done)."""
     path = store_path or get_settings().store
     started = time.perf_counter()
@@ -79,8 +83,11 @@ def demo(
         typer.echo(quality.check_store(con).render_text())
         example = _example_code(con)
     typer.echo(f"[4/7] training the cold-start platform model (MLflow: {settings.mlflow_uri})")
-    result = run("platform", "platform", PipelineConfig(settings.store, settings.mlflow_uri,
-                                                         settings.artifact_root, seed=seed))  # fmt: skip
+    result = run(
+        "platform",
+        "platform",
+        PipelineConfig(settings.store, settings.mlflow_uri, settings.artifact_root, seed=seed),
+    )
     _echo_training(result)
     typer.echo("[5/7] public credit composite evaluation and early warnings")
     _platform_services(settings.store, config.end_date)
@@ -88,8 +95,10 @@ def demo(
     typer.echo("[6/7] batch offers for demo_bank (every entity of the snapshot)")
     _offers(settings)
     typer.echo("[7/7] the scoring API; try it from another terminal:")
-    typer.echo(f"      curl -s -X POST http://127.0.0.1:{port}/v1/preapprovals -H 'Authorization: Bearer {key}' "
-               f"-H 'Content-Type: application/json' -d '{{\"uscc\": \"{example}\", \"requested_amount_cny\": 500000}}'")  # fmt: skip
+    typer.echo(
+        f"      curl -s -X POST http://127.0.0.1:{port}/v1/preapprovals -H 'Authorization: Bearer {key}' "
+        f'-H \'Content-Type: application/json\' -d \'{{"uscc": "{example}", "requested_amount_cny": 500000}}\''
+    )
     typer.echo(f"      OpenAPI docs: http://127.0.0.1:{port}/docs   (Ctrl-C stops the API)")
     typer.echo("      demo bank API key:")
     typer.echo(key)
@@ -101,8 +110,10 @@ def demo(
 
 def _echo_training(result: PipelineResult) -> None:
     m = result.metrics
-    typer.echo(f"      out of time: AUC {m['auc']:.3f} (WoE scorecard {m['auc_scorecard']:.3f}, "
-               f"incumbent rule {m['auc_incumbent_rule']:.3f}), ECE {m['ece']:.4f}")  # fmt: skip
+    typer.echo(
+        f"      out of time: AUC {m['auc']:.3f} (WoE scorecard {m['auc_scorecard']:.3f}, "
+        f"incumbent rule {m['auc_incumbent_rule']:.3f}), ECE {m['ece']:.4f}"
+    )
     state = (
         "promoted to @champion"
         if result.promoted
@@ -127,11 +138,14 @@ def _offers(settings: Settings) -> None:
     sessions = session_factory(make_engine(settings.service_db))
     models = ModelHolder(settings.mlflow_uri, settings.artifact_root, settings.model_cache)
     with store.connect(settings.store, read_only=True) as con:
-        offers = run_offers(sessions, models, con, "demo_bank",
-                            out_dir=settings.home / "offers" / "demo_bank")  # fmt: skip
+        offers = run_offers(
+            sessions, models, con, "demo_bank", out_dir=settings.home / "offers" / "demo_bank"
+        )
     c = offers.counts
-    typer.echo(f"      {c.scored:,} scored, {c.created:,} offers (valid until {offers.valid_until:%Y-%m-%d}) "
-               f"in {offers.seconds:.1f} s; exports in {settings.home / 'offers' / 'demo_bank'}")  # fmt: skip
+    typer.echo(
+        f"      {c.scored:,} scored, {c.created:,} offers (valid until {offers.valid_until:%Y-%m-%d}) "
+        f"in {offers.seconds:.1f} s; exports in {settings.home / 'offers' / 'demo_bank'}"
+    )
 
 
 def _example_code(con: store.Connection) -> str:

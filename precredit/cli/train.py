@@ -67,14 +67,22 @@ def train(
         _train_table(table, target, positive, time_col, id_col, metrics_json, seed)
         return
     settings = get_settings()
-    config = PipelineConfig(settings.store, settings.mlflow_uri, settings.artifact_root, seed=seed,
-                            auto_promote=promote)  # fmt: skip
+    config = PipelineConfig(
+        settings.store, settings.mlflow_uri, settings.artifact_root, seed=seed, auto_promote=promote
+    )
     result = run(label.value, tenant, config)
     _write_metrics(result.to_dict(), metrics_json)
 
 
-def _train_table(table: Path, target: str | None, positive: str | None, time_col: str | None,
-                 id_col: str | None, out: Path | None, seed: int) -> None:  # fmt: skip
+def _train_table(
+    table: Path,
+    target: str | None,
+    positive: str | None,
+    time_col: str | None,
+    id_col: str | None,
+    out: Path | None,
+    seed: int,
+) -> None:
     from training.table import train_table  # only this path needs it
 
     if not target or positive is None:
@@ -84,9 +92,11 @@ def _train_table(table: Path, target: str | None, positive: str | None, time_col
 
 @models_app.command("promote")
 def promote(
-    tenant: Annotated[str, typer.Option()], version: Annotated[str, typer.Option()],
-    who: Annotated[str, typer.Option(help="Approver")], why: Annotated[str, typer.Option(help="Reason")],
-) -> None:  # fmt: skip
+    tenant: Annotated[str, typer.Option()],
+    version: Annotated[str, typer.Option()],
+    who: Annotated[str, typer.Option(help="Approver")],
+    why: Annotated[str, typer.Option(help="Reason")],
+) -> None:
     """Make a registered version the tenant's champion (recorded with who and why)."""
     settings = get_settings()
     client = tracking.connect(settings.mlflow_uri, settings.artifact_root)

@@ -49,16 +49,22 @@ def _rules(path: Path | None) -> tuple[warnings.WarningRule, ...]:
 
 
 @app.command("run")
-def run(as_of: AsOfOption = None, out: OutOption = None, rules_file: RulesOption = None,
-        store_option: StoreOption = None) -> None:  # fmt: skip
+def run(
+    as_of: AsOfOption = None,
+    out: OutOption = None,
+    rules_file: RulesOption = None,
+    store_option: StoreOption = None,
+) -> None:
     """Flag every entity the rules fire on; write `entity_warnings` and the exports."""
     rules = _rules(rules_file)
     with store.connect(store_path(store_option)) as con:
         result = warnings.run_warnings(con, _as_of(as_of, con), rules)
         paths = warnings.export(con, result.as_of, out_dir(out))
         told = _notify(con, result.as_of)
-    typer.echo(f"warnings as of {result.as_of}: {result.warnings:,} on {result.entities:,} "
-               f"entities in {result.seconds:.2f} s")  # fmt: skip
+    typer.echo(
+        f"warnings as of {result.as_of}: {result.warnings:,} on {result.entities:,} "
+        f"entities in {result.seconds:.2f} s"
+    )
     for rule in rules:
         typer.echo(f"  {rule.code:28} {result.by_rule[rule.code]:>7,}  {rule.zh}")
     for path in paths:
@@ -80,5 +86,7 @@ def _notify(con: store.Connection, as_of: dt.date) -> dict[str, int]:
 def list_rules(rules_file: RulesOption = None) -> None:
     """Print the rules in force: kind, sources, window, threshold, severity."""
     for rule in _rules(rules_file):
-        typer.echo(f"{rule.code:28} {rule.kind:12} {rule.window_months:>3}m >= {rule.threshold:<3} "
-                   f"{rule.severity:6} {','.join(rule.sources)}  {rule.en} / {rule.zh}")  # fmt: skip
+        typer.echo(
+            f"{rule.code:28} {rule.kind:12} {rule.window_months:>3}m >= {rule.threshold:<3} "
+            f"{rule.severity:6} {','.join(rule.sources)}  {rule.en} / {rule.zh}"
+        )

@@ -14,8 +14,9 @@ router = APIRouter(prefix="/v1/financing-requests", tags=["financing platform"])
 
 
 @router.post("", status_code=201, summary="Route an entity's financing request to opted-in banks")
-def create(body: FinancingRequestIn, principal: PrincipalDep, services: ServicesDep,
-           session: SessionDep) -> dict[str, Any]:  # fmt: skip
+def create(
+    body: FinancingRequestIn, principal: PrincipalDep, services: ServicesDep, session: SessionDep
+) -> dict[str, Any]:
     """Platform scope: every opted-in bank answers with its own pre-approval."""
     require(principal, "platform")
     return financing.route(services, session, principal.tenant_id, body)

@@ -70,14 +70,25 @@ def models(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     served = services.models.get(principal.tenant_id)
     owner = served.name.removeprefix("precredit-")  # the bank's own model, or the platform's
     client = tracking.connect_client(services.settings.mlflow_uri)
-    out: dict[str, Any] = {"serving": {"name": served.name, "version": served.version,
-                                       "fingerprint": served.fingerprint}}  # fmt: skip
+    out: dict[str, Any] = {
+        "serving": {
+            "name": served.name,
+            "version": served.version,
+            "fingerprint": served.fingerprint,
+        }
+    }
     for alias in (tracking.CHAMPION, tracking.CHALLENGER):
         version = tracking.version_by_alias(client, owner, alias)
-        out[alias] = None if version is None else {
-            "name": served.name, "version": str(version.version),
-            "metrics": _metrics(client, str(version.run_id)), "tags": dict(version.tags or {}),
-        }  # fmt: skip
+        out[alias] = (
+            None
+            if version is None
+            else {
+                "name": served.name,
+                "version": str(version.version),
+                "metrics": _metrics(client, str(version.run_id)),
+                "tags": dict(version.tags or {}),
+            }
+        )
     return out
 
 

@@ -16,16 +16,26 @@ from serving.schemas import PromoteIn, RetrainIn
 router = APIRouter(tags=["models"])
 
 
-@router.post("/v1/models/retrain", status_code=202,
-             summary="Retrain on this bank's matured outcomes (a background job)")  # fmt: skip
+@router.post(
+    "/v1/models/retrain",
+    status_code=202,
+    summary="Retrain on this bank's matured outcomes (a background job)",
+)
 def retrain(body: RetrainIn, principal: PrincipalDep, services: ServicesDep) -> JSONResponse:
     """Queue the job and return at once (202); 409 while one runs for this bank."""
     require(principal, "admin")
-    job = retraining.submit(services.sessions, principal.tenant_id, "on_demand",
-                            f"api key {principal.key_id}", body.as_of, services.settings.retrain_seed)  # fmt: skip
+    job = retraining.submit(
+        services.sessions,
+        principal.tenant_id,
+        "on_demand",
+        f"api key {principal.key_id}",
+        body.as_of,
+        services.settings.retrain_seed,
+    )
     services.jobs.start(job.id)
-    return JSONResponse(jobs.to_dict(job), status_code=202,
-                        headers={"Location": f"/v1/jobs/{job.id}"})  # fmt: skip
+    return JSONResponse(
+        jobs.to_dict(job), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"}
+    )
 
 
 @router.get("/v1/jobs/{job_id}", summary="A job's status and result")
@@ -54,5 +64,7 @@ def promote(body: PromoteIn, principal: PrincipalDep, services: ServicesDep) -> 
 def refresh(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """The target for a registry webhook; without one, the poll does the same every interval."""
     require(principal, "admin")
-    return {"models_changed": services.models.refresh(),
-            "snapshot_reloaded": services.snapshot.reload_if_changed()}  # fmt: skip
+    return {
+        "models_changed": services.models.refresh(),
+        "snapshot_reloaded": services.snapshot.reload_if_changed(),
+    }

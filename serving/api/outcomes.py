@@ -26,13 +26,17 @@ def _fields(index: int, item: OutcomeIn) -> repo.OutcomeFields:
     if item.observation_date > dt.date.today() + dt.timedelta(days=1):
         raise ApiError(422, "invalid_input", f"outcome {index}: observation_date is in the future")
     return {
-        "loan_id": item.loan_id, "uscc": uscc.canonical(item.uscc),
-        "application_date": item.application_date, "granted_amount_cny": item.granted_amount_cny,
-        "drawn_amount_cny": item.drawn_amount_cny, "default_flag": item.default_flag,
-        "default_date": item.default_date, "max_dpd": item.max_dpd,
+        "loan_id": item.loan_id,
+        "uscc": uscc.canonical(item.uscc),
+        "application_date": item.application_date,
+        "granted_amount_cny": item.granted_amount_cny,
+        "drawn_amount_cny": item.drawn_amount_cny,
+        "default_flag": item.default_flag,
+        "default_date": item.default_date,
+        "max_dpd": item.max_dpd,
         "dpd_history_json": json.dumps(item.dpd_history) if item.dpd_history is not None else None,
         "observation_date": item.observation_date,
-    }  # fmt: skip
+    }
 
 
 def _store(session: Any, tenant: str, items: list[OutcomeIn]) -> dict[str, Any]:
@@ -44,8 +48,13 @@ def _store(session: Any, tenant: str, items: list[OutcomeIn]) -> dict[str, Any]:
 
 
 @router.post("", summary="Report loan outcomes (one object, or {'outcomes': [...]})")
-def report(body: OutcomeIn | OutcomeBatchIn, principal: PrincipalDep, services: ServicesDep, session: SessionDep,
-           idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> Any:  # fmt: skip
+def report(
+    body: OutcomeIn | OutcomeBatchIn,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    session: SessionDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
     """The same loan twice is one row, updated only by a newer observation; retries are safe."""
     require(principal, "outcomes")
     items = body.outcomes if isinstance(body, OutcomeBatchIn) else [body]
@@ -61,8 +70,11 @@ def report(body: OutcomeIn | OutcomeBatchIn, principal: PrincipalDep, services: 
     claim = repo.claim_idempotency(session, principal.tenant_id, idempotency_key, ENDPOINT, digest)
     if claim.status == "replay":
         session.rollback()
-        return JSONResponse(json.loads(claim.response_json or "{}"), status_code=claim.status_code or 200,
-                            headers={"Idempotent-Replayed": "true"})  # fmt: skip
+        return JSONResponse(
+            json.loads(claim.response_json or "{}"),
+            status_code=claim.status_code or 200,
+            headers={"Idempotent-Replayed": "true"},
+        )
     if claim.status == "conflict":
         raise ApiError(
             422, "idempotency_key_reused", "this Idempotency-Key was used with a different body"

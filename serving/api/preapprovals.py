@@ -21,15 +21,17 @@ def preapprove(
 ) -> dict[str, Any]:
     """Score one credit code with the tenant's champion model; answer once it is recorded."""
     require(principal, "score")
-    answer = decisions.score(services, principal.tenant_id, body.uscc, body.product,
-                             body.requested_amount_cny)  # fmt: skip
+    answer = decisions.score(
+        services, principal.tenant_id, body.uscc, body.product, body.requested_amount_cny
+    )
     services.metrics.decision(answer["decision"])
     return answer
 
 
 @router.post("/batch", summary="Pre-approve several entities; each item is answered on its own")
-def preapprove_batch(body: PreapprovalBatchIn, principal: PrincipalDep,
-                     services: ServicesDep) -> dict[str, Any]:  # fmt: skip
+def preapprove_batch(
+    body: PreapprovalBatchIn, principal: PrincipalDep, services: ServicesDep
+) -> dict[str, Any]:
     """An invalid code fails only its own item, with its reason.
 
     Every item is scored first; the audit rows are then committed together (with other
@@ -44,13 +46,28 @@ def preapprove_batch(body: PreapprovalBatchIn, principal: PrincipalDep,
     scored: list[tuple[int, decisions.Scored]] = []
     for index, item in enumerate(body.items):
         try:
-            scored.append((index, decisions.evaluate(services, principal.tenant_id, item.uscc,
-                                                     item.product, item.requested_amount_cny)))  # fmt: skip
+            scored.append(
+                (
+                    index,
+                    decisions.evaluate(
+                        services,
+                        principal.tenant_id,
+                        item.uscc,
+                        item.product,
+                        item.requested_amount_cny,
+                    ),
+                )
+            )
         except PrecreditError as error:
             if error.http_status == 503:
                 raise
-            results.append({"index": index, "status": error.http_status,
-                            **error_body(error.code, error.message, **_reason(error))})  # fmt: skip
+            results.append(
+                {
+                    "index": index,
+                    "status": error.http_status,
+                    **error_body(error.code, error.message, **_reason(error)),
+                }
+            )
     answers = decisions.commit(services, [s for _, s in scored])
     for (index, _), answer in zip(scored, answers, strict=True):
         services.metrics.decision(answer["decision"])

@@ -77,22 +77,28 @@ def pds_since(session: Session, tenant_id: str, since: dt.datetime) -> list[floa
     return [float(pd) for pd in session.scalars(query)]
 
 
-def newest_decisions(session: Session, tenant_id: str, start: dt.datetime, end: dt.datetime,
-                     limit: int) -> Sequence[Row[str, str, float, str]]:  # fmt: skip
+def newest_decisions(
+    session: Session, tenant_id: str, start: dt.datetime, end: dt.datetime, limit: int
+) -> Sequence[Row[str, str, float, str]]:
     """The tenant's newest decisions in [start, end), at most `limit`: model, PD and inputs."""
     return session.execute(
         select(Decision.model_name, Decision.model_version, Decision.pd, Decision.features_json)
-        .where(Decision.tenant_id == tenant_id, Decision.created_at >= start,
-               Decision.created_at < end)
-        .order_by(Decision.created_at.desc()).limit(limit)
-    ).all()  # fmt: skip
+        .where(
+            Decision.tenant_id == tenant_id, Decision.created_at >= start, Decision.created_at < end
+        )
+        .order_by(Decision.created_at.desc())
+        .limit(limit)
+    ).all()
 
 
-def decisions_between(session: Session, tenant_id: str, since: dt.datetime,
-                      end: dt.datetime) -> Sequence[Row[dt.datetime, str, str, str]]:  # fmt: skip
+def decisions_between(
+    session: Session, tenant_id: str, since: dt.datetime, end: dt.datetime
+) -> Sequence[Row[dt.datetime, str, str, str]]:
     """Every decision of the tenant in [since, end): when, what, and which model."""
     return session.execute(
-        select(Decision.created_at, Decision.decision, Decision.model_name, Decision.model_version)
-        .where(Decision.tenant_id == tenant_id, Decision.created_at >= since,
-               Decision.created_at < end)
-    ).all()  # fmt: skip
+        select(
+            Decision.created_at, Decision.decision, Decision.model_name, Decision.model_version
+        ).where(
+            Decision.tenant_id == tenant_id, Decision.created_at >= since, Decision.created_at < end
+        )
+    ).all()

@@ -28,10 +28,16 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     columns = [table.c[name] for name in rows[0]]  # unknown names raise KeyError here
     processors = [c.type.bind_processor(connection.dialect) for c in columns]
     quote = connection.dialect.identifier_preparer
-    statement = (f"COPY {quote.format_table(table)} "
-                 f"({', '.join(quote.quote(c.name) for c in columns)}) FROM STDIN")  # fmt: skip
+    statement = (
+        f"COPY {quote.format_table(table)} "
+        f"({', '.join(quote.quote(c.name) for c in columns)}) FROM STDIN"
+    )
     dbapi = cast("psycopg.Connection[Any]", connection.connection.dbapi_connection)
     with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
-            copy.write_row([value if process is None else process(value)
-                            for value, process in zip(row.values(), processors, strict=True)])  # fmt: skip
+            copy.write_row(
+                [
+                    value if process is None else process(value)
+                    for value, process in zip(row.values(), processors, strict=True)
+                ]
+            )

@@ -49,9 +49,11 @@ def claim_idempotency(
     if stored is None:
         try:
             with session.begin_nested():
-                session.add(IdempotencyKey(
-                    tenant_id=tenant_id, key=key, endpoint=endpoint, request_hash=request_hash
-                ))  # fmt: skip
+                session.add(
+                    IdempotencyKey(
+                        tenant_id=tenant_id, key=key, endpoint=endpoint, request_hash=request_hash
+                    )
+                )
             return Claim("new")
         except IntegrityError:
             stored = _find(session, tenant_id, key)  # a concurrent claim won

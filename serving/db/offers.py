@@ -56,10 +56,17 @@ class ActiveOffer:
 
     def terms(self) -> dict[str, Any]:
         """JSON-ready terms, as events quote a previous or revoked offer."""
-        return {"offer_id": self.id, "uscc": self.uscc, "product": self.product,
-                "decision": self.decision, "limit_cny": self.limit_cny, "pd": self.pd,
-                "grade": self.grade, "valid_until": self.valid_until.isoformat(),
-                "model_version": self.model_version}  # fmt: skip
+        return {
+            "offer_id": self.id,
+            "uscc": self.uscc,
+            "product": self.product,
+            "decision": self.decision,
+            "limit_cny": self.limit_cny,
+            "pd": self.pd,
+            "grade": self.grade,
+            "valid_until": self.valid_until.isoformat(),
+            "model_version": self.model_version,
+        }
 
 
 @dataclass(frozen=True)
@@ -146,8 +153,15 @@ def end_offers(session: Session, endings: Sequence[Ending], now: dt.datetime) ->
             revoke_reason=bindparam("b_reason"),
         )
     )
-    rows = [{"b_id": e.offer_id, "b_status": e.status, "b_reason": e.reason,
-             "b_at": now if e.status == "revoked" else None} for e in endings]  # fmt: skip
+    rows = [
+        {
+            "b_id": e.offer_id,
+            "b_status": e.status,
+            "b_reason": e.reason,
+            "b_at": now if e.status == "revoked" else None,
+        }
+        for e in endings
+    ]
     session.execute(statement, rows)
 
 
@@ -172,8 +186,11 @@ def tenants_with_offers(session: Session) -> list[str]:
 
 def stream_active(engine: Engine, tenant_id: str) -> Iterator[Sequence[RowMapping]]:
     """The tenant's active offers by code, in chunks, from one consistent read."""
-    query = (select(OFFERS).where(OFFERS.c.tenant_id == tenant_id, OFFERS.c.status == "active")
-             .order_by(OFFERS.c.uscc, OFFERS.c.product))  # fmt: skip
+    query = (
+        select(OFFERS)
+        .where(OFFERS.c.tenant_id == tenant_id, OFFERS.c.status == "active")
+        .order_by(OFFERS.c.uscc, OFFERS.c.product)
+    )
     with _reader(engine) as connection:
         streamed = connection.execution_options(stream_results=True, yield_per=READ_CHUNK_ROWS)
         yield from streamed.execute(query).mappings().partitions()

@@ -60,6 +60,12 @@ def list_tenants(session: Session) -> list[Tenant]:
 
 def pooling_peers(session: Session, tenant: Tenant) -> list[str]:
     """The other banks that opted into pooling, by id."""
-    return list(session.scalars(select(Tenant.id).where(
-        Tenant.pooling_opt_in.is_(True), Tenant.platform.is_(False), Tenant.id != tenant.id
-    ).order_by(Tenant.id)))  # fmt: skip
+    return list(
+        session.scalars(
+            select(Tenant.id)
+            .where(
+                Tenant.pooling_opt_in.is_(True), Tenant.platform.is_(False), Tenant.id != tenant.id
+            )
+            .order_by(Tenant.id)
+        )
+    )

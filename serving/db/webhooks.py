@@ -72,16 +72,24 @@ class DueEvent:
 
 
 def add_endpoint(
-    session: Session, tenant_id: str, url: str, events: Iterable[str] | None = None,
+    session: Session,
+    tenant_id: str,
+    url: str,
+    events: Iterable[str] | None = None,
     now: dt.datetime | None = None,
-) -> tuple[EndpointInfo, str]:  # fmt: skip
+) -> tuple[EndpointInfo, str]:
     """Register an endpoint; returns it and its signing secret (the only time it is shown)."""
     if session.get(Tenant, tenant_id) is None:
         raise NotFound(f"tenant {tenant_id!r} does not exist")
     chosen = _checked_events(events)
     secret = f"whsec_{secrets.token_urlsafe(32)}"
-    row = WebhookEndpoint(tenant_id=tenant_id, url=checked_url(url), secret=secret,
-                          events=",".join(chosen), created_at=now or utcnow())  # fmt: skip
+    row = WebhookEndpoint(
+        tenant_id=tenant_id,
+        url=checked_url(url),
+        secret=secret,
+        events=",".join(chosen),
+        created_at=now or utcnow(),
+    )
     session.add(row)
     session.flush()
     return _info(row), secret
@@ -121,19 +129,34 @@ def subscribed_types(session: Session, tenant_id: str) -> frozenset[str]:
 
 
 def add_events(
-    session: Session, tenant_id: str, events: Sequence[tuple[str, dict[str, Any]]],
+    session: Session,
+    tenant_id: str,
+    events: Sequence[tuple[str, dict[str, Any]]],
     now: dt.datetime,
-) -> int:  # fmt: skip
+) -> int:
     """Insert events `(type, data)` due now; each body carries its own id, type and time."""
     rows = []
     for kind, data in events:
         event_id = new_id()
-        body = {"id": event_id, "type": kind, "created_at": now.isoformat(),
-                "tenant_id": tenant_id, "data": data}  # fmt: skip
-        rows.append({"id": event_id, "tenant_id": tenant_id, "event_type": kind,
-                     "payload_json": orjson.dumps(body).decode(),
-                     "created_at": now, "status": "pending", "attempts": 0,
-                     "next_attempt_at": now})  # fmt: skip
+        body = {
+            "id": event_id,
+            "type": kind,
+            "created_at": now.isoformat(),
+            "tenant_id": tenant_id,
+            "data": data,
+        }
+        rows.append(
+            {
+                "id": event_id,
+                "tenant_id": tenant_id,
+                "event_type": kind,
+                "payload_json": orjson.dumps(body).decode(),
+                "created_at": now,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+        )
     insert_rows(session, EVENTS, rows)
     return len(rows)
 
@@ -159,8 +182,10 @@ def claim_due(
     for row in rows:
         row.next_attempt_at = now + lease
     session.flush()
-    return [DueEvent(r.id, r.tenant_id, r.event_type, r.payload_json, r.created_at, r.attempts)
-            for r in rows]  # fmt: skip
+    return [
+        DueEvent(r.id, r.tenant_id, r.event_type, r.payload_json, r.created_at, r.attempts)
+        for r in rows
+    ]
 
 
 def targets(session: Session, event: DueEvent) -> list[Target]:
@@ -185,16 +210,28 @@ def targets(session: Session, event: DueEvent) -> list[Target]:
 
 def record_attempts(session: Session, event: DueEvent, attempts: Sequence[dict[str, Any]]) -> None:
     """Log one attempt per endpoint (`endpoint_id`, `status_code`, `error`, `duration_ms`, `at`)."""
-    rows = [{"id": new_id(), "tenant_id": event.tenant_id, "event_id": event.id,
-             "attempt": event.attempts + 1, **attempt} for attempt in attempts]  # fmt: skip
+    rows = [
+        {
+            "id": new_id(),
+            "tenant_id": event.tenant_id,
+            "event_id": event.id,
+            "attempt": event.attempts + 1,
+            **attempt,
+        }
+        for attempt in attempts
+    ]
     if rows:
         session.execute(insert(DELIVERIES), rows)
 
 
 def settle(
-    session: Session, event: DueEvent, status: str, next_attempt_at: dt.datetime,
-    now: dt.datetime, attempted: bool = True,
-) -> None:  # fmt: skip
+    session: Session,
+    event: DueEvent,
+    status: str,
+    next_attempt_at: dt.datetime,
+    now: dt.datetime,
+    attempted: bool = True,
+) -> None:
     """Set the event's status after an attempt: delivered, pending again (backoff) or dead.
 
     A no-op when another dispatcher settled the event meanwhile (this one's lease ran out).
@@ -247,5 +284,11 @@ def _checked_events(events: Iterable[str] | None) -> list[str]:
 
 
 def _info(row: WebhookEndpoint) -> EndpointInfo:
-    return EndpointInfo(row.id, row.tenant_id, row.url, tuple(row.events.split(",")),
-                        row.created_at, row.disabled_at)  # fmt: skip
+    return EndpointInfo(
+        row.id,
+        row.tenant_id,
+        row.url,
+        tuple(row.events.split(",")),
+        row.created_at,
+        row.disabled_at,
+    )

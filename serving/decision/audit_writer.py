@@ -56,8 +56,12 @@ class AuditWriter:
     Thread-safe; the writer thread starts on first use and stops at `close()`.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], lock_path: Path | None = None,
-                 max_rows: int = MAX_ROWS_PER_COMMIT) -> None:  # fmt: skip
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        lock_path: Path | None = None,
+        max_rows: int = MAX_ROWS_PER_COMMIT,
+    ) -> None:
         self._sessions = sessions
         self._lock_path = lock_path
         self._max_rows = max_rows

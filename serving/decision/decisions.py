@@ -58,8 +58,9 @@ class Scored:
     audit: repo.DecisionFields
 
 
-def evaluate(services: Services, tenant: str, code: str, product: str,
-             requested: float | None) -> Scored:  # fmt: skip
+def evaluate(
+    services: Services, tenant: str, code: str, product: str, requested: float | None
+) -> Scored:
     """Score one request without touching the service database."""
     canonical, flag = _code(services, code)
     served = services.models.get(tenant)  # one reference: score and reasons from one version
@@ -69,16 +70,27 @@ def evaluate(services: Services, tenant: str, code: str, product: str,
     features = scoring.feature_values_dict(row, served.model.spec.names)
     answer = scoring.decide(served, request, features, row.as_of)
     audit = repo.DecisionFields(
-        tenant_id=tenant, uscc=canonical, product=product, requested_amount_cny=requested,
-        decision=answer["decision"], limit_cny=answer["limit_cny"], pd=answer["pd"],
-        grade=answer["grade_label"], binding=answer["binding"], model_name=served.name,
-        model_version=served.version, model_sha256=served.fingerprint,
-        policy_version=served.model.policy_.version, policy_fingerprint=served.model.policy_.fingerprint(),
+        tenant_id=tenant,
+        uscc=canonical,
+        product=product,
+        requested_amount_cny=requested,
+        decision=answer["decision"],
+        limit_cny=answer["limit_cny"],
+        pd=answer["pd"],
+        grade=answer["grade_label"],
+        binding=answer["binding"],
+        model_name=served.name,
+        model_version=served.version,
+        model_sha256=served.fingerprint,
+        policy_version=served.model.policy_.version,
+        policy_fingerprint=served.model.policy_.fingerprint(),
         registry_fingerprint=row.registry_fingerprint,
-        snapshot_as_of=dt.date.fromisoformat(row.as_of), input_hash=scoring.input_hash(request, features, row.as_of),
-        features_json=scoring.canonical_json(features), reasons_json=scoring.canonical_json(answer["reasons"]),
+        snapshot_as_of=dt.date.fromisoformat(row.as_of),
+        input_hash=scoring.input_hash(request, features, row.as_of),
+        features_json=scoring.canonical_json(features),
+        reasons_json=scoring.canonical_json(answer["reasons"]),
         response_json=scoring.canonical_json(answer),
-    )  # fmt: skip
+    )
     return Scored(answer, audit)
 
 
@@ -94,8 +106,9 @@ def commit(services: Services, scored: Sequence[Scored]) -> list[dict[str, Any]]
     return [{"decision_id": i, **s.answer} for i, s in zip(ids, scored, strict=True)]
 
 
-def score(services: Services, tenant: str, code: str, product: str,
-          requested: float | None) -> dict[str, Any]:  # fmt: skip
+def score(
+    services: Services, tenant: str, code: str, product: str, requested: float | None
+) -> dict[str, Any]:
     """Answer one request once it is recorded; the answer carries its decision id."""
     return commit(services, [evaluate(services, tenant, code, product, requested)])[0]
 
@@ -122,5 +135,9 @@ def replay(services: Services, session: Session, tenant: str, decision_id: str) 
     request = scoring.Request(row.uscc, row.product, row.requested_amount_cny, code_flag(row.uscc))
     answer = scoring.decide(served, request, features, row.snapshot_as_of.isoformat())
     again = scoring.canonical_json(answer)
-    return {"decision_id": row.id, "identical": again == row.response_json,
-            "original": json.loads(row.response_json), "replayed": answer}  # fmt: skip
+    return {
+        "decision_id": row.id,
+        "identical": again == row.response_json,
+        "original": json.loads(row.response_json),
+        "replayed": answer,
+    }

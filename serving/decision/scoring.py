@@ -47,12 +47,14 @@ def feature_values_dict(row: SnapshotRow, names: tuple[str, ...]) -> dict[str, f
     return {n: None if math.isnan(v) else v for n, v in zip(names, values, strict=True)}
 
 
-def decide(served: ServedModel, request: Request, features: dict[str, float | None],
-           snapshot_as_of: str) -> dict[str, Any]:  # fmt: skip
+def decide(
+    served: ServedModel, request: Request, features: dict[str, float | None], snapshot_as_of: str
+) -> dict[str, Any]:
     """The answer body for one request (without the decision id, which the caller assigns)."""
     names = served.model.spec.names
-    matrix = np.array([[math.nan if features[n] is None else features[n] for n in names]],
-                      dtype=np.float64)  # fmt: skip
+    matrix = np.array(
+        [[math.nan if features[n] is None else features[n] for n in names]], dtype=np.float64
+    )
     result = served.model.preapprove(matrix)[0]
     limit = float(result["limit_cny"])
     asked = request.requested_amount_cny

@@ -78,8 +78,10 @@ def load(path: Path) -> SnapshotData:
                 f"{', '.join(REGISTRY.names)} FROM {snapshot.TABLE}"
             ).df()
         except duckdb.Error as error:
-            raise StoreError("the store has no feature snapshot of this registry; run "
-                             "`precredit features snapshot`") from error  # fmt: skip
+            raise StoreError(
+                "the store has no feature snapshot of this registry; run "
+                "`precredit features snapshot`"
+            ) from error
     return _data(frame, stamp)
 
 
@@ -87,10 +89,15 @@ def _data(frame: pd.DataFrame, stamp: tuple[int, ...]) -> SnapshotData:
     names = list(REGISTRY.names)
     matrix = np.ascontiguousarray(frame[names].to_numpy(dtype=np.float64, na_value=np.nan))
     as_of = [pd.Timestamp(d).date().isoformat() for d in frame["as_of"]]
-    return SnapshotData(matrix, {str(c): i for i, c in enumerate(frame["uscc"])},
-                        {n: j for j, n in enumerate(names)}, as_of,
-                        [str(f) for f in frame["registry_fingerprint"]], stamp,
-                        max(as_of, default=""))  # fmt: skip
+    return SnapshotData(
+        matrix,
+        {str(c): i for i, c in enumerate(frame["uscc"])},
+        {n: j for j, n in enumerate(names)},
+        as_of,
+        [str(f) for f in frame["registry_fingerprint"]],
+        stamp,
+        max(as_of, default=""),
+    )
 
 
 class Snapshot:

@@ -29,35 +29,47 @@ def window(as_of: dt.date, days: int) -> tuple[dt.datetime, dt.datetime]:
     return end - dt.timedelta(days=days), end
 
 
-def recent_decisions(session: Session, tenant_id: str, start: dt.datetime, end: dt.datetime,
-                     limit: int) -> pd.DataFrame:  # fmt: skip
+def recent_decisions(
+    session: Session, tenant_id: str, start: dt.datetime, end: dt.datetime, limit: int
+) -> pd.DataFrame:
     """The tenant's newest decisions in [start, end) (at most `limit`): model, pd and inputs."""
     rows = audit.newest_decisions(session, tenant_id, start, end, limit)
     features = pd.DataFrame.from_records([json.loads(r.features_json) for r in rows])
-    meta = pd.DataFrame({"model_name": [r.model_name for r in rows],
-                         "model_version": [r.model_version for r in rows],
-                         "pd": [float(r.pd) for r in rows]})  # fmt: skip
+    meta = pd.DataFrame(
+        {
+            "model_name": [r.model_name for r in rows],
+            "model_version": [r.model_version for r in rows],
+            "pd": [float(r.pd) for r in rows],
+        }
+    )
     return pd.concat([meta, features.astype("float64")], axis=1)
 
 
-def decision_history(session: Session, tenant_id: str, since: dt.datetime,
-                     end: dt.datetime) -> pd.DataFrame:  # fmt: skip
+def decision_history(
+    session: Session, tenant_id: str, since: dt.datetime, end: dt.datetime
+) -> pd.DataFrame:
     """Every decision of the tenant in [since, end): when, what, and which model."""
     rows = audit.decisions_between(session, tenant_id, since, end)
-    return pd.DataFrame({"created_at": [r.created_at for r in rows],
-                         "decision": [r.decision for r in rows],
-                         "model": [f"{r.model_name} v{r.model_version}" for r in rows]})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "created_at": [r.created_at for r in rows],
+            "decision": [r.decision for r in rows],
+            "model": [f"{r.model_name} v{r.model_version}" for r in rows],
+        }
+    )
 
 
 def matured_loans(session: Session, tenant_id: str, as_of: dt.date) -> pd.DataFrame:
     """The tenant's loans whose 12-month window has been observed by `as_of`, labelled."""
     rows = repo.matured_outcomes(session, tenant_id, as_of)
     return pd.DataFrame(
-        {"uscc": [r.uscc for r in rows],
-         "application_date": pd.to_datetime([r.application_date for r in rows]),
-         "label": [loan_label(r.default_flag, r.default_date, r.application_date) for r in rows]},
+        {
+            "uscc": [r.uscc for r in rows],
+            "application_date": pd.to_datetime([r.application_date for r in rows]),
+            "label": [loan_label(r.default_flag, r.default_date, r.application_date) for r in rows],
+        },
         columns=["uscc", "application_date", "label"],
-    )  # fmt: skip
+    )
 
 
 def loan_features(store_path: Any, loans: pd.DataFrame) -> pd.DataFrame:

@@ -37,9 +37,17 @@ class Monitored:
     def describe(self) -> dict[str, Any]:
         """JSON-ready identity and reference provenance."""
         ref = self.features or {}
-        return {"name": self.name, "version": self.version, "run_id": self.run_id,
-                "reference": {"source": self.source, "rows": ref.get("rows"),
-                              "as_of_first": ref.get("as_of_first"), "as_of_last": ref.get("as_of_last")}}  # fmt: skip
+        return {
+            "name": self.name,
+            "version": self.version,
+            "run_id": self.run_id,
+            "reference": {
+                "source": self.source,
+                "rows": ref.get("rows"),
+                "as_of_first": ref.get("as_of_first"),
+                "as_of_last": ref.get("as_of_last"),
+            },
+        }
 
 
 def review_file(client: MlflowClient, run_id: str, name: str, tmp: Path) -> dict[str, Any] | None:

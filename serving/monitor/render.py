@@ -95,8 +95,14 @@ def vintage_plot(perf: dict[str, Any]) -> bytes:
     ax.set_xticks(x, [r["vintage"] for r in rows], rotation=45, ha="right")
     ax.set(ylabel="rate", title="Realised performance by vintage (application quarter)")
     right = ax.twinx()
-    right.plot(x, [np.nan if r["auc"] is None else r["auc"] for r in rows], color="black",
-               linestyle="--", marker="^", label="AUC")  # fmt: skip
+    right.plot(
+        x,
+        [np.nan if r["auc"] is None else r["auc"] for r in rows],
+        color="black",
+        linestyle="--",
+        marker="^",
+        label="AUC",
+    )
     right.set(ylabel="AUC", ylim=(0.4, 1.0))
     ax.legend(loc="upper left")
     right.legend(loc="upper right")
@@ -153,10 +159,15 @@ def _header(result: dict[str, Any]) -> str:
 def _stability(model: dict[str, Any]) -> str:
     """One version's stability: both populations, the most shifted features, the charts."""
     ref = model["reference"]
-    lines = [f"## {model['name']} v{model['version']}{' (serving)' if model['serving'] else ''}", "",
-             f"Reference: {ref['source']}; {ref['rows'] or 0:,} training rows, observations "
-             f"{ref['as_of_first'] or '-'} to {ref['as_of_last'] or '-'}.", "",
-             "| population | rows | status | score PSI | features ok / warn / alert |", "|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"## {model['name']} v{model['version']}{' (serving)' if model['serving'] else ''}",
+        "",
+        f"Reference: {ref['source']}; {ref['rows'] or 0:,} training rows, observations "
+        f"{ref['as_of_first'] or '-'} to {ref['as_of_last'] or '-'}.",
+        "",
+        "| population | rows | status | score PSI | features ok / warn / alert |",
+        "|---|---|---|---|---|",
+    ]
     for scope, r in model["scopes"].items():
         levels = [f["level"] for f in r["features"]]
         counts = " / ".join(str(levels.count(level)) for level in ("ok", "warn", "alert"))
@@ -166,8 +177,13 @@ def _stability(model: dict[str, Any]) -> str:
     by_scope = {s: {f["feature"]: f for f in r["features"]} for s, r in model["scopes"].items()}
     top = list(_psi_by_feature(model))[:TOP_FEATURES]
     if top:
-        lines += ["", f"Most shifted features (top {len(top)}):", "",
-                  "| feature | decisions PSI | market PSI |", "|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            f"Most shifted features (top {len(top)}):",
+            "",
+            "| feature | decisions PSI | market PSI |",
+            "|---|---|---|",
+        ]
         lines += [
             f"| `{n}` | {_psi_cell(by_scope['decisions'].get(n))} | {_psi_cell(by_scope['market'].get(n))} |"
             for n in top
@@ -186,17 +202,32 @@ def _performance(model: dict[str, Any], files: dict[str, Any]) -> str:
     perf = model["performance"]
     if not perf["matured_loans"]:
         return "### Realised performance\n\nNo matured outcomes yet (a loan counts 12 months after its application)."
-    lines = [f"### Realised performance by vintage: {perf['matured_loans']:,} matured loans, "
-             f"{perf['bads']:,} defaults, AUC {_fmt(perf['auc'])}", "",
-             "PD of this version, point in time as of each application date; * marks vintages "
-             "within the period of its training observations (not out-of-time evidence).", "",
-             "| vintage | loans | defaults | bad rate | mean PD | AUC |", "|---|---|---|---|---|---|"]  # fmt: skip
-    lines += [f"| {v['vintage']}{' *' if v['in_training_period'] else ''} | {v['loans']:,} | {v['bads']:,} | "
-              f"{v['bad_rate']:.2%} | {v['mean_pd']:.2%} | {_fmt(v['auc'])} |" for v in perf["vintages"]]  # fmt: skip
-    lines += ["", "Bad rate by grade (all matured loans):", "",
-              "| grade | loans | defaults | bad rate | mean PD |", "|---|---|---|---|---|"]  # fmt: skip
-    lines += [f"| {g['grade']} | {g['loans']:,} | {g['bads']:,} | {g['bad_rate']:.2%} | {g['mean_pd']:.2%} |"
-              for g in perf["grades"]]  # fmt: skip
+    lines = [
+        f"### Realised performance by vintage: {perf['matured_loans']:,} matured loans, "
+        f"{perf['bads']:,} defaults, AUC {_fmt(perf['auc'])}",
+        "",
+        "PD of this version, point in time as of each application date; * marks vintages "
+        "within the period of its training observations (not out-of-time evidence).",
+        "",
+        "| vintage | loans | defaults | bad rate | mean PD | AUC |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {v['vintage']}{' *' if v['in_training_period'] else ''} | {v['loans']:,} | {v['bads']:,} | "
+        f"{v['bad_rate']:.2%} | {v['mean_pd']:.2%} | {_fmt(v['auc'])} |"
+        for v in perf["vintages"]
+    ]
+    lines += [
+        "",
+        "Bad rate by grade (all matured loans):",
+        "",
+        "| grade | loans | defaults | bad rate | mean PD |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {g['grade']} | {g['loans']:,} | {g['bads']:,} | {g['bad_rate']:.2%} | {g['mean_pd']:.2%} |"
+        for g in perf["grades"]
+    ]
     if f"vintages_{slug(model)}.png" in files:
         lines += ["", f"![vintages](vintages_{slug(model)}.png)"]
     return "\n".join(lines)
@@ -206,10 +237,17 @@ def _mix(mix: dict[str, Any]) -> str:
     """The decision mix table."""
     if not mix["rows"]:
         return f"## Decision mix by {mix['period']}\n\nNo decisions in the last year."
-    lines = [f"## Decision mix by {mix['period']}", "",
-             "| period from | model | decisions | approve | refer | decline |", "|---|---|---|---|---|---|"]  # fmt: skip
-    lines += [f"| {r['period']} | {r['model']} | {r['decisions']:,} | {r['approve_share']:.1%} | "
-              f"{r['refer_share']:.1%} | {r['decline_share']:.1%} |" for r in mix["rows"]]  # fmt: skip
+    lines = [
+        f"## Decision mix by {mix['period']}",
+        "",
+        "| period from | model | decisions | approve | refer | decline |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['period']} | {r['model']} | {r['decisions']:,} | {r['approve_share']:.1%} | "
+        f"{r['refer_share']:.1%} | {r['decline_share']:.1%} |"
+        for r in mix["rows"]
+    ]
     return "\n".join([*lines, "", "![decision mix](decision_mix.png)"])
 
 

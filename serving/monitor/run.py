@@ -62,8 +62,14 @@ class Inputs:
     limits: drift.Thresholds
 
 
-def run(settings: Settings, sessions: sessionmaker[Session], tenant_id: str, as_of: dt.date,
-        window_days: int | None = None, period: performance.Period | None = None) -> dict[str, Any]:  # fmt: skip
+def run(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    as_of: dt.date,
+    window_days: int | None = None,
+    period: performance.Period | None = None,
+) -> dict[str, Any]:
     """Monitor one tenant on `as_of`: the JSON-ready result (`monitor.json`)."""
     days = window_days or settings.monitor_window_days
     start, end = monitor_inputs.window(as_of, days)
@@ -84,14 +90,20 @@ def run(settings: Settings, sessions: sessionmaker[Session], tenant_id: str, as_
     )
     models = _models(settings, client, served, inputs)
     mix_period = period or settings.monitor_mix_period
-    result = {"tenant": tenant_id, "as_of": as_of.isoformat(),
-              "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-              "window": {"start": start.isoformat(), "end": end.isoformat(), "days": days},
-              "snapshot_as_of": snapshot_day.isoformat() if snapshot_day else None,
-              "thresholds": inputs.limits.to_dict(),
-              "serving": None if served is None else {"name": served[0], "version": served[1]},
-              "models": models,
-              "decision_mix": {"period": mix_period, "rows": performance.decision_mix(history, mix_period)}}  # fmt: skip
+    result = {
+        "tenant": tenant_id,
+        "as_of": as_of.isoformat(),
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "window": {"start": start.isoformat(), "end": end.isoformat(), "days": days},
+        "snapshot_as_of": snapshot_day.isoformat() if snapshot_day else None,
+        "thresholds": inputs.limits.to_dict(),
+        "serving": None if served is None else {"name": served[0], "version": served[1]},
+        "models": models,
+        "decision_mix": {
+            "period": mix_period,
+            "rows": performance.decision_mix(history, mix_period),
+        },
+    }
     return result | _verdict(settings, models)
 
 
@@ -123,8 +135,9 @@ def _versions(served: tuple[str, str] | None, recent: pd.DataFrame) -> list[tupl
     return list(dict.fromkeys([*([served] if served else []), *used.index.tolist()]))
 
 
-def _models(settings: Settings, client: MlflowClient, served: tuple[str, str] | None,
-            inputs: Inputs) -> list[dict[str, Any]]:  # fmt: skip
+def _models(
+    settings: Settings, client: MlflowClient, served: tuple[str, str] | None, inputs: Inputs
+) -> list[dict[str, Any]]:
     """Every version to monitor; one that cannot be loaded any more is logged and left out."""
     out = []
     for key in _versions(served, inputs.recent):
@@ -135,17 +148,23 @@ def _models(settings: Settings, client: MlflowClient, served: tuple[str, str] | 
     return out
 
 
-def _model(settings: Settings, client: MlflowClient, key: tuple[str, str], serving: bool,
-           inputs: Inputs) -> dict[str, Any]:  # fmt: skip
+def _model(
+    settings: Settings, client: MlflowClient, key: tuple[str, str], serving: bool, inputs: Inputs
+) -> dict[str, Any]:
     """Stability and realised performance of one model version."""
     recent, market, loans, limits = inputs.recent, inputs.market, inputs.loans, inputs.limits
     monitored = references.load(client, *key)
     mine = recent[(recent["model_name"] == key[0]) & (recent["model_version"] == key[1])]
     market_pd = monitored.model.predict_proba(market) if len(market) else np.array([])
-    scopes = {"decisions": drift.scope(monitored.features, monitored.score, mine, mine["pd"], limits),
-              "market": drift.scope(monitored.features, monitored.score, market, market_pd, limits)}  # fmt: skip
-    return monitored.describe() | {"serving": serving, "scopes": scopes,
-                                   "performance": _performance(monitored, loans)}  # fmt: skip
+    scopes = {
+        "decisions": drift.scope(monitored.features, monitored.score, mine, mine["pd"], limits),
+        "market": drift.scope(monitored.features, monitored.score, market, market_pd, limits),
+    }
+    return monitored.describe() | {
+        "serving": serving,
+        "scopes": scopes,
+        "performance": _performance(monitored, loans),
+    }
 
 
 def _performance(monitored: references.Monitored, loans: pd.DataFrame) -> dict[str, Any]:
@@ -164,16 +183,24 @@ def _performance(monitored: references.Monitored, loans: pd.DataFrame) -> dict[s
     scored = loans.assign(pd=pds, grade=model.scale.grade(pds), grade_label=model.scale.label(pds))
     bads = int(scored["label"].sum())
     through = (monitored.features or {}).get("as_of_last")
-    return {"matured_loans": len(scored), "bads": bads,
-            "auc": metrics.auc(scored["label"], pds) if 0 < bads < len(scored) else None,
-            "vintages": performance.by_vintage(scored, through), "grades": performance.by_grade(scored),
-            "grade_vintage": performance.grade_by_vintage(scored)}  # fmt: skip
+    return {
+        "matured_loans": len(scored),
+        "bads": bads,
+        "auc": metrics.auc(scored["label"], pds) if 0 < bads < len(scored) else None,
+        "vintages": performance.by_vintage(scored, through),
+        "grades": performance.by_grade(scored),
+        "grade_vintage": performance.grade_by_vintage(scored),
+    }
 
 
 def _alerts(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every warn and alert row, with the model version and scope it belongs to."""
-    return [{"model": m["name"], "model_version": m["version"], "scope": scope, **row}
-            for m in models for scope, result in m["scopes"].items() for row in drift.flagged(result)]  # fmt: skip
+    return [
+        {"model": m["name"], "model_version": m["version"], "scope": scope, **row}
+        for m in models
+        for scope, result in m["scopes"].items()
+        for row in drift.flagged(result)
+    ]
 
 
 def _retrain(settings: Settings, models: list[dict[str, Any]]) -> dict[str, Any]:
@@ -191,9 +218,14 @@ def _retrain(settings: Settings, models: list[dict[str, Any]]) -> dict[str, Any]
     alerts = sum(r["level"] == "alert" for r in result["features"])
     needed = settings.monitor_retrain_feature_alerts
     fired = score >= settings.retrain_drift_psi or 0 < needed <= alerts
-    return {"drift": fired, "scope": scope, "score_psi": score, "feature_alerts": alerts,
-            "reason": f"{scope}: score PSI {score:.3f} (retrain at {settings.retrain_drift_psi}), "
-                      f"{alerts} feature alert(s) (retrain at {needed or 'off'})"}  # fmt: skip
+    return {
+        "drift": fired,
+        "scope": scope,
+        "score_psi": score,
+        "feature_alerts": alerts,
+        "reason": f"{scope}: score PSI {score:.3f} (retrain at {settings.retrain_drift_psi}), "
+        f"{alerts} feature alert(s) (retrain at {needed or 'off'})",
+    }
 
 
 def write(result: dict[str, Any], out: Path, home: Path) -> list[Path]:

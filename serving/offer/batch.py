@@ -95,9 +95,14 @@ class ScoredBatch:
     def answer(self, i: int) -> dict[str, Any]:
         """Row i's decision, limit, PD, grade, binding rule and reasons (explained first)."""
         reasons = self.reasons(i)
-        return {"decision": str(self.decision[i]), "limit_cny": float(self.limit_cny[i]),
-                "pd": float(self.pd[i]), "grade": str(self.grade[i]),
-                "binding": str(self.binding[i]), "reasons": reasons}  # fmt: skip
+        return {
+            "decision": str(self.decision[i]),
+            "limit_cny": float(self.limit_cny[i]),
+            "pd": float(self.pd[i]),
+            "grade": str(self.grade[i]),
+            "binding": str(self.binding[i]),
+            "reasons": reasons,
+        }
 
     def reasons(self, i: int) -> list[dict[str, Any]]:
         """Row i's top reasons, as `models.explain.top_reasons` gives them."""
@@ -110,9 +115,17 @@ class ScoredBatch:
             name = self.spec.names[j]
             shown = display_value(self.spec, name, float(self.matrix[i, j]))
             zh, en = _texts(self.spec, name, shown, part)
-            out.append({"code": name.upper(), "feature": name, "text_zh": zh, "text_en": en,
-                        "value": shown, "contribution": part,
-                        "direction": "raises_risk" if part > 0 else "lowers_risk"})  # fmt: skip
+            out.append(
+                {
+                    "code": name.upper(),
+                    "feature": name,
+                    "text_zh": zh,
+                    "text_en": en,
+                    "value": shown,
+                    "contribution": part,
+                    "direction": "raises_risk" if part > 0 else "lowers_risk",
+                }
+            )
         return out
 
     def input_hash(self, i: int) -> str:
@@ -131,13 +144,20 @@ def score_batch(served: ServedModel, frame: pd.DataFrame) -> ScoredBatch:
     model, n = served.model, len(frame)
     gate = first_failed_gate(model.policy_, frame)
     batch = ScoredBatch(
-        model=model, frame=frame, uscc=frame["uscc"].astype(str).tolist(),
-        as_of=_dates(frame["as_of"]), matrix=model.classifier_.matrix(frame),
-        decision=np.full(n, "decline", dtype=object), limit_cny=np.zeros(n),
-        binding=gate, pd=np.full(n, np.nan), grade=np.full(n, "", dtype=object),
+        model=model,
+        frame=frame,
+        uscc=frame["uscc"].astype(str).tolist(),
+        as_of=_dates(frame["as_of"]),
+        matrix=model.classifier_.matrix(frame),
+        decision=np.full(n, "decline", dtype=object),
+        limit_cny=np.zeros(n),
+        binding=gate,
+        pd=np.full(n, np.nan),
+        grade=np.full(n, "", dtype=object),
         top=np.zeros((n, model.top_n), dtype=np.int64),
-        top_contribution=np.zeros((n, model.top_n)), explained=np.zeros(n, dtype=bool),
-    )  # fmt: skip
+        top_contribution=np.zeros((n, model.top_n)),
+        explained=np.zeros(n, dtype=bool),
+    )
     passing = np.flatnonzero(gate == "")
     declined = certain_pd_declines(model, batch.matrix[passing])
     batch.binding[passing[declined]] = "pd:decline"

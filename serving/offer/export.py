@@ -58,14 +58,24 @@ FORMATS = ("parquet", "csv", "jsonl")
 def offer_document(row: Mapping[Any, Any], reasons: list[dict[str, Any]]) -> dict[str, Any]:
     """An offer row as JSON: the export's columns (times ISO 8601, UTC) and its status."""
     return {
-        "offer_id": row["id"], "uscc": row["uscc"], "uscc_valid": codes.is_valid(row["uscc"]),
-        "product": row["product"], "decision": row["decision"], "limit_cny": row["limit_cny"],
-        "pd": row["pd"], "grade": row["grade"], "binding": row["binding"], "reasons": reasons,
-        "valid_until": row["valid_until"].isoformat(), "created_at": row["created_at"].isoformat(),
-        "model_name": row["model_name"], "model_version": row["model_version"],
-        "snapshot_as_of": row["snapshot_as_of"].isoformat(), "input_hash": row["input_hash"],
+        "offer_id": row["id"],
+        "uscc": row["uscc"],
+        "uscc_valid": codes.is_valid(row["uscc"]),
+        "product": row["product"],
+        "decision": row["decision"],
+        "limit_cny": row["limit_cny"],
+        "pd": row["pd"],
+        "grade": row["grade"],
+        "binding": row["binding"],
+        "reasons": reasons,
+        "valid_until": row["valid_until"].isoformat(),
+        "created_at": row["created_at"].isoformat(),
+        "model_name": row["model_name"],
+        "model_version": row["model_version"],
+        "snapshot_as_of": row["snapshot_as_of"].isoformat(),
+        "input_hash": row["input_hash"],
         "status": row["status"],
-    }  # fmt: skip
+    }
 
 
 def export_offers(
@@ -96,8 +106,9 @@ class _Writers:
 
     def __enter__(self) -> _Writers:
         self.parquet = pq.ParquetWriter(self.parts["parquet"], EXPORT_SCHEMA, compression="zstd")
-        self.csv = pa_csv.CSVWriter(self.parts["csv"], CSV_SCHEMA,
-                                    write_options=pa_csv.WriteOptions(quoting_style="needed"))  # fmt: skip
+        self.csv = pa_csv.CSVWriter(
+            self.parts["csv"], CSV_SCHEMA, write_options=pa_csv.WriteOptions(quoting_style="needed")
+        )
         self.jsonl: IO[bytes] = self.parts["jsonl"].open("wb")
         return self
 
@@ -122,20 +133,32 @@ class _Writers:
 
 def _parquet_table(chunk: Sequence[Mapping[Any, Any]], columns: dict[str, list[Any]]) -> pa.Table:
     """The chunk with Parquet's types: timestamps, a date, reason values as text."""
-    reasons = [[r | {"value": None if r["value"] is None else str(r["value"])} for r in reasons]
-               for reasons in columns["reasons"]]  # fmt: skip
-    typed = {name: [row[name] for row in chunk]
-             for name in ("valid_until", "created_at", "snapshot_as_of")}  # fmt: skip
+    reasons = [
+        [r | {"value": None if r["value"] is None else str(r["value"])} for r in reasons]
+        for reasons in columns["reasons"]
+    ]
+    typed = {
+        name: [row[name] for row in chunk]
+        for name in ("valid_until", "created_at", "snapshot_as_of")
+    }
     return pa.Table.from_pydict(columns | typed | {"reasons": reasons}, EXPORT_SCHEMA)
 
 
 def _manifest(
     tenant_id: str, now: dt.datetime, rows: int, paths: Mapping[str, Path]
 ) -> dict[str, Any]:
-    files = {kind: {"name": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path)}
-             for kind, path in paths.items()}  # fmt: skip
-    return {"tenant_id": tenant_id, "exported_at": now.isoformat(), "rows": rows,
-            "schema_version": SCHEMA_VERSION, "columns": list(COLUMNS), "files": files}  # fmt: skip
+    files = {
+        kind: {"name": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path)}
+        for kind, path in paths.items()
+    }
+    return {
+        "tenant_id": tenant_id,
+        "exported_at": now.isoformat(),
+        "rows": rows,
+        "schema_version": SCHEMA_VERSION,
+        "columns": list(COLUMNS),
+        "files": files,
+    }
 
 
 def _sha256(path: Path) -> str:

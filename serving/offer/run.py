@@ -94,12 +94,18 @@ class OfferRun:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
-        return {"tenant_id": self.tenant_id, "model_name": self.model_name,
-                "model_version": self.model_version, "product": self.product,
-                "now": self.now.isoformat(), "valid_until": self.valid_until.isoformat(),
-                **asdict(self.counts), "rows_written": self.counts.rows_written,
-                "exports": {k: str(v) for k, v in self.exports.items()},
-                "seconds": round(self.seconds, 3)}  # fmt: skip
+        return {
+            "tenant_id": self.tenant_id,
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "product": self.product,
+            "now": self.now.isoformat(),
+            "valid_until": self.valid_until.isoformat(),
+            **asdict(self.counts),
+            "rows_written": self.counts.rows_written,
+            "exports": {k: str(v) for k, v in self.exports.items()},
+            "seconds": round(self.seconds, 3),
+        }
 
 
 @dataclass(frozen=True)
@@ -120,10 +126,17 @@ class _Plan:
 
 
 def run_offers(
-    sessions: sessionmaker[Session], models: ModelHolder, con: store.Connection, tenant_id: str,
-    *, out_dir: Path | None = None, valid_days: int = DEFAULT_VALID_DAYS,
-    now: dt.datetime | None = None, batch_rows: int = BATCH_ROWS, write_rows: int = WRITE_ROWS,
-) -> OfferRun:  # fmt: skip
+    sessions: sessionmaker[Session],
+    models: ModelHolder,
+    con: store.Connection,
+    tenant_id: str,
+    *,
+    out_dir: Path | None = None,
+    valid_days: int = DEFAULT_VALID_DAYS,
+    now: dt.datetime | None = None,
+    batch_rows: int = BATCH_ROWS,
+    write_rows: int = WRITE_ROWS,
+) -> OfferRun:
     """Offers for every entity of the snapshot for one tenant; exports when `out_dir` is given."""
     started = time.perf_counter()
     ctx = _start(sessions, models, tenant_id, valid_days, now, write_rows)
@@ -133,8 +146,11 @@ def run_offers(
         seen.update(batch.uscc)
         ctx.run.counts.add(_apply(ctx, batch))
     product = ctx.run.product
-    stale = [code for code, kind in offer_rows.active_codes(_engine(sessions), tenant_id)
-             if kind != product or code not in seen]  # fmt: skip
+    stale = [
+        code
+        for code, kind in offer_rows.active_codes(_engine(sessions), tenant_id)
+        if kind != product or code not in seen
+    ]
     ctx.run.counts.add(_revoke_stale(ctx, stale, lambda o: _absent_reason(o, product, seen)))
     if out_dir is not None:
         ctx.run.exports = export_offers(_engine(sessions), tenant_id, out_dir, ctx.run.now)
@@ -143,9 +159,15 @@ def run_offers(
 
 
 def rescore(
-    sessions: sessionmaker[Session], models: ModelHolder, con: store.Connection, tenant_id: str,
-    codes: Sequence[str], *, valid_days: int = DEFAULT_VALID_DAYS, now: dt.datetime | None = None,
-) -> OfferRun:  # fmt: skip
+    sessions: sessionmaker[Session],
+    models: ModelHolder,
+    con: store.Connection,
+    tenant_id: str,
+    codes: Sequence[str],
+    *,
+    valid_days: int = DEFAULT_VALID_DAYS,
+    now: dt.datetime | None = None,
+) -> OfferRun:
     """Re-score `codes` (their snapshot rows refreshed) and revoke what no longer holds."""
     started = time.perf_counter()
     ctx = _start(sessions, models, tenant_id, valid_days, now, WRITE_ROWS)
@@ -167,9 +189,13 @@ def snapshot_frames(con: store.Connection, batch_rows: int) -> Iterator[pd.DataF
 
 
 def _start(
-    sessions: sessionmaker[Session], models: ModelHolder, tenant_id: str, valid_days: int,
-    now: dt.datetime | None, write_rows: int,
-) -> _Context:  # fmt: skip
+    sessions: sessionmaker[Session],
+    models: ModelHolder,
+    tenant_id: str,
+    valid_days: int,
+    now: dt.datetime | None,
+    write_rows: int,
+) -> _Context:
     """Check the tenant, pick its model, expire what ran out."""
     if valid_days < 1:
         raise ValueError("valid_days must be at least 1")
@@ -180,8 +206,15 @@ def _start(
         offer_rows.lock_tenant(session, tenant_id)
         expired = offer_rows.expire(session, tenant_id, moment)
     served = models.get(tenant_id)
-    run = OfferRun(tenant_id, served.name, served.version, served.model.policy_.product, moment,
-                   moment + dt.timedelta(days=valid_days), OfferCounts(expired=expired))  # fmt: skip
+    run = OfferRun(
+        tenant_id,
+        served.name,
+        served.version,
+        served.model.policy_.product,
+        moment,
+        moment + dt.timedelta(days=valid_days),
+        OfferCounts(expired=expired),
+    )
     return _Context(sessions, served, run, write_rows)
 
 
@@ -201,20 +234,30 @@ def _apply_chunk(ctx: _Context, batch: ScoredBatch, rows: range) -> OfferCounts:
     with ctx.sessions.begin() as session:
         offer_rows.lock_tenant(session, ctx.run.tenant_id)
         codes = batch.uscc[rows.start : rows.stop]
-        plan = _plan(batch, rows, offer_rows.active_offers(session, ctx.run.tenant_id,
-                                                           batch.product, codes))  # fmt: skip
+        plan = _plan(
+            batch, rows, offer_rows.active_offers(session, ctx.run.tenant_id, batch.product, codes)
+        )
         events = _write(session, ctx, batch, plan)
     changed = sum(old is not None for _, old in plan.create)
-    return OfferCounts(created=len(plan.create) - changed, changed=changed,
-                       revoked=len(plan.revoke), unchanged=plan.unchanged, events=events)  # fmt: skip
+    return OfferCounts(
+        created=len(plan.create) - changed,
+        changed=changed,
+        revoked=len(plan.revoke),
+        unchanged=plan.unchanged,
+        events=events,
+    )
 
 
 def _plan(batch: ScoredBatch, rows: range, active: dict[str, offer_rows.ActiveOffer]) -> _Plan:
     """Which rows create, change or revoke an offer, and how many leave theirs as it is."""
     plan, chunk = _Plan(), slice(rows.start, rows.stop)
     offerable = batch.offerable()[chunk].tolist()
-    terms = zip(batch.decision[chunk].tolist(), batch.limit_cny[chunk].tolist(),
-                batch.grade[chunk].tolist(), strict=True)  # fmt: skip
+    terms = zip(
+        batch.decision[chunk].tolist(),
+        batch.limit_cny[chunk].tolist(),
+        batch.grade[chunk].tolist(),
+        strict=True,
+    )
     for i, can_offer, new_terms in zip(rows, offerable, terms, strict=True):
         old = active.get(batch.uscc[i])
         if not can_offer:
@@ -233,14 +276,18 @@ def _write(session: Session, ctx: _Context, batch: ScoredBatch, plan: _Plan) -> 
     batch.explain([i for i, _ in plan.revoke])  # the exact binding rule and answer
     new = [_offer_row(ctx, batch, i, old) for i, old in plan.create]
     endings = [offer_rows.Ending(old.id, "superseded") for _, old in plan.create if old]
-    endings += [offer_rows.Ending(old.id, "revoked", str(batch.binding[i]))
-                for i, old in plan.revoke]  # fmt: skip
+    endings += [
+        offer_rows.Ending(old.id, "revoked", str(batch.binding[i])) for i, old in plan.revoke
+    ]
     offer_rows.end_offers(session, endings, now)
     offer_rows.insert_offers(session, [row for row, _ in new])
-    events = [offer_events.created(row, reasons, old)
-              for (row, reasons), (_, old) in zip(new, plan.create, strict=True)]  # fmt: skip
-    events += [offer_events.revoked(old, str(batch.binding[i]), now, batch, i)
-               for i, old in plan.revoke]  # fmt: skip
+    events = [
+        offer_events.created(row, reasons, old)
+        for (row, reasons), (_, old) in zip(new, plan.create, strict=True)
+    ]
+    events += [
+        offer_events.revoked(old, str(batch.binding[i]), now, batch, i) for i, old in plan.revoke
+    ]
     return offer_events.write(session, ctx.run.tenant_id, events, now)
 
 
@@ -249,15 +296,29 @@ def _offer_row(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A complete new offer row, and its reasons."""
     reasons, code = batch.reasons(i), batch.uscc[i]
-    row = {"id": new_id(), "tenant_id": ctx.run.tenant_id, "uscc": code, "product": batch.product,
-           "decision": str(batch.decision[i]), "limit_cny": float(batch.limit_cny[i]),
-           "pd": float(batch.pd[i]), "grade": str(batch.grade[i]), "binding": str(batch.binding[i]),
-           "reasons_json": _json(reasons), "model_name": ctx.served.name,
-           "model_version": ctx.served.version, "snapshot_as_of": batch.as_of[i],
-           "input_hash": batch.input_hash(i), "status": "active",
-           "active_key": offer_rows.active_key(ctx.run.tenant_id, batch.product, code),
-           "replaces_id": old.id if old else None, "created_at": ctx.run.now,
-           "valid_until": ctx.run.valid_until, "revoked_at": None, "revoke_reason": None}  # fmt: skip
+    row = {
+        "id": new_id(),
+        "tenant_id": ctx.run.tenant_id,
+        "uscc": code,
+        "product": batch.product,
+        "decision": str(batch.decision[i]),
+        "limit_cny": float(batch.limit_cny[i]),
+        "pd": float(batch.pd[i]),
+        "grade": str(batch.grade[i]),
+        "binding": str(batch.binding[i]),
+        "reasons_json": _json(reasons),
+        "model_name": ctx.served.name,
+        "model_version": ctx.served.version,
+        "snapshot_as_of": batch.as_of[i],
+        "input_hash": batch.input_hash(i),
+        "status": "active",
+        "active_key": offer_rows.active_key(ctx.run.tenant_id, batch.product, code),
+        "replaces_id": old.id if old else None,
+        "created_at": ctx.run.now,
+        "valid_until": ctx.run.valid_until,
+        "revoked_at": None,
+        "revoke_reason": None,
+    }
     return row, reasons
 
 

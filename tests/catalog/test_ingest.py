@@ -33,21 +33,40 @@ ORG_CHECK_FAIL = org_check_failure()
 
 def entity(code: str, **values: str) -> dict[str, str]:
     """One valid `entities` row as CSV text."""
-    row = {"uscc": code, "version": "1", "name": f"企业 {code[-4:]}", "entity_type": "enterprise",
-           "division": "441500", "industry": "C", "founded_date": "2019-03-01",
-           "registered_capital_cny": "1000000", "deregistered_date": "",
-           "ingest_date": "2019-03-05"}  # fmt: skip
+    row = {
+        "uscc": code,
+        "version": "1",
+        "name": f"企业 {code[-4:]}",
+        "entity_type": "enterprise",
+        "division": "441500",
+        "industry": "C",
+        "founded_date": "2019-03-01",
+        "registered_capital_cny": "1000000",
+        "deregistered_date": "",
+        "ingest_date": "2019-03-05",
+    }
     return row | values
 
 
 def penalty(record_id: str, code: str = A, **values: str) -> dict[str, str]:
     """One valid `penalties` row as CSV text."""
-    row = {"record_id": record_id, "version": "1", "retracted": "false", "uscc": code,
-           "decision_no": f"汕市监罚〔2023〕{record_id}号", "decision_date": "2023-03-01",
-           "penalty_type": "fine", "severity": "general", "domain": "tax", "fine_cny": "5000",
-           "confiscation_cny": "0", "authority": "汕尾市市场监督管理局",
-           "publicity_end": "2024-03-01", "repair_date": "",
-           "ingest_date": "2023-03-05"}  # fmt: skip
+    row = {
+        "record_id": record_id,
+        "version": "1",
+        "retracted": "false",
+        "uscc": code,
+        "decision_no": f"汕市监罚〔2023〕{record_id}号",
+        "decision_date": "2023-03-01",
+        "penalty_type": "fine",
+        "severity": "general",
+        "domain": "tax",
+        "fine_cny": "5000",
+        "confiscation_cny": "0",
+        "authority": "汕尾市市场监督管理局",
+        "publicity_end": "2024-03-01",
+        "repair_date": "",
+        "ingest_date": "2023-03-05",
+    }
     return row | values
 
 
@@ -210,8 +229,9 @@ def test_optional_columns_may_be_absent_and_extra_columns_are_ignored(
 def test_bad_utf8_bytes_do_not_crash_and_quarantine_their_row(
     con: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
-    path = write_csv(tmp_path / "in" / "entities.csv", [entity(A), entity(B, name="BROKEN"),
-                                                        entity(C)])  # fmt: skip
+    path = write_csv(
+        tmp_path / "in" / "entities.csv", [entity(A), entity(B, name="BROKEN"), entity(C)]
+    )
     path.write_bytes(path.read_bytes().replace(b"BROKEN", b"\xe4\xbc\xff\xfe name"))
     [report] = ingest.import_dir(con, tmp_path / "in").files
     assert (report.rows_read, report.rows_added, report.rows_quarantined) == (3, 2, 1)

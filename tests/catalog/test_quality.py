@@ -23,26 +23,54 @@ DAY = dt.date(2023, 3, 1)
 
 
 def entity(code: str, version: int = 1, capital: float | None = 1e6) -> dict[str, object]:
-    return {"uscc": code, "version": version, "name": "企业", "entity_type": "enterprise",
-            "division": "441500", "industry": "C", "founded_date": dt.date(2019, 3, 1),
-            "registered_capital_cny": capital, "deregistered_date": None,
-            "ingest_date": dt.date(2018 + version, 3, 4)}  # fmt: skip
+    return {
+        "uscc": code,
+        "version": version,
+        "name": "企业",
+        "entity_type": "enterprise",
+        "division": "441500",
+        "industry": "C",
+        "founded_date": dt.date(2019, 3, 1),
+        "registered_capital_cny": capital,
+        "deregistered_date": None,
+        "ingest_date": dt.date(2018 + version, 3, 4),
+    }
 
 
 def penalty(record_id: str, code: str, lag: int, **values: object) -> dict[str, object]:
-    row = {"record_id": record_id, "version": 1, "retracted": False, "uscc": code,
-           "decision_no": record_id, "decision_date": DAY, "penalty_type": "fine",
-           "severity": "general", "domain": "tax", "fine_cny": 100.0, "confiscation_cny": 0.0,
-           "authority": "x", "publicity_end": DAY + dt.timedelta(days=365), "repair_date": None,
-           "ingest_date": DAY + dt.timedelta(days=lag)}  # fmt: skip
+    row = {
+        "record_id": record_id,
+        "version": 1,
+        "retracted": False,
+        "uscc": code,
+        "decision_no": record_id,
+        "decision_date": DAY,
+        "penalty_type": "fine",
+        "severity": "general",
+        "domain": "tax",
+        "fine_cny": 100.0,
+        "confiscation_cny": 0.0,
+        "authority": "x",
+        "publicity_end": DAY + dt.timedelta(days=365),
+        "repair_date": None,
+        "ingest_date": DAY + dt.timedelta(days=lag),
+    }
     return row | values
 
 
 def insurance(record_id: str, code: str, month: int, version: int = 1) -> dict[str, object]:
     start = dt.date(2023, month, 1)
-    return {"record_id": record_id, "version": version, "retracted": False, "uscc": code,
-            "month": start, "headcount": 3, "paid_cny": 900.0, "arrears_cny": 0.0,
-            "ingest_date": start + dt.timedelta(days=40)}  # fmt: skip
+    return {
+        "record_id": record_id,
+        "version": version,
+        "retracted": False,
+        "uscc": code,
+        "month": start,
+        "headcount": 3,
+        "paid_cny": 900.0,
+        "arrears_cny": 0.0,
+        "ingest_date": start + dt.timedelta(days=40),
+    }
 
 
 ENTITIES = [entity(A), entity(A, version=2), entity(B), entity(C), entity(C), entity(FLAGGED),
@@ -96,8 +124,10 @@ def table(report: QualityReport, name: str) -> TableQuality:
 def test_every_catalog_and_bank_table_is_measured(report: QualityReport) -> None:
     assert [t.table for t in report.tables] == list(schema.IMPORTABLE)
     assert {t.table: t.rows for t in report.tables if t.rows} == {
-        "entities": 8, "penalties": 6, "social_insurance": 9,
-    }  # fmt: skip
+        "entities": 8,
+        "penalties": 6,
+        "social_insurance": 9,
+    }
 
 
 def test_entity_codes_flagged_invalid_duplicate_and_rate(report: QualityReport) -> None:

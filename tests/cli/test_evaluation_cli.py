@@ -58,16 +58,24 @@ def test_evaluate_listed_entities_regrades_only_them(platform: Path, tmp_path: P
         codes = [r[0] for r in con.execute("SELECT uscc FROM feature_snapshot LIMIT 3").fetchall()]
     listed = tmp_path / "codes.txt"
     listed.write_text("\n".join(codes) + "\n", encoding="utf-8")
-    args = ["evaluate-entities", "--store", str(platform), "--out", str(tmp_path),
-            "--entities", str(listed)]  # fmt: skip
+    args = [
+        "evaluate-entities",
+        "--store",
+        str(platform),
+        "--out",
+        str(tmp_path),
+        "--entities",
+        str(listed),
+    ]
     runner.invoke(app, ["evaluate-entities", "--store", str(platform), "--out", str(tmp_path)])
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("graded 3 entities")
     with store.connect(platform, read_only=True) as con:
         total = store.scalar(con, "SELECT count(*) FROM entity_evaluation")
-        newest = con.execute("SELECT uscc FROM entity_evaluation ORDER BY evaluated_at DESC, uscc "
-                             "LIMIT 3").fetchall()  # fmt: skip
+        newest = con.execute(
+            "SELECT uscc FROM entity_evaluation ORDER BY evaluated_at DESC, uscc LIMIT 3"
+        ).fetchall()
     assert f"entity_evaluation: {total:,} entities" in result.stdout
     assert sorted(r[0] for r in newest) == sorted(codes)
 
@@ -115,9 +123,14 @@ def test_warnings_rules_lists_the_defaults_and_overrides(tmp_path: Path) -> None
     ],
 )
 def test_errors_are_one_line(
-    args: list[str], code: int, kind: str, tiny_store: Path, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+    args: list[str],
+    code: int,
+    kind: str,
+    tiny_store: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     path = tmp_path / "platform.duckdb"
     shutil.copy(tiny_store, path)
     monkeypatch.chdir(tmp_path)

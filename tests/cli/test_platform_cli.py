@@ -41,8 +41,15 @@ def test_import_creates_the_store_and_prints_a_summary(files: Path, tmp_path: Pa
     result = runner.invoke(app, ["platform", "import", "--from", str(files), "--store", str(path)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["file", "table", "read", "added", "quarantined", "present",
-                                "flagged"]  # fmt: skip
+    assert lines[0].split() == [
+        "file",
+        "table",
+        "read",
+        "added",
+        "quarantined",
+        "present",
+        "flagged",
+    ]
     assert lines[1].split()[:7] == ["entities.csv", "entities", "3", "2", "1", "0", "0"]
     assert "    enum:entity_type: 1" in lines
     assert "(unknown file name)" in result.stdout

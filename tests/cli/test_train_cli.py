@@ -29,8 +29,9 @@ METRICS = ["auc", "ks", "brier", "ece", "n_rows", "auc_oracle", "auc_scorecard",
 
 @pytest.fixture(scope="module")
 def home(
-    tiny_store: Path, tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Path]:  # fmt: skip
+    tiny_store: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Path]:
     """PRECREDIT_HOME for the module, with a copy of the store outside it."""
     home = tmp_path_factory.mktemp("home")
     store_copy = tmp_path_factory.mktemp("store") / "platform.duckdb"
@@ -93,11 +94,22 @@ def test_the_cold_start_label_for_a_bank_exits_2_with_one_line(
 
 
 def test_promoting_a_missing_version_exits_2_not_found(
-    trained: tuple[Result, Path], monkeypatch: pytest.MonkeyPatch,
+    trained: tuple[Result, Path],
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
-    args = ["models", "promote", "--tenant", "platform", "--version", "99", "--who", "a",
-            "--why", "b"]  # fmt: skip
+) -> None:
+    args = [
+        "models",
+        "promote",
+        "--tenant",
+        "platform",
+        "--version",
+        "99",
+        "--who",
+        "a",
+        "--why",
+        "b",
+    ]
     code = guarded(args, monkeypatch)
     captured = capsys.readouterr()
     assert code == 2
@@ -106,8 +118,18 @@ def test_promoting_a_missing_version_exits_2_not_found(
 
 
 def test_promote_records_who_and_why(home: Path, trained: tuple[Result, Path]) -> None:
-    args = ["models", "promote", "--tenant", "platform", "--version", "1", "--who", "risk officer",
-            "--why", "reviewed the model card"]  # fmt: skip
+    args = [
+        "models",
+        "promote",
+        "--tenant",
+        "platform",
+        "--version",
+        "1",
+        "--who",
+        "risk officer",
+        "--why",
+        "reviewed the model card",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "precredit-platform version 1 is now @champion" in result.stdout

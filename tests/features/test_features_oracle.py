@@ -56,21 +56,44 @@ class Rows:
     def __init__(self) -> None:
         self.rows: dict[str, list[Row]] = defaultdict(list)
 
-    def entity(self, code: str, founded: str, kind: str, division: str, industry: str,
-               capital: float | None, **values: Any) -> None:  # fmt: skip
+    def entity(
+        self,
+        code: str,
+        founded: str,
+        kind: str,
+        division: str,
+        industry: str,
+        capital: float | None,
+        **values: Any,
+    ) -> None:
         """Version 1 of an entity, ingested five days after founding unless told."""
-        self.rows["entities"].append({
-            "uscc": code, "version": 1, "name": f"主体{code[-4:]}", "entity_type": kind,
-            "division": division, "industry": industry, "founded_date": founded,
-            "registered_capital_cny": capital, "deregistered_date": None,
-            "ingest_date": _days(founded, 5),
-        } | values)  # fmt: skip
+        self.rows["entities"].append(
+            {
+                "uscc": code,
+                "version": 1,
+                "name": f"主体{code[-4:]}",
+                "entity_type": kind,
+                "division": division,
+                "industry": industry,
+                "founded_date": founded,
+                "registered_capital_cny": capital,
+                "deregistered_date": None,
+                "ingest_date": _days(founded, 5),
+            }
+            | values
+        )
 
     def add(self, table: str, rid: str, code: str, event: str, **values: Any) -> None:
         """Version 1 of a record dated `event`, ingested five days later unless told."""
         date = schema.TABLES[table].event_dates[0]
-        row = {"record_id": rid, "version": 1, "retracted": False, "uscc": code,
-               date: event, "ingest_date": _days(event, 5)}  # fmt: skip
+        row = {
+            "record_id": rid,
+            "version": 1,
+            "retracted": False,
+            "uscc": code,
+            date: event,
+            "ingest_date": _days(event, 5),
+        }
         self.rows[table].append(row | DEFAULTS.get(table, {}) | values)
 
     def revise(self, table: str, key: str, version: int, ingest: str, **changes: Any) -> None:
@@ -137,8 +160,14 @@ def _registration_changes(b: Rows) -> None:
     add("registration_changes", "rc3", E1, "2023-02-28")  # D2 - 12m
     add("registration_changes", "rc4", E1, "2023-03-01", change_type="name")
     add("registration_changes", "rc5", E1, "2024-06-20", change_type="legal_rep")  # after D3
-    add("registration_changes", "rc6", E1, "2024-01-10", change_type="scope",
-        ingest_date="2024-03-15")  # ingested after D2  # fmt: skip
+    add(
+        "registration_changes",
+        "rc6",
+        E1,
+        "2024-01-10",
+        change_type="scope",
+        ingest_date="2024-03-15",
+    )  # ingested after D2
     add("registration_changes", "rc7", E1, "2021-06-15", change_type="capital")  # D3 - 36m
     add("registration_changes", "rc8", E1, "2021-06-16", change_type="shareholder")
     add("registration_changes", "rc9", E1, "2022-05-01", change_type="legal_rep")
@@ -148,8 +177,14 @@ def _registration_changes(b: Rows) -> None:
     add("registration_changes", "rc11", E2, "2020-01-01")
     add("registration_changes", "rc12", E4, "2024-02-01", change_type="legal_rep")
     add("registration_changes", "rc13", E6, "2010-06-01", change_type="name")
-    add("registration_changes", "rc14", E1, "2024-07-01", change_type="capital",
-        ingest_date="2024-06-01")  # effective after D3, known before  # fmt: skip
+    add(
+        "registration_changes",
+        "rc14",
+        E1,
+        "2024-07-01",
+        change_type="capital",
+        ingest_date="2024-06-01",
+    )  # effective after D3, known before
 
 
 def _penalties(b: Rows) -> None:
@@ -157,47 +192,124 @@ def _penalties(b: Rows) -> None:
         b.add("penalties", rid, code, decided, publicity_end=end, **values)
 
     pen("p1", E1, "2023-06-15", "2024-06-15", domain="tax", fine_cny=5000.0)  # ends on D3
-    pen("p2", E1, "2021-06-16", "2024-06-16", severity="serious", penalty_type="suspension",
-        domain="environment", fine_cny=2e5, confiscation_cny=5e4,
-        repair_date="2024-02-29")  # repaired on D2  # fmt: skip
+    pen(
+        "p2",
+        E1,
+        "2021-06-16",
+        "2024-06-16",
+        severity="serious",
+        penalty_type="suspension",
+        domain="environment",
+        fine_cny=2e5,
+        confiscation_cny=5e4,
+        repair_date="2024-02-29",
+    )  # repaired on D2
     pen("p3", E1, "2023-02-28", "2026-02-28", severity="serious", fine_cny=3000.0)  # D2 - 12m
-    pen("p4", E1, "2023-03-01", "2026-03-01", severity="serious", domain="work_safety",
-        fine_cny=4000.0)  # fmt: skip
+    pen(
+        "p4",
+        E1,
+        "2023-03-01",
+        "2026-03-01",
+        severity="serious",
+        domain="work_safety",
+        fine_cny=4000.0,
+    )
     b.revise("penalties", "p4", 2, "2024-05-03", repair_date="2024-05-01")  # after D2
-    pen("p5", E1, "2023-11-30", "2024-03-01", severity="minor", penalty_type="warning",
-        domain="food_drug")  # one day inside D2 - 3m  # fmt: skip
-    pen("p6", E1, "2023-11-29", "2024-03-01", severity="minor", penalty_type="warning",
-        domain="fire")  # on D2 - 3m  # fmt: skip
+    pen(
+        "p5",
+        E1,
+        "2023-11-30",
+        "2024-03-01",
+        severity="minor",
+        penalty_type="warning",
+        domain="food_drug",
+    )  # one day inside D2 - 3m
+    pen(
+        "p6",
+        E1,
+        "2023-11-29",
+        "2024-03-01",
+        severity="minor",
+        penalty_type="warning",
+        domain="fire",
+    )  # on D2 - 3m
     pen("p7", E1, "2023-05-10", "2024-05-10", domain="tax", fine_cny=8000.0)
     b.revise("penalties", "p7", 2, "2023-09-10", fine_cny=6000.0)  # corrected before D2
     pen("p8", E1, "2024-01-15", "2025-01-15", domain="labour", fine_cny=1000.0)
     b.revise("penalties", "p8", 2, "2024-03-10", fine_cny=1500.0)  # corrected after D2
     b.revise("penalties", "p8", 3, "2024-05-01", retracted=True)
-    pen("p9", E1, "2024-02-20", "2025-02-20", penalty_type="confiscation", domain="customs",
-        confiscation_cny=7000.0, ingest_date="2024-03-05")  # ingested after D2  # fmt: skip
-    pen("p10", E1, "2024-06-16", "2027-06-16", severity="serious", penalty_type="revocation",
-        domain="construction", fine_cny=9e4)  # after D3  # fmt: skip
-    pen("p11", E1, "2023-04-01", "2024-04-01", domain="transport", fine_cny=700.0,
-        repair_date="2023-08-01")  # repaired before D1  # fmt: skip
-    pen("p12", E1, "2020-09-01", "2023-09-01", severity="serious", domain="environment",
-        fine_cny=6e4)  # ends before D2  # fmt: skip
-    pen("p13", E1, "2020-08-31", "2023-09-30", severity="serious", domain="tax",
-        fine_cny=1e4)  # on D1 - 36m  # fmt: skip
+    pen(
+        "p9",
+        E1,
+        "2024-02-20",
+        "2025-02-20",
+        penalty_type="confiscation",
+        domain="customs",
+        confiscation_cny=7000.0,
+        ingest_date="2024-03-05",
+    )  # ingested after D2
+    pen(
+        "p10",
+        E1,
+        "2024-06-16",
+        "2027-06-16",
+        severity="serious",
+        penalty_type="revocation",
+        domain="construction",
+        fine_cny=9e4,
+    )  # after D3
+    pen(
+        "p11",
+        E1,
+        "2023-04-01",
+        "2024-04-01",
+        domain="transport",
+        fine_cny=700.0,
+        repair_date="2023-08-01",
+    )  # repaired before D1
+    pen(
+        "p12",
+        E1,
+        "2020-09-01",
+        "2023-09-01",
+        severity="serious",
+        domain="environment",
+        fine_cny=6e4,
+    )  # ends before D2
+    pen(
+        "p13", E1, "2020-08-31", "2023-09-30", severity="serious", domain="tax", fine_cny=1e4
+    )  # on D1 - 36m
     pen("p14", E1, "2023-10-10", "2024-10-10", domain="fire", fine_cny=2500.0)
     b.revise("penalties", "p14", 2, "2024-03-20", repair_date="2024-01-31")  # known after D2
     pen("p15", E2, "2022-01-01", "2023-01-01", fine_cny=500.0)  # ended before D1
     pen("p16", E2, "2024-04-01", "2024-07-01", severity="minor", penalty_type="warning")
-    pen("p17", E2, "2023-08-31", "2026-08-31", severity="serious", domain="food_drug",
-        fine_cny=1e4, ingest_date="2023-08-31")  # decided and ingested on D1  # fmt: skip
-    pen("p18", E1, "2024-03-05", "2025-03-05", domain="tax", fine_cny=300.0,
-        ingest_date="2024-02-20")  # dated after D2, ingested before  # fmt: skip
+    pen(
+        "p17",
+        E2,
+        "2023-08-31",
+        "2026-08-31",
+        severity="serious",
+        domain="food_drug",
+        fine_cny=1e4,
+        ingest_date="2023-08-31",
+    )  # decided and ingested on D1
+    pen(
+        "p18",
+        E1,
+        "2024-03-05",
+        "2025-03-05",
+        domain="tax",
+        fine_cny=300.0,
+        ingest_date="2024-02-20",
+    )  # dated after D2, ingested before
     pen("p19", E1, "2023-12-20", "2024-12-20", domain="fire", fine_cny=450.0)
     b.revise("penalties", "p19", 2, "2024-01-10", decision_date="2024-03-10")  # moved past D2
 
 
 def _licences(b: Rows) -> None:
-    def lic(rid: str, code: str, decided: str, valid_from: str, valid_to: str | None,
-            **values: Any) -> None:  # fmt: skip
+    def lic(
+        rid: str, code: str, decided: str, valid_from: str, valid_to: str | None, **values: Any
+    ) -> None:
         b.add("licences", rid, code, decided, valid_from=valid_from, valid_to=valid_to, **values)
 
     lic("l1", E1, "2018-05-01", "2018-05-01", None)  # open-ended
@@ -225,8 +337,9 @@ def _court(b: Rows) -> None:
     b.revise("court_debtors", "c4", 2, "2024-07-01", removed_date="2024-05-01")  # known after D3
     case("c5", E1, "2023-07-01", obligation_cny=4e4)
     b.revise("court_debtors", "c5", 2, "2023-08-05", removed_date="2023-08-01")  # before D1
-    case("c6", E1, "2023-08-20", obligation_cny=1e4, performance="partly",
-         ingest_date="2023-09-05")  # ingested after D1  # fmt: skip
+    case(
+        "c6", E1, "2023-08-20", obligation_cny=1e4, performance="partly", ingest_date="2023-09-05"
+    )  # ingested after D1
     case("c7", E3, "2021-06-15", obligation_cny=5000.0, performance="partly")
     case("c8", E2, "2024-06-16", obligation_cny=8000.0)  # after D3
 
@@ -234,16 +347,24 @@ def _court(b: Rows) -> None:
 def _lists(b: Rows) -> None:
     unreachable = "通过登记的住所或者经营场所无法联系"
     add = b.add
-    add("abnormal_operations", "a1", E1, "2023-05-10", reason=unreachable,
-        removed_date="2024-02-29")  # removed on D2  # fmt: skip
+    add(
+        "abnormal_operations", "a1", E1, "2023-05-10", reason=unreachable, removed_date="2024-02-29"
+    )  # removed on D2
     add("abnormal_operations", "a2", E1, "2021-06-15")  # on D3 - 36m, never removed
     add("abnormal_operations", "a3", E1, "2022-07-01", removed_date="2023-01-01")
-    add("abnormal_operations", "a4", E1, "2024-03-20", reason="公示信息隐瞒真实情况、弄虚作假",
-        removed_date="2024-08-01")  # removed after D3  # fmt: skip
+    add(
+        "abnormal_operations",
+        "a4",
+        E1,
+        "2024-03-20",
+        reason="公示信息隐瞒真实情况、弄虚作假",
+        removed_date="2024-08-01",
+    )  # removed after D3
     add("abnormal_operations", "a5", E1, "2023-01-20", reason=unreachable)
     b.revise("abnormal_operations", "a5", 2, "2023-12-20", retracted=True)
-    add("abnormal_operations", "a6", E2, "2023-01-15", reason=unreachable,
-        removed_date="2024-06-15")  # removed on D3  # fmt: skip
+    add(
+        "abnormal_operations", "a6", E2, "2023-01-15", reason=unreachable, removed_date="2024-06-15"
+    )  # removed on D3
     add("serious_dishonesty", "s1", E1, "2022-10-01", removed_date="2023-08-31")  # on D1
     add("serious_dishonesty", "s2", E1, "2023-03-01", removed_date="2024-03-01")
     add("serious_dishonesty", "s3", E1, "2024-01-01")
@@ -267,10 +388,19 @@ def _tax_ratings(b: Rows) -> None:
     rating("t8", E6, 2022, "A", "2023-04-20")
 
 
-def _quarter(b: Rows, rid: str, code: str, start: str, end: str, tax: float, revenue: float,
-             **values: Any) -> None:  # fmt: skip
-    b.add("tax_payments", rid, code, end, period_start=start, tax_paid_cny=tax,
-          revenue_cny=revenue, **values)  # fmt: skip
+def _quarter(
+    b: Rows, rid: str, code: str, start: str, end: str, tax: float, revenue: float, **values: Any
+) -> None:
+    b.add(
+        "tax_payments",
+        rid,
+        code,
+        end,
+        period_start=start,
+        tax_paid_cny=tax,
+        revenue_cny=revenue,
+        **values,
+    )
 
 
 def _tax_payments(b: Rows) -> None:
@@ -286,9 +416,15 @@ def _tax_payments(b: Rows) -> None:
     b.revise("tax_payments", "qx", 2, "2023-06-01", retracted=True)
     for i, end in enumerate(pd.date_range("2022-09-30", "2024-03-31", freq="QE")):
         _quarter(b, f"e2q{i}", E2, "2022-07-01", str(end.date()), 0.0, 20_000.0)
-    odd = [("2022-06-15", 1.0, 10.0), ("2022-06-16", 2.0, 20.0), ("2023-02-28", 4.0, 40.0),
-           ("2023-03-01", 8.0, 80.0), ("2023-06-15", 16.0, 160.0), ("2023-06-16", 32.0, 320.0),
-           ("2024-03-31", 0.0, 640.0)]  # fmt: skip
+    odd = [
+        ("2022-06-15", 1.0, 10.0),
+        ("2022-06-16", 2.0, 20.0),
+        ("2023-02-28", 4.0, 40.0),
+        ("2023-03-01", 8.0, 80.0),
+        ("2023-06-15", 16.0, 160.0),
+        ("2023-06-16", 32.0, 320.0),
+        ("2024-03-31", 0.0, 640.0),
+    ]
     for i, (day, tax, revenue) in enumerate(odd):
         _quarter(b, f"e3q{i}", E3, _days(day, -90), day, tax, revenue)
     _quarter(b, "e4q0", E4, "2024-01-01", "2024-03-31", 1000.0, 50_000.0)
@@ -301,8 +437,16 @@ def _social_insurance(b: Rows) -> None:
         if day == "2023-06-01":
             continue  # a missing month: D3 has no record 12 months earlier
         heads = 10 + i % 7
-        b.add("social_insurance", f"si{i}", E1, day, headcount=heads, paid_cny=800.0 * heads,
-              arrears_cny=arrears.get(day, 0.0), ingest_date=_days(day, 25))  # fmt: skip
+        b.add(
+            "social_insurance",
+            f"si{i}",
+            E1,
+            day,
+            headcount=heads,
+            paid_cny=800.0 * heads,
+            arrears_cny=arrears.get(day, 0.0),
+            ingest_date=_days(day, 25),
+        )
     b.revise("social_insurance", "si25", 2, "2024-04-01", headcount=19)  # 2024-02, after D2
     b.add(
         "social_insurance",
@@ -314,28 +458,70 @@ def _social_insurance(b: Rows) -> None:
         arrears_cny=0.0,
         ingest_date="2024-06-10",
     )  # month after D3, reported before
-    odd = [("2023-05-15", 6), ("2023-05-16", 5), ("2023-06-15", 7), ("2023-06-16", 8),
-           ("2024-06-15", 9)]  # fmt: skip
+    odd = [
+        ("2023-05-15", 6),
+        ("2023-05-16", 5),
+        ("2023-06-15", 7),
+        ("2023-06-16", 8),
+        ("2024-06-15", 9),
+    ]
     for i, (day, heads) in enumerate(odd):
-        b.add("social_insurance", f"e3s{i}", E3, day, headcount=heads, paid_cny=100.0 * heads,
-              arrears_cny=0.0, ingest_date=day)  # fmt: skip
+        b.add(
+            "social_insurance",
+            f"e3s{i}",
+            E3,
+            day,
+            headcount=heads,
+            paid_cny=100.0 * heads,
+            arrears_cny=0.0,
+            ingest_date=day,
+        )
     for i, day in enumerate(("2023-12-01", "2024-01-01")):
-        b.add("social_insurance", f"e2s{i}", E2, day, headcount=1, paid_cny=0.0,
-              arrears_cny=900.0 * (i + 1))  # fmt: skip
+        b.add(
+            "social_insurance",
+            f"e2s{i}",
+            E2,
+            day,
+            headcount=1,
+            paid_cny=0.0,
+            arrears_cny=900.0 * (i + 1),
+        )
 
 
 def _utilities(b: Rows) -> None:
     late = {"2023-03-01": 420.0, "2023-10-01": 0.0, "2024-01-01": 610.0}
     for i, month in enumerate(pd.date_range("2022-06-01", "2024-06-01", freq="MS")):
         day = str(month.date())
-        b.add("utilities", f"u{i}", E1, day, electricity_kwh=1000.0 + 50.0 * i,
-              amount_due_cny=700.0 + 30.0 * i, paid_on_time=day not in late,
-              arrears_cny=late.get(day, 0.0), ingest_date=_days(day, 20))  # fmt: skip
+        b.add(
+            "utilities",
+            f"u{i}",
+            E1,
+            day,
+            electricity_kwh=1000.0 + 50.0 * i,
+            amount_due_cny=700.0 + 30.0 * i,
+            paid_on_time=day not in late,
+            arrears_cny=late.get(day, 0.0),
+            ingest_date=_days(day, 20),
+        )
     for i, month in enumerate(pd.date_range("2024-01-01", "2024-05-01", freq="MS")):
-        b.add("utilities", f"e2u{i}", E2, str(month.date()), electricity_kwh=200.0 + i,
-              amount_due_cny=150.0)  # only recent months: no earlier half-year  # fmt: skip
-    b.add("utilities", "e4u0", E4, "2024-02-01", electricity_kwh=500.0, amount_due_cny=300.0,
-          paid_on_time=False, arrears_cny=300.0)  # fmt: skip
+        b.add(
+            "utilities",
+            f"e2u{i}",
+            E2,
+            str(month.date()),
+            electricity_kwh=200.0 + i,
+            amount_due_cny=150.0,
+        )  # only recent months: no earlier half-year
+    b.add(
+        "utilities",
+        "e4u0",
+        E4,
+        "2024-02-01",
+        electricity_kwh=500.0,
+        amount_due_cny=300.0,
+        paid_on_time=False,
+        arrears_cny=300.0,
+    )
 
 
 def _honours_and_commitments(b: Rows) -> None:
@@ -355,8 +541,14 @@ def _honours_and_commitments(b: Rows) -> None:
     add("commitments", "k2", E1, "2023-01-10", commitment_type="credit_repair", status="pending")
     b.revise("commitments", "k2", 2, "2023-12-05", status="breached", status_date="2023-12-01")
     add("commitments", "k3", E1, "2024-03-01", status="pending")
-    add("commitments", "k4", E1, "2022-01-01", commitment_type="industry_self_discipline",
-        status="breached")  # fmt: skip
+    add(
+        "commitments",
+        "k4",
+        E1,
+        "2022-01-01",
+        commitment_type="industry_self_discipline",
+        status="breached",
+    )
     b.revise("commitments", "k4", 2, "2024-04-01", retracted=True)
     add("commitments", "k5", E6, "2020-01-01", status="pending")
 
@@ -364,9 +556,19 @@ def _honours_and_commitments(b: Rows) -> None:
 def hand_made_tables() -> dict[str, pd.DataFrame]:
     """The raw catalog tables of the hand-made store."""
     b = Rows()
-    for fill in (_entities, _registration_changes, _penalties, _licences, _court, _lists,
-                 _tax_ratings, _tax_payments, _social_insurance, _utilities,
-                 _honours_and_commitments):  # fmt: skip
+    for fill in (
+        _entities,
+        _registration_changes,
+        _penalties,
+        _licences,
+        _court,
+        _lists,
+        _tax_ratings,
+        _tax_payments,
+        _social_insurance,
+        _utilities,
+        _honours_and_commitments,
+    ):
         fill(b)
     return b.frames()
 

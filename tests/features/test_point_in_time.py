@@ -52,8 +52,10 @@ def _future_copy(src: Path, dst: Path, cutoff: pd.Timestamp) -> None:
             ]
             sets = ", ".join(f"{c} = {c} * 3 + 7" for c in numeric) or "ingest_date = ingest_date"
             con.execute(f"UPDATE {table.name} SET {sets} WHERE {future}")
-            con.execute(f"INSERT INTO {table.name} SELECT * REPLACE (ingest_date + 1 AS ingest_date) "
-                        f"FROM {table.name} WHERE {future}")  # fmt: skip
+            con.execute(
+                f"INSERT INTO {table.name} SELECT * REPLACE (ingest_date + 1 AS ingest_date) "
+                f"FROM {table.name} WHERE {future}"
+            )
 
 
 def test_records_after_as_of_change_nothing(
@@ -107,17 +109,43 @@ CODE = build("9", "1", "441502", "MA0000A1")
 def _penalty_store(path: Path, **penalty: object) -> None:
     store.create(path)
     with duckdb.connect(str(path)) as con:
-        store.append(con, schema.ENTITIES, pd.DataFrame([{
-            "uscc": CODE, "version": 1, "name": "测试有限公司", "entity_type": "enterprise",
-            "division": "441502", "industry": "C", "founded_date": dt.date(2015, 1, 1),
-            "registered_capital_cny": 1e6, "deregistered_date": None, "ingest_date": dt.date(2015, 1, 5),
-        }]))  # fmt: skip
-        row = {"record_id": "PE1", "version": 1, "retracted": False, "uscc": CODE,
-               "decision_no": "汕罚〔2024〕1号", "decision_date": dt.date(2024, 1, 10),
-               "penalty_type": "fine", "severity": "general", "domain": "market", "fine_cny": 5000.0,
-               "confiscation_cny": 0.0, "authority": "汕尾市市场监督管理局",
-               "publicity_end": dt.date(2025, 1, 10), "repair_date": None,
-               "ingest_date": dt.date(2024, 1, 12)} | penalty  # fmt: skip
+        store.append(
+            con,
+            schema.ENTITIES,
+            pd.DataFrame(
+                [
+                    {
+                        "uscc": CODE,
+                        "version": 1,
+                        "name": "测试有限公司",
+                        "entity_type": "enterprise",
+                        "division": "441502",
+                        "industry": "C",
+                        "founded_date": dt.date(2015, 1, 1),
+                        "registered_capital_cny": 1e6,
+                        "deregistered_date": None,
+                        "ingest_date": dt.date(2015, 1, 5),
+                    }
+                ]
+            ),
+        )
+        row = {
+            "record_id": "PE1",
+            "version": 1,
+            "retracted": False,
+            "uscc": CODE,
+            "decision_no": "汕罚〔2024〕1号",
+            "decision_date": dt.date(2024, 1, 10),
+            "penalty_type": "fine",
+            "severity": "general",
+            "domain": "market",
+            "fine_cny": 5000.0,
+            "confiscation_cny": 0.0,
+            "authority": "汕尾市市场监督管理局",
+            "publicity_end": dt.date(2025, 1, 10),
+            "repair_date": None,
+            "ingest_date": dt.date(2024, 1, 12),
+        } | penalty
         store.append(con, schema.PENALTIES, pd.DataFrame([row]))
 
 
@@ -153,8 +181,10 @@ def test_retracted_penalty_never_counts_after_retraction(tmp_path: Path) -> None
     path = tmp_path / "retracted.duckdb"
     _penalty_store(path)
     with duckdb.connect(str(path)) as con:
-        con.execute("INSERT INTO penalties SELECT * REPLACE (2 AS version, TRUE AS retracted, "
-                    "DATE '2024-02-01' AS ingest_date) FROM penalties")  # fmt: skip
+        con.execute(
+            "INSERT INTO penalties SELECT * REPLACE (2 AS version, TRUE AS retracted, "
+            "DATE '2024-02-01' AS ingest_date) FROM penalties"
+        )
     assert _penalties_on(path, [dt.date(2024, 1, 31), dt.date(2024, 2, 1)]) == [1, 0]
 
 
@@ -164,8 +194,10 @@ def test_snapshot_refresh_picks_up_a_correction(small_store: Path, tmp_path: Pat
     day = dt.date(2025, 12, 31)
     with store.connect(path) as con:
         snapshot.build(con, day)
-        code = con.execute("SELECT uscc FROM penalties WHERE publicity_end > DATE '2025-12-31' "
-                           "AND repair_date IS NULL AND NOT retracted LIMIT 1").fetchall()[0][0]  # fmt: skip
+        code = con.execute(
+            "SELECT uscc FROM penalties WHERE publicity_end > DATE '2025-12-31' "
+            "AND repair_date IS NULL AND NOT retracted LIMIT 1"
+        ).fetchall()[0][0]
         before = snapshot.read(con, [code])["pen_count_12m"].iloc[0]
         con.execute("UPDATE penalties SET repair_date = DATE '2025-12-30' WHERE uscc = ?", [code])
         assert snapshot.read(con, [code])["pen_count_12m"].iloc[0] == before

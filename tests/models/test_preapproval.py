@@ -60,8 +60,11 @@ def test_pd_never_moves_against_a_declared_direction(
     trained_platform: TrainResult, test_rows: pd.DataFrame, seed: int
 ) -> None:
     model = trained_platform.model
-    probed = [n for n, d in zip(model.spec.names, model.spec.monotone, strict=True)
-              if d != 0 and test_rows[n].nunique() > 1]  # fmt: skip
+    probed = [
+        n
+        for n, d in zip(model.spec.names, model.spec.monotone, strict=True)
+        if d != 0 and test_rows[n].nunique() > 1
+    ]
     assert len(probed) >= 40  # the probe is not vacuous: most declared features vary
     assert monotonicity_violations(model, test_rows, rows=100, points=15, seed=seed) == []
 
@@ -75,8 +78,12 @@ def test_a_court_debtor_listing_never_lowers_the_pd(
     assert (alone[:, 1] >= alone[:, 0]).all()
     # The listing with what comes with it (count, unperformed amount, a new case) is a risk.
     listed = test_rows[test_rows["court_in_force"] == 1]
-    with_case = {"court_in_force": 1.0, "court_in_force_count": 1.0, "court_new_12m": 1.0,
-                 "court_unperformed_cny": float(listed["court_unperformed_cny"].median())}  # fmt: skip
+    with_case = {
+        "court_in_force": 1.0,
+        "court_in_force_count": 1.0,
+        "court_new_12m": 1.0,
+        "court_unperformed_cny": float(listed["court_unperformed_cny"].median()),
+    }
     without = dict.fromkeys(with_case, 0.0)
     joint = pd_along(model, rows, [without, with_case])
     assert (joint[:, 1] >= joint[:, 0]).all()
@@ -123,8 +130,9 @@ def test_contributions_plus_base_value_equal_the_raw_score(
     reported_raw = np.array([d["raw_score"] for d in decisions])
     assert np.abs(reported_raw - raw).max() < 1e-6
     np.testing.assert_array_equal([d["base_value"] for d in decisions], contributions[:, -1])
-    np.testing.assert_allclose([d["pd"] for d in decisions], model.predict_proba(test_rows),
-                               rtol=0, atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        [d["pd"] for d in decisions], model.predict_proba(test_rows), rtol=0, atol=1e-12
+    )
 
 
 def expected_value(model: PreapprovalModel, feature: str, value: float) -> object:
@@ -135,8 +143,12 @@ def expected_value(model: PreapprovalModel, feature: str, value: float) -> objec
     return labels[int(value)] if labels else round(value, 4)
 
 
-def check_reasons(model: PreapprovalModel, reasons: list[dict[str, Any]],
-                  parts: dict[str, float], values: dict[str, float]) -> None:  # fmt: skip
+def check_reasons(
+    model: PreapprovalModel,
+    reasons: list[dict[str, Any]],
+    parts: dict[str, float],
+    values: dict[str, float],
+) -> None:
     nonzero = sum(v != 0.0 for v in parts.values())
     assert len(reasons) == min(model.top_n, nonzero)
     cited = [r["feature"] for r in reasons]
@@ -166,8 +178,12 @@ def test_reasons_are_the_largest_contributions_with_direction_and_texts(
     contributions = model.contributions(test_rows)[:, :-1]
     matrix = test_rows[names].to_numpy(dtype=float)
     for i, decision in enumerate(decisions):
-        check_reasons(model, decision["reasons"], dict(zip(names, contributions[i], strict=True)),
-                      dict(zip(names, matrix[i], strict=True)))  # fmt: skip
+        check_reasons(
+            model,
+            decision["reasons"],
+            dict(zip(names, contributions[i], strict=True)),
+            dict(zip(names, matrix[i], strict=True)),
+        )
     directions = {r["direction"] for d in decisions for r in d["reasons"]}
     assert directions == {"raises_risk", "lowers_risk"}
 
@@ -180,12 +196,17 @@ def test_a_row_alone_gets_exactly_its_batch_decision(
 ) -> None:
     model = trained_platform.model
     with_gap = np.flatnonzero(test_rows[list(model.spec.names)].isna().any(axis=1).to_numpy())
-    picks = {0, len(decisions) - 1, 137, int(with_gap[0]) if len(with_gap) else 1,
-             first_index(decisions, lambda d: d["decision"] == "approve"),
-             first_index(decisions, lambda d: d["decision"] == "refer"),
-             first_index(decisions, lambda d: d["binding"] == "pd:decline"),
-             first_index(decisions, lambda d: d["binding"].startswith("gate:")),
-             int(np.argmax([d["pd"] for d in decisions]))}  # fmt: skip
+    picks = {
+        0,
+        len(decisions) - 1,
+        137,
+        int(with_gap[0]) if len(with_gap) else 1,
+        first_index(decisions, lambda d: d["decision"] == "approve"),
+        first_index(decisions, lambda d: d["decision"] == "refer"),
+        first_index(decisions, lambda d: d["binding"] == "pd:decline"),
+        first_index(decisions, lambda d: d["binding"].startswith("gate:")),
+        int(np.argmax([d["pd"] for d in decisions])),
+    }
     for i in sorted(picks):
         assert model.preapprove(test_rows.iloc[[i]])[0] == decisions[i], i
     chosen = sorted(picks)
@@ -205,9 +226,11 @@ def refit(frame: pd.DataFrame, seed: int) -> PreapprovalModel:
 
 
 def test_same_data_and_seed_give_the_same_model_another_seed_another(
-    platform_frame: pd.DataFrame, trained_platform: TrainResult, test_rows: pd.DataFrame,
+    platform_frame: pd.DataFrame,
+    trained_platform: TrainResult,
+    test_rows: pd.DataFrame,
     decisions: list[Decision],
-) -> None:  # fmt: skip
+) -> None:
     again = refit(platform_frame, seed=42)
     assert again.fingerprint() == trained_platform.model.fingerprint()
     assert again.preapprove(test_rows) == decisions
@@ -307,5 +330,10 @@ def test_a_court_debtor_is_declined_with_limit_zero_and_reasons(
     # Real court debtors among the test rows: every one declined, with its reasons.
     real = [d for d, flag in zip(decisions, test_rows["court_in_force"], strict=True) if flag == 1]
     assert real
-    assert all(d["decision"] == "decline" and d["limit_cny"] == 0.0 and d["reasons"]
-               and "gate:court_debtor" in d["failed_gates"] for d in real)  # fmt: skip
+    assert all(
+        d["decision"] == "decline"
+        and d["limit_cny"] == 0.0
+        and d["reasons"]
+        and "gate:court_debtor" in d["failed_gates"]
+        for d in real
+    )

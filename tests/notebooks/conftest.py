@@ -21,7 +21,7 @@ def notebook_home(tiny_store: Path, tmp_path_factory: pytest.TempPathFactory) ->
     script = Path(__file__).with_name("notebook_fixtures.py")
     env = clean_env() | QUIET_OPENMP | {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
     done = subprocess.run([sys.executable, str(script), str(tiny_store), str(home)], env=env,
-                          capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+                          capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return home
 

@@ -45,7 +45,7 @@ ONLY = {ORDER[2]: {"PRECREDIT_NB_TENANT": NEW_BANK}}  # by the platform champion
 def kernel_env(name: str, home: Path) -> dict[str, str]:
     """The kernel's environment: no inherited precredit or MLflow settings, small sizes, the home."""
     return clean_env() | QUIET_OPENMP | SMALL | ONLY.get(name, {}) | {
-        "PRECREDIT_HOME": str(home), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}  # fmt: skip
+        "PRECREDIT_HOME": str(home), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 
 
 async def execute(name: str, home: Path, specs: KernelSpecManager) -> NotebookNode:
@@ -53,7 +53,7 @@ async def execute(name: str, home: Path, specs: KernelSpecManager) -> NotebookNo
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     kernel = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=specs)
     client = NotebookClient(notebook, km=kernel, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})  # fmt: skip
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
     await client.async_execute(env=kernel_env(name, home))
     return notebook
 
@@ -151,7 +151,7 @@ def private_uses(source: str) -> list[str]:
             parts = (node.module or "").split(".") + [a.name for a in node.names]
             found += [p for p in parts if p.startswith("_")]
         elif isinstance(node, ast.Attribute) and node.attr.startswith("_") \
-                and not node.attr.startswith("__"):  # fmt: skip
+                and not node.attr.startswith("__"):
             found.append(node.attr)
     return found
 

@@ -96,8 +96,12 @@ def _frame(**features: list[float]) -> pd.DataFrame:
 
 def test_points_follow_the_scale_by_hand() -> None:
     scale = _tiny()
-    frame = _frame(pen_general_12m=[0, 1, 3, 0], lic_valid_count=[1, 0, 1, 2],
-                   tax_grade_latest=[5, 3, 1, np.nan], court_in_force=[0, 0, 0, 1])  # fmt: skip
+    frame = _frame(
+        pen_general_12m=[0, 1, 3, 0],
+        lic_valid_count=[1, 0, 1, 2],
+        tax_grade_latest=[5, 3, 1, np.nan],
+        court_in_force=[0, 0, 0, 1],
+    )
     scores = score(frame, scale)
     # admin: clip(90 + -40 x penalties + 10 x licence, 0, 100) x 0.5 x 200 / 100
     admin = [min(100, 90 + 10), 90 - 40, max(0, 90 - 120 + 10), min(100, 90 + 10)]
@@ -222,8 +226,13 @@ def test_dimension_points_add_up_and_reasons_are_the_largest(table: pd.DataFrame
 
 def test_more_adverse_records_never_raise_a_grade(snap: pd.DataFrame) -> None:
     base = score(snap, SCALE)
-    for feature, step in [("pen_general_12m", 1), ("court_in_force", 1), ("si_arrears_months_12m", 2),
-                          ("abn_in_force", 1), ("com_breached_36m", 1)]:  # fmt: skip
+    for feature, step in [
+        ("pen_general_12m", 1),
+        ("court_in_force", 1),
+        ("si_arrears_months_12m", 2),
+        ("abn_in_force", 1),
+        ("com_breached_36m", 1),
+    ]:
         worse = snap.copy()
         worse[feature] = worse[feature] + step
         after = score(worse, SCALE)
@@ -236,8 +245,11 @@ def test_single_entity_equals_its_row(graded: Path, table: pd.DataFrame) -> None
     with store.connect(graded, read_only=True) as con:
         for _, row in table.sample(12, random_state=4).iterrows():
             one = evaluate_one(con, row["uscc"].lower())
-            assert (one.grade, one.score, one.cap) == (row["grade"], row["score"],
-                                                       None if pd.isna(row["cap"]) else row["cap"])  # fmt: skip
+            assert (one.grade, one.score, one.cap) == (
+                row["grade"],
+                row["score"],
+                None if pd.isna(row["cap"]) else row["cap"],
+            )
             assert one.reasons == json.loads(row["reasons"])
             assert stored_evaluation(con, row["uscc"]).to_dict() == one.to_dict()
 
@@ -304,15 +316,27 @@ def _state(con: store.Connection, code: str) -> tuple[str, float, str]:
     return str(rows[0][0]), float(rows[0][1]), str(rows[0][2])
 
 
-@pytest.mark.parametrize(("table", "record", "repair", "ceiling", "long_lived"), [
-    (schema.COURT_DEBTORS, COURT, {"removed_date": dt.date(2025, 12, 1), "performance": "all"}, "C",
-     False),
-    (schema.PENALTIES, PENALTY, {"repair_date": dt.date(2025, 12, 1)}, "B", True),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("table", "record", "repair", "ceiling", "long_lived"),
+    [
+        (
+            schema.COURT_DEBTORS,
+            COURT,
+            {"removed_date": dt.date(2025, 12, 1), "performance": "all"},
+            "C",
+            False,
+        ),
+        (schema.PENALTIES, PENALTY, {"repair_date": dt.date(2025, 12, 1)}, "B", True),
+    ],
+)
 def test_new_record_lowers_the_grade_and_repair_restores_it(
-    mutable: Path, table: schema.Table, record: dict[str, Any], repair: dict[str, Any],
-    ceiling: str, long_lived: bool,
-) -> None:  # fmt: skip
+    mutable: Path,
+    table: schema.Table,
+    record: dict[str, Any],
+    repair: dict[str, Any],
+    ceiling: str,
+    long_lived: bool,
+) -> None:
     with store.connect(mutable) as con:
         refresher = snapshot.Refresher(con) if long_lived else None
         code = _healthy(con)

@@ -57,18 +57,31 @@ class Platform:
     def entity(self, scenario: str) -> str:
         code = _code(len(self.scenarios) + 1)
         self.scenarios[scenario] = code
-        self.rows["entities"].append({
-            "uscc": code, "version": 1, "name": scenario, "entity_type": "enterprise",
-            "division": "441502", "industry": "C", "founded_date": dt.date(2015, 1, 1),
-            "registered_capital_cny": 1e6, "deregistered_date": None,
-            "ingest_date": dt.date(2015, 1, 5),
-        })  # fmt: skip
+        self.rows["entities"].append(
+            {
+                "uscc": code,
+                "version": 1,
+                "name": scenario,
+                "entity_type": "enterprise",
+                "division": "441502",
+                "industry": "C",
+                "founded_date": dt.date(2015, 1, 1),
+                "registered_capital_cny": 1e6,
+                "deregistered_date": None,
+                "ingest_date": dt.date(2015, 1, 5),
+            }
+        )
         return code
 
     def add(self, table: str, code: str, rid: str, **values: Any) -> None:
         event = schema.TABLES[table].event_dates[0]
-        row = {"record_id": rid, "version": 1, "retracted": False, "uscc": code,
-               "ingest_date": values[event] + dt.timedelta(days=2)} | DEFAULTS[table]  # fmt: skip
+        row = {
+            "record_id": rid,
+            "version": 1,
+            "retracted": False,
+            "uscc": code,
+            "ingest_date": values[event] + dt.timedelta(days=2),
+        } | DEFAULTS[table]
         self.rows[table].append(row | values)
 
     def revise(self, table: str, rid: str, ingest: dt.date, **changes: Any) -> None:
@@ -119,8 +132,9 @@ def _frequent(p: Platform, name: str, n: int | None = None, **last: Any) -> str:
 def _scenarios(p: Platform) -> None:
     _frequent(p, "frequent")
     _frequent(p, "frequent_one_repaired", repair_date=AS_OF - dt.timedelta(days=5))
-    _frequent(p, "frequent_one_expired", severity="minor", penalty_type="warning",
-              publicity_end=AS_OF)  # publicity ends on as_of: no longer counts  # fmt: skip
+    _frequent(
+        p, "frequent_one_expired", severity="minor", penalty_type="warning", publicity_end=AS_OF
+    )  # publicity ends on as_of: no longer counts
     _frequent(p, "frequent_one_late", ingest_date=AS_OF + dt.timedelta(days=1))
     _frequent(p, "frequent_one_elsewhere", domain="fire")
     _frequent(p, "frequent_one_retracted")
@@ -128,8 +142,13 @@ def _scenarios(p: Platform) -> None:
     code = p.entity("frequent_outside_window")
     for i in range(FREQUENT.threshold):  # serious: still published, but on/before the window start
         decided = _before(FREQUENT.window_months, i)
-        p.penalty(code, f"out-{i}", decided, severity="serious",
-                  publicity_end=decided + dt.timedelta(days=1095))  # fmt: skip
+        p.penalty(
+            code,
+            f"out-{i}",
+            decided,
+            severity="serious",
+            publicity_end=decided + dt.timedelta(days=1095),
+        )
     _cross(p, "cross")
     _cross(p, "cross_abnormal_removed", removed=_before(0, 3))
     _listings(p)
@@ -152,9 +171,20 @@ def _listings(p: Platform) -> None:
     p.add("court_debtors", p.entity("court_new"), "cn-1", publish_date=fresh)
     p.add("court_debtors", p.entity("court_old"), "co-1", publish_date=old)
     p.add("court_debtors", p.entity("court_new_removed"), "cr-1", publish_date=fresh)
-    p.revise("court_debtors", "cr-1", AS_OF - dt.timedelta(days=3), removed_date=AS_OF - dt.timedelta(days=3), performance="all")  # fmt: skip
-    p.add("court_debtors", p.entity("court_new_ingested_late"), "cl-1", publish_date=fresh,
-          ingest_date=AS_OF + dt.timedelta(days=1))  # fmt: skip
+    p.revise(
+        "court_debtors",
+        "cr-1",
+        AS_OF - dt.timedelta(days=3),
+        removed_date=AS_OF - dt.timedelta(days=3),
+        performance="all",
+    )
+    p.add(
+        "court_debtors",
+        p.entity("court_new_ingested_late"),
+        "cl-1",
+        publish_date=fresh,
+        ingest_date=AS_OF + dt.timedelta(days=1),
+    )
 
 
 def _si(p: Platform, name: str, arrears: list[float]) -> str:
@@ -163,8 +193,14 @@ def _si(p: Platform, name: str, arrears: list[float]) -> str:
     months = [dt.date(2023, 7, 1) + pd.DateOffset(months=i) for i in range(12)]
     for i, month in enumerate(m.date() for m in months):
         owed = arrears[i - (12 - len(arrears))] if i >= 12 - len(arrears) else 0.0
-        p.add("social_insurance", code, f"{name}-{i}", month=month, arrears_cny=owed,
-              ingest_date=month + dt.timedelta(days=40))  # fmt: skip
+        p.add(
+            "social_insurance",
+            code,
+            f"{name}-{i}",
+            month=month,
+            arrears_cny=owed,
+            ingest_date=month + dt.timedelta(days=40),
+        )
     return code
 
 
@@ -181,13 +217,25 @@ def _arrears(p: Platform) -> None:
 
 
 def _rating(p: Platform, code: str, rid: str, year: int, grade: str, **values: Any) -> None:
-    p.add("tax_ratings", code, rid, rating_year=year, grade=grade,
-          published_date=dt.date(year + 1, 4, 20), **values)  # fmt: skip
+    p.add(
+        "tax_ratings",
+        code,
+        rid,
+        rating_year=year,
+        grade=grade,
+        published_date=dt.date(year + 1, 4, 20),
+        **values,
+    )
 
 
 def _ratings(p: Platform) -> None:
-    for name, grades in [("drop_a_c", "AAC"), ("drop_a_b", "AAB"), ("drop_b_c", "BBC"),
-                         ("drop_long_ago", "ACC"), ("rise_c_a", "CCA")]:  # fmt: skip
+    for name, grades in [
+        ("drop_a_c", "AAC"),
+        ("drop_a_b", "AAB"),
+        ("drop_b_c", "BBC"),
+        ("drop_long_ago", "ACC"),
+        ("rise_c_a", "CCA"),
+    ]:
         code = p.entity(name)
         for i, grade in enumerate(grades):
             _rating(p, code, f"{name}-{i}", 2021 + i, grade)
@@ -247,9 +295,17 @@ def test_three_penalties_in_one_domain_warn(found: dict[str, list[EntityWarning]
     assert all(e["table_name"] == "penalties" and e["detail"]["severity"] for e in warning.evidence)
 
 
-@pytest.mark.parametrize("name", ["frequent_one_repaired", "frequent_one_expired", "frequent_one_late",
-                                  "frequent_one_elsewhere", "frequent_one_retracted",
-                                  "frequent_outside_window"])  # fmt: skip
+@pytest.mark.parametrize(
+    "name",
+    [
+        "frequent_one_repaired",
+        "frequent_one_expired",
+        "frequent_one_late",
+        "frequent_one_elsewhere",
+        "frequent_one_retracted",
+        "frequent_outside_window",
+    ],
+)
 def test_a_penalty_that_does_not_count_breaks_the_frequency(
     found: dict[str, list[EntityWarning]], name: str
 ) -> None:
@@ -260,7 +316,10 @@ def test_violations_in_several_domains_warn(found: dict[str, list[EntityWarning]
     warning = _one(found, "cross", CROSS.code)
     assert (warning.domain, warning.severity) == ("judicial,market,tax", "high")
     assert sorted(e["table_name"] for e in warning.evidence) == [
-        "abnormal_operations", "court_debtors", "penalties"]  # fmt: skip
+        "abnormal_operations",
+        "court_debtors",
+        "penalties",
+    ]
     assert CROSS.code not in _rules(found, "cross_abnormal_removed")
 
 
@@ -291,8 +350,13 @@ def test_tax_rating_drop(found: dict[str, list[EntityWarning]]) -> None:
 
 
 def test_windows_and_thresholds_are_configurable(hand_store: Path, platform: Platform) -> None:
-    rules = with_overrides({"frequent_one_domain": {"threshold": FREQUENT.threshold - 1},
-                            "tax_rating_drop": {"threshold": 1}, "new_court_debtor": {"enabled": False}})  # fmt: skip
+    rules = with_overrides(
+        {
+            "frequent_one_domain": {"threshold": FREQUENT.threshold - 1},
+            "tax_rating_drop": {"threshold": 1},
+            "new_court_debtor": {"enabled": False},
+        }
+    )
     with store.connect(hand_store, read_only=True) as con:
         found = warnings_for(con, list(platform.scenarios.values()), AS_OF, rules)
     names = {code: name for name, code in platform.scenarios.items()}
@@ -422,8 +486,10 @@ def _oracle(raw: Raw, code: str, day: pd.Timestamp) -> Found:
 
 def _stored(frame: pd.DataFrame, code: str) -> Found:
     rows = frame[frame["uscc"] == code]
-    return {(r.rule, r.domain, frozenset(e["record_id"] for e in json.loads(r.evidence)))
-            for r in rows.itertuples()}  # fmt: skip
+    return {
+        (r.rule, r.domain, frozenset(e["record_id"] for e in json.loads(r.evidence)))
+        for r in rows.itertuples()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -438,8 +504,11 @@ def test_sql_agrees_with_the_oracle(city: Path, raw: Raw, day: str) -> None:
     as_of = pd.Timestamp(day)
     with store.connect(city) as con:
         run = run_warnings(con, as_of.date())
-        stored = con.execute(f"SELECT uscc, rule, coalesce(domain, '') AS domain, evidence "
-                             f"FROM {TABLE} WHERE as_of = ?", [as_of.date()]).df()  # fmt: skip
+        stored = con.execute(
+            f"SELECT uscc, rule, coalesce(domain, '') AS domain, evidence "
+            f"FROM {TABLE} WHERE as_of = ?",
+            [as_of.date()],
+        ).df()
         everyone = [r[0] for r in con.execute("SELECT DISTINCT uscc FROM entities").fetchall()]
     assert sum(n > 0 for n in run.by_rule.values()) >= 4  # most rules fire on a city
     flagged = sorted(set(stored["uscc"]))
@@ -453,8 +522,11 @@ def test_few_entities_equal_their_rows_in_the_city_run(city: Path) -> None:
     day = dt.date(2025, 12, 31)
     with store.connect(city) as con:
         run_warnings(con, day)
-        stored = con.execute(f"SELECT * EXCLUDE (computed_at) FROM {TABLE} WHERE as_of = ? "
-                             "ORDER BY uscc, rule, domain", [day]).df()  # fmt: skip
+        stored = con.execute(
+            f"SELECT * EXCLUDE (computed_at) FROM {TABLE} WHERE as_of = ? "
+            "ORDER BY uscc, rule, domain",
+            [day],
+        ).df()
         codes = sorted(set(stored["uscc"]))[:40]
         single = warnings_for(con, codes, day)
     expected = stored[stored["uscc"].isin(codes)].reset_index(drop=True)

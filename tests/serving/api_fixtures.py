@@ -54,8 +54,13 @@ def build_home(tiny_store: Path, home: Path) -> Path:
         feature_snapshot.build(con, SNAPSHOT_DATE)
     # 1,000 entities calibrate to an ECE near 0.027, above the production gate's 0.02: these
     # tests check the service, not the model, so the calibration limit is relaxed here only.
-    config = PipelineConfig(path, f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts",
-                            per_date=1500, gate=GateConfig(max_ece=0.1))  # fmt: skip
+    config = PipelineConfig(
+        path,
+        f"sqlite:///{home / 'mlflow.db'}",
+        home / "mlartifacts",
+        per_date=1500,
+        gate=GateConfig(max_ece=0.1),
+    )
     result = run("platform", "platform", config)
     assert result.promoted, f"the platform model was not promoted: {result.verdict.to_dict()}"
     return home
@@ -155,14 +160,25 @@ class LiveApi:
         upgrade(database_url)
         engine = make_engine(database_url)
         sessions = session_factory(engine)
-        api = cls(kind, home, database_url, create_banks(sessions), snapshot_codes(home),
-                  engine, sessions, overrides=overrides)  # fmt: skip
+        api = cls(
+            kind,
+            home,
+            database_url,
+            create_banks(sessions),
+            snapshot_codes(home),
+            engine,
+            sessions,
+            overrides=overrides,
+        )
         api._serve()
         return api
 
     def _serve(self) -> None:
-        options: dict[str, Any] = {"model_poll_seconds": 0, "max_batch": MAX_BATCH,
-                                   "max_body_bytes": MAX_BODY_BYTES} | self.overrides  # fmt: skip
+        options: dict[str, Any] = {
+            "model_poll_seconds": 0,
+            "max_batch": MAX_BATCH,
+            "max_body_bytes": MAX_BODY_BYTES,
+        } | self.overrides
         settings = Settings(home=self.home, database_url=self.database_url, **options)
         port = free_port()
         config = http.config(create_app(settings), "127.0.0.1", port)
@@ -193,8 +209,10 @@ class LiveApi:
     def counts(self) -> dict[str, int]:
         """Rows in the tables a request may write."""
         with self.engine.connect() as connection:
-            return {t: int(connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())
-                    for t in AUDITED_TABLES}  # fmt: skip
+            return {
+                t: int(connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())
+                for t in AUDITED_TABLES
+            }
 
     def stop(self) -> None:
         """Stop the server, close clients and the engine."""
@@ -217,8 +235,11 @@ class ApiStacks:
     def get(self, kind: str) -> LiveApi:
         """The running API on `kind` ("sqlite" or "postgres")."""
         if kind not in self._apis:
-            url = (sqlite_url(self.home / f"service-{kind}.db") if kind == "sqlite"
-                   else self._databases.enter_context(pg_database()))  # fmt: skip
+            url = (
+                sqlite_url(self.home / f"service-{kind}.db")
+                if kind == "sqlite"
+                else self._databases.enter_context(pg_database())
+            )
             self._apis[kind] = LiveApi.start(kind, self.home, url)
         return self._apis[kind]
 

@@ -99,8 +99,9 @@ from api_fixtures import PG_ADMIN_URL, ApiStacks, LiveApi, build_home, pg_unreac
 
 @pytest.fixture(scope="session")
 def api_stacks(
-    tiny_store: Path, tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[ApiStacks]:  # fmt: skip
+    tiny_store: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ApiStacks]:
     """A trained home (snapshot + promoted platform model); servers started on first use."""
     home = build_home(tiny_store, tmp_path_factory.mktemp("api") / "home")
     stacks = ApiStacks(home)

@@ -33,10 +33,17 @@ def fresh(prefix: str) -> str:
 
 def outcome(loan_id: str, code: str, **overrides: Any) -> dict[str, Any]:
     """A valid outcome report for one loan."""
-    body = {"loan_id": loan_id, "uscc": code, "application_date": "2025-01-10",
-            "granted_amount_cny": 200_000.0, "drawn_amount_cny": 150_000.0,
-            "default_flag": False, "max_dpd": 0, "dpd_history": [0, 0, 0],
-            "observation_date": "2025-06-30"}  # fmt: skip
+    body = {
+        "loan_id": loan_id,
+        "uscc": code,
+        "application_date": "2025-01-10",
+        "granted_amount_cny": 200_000.0,
+        "drawn_amount_cny": 150_000.0,
+        "default_flag": False,
+        "max_dpd": 0,
+        "dpd_history": [0, 0, 0],
+        "observation_date": "2025-06-30",
+    }
     return body | overrides
 
 
@@ -59,8 +66,9 @@ def error_code(response: httpx.Response) -> str:
 
 
 def test_preapproval_answers_with_an_explained_decision(live_api: LiveApi) -> None:
-    answer = preapprove(live_api, live_api.keys.bank_a, live_api.codes[1],
-                        requested_amount_cny=100_000.0)  # fmt: skip
+    answer = preapprove(
+        live_api, live_api.keys.bank_a, live_api.codes[1], requested_amount_cny=100_000.0
+    )
     assert answer["uscc"] == live_api.codes[1]
     assert uuid.UUID(answer["decision_id"]).version == 4
     assert answer["decision"] in DECISIONS
@@ -95,8 +103,9 @@ def test_unknown_valid_code_is_404_unknown_entity(live_api: LiveApi) -> None:
 
 
 def test_stored_decision_equals_the_answer_and_replays_identically(live_api: LiveApi) -> None:
-    answer = preapprove(live_api, live_api.keys.bank_a, live_api.codes[2],
-                        requested_amount_cny=50_000.0)  # fmt: skip
+    answer = preapprove(
+        live_api, live_api.keys.bank_a, live_api.codes[2], requested_amount_cny=50_000.0
+    )
     client = live_api.client(live_api.keys.bank_a)
     stored = client.get(f"/v1/decisions/{answer['decision_id']}")
     assert stored.status_code == 200
@@ -158,8 +167,10 @@ def test_outcome_retry_with_the_same_key_replays_the_first_answer(live_api: Live
     first = client.post("/v1/outcomes", json=body, headers=headers)
     again = client.post("/v1/outcomes", json=body, headers=headers)
     assert first.status_code == again.status_code == 200
-    assert first.json() == {"stored": 1, "results": [{"loan_id": body["loan_id"],
-                                                      "result": "created"}]}  # fmt: skip
+    assert first.json() == {
+        "stored": 1,
+        "results": [{"loan_id": body["loan_id"], "result": "created"}],
+    }
     assert again.json() == first.json()
     assert "Idempotent-Replayed" not in first.headers
     assert again.headers["Idempotent-Replayed"] == "true"
@@ -175,8 +186,9 @@ def test_newer_observation_updates_and_older_leaves_the_loan_unchanged(
     code = live_api.codes[0]
 
     def report(observed: str, **overrides: Any) -> str:
-        response = client.post("/v1/outcomes", json=outcome(loan, code, observation_date=observed,
-                                                             **overrides))  # fmt: skip
+        response = client.post(
+            "/v1/outcomes", json=outcome(loan, code, observation_date=observed, **overrides)
+        )
         assert response.status_code == 200, response.text
         return str(response.json()["results"][0]["result"])
 
@@ -185,8 +197,9 @@ def test_newer_observation_updates_and_older_leaves_the_loan_unchanged(
     assert report("2025-03-31", max_dpd=0) == "unchanged"
     assert report("2025-09-30", max_dpd=90) == "unchanged"
     with live_api.sessions() as session:
-        row = session.scalars(select(Outcome).where(Outcome.tenant_id == "bank_a",
-                                                    Outcome.loan_id == loan)).one()  # fmt: skip
+        row = session.scalars(
+            select(Outcome).where(Outcome.tenant_id == "bank_a", Outcome.loan_id == loan)
+        ).one()
     assert (row.observation_date.isoformat(), row.max_dpd) == ("2025-09-30", 35)
 
 
@@ -195,9 +208,14 @@ def test_concurrent_retries_of_one_key_store_one_row(live_api: LiveApi) -> None:
     start = threading.Barrier(16)
 
     def send(_: int) -> httpx.Response:
-        with httpx.Client(base_url=live_api.base_url, timeout=60, headers={
-            "Authorization": f"Bearer {live_api.keys.bank_a}", "Idempotency-Key": key,
-        }) as client:  # fmt: skip
+        with httpx.Client(
+            base_url=live_api.base_url,
+            timeout=60,
+            headers={
+                "Authorization": f"Bearer {live_api.keys.bank_a}",
+                "Idempotency-Key": key,
+            },
+        ) as client:
             start.wait()
             return client.post("/v1/outcomes", json=body)
 
@@ -207,8 +225,11 @@ def test_concurrent_retries_of_one_key_store_one_row(live_api: LiveApi) -> None:
     assert len({r.content for r in responses}) == 1
     assert sum("Idempotent-Replayed" not in r.headers for r in responses) == 1
     with live_api.sessions() as session:
-        rows = session.scalar(select(func.count()).select_from(Outcome).where(
-            Outcome.tenant_id == "bank_a", Outcome.loan_id == body["loan_id"]))  # fmt: skip
+        rows = session.scalar(
+            select(func.count())
+            .select_from(Outcome)
+            .where(Outcome.tenant_id == "bank_a", Outcome.loan_id == body["loan_id"])
+        )
         claim = session.get(IdempotencyKey, ("bank_a", key))
     assert rows == 1
     assert claim is not None
@@ -230,8 +251,11 @@ def test_idempotency_keys_are_per_bank(live_api: LiveApi) -> None:
 
 def test_a_loan_id_with_a_nul_character_is_refused(live_api: LiveApi) -> None:
     body = outcome(f"nul\x00{uuid.uuid4().hex[:8]}", live_api.codes[0])
-    with httpx.Client(base_url=live_api.base_url, timeout=30,
-                      headers={"Authorization": f"Bearer {live_api.keys.bank_a}"}) as client:  # fmt: skip
+    with httpx.Client(
+        base_url=live_api.base_url,
+        timeout=30,
+        headers={"Authorization": f"Bearer {live_api.keys.bank_a}"},
+    ) as client:
         response = client.post("/v1/outcomes", json=body)
     assert response.status_code == 422
     assert error_code(response) == "invalid_input"
@@ -266,8 +290,10 @@ def test_health_and_readiness(live_api: LiveApi) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"ready": True,
-                            "checks": {"snapshot": True, "service_db": True, "model": True}}  # fmt: skip
+    assert ready.json() == {
+        "ready": True,
+        "checks": {"snapshot": True, "service_db": True, "model": True},
+    }
 
 
 def test_metrics_count_requests_and_decisions(live_api: LiveApi) -> None:
@@ -306,8 +332,10 @@ def test_a_key_without_the_outcomes_scope_is_403(live_api: LiveApi) -> None:
 def test_the_decisions_audit_cannot_be_changed(live_api: LiveApi) -> None:
     answer = preapprove(live_api, live_api.keys.bank_a, live_api.codes[7])
     decision_id = answer["decision_id"]
-    changes = (update(Decision).where(Decision.id == decision_id).values(limit_cny=9e9),
-               delete(Decision).where(Decision.id == decision_id))  # fmt: skip
+    changes = (
+        update(Decision).where(Decision.id == decision_id).values(limit_cny=9e9),
+        delete(Decision).where(Decision.id == decision_id),
+    )
     for change in changes:
         with live_api.sessions() as session, pytest.raises(IntegrityError, match="append-only"):
             session.execute(change)  # the trigger refuses the statement itself

@@ -95,8 +95,9 @@ def test_rows_queued_behind_another_writer_are_committed_together(tmp_path: Path
 
     other = os.open(lock_path, os.O_RDWR | os.O_CREAT)  # another worker's writer holds its turn
     fcntl.flock(other, fcntl.LOCK_EX)
-    threads = [threading.Thread(target=writer.write, args=([_marked("bank_a", str(i))],))
-               for i in range(8)]  # fmt: skip
+    threads = [
+        threading.Thread(target=writer.write, args=([_marked("bank_a", str(i))],)) for i in range(8)
+    ]
     for t in threads:
         t.start()
     time.sleep(0.5)

@@ -91,17 +91,24 @@ def raw(template: str) -> bytes:
 
 
 def _codes() -> list[Case]:
-    cases = [Case(f"uscc_{reason}", 422, "invalid_uscc", pre(uscc=code))
-             for reason, code in CODES.items()]  # fmt: skip
+    cases = [
+        Case(f"uscc_{reason}", 422, "invalid_uscc", pre(uscc=code))
+        for reason, code in CODES.items()
+    ]
     return [
         *cases,
         Case("uscc_empty", 422, "invalid_input", pre(uscc="")),
         Case("uscc_65_chars", 422, "invalid_input", pre(uscc=VALID * 3 + MARKER + "XYZ")),
         Case("uscc_lone_surrogate", 422, "invalid_input", raw('{"uscc": "\\ud800ZZECHOZZ"}')),
         Case("uscc_missing", 422, "invalid_input", j({"product": "sme_credit"})),
-        Case("unknown_valid_code", 404, "unknown_entity", pre(uscc=uscc.build("9", "1", "110101", "MA01YY00"))),
+        Case(
+            "unknown_valid_code",
+            404,
+            "unknown_entity",
+            pre(uscc=uscc.build("9", "1", "110101", "MA01YY00")),
+        ),
         Case("unknown_product", 422, "invalid_input", pre(product=MARKER)),
-    ]  # fmt: skip
+    ]
 
 
 def _types() -> list[Case]:
@@ -110,23 +117,49 @@ def _types() -> list[Case]:
         "product": [1, False, None, ["sme_credit"], {"name": MARKER}],
         "requested_amount_cny": ["100000", True, [1.0], {"cny": 1.0}],
     }
-    return [Case(f"type_{name}_{type(value).__name__}", 422, "invalid_input", pre(**{name: value}))
-            for name, values in wrong.items() for value in values]  # fmt: skip
+    return [
+        Case(f"type_{name}_{type(value).__name__}", 422, "invalid_input", pre(**{name: value}))
+        for name, values in wrong.items()
+        for value in values
+    ]
 
 
 def _amounts() -> list[Case]:
-    bare = {"nan": "NaN", "inf": "Infinity", "minus_inf": "-Infinity", "1e400": "1e400",
-            "minus_1e400": "-1e400", "int_400_digits": "1" + "0" * 400}  # fmt: skip
-    cases = [Case(f"amount_{name}", 422, "invalid_input",
-                  raw(f'{{"uscc": "VALID", "requested_amount_cny": {token}}}'))
-             for name, token in bare.items()]  # fmt: skip
+    bare = {
+        "nan": "NaN",
+        "inf": "Infinity",
+        "minus_inf": "-Infinity",
+        "1e400": "1e400",
+        "minus_1e400": "-1e400",
+        "int_400_digits": "1" + "0" * 400,
+    }
+    cases = [
+        Case(
+            f"amount_{name}",
+            422,
+            "invalid_input",
+            raw(f'{{"uscc": "VALID", "requested_amount_cny": {token}}}'),
+        )
+        for name, token in bare.items()
+    ]
     return [
         *cases,
-        *(Case(f"amount_{name}", 422, "invalid_input", pre(requested_amount_cny=value))
-          for name, value in {"zero": 0, "negative": -1.5, "minus_zero": -0.0, "over_1e12": 1e13}.items()),
-        Case("amount_int_5000_digits", 400, "bad_request",
-             raw('{"uscc": "VALID", "requested_amount_cny": 1' + "0" * 5000 + "}")),
-    ]  # fmt: skip
+        *(
+            Case(f"amount_{name}", 422, "invalid_input", pre(requested_amount_cny=value))
+            for name, value in {
+                "zero": 0,
+                "negative": -1.5,
+                "minus_zero": -0.0,
+                "over_1e12": 1e13,
+            }.items()
+        ),
+        Case(
+            "amount_int_5000_digits",
+            400,
+            "bad_request",
+            raw('{"uscc": "VALID", "requested_amount_cny": 1' + "0" * 5000 + "}"),
+        ),
+    ]
 
 
 def _bodies() -> list[Case]:
@@ -141,30 +174,69 @@ def _bodies() -> list[Case]:
         Case("body_too_large", 413, "payload_too_large", too_big),
         Case("body_too_large_chunked", 413, "payload_too_large", too_big, chunked=True),
         Case("nested_lists_10000", 400, "bad_request", b"[" * 10_000 + b"]" * 10_000),
-        Case("nested_objects_10000", 400, "bad_request",
-             b'{"uscc": ' + b'{"a": ' * 10_000 + b"1" + b"}" * 10_001),
+        Case(
+            "nested_objects_10000",
+            400,
+            "bad_request",
+            b'{"uscc": ' + b'{"a": ' * 10_000 + b"1" + b"}" * 10_001,
+        ),
         Case("malformed_json", 422, "invalid_input", b'{"uscc": ZZECHOZZ'),
         Case("truncated_json", 422, "invalid_input", b'{"uscc": "9144'),
         Case("trailing_garbage", 422, "invalid_input", pre() + b" ZZECHOZZ"),
         Case("bad_utf8", 400, "bad_request", b'{"uscc": "\xff\xfeZZECHOZZ"}'),
         Case("empty_body", 422, "invalid_input", b"", headers=as_json),
-        Case("text_plain", 422, "invalid_input", MARKER.encode(), headers={"content-type": "text/plain"}),
-        Case("json_as_text_plain", 422, "invalid_input", pre(), headers={"content-type": "text/plain"}),
-        Case("form_encoded", 422, "invalid_input", f"uscc={MARKER}".encode(),
-             headers={"content-type": "application/x-www-form-urlencoded"}),
-    ]  # fmt: skip
+        Case(
+            "text_plain",
+            422,
+            "invalid_input",
+            MARKER.encode(),
+            headers={"content-type": "text/plain"},
+        ),
+        Case(
+            "json_as_text_plain",
+            422,
+            "invalid_input",
+            pre(),
+            headers={"content-type": "text/plain"},
+        ),
+        Case(
+            "form_encoded",
+            422,
+            "invalid_input",
+            f"uscc={MARKER}".encode(),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        ),
+    ]
 
 
 def _batches() -> list[Case]:
     batch = "/v1/preapprovals/batch"
     return [
-        Case("batch_too_large", 422, "batch_too_large", j({"items": [{"uscc": VALID}] * (MAX_BATCH + 1)}), path=batch),
+        Case(
+            "batch_too_large",
+            422,
+            "batch_too_large",
+            j({"items": [{"uscc": VALID}] * (MAX_BATCH + 1)}),
+            path=batch,
+        ),
         Case("batch_empty", 422, "invalid_input", j({"items": []}), path=batch),
         Case("batch_items_object", 422, "invalid_input", j({"items": {"uscc": VALID}}), path=batch),
         Case("batch_items_missing", 422, "invalid_input", j({"uscc": VALID}), path=batch),
-        Case("batch_item_nan", 422, "invalid_input", raw('{"items": [{"uscc": "VALID", "requested_amount_cny": NaN}]}'), path=batch),
-        Case("batch_item_extra", 422, "invalid_input", j({"items": [{"uscc": VALID, "x": MARKER}]}), path=batch),
-    ]  # fmt: skip
+        Case(
+            "batch_item_nan",
+            422,
+            "invalid_input",
+            raw('{"items": [{"uscc": "VALID", "requested_amount_cny": NaN}]}'),
+            path=batch,
+        ),
+        Case(
+            "batch_item_extra",
+            422,
+            "invalid_input",
+            j({"items": [{"uscc": VALID, "x": MARKER}]}),
+            path=batch,
+        ),
+    ]
 
 
 def _outcomes() -> list[Case]:
@@ -177,7 +249,9 @@ def _outcomes() -> list[Case]:
         outcome_case("date_feb_30", out(application_date="2025-02-30")),
         outcome_case("date_word", out(application_date="yesterday " + MARKER)),
         outcome_case("date_empty", out(observation_date="")),
-        outcome_case("date_missing", j({k: v for k, v in OUTCOME.items() if k != "observation_date"})),
+        outcome_case(
+            "date_missing", j({k: v for k, v in OUTCOME.items() if k != "observation_date"})
+        ),
         outcome_case("dpd_negative", out(max_dpd=-1)),
         outcome_case("dpd_huge", out(max_dpd=10_001)),
         outcome_case("dpd_history_negative", out(dpd_history=[0, -1])),
@@ -190,39 +264,79 @@ def _outcomes() -> list[Case]:
         outcome_case("loan_id_number", out(loan_id=123)),
         outcome_case("outcome_bad_uscc", out(uscc=MARKER), "invalid_uscc"),
         outcome_case("outcomes_empty", j({"outcomes": []})),
-        outcome_case("outcomes_too_many", j({"outcomes": [OUTCOME] * (MAX_BATCH * 10 + 1)}), "batch_too_large"),
+        outcome_case(
+            "outcomes_too_many",
+            j({"outcomes": [OUTCOME] * (MAX_BATCH * 10 + 1)}),
+            "batch_too_large",
+        ),
         outcome_case("idempotency_key_empty", out(), headers={key: ""}),
         outcome_case("idempotency_key_201_chars", out(), headers={key: "k" * 201}),
-        outcome_case("idempotency_key_control_char", out(), headers={key: MARKER + "\x01"},
-                     status=400, code="invalid_http"),  # refused by the HTTP parser
+        outcome_case(
+            "idempotency_key_control_char",
+            out(),
+            headers={key: MARKER + "\x01"},
+            status=400,
+            code="invalid_http",
+        ),  # refused by the HTTP parser
         outcome_case("idempotency_key_tab", out(), headers={key: "a\tb"}),
-        outcome_case("idempotency_key_del", out(), headers={key: "a\x7fb"},
-                     status=400, code="invalid_http"),
+        outcome_case(
+            "idempotency_key_del", out(), headers={key: "a\x7fb"}, status=400, code="invalid_http"
+        ),
         outcome_case("lax_amount_string", out(loan_id="lax-1", granted_amount_cny="200000")),
         outcome_case("lax_amount_bool", out(loan_id="lax-2", granted_amount_cny=True)),
         outcome_case("lax_flag_string", out(loan_id="lax-3", default_flag="no")),
-        outcome_case("lax_date_int", out(loan_id="lax-4", application_date="1970-01-01", observation_date=0)),
+        outcome_case(
+            "lax_date_int", out(loan_id="lax-4", application_date="1970-01-01", observation_date=0)
+        ),
         outcome_case("future_observation", out(loan_id="future-1", observation_date="9999-12-31")),
         outcome_case("loan_id_echo", out(loan_id=MARKER, default_flag=True)),
-    ]  # fmt: skip
+    ]
 
 
 def _auth() -> list[Case]:
     key = "pc_bank_a_" + "A" * 40
-    cases = {"no_authorization": None, "basic": "Basic " + MARKER, "empty_bearer": "Bearer",
-             "foreign_format": "Bearer sk_live_" + MARKER, "unknown_wellformed": "Bearer " + key,
-             "token_scheme": "Token " + key, "key_5000_chars": "Bearer " + "x" * 5000,
-             "key_and_more": f"Bearer {key} {MARKER}"}  # fmt: skip
-    refused = [Case(f"auth_{name}", 401, "unauthorized", pre(), key=None,
-                    headers={"Authorization": value} if value else {})
-               for name, value in cases.items()]  # fmt: skip
+    cases = {
+        "no_authorization": None,
+        "basic": "Basic " + MARKER,
+        "empty_bearer": "Bearer",
+        "foreign_format": "Bearer sk_live_" + MARKER,
+        "unknown_wellformed": "Bearer " + key,
+        "token_scheme": "Token " + key,
+        "key_5000_chars": "Bearer " + "x" * 5000,
+        "key_and_more": f"Bearer {key} {MARKER}",
+    }
+    refused = [
+        Case(
+            f"auth_{name}",
+            401,
+            "unauthorized",
+            pre(),
+            key=None,
+            headers={"Authorization": value} if value else {},
+        )
+        for name, value in cases.items()
+    ]
     return [
         *refused,
         Case("auth_revoked", 401, "unauthorized", pre(), key="revoked_a"),
-        Case("auth_models_without_key", 401, "unauthorized", method="GET", path="/v1/models", key=None),
-        Case("auth_decision_without_key", 401, "unauthorized", method="GET", path="/v1/decisions/x", key=None),
+        Case(
+            "auth_models_without_key",
+            401,
+            "unauthorized",
+            method="GET",
+            path="/v1/models",
+            key=None,
+        ),
+        Case(
+            "auth_decision_without_key",
+            401,
+            "unauthorized",
+            method="GET",
+            path="/v1/decisions/x",
+            key=None,
+        ),
         outcome_case("scope_missing_outcomes", out(), "forbidden", status=403, key="score_only_a"),
-    ]  # fmt: skip
+    ]
 
 
 def _paths() -> list[Case]:
@@ -230,14 +344,40 @@ def _paths() -> list[Case]:
         Case("unknown_path", 404, "not_found", method="GET", path=f"/v1/{MARKER}"),
         Case("unknown_subpath", 404, "not_found", method="GET", path=f"/v1/preapprovals/{MARKER}"),
         Case("wrong_method_get", 405, "method_not_allowed", method="GET"),
-        Case("wrong_method_put", 405, "method_not_allowed", out(), method="PUT", path="/v1/outcomes"),
-        Case("wrong_method_delete", 405, "method_not_allowed", method="DELETE", path="/v1/decisions/x"),
-        Case("wrong_method_replay", 405, "method_not_allowed", method="GET", path="/v1/decisions/x/replay"),
-        Case("decision_id_10000_chars", 404, "not_found", method="GET", path="/v1/decisions/" + MARKER * 1250),
-        Case("decision_id_random", 404, "not_found", method="GET", path="/v1/decisions/00000000-0000-4000-8000-000000000000"),
+        Case(
+            "wrong_method_put", 405, "method_not_allowed", out(), method="PUT", path="/v1/outcomes"
+        ),
+        Case(
+            "wrong_method_delete",
+            405,
+            "method_not_allowed",
+            method="DELETE",
+            path="/v1/decisions/x",
+        ),
+        Case(
+            "wrong_method_replay",
+            405,
+            "method_not_allowed",
+            method="GET",
+            path="/v1/decisions/x/replay",
+        ),
+        Case(
+            "decision_id_10000_chars",
+            404,
+            "not_found",
+            method="GET",
+            path="/v1/decisions/" + MARKER * 1250,
+        ),
+        Case(
+            "decision_id_random",
+            404,
+            "not_found",
+            method="GET",
+            path="/v1/decisions/00000000-0000-4000-8000-000000000000",
+        ),
         Case("decision_id_nul", 404, "not_found", method="GET", path=f"/v1/decisions/%00{MARKER}"),
         Case("replay_unknown", 404, "not_found", path=f"/v1/decisions/{MARKER}/replay"),
-    ]  # fmt: skip
+    ]
 
 
 CORPUS = [*_codes(), *_types(), *_amounts(), *_bodies(), *_batches(), *_outcomes(), *_auth(),
@@ -250,7 +390,7 @@ def _param(case: Case) -> Any:
         if case.name in FINDINGS
         else []
     )
-    return pytest.param(case, id=case.name, marks=marks)  # fmt: skip
+    return pytest.param(case, id=case.name, marks=marks)
 
 
 def send(api: LiveApi, case: Case) -> httpx.Response:

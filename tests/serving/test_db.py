@@ -26,15 +26,27 @@ TABLES = {"tenants", "api_keys", "decisions", "outcomes", "idempotency_keys", "j
 def decision_fields(tenant_id: str, **overrides: object) -> repo.DecisionFields:
     """A complete decision as the API would record it."""
     fields: repo.DecisionFields = {
-        "tenant_id": tenant_id, "uscc": "91440300MA5FXXXX1X", "product": "working_capital",
-        "requested_amount_cny": 500_000.0, "decision": "approve", "limit_cny": 300_000.0,
-        "pd": 0.0123, "grade": "A", "binding": "cap:revenue", "model_name": "precredit-bank_a",
-        "model_version": "3", "model_sha256": "a" * 64, "policy_version": "2026.1",
-        "policy_fingerprint": "b" * 64, "registry_fingerprint": "c" * 64,
-        "snapshot_as_of": dt.date(2026, 3, 31), "input_hash": "d" * 64,
-        "features_json": '{"tax_paid_cny_24m": 1.5e6}', "reasons_json": '[{"code": "R01"}]',
+        "tenant_id": tenant_id,
+        "uscc": "91440300MA5FXXXX1X",
+        "product": "working_capital",
+        "requested_amount_cny": 500_000.0,
+        "decision": "approve",
+        "limit_cny": 300_000.0,
+        "pd": 0.0123,
+        "grade": "A",
+        "binding": "cap:revenue",
+        "model_name": "precredit-bank_a",
+        "model_version": "3",
+        "model_sha256": "a" * 64,
+        "policy_version": "2026.1",
+        "policy_fingerprint": "b" * 64,
+        "registry_fingerprint": "c" * 64,
+        "snapshot_as_of": dt.date(2026, 3, 31),
+        "input_hash": "d" * 64,
+        "features_json": '{"tax_paid_cny_24m": 1.5e6}',
+        "reasons_json": '[{"code": "R01"}]',
         "response_json": '{"decision": "approve", "limit_cny": 300000.0, "pd": 0.0123}',
-    }  # fmt: skip
+    }
     return fields | overrides  # type: ignore[return-value]
 
 
@@ -129,8 +141,16 @@ def test_garbage_and_near_miss_keys_are_refused(session: Session, banks: tuple[s
     key = repo.issue_key(session, "bank_a", ["score"])
     session.commit()
     flipped = key[:-1] + ("A" if key[-1] != "A" else "B")
-    for bad in ["", "pc_", "Bearer " + key, key + "x", flipped, key.upper(), "x" * 10_000,
-                key.replace("bank_a", "bank_b")]:  # fmt: skip
+    for bad in [
+        "",
+        "pc_",
+        "Bearer " + key,
+        key + "x",
+        flipped,
+        key.upper(),
+        "x" * 10_000,
+        key.replace("bank_a", "bank_b"),
+    ]:
         assert repo.authenticate(session, bad) is None
 
 
@@ -247,8 +267,10 @@ def test_sqlite_connections_get_wal_foreign_keys_and_busy_timeout(tmp_path: Path
     try:
         for connection in (first, second):
             cursor = connection.cursor()
-            pragmas = [cursor.execute(f"PRAGMA {name}").fetchone()[0]
-                       for name in ("journal_mode", "foreign_keys", "busy_timeout")]  # fmt: skip
+            pragmas = [
+                cursor.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("journal_mode", "foreign_keys", "busy_timeout")
+            ]
             assert pragmas == ["wal", 1, 5000]
     finally:
         first.close()

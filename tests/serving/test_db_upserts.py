@@ -25,10 +25,14 @@ THREADS = 8
 def outcome(loan_id: str = "L1", **overrides: object) -> repo.OutcomeFields:
     """A loan report as a bank would send it."""
     fields: repo.OutcomeFields = {
-        "loan_id": loan_id, "uscc": "91440300MA5FXXXX1X", "application_date": dt.date(2024, 1, 15),
-        "granted_amount_cny": 300_000.0, "drawn_amount_cny": 250_000.0, "default_flag": False,
+        "loan_id": loan_id,
+        "uscc": "91440300MA5FXXXX1X",
+        "application_date": dt.date(2024, 1, 15),
+        "granted_amount_cny": 300_000.0,
+        "drawn_amount_cny": 250_000.0,
+        "default_flag": False,
         "observation_date": dt.date(2024, 6, 30),
-    }  # fmt: skip
+    }
     return fields | overrides  # type: ignore[return-value]
 
 
@@ -77,9 +81,12 @@ def test_only_a_strictly_newer_observation_updates(
     assert repo.upsert_outcome(session, "bank_a", older) == "unchanged"
     assert stored(session, "bank_a").drawn_amount_cny == 250_000.0
     newer = outcome(
-        observation_date=dt.date(2024, 9, 30), default_flag=True,
-        default_date=dt.date(2024, 8, 1), max_dpd=95, dpd_history_json="[0, 30, 60, 95]",
-    )  # fmt: skip
+        observation_date=dt.date(2024, 9, 30),
+        default_flag=True,
+        default_date=dt.date(2024, 8, 1),
+        max_dpd=95,
+        dpd_history_json="[0, 30, 60, 95]",
+    )
     assert repo.upsert_outcome(session, "bank_a", newer) == "updated"
     session.commit()
     row = stored(session, "bank_a")
@@ -137,12 +144,16 @@ def test_matured_outcomes_need_a_whole_observed_window(
         "mature": outcome(application_date=dt.date(2024, 1, 10), observation_date=as_of),
         "leap_day": outcome(application_date=dt.date(2024, 2, 29), observation_date=as_of),
         "young": outcome(application_date=dt.date(2024, 3, 1), observation_date=as_of),
-        "stale_good": outcome(application_date=dt.date(2023, 6, 1), observation_date=dt.date(2024, 1, 1)),
-        "stale_bad": outcome(
-            application_date=dt.date(2023, 6, 1), observation_date=dt.date(2023, 9, 1),
-            default_flag=True, default_date=dt.date(2023, 8, 20),
+        "stale_good": outcome(
+            application_date=dt.date(2023, 6, 1), observation_date=dt.date(2024, 1, 1)
         ),
-    }  # fmt: skip
+        "stale_bad": outcome(
+            application_date=dt.date(2023, 6, 1),
+            observation_date=dt.date(2023, 9, 1),
+            default_flag=True,
+            default_date=dt.date(2023, 8, 20),
+        ),
+    }
     for loan_id, fields in reports.items():
         repo.upsert_outcome(session, "bank_a", fields | {"loan_id": loan_id})
     repo.upsert_outcome(session, "bank_b", outcome("other", application_date=dt.date(2023, 1, 1)))
@@ -151,8 +162,12 @@ def test_matured_outcomes_need_a_whole_observed_window(
     assert [row.loan_id for row in matured] == ["stale_bad", "mature", "leap_day"]
     six_months = repo.matured_outcomes(session, "bank_a", as_of, horizon_months=6)
     assert [row.loan_id for row in six_months] == [
-        "stale_bad", "stale_good", "mature", "leap_day", "young",
-    ]  # fmt: skip
+        "stale_bad",
+        "stale_good",
+        "mature",
+        "leap_day",
+        "young",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -80,10 +80,15 @@ def test_each_bank_sees_only_requests_routed_to_it(live_api: LiveApi, platform_k
 
 @pytest.mark.parametrize(
     ("change", "status"),
-    [({"term_months": 0}, 422), ({"amount_cny": -1.0}, 422), ({"purpose": "a\x01b"}, 422),
-     ({"uscc": "91441500MA4XXXXX1X"}, 422), ({"extra": 1}, 422),
-     ({"uscc": uscc.build("9", "1", "110101", "MA01YY00")}, 404)],
-)  # fmt: skip
+    [
+        ({"term_months": 0}, 422),
+        ({"amount_cny": -1.0}, 422),
+        ({"purpose": "a\x01b"}, 422),
+        ({"uscc": "91441500MA4XXXXX1X"}, 422),
+        ({"extra": 1}, 422),
+        ({"uscc": uscc.build("9", "1", "110101", "MA01YY00")}, 404),
+    ],
+)
 def test_bad_requests_are_refused_and_store_nothing(
     live_api: LiveApi, platform_key: str, change: dict[str, object], status: int
 ) -> None:
@@ -97,8 +102,10 @@ def test_bad_requests_are_refused_and_store_nothing(
 
 def test_any_bank_reads_an_entitys_public_credit_grade(live_api: LiveApi) -> None:
     code = live_api.codes[6]
-    answers = [live_api.client(k).get(f"/v1/entities/{code}/evaluation") for k in
-               (live_api.keys.bank_a, live_api.keys.bank_b)]  # fmt: skip
+    answers = [
+        live_api.client(k).get(f"/v1/entities/{code}/evaluation")
+        for k in (live_api.keys.bank_a, live_api.keys.bank_b)
+    ]
     assert [a.status_code for a in answers] == [200, 200]
     assert answers[0].json() == answers[1].json()  # tenant-neutral
     graded = answers[0].json()
@@ -108,5 +115,6 @@ def test_any_bank_reads_an_entitys_public_credit_grade(live_api: LiveApi) -> Non
     assert all(r["zh"] and r["en"] for r in graded["reasons"])
     assert live_api.client().get(f"/v1/entities/{code}/evaluation").status_code == 401
     missing = live_api.client(live_api.keys.bank_a).get(
-        f"/v1/entities/{uscc.build('9', '1', '110101', 'MA01YY00')}/evaluation")  # fmt: skip
+        f"/v1/entities/{uscc.build('9', '1', '110101', 'MA01YY00')}/evaluation"
+    )
     assert missing.status_code == 404

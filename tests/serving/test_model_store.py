@@ -73,8 +73,12 @@ def test_an_api_without_any_model_answers_503_and_is_not_ready(
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(sqlite_api.home / "platform.duckdb", home / "platform.duckdb")
-    settings = Settings(home=home, database_url=sqlite_api.database_url, tracking_uri=UNREACHABLE,
-                        model_poll_seconds=0)  # fmt: skip
+    settings = Settings(
+        home=home,
+        database_url=sqlite_api.database_url,
+        tracking_uri=UNREACHABLE,
+        model_poll_seconds=0,
+    )
     port = free_port()
     server = uvicorn.Server(http.config(create_app(settings), "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)

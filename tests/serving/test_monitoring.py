@@ -49,7 +49,7 @@ COURT_LISTINGS = """INSERT INTO court_debtors (record_id, version, retracted, us
 
 
 @pytest.fixture(scope="module")
-def homes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:  # fmt: skip
+def homes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The quiet and the drifted home, one trained model, snapshots on the same quarter end."""
     generated = tmp_path_factory.mktemp("long") / "platform.duckdb"
     generate(generated, SynthConfig(entities=1_000, seed=7, years=8))
@@ -68,8 +68,9 @@ def homes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:  # fmt: 
 def open_codes(home: Path) -> list[str]:
     """Valid credit codes of the snapshot's open entities (those a bank would ask about)."""
     with store.connect(home / "platform.duckdb", read_only=True) as con:
-        rows = con.execute(f"SELECT uscc FROM {snapshot.TABLE} WHERE reg_deregistered = 0 "
-                           "ORDER BY uscc").fetchall()  # fmt: skip
+        rows = con.execute(
+            f"SELECT uscc FROM {snapshot.TABLE} WHERE reg_deregistered = 0 ORDER BY uscc"
+        ).fetchall()
     return [r[0] for r in rows if uscc.is_valid(r[0])]
 
 
@@ -78,13 +79,24 @@ def bank_outcomes(home: Path, n: int = 1_200) -> list[dict[str, Any]]:
     rng = np.random.default_rng(3)
     codes = open_codes(home)
     days = pd.date_range("2022-01-01", "2024-06-30", freq="D")
-    loans = pd.DataFrame({"loan_id": [f"m-{i:05d}" for i in range(n)], "uscc": rng.choice(codes, n),
-                          "application_date": days[rng.integers(0, len(days), n)].date,
-                          "amount_cny": 300_000.0})  # fmt: skip
+    loans = pd.DataFrame(
+        {
+            "loan_id": [f"m-{i:05d}" for i in range(n)],
+            "uscc": rng.choice(codes, n),
+            "application_date": days[rng.integers(0, len(days), n)].date,
+            "amount_cny": 300_000.0,
+        }
+    )
     with store.connect(home / "platform.duckdb", read_only=True) as con:
         frame = outcomes.realise(con, loans, seed=3).drop(columns=["true_pd"])
-    return [{k: v.isoformat() if isinstance(v, dt.date) else v.item() if hasattr(v, "item") else v
-             for k, v in row.items() if v is not None} for row in frame.to_dict("records")]  # fmt: skip
+    return [
+        {
+            k: v.isoformat() if isinstance(v, dt.date) else v.item() if hasattr(v, "item") else v
+            for k, v in row.items()
+            if v is not None
+        }
+        for row in frame.to_dict("records")
+    ]
 
 
 def monitor(home: Path, api: LiveApi) -> tuple[dict[str, Any], str]:
@@ -165,8 +177,13 @@ def test_injected_drift_is_detected_on_the_drifted_features(monitored: dict[str,
     api, result, line = monitored["drifted"]
     for scope in ("decisions", "market"):
         shifted = psis(result, scope)
-        for feature in ("court_in_force", "court_new_12m", "court_unperformed_cny",
-                        "tax_revenue_growth_12m", "tax_paid_growth_12m"):  # fmt: skip
+        for feature in (
+            "court_in_force",
+            "court_new_12m",
+            "court_unperformed_cny",
+            "tax_revenue_growth_12m",
+            "tax_paid_growth_12m",
+        ):
             assert shifted[feature] >= 0.25, (scope, feature, shifted[feature])
         for feature in ("tax_paid_cny_12m", "tax_revenue_cny_12m"):  # cut on half the entities
             assert shifted[feature] >= 0.1, (scope, feature, shifted[feature])
@@ -177,8 +194,15 @@ def test_injected_drift_is_detected_on_the_drifted_features(monitored: dict[str,
         gauge(api, "precredit_monitor_alerts", tenant="bank_a", level="alert")
         == result["summary"]["alert"]
     )
-    court = gauge(api, "precredit_psi", tenant="bank_a", model="precredit-platform", model_version="1",
-                  scope="decisions", feature="court_in_force")  # fmt: skip
+    court = gauge(
+        api,
+        "precredit_psi",
+        tenant="bank_a",
+        model="precredit-platform",
+        model_version="1",
+        scope="decisions",
+        feature="court_in_force",
+    )
     assert court == pytest.approx(psis(result, "decisions")["court_in_force"])
     assert result["retrain"]["drift"]
     settings = Settings(home=api.home, database_url=api.database_url)
@@ -208,5 +232,11 @@ def test_realised_performance_and_decision_mix(monitored: dict[str, Any]) -> Non
     files = {
         p.name for p in (monitoring.results_dir(api.home, "bank_a") / result["as_of"]).iterdir()
     }
-    assert {"report.md", "monitor.json", "decision_mix.png", "psi_precredit-platform-v1.png",
-            "score_precredit-platform-v1.png", "vintages_precredit-platform-v1.png"} <= files  # fmt: skip
+    assert {
+        "report.md",
+        "monitor.json",
+        "decision_mix.png",
+        "psi_precredit-platform-v1.png",
+        "score_precredit-platform-v1.png",
+        "vintages_precredit-platform-v1.png",
+    } <= files

@@ -102,8 +102,13 @@ def events(sessions: sessionmaker[Session], tenant: str) -> list[dict[str, objec
         ]
 
 
-def full_run(sessions: sessionmaker[Session], holder: ModelHolder, con: duckdb.DuckDBPyConnection,
-             tenant: str = "bank_a", **options: object) -> OfferRun:  # fmt: skip
+def full_run(
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    con: duckdb.DuckDBPyConnection,
+    tenant: str = "bank_a",
+    **options: object,
+) -> OfferRun:
     """`run_offers` with small batches, so several batches and transactions are exercised."""
     params: dict[str, object] = {"now": T0, "batch_rows": 300, "write_rows": 70} | options
     return run_offers(sessions, holder, con, tenant, **params)  # type: ignore[arg-type]
@@ -135,14 +140,19 @@ def test_batch_scoring_equals_the_api_answer_for_every_row(holder: ModelHolder, 
 
 
 def test_a_run_offers_each_approvable_entity_exactly_as_the_model_decides(
-    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
     banks: tuple[str, str],
-) -> None:  # fmt: skip
+) -> None:
     run = full_run(sessions, holder, platform)
     frame = platform.execute(f"SELECT * FROM {snapshot.TABLE} ORDER BY uscc").df()
     expected = holder.get("bank_a").model.preapprove(frame)
-    wanted = {code: answer for code, answer in zip(frame["uscc"], expected, strict=True)
-              if answer["decision"] != "decline"}  # fmt: skip
+    wanted = {
+        code: answer
+        for code, answer in zip(frame["uscc"], expected, strict=True)
+        if answer["decision"] != "decline"
+    }
     stored = offers(sessions, "bank_a")
     assert {o.uscc for o in stored} == set(wanted)
     assert run.counts.scored == len(frame)
@@ -151,8 +161,12 @@ def test_a_run_offers_each_approvable_entity_exactly_as_the_model_decides(
     for offer in stored:
         answer = wanted[offer.uscc]
         assert (offer.decision, offer.limit_cny, offer.pd, offer.grade, offer.binding) == (
-            answer["decision"], answer["limit_cny"], answer["pd"], answer["grade_label"],
-            answer["binding"])  # fmt: skip
+            answer["decision"],
+            answer["limit_cny"],
+            answer["pd"],
+            answer["grade_label"],
+            answer["binding"],
+        )
         assert json.loads(offer.reasons_json) == answer["reasons"]
         assert 1 <= len(json.loads(offer.reasons_json)) <= 5
         assert offer.limit_cny > 0
@@ -165,24 +179,33 @@ def test_a_run_offers_each_approvable_entity_exactly_as_the_model_decides(
 
 
 def test_a_second_run_leaves_unchanged_offers_and_sends_nothing(
-    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
     banks: tuple[str, str],
-) -> None:  # fmt: skip
+) -> None:
     subscribe(sessions, "bank_a")
     first = full_run(sessions, holder, platform)
     before = {(o.id, o.input_hash, o.valid_until) for o in offers(sessions, "bank_a")}
     assert first.counts.events == first.counts.created == len(events(sessions, "bank_a"))
     second = full_run(sessions, holder, platform, now=T0 + dt.timedelta(days=3))
     assert second.counts.unchanged == first.counts.created
-    assert (second.counts.created, second.counts.changed, second.counts.revoked,
-            second.counts.expired, second.counts.events) == (0, 0, 0, 0, 0)  # fmt: skip
+    assert (
+        second.counts.created,
+        second.counts.changed,
+        second.counts.revoked,
+        second.counts.expired,
+        second.counts.events,
+    ) == (0, 0, 0, 0, 0)
     assert {(o.id, o.input_hash, o.valid_until) for o in offers(sessions, "bank_a")} == before
 
 
 def test_offers_expire_on_their_date_and_are_then_offered_afresh(
-    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
     banks: tuple[str, str],
-) -> None:  # fmt: skip
+) -> None:
     first = full_run(sessions, holder, platform, valid_days=10)
     early = full_run(sessions, holder, platform, now=T0 + dt.timedelta(days=9), valid_days=10)
     assert early.counts.expired == 0
@@ -210,9 +233,11 @@ def add_court_listing(con: duckdb.DuckDBPyConnection, code: str) -> None:
 
 
 def test_a_new_court_listing_revokes_the_offer_and_tells_the_bank(
-    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
     banks: tuple[str, str],
-) -> None:  # fmt: skip
+) -> None:
     subscribe(sessions, "bank_a")
     full_run(sessions, holder, platform)
     code = approved_code(sessions)
@@ -235,17 +260,21 @@ def test_a_new_court_listing_revokes_the_offer_and_tells_the_bank(
     assert data["revocation"]["reason"] == "gate:court_debtor"
     [api] = holder.get("bank_a").model.preapprove(snapshot.read(platform, [code]))
     assert {k: data["revocation"][k] for k in ("decision", "pd", "grade", "reasons")} == {
-        "decision": "decline", "pd": api["pd"], "grade": api["grade_label"],
+        "decision": "decline",
+        "pd": api["pd"],
+        "grade": api["grade_label"],
         "reasons": api["reasons"],
-    }  # fmt: skip
+    }
     after = full_run(sessions, holder, platform, now=later + dt.timedelta(hours=1))
     assert (after.counts.created, after.counts.revoked, after.counts.events) == (0, 0, 0)
 
 
 def test_a_changed_score_supersedes_the_offer_with_a_new_one(
-    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
     banks: tuple[str, str],
-) -> None:  # fmt: skip
+) -> None:
     subscribe(sessions, "bank_a")
     full_run(sessions, holder, platform)
     code = approved_code(sessions)
@@ -274,9 +303,11 @@ def test_a_changed_score_supersedes_the_offer_with_a_new_one(
 
 
 def test_entities_gone_from_the_snapshot_lose_their_offers(
-    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
     banks: tuple[str, str],
-) -> None:  # fmt: skip
+) -> None:
     full_run(sessions, holder, platform)
     gone = [o.uscc for o in offers(sessions, "bank_a", "active")][:2]
     platform.execute(f"DELETE FROM {snapshot.TABLE} WHERE uscc IN (?, ?)", gone)
@@ -295,9 +326,11 @@ def test_entities_gone_from_the_snapshot_lose_their_offers(
 
 
 def test_the_database_holds_one_active_offer_per_entity_and_product(
-    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
     banks: tuple[str, str],
-) -> None:  # fmt: skip
+) -> None:
     full_run(sessions, holder, platform)
     [first, *_] = offers(sessions, "bank_a", "active")
     with sessions() as session:
@@ -311,13 +344,29 @@ def test_bulk_inserts_keep_times_in_utc_and_refuse_naive_ones(
     sessions: sessionmaker[Session], banks: tuple[str, str]
 ) -> None:
     shanghai = dt.timezone(dt.timedelta(hours=8))
-    row = {"id": repo.new_id(), "tenant_id": "bank_a", "uscc": "91440300MA5FXXXX1X",
-           "product": "sme_credit", "decision": "approve", "limit_cny": 1000.0, "pd": 0.01,
-           "grade": "G03", "binding": "capacity:tax", "reasons_json": "[]", "model_name": "m",
-           "model_version": "1", "snapshot_as_of": dt.date(2025, 12, 31), "input_hash": "0" * 64,
-           "status": "active", "active_key": "bank_a:sme_credit:91440300MA5FXXXX1X",
-           "replaces_id": None, "created_at": T0.astimezone(shanghai), "valid_until": T0,
-           "revoked_at": None, "revoke_reason": None}  # fmt: skip
+    row = {
+        "id": repo.new_id(),
+        "tenant_id": "bank_a",
+        "uscc": "91440300MA5FXXXX1X",
+        "product": "sme_credit",
+        "decision": "approve",
+        "limit_cny": 1000.0,
+        "pd": 0.01,
+        "grade": "G03",
+        "binding": "capacity:tax",
+        "reasons_json": "[]",
+        "model_name": "m",
+        "model_version": "1",
+        "snapshot_as_of": dt.date(2025, 12, 31),
+        "input_hash": "0" * 64,
+        "status": "active",
+        "active_key": "bank_a:sme_credit:91440300MA5FXXXX1X",
+        "replaces_id": None,
+        "created_at": T0.astimezone(shanghai),
+        "valid_until": T0,
+        "revoked_at": None,
+        "revoke_reason": None,
+    }
     with sessions.begin() as session:
         insert_rows(session, OFFERS, [row])
     [stored] = offers(sessions, "bank_a")
@@ -329,11 +378,16 @@ def test_bulk_inserts_keep_times_in_utc_and_refuse_naive_ones(
 
 
 def test_concurrent_runs_of_one_tenant_offer_each_entity_once(
-    sessions: sessionmaker[Session], home: Path, platform: duckdb.DuckDBPyConnection,
-    banks: tuple[str, str], tmp_path: Path,
-) -> None:  # fmt: skip
-    holders = [ModelHolder(f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts", tmp_path / f"c{i}")
-               for i in range(2)]  # fmt: skip
+    sessions: sessionmaker[Session],
+    home: Path,
+    platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+    tmp_path: Path,
+) -> None:
+    holders = [
+        ModelHolder(f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts", tmp_path / f"c{i}")
+        for i in range(2)
+    ]
     results: list[OfferRun] = []
 
     def work(holder: ModelHolder) -> None:
@@ -351,9 +405,11 @@ def test_concurrent_runs_of_one_tenant_offer_each_entity_once(
 
 
 def test_tenants_runs_leave_each_other_alone(
-    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
     banks: tuple[str, str],
-) -> None:  # fmt: skip
+) -> None:
     subscribe(sessions, "bank_a")
     a = full_run(sessions, holder, platform, tenant="bank_a")
     b = full_run(sessions, holder, platform, tenant="bank_b")
@@ -371,9 +427,12 @@ def test_tenants_runs_leave_each_other_alone(
 
 
 def test_exports_follow_the_documented_schema(
-    sessions: sessionmaker[Session], holder: ModelHolder, platform: duckdb.DuckDBPyConnection,
-    banks: tuple[str, str], tmp_path: Path,
-) -> None:  # fmt: skip
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+    tmp_path: Path,
+) -> None:
     run = full_run(sessions, holder, platform, out_dir=tmp_path / "out")
     active = {o.id: o for o in offers(sessions, "bank_a", "active")}
     table = pq.read_table(run.exports["parquet"])
@@ -445,8 +504,15 @@ def test_offers_commands_run_export_and_rescore_after_a_correction(
         get_settings.cache_clear()
     assert done.exit_code == 0, done.output
     counts = counts_of(done.output)
-    assert set(counts) == {"scored", "created", "changed", "revoked", "expired", "unchanged",
-                           "events"}  # fmt: skip
+    assert set(counts) == {
+        "scored",
+        "created",
+        "changed",
+        "revoked",
+        "expired",
+        "unchanged",
+        "events",
+    }
     assert counts["created"] == len(offers(sessions, "bank_a")) > 0
     for kind in ("parquet", "csv", "jsonl"):
         [path] = re.findall(rf"^\s*{kind}\s+(\S+)$", done.output, re.MULTILINE)

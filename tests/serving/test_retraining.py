@@ -34,9 +34,15 @@ AS_OF = "2025-12-31"
 def api(tiny_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     """A dedicated server: retraining moves bank_a's champion, which other tests must not see."""
     home = build_home(tiny_store, tmp_path_factory.mktemp("retrain") / "home")
-    live = LiveApi.start("sqlite", home, sqlite_url(home / "service.db"), retrain_max_ece=0.1,
-                          retrain_min_own_defaults=1_000,  # ~350 own defaults: boost from platform
-                          max_batch=500, max_body_bytes=2_000_000)  # fmt: skip
+    live = LiveApi.start(
+        "sqlite",
+        home,
+        sqlite_url(home / "service.db"),
+        retrain_max_ece=0.1,
+        retrain_min_own_defaults=1_000,  # ~350 own defaults: boost from platform
+        max_batch=500,
+        max_body_bytes=2_000_000,
+    )
     yield live
     live.stop()
 
@@ -48,13 +54,17 @@ def bank_loans(home: Path, prefix: str, seed: int, n: int = 2_400) -> pd.DataFra
         rows = con.execute("SELECT uscc FROM entities ORDER BY uscc").fetchall()
         codes = [r[0] for r in rows if uscc.is_valid(r[0])]  # pilot-era codes cannot be posted
         months = pd.date_range("2022-01-01", "2024-06-01", freq="MS")
-        loans = pd.DataFrame({
-            "loan_id": [f"{prefix}-{i:05d}" for i in range(n)],
-            "uscc": rng.choice(codes, n),
-            "application_date": (months[rng.integers(0, len(months), n)]
-                                 + pd.to_timedelta(rng.integers(0, 27, n), unit="D")).date,
-            "amount_cny": 300_000.0,
-        })  # fmt: skip
+        loans = pd.DataFrame(
+            {
+                "loan_id": [f"{prefix}-{i:05d}" for i in range(n)],
+                "uscc": rng.choice(codes, n),
+                "application_date": (
+                    months[rng.integers(0, len(months), n)]
+                    + pd.to_timedelta(rng.integers(0, 27, n), unit="D")
+                ).date,
+                "amount_cny": 300_000.0,
+            }
+        )
         return outcomes.realise(con, loans, seed)
 
 
@@ -63,8 +73,14 @@ def post_outcomes(api: LiveApi, key: str, frame: pd.DataFrame) -> None:
     client = api.client(key)
     records = frame.drop(columns=["true_pd"]).to_dict("records")
     for start in range(0, len(records), 500):
-        batch = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()
-                  if not (k == "default_date" and v is None)} for r in records[start:start + 500]]  # fmt: skip
+        batch = [
+            {
+                k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                for k, v in r.items()
+                if not (k == "default_date" and v is None)
+            }
+            for r in records[start : start + 500]
+        ]
         for item in batch:
             item["default_flag"], item["max_dpd"] = bool(item["default_flag"]), int(item["max_dpd"])
         response = client.post("/v1/outcomes", json={"outcomes": batch})
@@ -115,16 +131,26 @@ def test_the_loop_trains_gates_and_promotes_only_on_approval(api: LiveApi) -> No
     assert int(params["own_defaults"]) > result["train_defaults"] > 0
     before = admin.post("/v1/preapprovals", json={"uscc": api.codes[0]}).json()["model"]
     assert before["name"] == "precredit-platform"
-    refused = admin.post("/v1/models/promote", json={"version": "99", "approver": "Li Wei",
-                                                      "reason": "looks fine"})  # fmt: skip
+    refused = admin.post(
+        "/v1/models/promote", json={"version": "99", "approver": "Li Wei", "reason": "looks fine"}
+    )
     assert refused.status_code == 404
-    approved = admin.post("/v1/models/promote", json={
-        "version": result["version"], "approver": "Li Wei (CRO)", "reason": "gate passed; reviewed card"})  # fmt: skip
+    approved = admin.post(
+        "/v1/models/promote",
+        json={
+            "version": result["version"],
+            "approver": "Li Wei (CRO)",
+            "reason": "gate passed; reviewed card",
+        },
+    )
     assert approved.status_code == 200, approved.text
     after = admin.post("/v1/preapprovals", json={"uscc": api.codes[0]}).json()["model"]
     assert (after["name"], after["version"]) == ("precredit-bank_a", result["version"])
-    tags = MlflowClient(f"sqlite:///{api.home / 'mlflow.db'}").get_model_version(
-        "precredit-bank_a", result["version"]).tags  # fmt: skip
+    tags = (
+        MlflowClient(f"sqlite:///{api.home / 'mlflow.db'}")
+        .get_model_version("precredit-bank_a", result["version"])
+        .tags
+    )
     assert tags["promoted_by"] == "Li Wei (CRO)"
     other = api.client(api.keys.bank_b).post("/v1/preapprovals", json={"uscc": api.codes[0]})
     assert other.json()["model"]["name"] == "precredit-platform"  # bank_b unaffected

@@ -51,8 +51,9 @@ def test_a_rewritten_store_is_reloaded_and_an_unchanged_one_is_not(store_copy: P
     before = cache.row(code)
     column = REGISTRY.names.index("tax_paid_cny_12m")
     with store.connect(store_copy) as con:  # another process (a CLI refresh) writes the store
-        con.execute(f"UPDATE {snapshot.TABLE} SET tax_paid_cny_12m = 123456.0 WHERE uscc = ?",
-                    [code])  # fmt: skip
+        con.execute(
+            f"UPDATE {snapshot.TABLE} SET tax_paid_cny_12m = 123456.0 WHERE uscc = ?", [code]
+        )
     assert cache.reload_if_changed() is True
     assert cache.row(code).values[column] == 123456.0
     assert before.values[column] != 123456.0  # a request holding the old row keeps its values

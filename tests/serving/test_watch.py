@@ -58,8 +58,15 @@ def test_one_bank_never_learns_another_banks_watchlist(
     assert warned[2] in live_api.client(live_api.keys.bank_a).get("/v1/watchlist").json()["codes"]
 
 
-@pytest.mark.parametrize("body", [{"codes": []}, {"codes": ["91441500MA4XXXXX1X"]},
-                                  {"codes": ["x"], "source": "friend"}, {"codes": "abc"}])  # fmt: skip
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"codes": []},
+        {"codes": ["91441500MA4XXXXX1X"]},
+        {"codes": ["x"], "source": "friend"},
+        {"codes": "abc"},
+    ],
+)
 def test_bad_watch_requests_are_422(live_api: LiveApi, body: dict[str, object]) -> None:
     response = live_api.client(live_api.keys.bank_a).post("/v1/watchlist", json=body)
     assert response.status_code == 422, response.text

@@ -162,8 +162,16 @@ def test_signatures_verify_and_refuse_tampering_replay_and_garbage() -> None:
     assert not verify_signature(secret, header, body, now=now + 301)  # a replay, too old
     assert not verify_signature(secret, header, body, now=now - 301)
     assert verify_signature(secret, f"t={now},v1={'0' * 64},v1={expected}", body, now=now)
-    for bad in ["", "t=", f"v1={expected}", f"t=abc,v1={expected}", f"t={now}",
-                f"t={now},t={now},v1={expected}", f"t={now};v1={expected}", "=,=,"]:  # fmt: skip
+    for bad in [
+        "",
+        "t=",
+        f"v1={expected}",
+        f"t=abc,v1={expected}",
+        f"t={now}",
+        f"t={now},t={now},v1={expected}",
+        f"t={now};v1={expected}",
+        "=,=,",
+    ]:
         assert not verify_signature(secret, bad, body, now=now), bad
 
 
@@ -193,18 +201,29 @@ def test_endpoints_are_per_tenant_and_their_secret_is_shown_once(
 
 @pytest.mark.parametrize(
     "url",
-    ["http://bank-a.example/hooks", "ftp://bank-a.example/", "https://user:pw@bank-a.example/",
-     "https:///no-host", "bank-a.example/hooks", "https://bank a.example/", "https://x.example/" + "a" * 2000,
-     "http://10.0.0.5/admin"],
-)  # fmt: skip
+    [
+        "http://bank-a.example/hooks",
+        "ftp://bank-a.example/",
+        "https://user:pw@bank-a.example/",
+        "https:///no-host",
+        "bank-a.example/hooks",
+        "https://bank a.example/",
+        "https://x.example/" + "a" * 2000,
+        "http://10.0.0.5/admin",
+    ],
+)
 def test_unsafe_urls_are_refused(url: str) -> None:
     with pytest.raises(InvalidInput):
         outbox.checked_url(url)
 
 
 def test_loopback_http_and_https_urls_are_accepted() -> None:
-    for url in ["https://bank-a.example/hooks?x=1", "http://127.0.0.1:8080/h", "http://localhost/h",
-                "http://[::1]:9/h"]:  # fmt: skip
+    for url in [
+        "https://bank-a.example/hooks?x=1",
+        "http://127.0.0.1:8080/h",
+        "http://localhost/h",
+        "http://[::1]:9/h",
+    ]:
         assert outbox.checked_url(url) == url
 
 
@@ -336,14 +355,20 @@ def platform(api_stacks: ApiStacks, tmp_path: Path) -> Iterator[duckdb.DuckDBPyC
 def holder(api_stacks: ApiStacks, tmp_path_factory: pytest.TempPathFactory) -> ModelHolder:
     """The trained platform model of the API tests."""
     home = api_stacks.home
-    return ModelHolder(f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts",
-                       tmp_path_factory.mktemp("webhook-models"))  # fmt: skip
+    return ModelHolder(
+        f"sqlite:///{home / 'mlflow.db'}",
+        home / "mlartifacts",
+        tmp_path_factory.mktemp("webhook-models"),
+    )
 
 
 def test_each_tenant_receives_its_own_offers_signed_with_its_own_secret(
-    sessions: sessionmaker[Session], banks: tuple[str, str], holder: ModelHolder,
-    platform: duckdb.DuckDBPyConnection, receiver: tuple[Receiver, str],
-) -> None:  # fmt: skip
+    sessions: sessionmaker[Session],
+    banks: tuple[str, str],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
+    receiver: tuple[Receiver, str],
+) -> None:
     state_a, url = receiver
     state_a.secret = endpoint(sessions, "bank_a", url)
     state_b = Receiver()

@@ -41,8 +41,9 @@ Run = tuple[dict[str, Any], pd.DataFrame, Path, Path]
 
 @pytest.fixture(scope="module")
 def runs(
-    tiny_store: Path, tmp_path_factory: pytest.TempPathFactory,
-) -> dict[str, Run]:  # fmt: skip
+    tiny_store: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Run]:
     """The simulation with both banks, then with bank_b alone (same seed)."""
     out = {}
     for name, banks in (("both", (BANK_A, BANK_B)), ("b_alone", (BANK_B,))):
@@ -115,9 +116,11 @@ def test_cold_start_labels_count_only_events_ingested_by_the_cutoff(tiny_store: 
         pairs = platform_pairs(con, [dt.date(2022, 6, 30)], 1_000, 7)
         known = platform_labels(con, pairs, dt.date(2023, 1, 1))
         everything = platform_labels(con, pairs)
-        unknown_then = con.execute(f"SELECT DISTINCT uscc FROM ({ADVERSE_EVENTS}) e "
-                                   "WHERE event_date > DATE '2022-06-30' AND event_date <= DATE "
-                                   "'2023-06-30' AND ingest_date > DATE '2023-01-01'").fetchall()  # fmt: skip
+        unknown_then = con.execute(
+            f"SELECT DISTINCT uscc FROM ({ADVERSE_EVENTS}) e "
+            "WHERE event_date > DATE '2022-06-30' AND event_date <= DATE "
+            "'2023-06-30' AND ingest_date > DATE '2023-01-01'"
+        ).fetchall()
     changed = set(pairs.loc[(known != everything).to_numpy(), "uscc"])
     assert (known <= everything).all()
     assert changed
@@ -172,7 +175,9 @@ def test_pooling_flag_opts_every_bank_in(tmp_path: Path) -> None:
     with session_factory(engine)() as session:
         banks = [t for t in repo.list_tenants(session) if not t.platform]
         assert [(t.id, t.pooling_opt_in, t.promotion_policy) for t in banks] == [
-            ("bank_a", True, "manual"), ("bank_b", True, "auto")]  # fmt: skip
+            ("bank_a", True, "manual"),
+            ("bank_b", True, "auto"),
+        ]
     engine.dispose()
 
 
@@ -185,12 +190,14 @@ def test_round_dates_fit_the_store_and_refuse_overflow() -> None:
 
 
 def test_banks_never_lend_to_legally_barred_entities_and_profit_follows_its_formula() -> None:
-    answers = pd.DataFrame({
-        "decision": ["approve", "refer", "decline", "decline"],
-        "limit_cny": [100_000.0, 50_000.0, 0.0, 0.0],
-        "failed_gates": [[], [], ["gate:court_debtor"], ["gate:no_tax_paid"]],
-        "requested_amount_cny": [80_000.0, 90_000.0, 60_000.0, 70_000.0],
-    })  # fmt: skip
+    answers = pd.DataFrame(
+        {
+            "decision": ["approve", "refer", "decline", "decline"],
+            "limit_cny": [100_000.0, 50_000.0, 0.0, 0.0],
+            "failed_gates": [[], [], ["gate:court_debtor"], ["gate:no_tax_paid"]],
+            "requested_amount_cny": [80_000.0, 90_000.0, 60_000.0, 70_000.0],
+        }
+    )
     lent = grants(answers, replace(BANK_A, explore_share=1.0), np.random.default_rng(0))
     assert lent["granted"].tolist() == [True, True, False, True]
     assert lent["amount_cny"].tolist() == [80_000.0, 50_000.0, 0.0, 50_000.0]

@@ -20,13 +20,19 @@ def con() -> duckdb.DuckDBPyConnection:
     con.execute("CREATE TABLE truth_monthly (uscc VARCHAR, month DATE, pd_12m DOUBLE)")
     con.execute("""INSERT INTO truth_monthly VALUES
         ('A', DATE '2024-03-01', 0.02), ('B', DATE '2024-03-01', 0.10),
-        ('B', DATE '2024-03-01', 0.40), ('C', DATE '2024-04-01', 0.90)""")  # fmt: skip
+        ('B', DATE '2024-03-01', 0.40), ('C', DATE '2024-04-01', 0.90)""")
     return con
 
 
 def _loans(codes: list[str], day: dt.date = dt.date(2024, 3, 15)) -> pd.DataFrame:
-    return pd.DataFrame({"loan_id": [f"L{i}" for i in range(len(codes))], "uscc": codes,
-                         "application_date": [day] * len(codes), "amount_cny": 100_000.0})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "loan_id": [f"L{i}" for i in range(len(codes))],
+            "uscc": codes,
+            "application_date": [day] * len(codes),
+            "amount_cny": 100_000.0,
+        }
+    )
 
 
 def test_a_duplicated_code_gives_one_outcome_per_loan_at_the_riskier_pd(

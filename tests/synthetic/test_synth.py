@@ -30,7 +30,9 @@ def _query(path: Path, sql: str) -> pd.DataFrame:
 
 def _loans_with_signals(path: Path) -> pd.DataFrame:
     """Matured loans with the true PD and a few raw signals as of the application month."""
-    return _query(path, f"""
+    return _query(
+        path,
+        f"""
         WITH m AS ({MATURED_LOANS})
         SELECT m.*, t.pd_12m,
           (SELECT count(*) FROM penalties p WHERE p.uscc = m.uscc
@@ -44,7 +46,8 @@ def _loans_with_signals(path: Path) -> pd.DataFrame:
              AND x.period_end BETWEEN m.start_date - INTERVAL 12 MONTH AND m.start_date) AS neg_tax
         FROM m JOIN truth_monthly t
           ON t.uscc = m.uscc AND t.month = date_trunc('month', m.start_date - INTERVAL 20 DAY)
-    """).drop_duplicates("loan_id")  # fmt: skip
+    """,
+    ).drop_duplicates("loan_id")
 
 
 def test_same_seed_same_tables_other_seed_differs(tmp_path: Path) -> None:
@@ -68,14 +71,18 @@ def test_every_table_filled_and_schema_complete(small_store: Path) -> None:
 def test_history_covers_four_years_in_every_catalog_table(small_store: Path) -> None:
     for table in schema.CATALOG_TABLES:
         column = table.event_dates[0]
-        span = _query(small_store, f"SELECT date_diff('day', min({column}), max({column})) AS days "
-                                   f"FROM {table.name}")  # fmt: skip
+        span = _query(
+            small_store,
+            f"SELECT date_diff('day', min({column}), max({column})) AS days FROM {table.name}",
+        )
         assert span["days"].iloc[0] >= 4 * 365 - 120, table.name
 
 
 def test_population_mix_and_divisions(realism_store: Path) -> None:
-    mix = _query(realism_store, "SELECT entity_type, count(*) / sum(count(*)) OVER () AS share "
-                                "FROM entities GROUP BY 1").set_index("entity_type")["share"]  # fmt: skip
+    mix = _query(
+        realism_store,
+        "SELECT entity_type, count(*) / sum(count(*)) OVER () AS share FROM entities GROUP BY 1",
+    ).set_index("entity_type")["share"]
     assert 0.27 <= mix["enterprise"] <= 0.33
     assert 0.64 <= mix["individual"] <= 0.70
     assert 0.005 <= mix["cooperative"] <= 0.025
@@ -119,13 +126,16 @@ def test_true_pd_ranks_loans_realistically_and_beats_every_raw_signal(realism_st
 
 def test_adverse_public_events_follow_true_pd(realism_store: Path) -> None:
     """Entities with a new court-debtor listing had a higher true PD a year before."""
-    pd_by_event = _query(realism_store, """
+    pd_by_event = _query(
+        realism_store,
+        """
         WITH t AS (SELECT uscc, pd_12m FROM truth_monthly WHERE month = DATE '2023-06-01'),
         ev AS (SELECT DISTINCT uscc FROM court_debtors
                WHERE publish_date BETWEEN DATE '2023-07-01' AND DATE '2024-06-30')
         SELECT (ev.uscc IS NOT NULL) AS listed, avg(t.pd_12m) AS mean_pd, count(*) AS n
         FROM t LEFT JOIN ev USING (uscc) GROUP BY 1
-    """).set_index("listed")  # fmt: skip
+    """,
+    ).set_index("listed")
     assert pd_by_event.loc[True, "n"] >= 50
     assert pd_by_event.loc[True, "mean_pd"] > 2.5 * pd_by_event.loc[False, "mean_pd"]
 
@@ -151,11 +161,16 @@ def test_defects_present_at_realistic_rates(realism_store: Path) -> None:
     )
     corrected = versions.query("version == 2")["n"].sum()
     assert 0 < corrected < 0.05 * versions["n"].sum()
-    late = _query(realism_store, "SELECT avg(CASE WHEN ingest_date - month > 120 THEN 1 ELSE 0 END) AS late "
-                                 "FROM social_insurance")["late"].iloc[0]  # fmt: skip
+    late = _query(
+        realism_store,
+        "SELECT avg(CASE WHEN ingest_date - month > 120 THEN 1 ELSE 0 END) AS late "
+        "FROM social_insurance",
+    )["late"].iloc[0]
     assert 0.01 < late < 0.06
-    orphans = _query(realism_store, "SELECT count(*) AS n FROM penalties WHERE uscc NOT IN "
-                                    "(SELECT uscc FROM entities)")["n"].iloc[0]  # fmt: skip
+    orphans = _query(
+        realism_store,
+        "SELECT count(*) AS n FROM penalties WHERE uscc NOT IN (SELECT uscc FROM entities)",
+    )["n"].iloc[0]
     assert orphans >= 1
 
 

@@ -22,8 +22,13 @@ def frame(
     rng = np.random.default_rng(seed)
     tax = rng.lognormal(10, 1, n) * scale
     tax[rng.random(n) < 0.1] = np.nan
-    return pd.DataFrame({"tax": tax, "kind": rng.choice(3, n, p=kinds).astype(float),
-                         "as_of": pd.Timestamp("2023-03-31")})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "tax": tax,
+            "kind": rng.choice(3, n, p=kinds).astype(float),
+            "as_of": pd.Timestamp("2023-03-31"),
+        }
+    )
 
 
 def test_psi_from_frozen_shares_equals_psi_on_the_values() -> None:
@@ -79,17 +84,27 @@ def test_levels_and_settings_refuse_inverted_thresholds() -> None:
 def test_vintages_grades_and_mix() -> None:
     rng = np.random.default_rng(5)
     pds = rng.uniform(0.01, 0.3, 400)
-    loans = pd.DataFrame({"application_date": pd.date_range("2023-01-01", periods=400, freq="D"),
-                          "label": (rng.random(400) < pds).astype(int), "pd": pds,
-                          "grade": np.digitize(pds, [0.1, 0.2]) + 1})  # fmt: skip
+    loans = pd.DataFrame(
+        {
+            "application_date": pd.date_range("2023-01-01", periods=400, freq="D"),
+            "label": (rng.random(400) < pds).astype(int),
+            "pd": pds,
+            "grade": np.digitize(pds, [0.1, 0.2]) + 1,
+        }
+    )
     loans["grade_label"] = "G" + loans["grade"].astype(str)
     vintages = performance.by_vintage(loans, trained_through="2023-06-30")
     assert [v["vintage"] for v in vintages] == ["2023Q1", "2023Q2", "2023Q3", "2023Q4", "2024Q1"]
     assert [v["in_training_period"] for v in vintages][:3] == [True, True, False]
     assert sum(v["loans"] for v in vintages) == 400
     assert [g["grade"] for g in performance.by_grade(loans)] == ["G1", "G2", "G3"]
-    decisions = pd.DataFrame({"created_at": pd.to_datetime(["2026-01-05", "2026-01-07", "2026-02-01"], utc=True),
-                              "decision": ["approve", "decline", "refer"], "model": "m v1"})  # fmt: skip
+    decisions = pd.DataFrame(
+        {
+            "created_at": pd.to_datetime(["2026-01-05", "2026-01-07", "2026-02-01"], utc=True),
+            "decision": ["approve", "decline", "refer"],
+            "model": "m v1",
+        }
+    )
     weekly = performance.decision_mix(decisions, "week")
     assert [(r["period"], r["decisions"]) for r in weekly] == [("2026-01-05", 2), ("2026-01-26", 1)]
     monthly = performance.decision_mix(decisions, "month")

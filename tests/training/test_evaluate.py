@@ -195,9 +195,15 @@ def _scorecard_data(seed: int, n: int) -> tuple[pd.DataFrame, np.ndarray]:
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     tax[rng.random(n) < 0.1] = np.nan
     frame = pd.DataFrame(
-        {"tax": tax, "age": age, "sector": sector, "noise": rng.normal(size=n),
-         "all_missing": np.nan, "constant": 1.0}
-    )  # fmt: skip
+        {
+            "tax": tax,
+            "age": age,
+            "sector": sector,
+            "noise": rng.normal(size=n),
+            "all_missing": np.nan,
+            "constant": 1.0,
+        }
+    )
     return frame, y
 
 
@@ -305,8 +311,11 @@ def test_each_gate_declines(change: dict[str, float], reason: str) -> None:
 
 def test_grade_m_needs_one_year_and_every_failed_gate_is_listed() -> None:
     out = baselines.incumbent_rule(
-        _rows({"tax_grade_latest": 3.0, "reg_age_months": 12.0}, {"court_in_force": 1.0, "abn_in_force": 1.0})
-    )  # fmt: skip
+        _rows(
+            {"tax_grade_latest": 3.0, "reg_age_months": 12.0},
+            {"court_in_force": 1.0, "abn_in_force": 1.0},
+        )
+    )
     assert out["approved"].tolist() == [True, False]
     assert out["limit_cny"].iloc[0] == pytest.approx(100_000 / 2 * 4)
     assert out["reason"].iloc[1] == "dishonest_debtor;abnormal_operations"
@@ -328,8 +337,11 @@ def test_grade_m_needs_one_year_and_every_failed_gate_is_listed() -> None:
 def test_limit_is_half_24m_tax_times_multiplier_capped(
     grade: float, entity_type: str, tax_24m: float, limit: float
 ) -> None:
-    row = {"tax_grade_latest": grade, "tax_paid_cny_24m": tax_24m,
-           "reg_entity_type": float(ENTITY_TYPES.index(entity_type))}  # fmt: skip
+    row = {
+        "tax_grade_latest": grade,
+        "tax_paid_cny_24m": tax_24m,
+        "reg_entity_type": float(ENTITY_TYPES.index(entity_type)),
+    }
     out = baselines.incumbent_rule(_rows(row)).iloc[0]
     assert out["approved"]
     assert out["limit_cny"] == pytest.approx(limit)

@@ -22,13 +22,22 @@ CHECKS = ["auc_not_worse", "calibration_ece", "monotonicity", "score_psi", "min_
 
 
 def gate(
-    result: TrainResult, challenger: PreapprovalModel, champion: PreapprovalModel | None,
+    result: TrainResult,
+    challenger: PreapprovalModel,
+    champion: PreapprovalModel | None,
     config: GateConfig = GateConfig(),
-) -> GateVerdict:  # fmt: skip
+) -> GateVerdict:
     """The gate exactly as the pipeline runs it, on the session's out-of-time rows."""
     test = result.splits["test"]
-    return evaluate_gate(challenger, champion, result.splits["train"], test, test["label"].to_numpy(),
-                         int(result.metrics["train_defaults"]), config)  # fmt: skip
+    return evaluate_gate(
+        challenger,
+        champion,
+        result.splits["train"],
+        test,
+        test["label"].to_numpy(),
+        int(result.metrics["train_defaults"]),
+        config,
+    )
 
 
 def by_name(verdict: GateVerdict) -> dict[str, Check]:
@@ -80,8 +89,11 @@ def test_a_label_shuffled_challenger_is_refused_for_its_discrimination(
 def test_the_verdict_lists_every_check_with_value_and_threshold(
     trained_platform: TrainResult,
 ) -> None:
-    model, test, train_ = (trained_platform.model, trained_platform.splits["test"],
-                           trained_platform.splits["train"])  # fmt: skip
+    model, test, train_ = (
+        trained_platform.model,
+        trained_platform.splits["test"],
+        trained_platform.splits["train"],
+    )
     y, pd_ = test["label"].to_numpy(), model.predict_proba(test)
     config = GateConfig()
     verdict = gate(trained_platform, model, None, config)
@@ -106,9 +118,12 @@ def test_the_verdict_lists_every_check_with_value_and_threshold(
 
 @pytest.mark.parametrize(
     ("config", "check"),
-    [(GateConfig(max_ece=0.0), "calibration_ece"), (GateConfig(min_defaults=10**9), "min_defaults"),
-     (GateConfig(max_psi=0.0), "score_psi")],
-)  # fmt: skip
+    [
+        (GateConfig(max_ece=0.0), "calibration_ece"),
+        (GateConfig(min_defaults=10**9), "min_defaults"),
+        (GateConfig(max_psi=0.0), "score_psi"),
+    ],
+)
 def test_a_threshold_out_of_reach_fails_its_own_check_only(
     trained_platform: TrainResult, config: GateConfig, check: str
 ) -> None:

@@ -54,11 +54,13 @@ class SecondRun:
 
 @pytest.fixture(scope="module")
 def first(
-    small_store: Path, tmp_path_factory: pytest.TempPathFactory,
-) -> FirstRun:  # fmt: skip
+    small_store: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> FirstRun:
     tmp = tmp_path_factory.mktemp("pipeline")
-    config = PipelineConfig(small_store, f"sqlite:///{tmp / 'mlflow.db'}", tmp / "artifacts",
-                            per_date=2_500)  # fmt: skip
+    config = PipelineConfig(
+        small_store, f"sqlite:///{tmp / 'mlflow.db'}", tmp / "artifacts", per_date=2_500
+    )
     result = run("platform", "platform", config)
     client = tracking.connect(config.tracking_uri, config.artifact_root)
     return FirstRun(config, client, result, client.get_model_version(NAME, result.version), tmp)
@@ -73,21 +75,28 @@ def second(
     y = test["label"].to_numpy()
     champion_version = tracking.version_by_alias(client, "platform", tracking.CHAMPION)
     champion = tracking.load_native(client, champion_version.run_id, first.workdir / "champion")
-    verdict = evaluate_gate(shuffled_platform, champion, splits["train"], test, y,
-                            int(splits["train"]["label"].sum()))  # fmt: skip
+    verdict = evaluate_gate(
+        shuffled_platform, champion, splits["train"], test, y, int(splits["train"]["label"].sum())
+    )
     _, version = tracking.log_run(
-        client, "platform", shuffled_platform, {"label": "platform", "labels": "shuffled"},
+        client,
+        "platform",
+        shuffled_platform,
+        {"label": "platform", "labels": "shuffled"},
         metrics.summary(y, shuffled_platform.predict_proba(test)),
-        {"gate.json": json.dumps(verdict.to_dict())}, test, {"label": "platform"},
-    )  # fmt: skip
+        {"gate.json": json.dumps(verdict.to_dict())},
+        test,
+        {"label": "platform"},
+    )
     if verdict.passed:  # what `run` does with a verdict
         tracking.promote(client, "platform", version, "test", "gate passed")
     return SecondRun(
-        verdict, version,
+        verdict,
+        version,
         str(tracking.version_by_alias(client, "platform", tracking.CHAMPION).version),
         str(tracking.version_by_alias(client, "platform", tracking.CHALLENGER).version),
         dict(client.get_model_version(NAME, version).tags),
-    )  # fmt: skip
+    )
 
 
 def test_the_first_run_is_registered_as_version_1_and_promoted(first: FirstRun) -> None:
@@ -117,14 +126,22 @@ def test_the_run_logs_metrics_params_and_the_data_fingerprint(
     assert logged.params["data_fingerprint"] == data_fingerprint(platform_frame)
     assert logged.params["rows"] == str(len(platform_frame))
     assert (logged.params["label"], logged.params["tenant"], logged.params["seed"]) == (
-        "platform", "platform", "42")  # fmt: skip
+        "platform",
+        "platform",
+        "42",
+    )
     assert logged.tags["label"] == "platform"
 
 
 def test_the_run_keeps_the_review_artifacts(first: FirstRun) -> None:
-    local = Path(mlflow.artifacts.download_artifacts(
-        run_id=first.result.run_id, artifact_path="review", dst_path=str(first.workdir / "review"),
-        tracking_uri=first.config.tracking_uri))  # fmt: skip
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=first.result.run_id,
+            artifact_path="review",
+            dst_path=str(first.workdir / "review"),
+            tracking_uri=first.config.tracking_uri,
+        )
+    )
     assert set(REVIEW) <= {p.name for p in local.iterdir()}
     assert json.loads((local / "gate.json").read_text()) == first.result.verdict.to_dict()
     for image in (
@@ -137,7 +154,8 @@ def test_the_run_keeps_the_review_artifacts(first: FirstRun) -> None:
     assert "precredit-platform" in (local / "model_card.md").read_text(encoding="utf-8")
     baselines = pd.read_csv(local / "baselines.csv")
     assert {"precredit", "woe_scorecard", "incumbent_tax_rule", "oracle_truth_pd"} <= set(
-        baselines["model"])  # fmt: skip
+        baselines["model"]
+    )
     assert len(pd.read_csv(local / "grade_table.csv")) >= 3
 
 
@@ -149,9 +167,14 @@ def test_the_native_artifacts_are_the_session_model(
 
 
 def test_the_logged_model_holds_no_pickle(first: FirstRun) -> None:
-    local = Path(mlflow.artifacts.download_artifacts(
-        run_id=first.result.run_id, artifact_path="model", dst_path=str(first.workdir / "model"),
-        tracking_uri=first.config.tracking_uri))  # fmt: skip
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=first.result.run_id,
+            artifact_path="model",
+            dst_path=str(first.workdir / "model"),
+            tracking_uri=first.config.tracking_uri,
+        )
+    )
     files = [p for p in local.rglob("*") if p.is_file()]
     assert any(p.name == "model.txt" for p in files)
     for path in files:

@@ -139,8 +139,11 @@ def test_cv_folds_are_seeded_stratified_and_disjoint(
     every_test_row = np.sort(np.concatenate([test for *_, test in parts]))
     assert np.array_equal(every_test_row, np.arange(y.size))  # each row held out exactly once
     again, other = cv_parts(y, seed=42), cv_parts(y, seed=43)
-    assert all(np.array_equal(a, b) for one, two in zip(parts, again, strict=True)
-               for a, b in zip(one, two, strict=True))  # fmt: skip
+    assert all(
+        np.array_equal(a, b)
+        for one, two in zip(parts, again, strict=True)
+        for a, b in zip(one, two, strict=True)
+    )
     assert not np.array_equal(parts[0][2], other[0][2])
 
 
@@ -150,8 +153,10 @@ def test_csv_parquet_and_a_rerun_give_identical_metrics(
     """Three independent runs (in memory, CSV, Parquet) with one seed: one identical report."""
     table[0].to_csv(tmp_path / "bank.csv", index=False)
     table[0].to_parquet(tmp_path / "bank.parquet", index=False)
-    runs = [train_table(tmp_path / name, "status", "bad", "as_of", "company_id", seed=42)
-            for name in ("bank.csv", "bank.parquet")]  # fmt: skip
+    runs = [
+        train_table(tmp_path / name, "status", "bad", "as_of", "company_id", seed=42)
+        for name in ("bank.csv", "bank.parquet")
+    ]
     assert [run.pop("table") for run in runs] == ["bank.csv", "bank.parquet"]
     assert runs[0] == runs[1]
     assert {k: v for k, v in runs[0].items() if k not in {"target", "positive"}} == out_of_time
@@ -183,8 +188,13 @@ def test_a_categorical_signal_alone_is_learnt_with_categorical_splits() -> None:
 
 
 def test_same_table_gives_same_codes_from_a_sorted_list() -> None:
-    frame = pd.DataFrame({"kind": ["b", "a", None, "c", "a"] * 20, "flag": [True, False] * 50,
-                          "y": ["bad", "good"] * 50})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "kind": ["b", "a", None, "c", "a"] * 20,
+            "flag": [True, False] * 50,
+            "y": ["bad", "good"] * 50,
+        }
+    )
     shuffled = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
     one, two = prepare(frame, "y", "bad", None, None), prepare(shuffled, "y", "bad", None, None)
     assert one.spec.categories == two.spec.categories == {"kind": ("a", "b", "c")}

@@ -22,8 +22,10 @@ def upgrade() -> None:
     """Add `tenants.financing_opt_in`, `financing_requests` and `financing_answers`."""
     # A plain ADD COLUMN: batch mode would copy and drop `tenants`, which SQLite refuses
     # (foreign keys on) once other tables reference its rows.
-    op.add_column("tenants", sa.Column("financing_opt_in", sa.Boolean(), nullable=False,
-                                       server_default=sa.false()))  # fmt: skip
+    op.add_column(
+        "tenants",
+        sa.Column("financing_opt_in", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_table(
         "financing_requests",
         sa.Column("id", sa.String(36), nullable=False),
@@ -47,13 +49,20 @@ def upgrade() -> None:
         sa.Column("answer_json", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("request_id", "tenant_id", name="pk_financing_answers"),
-        sa.ForeignKeyConstraint(["request_id"], ["financing_requests.id"],
-                                name="fk_financing_answers_request_id_financing_requests"),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"],
-                                name="fk_financing_answers_tenant_id_tenants"),
-    )  # fmt: skip
-    op.create_index("ix_financing_answers_tenant_id_created_at", "financing_answers",
-                    ["tenant_id", "created_at"])  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["financing_requests.id"],
+            name="fk_financing_answers_request_id_financing_requests",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name="fk_financing_answers_tenant_id_tenants"
+        ),
+    )
+    op.create_index(
+        "ix_financing_answers_tenant_id_created_at",
+        "financing_answers",
+        ["tenant_id", "created_at"],
+    )
 
 
 def downgrade() -> None:

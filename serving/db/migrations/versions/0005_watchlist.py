@@ -40,9 +40,10 @@ def upgrade() -> None:
         sa.Column("event_id", sa.String(36), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "warning_key", name="pk_warning_notices"),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"],
-                                name="fk_warning_notices_tenant_id_tenants"),
-    )  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name="fk_warning_notices_tenant_id_tenants"
+        ),
+    )
 
 
 def downgrade() -> None:
