@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 def build_services(settings: Settings) -> Services:
     """Open the store, migrate the service database, load the models (failures degrade to 503)."""
-    upgrade(settings.service_db)
+    upgrade(settings.migration_db)
     snapshot = Snapshot(settings.store)
     try:
         snapshot.open()

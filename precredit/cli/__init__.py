@@ -13,6 +13,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import typer
 
 from precredit.cli import (
+    audit,
     codes,
     data,
     evaluation,
@@ -54,6 +55,7 @@ app.command("simulate")(simulate.simulate)
 app.add_typer(service.banks_app, name="banks")
 app.add_typer(offers.offers_app, name="offers")
 app.add_typer(offers.webhooks_app, name="webhooks")
+app.add_typer(audit.audit_app, name="audit")
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
     """Serve the scoring API with uvicorn (OpenAPI docs at /docs)."""
-    upgrade(get_settings().service_db)  # once, before workers start
+    upgrade(get_settings().migration_db)  # once, before workers start
     config = http.config("serving.app:create_app", host, port, workers, factory=True)
     if workers <= 1:
         uvicorn.Server(config).run()
