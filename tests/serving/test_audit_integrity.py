@@ -3,6 +3,7 @@ role for the API, and a hash chain that `precredit audit verify` checks (real SQ
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import sqlite3
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 
 from precredit.cli import app
 from precredit.settings import get_settings
-from serving.db import make_engine, repo, session_factory
+from serving.db import make_engine, repo, session_factory, upgrade
 from serving.db.audit_chain import GENESIS
 from serving.db.audit_verify import Head, read_anchors, verify, verify_tenant, write_anchors
 from serving.db.models import Decision
@@ -350,3 +351,45 @@ def test_the_api_role_records_and_reads_decisions(api_engine: Engine, chained: l
         assert stored is not None
         assert stored.seq == 6
         assert verify_tenant(session, "bank_a").broken is None
+
+
+# --- the migration ----------------------------------------------------------------------------
+
+
+def test_the_migration_chains_decisions_already_stored(db_url: str, db_schema: str | None) -> None:
+    """Decisions recorded before revision 0006 are chained in (created_at, id) order."""
+    upgrade(db_url, schema=db_schema, revision="0005")
+    engine = make_engine(db_url, schema=db_schema)
+    old_columns = [c for c in COLUMNS if c not in ("seq", "prev_hash", "row_hash")]
+    insert = text(
+        f"INSERT INTO decisions ({', '.join(old_columns)}) "
+        f"VALUES ({', '.join(':' + c for c in old_columns)})"
+    )
+    start = dt.datetime(2026, 11, 1, 9, 30, tzinfo=dt.UTC)
+    try:
+        with session_factory(engine)() as session:
+            repo.create_tenant(session, "bank_a", "Bank A")
+            repo.create_tenant(session, "bank_b", "Bank B")
+            session.commit()
+        rows = [  # inserted out of time order; bank_b's between bank_a's
+            ("a3", "bank_a", 3), ("b1", "bank_b", 1), ("a1", "bank_a", 1), ("a2", "bank_a", 2)
+        ]  # fmt: skip
+        with engine.begin() as connection:
+            for decision_id, tenant, minute in rows:
+                fields = decision_fields(tenant, id=decision_id)
+                fields["created_at"] = start + dt.timedelta(minutes=minute)
+                if engine.dialect.name == "sqlite":  # raw SQL: SQLAlchemy's SQLite text form
+                    fields["created_at"] = fields["created_at"].replace(tzinfo=None)
+                connection.execute(insert, dict(fields))
+        upgrade(db_url, schema=db_schema)
+        with session_factory(engine)() as session:
+            order = session.execute(text("SELECT id, seq FROM decisions ORDER BY tenant_id, seq"))
+            assert [tuple(r) for r in order] == [("a1", 1), ("a2", 2), ("a3", 3), ("b1", 1)]
+            reports = verify(session)
+            assert [(r.head.seq, r.broken) for r in reports] == [(3, None), (1, None)]
+            repo.record_decision(session, **decision_fields("bank_a"))  # and the chain goes on
+            session.commit()
+            assert verify_tenant(session, "bank_a").head.seq == 4
+            assert verify_tenant(session, "bank_a").broken is None
+    finally:
+        engine.dispose()
