@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from functools import cache
 from importlib import resources
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from catalog import config_file
 from catalog.errors import InvalidInput
 from catalog.schema import ENTITY_TYPES, INDUSTRY_SECTIONS, TAX_GRADES
 
@@ -176,40 +175,15 @@ class ProductPolicy(_Strict):
 
 def load_policy(path: Path) -> ProductPolicy:
     """Read and validate a `.yaml`, `.yml` or `.toml` policy file."""
-    suffix = path.suffix.lower()
-    if suffix not in (".yaml", ".yml", ".toml"):
-        raise InvalidInput(f"policy {path.name}: expected a .yaml, .yml or .toml file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"policy {path.name}: cannot read ({type(exc).__name__})") from None
-    return _parse(text, suffix, path.name)
+    return _validate(config_file.read(path, "policy"), f"policy {path.name}")
 
 
 @cache
 def default_policy() -> ProductPolicy:
     """The platform's default product policy shipped with the package (read once)."""
     text = resources.files("models.policies").joinpath(DEFAULT_POLICY_FILE).read_text("utf-8")
-    return _parse(text, ".yaml", DEFAULT_POLICY_FILE)
-
-
-def _parse(text: str, suffix: str, name: str) -> ProductPolicy:
-    where = f"policy {name}"
-    try:
-        data = tomllib.loads(text) if suffix == ".toml" else yaml.safe_load(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{where}: invalid TOML: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{where}: invalid YAML{_yaml_position(exc)}") from None
-    return _validate(data, where)
-
-
-def _yaml_position(exc: yaml.YAMLError) -> str:
-    # str(exc) quotes the offending lines; only the problem and its position are reported.
-    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
-        return ""
-    mark = exc.problem_mark
-    return f" at line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
+    where = f"policy {DEFAULT_POLICY_FILE}"
+    return _validate(config_file.parse(text, ".yaml", where), where)
 
 
 def _validate(data: Any, where: str) -> ProductPolicy:

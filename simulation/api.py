@@ -1,28 +1,24 @@
 """The simulation's side of a real precredit API: a local server, the banks and their clients.
 
-`LocalApi` serves `create_app(settings)` with uvicorn on a free 127.0.0.1 port in a thread
-(the same configuration `precredit serve` uses); `BankClient` is one bank talking to it over
-HTTP with its own API key, exactly as a bank's systems would.
+`local_api` serves `create_app(settings)` in a `serving.http.ServerThread` (the same uvicorn
+configuration `precredit serve` uses); `BankClient` is one bank talking to it over HTTP with its
+own API key, exactly as a bank's systems would.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any
 
 import httpx
 import pandas as pd
-import uvicorn
 
 from catalog.errors import PrecreditError
-from serving import http
 from serving.app import create_app
 from serving.config import Settings
 from serving.db import make_engine, repo, session_factory, upgrade
+from serving.http import ServerThread
 from simulation.lending import BankPolicy
 
 JOB_TIMEOUT_SECONDS = 1_800
@@ -34,6 +30,11 @@ class SimulationError(PrecreditError):
 
     http_status = 500
     code = "simulation_failed"
+
+
+def local_api(settings: Settings) -> ServerThread:
+    """The API on a free 127.0.0.1 port in a thread (start it with `with`)."""
+    return ServerThread(create_app(settings), name="sim-api", start_seconds=120)
 
 
 def provision(settings: Settings, banks: Sequence[BankPolicy], pooling: bool) -> dict[str, str]:
@@ -59,53 +60,6 @@ def provision(settings: Settings, banks: Sequence[BankPolicy], pooling: bool) ->
     finally:
         engine.dispose()
     return keys
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class LocalApi:
-    """The precredit API on 127.0.0.1 in a background thread, for the length of a `with`."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.base_url = ""
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> LocalApi:
-        port = _free_port()
-        self._server = uvicorn.Server(http.config(create_app(self.settings), "127.0.0.1", port))
-        self._thread = threading.Thread(target=self._server.run, name="sim-api", daemon=True)
-        self._thread.start()
-        self.base_url = f"http://127.0.0.1:{port}"
-        self._wait_healthy()
-        return self
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self._thread is None or not self._thread.is_alive():
-                raise SimulationError("the API server stopped during start-up")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise SimulationError("the API did not answer /healthz within 120 s")
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=60)
 
 
 class BankClient:

@@ -36,7 +36,7 @@ from features import snapshot
 from models.preapproval import PreapprovalModel
 from serving.config import Settings
 from simulation import report as simulation_report
-from simulation.api import BankClient, LocalApi, SimulationError, provision
+from simulation.api import BankClient, SimulationError, local_api, provision
 from simulation.ledger import Ledger, outcome_body
 from simulation.lending import BankPolicy, Economics, applicants, open_entities
 from simulation.round import RoundInput, Scored, retrain_summary, score_round
@@ -333,7 +333,7 @@ def simulate(
     with store.connect(settings.store) as con:
         snapshot.build(con, dates[0])
     keys = provision(settings, config.banks, config.pooling)
-    with LocalApi(settings) as api:
+    with local_api(settings) as api:
         clients = {b: BankClient(api.base_url, k, config.batch) for b, k in keys.items()}
         sim = Simulation(config, settings, cold, clients, progress)
         records: list[dict[str, Any]] = []

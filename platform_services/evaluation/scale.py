@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from functools import cache
 from importlib import resources
 from itertools import pairwise
@@ -17,10 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import yaml
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from catalog import config_file
 from catalog.errors import InvalidInput
 from catalog.schema import CATEGORIES
 from features.definitions import REGISTRY
@@ -241,14 +240,8 @@ def _check_direction(feature: Feature, rules: list[Rule]) -> None:
 
 def load_scale(path: Path, registry: Registry = REGISTRY) -> Scale:
     """Read and validate a `.yaml`, `.yml` or `.toml` scale file."""
-    suffix = path.suffix.lower()
-    if suffix not in (".yaml", ".yml", ".toml"):
-        raise InvalidInput(f"scale {path.name}: expected a .yaml, .yml or .toml file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"scale {path.name}: cannot read ({type(exc).__name__})") from None
-    return check_features(parse_scale(text, suffix, path.name), registry)
+    data = config_file.read(path, "scale")
+    return check_features(validate_scale(data, path.name), registry)
 
 
 @cache
@@ -264,12 +257,11 @@ def default_scale() -> Scale:
 
 def parse_scale(text: str, suffix: str, name: str) -> Scale:
     """Parse and validate scale text (structure only; `check_features` checks the registry)."""
-    try:
-        data: Any = tomllib.loads(text) if suffix == ".toml" else yaml.safe_load(text)
-    except tomllib.TOMLDecodeError:
-        raise InvalidInput(f"scale {name}: invalid TOML") from None
-    except yaml.YAMLError:
-        raise InvalidInput(f"scale {name}: invalid YAML") from None
+    return validate_scale(config_file.parse(text, suffix, f"scale {name}"), name)
+
+
+def validate_scale(data: Any, name: str) -> Scale:
+    """Validate parsed scale data (structure only; `check_features` checks the registry)."""
     if not isinstance(data, dict):
         raise InvalidInput(f"scale {name}: must be a mapping of scale fields")
     try:

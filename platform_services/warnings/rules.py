@@ -15,14 +15,13 @@ Windows and thresholds are overridable per platform from a YAML or TOML file (`l
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from catalog import config_file
 from catalog.errors import InvalidInput
 
 Kind = Literal["frequent", "cross_domain", "new_listing", "arrears", "rating_drop"]
@@ -94,14 +93,7 @@ def with_overrides(
 
 def load_rules(path: Path) -> tuple[WarningRule, ...]:
     """The default rules with the overrides of a `.yaml`/`.yml`/`.toml` file (rule code -> fields)."""
-    suffix = path.suffix.lower()
-    if suffix not in (".yaml", ".yml", ".toml"):
-        raise InvalidInput(f"rules {path.name}: expected a .yaml, .yml or .toml file")
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if suffix == ".toml" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise InvalidInput(f"rules {path.name}: cannot read ({type(exc).__name__})") from None
+    data = config_file.read(path, "rules")
     if not isinstance(data, dict):
         raise InvalidInput(f"rules {path.name}: must map rule codes to overrides")
     return with_overrides(data, where=f"rules {path.name}")

@@ -1,17 +1,24 @@
-"""The `precredit` console script: one Typer app grouping every command."""
+"""The `precredit` console script: one Typer app grouping every command.
+
+Starting is cheap: the command modules import only typer and the standard library at the top;
+each command imports the packages it runs (pandas, LightGBM, MLflow, DuckDB, FastAPI...) in its
+body, so `precredit --help`, `--version` and `COMMAND --help` load none of them.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+from typing import Annotated
 
 # OpenMP threads (LightGBM) sleep instead of spinning between parallel regions: spinning made
 # training 5-8x slower and starved the other API worker on a busy 2-core machine. Set before
-# LightGBM loads (the imports below), so workers spawned by `serve` inherit it.
+# LightGBM loads (inside the commands), so workers spawned by `serve` inherit it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import typer
 
+from precredit import __version__
 from precredit.cli import (
     audit,
     codes,
@@ -58,11 +65,30 @@ app.add_typer(offers.webhooks_app, name="webhooks")
 app.add_typer(audit.audit_app, name="audit")
 
 
-def main() -> None:
-    """Entry point: run the app, turning expected errors into one readable line."""
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"precredit {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def precredit(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Enterprise pre-credit (预授信) on public credit platform data."""
+    # Runs before every command (not for --help or --version): the registry's HTTP limits.
     from serving.config import registry_http_defaults
 
     registry_http_defaults()
+
+
+def main() -> None:
+    """Entry point: run the app, turning expected errors into one readable line."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     run_guarded(app)

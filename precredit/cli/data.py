@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from catalog import quality, store
 from precredit.cli.platform import StoreOption, store_path
 
 app = typer.Typer(help="Data quality of the platform store.", no_args_is_help=True)
@@ -25,6 +24,8 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Completeness, validity, timeliness, orphans, code error rate and quarantine; exit 0."""
+    from catalog import quality, store
+
     with store.connect(store_path(store_option), read_only=True) as con:
         report = quality.check_store(con)
     typer.echo(

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from catalog import store
-from platform_services import evaluation
-from platform_services.evaluation import EvaluationRun, Scale
 from precredit.cli.features import Entities, _read_codes
 from precredit.cli.platform import StoreOption, store_path
-from precredit.settings import get_settings
+
+if TYPE_CHECKING:
+    from platform_services.evaluation import EvaluationRun, Scale
+
 
 OutOption = Annotated[
     Path | None,
@@ -26,6 +26,8 @@ ScaleOption = Annotated[
 
 def out_dir(option: Path | None) -> Path:
     """The export directory named on the command line, else `$PRECREDIT_HOME/exports`."""
+    from precredit.settings import get_settings
+
     return option if option is not None else get_settings().home / "exports"
 
 
@@ -36,6 +38,8 @@ def _report(
     rows: int,
     deregistered: int,
 ) -> list[str]:
+    from platform_services import evaluation
+
     lines = [
         f"graded {run.entities:,} entities in {run.seconds:.2f} s ({run.per_second:,.0f} "
         f"entities/s), scale {scale.name} {scale.version}"
@@ -61,6 +65,9 @@ def evaluate_entities(
 ) -> None:
     """Grade every snapshot entity A/B/C/D with reasons (or, with --entities, refresh and
     re-grade only those after a correction or repair); write the table and the exports."""
+    from catalog import store
+    from platform_services import evaluation
+
     scale = evaluation.load_scale(scale_file) if scale_file else evaluation.default_scale()
     with store.connect(store_path(store_option)) as con:
         run = (

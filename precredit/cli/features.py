@@ -7,15 +7,9 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
-from catalog import store
 from catalog.errors import InvalidInput
-from features import docs, snapshot
-from features.compute import compute
-from features.definitions import REGISTRY
-from precredit.settings import get_settings
 
 app = typer.Typer(help="Feature registry, point-in-time builds and the serving snapshot.",
                   no_args_is_help=True)  # fmt: skip
@@ -50,6 +44,8 @@ def _read_codes(path: Path) -> list[str]:
 @app.command("list")
 def list_features(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Print the registry: name, category, legal basis, monotone direction, window, description."""
+    from features.definitions import REGISTRY
+
     if as_json:
         typer.echo(
             json.dumps([f.to_dict() for f in REGISTRY.features], ensure_ascii=False, indent=2)
@@ -69,6 +65,14 @@ def build(
     store_path: StoreOpt = None,
 ) -> None:
     """Compute features for every entity (or those listed) as of one date, to Parquet."""
+    import pandas as pd
+
+    from catalog import store
+    from features import snapshot
+    from features.compute import compute
+    from features.definitions import REGISTRY
+    from precredit.settings import get_settings
+
     day = _date(as_of)
     with store.connect(store_path or get_settings().store, read_only=True) as con:
         codes = _read_codes(entities) if entities else snapshot._codes(con, None)
@@ -81,6 +85,10 @@ def build(
 @app.command("snapshot")
 def build_snapshot(as_of: AsOf, entities: Entities = None, store_path: StoreOpt = None) -> None:
     """Build the serving snapshot as of a date, or refresh it for the entities listed."""
+    from catalog import store
+    from features import snapshot
+    from precredit.settings import get_settings
+
     day = _date(as_of)
     with store.connect(store_path or get_settings().store) as con:
         n = (
@@ -94,6 +102,8 @@ def build_snapshot(as_of: AsOf, entities: Entities = None, store_path: StoreOpt 
 @app.command("docs")
 def write_docs(out: Annotated[Path, typer.Option("--out")] = Path("docs/features.md")) -> None:
     """Regenerate the feature reference from the registry."""
+    from features import docs
+
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(docs.render(), encoding="utf-8")
     typer.echo(f"wrote {out}")

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
 from catalog.errors import InvalidInput
-from precredit.settings import get_settings
-from serving.db.engine import make_engine, session_factory
-from serving.monitor import run as monitoring
-from training.performance import Period
 
 
 def _day(text: str | None) -> dt.date:
@@ -51,12 +47,18 @@ def monitor(
         int | None,
         typer.Option(help="Days of recent decisions (default: PRECREDIT_MONITOR_WINDOW_DAYS)"),
     ] = None,
-    period: Annotated[Period | None, typer.Option(help="Decision mix by week or month")] = None,
+    period: Annotated[
+        Literal["week", "month"] | None, typer.Option(help="Decision mix by week or month")
+    ] = None,
 ) -> None:
     """Write report.md, PNG plots and monitor.json; /metrics and retrain-due read the result.
 
     Reads the service database as it is (never migrates it), the registry and the store.
     """
+    from precredit.settings import get_settings
+    from serving.db.engine import make_engine, session_factory
+    from serving.monitor import run as monitoring
+
     settings, day = get_settings(), _day(as_of)
     sessions = session_factory(make_engine(settings.service_db))
     result = monitoring.run(settings, sessions, tenant, day, window_days, period)

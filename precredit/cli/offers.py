@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.orm import Session, sessionmaker
 
-from catalog import store
-from features import snapshot
-from precredit.settings import get_settings
-from serving.db import webhooks as outbox
-from serving.db.engine import make_engine, session_factory
-from serving.db.migrate import upgrade
-from serving.db.models import utcnow
-from serving.db.offers import tenants_with_offers
-from serving.decision.model_store import ModelHolder
-from serving.offer.run import DEFAULT_VALID_DAYS, OfferRun, rescore, run_offers
-from serving.webhooks import DeliveryReport, RetryPolicy, deliver_all_due
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from serving.decision.model_store import ModelHolder
+    from serving.offer.run import OfferRun
+    from serving.webhooks import DeliveryReport
+
 
 offers_app = typer.Typer(help="Batch pre-approval offers and their exports.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Webhook endpoints and signed offer events.", no_args_is_help=True)
@@ -29,12 +24,19 @@ COUNTS = ("scored", "created", "changed", "revoked", "expired", "unchanged", "ev
 
 
 def _sessions() -> sessionmaker[Session]:
+    from precredit.settings import get_settings
+    from serving.db.engine import make_engine, session_factory
+    from serving.db.migrate import upgrade
+
     url = get_settings().service_db
     upgrade(url)
     return session_factory(make_engine(url))
 
 
 def _models() -> ModelHolder:
+    from precredit.settings import get_settings
+    from serving.decision.model_store import ModelHolder
+
     settings = get_settings()
     return ModelHolder(settings.mlflow_uri, settings.artifact_root, settings.model_cache)
 
@@ -59,10 +61,14 @@ def run(
         Path | None, typer.Option(help="Export directory [<home>/offers/<tenant>]")
     ] = None,
     valid_days: Annotated[
-        int, typer.Option(min=1, help="Days an offer stays valid")
-    ] = DEFAULT_VALID_DAYS,
+        int | None, typer.Option(min=1, help="Days an offer stays valid [the offer run's: 30]")
+    ] = None,
 ) -> None:
     """Score every entity of the snapshot for a bank; write its offers, events and exports."""
+    from catalog import store
+    from precredit.settings import get_settings
+    from serving.offer.run import DEFAULT_VALID_DAYS, run_offers
+
     settings = get_settings()
     sessions = _sessions()
     with store.connect(settings.store, read_only=True) as con:
@@ -71,7 +77,7 @@ def run(
             _models(),
             con,
             tenant,
-            valid_days=valid_days,
+            valid_days=valid_days or DEFAULT_VALID_DAYS,
             out_dir=out or settings.home / "offers" / tenant,
         )
     _echo_run(result)
@@ -85,10 +91,16 @@ def rescore_codes(
     ] = None,
     refresh: Annotated[bool, typer.Option(help="Refresh their snapshot rows first")] = False,
     valid_days: Annotated[
-        int, typer.Option(min=1, help="Days a new offer stays valid")
-    ] = DEFAULT_VALID_DAYS,
+        int | None, typer.Option(min=1, help="Days a new offer stays valid [the offer run's: 30]")
+    ] = None,
 ) -> None:
     """Re-score entities after a correction or a new record; revoke offers that no longer hold."""
+    from catalog import store
+    from features import snapshot
+    from precredit.settings import get_settings
+    from serving.db.offers import tenants_with_offers
+    from serving.offer.run import DEFAULT_VALID_DAYS, rescore
+
     settings, sessions = get_settings(), _sessions()
     if refresh:
         with store.connect(settings.store) as con:
@@ -98,7 +110,11 @@ def rescore_codes(
     models = _models()
     with store.connect(settings.store, read_only=True) as con:
         for name in tenants:
-            _echo_run(rescore(sessions, models, con, name, codes, valid_days=valid_days))
+            _echo_run(
+                rescore(
+                    sessions, models, con, name, codes, valid_days=valid_days or DEFAULT_VALID_DAYS
+                )
+            )
 
 
 @webhooks_app.command("add")
@@ -108,6 +124,8 @@ def add(
     event: Annotated[list[str] | None, typer.Option(help="Event type to send [all]")] = None,
 ) -> None:
     """Register an endpoint; prints its signing secret once, alone on the last line."""
+    from serving.db import webhooks as outbox
+
     with _sessions().begin() as session:
         info, secret = outbox.add_endpoint(session, tenant, url, event or None)
     typer.echo(
@@ -120,6 +138,8 @@ def add(
 @webhooks_app.command("list")
 def list_endpoints(tenant: Tenant) -> None:
     """A bank's endpoints (never their secrets)."""
+    from serving.db import webhooks as outbox
+
     with _sessions()() as session:
         for info in outbox.list_endpoints(session, tenant):
             state = f"disabled {info.disabled_at:%Y-%m-%d}" if info.disabled_at else "enabled"
@@ -131,6 +151,9 @@ def disable(
     endpoint_id: Annotated[str, typer.Argument(help="Endpoint id")], tenant: Tenant
 ) -> None:
     """Stop sending events to an endpoint."""
+    from serving.db import webhooks as outbox
+    from serving.db.models import utcnow
+
     with _sessions().begin() as session:
         outbox.disable_endpoint(session, tenant, endpoint_id, utcnow())
     typer.echo(f"endpoint {endpoint_id} disabled")
@@ -153,6 +176,8 @@ def deliver(
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request")] = 10.0,
 ) -> None:
     """Post due events to their endpoints, signed, retrying with exponential backoff."""
+    from serving.webhooks import RetryPolicy, deliver_all_due
+
     sessions = _sessions()
     policy = RetryPolicy(
         base_seconds=base_seconds, max_attempts=max_attempts, timeout_seconds=timeout

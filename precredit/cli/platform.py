@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from catalog import ingest, store
-from catalog.ingest import FileReport, ImportReport
-from precredit.settings import get_settings
+if TYPE_CHECKING:
+    from catalog.ingest import FileReport, ImportReport
+
 
 app = typer.Typer(
     help="The platform store: import and export platform files.", no_args_is_help=True
@@ -37,6 +37,8 @@ class ExportFormat(StrEnum):
 
 def store_path(option: Path | None) -> Path:
     """The store named on the command line, else the configured one."""
+    from precredit.settings import get_settings
+
     return option if option is not None else get_settings().store
 
 
@@ -49,6 +51,8 @@ def import_files(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import platform files; failing rows are quarantined, importing twice adds nothing."""
+    from catalog import ingest, store
+
     ingest.plan(source)  # refuse a bad directory before creating a store for it
     path = store_path(store_option)
     if not path.exists():
@@ -69,6 +73,8 @@ def export_files(
     store_option: StoreOption = None,
 ) -> None:
     """Write every importable table of the store to one file per table."""
+    from catalog import ingest, store
+
     with store.connect(store_path(store_option), read_only=True) as con:
         paths = ingest.export_dir(con, target, "csv" if fmt is ExportFormat.csv else "parquet")
     typer.echo(f"exported {len(paths)} tables to {target}")

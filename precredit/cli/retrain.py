@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.orm import Session, sessionmaker
 
-from precredit.settings import get_settings
-from serving import retraining
-from serving.db import repo
-from serving.db.engine import make_engine, session_factory
-from serving.db.migrate import upgrade
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
 
 AsOf = Annotated[
     str | None, typer.Option(help="Maturity date for outcomes, YYYY-MM-DD (default: today)")
@@ -21,6 +18,10 @@ AsOf = Annotated[
 
 
 def _sessions() -> sessionmaker[Session]:
+    from precredit.settings import get_settings
+    from serving.db.engine import make_engine, session_factory
+    from serving.db.migrate import upgrade
+
     settings = get_settings()
     upgrade(settings.service_db)
     return session_factory(make_engine(settings.service_db))
@@ -38,6 +39,9 @@ def retrain(
     ] = "on_demand",
 ) -> None:
     """Retrain a bank's model on its matured outcomes now (the job the API runs in background)."""
+    from precredit.settings import get_settings
+    from serving import retraining
+
     settings, sessions = get_settings(), _sessions()
     job = retraining.submit(
         sessions, tenant, trigger, "precredit retrain (CLI)", _day(as_of), settings.retrain_seed
@@ -54,6 +58,10 @@ def retrain_due(
     run: Annotated[bool, typer.Option("--run/--dry-run", help="Run the due retrainings")] = True,
 ) -> None:
     """For cron: retrain every bank whose triggers fired (new outcomes, schedule, drift)."""
+    from precredit.settings import get_settings
+    from serving import retraining
+    from serving.db import repo
+
     settings, sessions, day = get_settings(), _sessions(), _day(as_of)
     with sessions() as session:
         banks = [t.id for t in repo.list_tenants(session) if not t.platform]

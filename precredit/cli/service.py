@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import socket
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
-from sqlalchemy.orm import Session
-from uvicorn.supervisors import Multiprocess
 
 from catalog.errors import InvalidInput, NotFound
-from precredit.settings import get_settings
-from serving import http
-from serving.db import repo
-from serving.db.engine import make_engine, session_factory
-from serving.db.migrate import upgrade
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 class Promotion(StrEnum):
@@ -42,6 +37,13 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
     """Serve the scoring API with uvicorn (OpenAPI docs at /docs)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from precredit.settings import get_settings
+    from serving import http
+    from serving.db.migrate import upgrade
+
     upgrade(get_settings().migration_db)  # once, before workers start
     config = http.config("serving.app:create_app", host, port, workers, factory=True)
     if workers <= 1:
@@ -70,6 +72,10 @@ def _listener(host: str, port: int) -> socket.socket:
 
 
 def _sessions() -> Session:
+    from precredit.settings import get_settings
+    from serving.db.engine import make_engine, session_factory
+    from serving.db.migrate import upgrade
+
     url = get_settings().service_db
     upgrade(url)
     return session_factory(make_engine(url))()
@@ -86,6 +92,8 @@ def add(
     promotion: Promotion = Promotion.manual,
 ) -> None:
     """Register a bank and print its API key once, alone on the last line."""
+    from serving.db import repo
+
     tenant = bank_id or name.strip().lower().replace(" ", "_").replace("-", "_")
     scopes = ["score", "outcomes"] + (["admin"] if admin else [])
     with _sessions() as session:
@@ -116,6 +124,8 @@ def set_policy(
     ] = None,
 ) -> None:
     """Change a bank's pooling opt-in, promotion policy or financing-platform opt-in."""
+    from serving.db import repo
+
     with _sessions() as session:
         tenant = repo.get_tenant(session, bank_id)
         if tenant is None:
@@ -140,6 +150,8 @@ def new_key(
     admin: Annotated[bool, typer.Option(help="Also allow model operations (admin scope)")] = False,
 ) -> None:
     """Issue another key for an existing bank (printed once, alone on the last line)."""
+    from serving.db import repo
+
     with _sessions() as session:
         key = repo.issue_key(session, bank_id, ["score", "outcomes"] + (["admin"] if admin else []))
         session.commit()
@@ -149,6 +161,8 @@ def new_key(
 @banks_app.command("revoke")
 def revoke(key_id: Annotated[str, typer.Argument(help="Key id (see `banks list`)")]) -> None:
     """Revoke an API key; requests with it get 401 from then on."""
+    from serving.db import repo
+
     with _sessions() as session:
         repo.revoke_key(session, key_id)
         session.commit()
@@ -158,6 +172,8 @@ def revoke(key_id: Annotated[str, typer.Argument(help="Key id (see `banks list`)
 @banks_app.command("list")
 def list_banks() -> None:
     """Banks and their keys (ids and prefixes only; never a secret)."""
+    from serving.db import repo
+
     with _sessions() as session:
         for tenant in repo.list_tenants(session):
             typer.echo(f"{tenant.id:20} {tenant.name}")

@@ -12,10 +12,6 @@ from typing import Annotated
 import typer
 
 from catalog.errors import InvalidInput
-from precredit.settings import get_settings
-from simulation import report as simulation_report
-from simulation.run import SimulationConfig, default_banks, prepare_home
-from simulation.run import simulate as run
 
 
 def _start(value: str | None) -> dt.date | None:
@@ -27,6 +23,8 @@ def _start(value: str | None) -> dt.date | None:
 
 def _source(entities: int | None) -> Path | None:
     """The demo store to copy, or None to generate `entities` afresh."""
+    from precredit.settings import get_settings
+
     if entities is not None:
         return None
     path = get_settings().store
@@ -62,6 +60,10 @@ def simulate(
     ] = None,
 ) -> None:
     """Simulate banks lending on pre-approvals, reporting outcomes and retraining through the API."""
+    from simulation import report as simulation_report
+    from simulation.run import SimulationConfig, default_banks, prepare_home
+    from simulation.run import simulate as run
+
     config = SimulationConfig(default_banks(banks), rounds, months, _start(start), seed, pooling)
     scratch = home or Path(tempfile.mkdtemp(prefix="precredit-sim-"))
     started = time.perf_counter()

@@ -6,24 +6,18 @@ import datetime as dt
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from catalog import quality, store
 from catalog.errors import InvalidInput
-from features import snapshot
-from platform_services.evaluation import grading
-from platform_services.warnings.run import run_warnings
-from precredit.settings import Settings, get_settings
-from serving.db import repo
-from serving.db.engine import make_engine, session_factory
-from serving.db.migrate import upgrade
-from serving.decision.model_store import ModelHolder
-from serving.offer.run import run_offers
-from synthetic.config import SynthConfig
-from synthetic.generate import generate as generate_store
-from training.pipeline import PipelineConfig, PipelineResult, run
+
+if TYPE_CHECKING:
+    from catalog import store
+    from precredit.settings import Settings
+    from synthetic.config import SynthConfig
+    from training.pipeline import PipelineResult
+
 
 Entities = Annotated[int, typer.Option("--entities", help="Number of market entities.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed; same seed, same tables.")]
@@ -32,6 +26,8 @@ StoreOpt = Annotated[Path | None, typer.Option("--store", help="Store file to (r
 
 
 def _config(entities: int, seed: int, end_date: str) -> SynthConfig:
+    from synthetic.config import SynthConfig
+
     try:
         end = dt.date.fromisoformat(end_date)
     except ValueError:
@@ -47,6 +43,9 @@ def generate(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Write a complete synthetic platform store (replaces the file when done)."""
+    from precredit.settings import get_settings
+    from synthetic.generate import generate as generate_store
+
     path = store_path or get_settings().store
     started = time.perf_counter()
     summary = generate_store(path, _config(entities, seed, end_date))
@@ -69,6 +68,12 @@ def demo(
     port: Annotated[int, typer.Option(help="Port for the API")] = 8000,
 ) -> None:
     """The main job on embedded defaults: platform, snapshot, quality report, model, API."""
+    from catalog import quality, store
+    from features import snapshot
+    from precredit.settings import get_settings
+    from synthetic.generate import generate as generate_store
+    from training.pipeline import PipelineConfig, run
+
     settings = get_settings()
     config = _config(entities, seed, "2025-12-31")
     typer.echo(
@@ -124,6 +129,10 @@ def _echo_training(result: PipelineResult) -> None:
 
 def _platform_services(path: Path, as_of: dt.date) -> None:
     """Grade every entity and run the warning rules, printing counts."""
+    from catalog import store
+    from platform_services.evaluation import grading
+    from platform_services.warnings.run import run_warnings
+
     with store.connect(path) as con:
         graded = grading.evaluate(con)
         found = run_warnings(con, as_of)
@@ -135,6 +144,11 @@ def _platform_services(path: Path, as_of: dt.date) -> None:
 
 def _offers(settings: Settings) -> None:
     """One batch of offers for the demo bank, with its exports."""
+    from catalog import store
+    from serving.db.engine import make_engine, session_factory
+    from serving.decision.model_store import ModelHolder
+    from serving.offer.run import run_offers
+
     sessions = session_factory(make_engine(settings.service_db))
     models = ModelHolder(settings.mlflow_uri, settings.artifact_root, settings.model_cache)
     with store.connect(settings.store, read_only=True) as con:
@@ -150,6 +164,8 @@ def _offers(settings: Settings) -> None:
 
 def _example_code(con: store.Connection) -> str:
     """A healthy enterprise of the snapshot, for the copy-paste curl."""
+    from features import snapshot
+
     rows = con.execute(
         f"SELECT uscc FROM {snapshot.TABLE} WHERE reg_entity_type = 0 AND court_in_force = 0 "
         "AND abn_in_force = 0 AND dis_in_force = 0 AND tax_grade_latest >= 4 "
@@ -160,6 +176,11 @@ def _example_code(con: store.Connection) -> str:
 
 def _demo_key() -> str:
     """A fresh API key for the `demo_bank` tenant (registered on first use)."""
+    from precredit.settings import get_settings
+    from serving.db import repo
+    from serving.db.engine import make_engine, session_factory
+    from serving.db.migrate import upgrade
+
     url = get_settings().service_db
     upgrade(url)
     with session_factory(make_engine(url))() as session:

@@ -10,9 +10,6 @@ from typing import Annotated, Any
 import typer
 
 from catalog.errors import InvalidInput
-from precredit.settings import get_settings
-from training import tracking
-from training.pipeline import PipelineConfig, run
 
 models_app = typer.Typer(
     help="Registered models: promotion with who and why.", no_args_is_help=True
@@ -63,6 +60,9 @@ def train(
     ] = True,
 ) -> None:
     """Train the PD model on the platform store (tracked, registered, gated) or on any table."""
+    from precredit.settings import get_settings
+    from training.pipeline import PipelineConfig, run
+
     if table is not None:
         _train_table(table, target, positive, time_col, id_col, metrics_json, seed)
         return
@@ -98,6 +98,9 @@ def promote(
     why: Annotated[str, typer.Option(help="Reason")],
 ) -> None:
     """Make a registered version the tenant's champion (recorded with who and why)."""
+    from precredit.settings import get_settings
+    from training import tracking
+
     settings = get_settings()
     client = tracking.connect(settings.mlflow_uri, settings.artifact_root)
     tracking.promote(client, tenant, version, who, why)

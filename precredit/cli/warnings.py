@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from catalog import store
 from catalog.errors import InvalidInput
-from features import snapshot
-from platform_services import warnings
-from platform_services.evaluation.table import exists
 from precredit.cli.evaluation import OutOption, out_dir
 from precredit.cli.platform import StoreOption, store_path
-from precredit.settings import get_settings
-from serving import watch
-from serving.db.engine import make_engine, session_factory
-from serving.db.migrate import upgrade
+
+if TYPE_CHECKING:
+    from catalog import store
+    from platform_services import warnings
+
 
 app = typer.Typer(help="Risk monitoring and early warning (work plan item 6).",
                   no_args_is_help=True)  # fmt: skip
@@ -34,6 +31,9 @@ RulesOption = Annotated[
 
 
 def _as_of(text: str | None, con: store.Connection) -> dt.date:
+    from features import snapshot
+    from platform_services.evaluation.table import exists
+
     if text is not None:
         try:
             return dt.date.fromisoformat(text)
@@ -45,6 +45,8 @@ def _as_of(text: str | None, con: store.Connection) -> dt.date:
 
 
 def _rules(path: Path | None) -> tuple[warnings.WarningRule, ...]:
+    from platform_services import warnings
+
     return warnings.load_rules(path) if path else warnings.DEFAULT_RULES
 
 
@@ -56,6 +58,9 @@ def run(
     store_option: StoreOption = None,
 ) -> None:
     """Flag every entity the rules fire on; write `entity_warnings` and the exports."""
+    from catalog import store
+    from platform_services import warnings
+
     rules = _rules(rules_file)
     with store.connect(store_path(store_option)) as con:
         result = warnings.run_warnings(con, _as_of(as_of, con), rules)
@@ -75,6 +80,11 @@ def run(
 
 def _notify(con: store.Connection, as_of: dt.date) -> dict[str, int]:
     """Queue new warnings on banks' watched entities (none without a service database yet)."""
+    from precredit.settings import get_settings
+    from serving import watch
+    from serving.db.engine import make_engine, session_factory
+    from serving.db.migrate import upgrade
+
     settings = get_settings()
     if settings.database_url is None and not (settings.home / "service.db").exists():
         return {}

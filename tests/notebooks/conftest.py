@@ -16,9 +16,9 @@ KERNEL = "python3"
 
 @pytest.fixture(scope="session")
 def notebook_home(tiny_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with the tiny store, its snapshot and a promoted platform model (notebook_fixtures.py)."""
+    """A home with the tiny store, its snapshot and a promoted platform model (trained_home.py)."""
     home = tmp_path_factory.mktemp("notebooks") / "home"
-    script = Path(__file__).with_name("notebook_fixtures.py")
+    script = Path(__file__).parents[1] / "trained_home.py"
     env = clean_env() | QUIET_OPENMP | {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
     done = subprocess.run([sys.executable, str(script), str(tiny_store), str(home)], env=env,
                           capture_output=True, text=True, timeout=600, check=False)

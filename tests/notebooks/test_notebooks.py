@@ -34,7 +34,7 @@ SMALL = {  # a few seconds of work per cell on the tiny platform
     "PRECREDIT_NB_LOANS": "1500",
     "PRECREDIT_NB_ANALYST": ANALYST,
     "PRECREDIT_RETRAIN_MIN_OWN_DEFAULTS": "50",
-    "PRECREDIT_RETRAIN_MAX_ECE": "0.1",  # 1,500 loans calibrate coarsely (as the home: notebook_fixtures.py)
+    "PRECREDIT_RETRAIN_MAX_ECE": "0.1",  # 1,500 loans calibrate coarsely (as the home: trained_home.py)
 }
 
 

@@ -174,7 +174,9 @@ def test_bad_scales_are_refused(change: tuple[str, str], message: str) -> None:
 def test_load_scale_reports_one_readable_line(tmp_path: Path) -> None:
     bad = tmp_path / "scale.yaml"
     bad.write_text("name: [unclosed", encoding="utf-8")
-    with pytest.raises(InvalidInput, match=r"^scale scale.yaml: invalid YAML$"):
+    with pytest.raises(
+        InvalidInput, match=r"^scale scale.yaml: invalid YAML at line 1, column \d+: "
+    ):
         load_scale(bad)
     with pytest.raises(InvalidInput, match=r"expected a \.yaml"):
         load_scale(tmp_path / "scale.json")

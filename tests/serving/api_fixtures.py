@@ -1,18 +1,13 @@
 """A real precredit API for tests: trained home, service database, tenants, uvicorn in a thread.
 
-`build_home` prepares what `precredit serve` reads (store + snapshot, promoted platform model);
-`LiveApi.start` migrates a service database, creates the banks and their keys, and serves the
-app on a free port until `stop`. The fixtures that use these live in `conftest.py`.
+`trained_home.build_home` prepares what `precredit serve` reads (store + snapshot, promoted
+platform model); `LiveApi.start` migrates a service database, creates the banks and their keys,
+and serves the app in a `serving.http.ServerThread` until `stop`. The fixtures that use these live in `conftest.py`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import shutil
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -22,48 +17,23 @@ from typing import Any
 
 import httpx
 import psycopg
-import uvicorn
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog import store, uscc
 from features import snapshot as feature_snapshot
-from serving import http
 from serving.app import create_app
 from serving.config import Settings
 from serving.db import make_engine, repo, session_factory, sqlite_url, upgrade
-from training.gate import GateConfig
-from training.pipeline import PipelineConfig, run
+from serving.http import ServerThread
 
-SNAPSHOT_DATE = dt.date(2025, 12, 31)
 PG_ADMIN_URL = os.environ.get(
     "PRECREDIT_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 MAX_BATCH = 5
 MAX_BODY_BYTES = 100_000
 AUDITED_TABLES = ("decisions", "outcomes", "idempotency_keys")
-
-
-def build_home(tiny_store: Path, home: Path) -> Path:
-    """Copy the store, build its snapshot, train and promote the platform model; returns home."""
-    home.mkdir(parents=True, exist_ok=True)
-    path = home / "platform.duckdb"
-    shutil.copy(tiny_store, path)
-    with store.connect(path) as con:
-        feature_snapshot.build(con, SNAPSHOT_DATE)
-    # 1,000 entities calibrate to an ECE near 0.027, above the production gate's 0.02: these
-    # tests check the service, not the model, so the calibration limit is relaxed here only.
-    config = PipelineConfig(
-        path,
-        f"sqlite:///{home / 'mlflow.db'}",
-        home / "mlartifacts",
-        per_date=1500,
-        gate=GateConfig(max_ece=0.1),
-    )
-    result = run("platform", "platform", config)
-    assert result.promoted, f"the platform model was not promoted: {result.verdict.to_dict()}"
-    return home
 
 
 def snapshot_codes(home: Path, limit: int = 50) -> list[str]:
@@ -130,13 +100,6 @@ def create_banks(sessions: sessionmaker[Session]) -> Keys:
     return keys
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class LiveApi:
     """One running API: its URL, keys, settings and a session factory on its service DB."""
@@ -149,8 +112,7 @@ class LiveApi:
     engine: Engine
     sessions: sessionmaker[Session]
     base_url: str = ""
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
+    _server: ServerThread | None = None
     _clients: list[httpx.Client] = field(default_factory=list)
     overrides: dict[str, Any] = field(default_factory=dict)  # extra Settings
 
@@ -180,24 +142,8 @@ class LiveApi:
             "max_body_bytes": MAX_BODY_BYTES,
         } | self.overrides
         settings = Settings(home=self.home, database_url=self.database_url, **options)
-        port = free_port()
-        config = http.config(create_app(settings), "127.0.0.1", port)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, name=f"api-{self.kind}", daemon=True
-        )
-        self._thread.start()
-        self.base_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if not self._thread.is_alive():
-                raise RuntimeError("the API server thread died during start-up")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("the API did not answer /healthz within 60 s")
+        self._server = ServerThread(create_app(settings), name=f"api-{self.kind}").start()
+        self.base_url = self._server.base_url
 
     def client(self, key: str | None = None) -> httpx.Client:
         """An HTTP client on the API, with `Authorization: Bearer key` when given."""
@@ -218,9 +164,8 @@ class LiveApi:
         """Stop the server, close clients and the engine."""
         for client in self._clients:
             client.close()
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=30)
+        if self._server is not None:
+            self._server.stop()
         self.engine.dispose()
 
 

@@ -94,7 +94,8 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
 # because this section was appended to a file owned by the service-database tests.)
 
 
-from api_fixtures import PG_ADMIN_URL, ApiStacks, LiveApi, build_home, pg_unreachable  # noqa: E402
+from api_fixtures import PG_ADMIN_URL, ApiStacks, LiveApi, pg_unreachable  # noqa: E402
+from trained_home import build_home  # noqa: E402
 
 
 @pytest.fixture(scope="session")

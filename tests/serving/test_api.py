@@ -14,9 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from api_fixtures import MAX_BATCH, SNAPSHOT_DATE, LiveApi
+from api_fixtures import MAX_BATCH, LiveApi
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from trained_home import SNAPSHOT_DATE
 
 from catalog import uscc
 from catalog.errors import InvalidUSCC

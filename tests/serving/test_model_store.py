@@ -7,10 +7,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_fixtures import ApiStacks, LiveApi, free_port
+from api_fixtures import ApiStacks, LiveApi
 
 from catalog.errors import ModelUnavailable
 from serving.decision.model_store import ModelHolder
+from serving.http import ServerThread, free_port
 
 UNREACHABLE = f"http://127.0.0.1:{free_port()}"  # nothing listens there
 
@@ -61,12 +62,6 @@ def test_an_api_without_any_model_answers_503_and_is_not_ready(
     sqlite_api: LiveApi, tmp_path: Path
 ) -> None:
     """A second server on the same data but an unreachable registry and an empty cache."""
-    import threading
-    import time
-
-    import uvicorn
-
-    from serving import http
     from serving.app import create_app
     from serving.config import Settings
 
@@ -79,18 +74,8 @@ def test_an_api_without_any_model_answers_503_and_is_not_ready(
         tracking_uri=UNREACHABLE,
         model_poll_seconds=0,
     )
-    port = free_port()
-    server = uvicorn.Server(http.config(create_app(settings), "127.0.0.1", port))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+    with ServerThread(create_app(settings), name="no-model-api") as server:
+        base = server.base_url
         headers = {"Authorization": f"Bearer {sqlite_api.keys.bank_a}"}
         answer = httpx.post(
             f"{base}/v1/preapprovals",
@@ -103,6 +88,3 @@ def test_an_api_without_any_model_answers_503_and_is_not_ready(
         ready = httpx.get(f"{base}/readyz", timeout=30)
         assert ready.status_code == 503
         assert ready.json()["checks"]["model"] is False
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)

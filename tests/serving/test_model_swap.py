@@ -11,13 +11,13 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-import uvicorn
-from api_fixtures import build_home, create_banks, free_port, snapshot_codes
+from api_fixtures import create_banks, snapshot_codes
+from trained_home import build_home
 
-from serving import http
 from serving.app import create_app
 from serving.config import Settings
 from serving.db import make_engine, session_factory, sqlite_url, upgrade
+from serving.http import ServerThread
 from training import tracking
 
 CLIENTS = 4
@@ -30,20 +30,8 @@ def swap_api(tiny_store: Path, tmp_path_factory: pytest.TempPathFactory):  # typ
     upgrade(url)
     keys = create_banks(session_factory(make_engine(url)))
     settings = Settings(home=home, database_url=url, model_poll_seconds=0.3)
-    port = free_port()
-    server = uvicorn.Server(http.config(create_app(settings), "127.0.0.1", port))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    yield home, base, keys.bank_a, snapshot_codes(home, 20)
-    server.should_exit = True
-    thread.join(timeout=30)
+    with ServerThread(create_app(settings), name="swap-api") as server:
+        yield home, server.base_url, keys.bank_a, snapshot_codes(home, 20)
 
 
 def _register_again(home: Path) -> str:

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from api_fixtures import LiveApi, build_home
+from api_fixtures import LiveApi
+from trained_home import build_home
 from typer.testing import CliRunner
 
 from catalog import store, uscc

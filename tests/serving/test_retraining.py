@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from api_fixtures import LiveApi, build_home
+from api_fixtures import LiveApi
 from mlflow import MlflowClient
 from sqlalchemy.orm import Session, sessionmaker
+from trained_home import build_home
 
 from catalog import store, uscc
 from serving import retraining

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
-from api_fixtures import SNAPSHOT_DATE
+from trained_home import SNAPSHOT_DATE
 
 from catalog import store
 from catalog.errors import StoreError, UnknownEntity

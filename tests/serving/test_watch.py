@@ -6,8 +6,9 @@ import datetime as dt
 import json
 
 import pytest
-from api_fixtures import SNAPSHOT_DATE, LiveApi
+from api_fixtures import LiveApi
 from sqlalchemy import select
+from trained_home import SNAPSHOT_DATE
 
 from catalog import store
 from platform_services.warnings.run import warnings_for

@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 import httpx
 import pytest
-from api_fixtures import ApiStacks, free_port
+from api_fixtures import ApiStacks
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -32,6 +32,7 @@ from catalog import store
 from catalog.errors import InvalidInput, NotFound
 from precredit.cli import app
 from precredit.settings import get_settings
+from serving import http
 from serving.db import repo
 from serving.db import webhooks as outbox
 from serving.db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
@@ -272,7 +273,7 @@ def test_failed_deliveries_are_retried_with_backoff_until_delivered(
 def test_an_unreachable_endpoint_makes_the_event_dead_after_max_attempts(
     sessions: sessionmaker[Session], banks: tuple[str, str]
 ) -> None:
-    endpoint(sessions, "bank_a", f"http://127.0.0.1:{free_port()}/nobody")
+    endpoint(sessions, "bank_a", f"http://127.0.0.1:{http.free_port()}/nobody")
     event_id = one_event(sessions)
     moment = T0
     for attempt in range(1, POLICY.max_attempts + 1):
@@ -293,7 +294,7 @@ def test_a_served_endpoint_is_not_posted_again_while_another_is_retried(
 ) -> None:
     state, url = receiver
     state.secret = endpoint(sessions, "bank_a", url)
-    flaky = endpoint(sessions, "bank_a", f"http://127.0.0.1:{free_port()}/down")
+    flaky = endpoint(sessions, "bank_a", f"http://127.0.0.1:{http.free_port()}/down")
     assert flaky != state.secret
     one_event(sessions)
     deliver_due(sessions, T0, policy=POLICY)
