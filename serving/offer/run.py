@@ -4,7 +4,8 @@
 model) for the whole run:
 
 1. expires the tenant's active offers whose `valid_until` has passed;
-2. scores the snapshot in batches of `batch_rows` (TreeSHAP only where needed: `offer_batch`);
+2. scores the snapshot in batches of `batch_rows` (TreeSHAP only where needed:
+   `models.batch.preapprove_batch`);
 3. compares every entity with its active offer, `write_rows` entities per transaction: a new
    approvable entity gets an offer (`offer.created`); a changed decision, limit or grade
    supersedes the old offer with a new one (`offer.changed`); a decline revokes it, the
@@ -38,12 +39,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog import store, uscc
 from catalog.errors import NotFound
 from features import snapshot
+from models.batch import PreapprovalBatch, preapprove_batch
 from serving.db import offers as offer_rows
 from serving.db import repo
 from serving.db.models import new_id, utcnow
 from serving.decision.model_store import ModelHolder, ServedModel
 from serving.offer import events as offer_events
-from serving.offer.batch import ScoredBatch, score_batch
 from serving.offer.export import export_offers
 
 DEFAULT_VALID_DAYS = 30
@@ -142,7 +143,7 @@ def run_offers(
     ctx = _start(sessions, models, tenant_id, valid_days, now, write_rows)
     seen: set[str] = set()
     for frame in snapshot_frames(con, batch_rows):
-        batch = score_batch(ctx.served, frame)
+        batch = preapprove_batch(ctx.served.model, frame)
         seen.update(batch.uscc)
         ctx.run.counts.add(_apply(ctx, batch))
     product = ctx.run.product
@@ -174,7 +175,7 @@ def rescore(
     wanted = sorted({uscc.normalize(code) for code in codes})
     frame = snapshot.read(con, wanted)
     if len(frame):
-        ctx.run.counts.add(_apply(ctx, score_batch(ctx.served, frame)))
+        ctx.run.counts.add(_apply(ctx, preapprove_batch(ctx.served.model, frame)))
     missing = sorted(set(wanted) - set(frame["uscc"].astype(str)))
     ctx.run.counts.add(_revoke_stale(ctx, missing, lambda _: NOT_IN_SNAPSHOT))
     ctx.run.seconds = time.perf_counter() - started
@@ -218,7 +219,7 @@ def _start(
     return _Context(sessions, served, run, write_rows)
 
 
-def _apply(ctx: _Context, batch: ScoredBatch) -> OfferCounts:
+def _apply(ctx: _Context, batch: PreapprovalBatch) -> OfferCounts:
     """Write one scored batch, `write_rows` entities per transaction."""
     offerable = batch.offerable()
     flagged = sum(not uscc.is_valid(batch.uscc[i]) for i in np.flatnonzero(offerable))
@@ -229,7 +230,7 @@ def _apply(ctx: _Context, batch: ScoredBatch) -> OfferCounts:
     return counts
 
 
-def _apply_chunk(ctx: _Context, batch: ScoredBatch, rows: range) -> OfferCounts:
+def _apply_chunk(ctx: _Context, batch: PreapprovalBatch, rows: range) -> OfferCounts:
     """Compare with the active offers, write the changes and their events in one transaction."""
     with ctx.sessions.begin() as session:
         offer_rows.lock_tenant(session, ctx.run.tenant_id)
@@ -248,7 +249,7 @@ def _apply_chunk(ctx: _Context, batch: ScoredBatch, rows: range) -> OfferCounts:
     )
 
 
-def _plan(batch: ScoredBatch, rows: range, active: dict[str, offer_rows.ActiveOffer]) -> _Plan:
+def _plan(batch: PreapprovalBatch, rows: range, active: dict[str, offer_rows.ActiveOffer]) -> _Plan:
     """Which rows create, change or revoke an offer, and how many leave theirs as it is."""
     plan, chunk = _Plan(), slice(rows.start, rows.stop)
     offerable = batch.offerable()[chunk].tolist()
@@ -270,7 +271,7 @@ def _plan(batch: ScoredBatch, rows: range, active: dict[str, offer_rows.ActiveOf
     return plan
 
 
-def _write(session: Session, ctx: _Context, batch: ScoredBatch, plan: _Plan) -> int:
+def _write(session: Session, ctx: _Context, batch: PreapprovalBatch, plan: _Plan) -> int:
     """End replaced and revoked offers, insert the new ones and the events; how many events."""
     now = ctx.run.now
     batch.explain([i for i, _ in plan.revoke])  # the exact binding rule and answer
@@ -292,10 +293,10 @@ def _write(session: Session, ctx: _Context, batch: ScoredBatch, plan: _Plan) -> 
 
 
 def _offer_row(
-    ctx: _Context, batch: ScoredBatch, i: int, old: offer_rows.ActiveOffer | None
+    ctx: _Context, batch: PreapprovalBatch, i: int, old: offer_rows.ActiveOffer | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A complete new offer row, and its reasons."""
-    reasons, code = batch.reasons(i), batch.uscc[i]
+    reasons, code = [r.model_dump() for r in batch.reasons(i)], batch.uscc[i]
     row = {
         "id": new_id(),
         "tenant_id": ctx.run.tenant_id,

@@ -36,7 +36,6 @@ from serving.db.bulk import insert_rows
 from serving.db.models import Offer, OutboxEvent
 from serving.db.offers import OFFERS
 from serving.decision.model_store import ModelHolder
-from serving.offer.batch import score_batch
 from serving.offer.export import COLUMNS, EXPORT_SCHEMA
 from serving.offer.run import NOT_IN_SNAPSHOT, OfferRun, rescore, run_offers
 
@@ -120,23 +119,6 @@ def approved_code(sessions: sessionmaker[Session], tenant: str = "bank_a") -> st
 
 
 # --- what a run writes ----------------------------------------------------------------------
-
-
-def test_batch_scoring_equals_the_api_answer_for_every_row(holder: ModelHolder, home: Path) -> None:
-    with store.connect(home / "platform.duckdb", read_only=True) as con:
-        frame = con.execute(f"SELECT * FROM {snapshot.TABLE} ORDER BY uscc").df()
-    served = holder.get("bank_a")
-    expected = served.model.preapprove(frame)
-    batch = score_batch(served, frame)
-    shortcut = [a["binding"] for a, done in zip(expected, batch.explained, strict=True) if not done]
-    assert len(shortcut) > len(frame) / 2  # most rows never needed TreeSHAP...
-    assert {b.split(":")[0] for b in shortcut} == {"gate", "pd"}  # ...gate and PD declines
-    assert list(batch.decision) == [a["decision"] for a in expected]
-    assert list(batch.binding) == [a["binding"] for a in expected]
-    batch.explain(range(len(frame)))
-    keys = ("decision", "limit_cny", "pd", "binding", "reasons")
-    for i, answer in enumerate(expected):
-        assert batch.answer(i) == {k: answer[k] for k in keys} | {"grade": answer["grade_label"]}
 
 
 def test_a_run_offers_each_approvable_entity_exactly_as_the_model_decides(
