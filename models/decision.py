@@ -3,7 +3,8 @@
 `Preapproval` is what the model decides for one feature row; `Decision` is the answer a bank
 receives (the pre-approval with the request, snapshot date, model and policy). Both are frozen
 pydantic models, so the API uses them as its response models; `model_dump(mode="json")` gives
-the JSON the API has always answered (field names unchanged, `uscc_flag` only when set).
+the JSON the API has always answered (field names unchanged, `uscc_flag` only when set, the
+input hash recorded but not answered).
 
 `input_hash` is defined here once: single answers, batch answers, financing answers, offers
 and the decisions audit all record the same hash for the same entity and snapshot.
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field
 
 DecisionKind = Literal["approve", "refer", "decline"]
 Direction = Literal["raises_risk", "lowers_risk"]
@@ -82,7 +83,9 @@ class Decision(_Frozen):
 
     uscc: str
     uscc_flag: str | None = Field(
-        default=None, description="a registered pilot-era code failing a check: the reason"
+        default=None,
+        exclude_if=lambda flag: flag is None,  # answered only for a flagged code
+        description="a registered pilot-era code failing a check: the reason",
     )
     product: str
     decision: DecisionKind
@@ -99,13 +102,6 @@ class Decision(_Frozen):
     model: ModelRef
     policy_version: str
     input_hash: str = Field(exclude=True, description="recorded in the audit, not answered")
-
-    @model_serializer(mode="wrap")
-    def _without_unset_flag(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if data.get("uscc_flag", "") is None:
-            del data["uscc_flag"]
-        return data
 
 
 def canonical_inputs(matrix: NDArray[np.float64]) -> NDArray[np.float64]:

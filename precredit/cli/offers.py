@@ -18,7 +18,14 @@ from serving.db.migrate import upgrade
 from serving.db.models import utcnow
 from serving.db.offers import tenants_with_offers
 from serving.decision.model_store import ModelHolder
-from serving.offer.run import DEFAULT_VALID_DAYS, OfferRun, rescore, run_offers
+from serving.offer.run import (
+    DEFAULT_VALID_DAYS,
+    OfferOptions,
+    OfferRun,
+    OfferSources,
+    rescore,
+    run_offers,
+)
 from serving.webhooks import DeliveryReport, RetryPolicy, deliver_all_due
 
 offers_app = typer.Typer(help="Batch pre-approval offers and their exports.", no_args_is_help=True)
@@ -66,14 +73,10 @@ def run(
     settings = get_settings()
     sessions = _sessions()
     with store.connect(settings.store, read_only=True) as con:
-        result = run_offers(
-            sessions,
-            _models(),
-            con,
-            tenant,
-            valid_days=valid_days,
-            out_dir=out or settings.home / "offers" / tenant,
+        options = OfferOptions(
+            out_dir=out or settings.home / "offers" / tenant, valid_days=valid_days
         )
+        result = run_offers(OfferSources(sessions, _models(), con), tenant, options)
     _echo_run(result)
 
 
@@ -98,7 +101,8 @@ def rescore_codes(
     models = _models()
     with store.connect(settings.store, read_only=True) as con:
         for name in tenants:
-            _echo_run(rescore(sessions, models, con, name, codes, valid_days=valid_days))
+            sources = OfferSources(sessions, models, con)
+            _echo_run(rescore(sources, name, codes, OfferOptions(valid_days=valid_days)))
 
 
 @webhooks_app.command("add")

@@ -20,7 +20,7 @@ from serving.db import repo
 from serving.db.engine import make_engine, session_factory
 from serving.db.migrate import upgrade
 from serving.decision.model_store import ModelHolder
-from serving.offer.run import run_offers
+from serving.offer.run import OfferOptions, OfferSources, run_offers
 from synthetic.config import SynthConfig
 from synthetic.generate import generate as generate_store
 from training.pipeline import PipelineConfig, PipelineResult, run
@@ -139,7 +139,9 @@ def _offers(settings: Settings) -> None:
     models = ModelHolder(settings.mlflow_uri, settings.artifact_root, settings.model_cache)
     with store.connect(settings.store, read_only=True) as con:
         offers = run_offers(
-            sessions, models, con, "demo_bank", out_dir=settings.home / "offers" / "demo_bank"
+            OfferSources(sessions, models, con),
+            "demo_bank",
+            OfferOptions(out_dir=settings.home / "offers" / "demo_bank"),
         )
     c = offers.counts
     typer.echo(

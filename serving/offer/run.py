@@ -110,6 +110,26 @@ class OfferRun:
 
 
 @dataclass(frozen=True)
+class OfferSources:
+    """What a run reads and writes: the service database, the models in service, the store."""
+
+    sessions: sessionmaker[Session]
+    models: ModelHolder
+    con: store.Connection
+
+
+@dataclass(frozen=True)
+class OfferOptions:
+    """How a run goes: exports, validity, its clock and its batch sizes."""
+
+    out_dir: Path | None = None  # exports when given
+    valid_days: int = DEFAULT_VALID_DAYS
+    now: dt.datetime | None = None  # default: the current time
+    batch_rows: int = BATCH_ROWS  # snapshot rows scored at once
+    write_rows: int = WRITE_ROWS  # entities per transaction
+
+
+@dataclass(frozen=True)
 class _Context:
     sessions: sessionmaker[Session]
     served: ServedModel
@@ -127,22 +147,14 @@ class _Plan:
 
 
 def run_offers(
-    sessions: sessionmaker[Session],
-    models: ModelHolder,
-    con: store.Connection,
-    tenant_id: str,
-    *,
-    out_dir: Path | None = None,
-    valid_days: int = DEFAULT_VALID_DAYS,
-    now: dt.datetime | None = None,
-    batch_rows: int = BATCH_ROWS,
-    write_rows: int = WRITE_ROWS,
+    sources: OfferSources, tenant_id: str, options: OfferOptions = OfferOptions()
 ) -> OfferRun:
     """Offers for every entity of the snapshot for one tenant; exports when `out_dir` is given."""
     started = time.perf_counter()
-    ctx = _start(sessions, models, tenant_id, valid_days, now, write_rows)
+    ctx = _start(sources, tenant_id, options)
+    sessions = sources.sessions
     seen: set[str] = set()
-    for frame in snapshot_frames(con, batch_rows):
+    for frame in snapshot_frames(sources.con, options.batch_rows):
         batch = preapprove_batch(ctx.served.model, frame)
         seen.update(batch.uscc)
         ctx.run.counts.add(_apply(ctx, batch))
@@ -153,27 +165,23 @@ def run_offers(
         if kind != product or code not in seen
     ]
     ctx.run.counts.add(_revoke_stale(ctx, stale, lambda o: _absent_reason(o, product, seen)))
-    if out_dir is not None:
-        ctx.run.exports = export_offers(_engine(sessions), tenant_id, out_dir, ctx.run.now)
+    if options.out_dir is not None:
+        ctx.run.exports = export_offers(_engine(sessions), tenant_id, options.out_dir, ctx.run.now)
     ctx.run.seconds = time.perf_counter() - started
     return ctx.run
 
 
 def rescore(
-    sessions: sessionmaker[Session],
-    models: ModelHolder,
-    con: store.Connection,
+    sources: OfferSources,
     tenant_id: str,
     codes: Sequence[str],
-    *,
-    valid_days: int = DEFAULT_VALID_DAYS,
-    now: dt.datetime | None = None,
+    options: OfferOptions = OfferOptions(),
 ) -> OfferRun:
     """Re-score `codes` (their snapshot rows refreshed) and revoke what no longer holds."""
     started = time.perf_counter()
-    ctx = _start(sessions, models, tenant_id, valid_days, now, WRITE_ROWS)
+    ctx = _start(sources, tenant_id, options)
     wanted = sorted({uscc.normalize(code) for code in codes})
-    frame = snapshot.read(con, wanted)
+    frame = snapshot.read(sources.con, wanted)
     if len(frame):
         ctx.run.counts.add(_apply(ctx, preapprove_batch(ctx.served.model, frame)))
     missing = sorted(set(wanted) - set(frame["uscc"].astype(str)))
@@ -189,34 +197,27 @@ def snapshot_frames(con: store.Connection, batch_rows: int) -> Iterator[pd.DataF
         yield record_batch.to_pandas()
 
 
-def _start(
-    sessions: sessionmaker[Session],
-    models: ModelHolder,
-    tenant_id: str,
-    valid_days: int,
-    now: dt.datetime | None,
-    write_rows: int,
-) -> _Context:
+def _start(sources: OfferSources, tenant_id: str, options: OfferOptions) -> _Context:
     """Check the tenant, pick its model, expire what ran out."""
-    if valid_days < 1:
+    if options.valid_days < 1:
         raise ValueError("valid_days must be at least 1")
-    moment = now or utcnow()
-    with sessions.begin() as session:
+    moment = options.now or utcnow()
+    with sources.sessions.begin() as session:
         if repo.get_tenant(session, tenant_id) is None:
             raise NotFound(f"tenant {tenant_id!r} does not exist")
         offer_rows.lock_tenant(session, tenant_id)
         expired = offer_rows.expire(session, tenant_id, moment)
-    served = models.get(tenant_id)
+    served = sources.models.get(tenant_id)
     run = OfferRun(
         tenant_id,
         served.name,
         served.version,
         served.model.policy_.product,
         moment,
-        moment + dt.timedelta(days=valid_days),
+        moment + dt.timedelta(days=options.valid_days),
         OfferCounts(expired=expired),
     )
-    return _Context(sessions, served, run, write_rows)
+    return _Context(sources.sessions, served, run, options.write_rows)
 
 
 def _apply(ctx: _Context, batch: PreapprovalBatch) -> OfferCounts:

@@ -28,7 +28,7 @@ from models.limit import GATES
 from serving.db import repo, sqlite_url
 from serving.db.models import Decision, Offer
 from serving.decision.model_store import ModelHolder
-from serving.offer.run import run_offers
+from serving.offer.run import OfferSources, run_offers
 
 ASKED = 400_000.0
 COMPARED = ("decision", "limit_cny", "pd", "grade", "grade_label", "binding", "failed_gates")
@@ -198,7 +198,7 @@ def test_every_path_gives_the_same_answer_bit_for_bit(paths: Paths) -> None:
 def test_an_offers_run_gives_the_same_answers_and_input_hashes(paths: Paths) -> None:
     singles = {code: _single(paths, code) for code in paths.cases.values()}
     with store.connect(paths.api.home / "platform.duckdb", read_only=True) as con:
-        run_offers(paths.api.sessions, paths.holder, con, "bank_a")
+        run_offers(OfferSources(paths.api.sessions, paths.holder, con), "bank_a")
         frame = snapshot.read(con, sorted(singles))
     with paths.api.sessions() as session:
         stored = session.scalars(select(Offer).where(Offer.uscc.in_(list(singles))))
