@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from catalog.errors import PrecreditError
+from models.decision import RecordedDecision
 from serving.decision import decisions
 from serving.deps import PrincipalDep, ServicesDep, require
 from serving.errors import ApiError, error_body
@@ -18,13 +19,13 @@ router = APIRouter(prefix="/v1/preapprovals", tags=["pre-approvals"])
 @router.post("", summary="Pre-approve one entity: decision, limit, PD, grade, reasons")
 def preapprove(
     body: PreapprovalIn, principal: PrincipalDep, services: ServicesDep
-) -> dict[str, Any]:
+) -> RecordedDecision:
     """Score one credit code with the tenant's champion model; answer once it is recorded."""
     require(principal, "score")
     answer = decisions.score(
         services, principal.tenant_id, body.uscc, body.product, body.requested_amount_cny
     )
-    services.metrics.decision(answer["decision"])
+    services.metrics.decision(answer.decision)
     return answer
 
 
@@ -70,8 +71,8 @@ def preapprove_batch(
             )
     answers = decisions.commit(services, [s for _, s in scored])
     for (index, _), answer in zip(scored, answers, strict=True):
-        services.metrics.decision(answer["decision"])
-        results.append({"index": index, "status": 200, "result": answer})
+        services.metrics.decision(answer.decision)
+        results.append({"index": index, "status": 200, "result": answer.model_dump(mode="json")})
     return {"results": sorted(results, key=lambda r: int(r["index"]))}
 
 
