@@ -27,6 +27,8 @@ def _example(**fields: JsonValue) -> ConfigDict:
 class Health(_Out):
     """The process answers."""
 
+    model_config = _example(status="ok")
+
     status: Literal["ok"]
 
 
@@ -96,11 +98,15 @@ class Models(_Out):
 class Promoted(_Out):
     """The version this worker serves after the promotion."""
 
+    model_config = _example(serving={"name": "precredit-bank_a", "version": "4"})
+
     serving: ServedVersion
 
 
 class Refreshed(_Out):
     """What the refresh picked up."""
+
+    model_config = _example(models_changed=["precredit-bank_a"], snapshot_reloaded=False)
 
     models_changed: list[str] = Field(description="model names whose served version changed")
     snapshot_reloaded: bool
@@ -221,6 +227,27 @@ class EarlyWarning(_Out):
 class Warnings(_Out):
     """Warnings on the bank's watched entities, as of the snapshot date in service."""
 
+    model_config = _example(
+        as_of="2025-12-31",
+        warnings=[
+            {
+                "uscc": "91110108MA01A2B32G",
+                "as_of": "2025-12-31",
+                "rule": "court_enforcement",
+                "rule_zh": "新增被执行",
+                "rule_en": "new court enforcement",
+                "severity": "high",
+                "domain": "judicial",
+                "window_months": 3,
+                "threshold": 1,
+                "evidence_count": 1,
+                "first_evidence_date": "2025-11-20",
+                "last_evidence_date": "2025-11-20",
+                "evidence": [{"table": "court_enforcements", "date": "2025-11-20"}],
+            }
+        ],
+    )
+
     as_of: str
     warnings: list[EarlyWarning]
 
@@ -237,11 +264,15 @@ class Watched(_Out):
 class Watchlist(_Out):
     """The bank's watched codes, sorted."""
 
+    model_config = _example(codes=["91110108MA01A2B32G"])
+
     codes: list[str]
 
 
 class Unwatched(_Out):
     """The code no longer watched."""
+
+    model_config = _example(removed="91110108MA01A2B32G")
 
     removed: str
 
@@ -273,6 +304,23 @@ class FinancingRequestOut(_Out):
 class FinancingRequestAnswers(FinancingRequestOut):
     """A request with every opted-in bank's answer (for the platform that sent it)."""
 
+    model_config = _example(
+        request_id="5b0c9e7f2a1d4c3b8e6f0a9d7c5b3a1e",
+        uscc="91110108MA01A2B32G",
+        amount_cny=500000.0,
+        term_months=12,
+        purpose="working capital",
+        created_at="2026-01-05T08:00:00+00:00",
+        answers=[
+            {
+                "bank": "bank_a",
+                "status": 200,
+                "decision_id": "d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5",
+                "body": {"decision": "approve", "limit_cny": 400000.0},
+            }
+        ],
+    )
+
     answers: list[BankAnswer]
 
 
@@ -284,5 +332,7 @@ class RoutedRequest(FinancingRequestOut):
 
 class RoutedRequests(_Out):
     """The newest requests routed to this bank (at most 100)."""
+
+    model_config = _example(requests=[])
 
     requests: list[RoutedRequest]
