@@ -10,18 +10,20 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 Text = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=PRINTABLE)]
 USCC_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
+USCC_DESCRIPTION = "unified social credit code (统一社会信用代码), 18 characters (GB 32100)"
 # The canonical form is documented, not enforced here: `catalog.uscc` normalises (NFKC, trim,
 # upper case), then refuses with its reason (`invalid_uscc`), and a batch item fails alone.
 Code = Annotated[
     str,
     StringConstraints(min_length=1, max_length=64),
     Field(
-        description="unified social credit code (统一社会信用代码), 18 characters (GB 32100)",
+        description=USCC_DESCRIPTION,
         json_schema_extra={"pattern": USCC_PATTERN, "examples": ["91110108MA01A2B32G"]},
     ),
 ]
@@ -121,6 +123,14 @@ class WatchIn(_Strict):
     codes: Annotated[list[Code], Field(min_length=1, max_length=1_000)]
     source: Literal["borrower", "offer", "other"] = "borrower"
 
+
+CodeInPath = Annotated[
+    str,
+    Path(
+        description=USCC_DESCRIPTION,
+        json_schema_extra={"pattern": USCC_PATTERN, "examples": ["91110108MA01A2B32G"]},
+    ),
+]
 
 MODELS = (WatchIn, PreapprovalIn, PreapprovalBatchIn, OutcomeIn, OutcomeBatchIn, RetrainIn, PromoteIn,
           FinancingRequestIn)  # fmt: skip

@@ -11,7 +11,7 @@ from serving import watch
 from serving.deps import ReaderDep, ScorePrincipal, ServicesDep, SessionDep
 from serving.errors import documented
 from serving.responses import Unwatched, Warnings, Watched, Watchlist
-from serving.schemas import WatchIn
+from serving.schemas import CodeInPath, WatchIn
 
 router = APIRouter(tags=["early warning"])
 
@@ -46,7 +46,7 @@ def listed(principal: ScorePrincipal, session: ReaderDep) -> dict[str, Any]:
     response_model=Unwatched,
     responses=documented(401, 403, 404, 422),
 )
-def remove(code: str, principal: ScorePrincipal, session: SessionDep) -> dict[str, Any]:
+def remove(code: CodeInPath, principal: ScorePrincipal, session: SessionDep) -> dict[str, Any]:
     """404 when this bank does not watch it (another bank's entries are invisible)."""
     watch.remove(session, principal.tenant_id, code[:64])
     session.commit()

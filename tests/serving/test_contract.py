@@ -145,6 +145,9 @@ def test_the_credit_code_carries_its_pattern_and_dates_their_format(
     for name in ("PreapprovalIn", "OutcomeIn", "FinancingRequestIn"):
         assert schemas[name]["properties"]["uscc"]["pattern"] == USCC_PATTERN
     assert schemas["WatchIn"]["properties"]["codes"]["items"]["pattern"] == USCC_PATTERN
+    for path in ("/v1/entities/{code}/evaluation", "/v1/watchlist/{code}"):
+        (code,) = [p for o in spec["paths"][path].values() for p in o["parameters"]]
+        assert code["schema"]["pattern"] == USCC_PATTERN
     assert re.fullmatch(USCC_PATTERN, UNKNOWN_CODE)
     assert not re.fullmatch(USCC_PATTERN, UNKNOWN_CODE.replace("M", "I"))  # no I, O, S, V, Z
     date = schemas["OutcomeIn"]["properties"]["application_date"]
