@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -77,10 +77,10 @@ def get_principal(
 PrincipalDep = Annotated[repo.Principal, Depends(get_principal)]
 
 
-def scoped(scope: str) -> Callable[[repo.Principal], repo.Principal]:
-    """A dependency: the principal, 403 unless its key carries `scope`."""
+def scoped(scope: str) -> Callable[[repo.Principal], Awaitable[repo.Principal]]:
+    """A dependency: the principal, 403 unless its key carries `scope` (async: no thread hop)."""
 
-    def principal_with_scope(principal: PrincipalDep) -> repo.Principal:
+    async def principal_with_scope(principal: PrincipalDep) -> repo.Principal:
         if scope not in principal.scopes:
             raise ApiError(403, "forbidden", f"this API key lacks the '{scope}' scope")
         return principal
@@ -141,7 +141,7 @@ class Idempotency:
         return answer
 
 
-def get_idempotency(
+async def get_idempotency(
     request: Request,
     principal: PrincipalDep,
     session: SessionDep,
@@ -150,7 +150,7 @@ def get_idempotency(
         Header(max_length=200, description="Retries with the same key and body replay the answer"),
     ] = None,
 ) -> Idempotency:
-    """The request's idempotency protocol, keyed per bank and endpoint."""
+    """The request's idempotency protocol, keyed per bank and endpoint (async: no thread hop)."""
     route = request.scope.get("route")
     endpoint = f"{request.method} {getattr(route, 'path', request.url.path)}"
     return Idempotency(session, principal.tenant_id, endpoint, idempotency_key)
