@@ -9,19 +9,22 @@ from fastapi import APIRouter
 from catalog.errors import PrecreditError
 from models.decision import RecordedDecision
 from serving.decision import decisions
-from serving.deps import PrincipalDep, ServicesDep, require
-from serving.errors import ApiError, error_body
+from serving.deps import ScorePrincipal, ServicesDep
+from serving.errors import ApiError, documented, error_body
 from serving.schemas import PreapprovalBatchIn, PreapprovalIn
 
 router = APIRouter(prefix="/v1/preapprovals", tags=["pre-approvals"])
 
 
-@router.post("", summary="Pre-approve one entity: decision, limit, PD, grade, reasons")
+@router.post(
+    "",
+    summary="Pre-approve one entity: decision, limit, PD, grade, reasons",
+    responses=documented(401, 403, 404, 413, 422, 503),
+)
 def preapprove(
-    body: PreapprovalIn, principal: PrincipalDep, services: ServicesDep
+    body: PreapprovalIn, principal: ScorePrincipal, services: ServicesDep
 ) -> RecordedDecision:
     """Score one credit code with the tenant's champion model; answer once it is recorded."""
-    require(principal, "score")
     answer = decisions.score(
         services, principal.tenant_id, body.uscc, body.product, body.requested_amount_cny
     )
@@ -29,16 +32,19 @@ def preapprove(
     return answer
 
 
-@router.post("/batch", summary="Pre-approve several entities; each item is answered on its own")
+@router.post(
+    "/batch",
+    summary="Pre-approve several entities; each item is answered on its own",
+    responses=documented(401, 403, 413, 422, 503),
+)
 def preapprove_batch(
-    body: PreapprovalBatchIn, principal: PrincipalDep, services: ServicesDep
+    body: PreapprovalBatchIn, principal: ScorePrincipal, services: ServicesDep
 ) -> dict[str, Any]:
     """An invalid code fails only its own item, with its reason.
 
     Every item is scored first; the audit rows are then committed together (with other
     requests' rows), so the service database's write lock is never held while a model runs.
     """
-    require(principal, "score")
     if len(body.items) > services.settings.max_batch:
         raise ApiError(
             422, "batch_too_large", f"at most {services.settings.max_batch} items per call"
