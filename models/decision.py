@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 DecisionKind = Literal["approve", "refer", "decline"]
 Direction = Literal["raises_risk", "lowers_risk"]
@@ -121,8 +121,43 @@ def input_hash(uscc: str, product: str, as_of: dt.date | str, inputs: NDArray[np
     return hashlib.sha256(head + canonical_inputs(inputs).tobytes()).hexdigest()
 
 
+EXAMPLE: dict[str, JsonValue] = {
+    "decision_id": "0f8e9b6c2a7d4e51b3c9a1d2e4f60718",
+    "uscc": "91441500MA4UK8XQ3C",
+    "product": "working_capital",
+    "decision": "approve",
+    "limit_cny": 800000.0,
+    "pd": 0.0213,
+    "grade": 3,
+    "grade_label": "A",
+    "binding": "capacity:tax",
+    "failed_gates": [],
+    "approved_amount_cny": 500000.0,
+    "reasons": [
+        {
+            "code": "TAX_PAID_CNY_12M",
+            "feature": "tax_paid_cny_12m",
+            "text_zh": "近12个月纳税额较高",
+            "text_en": "High tax paid in the last 12 months",
+            "value": 412000.0,
+            "contribution": -0.41,
+            "direction": "lowers_risk",
+        }
+    ],
+    "limit_drivers": [{"feature": "tax_paid_cny_24m", "value": 790000.0, "role": "capacity"}],
+    "snapshot_as_of": "2025-12-31",
+    "model": {"name": "precredit-platform", "version": "3", "fingerprint": "9c1d" * 16},
+    "policy_version": "platform_default@1",
+}
+"""A recorded answer as the API documents it (its example)."""
+
+
 class RecordedDecision(Decision):
     """A decision once the audit has recorded it: the answer a bank receives."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_extra={"examples": [EXAMPLE]}
+    )
 
     decision_id: str = Field(description="the audit record's id (replayable)")
 

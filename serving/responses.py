@@ -10,6 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from models.decision import EXAMPLE, Decision, RecordedDecision
+from serving.errors import ErrorDetail
+
 JsonObject = dict[str, JsonValue]
 
 
@@ -336,3 +339,79 @@ class RoutedRequests(_Out):
     model_config = _example(requests=[])
 
     requests: list[RoutedRequest]
+
+
+# --- decisions -------------------------------------------------------------------------------
+
+
+def _answer(recorded: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    """The stored answer of a recorded example: without its decision id."""
+    return {key: value for key, value in recorded.items() if key != "decision_id"}
+
+
+class AnsweredDecision(Decision):
+    """A decision as it was answered and stored (the hash is recorded, never answered)."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", json_schema_extra={"examples": [_answer(EXAMPLE)]}
+    )
+
+    input_hash: str | None = Field(default=None, exclude=True)  # type: ignore[assignment]  # not stored in the answer
+
+
+class StoredDecision(AnsweredDecision):
+    """`GET /v1/decisions/{id}`: the stored answer exactly as given, with its id and time."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="ignore",
+        json_schema_extra={"examples": [{**EXAMPLE, "created_at": "2026-01-05T09:30:00+00:00"}]},
+    )
+
+    decision_id: str
+    created_at: str = Field(description="when the audit recorded it (ISO 8601, UTC)")
+
+
+class Replay(_Out):
+    """`POST /v1/decisions/{id}/replay`: the stored answer and the recomputed one."""
+
+    model_config = _example(
+        decision_id=str(EXAMPLE["decision_id"]),
+        identical=True,
+        original=_answer(EXAMPLE),
+        replayed=_answer(EXAMPLE),
+    )
+
+    decision_id: str
+    identical: bool = Field(description="the recomputed answer equals the stored one byte for byte")
+    original: AnsweredDecision
+    replayed: AnsweredDecision
+
+
+class BatchItem(_Out):
+    """One item of a batch: its answer (200) or its own error (4xx)."""
+
+    index: int = Field(ge=0, description="position in the request's items")
+    status: int = Field(examples=[200, 404, 422])
+    result: RecordedDecision | None = None
+    error: ErrorDetail | None = None
+
+
+class BatchAnswer(_Out):
+    """`POST /v1/preapprovals/batch`: every item answered on its own, in request order."""
+
+    model_config = _example(
+        results=[
+            {"index": 0, "status": 200, "result": EXAMPLE},
+            {
+                "index": 1,
+                "status": 422,
+                "error": {
+                    "code": "invalid_uscc",
+                    "message": "the credit code's check digit is wrong",
+                },
+            },
+        ]
+    )
+
+    results: list[BatchItem]

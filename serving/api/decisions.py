@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from serving.decision import decisions
 from serving.deps import ReaderDep, ScorePrincipal, ServicesDep
 from serving.errors import documented
+from serving.responses import Replay, StoredDecision
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 
@@ -18,9 +17,11 @@ router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
     summary="A stored decision, exactly as answered",
     responses=documented(401, 403, 404),
 )
-def get_decision(decision_id: str, principal: ScorePrincipal, session: ReaderDep) -> dict[str, Any]:
+def get_decision(decision_id: str, principal: ScorePrincipal, session: ReaderDep) -> StoredDecision:
     """Another bank's decision is answered exactly like a missing one (404)."""
-    return decisions.stored(session, principal.tenant_id, decision_id[:64])
+    return StoredDecision.model_validate(
+        decisions.stored(session, principal.tenant_id, decision_id[:64])
+    )
 
 
 @router.post(
@@ -30,6 +31,8 @@ def get_decision(decision_id: str, principal: ScorePrincipal, session: ReaderDep
 )
 def replay(
     decision_id: str, principal: ScorePrincipal, services: ServicesDep, session: ReaderDep
-) -> dict[str, Any]:
+) -> Replay:
     """`identical` says whether the recomputed answer equals the stored one byte for byte."""
-    return decisions.replay(services, session, principal.tenant_id, decision_id[:64])
+    return Replay.model_validate(
+        decisions.replay(services, session, principal.tenant_id, decision_id[:64])
+    )

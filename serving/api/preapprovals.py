@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from catalog.errors import PrecreditError
 from models.decision import RecordedDecision
 from serving.decision import decisions
 from serving.deps import ScorePrincipal, ServicesDep
-from serving.errors import ApiError, documented, error_body
+from serving.errors import ApiError, ErrorDetail, documented
+from serving.responses import BatchAnswer, BatchItem
 from serving.schemas import PreapprovalBatchIn, PreapprovalIn
 
 router = APIRouter(prefix="/v1/preapprovals", tags=["pre-approvals"])
@@ -39,7 +38,7 @@ def preapprove(
 )
 def preapprove_batch(
     body: PreapprovalBatchIn, principal: ScorePrincipal, services: ServicesDep
-) -> dict[str, Any]:
+) -> BatchAnswer:
     """An invalid code fails only its own item, with its reason.
 
     Every item is scored first; the audit rows are then committed together (with other
@@ -49,7 +48,7 @@ def preapprove_batch(
         raise ApiError(
             422, "batch_too_large", f"at most {services.settings.max_batch} items per call"
         )
-    results: list[dict[str, Any]] = []
+    results: list[BatchItem] = []
     scored: list[tuple[int, decisions.Scored]] = []
     for index, item in enumerate(body.items):
         try:
@@ -68,20 +67,15 @@ def preapprove_batch(
         except PrecreditError as error:
             if error.http_status == 503:
                 raise
-            results.append(
-                {
-                    "index": index,
-                    "status": error.http_status,
-                    **error_body(error.code, error.message, **_reason(error)),
-                }
-            )
+            detail = ErrorDetail(code=error.code, message=error.message, reason=_reason(error))
+            results.append(BatchItem(index=index, status=error.http_status, error=detail))
     answers = decisions.commit(services, [s for _, s in scored])
     for (index, _), answer in zip(scored, answers, strict=True):
         services.metrics.decision(answer.decision)
-        results.append({"index": index, "status": 200, "result": answer.model_dump(mode="json")})
-    return {"results": sorted(results, key=lambda r: int(r["index"]))}
+        results.append(BatchItem(index=index, status=200, result=answer))
+    return BatchAnswer(results=sorted(results, key=lambda item: item.index))
 
 
-def _reason(error: PrecreditError) -> dict[str, str]:
+def _reason(error: PrecreditError) -> str | None:
     reason = getattr(error, "reason", None)
-    return {"reason": reason} if isinstance(reason, str) else {}
+    return reason if isinstance(reason, str) else None
