@@ -32,8 +32,11 @@ def verify(
 
     anchors = audit_verify.read_anchors(anchor) if anchor is not None else {}
     engine = make_engine(get_settings().service_db)
+    # On SQLite a transaction takes the write lock (engine.py): read in autocommit instead, each
+    # query its own consistent snapshot, so a long verification never stalls the API's audit.
+    reads = engine.execution_options(isolation_level="AUTOCOMMIT")
     try:
-        with session_factory(engine)() as session:
+        with session_factory(reads if engine.dialect.name == "sqlite" else engine)() as session:
             tenants = None if tenant is None else [tenant]
             reports = audit_verify.verify(session, tenants, anchors)
     finally:

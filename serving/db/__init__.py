@@ -6,6 +6,7 @@ SQLite (WAL) by default, PostgreSQL by URL; SQLAlchemy 2 models, Alembic migrati
 - `migrate`: `upgrade(url)` (idempotent), `current_revision(url)`
 - `models`: the mapped tables
 - `repo`: the functions the API calls (tenants, keys, decisions, outcomes, idempotency)
+- `audit_chain`, `audit_verify`: the decisions' hash chain per tenant, and its verification
 """
 
 from __future__ import annotations
