@@ -40,7 +40,7 @@ class DecisionFields(TypedDict):
     policy_fingerprint: str
     registry_fingerprint: str
     snapshot_as_of: dt.date
-    input_hash: str  # SHA-256 of the canonical request
+    input_hash: str  # models.decision.input_hash: code, product, snapshot date, inputs
     features_json: str
     reasons_json: str
     response_json: str  # the exact answer body
