@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import psycopg
+import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,6 +52,14 @@ def pg_unreachable() -> str | None:
     except psycopg.Error as exc:
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return None
+
+
+def pg_missing(where: str, reason: str) -> NoReturn:
+    """PostgreSQL does not answer: fail under CI (it promises the server), skip elsewhere."""
+    message = f"PostgreSQL not reachable at {where}: {reason}"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (CI is set: the PostgreSQL tests must run)")
+    pytest.skip(message)
 
 
 @contextmanager

@@ -247,11 +247,10 @@ def test_orm_changes_to_a_decision_are_refused(session: Session, banks: tuple[st
         session.commit()
 
 
-def test_truncate_is_refused_on_postgres(
-    db_url: str, session: Session, banks: tuple[str, str]
-) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("TRUNCATE is PostgreSQL only")
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)  # TRUNCATE is PostgreSQL only: no SQLite case to skip
+def test_truncate_is_refused_on_postgres(session: Session, banks: tuple[str, str]) -> None:
     repo.record_decision(session, **decision_fields("bank_a"))
     session.commit()
     with pytest.raises(IntegrityError, match="append-only"):
