@@ -93,7 +93,7 @@ def create_banks(sessions: sessionmaker[Session]) -> Keys:
     with sessions() as session:
         repo.create_tenant(session, "bank_a", "Bank A")
         repo.create_tenant(session, "bank_b", "Bank B")
-        repo.create_tenant(session, "platform", "Platform", platform=True)
+        repo.create_tenant(session, "platform", "Platform", repo.TenantOptions(platform=True))
         keys = Keys(
             bank_a=repo.issue_key(session, "bank_a", ["score", "outcomes"]),
             bank_b=repo.issue_key(session, "bank_b", ["score", "outcomes"]),
