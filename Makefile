@@ -19,6 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
@@ -31,13 +32,27 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Every benchmark once. The 300k-entity store is generated once and shared: the benches that
+# write (features, evaluation) work on copies; its snapshot is built before the offers bench.
+# One demo home (20k entities, a registered model) serves bench_offers and bench_api.
+BENCH_DIR ?= /tmp/precredit-bench
+BENCH_STORE := $(BENCH_DIR)/platform.duckdb
+BENCH_HOME := $(BENCH_DIR)/home
+
 bench: $(STAMP)
+	$(PY) bench/bench_cli_startup.py
 	$(PY) bench/bench_generate.py --entities 20000
-	$(PY) bench/bench_generate.py --entities 300000
-	$(PY) bench/bench_generate.py --entities 300000 --out /tmp/precredit-bench
-	$(PY) bench/bench_data_check.py --store /tmp/precredit-bench/platform.duckdb
-	$(PY) bench/bench_features.py --store /tmp/precredit-bench/platform.duckdb
-	$(PY) bench/bench_train.py --store /tmp/precredit-bench/platform.duckdb
+	$(PY) bench/bench_generate.py --entities 300000 --out $(BENCH_DIR)
+	$(PY) bench/bench_data_check.py --store $(BENCH_STORE)
+	$(PY) bench/bench_features.py --store $(BENCH_STORE)
+	$(PY) bench/bench_evaluation.py --store $(BENCH_STORE)
+	$(PY) bench/bench_train.py --store $(BENCH_STORE)
+	$(PY) bench/bench_loop_headroom.py --store $(BENCH_STORE)
+	$(PY) bench/bench_model_shape.py --store $(BENCH_STORE)
+	$(VENV)/bin/precredit features snapshot --store $(BENCH_STORE) --as-of 2025-12-31
+	PRECREDIT_HOME=$(BENCH_HOME) $(VENV)/bin/precredit demo --no-serve --entities 20000
+	$(PY) bench/bench_offers.py --store $(BENCH_STORE) --home $(BENCH_HOME)
+	$(PY) bench/bench_api.py --home $(BENCH_HOME)
 
 clean:
 	rm -rf .precredit .pytest_cache .mypy_cache .ruff_cache

@@ -116,7 +116,7 @@ def import_file(con: Connection, table: schema.Table, path: Path) -> FileReport:
         types, error = {}, (str(exc).splitlines() or [type(exc).__name__])[0]
     con.begin()
     try:
-        report = _import_loaded(con, table, path.name, digest, types, error, utf8_ok)
+        report = _import_loaded(con, Loaded(table, path.name, digest, types, error, utf8_ok))
         _log(con, table, path.name, digest, report)
         con.commit()
     except BaseException:
@@ -128,20 +128,25 @@ def import_file(con: Connection, table: schema.Table, path: Path) -> FileReport:
     return report
 
 
-def _import_loaded(
-    con: Connection,
-    table: schema.Table,
-    file: str,
-    digest: str,
-    types: dict[str, str],
-    error: str | None,
-    utf8_ok: bool,
-) -> FileReport:
+@dataclass(frozen=True)
+class Loaded:
+    """One file as loaded into `_raw`: its table, name, digest, column types, load error."""
+
+    table: schema.Table
+    file: str
+    digest: str
+    types: dict[str, str]
+    error: str | None  # the reader's first line when the file could not be read
+    utf8_ok: bool  # False: invalid UTF-8 was repaired while reading
+
+
+def _import_loaded(con: Connection, loaded: Loaded) -> FileReport:
     """Validate and insert the rows loaded into `_raw`; the caller owns the transaction."""
+    table, file, digest, types = loaded.table, loaded.file, loaded.digest, loaded.types
     report = FileReport(table.name, file)
-    if error is not None:
-        report.skipped_reason = f"unreadable file: {error}"
-        _reject(con, table, file, digest, "unreadable", {"error": error})
+    if loaded.error is not None:
+        report.skipped_reason = f"unreadable file: {loaded.error}"
+        _reject(con, loaded, "unreadable", {"error": loaded.error})
         return report
     report.rows_read = int(con.execute("SELECT count(*) FROM _raw").fetchall()[0][0])
     report.ignored_columns = [c for c in types if c not in table.column_names]
@@ -150,9 +155,9 @@ def _import_loaded(
     if missing:
         report.skipped_reason = f"missing required columns: {', '.join(missing)}"
         report.rows_quarantined = report.rows_read
-        _reject(con, table, file, digest, "missing_columns:" + ",".join(missing), list(types))
+        _reject(con, loaded, "missing_columns:" + ",".join(missing), list(types))
         return report
-    _stage(con, table, staging.Source(types, repaired_utf8=not utf8_ok))
+    _stage(con, table, staging.Source(types, repaired_utf8=not loaded.utf8_ok))
     _count(con, table, report)
     _insert(con, table, file, digest, list(types))
     return report
@@ -222,14 +227,12 @@ def _insert(
     )
 
 
-def _reject(
-    con: Connection, table: schema.Table, file: str, digest: str, reason: str, raw: object
-) -> None:
+def _reject(con: Connection, loaded: Loaded, reason: str, raw: object) -> None:
     """Quarantine a whole file as one row at source line 0."""
     text = json.dumps(raw, ensure_ascii=False)[:RAW_MAX_CHARS]
     con.execute(
         "INSERT INTO quarantine VALUES (?, ?, 0, ?, ?, ?, ?)",
-        [table.name, file, digest, reason, text, _now()],
+        [loaded.table.name, loaded.file, loaded.digest, reason, text, _now()],
     )
 
 

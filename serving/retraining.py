@@ -81,14 +81,8 @@ def submit(
         if tenant is None or tenant.platform:
             raise NotFound("no bank tenant with this id")
         day = as_of or dt.datetime.now(dt.UTC).date()
-        return jobs.submit(
-            session,
-            tenant_id,
-            KIND,
-            trigger,
-            requested_by,
-            {"as_of": day.isoformat(), "seed": seed},
-        )
+        request = jobs.JobRequest(tenant_id, KIND, trigger, requested_by)
+        return jobs.submit(session, request, {"as_of": day.isoformat(), "seed": seed})
 
 
 def run(settings: Settings, sessions: sessionmaker[Session], job_id: str) -> dict[str, Any]:

@@ -223,5 +223,5 @@ def _settle(
         attempted, when = True, now + policy.delay(tried)
     with sessions.begin() as session:
         outbox.record_attempts(session, event, attempts)
-        outbox.settle(session, event, status, when, now, attempted=attempted)
+        outbox.settle(session, event, outbox.Settlement(status, when, now, attempted))
     return status

@@ -44,15 +44,14 @@ def provision(settings: Settings, banks: Sequence[BankPolicy], pooling: bool) ->
     engine = make_engine(settings.service_db)
     try:
         with session_factory(engine)() as session:
-            repo.create_tenant(session, "platform", "Platform", platform=True)
+            repo.create_tenant(session, "platform", "Platform", repo.TenantOptions(platform=True))
             keys = {}
             for bank in banks:
                 repo.create_tenant(
                     session,
                     bank.bank_id,
                     f"Simulated {bank.bank_id}",
-                    pooling_opt_in=pooling,
-                    promotion_policy=bank.promotion,
+                    repo.TenantOptions(pooling, bank.promotion),
                 )
                 keys[bank.bank_id] = repo.issue_key(
                     session, bank.bank_id, ["score", "outcomes", "admin"]

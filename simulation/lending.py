@@ -124,23 +124,32 @@ def safe_auc(y: npt.NDArray[Any], score: FloatArray) -> float | None:
     return metrics.auc(y, score) if 0 < int(np.sum(y)) < len(y) else None
 
 
-def scorer_metrics(
-    y: npt.NDArray[Any],
-    true_pd: FloatArray,
-    score: FloatArray,
-    pd_: FloatArray | None,
-    lend: BoolArray,
-    amount: FloatArray,
-    loans: BoolArray,
-    rate: float,
-    economics: Economics,
-) -> dict[str, float | None]:
-    """One scorer on one round's applicants: ranking, calibration, approvals, bad rate, profit.
+@dataclass(frozen=True)
+class Applicants:
+    """One round's applicants: realised defaults (as if each had borrowed), true PD, loans granted."""
 
-    `y` are the applicants' realised defaults (as if each had borrowed), `lend` and `amount`
-    what the bank would lend by this scorer, `loans` the loans the bank actually granted.
-    """
-    lent = amount * lend
+    y: npt.NDArray[Any]
+    true_pd: FloatArray
+    loans: BoolArray  # the loans the bank actually granted
+
+
+@dataclass(frozen=True)
+class ScorerView:
+    """One scorer's view of the applicants: its score, PD (if any), and what the bank would lend."""
+
+    score: FloatArray
+    pd_: FloatArray | None
+    lend: BoolArray
+    amount: FloatArray
+
+
+def scorer_metrics(
+    applicants: Applicants, view: ScorerView, rate: float, economics: Economics
+) -> dict[str, float | None]:
+    """One scorer on one round's applicants: ranking, calibration, approvals, bad rate, profit."""
+    y, true_pd, loans = applicants.y, applicants.true_pd, applicants.loans
+    score, pd_, lend = view.score, view.pd_, view.lend
+    lent = view.amount * lend
     return {
         "auc": safe_auc(y, score),
         "auc_loans": safe_auc(y[loans], score[loans]) if loans.any() else None,

@@ -227,7 +227,20 @@ def _setup(meta: dict[str, Any]) -> str:
   (observation dates {" to ".join(cold["observation_dates"])}, labels ingested by {cold["data_end"]});
   out-of-time AUC on its own label {_fmt(cold["auc_oot_platform_label"])}.
 - Promotion gate: calibration limit ECE {config["max_ece"]}; a bank retrains once it has reported
-  {config["min_defaults_to_retrain"]} matured defaults and new outcomes arrived."""
+  {config["min_defaults_to_retrain"]} matured defaults and new outcomes arrived.
+- {gate_difference(meta.get("gate_vs_production", []))}"""
+
+
+def gate_difference(differences: list[dict[str, Any]]) -> str:
+    """One line: the gate settings match production, or which differ and by how much."""
+    if not differences:
+        return "Gate settings: as in production."
+    parts = [
+        f"{d['setting']} {d['simulation']} here, {d['production']} in production "
+        f"({d['difference']:+.4g})"
+        for d in differences
+    ]
+    return "Gate settings differ from production: " + "; ".join(parts) + "."
 
 
 def _tenancy(summaries: dict[str, Any], pooling: bool) -> str:

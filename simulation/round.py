@@ -22,8 +22,10 @@ from serving.config import Settings
 from serving.responses import Job
 from simulation.api import SimulationError
 from simulation.lending import (
+    Applicants,
     BankPolicy,
     Economics,
+    ScorerView,
     approved,
     auc_gain_interval,
     grants,
@@ -139,15 +141,16 @@ def _scorers(
     true_pd = np.nan_to_num(_floats(data.realised["true_pd"]))
     asked = _floats(data.pool["requested_amount_cny"])
     loans = granted["granted"].to_numpy(dtype=bool)
+    applicants = Applicants(y, true_pd, loans)
     return {
         name: scorer_metrics(
-            y,
-            true_pd,
-            _floats(score),
-            None if pd_ is None else _floats(pd_),
-            lend,
-            np.minimum(_floats(limit), asked),
-            loans,
+            applicants,
+            ScorerView(
+                _floats(score),
+                None if pd_ is None else _floats(pd_),
+                lend,
+                np.minimum(_floats(limit), asked),
+            ),
             data.bank.rate,
             economics,
         )

@@ -315,11 +315,34 @@ def leakage_checks(ledger: pd.DataFrame, records: list[RoundRecord]) -> dict[str
     }
 
 
+def gate_vs_production(config: SimulationConfig) -> list[dict[str, Any]]:
+    """The simulation's promotion-gate settings that differ from production's, and by how much.
+
+    Production: the API's retraining settings (`serving.config.Settings`) and the cold-start
+    gate (`training.gate.GateConfig`); the simulation passes the rest of the gate unchanged.
+    """
+    api = Settings.model_fields
+    pairs = {
+        "max_ece (retraining)": (config.max_ece, api["retrain_max_ece"].default),
+        "max_ece (cold start)": (config.max_ece, GateConfig().max_ece),
+        "min_own_defaults": (config.min_own_defaults, api["retrain_min_own_defaults"].default),
+    }
+    return [
+        {"setting": name, "simulation": ours, "production": theirs, "difference": ours - theirs}
+        for name, (ours, theirs) in pairs.items()
+        if ours != theirs
+    ]
+
+
 def describe(config: SimulationConfig, entities: int) -> dict[str, Any]:
-    """The run's settings as JSON (dates as ISO strings)."""
+    """The run's settings as JSON (dates as ISO strings), with how its gate differs."""
     out = asdict(config) | {"banks": [asdict(b) for b in config.banks]}
     out["start"] = None if config.start is None else config.start.isoformat()
-    return {"config": out, "store": {"entities": entities}}
+    return {
+        "config": out,
+        "store": {"entities": entities},
+        "gate_vs_production": gate_vs_production(config),
+    }
 
 
 def simulate(

@@ -155,7 +155,8 @@ def _lend(
             frames["abnormal_operations"], pop, tl, "listed_date", "removed_date"
         ),
     }
-    app = lending.applications(run.rng(chunk, "applications"), run.config, pop, paths, tl, seen)
+    market = lending.Market(pop, paths, tl)
+    app = lending.applications(run.rng(chunk, "applications"), run.config, market, seen)
     loans = lending.outcomes(run.rng(chunk, "outcomes"), paths, tl, app)
     _write_bank_tables(run, pop, app, loans, chunk)
 

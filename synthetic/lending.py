@@ -8,7 +8,7 @@ is a realistic, beatable baseline.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -117,15 +117,23 @@ def _decide(bank: BankSpec, app: dict[str, np.ndarray]) -> tuple[np.ndarray, np.
     return reason, np.where(reason == "", limit, 0.0)
 
 
+@dataclass(frozen=True)
+class Market:
+    """One chunk of the simulated market: its entities, their health paths, the calendar."""
+
+    pop: Population
+    paths: HealthPaths
+    timeline: Timeline
+
+
 def applications(
     rng: np.random.Generator,
     config: SynthConfig,
-    pop: Population,
-    paths: HealthPaths,
-    timeline: Timeline,
+    market: Market,
     seen: dict[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
     """Loan applications from the lending start on, with each bank's decision."""
+    pop, paths, timeline = market.pop, market.paths, market.timeline
     grid = np.arange(timeline.n_months)
     age_m = grid[None, :] - pop.founded_m[:, None]
     demand = np.array([1.5, 0.6, 1.0, 1.0])[pop.etype][:, None]  # by ENTITY_TYPES

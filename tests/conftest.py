@@ -1,4 +1,9 @@
-"""Shared fixtures: synthetic platform stores built once per session from seeded generators."""
+"""Shared fixtures: synthetic platform stores built once per session from seeded generators.
+
+No test reads or writes the working directory's state (a demo's `.precredit/`, `mlflow.db`,
+`docs/`): the session and then every test run in a scratch directory with a scratch
+`PRECREDIT_HOME`, and no other `PRECREDIT_*` setting leaks in from the caller's environment.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it, before LightGBM loads
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from precredit.settings import get_settings
 from synthetic.config import SynthConfig
 from synthetic.generate import generate
 
@@ -20,7 +27,37 @@ if TYPE_CHECKING:
     from models.preapproval import PreapprovalModel
     from training.train import TrainResult
 
+INVOCATION_DIR = Path.cwd()  # where pytest was started: tests must leave it untouched
+KEPT_SETTINGS = ("PRECREDIT_TEST_",)  # where the test databases are, not precredit settings
 REALISM_ENTITIES = 60_000  # enough matured loans (~4,000, ~100 defaults) for stable rates and AUCs
+
+
+@pytest.fixture(scope="session", autouse=True)
+def scratch_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The whole session (module fixtures included) in a scratch directory and home."""
+    scratch = tmp_path_factory.mktemp("session-cwd")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in os.environ:
+            if name.startswith("PRECREDIT_") and not name.startswith(KEPT_SETTINGS):
+                patch.delenv(name)
+        patch.setenv("PRECREDIT_HOME", str(scratch / ".precredit"))
+        patch.chdir(scratch)
+        get_settings.cache_clear()
+        yield scratch
+    get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def scratch_test(
+    scratch_session: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Each test in its own directory; its own home unless a module fixture chose one."""
+    monkeypatch.chdir(tmp_path)
+    if os.environ.get("PRECREDIT_HOME") == str(scratch_session / ".precredit"):
+        monkeypatch.setenv("PRECREDIT_HOME", str(tmp_path / ".precredit"))
+        get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

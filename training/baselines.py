@@ -12,7 +12,7 @@ import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
@@ -181,34 +181,40 @@ def _rule_score(
     return np.where(approved.to_numpy(), tier + tax_term, DECLINED_TIER)
 
 
+@dataclass(frozen=True)
+class IncumbentRule:
+    """The parameters of the banks' tax-multiplier rule (defaults: the common market terms)."""
+
+    multipliers: Mapping[str, float] = field(default_factory=lambda: dict(MULTIPLIERS))
+    caps_cny: Mapping[str, float] = field(default_factory=lambda: dict(CAPS_CNY))
+    min_years: float = 2.0
+    min_limit_cny: float = 20_000
+    min_years_m: float = 1.0
+
+
 def incumbent_rule(
-    features: pandas.DataFrame,
-    multipliers: Mapping[str, float] = MULTIPLIERS,
-    caps_cny: Mapping[str, float] = CAPS_CNY,
-    min_years: float = 2.0,
-    min_limit_cny: float = 20_000,
-    min_years_m: float = 1.0,
+    features: pandas.DataFrame, rule: IncumbentRule = IncumbentRule()
 ) -> pandas.DataFrame:
     """The banks' tax-multiplier rule: approved, limit_cny, reason and rule_score per row.
 
     Limit = tax paid over 24 months / 2 x the grade's multiplier, capped by entity type.
-    Gates: a multiplier grade (unrated, C and D decline), `min_years` in operation
-    (`min_years_m` for grade M), no dishonest-debtor, serious-dishonesty or abnormal
+    Gates: a multiplier grade (unrated, C and D decline), `rule.min_years` in operation
+    (`rule.min_years_m` for grade M), no dishonest-debtor, serious-dishonesty or abnormal
     listing in force, not finance, real estate or entertainment, tax paid in the last 12
-    months, not deregistered, and a limit of at least `min_limit_cny`. A listing flag that
+    months, not deregistered, and a limit of at least `rule.min_limit_cny`. A listing flag that
     is missing counts as not listed. Declined rows get limit 0 and every failed gate.
     """
     grade = features["tax_grade_latest"].map(GRADE_LETTERS)
-    multiplier = grade.map(multipliers).astype(np.float64)
+    multiplier = grade.map(dict(rule.multipliers)).astype(np.float64)
     min_months = pandas.Series(
-        np.where(grade == "M", min_years_m, min_years) * 12.0, features.index
+        np.where(grade == "M", rule.min_years_m, rule.min_years) * 12.0, features.index
     )
     entity_type = features["reg_entity_type"].map(dict(enumerate(ENTITY_TYPES)))
-    cap = entity_type.map(caps_cny).astype(np.float64)
+    cap = entity_type.map(dict(rule.caps_cny)).astype(np.float64)
     tax_24m = features["tax_paid_cny_24m"].fillna(0.0).astype(np.float64)
     limit = (tax_24m / 2.0 * multiplier).clip(upper=cap)
     failures = _gate_failures(features, grade, multiplier.notna(), min_months, cap)
-    failures["below_min_limit"] = limit < min_limit_cny
+    failures["below_min_limit"] = limit < rule.min_limit_cny
     approved = ~failures.any(axis=1)
     return pandas.DataFrame(
         {

@@ -91,16 +91,35 @@ def monotonicity_violations(
     return bad
 
 
+@dataclass(frozen=True)
+class GateRows:
+    """The rows a gate judges on: training features, out-of-time test rows and their labels."""
+
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    y_test: np.ndarray
+    train_defaults: int
+
+    @classmethod
+    def from_splits(cls, splits: dict[str, pd.DataFrame], train_defaults: int) -> GateRows:
+        """The gate's rows from a time split (`train`, `test` with a `label` column)."""
+        test = splits["test"]
+        return cls(splits["train"], test, test["label"].to_numpy(), train_defaults)
+
+
 def evaluate_gate(
     challenger: PreapprovalModel,
     champion: PreapprovalModel | None,
-    X_train: pd.DataFrame,
-    X_test: pd.DataFrame,
-    y_test: np.ndarray,
-    train_defaults: int,
+    rows: GateRows,
     config: GateConfig = GateConfig(),
 ) -> GateVerdict:
     """Run every check of the gate for a challenger (and the champion, if any) on the same rows."""
+    X_train, X_test, y_test, train_defaults = (
+        rows.X_train,
+        rows.X_test,
+        rows.y_test,
+        rows.train_defaults,
+    )
     pd_test = challenger.predict_proba(X_test)
     auc = metrics.auc(y_test, pd_test)
     champion_auc = metrics.auc(y_test, champion.predict_proba(X_test)) if champion else float("nan")

@@ -20,7 +20,7 @@ from synthetic.truth import attach_truth
 from training import metrics, report, tracking
 from training.dataset import outcome_training_set, platform_training_set, store_end
 from training.drift import FEATURE_REFERENCE, feature_reference
-from training.gate import GateConfig, GateVerdict, evaluate_gate
+from training.gate import GateConfig, GateRows, GateVerdict, evaluate_gate
 from training.train import (
     TrainConfig,
     TrainResult,
@@ -153,31 +153,32 @@ def run(
     client = tracking.connect(config.tracking_uri, config.artifact_root)
     with tempfile.TemporaryDirectory() as tmp:
         champion = _champion(client, tenant, Path(tmp))
-    test = result.splits["test"]
-    verdict = evaluate_gate(
-        result.model,
-        champion,
-        result.splits["train"],
-        test,
-        test["label"].to_numpy(),
-        int(result.metrics["train_defaults"]),
-        config.gate,
-    )
+    rows = GateRows.from_splits(result.splits, int(result.metrics["train_defaults"]))
+    verdict = evaluate_gate(result.model, champion, rows, config.gate)
     cutoff = {} if config.end is None else {"data_end": config.end.isoformat()}
-    return register(client, tenant, label, frame, result, verdict, config, cutoff)
+    return register(client, tenant, Challenger(label, frame, result, verdict), config, cutoff)
+
+
+@dataclass(frozen=True)
+class Challenger:
+    """A trained and gated model with the label and rows it learnt from, ready to register."""
+
+    label: str
+    frame: pd.DataFrame
+    result: TrainResult
+    verdict: GateVerdict
 
 
 def register(
-    client: Any,
-    tenant: str,
-    label: str,
-    frame: pd.DataFrame,
-    result: TrainResult,
-    verdict: GateVerdict,
-    config: PipelineConfig,
-    extra: dict[str, Any],
+    client: Any, tenant: str, challenger: Challenger, config: PipelineConfig, extra: dict[str, Any]
 ) -> PipelineResult:
     """Log the run with its review files, register the challenger, promote it if allowed."""
+    label, frame, result, verdict = (
+        challenger.label,
+        challenger.frame,
+        challenger.result,
+        challenger.verdict,
+    )
     fingerprint = data_fingerprint(frame)
     params = {
         "label": label,
@@ -187,16 +188,15 @@ def register(
         "calibrator": result.model.calibrator_.method,
         "data_fingerprint": fingerprint,
     } | extra
-    run_id, version = tracking.log_run(
-        client,
-        tenant,
+    record = tracking.RunRecord(
         result.model,
         params,
         result.metrics | {"gate_passed": float(verdict.passed)},
-        _review_files(result, tenant, label, fingerprint, verdict),
         result.splits["test"],
+        _review_files(result, tenant, label, fingerprint, verdict),
         {"label": label, "tenant": tenant},
     )
+    run_id, version = tracking.log_run(client, tenant, record)
     promoted = verdict.passed and config.auto_promote
     if promoted:
         tracking.promote(client, tenant, version, config.actor, "gate passed: " + _passed(verdict))

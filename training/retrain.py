@@ -31,8 +31,8 @@ from models.preapproval import PreapprovalModel
 from synthetic.truth import attach_truth
 from training import tracking
 from training.dataset import HORIZON_MONTHS, time_split
-from training.gate import evaluate_gate
-from training.pipeline import PipelineConfig, PipelineResult, build_frame, register
+from training.gate import GateRows, evaluate_gate
+from training.pipeline import Challenger, PipelineConfig, PipelineResult, build_frame, register
 from training.train import TrainConfig, TrainResult, fit_base, out_of_time_start, train
 
 # A boosted challenger learns corrections to public-record risk from a few hundred defaults at
@@ -95,16 +95,8 @@ def retrain(
     client = tracking.connect(config.tracking_uri, config.artifact_root)
     with tempfile.TemporaryDirectory() as tmp:
         champion = _serving_model(client, job.tenant, Path(tmp))
-    test = result.splits["test"]
-    verdict = evaluate_gate(
-        result.model,
-        champion,
-        result.splits["train"],
-        test,
-        test["label"].to_numpy(),
-        int(result.metrics["train_defaults"]),
-        config.gate,
-    )
+    rows = GateRows.from_splits(result.splits, int(result.metrics["train_defaults"]))
+    verdict = evaluate_gate(result.model, champion, rows, config.gate)
     params: dict[str, Any] = {
         "trigger": job.trigger,
         "own_loans": len(own),
@@ -113,7 +105,8 @@ def retrain(
         "data_tenants": ",".join(sorted(set(frame["bank_id"].astype(str)))),
         "transfer": transfer,
     }
-    return register(client, job.tenant, "outcomes", frame, result, verdict, config, params)
+    challenger = Challenger("outcomes", frame, result, verdict)
+    return register(client, job.tenant, challenger, config, params)
 
 
 def _base(

@@ -59,7 +59,7 @@ def load_table(path: Path) -> pd.DataFrame:
         raise InvalidInput(f"table {path.name!r} not found")
     try:
         return pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
-    except Exception as exc:  # any parser failure means the same; its text may quote the file
+    except (OSError, ValueError) as exc:  # parser and Arrow errors; their text may quote the file
         kind = type(exc).__name__
         raise InvalidInput(f"cannot read table {path.name!r} as {suffix[1:]} ({kind})") from None
 
@@ -247,14 +247,23 @@ def evaluate(prepared: Prepared, seed: int = 42) -> dict[str, Any]:
     return out | counts | inputs | {"dropped_rows": dict(prepared.dropped)}
 
 
-def train_table(
-    path: Path,
-    target: str,
-    positive: str,
-    time_col: str | None = None,
-    id_col: str | None = None,
-    seed: int = 42,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TableSpec:
+    """A bank's own table: its file, label column and value meaning default, optional columns."""
+
+    path: Path
+    target: str
+    positive: str
+    time_col: str | None = None  # date column for an out-of-time split
+    id_col: str | None = None  # identifier column (not a feature)
+
+
+def train_table(spec: TableSpec, seed: int = 42) -> dict[str, Any]:
     """Read a bank's table, train and test the PD model on it, return the metrics JSON."""
-    metrics_json = evaluate(prepare(load_table(path), target, positive, time_col, id_col), seed)
-    return metrics_json | {"table": path.name, "target": target, "positive": positive}
+    frame = load_table(spec.path)
+    prepared = prepare(frame, spec.target, spec.positive, spec.time_col, spec.id_col)
+    return evaluate(prepared, seed) | {
+        "table": spec.path.name,
+        "target": spec.target,
+        "positive": spec.positive,
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -60,26 +61,29 @@ def connect(tracking_uri: str, artifact_root: Path) -> MlflowClient:
     return client
 
 
-def log_run(
-    client: MlflowClient,
-    tenant: str,
-    model: PreapprovalModel,
-    params: dict[str, Any],
-    metrics: dict[str, float],
-    files: dict[str, str | bytes],
-    X_example: pd.DataFrame,
-    tags: dict[str, str],
-) -> tuple[str, str]:
+@dataclass(frozen=True)
+class RunRecord:
+    """What one training run logs: the model, its parameters, metrics, reviewer files, tags."""
+
+    model: PreapprovalModel
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    example: pd.DataFrame  # input rows: the model signature and input example
+    files: dict[str, str | bytes] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def log_run(client: MlflowClient, tenant: str, record: RunRecord) -> tuple[str, str]:
     """Log one training run through `client` and register its model as the tenant's challenger."""
     name = model_name(tenant)
     experiment = client.get_experiment_by_name(EXPERIMENT)
     if experiment is None:
         raise ModelUnavailable(f"experiment {EXPERIMENT} missing: call tracking.connect first")
     run_name = f"{name}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
-    run = client.create_run(experiment.experiment_id, run_name=run_name, tags=tags)
+    run = client.create_run(experiment.experiment_id, run_name=run_name, tags=record.tags)
     run_id = run.info.run_id
     try:
-        _log_contents(client, run_id, model, params, metrics, files, X_example)
+        _log_contents(client, run_id, record)
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise
@@ -89,16 +93,9 @@ def log_run(
     return run_id, version
 
 
-def _log_contents(
-    client: MlflowClient,
-    run_id: str,
-    model: PreapprovalModel,
-    params: dict[str, Any],
-    metrics: dict[str, float],
-    files: dict[str, str | bytes],
-    X_example: pd.DataFrame,
-) -> None:
+def _log_contents(client: MlflowClient, run_id: str, record: RunRecord) -> None:
     """Parameters, metrics, reviewer files, native artifacts and the pyfunc model of one run."""
+    model, params, metrics, files = record.model, record.params, record.metrics, record.files
     now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
     client.log_batch(
         run_id,
@@ -115,7 +112,7 @@ def _log_contents(
         native = Path(tmp) / NATIVE_DIR
         model.save(native)
         client.log_artifacts(run_id, str(native), artifact_path=NATIVE_DIR)
-        example = X_example.loc[:, list(model.spec.names)].head(5)
+        example = record.example.loc[:, list(model.spec.names)].head(5)
         saved = Path(tmp) / "model"
         mlflow.pyfunc.save_model(
             str(saved),

@@ -34,6 +34,7 @@ class TrainConfig:
     params: dict[str, Any] | None = None
     shares: tuple[float, float] = (0.6, 0.2)
     top_n: int = 5
+    spec: FeatureSpec | None = None  # the features to use (default: the whole registry)
 
 
 @dataclass
@@ -67,7 +68,6 @@ def train(
     frame: pd.DataFrame,
     policy: ProductPolicy | None = None,
     config: TrainConfig = TrainConfig(),
-    spec: FeatureSpec | None = None,
     base: PreapprovalModel | None = None,
     splits: dict[str, pd.DataFrame] | None = None,
 ) -> TrainResult:
@@ -75,7 +75,7 @@ def train(
 
     `splits` (train/valid/test of `frame`) overrides the out-of-time split by date shares.
     """
-    spec = spec or spec_from_registry()
+    spec = config.spec or spec_from_registry()
     splits = splits or time_split(frame, config.shares)
     train_, valid = splits["train"], splits["valid"]
     for name, part in splits.items():

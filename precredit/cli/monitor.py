@@ -64,7 +64,9 @@ def monitor(
 
     settings, day = get_settings(), _day(as_of)
     sessions = session_factory(make_engine(settings.service_db))
-    result = monitoring.run(settings, sessions, tenant, day, window_days, period)
+    overrides = {"monitor_window_days": window_days, "monitor_mix_period": period}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    result = monitoring.run(settings, sessions, tenant, day)
     directory = out or monitoring.results_dir(settings.home, tenant) / day.isoformat()
     monitoring.write(result, directory, settings.home)
     typer.echo(summary(result, directory))

@@ -97,9 +97,7 @@ def add(
     tenant = bank_id or name.strip().lower().replace(" ", "_").replace("-", "_")
     scopes = ["score", "outcomes"] + (["admin"] if admin else [])
     with _sessions() as session:
-        repo.create_tenant(
-            session, tenant, name, pooling_opt_in=pooling, promotion_policy=promotion.value
-        )
+        repo.create_tenant(session, tenant, name, repo.TenantOptions(pooling, promotion.value))
         key = repo.issue_key(session, tenant, scopes)
         session.commit()
     typer.echo(

@@ -64,7 +64,12 @@ def train(
     from training.pipeline import PipelineConfig, run
 
     if table is not None:
-        _train_table(table, target, positive, time_col, id_col, metrics_json, seed)
+        if not target or positive is None:
+            raise InvalidInput("--table needs --target and --positive")
+        from training.table import TableSpec, train_table  # only this path needs it
+
+        spec = TableSpec(table, target, positive, time_col, id_col)
+        _write_metrics(train_table(spec, seed=seed), metrics_json)
         return
     settings = get_settings()
     config = PipelineConfig(
@@ -72,22 +77,6 @@ def train(
     )
     result = run(label.value, tenant, config)
     _write_metrics(result.to_dict(), metrics_json)
-
-
-def _train_table(
-    table: Path,
-    target: str | None,
-    positive: str | None,
-    time_col: str | None,
-    id_col: str | None,
-    out: Path | None,
-    seed: int,
-) -> None:
-    from training.table import train_table  # only this path needs it
-
-    if not target or positive is None:
-        raise InvalidInput("--table needs --target and --positive")
-    _write_metrics(train_table(table, target, positive, time_col, id_col, seed=seed), out)
 
 
 @models_app.command("promote")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -17,15 +18,19 @@ TRIGGERS = ("on_demand", "schedule", "new_outcomes", "drift", "simulation")
 STALE_AFTER = dt.timedelta(hours=6)  # a running job older than this died with its process
 
 
-def submit(
-    session: Session,
-    tenant_id: str,
-    kind: str,
-    trigger: str,
-    requested_by: str,
-    params: dict[str, Any],
-) -> Job:
+@dataclass(frozen=True)
+class JobRequest:
+    """Who asks for which kind of job, for which tenant, and why (one of TRIGGERS)."""
+
+    tenant_id: str
+    kind: str
+    trigger: str
+    requested_by: str
+
+
+def submit(session: Session, request: JobRequest, params: dict[str, Any]) -> Job:
     """Queue a job (committed); Conflict (409) while one of that kind is active for the tenant."""
+    tenant_id, kind, trigger = request.tenant_id, request.kind, request.trigger
     if trigger not in TRIGGERS:
         raise InvalidInput(f"unknown trigger (known: {', '.join(TRIGGERS)})")
     _fail_stale(session, tenant_id, kind)
@@ -35,7 +40,7 @@ def submit(
         kind=kind,
         trigger=trigger,
         status="queued",
-        requested_by=requested_by[:200],
+        requested_by=request.requested_by[:200],
         active_key=f"{tenant_id}:{kind}",
         params_json=json.dumps(params, sort_keys=True),
         created_at=utcnow(),

@@ -29,7 +29,7 @@ from serving.db.keys import (
 )
 from serving.db.models import new_id, utcnow
 from serving.db.outcomes import OutcomeFields, UpsertResult, matured_outcomes, upsert_outcome
-from serving.db.tenants import create_tenant, get_tenant, list_tenants
+from serving.db.tenants import TenantOptions, create_tenant, get_tenant, list_tenants
 
 __all__ = [
     "SCOPES",
@@ -39,6 +39,7 @@ __all__ = [
     "KeyInfo",
     "OutcomeFields",
     "Principal",
+    "TenantOptions",
     "UpsertResult",
     "authenticate",
     "claim_idempotency",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import get_args
 
 from sqlalchemy import select
@@ -15,16 +16,20 @@ from serving.db.models import PromotionPolicy, Tenant
 TENANT_ID = re.compile(r"[a-z][a-z0-9_]{1,31}")
 
 
+@dataclass(frozen=True)
+class TenantOptions:
+    """How a new tenant is set up: pooling opt-in, promotion policy, the platform itself."""
+
+    pooling_opt_in: bool = False
+    promotion_policy: PromotionPolicy = "manual"
+    platform: bool = False
+
+
 def create_tenant(
-    session: Session,
-    tenant_id: str,
-    name: str,
-    *,
-    pooling_opt_in: bool = False,
-    promotion_policy: PromotionPolicy = "manual",
-    platform: bool = False,
+    session: Session, tenant_id: str, name: str, options: TenantOptions = TenantOptions()
 ) -> Tenant:
     """Add a tenant; InvalidInput when the id is not lower_snake (2-32 chars) or is taken."""
+    pooling_opt_in, promotion_policy = options.pooling_opt_in, options.promotion_policy
     if not TENANT_ID.fullmatch(tenant_id):
         raise InvalidInput("a tenant id is lower_snake: a letter, then 1-31 of a-z, 0-9, _")
     if not name.strip() or len(name) > 200:
@@ -38,7 +43,7 @@ def create_tenant(
         name=name,
         pooling_opt_in=pooling_opt_in,
         promotion_policy=promotion_policy,
-        platform=platform,
+        platform=options.platform,
     )
     try:
         with session.begin_nested():

@@ -224,14 +224,17 @@ def record_attempts(session: Session, event: DueEvent, attempts: Sequence[dict[s
         session.execute(insert(DELIVERIES), rows)
 
 
-def settle(
-    session: Session,
-    event: DueEvent,
-    status: str,
-    next_attempt_at: dt.datetime,
-    now: dt.datetime,
-    attempted: bool = True,
-) -> None:
+@dataclass(frozen=True)
+class Settlement:
+    """Where an event goes after a dispatch: its status, next attempt, and whether one was made."""
+
+    status: str  # delivered, pending (backoff) or dead
+    next_attempt_at: dt.datetime
+    now: dt.datetime
+    attempted: bool = True  # False: no endpoint left to try (the attempt count stays)
+
+
+def settle(session: Session, event: DueEvent, outcome: Settlement) -> None:
     """Set the event's status after an attempt: delivered, pending again (backoff) or dead.
 
     A no-op when another dispatcher settled the event meanwhile (this one's lease ran out).
@@ -244,10 +247,10 @@ def settle(
             OutboxEvent.attempts == event.attempts,
         )
         .values(
-            status=status,
-            attempts=event.attempts + int(attempted),
-            next_attempt_at=next_attempt_at,
-            delivered_at=now if status == "delivered" else None,
+            status=outcome.status,
+            attempts=event.attempts + int(outcome.attempted),
+            next_attempt_at=outcome.next_attempt_at,
+            delivered_at=outcome.now if outcome.status == "delivered" else None,
         )
     )
 

@@ -74,15 +74,14 @@ class Inputs:
 
 
 def run(
-    settings: Settings,
-    sessions: sessionmaker[Session],
-    tenant_id: str,
-    as_of: dt.date,
-    window_days: int | None = None,
-    period: performance.Period | None = None,
+    settings: Settings, sessions: sessionmaker[Session], tenant_id: str, as_of: dt.date
 ) -> MonitoringResult:
-    """Monitor one tenant on `as_of` (kept as `monitor.json`)."""
-    days = window_days or settings.monitor_window_days
+    """Monitor one tenant on `as_of` (kept as `monitor.json`).
+
+    The window and the decision-mix period are `settings.monitor_window_days` and
+    `settings.monitor_mix_period` (the CLI's `--window-days`/`--period` override them).
+    """
+    days = settings.monitor_window_days
     start, end = monitor_inputs.window(as_of, days)
     with sessions() as session:
         _check_tenant(session, tenant_id)
@@ -100,7 +99,7 @@ def run(
         recent, market, monitor_inputs.loan_features(settings.store, loans), thresholds(settings)
     )
     models = _models(settings, client, served, inputs)
-    mix_period = period or settings.monitor_mix_period
+    mix_period = settings.monitor_mix_period
     alerts = _alerts(models)
     return MonitoringResult(
         tenant=tenant_id,

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from api_fixtures import PG_ADMIN_URL, ApiStacks, LiveApi, pg_missing, pg_unreachable
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from trained_home import build_home
 
 from serving.db import make_engine, session_factory, sqlite_url, upgrade
 
@@ -44,8 +46,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return sqlite_url(tmp_path / "service.db")
     reason = _pg_unreachable()
     if reason is not None:
-        shown = make_url(PG_URL).render_as_string(hide_password=True)
-        pytest.skip(f"PostgreSQL not reachable at {shown}: {reason}")
+        pg_missing(make_url(PG_URL).render_as_string(hide_password=True), reason)
     return PG_URL
 
 
@@ -90,12 +91,7 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 # --- a live API over HTTP (tests/serving/test_api.py, test_bad_input.py) --------------------
 # The helpers live in api_fixtures.py; the fixtures are declared here so both test modules
-# share one trained home and one server per service database. (Imported here, not at the top,
-# because this section was appended to a file owned by the service-database tests.)
-
-
-from api_fixtures import PG_ADMIN_URL, ApiStacks, LiveApi, pg_unreachable  # noqa: E402
-from trained_home import build_home  # noqa: E402
+# share one trained home and one server per service database.
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +114,7 @@ def live_api(request: pytest.FixtureRequest, api_stacks: ApiStacks) -> LiveApi:
     if request.param == "postgres":
         reason = pg_unreachable()
         if reason is not None:
-            pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {reason}")
+            pg_missing(PG_ADMIN_URL, reason)
     return api_stacks.get(request.param)
 
 

@@ -86,8 +86,12 @@ def test_hand_written_migration_matches_the_models(engine: Engine) -> None:
 
 
 def test_tenants_are_created_listed_and_validated(session: Session) -> None:
-    repo.create_tenant(session, "platform", "Shanwei credit platform", platform=True)
-    tenant = repo.create_tenant(session, "bank_a", "Bank A", promotion_policy="auto")
+    repo.create_tenant(
+        session, "platform", "Shanwei credit platform", repo.TenantOptions(platform=True)
+    )
+    tenant = repo.create_tenant(
+        session, "bank_a", "Bank A", repo.TenantOptions(promotion_policy="auto")
+    )
     session.commit()
     assert [t.id for t in repo.list_tenants(session)] == ["bank_a", "platform"]
     assert tenant.promotion_policy == "auto"
@@ -101,7 +105,9 @@ def test_tenants_are_created_listed_and_validated(session: Session) -> None:
         with pytest.raises(InvalidInput, match="lower_snake"):
             repo.create_tenant(session, bad, "Bad")
     with pytest.raises(InvalidInput, match="promotion_policy"):
-        repo.create_tenant(session, "bank_c", "Bank C", promotion_policy="sometimes")  # type: ignore[arg-type]
+        repo.create_tenant(
+            session, "bank_c", "Bank C", repo.TenantOptions(promotion_policy="sometimes")
+        )  # type: ignore[arg-type]
     session.commit()  # the refused duplicate did not spoil the transaction
     assert len(repo.list_tenants(session)) == 2
 
@@ -164,7 +170,7 @@ def test_plaintext_key_is_never_stored(session: Session, banks: tuple[str, str])
 
 
 def test_key_scopes_and_ownership_are_checked(session: Session, banks: tuple[str, str]) -> None:
-    repo.create_tenant(session, "platform", "Platform", platform=True)
+    repo.create_tenant(session, "platform", "Platform", repo.TenantOptions(platform=True))
     assert repo.authenticate(session, repo.issue_key(session, "platform", ["platform"]))
     for scopes in [[], ["score", "root"], ["platform"]]:
         with pytest.raises(InvalidInput, match="scope"):
@@ -247,11 +253,10 @@ def test_orm_changes_to_a_decision_are_refused(session: Session, banks: tuple[st
         session.commit()
 
 
-def test_truncate_is_refused_on_postgres(
-    db_url: str, session: Session, banks: tuple[str, str]
-) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("TRUNCATE is PostgreSQL only")
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)  # TRUNCATE is PostgreSQL only: no SQLite case to skip
+def test_truncate_is_refused_on_postgres(session: Session, banks: tuple[str, str]) -> None:
     repo.record_decision(session, **decision_fields("bank_a"))
     session.commit()
     with pytest.raises(IntegrityError, match="append-only"):

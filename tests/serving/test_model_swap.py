@@ -41,9 +41,8 @@ def _register_again(home: Path) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         model = tracking.load_native(client, champion.run_id, Path(tmp))
     example = pd.DataFrame([[0.0] * len(model.spec.names)], columns=list(model.spec.names))
-    _, version = tracking.log_run(
-        client, "platform", model, {"swap_test": 1}, {"auc": 0.5}, {}, example, {}
-    )
+    record = tracking.RunRecord(model, {"swap_test": 1}, {"auc": 0.5}, example)
+    _, version = tracking.log_run(client, "platform", record)
     tracking.promote(client, "platform", version, "test", "hot swap under load")
     return version
 

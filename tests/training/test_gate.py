@@ -15,7 +15,14 @@ import pytest
 
 from models.preapproval import ModelConfig, PreapprovalModel
 from training import metrics
-from training.gate import Check, GateConfig, GateVerdict, evaluate_gate, monotonicity_violations
+from training.gate import (
+    Check,
+    GateConfig,
+    GateRows,
+    GateVerdict,
+    evaluate_gate,
+    monotonicity_violations,
+)
 from training.train import TrainResult
 
 CHECKS = ["auc_not_worse", "calibration_ece", "monotonicity", "score_psi", "min_defaults"]
@@ -28,16 +35,8 @@ def gate(
     config: GateConfig = GateConfig(),
 ) -> GateVerdict:
     """The gate exactly as the pipeline runs it, on the session's out-of-time rows."""
-    test = result.splits["test"]
-    return evaluate_gate(
-        challenger,
-        champion,
-        result.splits["train"],
-        test,
-        test["label"].to_numpy(),
-        int(result.metrics["train_defaults"]),
-        config,
-    )
+    rows = GateRows.from_splits(result.splits, int(result.metrics["train_defaults"]))
+    return evaluate_gate(challenger, champion, rows, config)
 
 
 def by_name(verdict: GateVerdict) -> dict[str, Check]:

@@ -23,7 +23,7 @@ from catalog.errors import InvalidInput, NotFound
 from models import pyfunc
 from models.preapproval import PreapprovalModel
 from training import metrics, tracking
-from training.gate import GateVerdict, evaluate_gate
+from training.gate import GateRows, GateVerdict, evaluate_gate
 from training.pipeline import PipelineConfig, PipelineResult, run
 from training.train import TrainResult, data_fingerprint
 
@@ -75,19 +75,17 @@ def second(
     y = test["label"].to_numpy()
     champion_version = tracking.version_by_alias(client, "platform", tracking.CHAMPION)
     champion = tracking.load_native(client, champion_version.run_id, first.workdir / "champion")
-    verdict = evaluate_gate(
-        shuffled_platform, champion, splits["train"], test, y, int(splits["train"]["label"].sum())
-    )
-    _, version = tracking.log_run(
-        client,
-        "platform",
+    rows = GateRows.from_splits(splits, int(splits["train"]["label"].sum()))
+    verdict = evaluate_gate(shuffled_platform, champion, rows)
+    record = tracking.RunRecord(
         shuffled_platform,
         {"label": "platform", "labels": "shuffled"},
         metrics.summary(y, shuffled_platform.predict_proba(test)),
-        {"gate.json": json.dumps(verdict.to_dict())},
         test,
+        {"gate.json": json.dumps(verdict.to_dict())},
         {"label": "platform"},
     )
+    _, version = tracking.log_run(client, "platform", record)
     if verdict.passed:  # what `run` does with a verdict
         tracking.promote(client, "platform", version, "test", "gate passed")
     return SecondRun(

@@ -16,6 +16,7 @@ from models.pd_model import PDClassifier
 from training import metrics
 from training.table import (
     Prepared,
+    TableSpec,
     cv_parts,
     evaluate,
     load_table,
@@ -154,7 +155,7 @@ def test_csv_parquet_and_a_rerun_give_identical_metrics(
     table[0].to_csv(tmp_path / "bank.csv", index=False)
     table[0].to_parquet(tmp_path / "bank.parquet", index=False)
     runs = [
-        train_table(tmp_path / name, "status", "bad", "as_of", "company_id", seed=42)
+        train_table(TableSpec(tmp_path / name, "status", "bad", "as_of", "company_id"), seed=42)
         for name in ("bank.csv", "bank.parquet")
     ]
     assert [run.pop("table") for run in runs] == ["bank.csv", "bank.parquet"]

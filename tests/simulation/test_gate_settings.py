@@ -1,0 +1,31 @@
+"""The simulation's report says where its promotion gate differs from production's."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from serving.config import Settings
+from simulation.report import gate_difference
+from simulation.run import SimulationConfig, default_banks, describe, gate_vs_production
+from training.gate import GateConfig
+
+
+def test_the_default_simulation_names_its_looser_calibration_limit() -> None:
+    config = SimulationConfig(default_banks(2), rounds=1)
+    differences = {d["setting"]: d for d in gate_vs_production(config)}
+    production = Settings.model_fields["retrain_max_ece"].default
+    assert differences["max_ece (retraining)"]["production"] == production
+    assert differences["max_ece (retraining)"]["difference"] == config.max_ece - production
+    assert differences["max_ece (cold start)"]["production"] == GateConfig().max_ece
+    line = gate_difference(describe(config, 1_000)["gate_vs_production"])
+    assert line.startswith("Gate settings differ from production: max_ece (retraining) 0.05 here")
+
+
+def test_a_simulation_on_production_settings_says_so() -> None:
+    config = replace(
+        SimulationConfig(default_banks(1), rounds=1),
+        max_ece=GateConfig().max_ece,
+        min_own_defaults=Settings.model_fields["retrain_min_own_defaults"].default,
+    )
+    assert gate_vs_production(config) == []
+    assert gate_difference([]) == "Gate settings: as in production."

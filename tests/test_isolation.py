@@ -1,0 +1,46 @@
+"""No test reads or writes the working directory's state (`make demo` then `make test` works)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from conftest import INVOCATION_DIR
+from typer.testing import CliRunner
+
+from precredit.cli import app
+from precredit.settings import get_settings
+
+
+def _state(directory: Path) -> dict[str, tuple[int, int]]:
+    """Name -> (size, mtime) of the directory's entries and of its `.precredit/` and `docs/`."""
+    entries = list(directory.iterdir())
+    for sub in (".precredit", "docs"):
+        if (directory / sub).is_dir():
+            entries += list((directory / sub).rglob("*"))
+    return {
+        str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in entries
+        if p.exists()
+    }
+
+
+def test_each_test_runs_in_a_scratch_directory_and_home(tmp_path: Path) -> None:
+    assert Path.cwd() == tmp_path != INVOCATION_DIR
+    home = get_settings().home.resolve()
+    assert home.is_relative_to(tmp_path)
+    assert not home.is_relative_to(INVOCATION_DIR)
+    assert os.environ["PRECREDIT_HOME"] == str(tmp_path / ".precredit")
+
+
+def test_a_cli_run_leaves_the_real_working_directory_untouched(tmp_path: Path) -> None:
+    """The CLI writes its defaults (home store, docs/features.md) under the scratch dirs only."""
+    before = _state(INVOCATION_DIR)
+    runner = CliRunner()
+    generated = runner.invoke(app, ["platform", "generate", "--entities", "200", "--seed", "3"])
+    assert generated.exit_code == 0, generated.output
+    documented = runner.invoke(app, ["features", "docs"])
+    assert documented.exit_code == 0, documented.output
+    assert (tmp_path / ".precredit" / "platform.duckdb").is_file()
+    assert (tmp_path / "docs" / "features.md").is_file()
+    assert _state(INVOCATION_DIR) == before
