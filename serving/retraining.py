@@ -13,6 +13,7 @@ import json
 import logging
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,22 +68,26 @@ def pooled_loans(session: Session, tenant: Tenant, as_of: dt.date) -> pd.DataFra
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def submit(
-    sessions: sessionmaker[Session],
-    tenant_id: str,
-    trigger: str,
-    requested_by: str,
-    as_of: dt.date | None = None,
-    seed: int = 42,
-) -> Job:
+@dataclass(frozen=True)
+class RetrainRequest:
+    """Who asks to retrain which bank's model, why, on which day's data and with which seed."""
+
+    tenant_id: str
+    trigger: str  # on_demand, schedule, new_outcomes, drift
+    requested_by: str
+    as_of: dt.date | None = None  # default: today (UTC)
+    seed: int = 42
+
+
+def submit(sessions: sessionmaker[Session], request: RetrainRequest) -> Job:
     """Queue a retraining (409 while one is queued or running for this tenant)."""
     with sessions() as session:
-        tenant = repo.get_tenant(session, tenant_id)
+        tenant = repo.get_tenant(session, request.tenant_id)
         if tenant is None or tenant.platform:
             raise NotFound("no bank tenant with this id")
-        day = as_of or dt.datetime.now(dt.UTC).date()
-        request = jobs.JobRequest(tenant_id, KIND, trigger, requested_by)
-        return jobs.submit(session, request, {"as_of": day.isoformat(), "seed": seed})
+        day = request.as_of or dt.datetime.now(dt.UTC).date()
+        job = jobs.JobRequest(request.tenant_id, KIND, request.trigger, request.requested_by)
+        return jobs.submit(session, job, {"as_of": day.isoformat(), "seed": request.seed})
 
 
 def run(settings: Settings, sessions: sessionmaker[Session], job_id: str) -> dict[str, Any]:

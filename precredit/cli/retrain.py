@@ -43,9 +43,10 @@ def retrain(
     from serving import retraining
 
     settings, sessions = get_settings(), _sessions()
-    job = retraining.submit(
-        sessions, tenant, trigger, "precredit retrain (CLI)", _day(as_of), settings.retrain_seed
+    request = retraining.RetrainRequest(
+        tenant, trigger, "precredit retrain (CLI)", _day(as_of), settings.retrain_seed
     )
+    job = retraining.submit(sessions, request)
     typer.echo(f"job {job.id} queued for {tenant} ({trigger})")
     done = retraining.run(settings, sessions, job.id)
     typer.echo(json.dumps(done, indent=2, ensure_ascii=False, default=str))
@@ -69,14 +70,10 @@ def retrain_due(
         fired = retraining.due(settings, sessions, bank, day)
         typer.echo(f"{bank}: {', '.join(fired) or 'nothing due'}")
         if fired and run:
-            job = retraining.submit(
-                sessions,
-                bank,
-                fired[0],
-                f"retrain-due ({', '.join(fired)})",
-                day,
-                settings.retrain_seed,
+            request = retraining.RetrainRequest(
+                bank, fired[0], f"retrain-due ({', '.join(fired)})", day, settings.retrain_seed
             )
+            job = retraining.submit(sessions, request)
             done = retraining.run(settings, sessions, job.id)
             typer.echo(
                 f"    job {job.id}: {done['status']} "

@@ -28,14 +28,14 @@ def retrain(
     body: RetrainIn, principal: AdminPrincipal, services: ServicesDep, response: Response
 ) -> dict[str, Any]:
     """Queue the job and return at once (202, `Location` names it); 409 while one runs."""
-    job = retraining.submit(
-        services.sessions,
+    request = retraining.RetrainRequest(
         principal.tenant_id,
         "on_demand",
         f"api key {principal.key_id}",
         body.as_of,
         services.settings.retrain_seed,
     )
+    job = retraining.submit(services.sessions, request)
     services.jobs.start(job.id)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return jobs.to_dict(job)

@@ -204,12 +204,21 @@ def test_triggers_fire_on_new_outcomes_and_schedule_but_not_after_a_fresh_run(ap
 
 def test_a_second_job_for_the_same_bank_is_refused_while_one_is_active(api: LiveApi) -> None:
     sessions = api.sessions
-    job = retraining.submit(sessions, "bank_b", "schedule", "test", pd.Timestamp(AS_OF).date())
+    job = retraining.submit(
+        sessions,
+        retraining.RetrainRequest("bank_b", "schedule", "test", pd.Timestamp(AS_OF).date()),
+    )
     with pytest.raises(Exception, match="already queued or running"):
-        retraining.submit(sessions, "bank_b", "on_demand", "test", pd.Timestamp(AS_OF).date())
+        retraining.submit(
+            sessions,
+            retraining.RetrainRequest("bank_b", "on_demand", "test", pd.Timestamp(AS_OF).date()),
+        )
     with sessions() as session:
         jobs.finish(session, job.id, None, "cancelled by the test")
-    retraining.submit(sessions, "bank_b", "on_demand", "test", pd.Timestamp(AS_OF).date())
+    retraining.submit(
+        sessions,
+        retraining.RetrainRequest("bank_b", "on_demand", "test", pd.Timestamp(AS_OF).date()),
+    )
     with sessions() as session:
         for queued in [jobs.latest(session, "bank_b", retraining.KIND, "queued")]:
             assert queued is not None
