@@ -79,8 +79,36 @@ class ModelVersion(_Out):
     tags: dict[str, str]
 
 
+class PromotionOut(_Out):
+    """One promotion to champion: who requested the retraining, who approved, the gate."""
+
+    model_config = _example(
+        tenant="bank_a",
+        model_name="precredit-bank_a",
+        version="4",
+        run_id="5c1e0f2a9b7d4e3c8a6f1d2b3c4e5f6a",
+        requested_by="key:3f1c2d4e-0000-4000-8000-000000000001",
+        approved_by="key:3f1c2d4e-0000-4000-8000-000000000002",
+        gate_passed=True,
+        reason="gate passed; reviewed the model card",
+        override_reason=None,
+        promoted_at="2026-12-04T10:00:00+00:00",
+    )
+
+    tenant: str
+    model_name: str
+    version: str
+    run_id: str
+    requested_by: str | None = Field(description="identity that asked for the retraining")
+    approved_by: str = Field(description="identity of the approving key, or policy:auto")
+    gate_passed: bool
+    reason: str
+    override_reason: str | None = Field(description="set when a gate-failed version was forced")
+    promoted_at: str
+
+
 class Models(_Out):
-    """What serves this bank now, and what waits for promotion."""
+    """What serves this bank now, what waits for promotion, and the promotions so far."""
 
     model_config = _example(
         serving={"name": "precredit-platform", "version": "3", "fingerprint": "9f2c41d0"},
@@ -96,6 +124,9 @@ class Models(_Out):
     serving: ServedModel
     champion: ModelVersion | None
     challenger: ModelVersion | None
+    promotions: list[PromotionOut] = Field(
+        default_factory=list, description="this bank's and the platform's promotions, newest first"
+    )
 
 
 class Promoted(_Out):
@@ -104,6 +135,7 @@ class Promoted(_Out):
     model_config = _example(serving={"name": "precredit-bank_a", "version": "4"})
 
     serving: ServedVersion
+    promotion: PromotionOut | None = None
 
 
 class Refreshed(_Out):
@@ -123,7 +155,7 @@ class Job(_Out):
         kind="retrain",
         trigger="on_demand",
         status="succeeded",
-        requested_by="api key k_1",
+        requested_by="key:3f1c2d4e-0000-4000-8000-000000000001",
         created_at="2026-01-05T08:00:00+00:00",
         started_at="2026-01-05T08:00:01+00:00",
         finished_at="2026-01-05T08:02:13+00:00",

@@ -19,18 +19,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlflow.exceptions import MlflowException
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.errors import InvalidInput, NotFound, PrecreditError
+from catalog.errors import NotFound, PrecreditError
 from serving.config import Settings
-from serving.db import audit, jobs, repo, tenants
+from serving.db import audit, jobs, promotions, repo, tenants
 from serving.db.models import Job, Tenant
+from serving.errors import ApiError
 from serving.monitor import references
 from serving.monitor import run as monitoring
-from training import metrics, tracking
+from training import metrics, promotion, tracking
 from training.gate import GateConfig
 from training.pipeline import SCORE_REFERENCE, PipelineConfig
+from training.promotion import Approval, Override, PromotionRecord
 from training.retrain import LOAN_COLUMNS, RetrainInput, loan_label, retrain
 
 log = logging.getLogger(__name__)
@@ -130,8 +131,13 @@ def _retrain(settings: Settings, sessions: sessionmaker[Session], job: Job) -> d
         gate=GateConfig(max_ece=settings.retrain_max_ece),
         end=as_of,  # the platform model it may boost from: no later data
         actor=f"retrain job {job.id} ({job.trigger}, {job.requested_by})",
+        requested_by=job.requested_by,
     )
     outcome = retrain(RetrainInput(tenant.id, loans, pooled, job.trigger, config.actor), config)
+    if outcome.promotion is not None:
+        with sessions() as session:
+            promotions.record(session, outcome.promotion)
+            session.commit()
     pending = outcome.verdict.passed and not outcome.promoted
     return outcome.to_dict() | {
         "promotion": "promoted"
@@ -143,17 +149,35 @@ def _retrain(settings: Settings, sessions: sessionmaker[Session], job: Job) -> d
     }
 
 
-def promote(settings: Settings, tenant_id: str, version: str, approver: str, reason: str) -> None:
-    """An admin's approval: the version becomes champion, if its gate passed."""
+@dataclass(frozen=True)
+class PromoteRequest:
+    """An approval as the API or the CLI received it: who (an authenticated key), what, why."""
+
+    principal: repo.Principal
+    version: str
+    reason: str
+    override_reason: str | None = None
+
+
+def promote(
+    settings: Settings, sessions: sessionmaker[Session], request: PromoteRequest
+) -> PromotionRecord:
+    """The promotion rule (`training.promotion`) for a key, then the record in the database.
+
+    A bank's admin promotes its own model; only an operator (`precredit operators add`)
+    promotes the platform's.
+    """
+    principal = request.principal
+    if principal.tenant_id == tenants.PLATFORM_ID and "operator" not in principal.scopes:
+        raise ApiError(403, "forbidden", "only a platform operator promotes platform models")
+    override = None if request.override_reason is None else Override(request.override_reason)
+    approval = Approval(repo.identity(principal), request.reason, override)
     client = tracking.connect(settings.mlflow_uri, settings.artifact_root)
-    name = tracking.model_name(tenant_id)
-    try:
-        run_id = str(client.get_model_version(name, version).run_id)
-    except MlflowException:
-        raise NotFound(f"this bank has no model version {version}") from None
-    if client.get_run(run_id).data.metrics.get("gate_passed") != 1.0:
-        raise InvalidInput("this version failed the promotion gate; it cannot be promoted")
-    tracking.promote(client, tenant_id, version, approver, reason)
+    promoted = promotion.promote(client, principal.tenant_id, request.version, approval)
+    with sessions() as session:
+        promotions.record(session, promoted)
+        session.commit()
+    return promoted
 
 
 def due(

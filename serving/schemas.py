@@ -101,11 +101,18 @@ class RetrainIn(BaseModel):
 
 
 class PromoteIn(_Strict):
-    """Promote a registered version (normally the challenger) to champion."""
+    """Promote a registered version (normally the challenger) to champion.
+
+    The approver is the key that sends this (never a name in the body); it must not be the key
+    that requested the retraining. A gate-failed version needs `override_reason` (>= 20 chars).
+    """
 
     version: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]
-    approver: Annotated[str, StringConstraints(min_length=1, max_length=120, strip_whitespace=True)]
     reason: Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
+    override_reason: (
+        Annotated[str, StringConstraints(min_length=20, max_length=1000, strip_whitespace=True)]
+        | None
+    ) = None
 
 
 class FinancingRequestIn(_Strict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -38,8 +39,18 @@ def local_api(settings: Settings) -> ServerThread:
     return ServerThread(create_app(settings), name="sim-api", start_seconds=120)
 
 
-def provision(settings: Settings, banks: Sequence[BankPolicy], pooling: bool) -> dict[str, str]:
-    """Create the platform and the banks (promotion policy, pooling) and one admin key each."""
+@dataclass(frozen=True)
+class BankKeys:
+    """A bank's two admin keys: one asks for retrainings, the other approves (maker-checker)."""
+
+    maker: str
+    checker: str
+
+
+def provision(
+    settings: Settings, banks: Sequence[BankPolicy], pooling: bool
+) -> dict[str, BankKeys]:
+    """Create the platform and the banks (promotion policy, pooling) and two admin keys each."""
     upgrade(settings.service_db)
     engine = make_engine(settings.service_db)
     try:
@@ -53,8 +64,9 @@ def provision(settings: Settings, banks: Sequence[BankPolicy], pooling: bool) ->
                     f"Simulated {bank.bank_id}",
                     repo.TenantOptions(pooling, bank.promotion),
                 )
-                keys[bank.bank_id] = repo.issue_key(
-                    session, bank.bank_id, ["score", "outcomes", "admin"]
+                keys[bank.bank_id] = BankKeys(
+                    repo.issue_key(session, bank.bank_id, ["score", "outcomes", "admin"]),
+                    repo.issue_key(session, bank.bank_id, ["admin"]),
                 )
             session.commit()
     finally:
@@ -63,17 +75,19 @@ def provision(settings: Settings, banks: Sequence[BankPolicy], pooling: bool) ->
 
 
 class BankClient:
-    """One bank's HTTP client on the API (its key has score, outcomes and admin scopes)."""
+    """One bank's HTTP client on the API: the maker's key for everything, the checker's to approve."""
 
-    def __init__(self, base_url: str, key: str, batch: int) -> None:
+    def __init__(self, base_url: str, keys: BankKeys, batch: int) -> None:
         self.batch = batch
-        self._http = httpx.Client(
-            base_url=base_url, timeout=600, headers={"Authorization": f"Bearer {key}"}
+        self._http, self._checker = (
+            httpx.Client(base_url=base_url, timeout=600, headers={"Authorization": f"Bearer {k}"})
+            for k in (keys.maker, keys.checker)
         )
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pools."""
         self._http.close()
+        self._checker.close()
 
     def _ok(self, response: httpx.Response, *expected: int) -> Any:
         if response.status_code not in (expected or (200,)):
@@ -117,10 +131,11 @@ class BankClient:
             time.sleep(0.5)
         raise SimulationError(f"retraining job {job.job_id} did not finish in time")
 
-    def promote(self, version: str, approver: str, reason: str) -> Promoted:
-        """Approve a challenger that passed the gate (the bank's manual promotion step)."""
-        body = {"version": version, "approver": approver, "reason": reason}
-        return Promoted.model_validate(self._ok(self._http.post("/v1/models/promote", json=body)))
+    def promote(self, version: str, reason: str) -> Promoted:
+        """The checker approves a challenger that passed the gate (manual promotion)."""
+        body = {"version": version, "reason": reason}
+        answer = self._checker.post("/v1/models/promote", json=body)
+        return Promoted.model_validate(self._ok(answer))
 
     def refresh(self) -> Refreshed:
         """Make the API pick up moved aliases and the rebuilt snapshot now."""

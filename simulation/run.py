@@ -214,12 +214,10 @@ class Simulation:
         job = client.retrain(day.isoformat())
         summary = retrain_summary(self.settings, job)
         if summary.promotion == "pending_approval" and bank.promotion == "manual":
-            approver = f"chief risk officer of {bank.bank_id} (simulated)"
-            client.promote(
-                str(summary.version),
-                approver,
-                f"gate passed on out-of-time loans as of {day.isoformat()}",
+            promoted = client.promote(
+                str(summary.version), f"gate passed on out-of-time loans as of {day.isoformat()}"
             )
+            approver = None if promoted.promotion is None else promoted.promotion.approved_by
             approval = {"promotion": "promoted_by_approval", "approved_by": approver}
             return RetrainSummary.model_validate(summary.model_dump(exclude_unset=True) | approval)
         return summary

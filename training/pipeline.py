@@ -21,6 +21,13 @@ from training import metrics, report, tracking
 from training.dataset import outcome_training_set, platform_training_set, store_end
 from training.drift import FEATURE_REFERENCE, feature_reference
 from training.gate import GateConfig, GateRows, GateVerdict, evaluate_gate
+from training.promotion import (
+    AUTO_APPROVER,
+    REQUESTED_BY_TAG,
+    Approval,
+    PromotionRecord,
+    promote,
+)
 from training.train import (
     TrainConfig,
     TrainResult,
@@ -45,6 +52,7 @@ class PipelineConfig:
     auto_promote: bool = True
     min_own_defaults: int = 200
     actor: str = "precredit train"
+    requested_by: str | None = None  # the identity that asked for this training (maker-checker)
     gate: GateConfig = field(default_factory=GateConfig)
     end: dt.date | None = None  # last day of platform data a run may use (None: the store's end)
 
@@ -59,6 +67,7 @@ class PipelineResult:
     metrics: dict[str, float]
     verdict: GateVerdict
     promoted: bool
+    promotion: PromotionRecord | None = None  # set when auto-promoted: the caller records it
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the metrics JSON of `precredit train`)."""
@@ -194,13 +203,17 @@ def register(
         result.metrics | {"gate_passed": float(verdict.passed)},
         result.splits["test"],
         _review_files(result, tenant, label, fingerprint, verdict),
-        {"label": label, "tenant": tenant},
+        {"label": label, "tenant": tenant}
+        | ({} if config.requested_by is None else {REQUESTED_BY_TAG: config.requested_by}),
     )
     run_id, version = tracking.log_run(client, tenant, record)
-    promoted = verdict.passed and config.auto_promote
-    if promoted:
-        tracking.promote(client, tenant, version, config.actor, "gate passed: " + _passed(verdict))
-    return PipelineResult(tenant, run_id, version, result.metrics, verdict, promoted)
+    promotion = None
+    if verdict.passed and config.auto_promote:
+        why = "gate passed: " + _passed(verdict)
+        promotion = promote(client, tenant, version, Approval(AUTO_APPROVER, why))
+    return PipelineResult(
+        tenant, run_id, version, result.metrics, verdict, promotion is not None, promotion
+    )
 
 
 def _passed(verdict: GateVerdict) -> str:

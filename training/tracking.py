@@ -3,7 +3,7 @@
 Every run logs parameters, the data fingerprint, metrics, the reviewer's artifacts and the
 model (pyfunc from code, with signature and input example) plus its native artifacts under
 `preapproval/`, which serving loads without pyfunc. Registered versions get the alias
-`challenger`; a promotion moves `champion` and records who and why as version tags.
+`challenger`; a promotion (`training.promotion`) moves `champion` and tags who and why.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from catalog.errors import ModelUnavailable, NotFound
+from catalog.errors import ModelUnavailable
 from models import pyfunc
 from models.preapproval import PreapprovalModel
 
@@ -167,14 +167,12 @@ def load_native(client: MlflowClient, run_id: str, destination: Path) -> Preappr
     return PreapprovalModel.load(Path(path))
 
 
-def promote(client: MlflowClient, tenant: str, version: str, who: str, why: str) -> None:
-    """Make `version` the tenant's champion, recording who promoted it and why."""
+def set_champion(client: MlflowClient, tenant: str, version: str, tags: dict[str, str]) -> None:
+    """Move `@champion` to `version` with the promotion's tags.
+
+    Only `training.promotion.promote` calls this: it applies the rule (gate, maker-checker).
+    """
     name = model_name(tenant)
-    try:
-        client.get_model_version(name, version)
-    except MlflowException as error:
-        raise NotFound(f"{name} has no version {version}") from error
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    for key, value in (("promoted_by", who), ("promoted_reason", why), ("promoted_at", now)):
+    for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, CHAMPION, version)

@@ -21,6 +21,7 @@ import typer
 from precredit import __version__
 from precredit.cli import (
     audit,
+    clients,
     codes,
     data,
     evaluation,
@@ -28,6 +29,7 @@ from precredit.cli import (
     monitor,
     offers,
     platform,
+    promotions,
     retrain,
     service,
     simulate,
@@ -53,6 +55,8 @@ app.add_typer(features.app, name="features")
 app.command("evaluate-entities")(evaluation.evaluate_entities)
 app.add_typer(warnings.app, name="warnings")
 app.command("train")(train.train)
+train.models_app.command("promote")(promotions.promote)
+train.models_app.command("history")(promotions.history)
 app.add_typer(train.models_app, name="models")
 app.command("retrain")(retrain.retrain)
 app.command("retrain-due")(retrain.retrain_due)
@@ -60,6 +64,8 @@ app.command("monitor")(monitor.monitor)
 app.command("serve")(service.serve)
 app.command("simulate")(simulate.simulate)
 app.add_typer(service.banks_app, name="banks")
+app.add_typer(clients.operators_app, name="operators")
+app.add_typer(clients.financing_app, name="financing-platform")
 app.add_typer(offers.offers_app, name="offers")
 app.add_typer(offers.webhooks_app, name="webhooks")
 app.add_typer(audit.audit_app, name="audit")

@@ -37,14 +37,24 @@ def retrain(
     trigger: Annotated[
         str, typer.Option(help="Why: on_demand, schedule, new_outcomes, drift")
     ] = "on_demand",
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            envvar="PRECREDIT_API_KEY",
+            help="The requester's API key: recorded, and barred from approving the result.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Retrain a bank's model on its matured outcomes now (the job the API runs in background)."""
     from precredit.settings import get_settings
     from serving import retraining
 
     settings, sessions = get_settings(), _sessions()
+    requester = "precredit retrain (CLI)" if key is None else _requester(sessions, key, tenant)
     request = retraining.RetrainRequest(
-        tenant, trigger, "precredit retrain (CLI)", _day(as_of), settings.retrain_seed
+        tenant, trigger, requester, _day(as_of), settings.retrain_seed
     )
     job = retraining.submit(sessions, request)
     typer.echo(f"job {job.id} queued for {tenant} ({trigger})")
@@ -52,6 +62,21 @@ def retrain(
     typer.echo(json.dumps(done, indent=2, ensure_ascii=False, default=str))
     if done["status"] != "succeeded":
         raise typer.Exit(3)
+
+
+def _requester(sessions: sessionmaker[Session], key: str, tenant: str) -> str:
+    """The identity of a bank's live key (maker-checker: it may not approve this retraining)."""
+    from catalog.errors import NotFound
+    from serving.db import repo
+    from serving.errors import ApiError
+
+    with sessions() as session:
+        principal = repo.authenticate(session, key)
+    if principal is None:
+        raise ApiError(401, "unauthorized", "--key is not a live API key")
+    if principal.tenant_id != tenant:
+        raise NotFound(f"this key cannot act for {tenant!r}")
+    return repo.identity(principal)
 
 
 def retrain_due(

@@ -12,7 +12,7 @@ import typer
 from catalog.errors import InvalidInput
 
 models_app = typer.Typer(
-    help="Registered models: promotion with who and why.", no_args_is_help=True
+    help="Registered models: promotion (gate, maker-checker) and its history.", no_args_is_help=True
 )
 
 
@@ -76,21 +76,11 @@ def train(
         settings.store, settings.mlflow_uri, settings.artifact_root, seed=seed, auto_promote=promote
     )
     result = run(label.value, tenant, config)
+    if result.promotion is not None:  # auto-promoted: recorded like every other promotion
+        from precredit.cli.retrain import _sessions
+        from serving.db import promotions
+
+        with _sessions()() as session:
+            promotions.record(session, result.promotion)
+            session.commit()
     _write_metrics(result.to_dict(), metrics_json)
-
-
-@models_app.command("promote")
-def promote(
-    tenant: Annotated[str, typer.Option()],
-    version: Annotated[str, typer.Option()],
-    who: Annotated[str, typer.Option(help="Approver")],
-    why: Annotated[str, typer.Option(help="Reason")],
-) -> None:
-    """Make a registered version the tenant's champion (recorded with who and why)."""
-    from precredit.settings import get_settings
-    from training import tracking
-
-    settings = get_settings()
-    client = tracking.connect(settings.mlflow_uri, settings.artifact_root)
-    tracking.promote(client, tenant, version, who, why)
-    typer.echo(f"{tracking.model_name(tenant)} version {version} is now @{tracking.CHAMPION}")

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from catalog.errors import ModelUnavailable
+from serving.db import promotions
 from serving.decision.model_store import PLATFORM
 from serving.deps import ScorePrincipal, ServicesDep
 from serving.errors import documented
@@ -107,6 +108,9 @@ def models(principal: ScorePrincipal, services: ServicesDep) -> dict[str, Any]:
                 "tags": dict(version.tags or {}),
             }
         )
+    with services.readers() as session:
+        owners = list(dict.fromkeys((principal.tenant_id, owner, "platform")))
+        out["promotions"] = [promotions.to_dict(p) for p in promotions.history(session, owners)]
     return out
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from catalog.errors import NotFound
 from serving import retraining
-from serving.db import jobs
+from serving.db import jobs, repo
 from serving.deps import AdminPrincipal, ReaderDep, ServicesDep
 from serving.errors import documented
 from serving.responses import Job, Promoted, Refreshed
@@ -31,7 +31,7 @@ def retrain(
     request = retraining.RetrainRequest(
         principal.tenant_id,
         "on_demand",
-        f"api key {principal.key_id}",
+        repo.identity(principal),
         body.as_of,
         services.settings.retrain_seed,
     )
@@ -59,16 +59,23 @@ def job_status(job_id: str, principal: AdminPrincipal, session: ReaderDep) -> di
     "/v1/models/promote",
     summary="Approve a challenger: it becomes the champion",
     response_model=Promoted,
-    responses=documented(401, 403, 404, 413, 422, 503),
+    responses=documented(401, 403, 404, 409, 413, 422, 503),
 )
 def promote(body: PromoteIn, principal: AdminPrincipal, services: ServicesDep) -> dict[str, Any]:
-    """Only a version that passed the gate; this worker serves it at once, others at their poll."""
-    retraining.promote(
-        services.settings, principal.tenant_id, body.version, body.approver, body.reason
-    )
+    """Gate passed (else 409 `gate_failed`, unless `override_reason`), recorded, served now.
+
+    The approver is this key; it must differ from the key that requested the retraining
+    (else 403 `same_person`). Platform models: operators only. Other workers serve the new
+    champion at their next poll.
+    """
+    request = retraining.PromoteRequest(principal, body.version, body.reason, body.override_reason)
+    record = retraining.promote(services.settings, services.sessions, request)
     services.models.refresh()
     served = services.models.get(principal.tenant_id)
-    return {"serving": {"name": served.name, "version": served.version}}
+    return {
+        "serving": {"name": served.name, "version": served.version},
+        "promotion": record.to_dict(),
+    }
 
 
 @router.post(

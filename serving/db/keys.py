@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from catalog.errors import InvalidInput, NotFound
 from serving.db.models import ApiKey, Tenant, utcnow
 
-SCOPES = frozenset({"score", "outcomes", "admin", "platform"})
+SCOPES = frozenset({"score", "outcomes", "admin", "platform", "operator"})
+PLATFORM_SCOPES = frozenset({"platform", "operator"})  # only on the platform's own tenant
 PREFIX_LENGTH = 12
 RANDOM_CHARS = 40  # secrets.token_urlsafe(30): 240 random bits
 _KEY_FORMAT = re.compile(r"pc_[a-z][a-z0-9_]{1,31}_[A-Za-z0-9_-]{40}")
@@ -41,14 +42,27 @@ class KeyInfo:
     scopes: frozenset[str]
     created_at: dt.datetime
     revoked_at: dt.datetime | None
+    name: str | None = None
 
 
-def issue_key(session: Session, tenant_id: str, scopes: Iterable[str]) -> str:
-    """A new key `pc_<tenant>_<40 random chars>`; the plaintext is returned once, never stored."""
+def identity(principal: Principal) -> str:
+    """Who acts, as promotions and jobs record it: the key's id, never a typed-in name."""
+    return f"key:{principal.key_id}"
+
+
+def issue_key(
+    session: Session, tenant_id: str, scopes: Iterable[str], name: str | None = None
+) -> str:
+    """A new key `pc_<tenant>_<40 random chars>`; the plaintext is returned once, never stored.
+
+    `name` names who holds it (an operator, the SME financing platform); 1-120 characters.
+    """
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
         raise NotFound(f"tenant {tenant_id!r} does not exist")
     granted = _checked_scopes(scopes, tenant)
+    if name is not None and not 0 < len(name.strip()) <= 120:
+        raise InvalidInput("a key's name is 1-120 characters")
     plaintext = f"pc_{tenant_id}_{secrets.token_urlsafe(30)}"
     session.add(
         ApiKey(
@@ -56,6 +70,7 @@ def issue_key(session: Session, tenant_id: str, scopes: Iterable[str]) -> str:
             prefix=plaintext[:PREFIX_LENGTH],
             key_hash=_digest(plaintext),
             scopes=",".join(sorted(granted)),
+            name=None if name is None else name.strip(),
         )
     )
     session.flush()
@@ -101,7 +116,9 @@ def list_keys(session: Session, tenant_id: str) -> list[KeyInfo]:
         select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at, ApiKey.id)
     )
     return [
-        KeyInfo(k.id, k.tenant_id, k.prefix, _scope_set(k.scopes), k.created_at, k.revoked_at)
+        KeyInfo(
+            k.id, k.tenant_id, k.prefix, _scope_set(k.scopes), k.created_at, k.revoked_at, k.name
+        )
         for k in keys
     ]
 
@@ -116,8 +133,8 @@ def _checked_scopes(scopes: Iterable[str], tenant: Tenant) -> frozenset[str]:
     granted = frozenset(scopes)
     if not granted or not granted <= SCOPES:
         raise InvalidInput(f"scopes: one or more of {', '.join(sorted(SCOPES))}")
-    if "platform" in granted and not tenant.platform:
-        raise InvalidInput("the 'platform' scope is only for the platform's own tenant")
+    if granted & PLATFORM_SCOPES and not tenant.platform:
+        raise InvalidInput("the 'platform' and 'operator' scopes are only for the platform itself")
     return granted
 
 

@@ -103,6 +103,30 @@ class ApiKey(Base):
     scopes: Mapped[str] = mapped_column(String(64))  # comma-separated, sorted
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None]
+    name: Mapped[str | None] = mapped_column(String(120))  # operators, the financing platform
+
+
+class Promotion(Base):
+    """One promotion of a model version to champion (append-only; `training.promotion`).
+
+    `tenant_id` owns the model (`platform` for the platform's); no foreign key, so promotions
+    of the platform model are recorded before the platform's tenant row exists.
+    """
+
+    __tablename__ = "promotions"
+    __table_args__ = (Index(None, "tenant_id", "promoted_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(String(32))
+    model_name: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(16))
+    run_id: Mapped[str] = mapped_column(String(64))
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    approved_by: Mapped[str] = mapped_column(String(200))
+    gate_passed: Mapped[bool]
+    reason: Mapped[str] = mapped_column(Text)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    promoted_at: Mapped[dt.datetime]
 
 
 class Decision(Base):

@@ -23,13 +23,21 @@ from serving.db.keys import (
     KeyInfo,
     Principal,
     authenticate,
+    identity,
     issue_key,
     list_keys,
     revoke_key,
 )
 from serving.db.models import new_id, utcnow
 from serving.db.outcomes import OutcomeFields, UpsertResult, matured_outcomes, upsert_outcome
-from serving.db.tenants import TenantOptions, create_tenant, get_tenant, list_tenants
+from serving.db.tenants import (
+    ReservedId,
+    TenantOptions,
+    create_tenant,
+    ensure_platform,
+    get_tenant,
+    list_tenants,
+)
 
 __all__ = [
     "SCOPES",
@@ -39,14 +47,17 @@ __all__ = [
     "KeyInfo",
     "OutcomeFields",
     "Principal",
+    "ReservedId",
     "TenantOptions",
     "UpsertResult",
     "authenticate",
     "claim_idempotency",
     "complete_idempotency",
     "create_tenant",
+    "ensure_platform",
     "get_decision",
     "get_tenant",
+    "identity",
     "issue_key",
     "list_keys",
     "list_tenants",

@@ -14,6 +14,18 @@ from catalog.errors import InvalidInput
 from serving.db.models import PromotionPolicy, Tenant
 
 TENANT_ID = re.compile(r"[a-z][a-z0-9_]{1,31}")
+PLATFORM_ID = "platform"  # the platform's own tenant; its models are `precredit-platform...`
+
+
+class ReservedId(InvalidInput):
+    """A bank asked for an id the platform's own tenant or models use."""
+
+    code = "reserved_id"
+
+
+def reserved(tenant_id: str) -> bool:
+    """Ids no bank may take: `platform` and any `platform_...` (the platform's own models)."""
+    return tenant_id == PLATFORM_ID or tenant_id.startswith(PLATFORM_ID + "_")
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,10 @@ def create_tenant(
     pooling_opt_in, promotion_policy = options.pooling_opt_in, options.promotion_policy
     if not TENANT_ID.fullmatch(tenant_id):
         raise InvalidInput("a tenant id is lower_snake: a letter, then 1-31 of a-z, 0-9, _")
+    if reserved(tenant_id) and not (options.platform and tenant_id == PLATFORM_ID):
+        raise ReservedId(
+            f"the id {tenant_id!r} is reserved for the platform's own tenant and models"
+        )
     if not name.strip() or len(name) > 200:
         raise InvalidInput("a tenant name is 1-200 characters")
     if promotion_policy not in get_args(PromotionPolicy):
@@ -51,6 +67,15 @@ def create_tenant(
     except IntegrityError as exc:  # created concurrently since the look-up
         raise InvalidInput(f"tenant {tenant_id!r} already exists") from exc
     return tenant
+
+
+def ensure_platform(session: Session) -> Tenant:
+    """The platform's own tenant (operators, the SME financing platform), created if missing."""
+    found = session.get(Tenant, PLATFORM_ID)
+    if found is not None:
+        return found
+    options = TenantOptions(platform=True)
+    return create_tenant(session, PLATFORM_ID, "Platform", options)
 
 
 def get_tenant(session: Session, tenant_id: str) -> Tenant | None:

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from precredit.cli import app
 from precredit.cli.errors import run_guarded
 from precredit.settings import get_settings
+from training.promotion import GateFailed
 
 runner = CliRunner()
 METRICS = ["auc", "ks", "brier", "ece", "n_rows", "auc_oracle", "auc_scorecard",
@@ -93,24 +94,21 @@ def test_the_cold_start_label_for_a_bank_exits_2_with_one_line(
     assert "Traceback" not in captured.err + captured.out
 
 
+def operator_key() -> str:
+    """A platform operator's key, made by `precredit operators add` (its last line)."""
+    result = runner.invoke(app, ["operators", "add", "Test Operator"])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[-1]
+
+
 def test_promoting_a_missing_version_exits_2_not_found(
     trained: tuple[Result, Path],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    args = [
-        "models",
-        "promote",
-        "--tenant",
-        "platform",
-        "--version",
-        "99",
-        "--who",
-        "a",
-        "--why",
-        "b",
-    ]
-    code = guarded(args, monkeypatch)
+    key = operator_key()
+    args = ["models", "promote", "--tenant", "platform", "--version", "99", "--why", "b"]
+    code = guarded([*args, "--key", key], monkeypatch)
     captured = capsys.readouterr()
     assert code == 2
     assert captured.err.startswith("precredit: error [not_found]: ")
@@ -118,23 +116,25 @@ def test_promoting_a_missing_version_exits_2_not_found(
 
 
 def test_promote_records_who_and_why(home: Path, trained: tuple[Result, Path]) -> None:
-    args = [
-        "models",
-        "promote",
-        "--tenant",
-        "platform",
-        "--version",
-        "1",
-        "--who",
-        "risk officer",
-        "--why",
-        "reviewed the model card",
-    ]
+    key = operator_key()
+    passed = json.loads(trained[1].read_text(encoding="utf-8"))["gate"]["passed"]
+    args = ["models", "promote", "--tenant", "platform", "--version", "1"]
+    args += ["--reason", "reviewed the model card", "--key", key]
+    if not passed:  # the tiny store calibrates coarsely: the default gate may refuse v1
+        refused = runner.invoke(app, args)
+        assert isinstance(refused.exception, GateFailed)  # exit 2 through `run_guarded`
+        args += ["--override-gate", "tiny test store; calibration is not under test here"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "precredit-platform version 1 is now @champion" in result.stdout
     client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
     version = client.get_model_version_by_alias("precredit-platform", "champion")
     assert str(version.version) == "1"
-    assert version.tags["promoted_by"] == "risk officer"
+    assert version.tags["promoted_by"].startswith("key:")
     assert version.tags["promoted_reason"] == "reviewed the model card"
+    history = runner.invoke(app, ["models", "history", "--tenant", "platform", "--json"])
+    rows = json.loads(history.stdout)
+    assert rows[0]["approved_by"] == version.tags["promoted_by"]
+    assert rows[0]["gate_passed"] is passed
+    auto = [r["approved_by"] for r in rows[1:]]
+    assert auto == (["policy:auto"] if passed else [])  # `precredit train` promotes only a pass

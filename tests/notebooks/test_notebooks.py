@@ -26,13 +26,14 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 ORDER = ("01_explore_platform.ipynb", "02_retrain_and_promote.ipynb",
          "03_explain_a_decision.ipynb")  # fmt: skip
 PROJECT = ("features", "models", "training", "serving", "precredit")
-BANK, ANALYST = "nb_bank", "notebook-test"
+BANK, ANALYST, APPROVER = "nb_bank", "notebook-test", "notebook-checker"
 SMALL = {  # a few seconds of work per cell on the tiny platform
     "PRECREDIT_NB_SAMPLE": "50",
     "PRECREDIT_NB_PER_DATE": "600",
     "PRECREDIT_NB_TENANT": BANK,
     "PRECREDIT_NB_LOANS": "1500",
     "PRECREDIT_NB_ANALYST": ANALYST,
+    "PRECREDIT_NB_APPROVER": APPROVER,
     "PRECREDIT_RETRAIN_MIN_OWN_DEFAULTS": "50",
     "PRECREDIT_RETRAIN_MAX_ECE": "0.1",  # 1,500 loans calibrate coarsely (as the home: trained_home.py)
 }
@@ -107,7 +108,8 @@ def test_notebook_02_promoted_with_who_and_why(
     champion = tracking.version_by_alias(client, BANK, tracking.CHAMPION)
     assert champion is not None, "the notebook's challenger was not promoted"
     tags = client.get_model_version(champion.name, champion.version).tags
-    assert tags["promoted_by"] == ANALYST
+    assert tags["promoted_by"] == f"notebook:{APPROVER}"  # maker-checker: not the analyst
+    assert client.get_run(champion.run_id).data.tags["requested_by"] == f"notebook:{ANALYST}"
     assert tags["promoted_reason"].startswith("notebook 02: gate passed")
     assert client.get_run(champion.run_id).data.params["data_tenants"] == BANK
 

@@ -18,7 +18,8 @@ from serving.app import create_app
 from serving.config import Settings
 from serving.db import make_engine, session_factory, sqlite_url, upgrade
 from serving.http import ServerThread
-from training import tracking
+from training import promotion, tracking
+from training.promotion import Approval
 
 CLIENTS = 4
 
@@ -41,9 +42,9 @@ def _register_again(home: Path) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         model = tracking.load_native(client, champion.run_id, Path(tmp))
     example = pd.DataFrame([[0.0] * len(model.spec.names)], columns=list(model.spec.names))
-    record = tracking.RunRecord(model, {"swap_test": 1}, {"auc": 0.5}, example)
+    record = tracking.RunRecord(model, {"swap_test": 1}, {"auc": 0.5, "gate_passed": 1.0}, example)
     _, version = tracking.log_run(client, "platform", record)
-    tracking.promote(client, "platform", version, "test", "hot swap under load")
+    promotion.promote(client, "platform", version, Approval("test", "hot swap under load"))
     return version
 
 

@@ -132,19 +132,21 @@ def test_the_loop_trains_gates_and_promotes_only_on_approval(api: LiveApi) -> No
     assert int(params["own_defaults"]) > result["train_defaults"] > 0
     before = admin.post("/v1/preapprovals", json={"uscc": api.codes[0]}).json()["model"]
     assert before["name"] == "precredit-platform"
-    refused = admin.post(
-        "/v1/models/promote", json={"version": "99", "approver": "Li Wei", "reason": "looks fine"}
-    )
+    refused = admin.post("/v1/models/promote", json={"version": "99", "reason": "looks fine"})
     assert refused.status_code == 404
-    approved = admin.post(
-        "/v1/models/promote",
-        json={
-            "version": result["version"],
-            "approver": "Li Wei (CRO)",
-            "reason": "gate passed; reviewed card",
-        },
-    )
+    body = {"version": result["version"], "reason": "gate passed; reviewed card"}
+    own = admin.post("/v1/models/promote", json=body)
+    assert own.status_code == 403  # maker-checker: this key asked for the retraining
+    assert own.json()["error"]["code"] == "same_person"
+    with api.sessions() as session:
+        checker_key = repo.issue_key(session, "bank_a", ["score", "admin"])
+        session.commit()
+    approved = api.client(checker_key).post("/v1/models/promote", json=body)
     assert approved.status_code == 200, approved.text
+    record = approved.json()["promotion"]
+    assert record["requested_by"] == job["requested_by"]
+    assert record["approved_by"] not in (job["requested_by"], None)
+    assert record["gate_passed"]
     after = admin.post("/v1/preapprovals", json={"uscc": api.codes[0]}).json()["model"]
     assert (after["name"], after["version"]) == ("precredit-bank_a", result["version"])
     tags = (
@@ -152,7 +154,9 @@ def test_the_loop_trains_gates_and_promotes_only_on_approval(api: LiveApi) -> No
         .get_model_version("precredit-bank_a", result["version"])
         .tags
     )
-    assert tags["promoted_by"] == "Li Wei (CRO)"
+    assert tags["promoted_by"] == record["approved_by"]
+    history = admin.get("/v1/models").json()["promotions"]
+    assert history[0]["version"] == result["version"]
     other = api.client(api.keys.bank_b).post("/v1/preapprovals", json={"uscc": api.codes[0]})
     assert other.json()["model"]["name"] == "precredit-platform"  # bank_b unaffected
 

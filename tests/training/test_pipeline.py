@@ -2,7 +2,7 @@
 
 The first run on `small_store` registers `precredit-platform` version 1 and promotes it; then a
 label-shuffled challenger is logged through the same pieces (`tracking.log_run`,
-`evaluate_gate`, `tracking.promote` when the gate passes) and must stay a challenger.
+`evaluate_gate`, `promotion.promote` when the gate passes) and must stay a challenger.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from mlflow import MlflowClient
 from catalog.errors import InvalidInput, NotFound
 from models import pyfunc
 from models.preapproval import PreapprovalModel
-from training import metrics, tracking
+from training import metrics, promotion, tracking
 from training.gate import GateRows, GateVerdict, evaluate_gate
 from training.pipeline import PipelineConfig, PipelineResult, run
+from training.promotion import AUTO_APPROVER, Approval
 from training.train import TrainResult, data_fingerprint
 
 NAME = "precredit-platform"
@@ -87,7 +88,7 @@ def second(
     )
     _, version = tracking.log_run(client, "platform", record)
     if verdict.passed:  # what `run` does with a verdict
-        tracking.promote(client, "platform", version, "test", "gate passed")
+        promotion.promote(client, "platform", version, Approval("test", "gate passed"))
     return SecondRun(
         verdict,
         version,
@@ -104,7 +105,7 @@ def test_the_first_run_is_registered_as_version_1_and_promoted(first: FirstRun) 
     assert result.promoted
     assert set(version.aliases) == {tracking.CHALLENGER, tracking.CHAMPION}
     assert version.run_id == result.run_id
-    assert version.tags["promoted_by"] == first.config.actor
+    assert version.tags["promoted_by"] == AUTO_APPROVER
     reason = version.tags["promoted_reason"]
     assert reason.startswith("gate passed: ")
     assert all(c.name in reason for c in result.verdict.checks)
@@ -210,9 +211,9 @@ def test_a_label_shuffled_challenger_is_registered_but_not_promoted(
 
 def test_promoting_a_missing_version_is_not_found(first: FirstRun) -> None:
     with pytest.raises(NotFound):
-        tracking.promote(first.client, "platform", "99", "officer", "typo")
+        promotion.promote(first.client, "platform", "99", Approval("officer", "typo"))
     with pytest.raises(NotFound):
-        tracking.promote(first.client, "bank_nobody", "1", "officer", "no such model")
+        promotion.promote(first.client, "bank_nobody", "1", Approval("officer", "no such model"))
     champion = tracking.version_by_alias(first.client, "platform", tracking.CHAMPION)
     assert str(champion.version) == "1"
     assert tracking.version_by_alias(first.client, "bank_nobody", tracking.CHAMPION) is None
