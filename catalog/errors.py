@@ -15,6 +15,9 @@ PrecreditError                     500 internal
 ├── AuditUnavailable               503 audit_unavailable  (serving.decision.audit_writer)
 ├── ServerStartFailed              503 server_start_failed (serving.http: a server in a thread)
 ├── ApiError                       4xx as given           (serving.errors: auth, scope, idempotency)
+├── GateFailed                     409 gate_failed        (training.promotion: no override given)
+├── SamePerson                     403 same_person        (training.promotion: maker-checker)
+├── ReservedId < InvalidInput      422 reserved_id        (serving.db.tenants: `platform` ids)
 └── SimulationError                500 simulation_failed  (simulation.api: the API misbehaved)
 """
 

@@ -179,4 +179,5 @@ def list_banks() -> None:
                 state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
                 typer.echo(
                     f"    {key.id}  {key.prefix}…  {','.join(sorted(key.scopes)):22} {state}"
+                    + (f"  ({key.name})" if key.name else "")
                 )
