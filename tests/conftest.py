@@ -32,6 +32,12 @@ KEPT_SETTINGS = ("PRECREDIT_TEST_",)  # where the test databases are, not precre
 REALISM_ENTITIES = 60_000  # enough matured loans (~4,000, ~100 defaults) for stable rates and AUCs
 
 
+@pytest.fixture(scope="session")
+def invocation_dir() -> Path:
+    """Where pytest was started: tests must leave it untouched."""
+    return INVOCATION_DIR
+
+
 @pytest.fixture(scope="session", autouse=True)
 def scratch_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The whole session (module fixtures included) in a scratch directory and home."""
