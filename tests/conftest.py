@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from models.preapproval import PreapprovalModel
     from training.train import TrainResult
 
-INVOCATION_DIR = Path.cwd()  # where pytest was started: tests must leave it untouched
 KEPT_SETTINGS = ("PRECREDIT_TEST_",)  # where the test databases are, not precredit settings
 REALISM_ENTITIES = 60_000  # enough matured loans (~4,000, ~100 defaults) for stable rates and AUCs
 
