@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from precredit.cli import app
@@ -22,6 +23,12 @@ def _state(directory: Path) -> dict[str, tuple[int, int]]:
         for p in entries
         if p.exists()
     }
+
+
+@pytest.fixture
+def invocation_dir(request: pytest.FixtureRequest) -> Path:
+    """Where pytest was started (the directory a demo's `.precredit/` lives in)."""
+    return Path(request.config.invocation_params.dir)
 
 
 def test_each_test_runs_in_a_scratch_directory_and_home(
