@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,6 +13,9 @@ from catalog.errors import InvalidInput
 from precredit.settings import get_settings
 from training import tracking
 from training.pipeline import PipelineConfig, run
+
+if TYPE_CHECKING:
+    from training.tuning import Budget
 
 models_app = typer.Typer(
     help="Registered models: promotion with who and why.", no_args_is_help=True
@@ -57,6 +60,12 @@ def train(
         str | None, typer.Option(help="--table: identifier column (not a feature)")
     ] = None,
     metrics_json: Annotated[Path | None, typer.Option(help="Write the metrics JSON here")] = None,
+    trials: Annotated[
+        int, typer.Option(min=1, help="--table: Optuna trials tuning LightGBM (per fold)")
+    ] = 25,
+    tune_seconds: Annotated[
+        float, typer.Option(min=1.0, help="--table: time limit of one tuning, in seconds")
+    ] = 120.0,
     seed: Annotated[int, typer.Option(help="Random seed")] = 42,
     promote: Annotated[
         bool, typer.Option(help="Promote automatically when the gate passes")
@@ -64,7 +73,10 @@ def train(
 ) -> None:
     """Train the PD model on the platform store (tracked, registered, gated) or on any table."""
     if table is not None:
-        _train_table(table, target, positive, time_col, id_col, metrics_json, seed)
+        from training.tuning import Budget  # only this path needs it
+
+        budget = Budget(trials=trials, seconds=tune_seconds)
+        _train_table(table, target, positive, time_col, id_col, metrics_json, seed, budget)
         return
     settings = get_settings()
     config = PipelineConfig(
@@ -82,12 +94,30 @@ def _train_table(
     id_col: str | None,
     out: Path | None,
     seed: int,
+    budget: Budget,
 ) -> None:
     from training.table import train_table  # only this path needs it
 
     if not target or positive is None:
         raise InvalidInput("--table needs --target and --positive")
-    _write_metrics(train_table(table, target, positive, time_col, id_col, seed=seed), out)
+    result = train_table(table, target, positive, time_col, id_col, seed=seed, budget=budget)
+    _write_metrics(result, out)
+    _summarise_table(result)
+
+
+def _summarise_table(result: dict[str, Any]) -> None:
+    """Candidates, the chosen model and every baseline on the same rows; loud when one wins."""
+    lines = [f"split {result['split']}: chosen {', '.join(result['chosen'])}"]
+    for model in result["models"]:
+        inner = ", ".join(f"{k} {v:.4f}" for k, v in model["inner_auc"].items())
+        lines.append(f"  candidates (inner AUC): {inner}; chosen {model['chosen']}")
+    names = ("auc", "auc_scorecard", "auc_logistic", "auc_lightgbm_default")
+    lines.append("  test AUC: " + ", ".join(f"{name} {result[name]:.4f}" for name in names))
+    for line in lines:
+        typer.echo(line, err=True)
+    typer.secho(
+        result["verdict"], err=True, bold=True, fg=None if result["beats_baselines"] else "red"
+    )
 
 
 @models_app.command("promote")
