@@ -2,7 +2,8 @@
 
 Directions come from the registry where it declares one; elsewhere from the WoE trend of an
 optimal binning (optbinning, trend "auto"): a numeric feature whose binned bad rate rises
-(falls) is constrained increasing (decreasing); a peaked, flat or categorical one is left free.
+(falls) with the bin order, rank correlation at least 0.8, is constrained increasing
+(decreasing); a peaked, flat or categorical one is left free.
 The search space shrinks with the table: a few hundred rows get few leaves, many rows per leaf
 and a strong L2 penalty. The budget is a number of trials and a number of seconds; with the
 seconds not reached, the same data and seed give the same trials and the same model.
@@ -21,6 +22,7 @@ import numpy as np
 import optuna
 import pandas as pd
 from optbinning import OptimalBinning
+from scipy.stats import spearmanr
 
 from models.pd_model import DEFAULT_PARAMS, FeatureSpec
 from training import metrics
@@ -32,6 +34,7 @@ FIXED_PARAMS: dict[str, Any] = {
 } | {"num_threads": 2, "verbosity": -1, "subsample_freq": 1}
 MAX_ROUNDS, PATIENCE = 2000, 50
 MIN_TREND_ROWS = 100  # fewer rows: no direction is inferred, the feature stays free
+MIN_TREND_RHO = 0.8  # rank correlation of bin order and bad rate needed to constrain
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 log = logging.getLogger(__name__)
@@ -74,10 +77,10 @@ def trend_direction(values: np.ndarray, y: IntArray) -> int:
         return 0
     bins = np.digitize(values[present], edges)
     rates = np.array([y[present][bins == b].mean() for b in np.unique(bins)])
-    steps = np.diff(rates)
-    if np.all(steps >= 0):
-        return 1
-    return -1 if np.all(steps <= 0) else 0
+    if rates.size == 2:
+        return int(np.sign(rates[1] - rates[0]))
+    rho = float(spearmanr(np.arange(rates.size), rates).statistic)
+    return int(np.sign(rho)) if abs(rho) >= MIN_TREND_RHO else 0
 
 
 def infer_monotone(X: pd.DataFrame, y: IntArray, spec: FeatureSpec) -> FeatureSpec:
