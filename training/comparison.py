@@ -23,7 +23,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from models.pd_model import FeatureSpec
 from training import metrics, selection
-from training.baselines import fit_scorecard
+from training.baselines import Scorecard, fit_scorecard
 from training.metrics import FloatArray, IntArray
 from training.tuning import Budget
 
@@ -53,10 +53,15 @@ def ece_interval(y: IntArray, pd_: FloatArray, seed: int) -> tuple[float, float]
 
 
 def baseline_scores(
-    X: pd.DataFrame, y: IntArray, test: pd.DataFrame, spec: FeatureSpec, seed: int
+    X: pd.DataFrame,
+    y: IntArray,
+    test: pd.DataFrame,
+    spec: FeatureSpec,
+    seed: int,
+    card: Scorecard | None = None,
 ) -> dict[str, FloatArray]:
-    """Each baseline fitted on (X, y), scored on `test` (PD or a score in the same order)."""
-    card = fit_scorecard(X, y, spec.categorical, seed=seed)
+    """Each baseline fitted on (X, y), scored on `test`; `card`: the scorecard already fitted so."""
+    card = card or fit_scorecard(X, y, spec.categorical, seed=seed)
     logistic = logistic_baseline(spec).fit(X[list(spec.names)], y)
     default = lgb.LGBMClassifier(random_state=seed, n_jobs=2, verbose=-1)
     default.fit(X[list(spec.names)], y, categorical_feature=list(spec.categorical) or "auto")
@@ -87,7 +92,8 @@ def score_split(
         k: float(v) for k, v in metrics.summary(y[test], pd_).items() if k != "n_rows"
     }
     out["ece_ci95"] = list(ece_interval(y[test], pd_, seed))
-    baselines = baseline_scores(X.iloc[train], y[train], X.iloc[test], spec, seed)
+    card = model.scorecard  # fitted on the same rows with the same seed: the same baseline
+    baselines = baseline_scores(X.iloc[train], y[train], X.iloc[test], spec, seed, card)
     for name, score in baselines.items():
         out[f"auc_{name}"] = metrics.auc(y[test], score)
     best = max(BASELINES, key=lambda name: out[f"auc_{name}"])

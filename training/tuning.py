@@ -96,7 +96,7 @@ def infer_monotone(X: pd.DataFrame, y: IntArray, spec: FeatureSpec) -> FeatureSp
 
 def suggest(trial: optuna.Trial | optuna.trial.FixedTrial, n_rows: int) -> dict[str, Any]:
     """One point of the search space; bounds scale with the number of training rows."""
-    leaves_max = int(np.clip(n_rows / 300, 4, 63))
+    leaves_max = int(np.clip(n_rows / 100, 8, 63))
     child_min = int(np.clip(n_rows / 500, 10, 200))
     child_max = int(np.clip(n_rows / 25, 40, 2000))
     lambda_min = 1.0 if n_rows < 5000 else 1e-2

@@ -75,7 +75,7 @@ def test_a_declared_direction_is_kept(
     assert tuning.infer_monotone(X, y, declared).monotone[3] == -1
 
 
-@pytest.mark.parametrize(("rows", "leaves_max", "child_min"), [(600, 4, 10), (60_000, 63, 120)])
+@pytest.mark.parametrize(("rows", "leaves_max", "child_min"), [(600, 8, 10), (60_000, 63, 120)])
 def test_search_space_scales_with_table_size(rows: int, leaves_max: int, child_min: int) -> None:
     """Small tables are searched over few leaves; big ones over more leaves and larger leaves."""
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
