@@ -63,7 +63,7 @@ def baseline_scores(
     """Each baseline fitted on (X, y), scored on `test`; `card`: the scorecard already fitted so."""
     card = card or fit_scorecard(X, y, spec.categorical, seed=seed)
     logistic = logistic_baseline(spec).fit(X[list(spec.names)], y)
-    default = lgb.LGBMClassifier(random_state=seed, n_jobs=2, verbose=-1)
+    default = lgb.LGBMClassifier(random_state=seed, n_jobs=1, verbose=-1)
     default.fit(X[list(spec.names)], y, categorical_feature=list(spec.categorical) or "auto")
     return {
         "scorecard": card.predict_proba(test),

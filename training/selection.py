@@ -30,6 +30,9 @@ from training.tuning import Budget
 
 WEIGHTS = tuple(round(0.1 * step, 1) for step in range(11))  # LightGBM's share of the log-odds
 OUT_OF_TIME_SHARE = 0.25
+# Isotonic calibration is a step function: rows in one step share a PD and lose the model's
+# ranking (AUC falls). A PD shift of at most 1e-7 (increasing in the log-odds) restores it.
+TIE_BREAK = 1e-7
 Split = tuple[np.ndarray, np.ndarray]
 
 
@@ -75,8 +78,10 @@ class SelectedModel:
         return out
 
     def predict_proba(self, X: pd.DataFrame) -> FloatArray:
-        """Calibrated PD per row (1-D)."""
-        return np.asarray(self.calibrator(self.log_odds(X)), dtype=np.float64)
+        """Calibrated PD per row (1-D); within a flat isotonic step the model's order is kept."""
+        z = self.log_odds(X)
+        calibrated = np.asarray(self.calibrator(z), dtype=np.float64)
+        return calibrated + TIE_BREAK * (1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))))
 
     def fingerprint(self) -> str:
         """SHA-256 of everything that decides a prediction (trees, scorecard, weight, calibrator)."""

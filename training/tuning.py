@@ -31,7 +31,8 @@ from training.metrics import IntArray
 FIXED_PARAMS: dict[str, Any] = {
     key: DEFAULT_PARAMS[key]
     for key in ("objective", "monotone_constraints_method", "deterministic", "force_row_wise")
-} | {"num_threads": 2, "verbosity": -1, "subsample_freq": 1}
+} | {"verbosity": -1, "subsample_freq": 1}
+ONE_THREAD_ROWS = 50_000  # below: one thread (a second one waits more than it works on 2 cores)
 MAX_ROUNDS, PATIENCE = 2000, 50
 MIN_TREND_ROWS = 100  # fewer rows: no direction is inferred, the feature stays free
 MIN_TREND_RHO = 0.8  # rank correlation of bin order and bad rate needed to constrain
@@ -129,9 +130,11 @@ def dataset(X: pd.DataFrame, y: IntArray | None, spec: FeatureSpec) -> lgb.Datas
     )
 
 
-def full_params(shape: dict[str, Any], spec: FeatureSpec, seed: int) -> dict[str, Any]:
-    """Tuned shape + fixed settings + the spec's monotone constraints and the seed."""
-    return FIXED_PARAMS | shape | {"seed": seed, "monotone_constraints": list(spec.monotone)}
+def full_params(shape: dict[str, Any], spec: FeatureSpec, seed: int, n_rows: int) -> dict[str, Any]:
+    """Tuned shape + fixed settings + the spec's monotone constraints, the seed and threads."""
+    threads = 1 if n_rows < ONE_THREAD_ROWS else 2
+    fixed = {"seed": seed, "monotone_constraints": list(spec.monotone), "num_threads": threads}
+    return FIXED_PARAMS | shape | fixed
 
 
 def _holdout_fit(
@@ -171,7 +174,7 @@ def tune(
     rounds: dict[int, int] = {}
 
     def objective(trial: optuna.Trial) -> float:
-        params = full_params(suggest(trial, n_fit), spec, seed)
+        params = full_params(suggest(trial, n_fit), spec, seed, n_fit)
         auc, rounds[trial.number] = _holdout_fit(params, X, y, spec, split)
         return auc
 
@@ -183,7 +186,7 @@ def tune(
     shape = suggest(optuna.trial.FixedTrial(best.params), n_fit)
     log.info("tuned %s in %d trials: holdout AUC %.4f", shape, len(study.trials), best.value)
     return Tuned(
-        full_params(shape, spec, seed),
+        full_params(shape, spec, seed, y.size),
         rounds[best.number],
         float(best.value or 0.0),
         len(study.trials),
