@@ -76,9 +76,9 @@ def train(
         from training.tuning import Budget
 
         spec = TableSpec(table, target, positive, time_col, id_col)
-        result = train_table(spec, seed=seed, budget=Budget(trials=trials, seconds=tune_seconds))
-        _write_metrics(result, metrics_json)
-        _summarise_table(result)
+        metrics = train_table(spec, seed=seed, budget=Budget(trials=trials, seconds=tune_seconds))
+        _write_metrics(metrics, metrics_json)
+        _summarise_table(metrics)
         return
     settings = get_settings()
     config = PipelineConfig(
