@@ -62,7 +62,7 @@ import pandas as pd
 from catalog import store
 from catalog.errors import StoreError
 from models.pd_model import DEFAULT_PARAMS
-from models.preapproval import PreapprovalModel
+from models.preapproval import ModelConfig, PreapprovalModel
 from training import metrics
 from training.dataset import time_split
 from training.pipeline import PipelineConfig, build_frame
@@ -179,7 +179,9 @@ def fit_one(
     train_, valid = splits["train"], splits["valid"]
     params = {"num_leaves": shape[0], "max_depth": shape[1], "num_threads": threads}
     started = time.perf_counter()
-    model = PreapprovalModel(spec_from_registry(), params=params, seed=seed, top_n=top_n)
+    model = PreapprovalModel(
+        spec_from_registry(), seed=seed, config=ModelConfig(params=params, top_n=top_n)
+    )
     model.fit(train_, train_["label"].to_numpy(), valid, valid["label"].to_numpy())
     return Shape(shape[0], shape[1], model, time.perf_counter() - started)
 

@@ -42,7 +42,7 @@ from serving.config import Settings
 from serving.db import make_engine, repo, session_factory, sqlite_url, upgrade
 from serving.db import webhooks as outbox
 from serving.decision.model_store import ModelHolder
-from serving.offer.run import OfferRun, run_offers
+from serving.offer.run import OfferOptions, OfferRun, OfferSources, run_offers
 
 TARGET_SECONDS = 300.0
 TARGET_ENTITIES = 300_000
@@ -103,7 +103,7 @@ def _timed_run(
 ) -> dict[str, Any]:
     """One run, its summary and the CPU seconds other processes used meanwhile."""
     busy, own, started = _busy_cpu_seconds(), _own_cpu_seconds(), time.perf_counter()
-    run = run_offers(sessions, models, con, tenant, out_dir=out)
+    run = run_offers(OfferSources(sessions, models, con), tenant, OfferOptions(out_dir=out))
     seconds = time.perf_counter() - started
     foreign = _busy_cpu_seconds() - busy - (_own_cpu_seconds() - own)
     return _summary(run, seconds) | {"foreign_cpu_seconds": round(max(foreign, 0.0), 1)}

@@ -9,33 +9,15 @@ repaired or expired record.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
 
 import numpy as np
+from numpy.typing import NDArray
 
+from models.decision import Reason
 from models.pd_model import FeatureSpec
 
 ADDITIVITY_TOLERANCE = 1e-6
-
-
-@dataclass(frozen=True)
-class Reason:
-    """One reason: stable code, texts, the feature's value and its contribution."""
-
-    code: str
-    feature: str
-    text_zh: str
-    text_en: str
-    value: float | str | None
-    contribution: float
-    direction: str  # "raises_risk" | "lowers_risk"
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready reason (flat fields: no deep copy as `dataclasses.asdict` would make)."""
-        return {f.name: getattr(self, f.name) for f in REASON_FIELDS}
-
-
-REASON_FIELDS = fields(Reason)
+FloatArray = NDArray[np.float64]
 
 
 def display_value(spec: FeatureSpec, feature: str, value: float) -> float | str | None:
@@ -48,38 +30,55 @@ def display_value(spec: FeatureSpec, feature: str, value: float) -> float | str 
     return round(float(value), 4)
 
 
-def _texts(spec: FeatureSpec, feature: str, shown: object, contribution: float) -> tuple[str, str]:
+def reason_texts(
+    spec: FeatureSpec, feature: str, shown: object, contribution: float
+) -> tuple[str, str]:
+    """The Chinese and English text of a reason: feature, value and direction."""
     zh, en = spec.texts.get(feature, (feature, feature))
-    value = "缺失" if shown is None else shown
     up = contribution > 0
     return (
-        f"{zh}：{value}（{'提高' if up else '降低'}风险）",
+        f"{zh}：{'缺失' if shown is None else shown}（{'提高' if up else '降低'}风险）",
         f"{en}: {'missing' if shown is None else shown} ({'raises' if up else 'lowers'} risk)",
     )
 
 
-def top_reasons(
-    spec: FeatureSpec, contributions: np.ndarray, values: np.ndarray, top_n: int
+def rank_reasons(
+    spec: FeatureSpec, contributions: FloatArray, top_n: int
+) -> tuple[NDArray[np.int64], FloatArray]:
+    """Per row, the `top_n` features by |contribution|, ties by feature name; and their parts.
+
+    `contributions` is rows x (features + 1), the last column the base value (TreeSHAP).
+    """
+    parts = contributions[:, :-1]
+    by_name = np.argsort(np.asarray(spec.names), kind="stable")
+    order = np.argsort(-np.abs(parts[:, by_name]), axis=1, kind="stable")[:, :top_n]
+    top = by_name[order].astype(np.int64)
+    return top, np.take_along_axis(parts, top, axis=1)
+
+
+def reasons(
+    spec: FeatureSpec, top: NDArray[np.int64], parts: FloatArray, values: FloatArray
 ) -> list[Reason]:
-    """The `top_n` features with the largest absolute contribution to one row's score."""
-    parts = contributions[:-1]
-    order = sorted(range(len(parts)), key=lambda i: (-abs(parts[i]), spec.names[i]))
-    out = []
-    for i in order[:top_n]:
-        if parts[i] == 0.0:
+    """One row's reasons from its ranked features (`rank_reasons`) and its input values.
+
+    A feature that did not move the score (contribution 0) ends the list.
+    """
+    out: list[Reason] = []
+    for j, part in zip(top.tolist(), parts.tolist(), strict=True):
+        if part == 0.0:
             break
-        name = spec.names[i]
-        shown = display_value(spec, name, float(values[i]))
-        zh, en = _texts(spec, name, shown, float(parts[i]))
+        name = spec.names[j]
+        shown = display_value(spec, name, float(values[j]))
+        zh, en = reason_texts(spec, name, shown, part)
         out.append(
             Reason(
-                name.upper(),
-                name,
-                zh,
-                en,
-                shown,
-                float(parts[i]),
-                "raises_risk" if parts[i] > 0 else "lowers_risk",
+                code=name.upper(),
+                feature=name,
+                text_zh=zh,
+                text_en=en,
+                value=shown,
+                contribution=part,
+                direction="raises_risk" if part > 0 else "lowers_risk",
             )
         )
     return out

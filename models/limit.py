@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -136,9 +136,10 @@ def decide(policy: ProductPolicy, features: DataFrame | Columns, pd: ArrayLike) 
     declined = by_gate | by_pd | too_small
     approve = pds <= policy.decision.approve_max_pd
     decision = np.where(declined, "decline", np.where(approve, "approve", "refer"))
+    rules = zip(binding.tolist(), failed, source.tolist(), capped.tolist(), strict=True)
     drivers = [
-        _drivers(i, str(binding[i]), failed[i], str(source[i]), bool(capped[i]), cols, float(p))
-        for i, p in enumerate(pds)
+        _drivers(i, _RowRule(*rule), cols, float(p))
+        for i, (rule, p) in enumerate(zip(rules, pds, strict=True))
     ]
     return LimitResult(
         decision,
@@ -260,10 +261,18 @@ def _gate_matrix(policy: GatePolicy, cols: Columns) -> BoolArray:
     ).reshape(n, len(GATES))
 
 
-def _drivers(
-    i: int, binding: str, failed: list[str], source: str, capped: bool, cols: Columns, pd: float
-) -> list[Driver]:
+class _RowRule(NamedTuple):
+    """Row i's binding rule, failed gates, capacity source and whether its cap bound."""
+
+    binding: str
+    failed: list[str]
+    source: str
+    capped: bool
+
+
+def _drivers(i: int, rule: _RowRule, cols: Columns, pd: float) -> list[Driver]:
     """The inputs behind row i's limit, the binding one first."""
+    binding, failed, source, capped = rule
     if failed:
         return [_driver(GATE_BY_CODE[code].feature, cols, i, "gate") for code in failed]
     if binding == "pd:decline":

@@ -131,14 +131,14 @@ class PDClassifier:
         y: np.ndarray,
         X_valid: pd.DataFrame,
         y_valid: np.ndarray,
-        init: np.ndarray | None = None,
-        init_valid: np.ndarray | None = None,
+        init: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> PDClassifier:
         """Train on (X, y), early-stopping on the out-of-time validation set.
 
-        `init`/`init_valid` are raw scores of a base model to boost from (transfer learning).
+        `init` is a base model's raw scores on (X, X_valid) to boost from (transfer learning).
         """
-        train = self._dataset(X, np.asarray(y, dtype=float), init=init)
+        init_train, init_valid = init if init is not None else (None, None)
+        train = self._dataset(X, np.asarray(y, dtype=float), init=init_train)
         valid = self._dataset(
             X_valid, np.asarray(y_valid, dtype=float), reference=train, init=init_valid
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,21 @@ import pandas as pd
 
 from catalog.errors import ModelUnavailable
 from models import calibration
-from models.explain import top_reasons
+from models.batch import explain_rows
+from models.decision import Preapproval
 from models.grades import DEFAULT_SCALE, MasterScale
-from models.limit import decide
 from models.pd_model import FeatureSpec, PDClassifier
 from models.policy import ProductPolicy, default_policy
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """How a pre-approval model is built and explained, besides its features and policy."""
+
+    params: dict[str, Any] | None = None  # LightGBM parameters over `pd_model.DEFAULT_PARAMS`
+    scale: MasterScale = DEFAULT_SCALE
+    top_n: int = 5  # reasons per answer
+
 
 FILES = ("model.txt", "calibrator.json", "spec.json", "scale.json", "policy.json", "meta.json")
 
@@ -38,10 +49,9 @@ class PreapprovalModel:
         self,
         spec: FeatureSpec,
         policy: ProductPolicy | None = None,
-        scale: MasterScale = DEFAULT_SCALE,
-        params: dict[str, Any] | None = None,
+        *,
         seed: int = 42,
-        top_n: int = 5,
+        config: ModelConfig | None = None,
         base: PreapprovalModel | None = None,
     ) -> None:
         self.spec: FeatureSpec = spec
@@ -49,10 +59,23 @@ class PreapprovalModel:
         if base is not None and base.spec.names != spec.names:
             raise ValueError("a base model must use the same features in the same order")
         self.policy = policy
-        self.scale = scale
-        self.params = params
         self.seed = seed
-        self.top_n = top_n
+        self.config = config or ModelConfig()
+
+    @property
+    def scale(self) -> MasterScale:
+        """The master scale grading the PDs."""
+        return self.config.scale
+
+    @property
+    def params(self) -> dict[str, Any] | None:
+        """LightGBM parameters over the defaults."""
+        return self.config.params
+
+    @property
+    def top_n(self) -> int:
+        """Reasons per answer."""
+        return self.config.top_n
 
     def fit(
         self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray
@@ -62,9 +85,9 @@ class PreapprovalModel:
         With a `base` model the trees boost from its raw score (transfer from the platform model),
         so a bank with few defaults of its own learns only its corrections.
         """
-        init = (self.base.raw_score(X), self.base.raw_score(X_valid)) if self.base else (None, None)
+        init = (self.base.raw_score(X), self.base.raw_score(X_valid)) if self.base else None
         self.classifier_ = PDClassifier(self.spec, self.params, seed=self.seed).fit(
-            X, y, X_valid, y_valid, init[0], init[1]
+            X, y, X_valid, y_valid, init=init
         )
         raw = self.raw_score(X_valid)
         self.calibrator_, self.calibration_losses_ = calibration.choose(
@@ -118,37 +141,17 @@ class PreapprovalModel:
             raise ValueError(f"expected rows x {len(self.spec.names)} features, got {matrix.shape}")
         return matrix
 
-    def preapprove(self, features: pd.DataFrame | np.ndarray) -> list[dict[str, Any]]:
+    def preapprovals(self, features: pd.DataFrame | np.ndarray) -> list[Preapproval]:
         """Decision, limit, PD, grade, binding rule and top reasons for every row.
 
         `features` is a frame, or a rows x features array in spec order (the serving hot path).
+        One row or many, the same code (`models.batch.explain_rows`) gives the same answer.
         """
-        scored = self.score(features)
-        grades = self.scale.grade(scored["pd"])
-        labels = self.scale.label(scored["pd"])
-        columns = (
-            features
-            if isinstance(features, pd.DataFrame)
-            else {n: scored["matrix"][:, j] for j, n in enumerate(self.spec.names)}
-        )
-        limits = decide(self.policy_, columns, scored["pd"]).to_records()
-        return [
-            limit
-            | {
-                "pd": float(scored["pd"][i]),
-                "grade": int(grades[i]),
-                "grade_label": str(labels[i]),
-                "raw_score": float(scored["raw"][i]),
-                "base_value": float(scored["contributions"][i, -1]),
-                "reasons": [
-                    r.to_dict()
-                    for r in top_reasons(
-                        self.spec, scored["contributions"][i], scored["matrix"][i], self.top_n
-                    )
-                ],
-            }
-            for i, limit in enumerate(limits)
-        ]
+        return explain_rows(self, features).preapprovals()
+
+    def preapprove(self, features: pd.DataFrame | np.ndarray) -> list[dict[str, Any]]:
+        """`preapprovals` as plain dicts (one per row, e.g. for a frame or MLflow's pyfunc)."""
+        return [p.model_dump() for p in self.preapprovals(features)]
 
     def artifacts(self) -> dict[str, bytes]:
         """The model's files, ready to write."""
@@ -194,12 +197,14 @@ class PreapprovalModel:
         meta = json.loads(files["meta.json"])
         nested = {k.removeprefix("base/"): v for k, v in files.items() if k.startswith("base/")}
         base = cls.from_files(nested) if nested else None
+        config = ModelConfig(
+            scale=MasterScale.from_dict(json.loads(files["scale.json"])), top_n=int(meta["top_n"])
+        )
         model = cls(
             spec,
             ProductPolicy.from_json(files["policy.json"].decode()),
-            MasterScale.from_dict(json.loads(files["scale.json"])),
             seed=int(meta["seed"]),
-            top_n=int(meta["top_n"]),
+            config=config,
             base=base,
         )
         model.classifier_ = PDClassifier.from_text(spec, files["model.txt"].decode(), model.seed)

@@ -16,6 +16,7 @@ from catalog.errors import PrecreditError
 from serving import errors
 from serving.api import (
     decisions,
+    docs,
     entities,
     financing,
     meta,
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 def build_services(settings: Settings) -> Services:
     """Open the store, migrate the service database, load the models (failures degrade to 503)."""
-    upgrade(settings.service_db)
+    upgrade(settings.migration_db)
     snapshot = Snapshot(settings.store)
     try:
         snapshot.open()
@@ -108,6 +109,10 @@ class PrecreditAPI(FastAPI):
             return
         await super().__call__(scope, receive, send)
 
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's schema, where validation errors have our body (our handler answers them)."""
+        return errors.own_validation_schema(super().openapi())
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API with its error handlers, routers and metrics middleware."""
@@ -137,9 +142,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
+        docs_url=None,
+        redoc_url=None,
         description="Explained pre-approved credit limits (预授信) for banks.",
     )
     errors.install(app)
+    docs.install(app)
     routers = (preapprovals, decisions, outcomes, models, financing, entities, watch, meta)
     for router in (module.router for module in routers):
         app.include_router(router)

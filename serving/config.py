@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     store_path: Path | None = None
     tracking_uri: str | None = None
     database_url: str | None = None
+    migration_database_url: str | None = None  # the schema owner's; default: database_url
     max_batch: int = 100
     max_body_bytes: int = 1_000_000
     model_poll_seconds: float = 30.0
@@ -72,6 +73,11 @@ class Settings(BaseSettings):
     def service_db(self) -> str:
         """The service database URL (SQLite under home unless set)."""
         return self.database_url or f"sqlite:///{(self.home / 'service.db').resolve()}"
+
+    @property
+    def migration_db(self) -> str:
+        """The URL migrations run with: the schema owner's, while the API may run least-privileged."""
+        return self.migration_database_url or self.service_db
 
     @property
     def model_cache(self) -> Path:

@@ -1,11 +1,17 @@
-"""Dependencies declared once: services, database session, the authenticated principal."""
+"""Dependencies declared once: services, sessions, the principal and its scope, idempotency."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from serving.db import repo
@@ -40,19 +46,27 @@ def get_reader(services: ServicesDep) -> Iterator[Session]:
 ReaderDep = Annotated[Session, Depends(get_reader)]
 
 
+BEARER = HTTPBearer(
+    scheme_name="ApiKey",
+    description="The bank's API key: `Authorization: Bearer <key>` (scopes: score, outcomes, "
+    "admin, platform).",
+    auto_error=False,
+)
+
+
 def get_principal(
-    services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> repo.Principal:
     """The tenant behind `Authorization: Bearer <key>`; 401 otherwise.
 
     An autocommit read on a plain connection: on SQLite every transaction takes the write
     lock, so authentication must not open one (scoring runs outside any transaction).
     """
-    scheme, _, token = (authorization or "").partition(" ")
     principal = None
-    if scheme.lower() == "bearer":
+    if credentials is not None:
         with services.reads.connect() as connection:
-            principal = repo.authenticate(connection, token.strip())
+            principal = repo.authenticate(connection, credentials.credentials)
     if principal is None:
         raise ApiError(
             401, "unauthorized", "a valid API key is required: Authorization: Bearer <key>"
@@ -63,7 +77,83 @@ def get_principal(
 PrincipalDep = Annotated[repo.Principal, Depends(get_principal)]
 
 
-def require(principal: repo.Principal, scope: str) -> None:
-    """403 unless the key carries `scope`."""
-    if scope not in principal.scopes:
-        raise ApiError(403, "forbidden", f"this API key lacks the '{scope}' scope")
+def scoped(scope: str) -> Callable[[repo.Principal], Awaitable[repo.Principal]]:
+    """A dependency: the principal, 403 unless its key carries `scope` (async: no thread hop)."""
+
+    async def principal_with_scope(principal: PrincipalDep) -> repo.Principal:
+        if scope not in principal.scopes:
+            raise ApiError(403, "forbidden", f"this API key lacks the '{scope}' scope")
+        return principal
+
+    principal_with_scope.__name__ = f"{scope}_principal"
+    return principal_with_scope
+
+
+ScorePrincipal = Annotated[repo.Principal, Depends(scoped("score"))]
+OutcomesPrincipal = Annotated[repo.Principal, Depends(scoped("outcomes"))]
+AdminPrincipal = Annotated[repo.Principal, Depends(scoped("admin"))]
+PlatformPrincipal = Annotated[repo.Principal, Depends(scoped("platform"))]
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """The Idempotency-Key protocol of one request (no key: every call runs)."""
+
+    session: Session
+    tenant_id: str
+    endpoint: str
+    key: str | None
+
+    def answer(self, body: BaseModel, run: Callable[[], Any]) -> Any:
+        """`run()` once per key and body (committed); a retry replays the stored answer.
+
+        The same key with a different body is 422 `idempotency_key_reused`; while the first
+        request still runs, a retry is 409 `idempotency_in_progress`.
+        """
+        if self.key is None:
+            answer = run()
+            self.session.commit()
+            return answer
+        digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+        claim = repo.claim_idempotency(
+            self.session, self.tenant_id, self.key, self.endpoint, digest
+        )
+        if claim.status == "replay":
+            self.session.rollback()
+            return JSONResponse(
+                json.loads(claim.response_json or "{}"),
+                status_code=claim.status_code or 200,
+                headers={"Idempotent-Replayed": "true"},
+            )
+        if claim.status == "conflict":
+            raise ApiError(
+                422, "idempotency_key_reused", "this Idempotency-Key was used with a different body"
+            )
+        if claim.status == "in_progress":
+            raise ApiError(
+                409,
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key is still running",
+            )
+        answer = run()
+        repo.complete_idempotency(self.session, self.tenant_id, self.key, 200, json.dumps(answer))
+        self.session.commit()
+        return answer
+
+
+async def get_idempotency(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=200, description="Retries with the same key and body replay the answer"),
+    ] = None,
+) -> Idempotency:
+    """The request's idempotency protocol, keyed per bank and endpoint (async: no thread hop)."""
+    route = request.scope.get("route")
+    endpoint = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    return Idempotency(session, principal.tenant_id, endpoint, idempotency_key)
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]

@@ -6,12 +6,14 @@ failing locations, naming only our own fields); never a stack trace, never the r
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.errors import PrecreditError
@@ -36,6 +38,88 @@ KNOWN_NAMES = frozenset(
     }
     | {name for model in schemas.MODELS for name in model.model_fields}
 )
+
+
+class Problem(BaseModel):
+    """One schema violation: where (our own field names only), what, and its kind."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    loc: list[str]
+    msg: str
+    type: str
+
+
+class ErrorDetail(BaseModel):
+    """A stable machine code and a human message; never the raw input or a stack trace."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    message: str
+    reason: str | None = None
+    problems: list[Problem] | None = None
+
+
+class ErrorBody(BaseModel):
+    """The one error shape: `{"error": {"code": ..., "message": ...}}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
+EXAMPLES: dict[int, tuple[str, ErrorDetail]] = {
+    401: ("No or an unknown API key", ErrorDetail(code="unauthorized",
+          message="a valid API key is required: Authorization: Bearer <key>")),
+    403: ("The API key lacks the scope", ErrorDetail(code="forbidden",
+          message="this API key lacks the 'admin' scope")),
+    404: ("Not found (another bank's resource is answered the same)",
+          ErrorDetail(code="not_found", message="no such decision")),
+    409: ("Conflicts with work in progress", ErrorDetail(code="conflict",
+          message="a retrain job is already queued or running for this tenant")),
+    413: ("The body is over the limit", ErrorDetail(code="payload_too_large",
+          message="request bodies are limited to 1000000 bytes")),
+    422: ("The input is invalid", ErrorDetail(code="invalid_input",
+          message="the request does not match the schema", problems=[Problem(
+          loc=["body", "application_date"], msg="a date is a string in the form YYYY-MM-DD",
+          type="value_error")])),
+    503: ("A model or the platform snapshot is unavailable", ErrorDetail(
+          code="model_unavailable", message="no model in service for this bank")),
+}  # fmt: skip
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the error statuses a route can return, with our body."""
+    return {
+        status: {
+            "model": ErrorBody,
+            "description": EXAMPLES[status][0],
+            "content": {
+                "application/json": {
+                    "example": ErrorBody(error=EXAMPLES[status][1]).model_dump(exclude_none=True)
+                }
+            },
+        }
+        for status in statuses
+    }
+
+
+def own_validation_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` without FastAPI's default 422 (`HTTPValidationError`), which we never answer.
+
+    Routes that can fail validation declare our 422 (`documented`); FastAPI adds its own only to
+    routes with parameters that did not, and those (plain string path parameters) never fail it.
+    """
+    default = "#/components/schemas/HTTPValidationError"
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            declared = operation.get("responses", {}).get("422", {})
+            if default in json.dumps(declared):
+                del operation["responses"]["422"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
+    return schema
 
 
 def error_body(code: str, message: str, **extra: object) -> dict[str, object]:

@@ -61,8 +61,9 @@ def _answer(
         scored = decisions.evaluate(
             services, bank, request.uscc, served.model.policy_.product, request.amount_cny
         )
-        answer = decisions.record(session, [scored])[0]
-        status, decision_id = 200, str(answer["decision_id"])
+        recorded = decisions.record(session, [scored])[0]
+        answer = recorded.model_dump(mode="json")
+        status, decision_id = 200, recorded.decision_id
     except PrecreditError as error:
         answer, status, decision_id = error_body(error.code, error.message), error.http_status, None
     return FinancingAnswer(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from serving.monitor.result import ModelMonitoring, MonitoringResult
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
@@ -81,24 +82,24 @@ class Metrics:
         for name, version in served:
             self.model.labels(name, version).set(1)
 
-    def monitoring(self, results: list[dict[str, Any]]) -> None:
+    def monitoring(self, results: list[MonitoringResult]) -> None:
         """Publish the latest monitoring result of each tenant (PSIs, findings by level)."""
         for gauge in (self.psi, self.monitor_alerts, self.monitor_time):
             gauge.clear()
         for result in results:
-            tenant = result["tenant"]
-            for level, count in result["summary"].items():
+            tenant = result.tenant
+            for level, count in result.summary.model_dump().items():
                 self.monitor_alerts.labels(tenant, level).set(count)
-            generated = dt.datetime.fromisoformat(result["generated_at"])
+            generated = dt.datetime.fromisoformat(result.generated_at)
             self.monitor_time.labels(tenant).set(generated.timestamp())
-            for model in result["models"]:
+            for model in result.models:
                 self._psis(tenant, model)
 
-    def _psis(self, tenant: str, model: dict[str, Any]) -> None:
-        for scope, found in model["scopes"].items():
-            for row in ([found["score"]] if found["score"] else []) + found["features"]:
-                labels = (tenant, model["name"], model["version"], scope, row["feature"])
-                self.psi.labels(*labels).set(row["psi"])
+    def _psis(self, tenant: str, model: ModelMonitoring) -> None:
+        for scope, found in model.scopes.items():
+            for row in ([found.score] if found.score else []) + found.features:
+                labels = (tenant, model.name, model.version, scope, row.feature)
+                self.psi.labels(*labels).set(row.psi)
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

@@ -7,21 +7,40 @@ string, a flag never from "no", a date only from an ISO "YYYY-MM-DD" string.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 Text = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=PRINTABLE)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]  # checked by catalog.uscc
+USCC_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
+USCC_DESCRIPTION = "unified social credit code (统一社会信用代码), 18 characters (GB 32100)"
+# The canonical form is documented, not enforced here: `catalog.uscc` normalises (NFKC, trim,
+# upper case), then refuses with its reason (`invalid_uscc`), and a batch item fails alone.
+Code = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    Field(
+        description=USCC_DESCRIPTION,
+        json_schema_extra={"pattern": USCC_PATTERN, "examples": ["91110108MA01A2B32G"]},
+    ),
+]
 Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False, strict=True)]
 Flag = Annotated[bool, Field(strict=True)]
 
 
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _iso_date(value: object) -> object:
-    if not isinstance(value, str | dt.date) or isinstance(value, dt.datetime):
-        raise ValueError("a date is a string in the form YYYY-MM-DD")
-    return value
+    """Only a calendar date: pydantic's lax mode would also read a midnight timestamp."""
+    if isinstance(value, str) and ISO_DATE.fullmatch(value):
+        return value
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    raise ValueError("a date is a string in the form YYYY-MM-DD")
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
@@ -34,7 +53,7 @@ class _Strict(BaseModel):
 class PreapprovalIn(_Strict):
     """One question: a credit code, optionally a product and a requested amount."""
 
-    uscc: Annotated[Code, Field(description="unified social credit code (统一社会信用代码)")]
+    uscc: Code
     product: Text = "sme_credit"
     requested_amount_cny: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)] | None = None
 
@@ -92,7 +111,7 @@ class PromoteIn(_Strict):
 class FinancingRequestIn(_Strict):
     """An entity's financing request, as the SME financing platform sends it."""
 
-    uscc: Annotated[Code, Field(description="unified social credit code (统一社会信用代码)")]
+    uscc: Code
     amount_cny: Annotated[float, Field(gt=0, le=1e10, allow_inf_nan=False)]
     term_months: Annotated[int, Field(ge=1, le=360)]
     purpose: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE)]
@@ -104,6 +123,14 @@ class WatchIn(_Strict):
     codes: Annotated[list[Code], Field(min_length=1, max_length=1_000)]
     source: Literal["borrower", "offer", "other"] = "borrower"
 
+
+CodeInPath = Annotated[
+    str,
+    Path(
+        description=USCC_DESCRIPTION,
+        json_schema_extra={"pattern": USCC_PATTERN, "examples": ["91110108MA01A2B32G"]},
+    ),
+]
 
 MODELS = (WatchIn, PreapprovalIn, PreapprovalBatchIn, OutcomeIn, OutcomeBatchIn, RetrainIn, PromoteIn,
           FinancingRequestIn)  # fmt: skip

@@ -19,6 +19,7 @@ from serving.app import create_app
 from serving.config import Settings
 from serving.db import make_engine, repo, session_factory, upgrade
 from serving.http import ServerThread
+from serving.responses import Job, OutcomesStored, Promoted, Refreshed
 from simulation.lending import BankPolicy
 
 JOB_TIMEOUT_SECONDS = 1_800
@@ -100,25 +101,27 @@ class BankClient:
         stored = 0
         for start in range(0, len(records), OUTCOMES_PER_CALL):
             body = {"outcomes": records[start : start + OUTCOMES_PER_CALL]}
-            stored += int(self._ok(self._http.post("/v1/outcomes", json=body))["stored"])
+            answer = self._ok(self._http.post("/v1/outcomes", json=body))
+            stored += OutcomesStored.model_validate(answer).stored
         return stored
 
-    def retrain(self, as_of: str) -> dict[str, Any]:
+    def retrain(self, as_of: str) -> Job:
         """Ask for a retraining on outcomes matured by `as_of` and wait for the job's end."""
-        job = self._ok(self._http.post("/v1/models/retrain", json={"as_of": as_of}), 202)
+        answer = self._ok(self._http.post("/v1/models/retrain", json={"as_of": as_of}), 202)
+        job = Job.model_validate(answer)
         deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
-            state: dict[str, Any] = self._ok(self._http.get(f"/v1/jobs/{job['job_id']}"))
-            if state["status"] in ("succeeded", "failed"):
+            state = Job.model_validate(self._ok(self._http.get(f"/v1/jobs/{job.job_id}")))
+            if state.status in ("succeeded", "failed"):
                 return state
             time.sleep(0.5)
-        raise SimulationError(f"retraining job {job['job_id']} did not finish in time")
+        raise SimulationError(f"retraining job {job.job_id} did not finish in time")
 
-    def promote(self, version: str, approver: str, reason: str) -> dict[str, Any]:
+    def promote(self, version: str, approver: str, reason: str) -> Promoted:
         """Approve a challenger that passed the gate (the bank's manual promotion step)."""
         body = {"version": version, "approver": approver, "reason": reason}
-        return dict(self._ok(self._http.post("/v1/models/promote", json=body)))
+        return Promoted.model_validate(self._ok(self._http.post("/v1/models/promote", json=body)))
 
-    def refresh(self) -> dict[str, Any]:
+    def refresh(self) -> Refreshed:
         """Make the API pick up moved aliases and the rebuilt snapshot now."""
-        return dict(self._ok(self._http.post("/v1/models/refresh")))
+        return Refreshed.model_validate(self._ok(self._http.post("/v1/models/refresh")))

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from simulation.plots import PLOTS, SCORERS, render
+from simulation.records import RoundRecord, SimulationReport
 
 MEANS = ("auc", "auc_loans", "ece", "approval_rate", "bad_rate", "true_pd_approved")
 SUMS = ("amount_cny", "expected_profit_cny", "realised_profit_cny")
-Record = dict[str, Any]
+Record = RoundRecord
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -29,23 +30,23 @@ def aggregate(records: Sequence[Record]) -> dict[str, dict[str, float | None]]:
     """Per scorer: mean of the per-round rates and AUCs, sum of amounts and profits."""
     out: dict[str, dict[str, float | None]] = {}
     for scorer in SCORERS:
-        rows = [r["scorers"][scorer] for r in records]
+        rows = [r.scorers[scorer] for r in records]
         out[scorer] = {k: _mean([row[k] for row in rows]) for k in MEANS}
-        out[scorer] |= {k: float(sum(row[k] for row in rows)) for k in SUMS}
+        out[scorer] |= {k: float(sum(row[k] or 0.0 for row in rows)) for k in SUMS}
     return out
 
 
 def _retrains(records: Sequence[Record]) -> dict[str, Any]:
-    jobs = [r["retrain"] for r in records if r["retrain"] is not None]
-    tenants = sorted({t for j in jobs for t in (j.get("data_tenants") or "").split(",") if t})
-    promoted = [j for j in jobs if str(j.get("promotion", "")).startswith("promoted")]
+    jobs = [r.retrain for r in records if r.retrain is not None]
+    tenants = sorted({t for j in jobs for t in (j.data_tenants or "").split(",") if t})
+    promoted = [j for j in jobs if (j.promotion or "").startswith("promoted")]
     return {
         "jobs": len(jobs),
         "promoted": len(promoted),
-        "failed": sum(j["status"] != "succeeded" for j in jobs),
-        "refused_by_gate": sum(j.get("promotion") == "refused_by_gate" for j in jobs),
+        "failed": sum(j.status != "succeeded" for j in jobs),
+        "refused_by_gate": sum(j.promotion == "refused_by_gate" for j in jobs),
         "data_tenants": tenants,
-        "data_fingerprints": [j.get("data_fingerprint") for j in jobs],
+        "data_fingerprints": [j.data_fingerprint for j in jobs],
     }
 
 
@@ -58,7 +59,7 @@ def loop_gain(own: Sequence[Record]) -> dict[str, Any] | None:
     if not own:
         return None
     s, c, r = (aggregate(own)[k] for k in SCORERS)
-    intervals = [x["auc_gain_ci95"] for x in own if x["auc_gain_ci95"] is not None]
+    intervals = [x.auc_gain_ci95 for x in own if x.auc_gain_ci95 is not None]
     return {
         **{k: _diff(s[k], c[k]) for k in ("auc", "auc_loans", "ece", "approval_rate", "bad_rate")},
         "expected_profit_cny": _diff(s["expected_profit_cny"], c["expected_profit_cny"]),
@@ -70,25 +71,25 @@ def loop_gain(own: Sequence[Record]) -> dict[str, Any] | None:
 
 def bank_summary(records: Sequence[Record], break_even_bad_rate: float) -> dict[str, Any]:
     """What the loop did for one bank: rounds its own champion served, and the comparisons."""
-    own = [r for r in records if r["own_model"]]
+    own = [r for r in records if r.own_model]
     last = records[-1]
     return {
         "rounds": len(records),
-        "own_model_rounds": [r["round"] for r in own],
+        "own_model_rounds": [r.round for r in own],
         "break_even_bad_rate": break_even_bad_rate,
         "retraining": _retrains(records),
         "all_rounds": aggregate(records),
         "own_model": aggregate(own) if own else None,
         "loop_vs_cold_start": loop_gain(own),
-        "auc_true_pd_own_model_rounds": _mean([r.get("auc_true_pd") for r in own]),
+        "auc_true_pd_own_model_rounds": _mean([r.auc_true_pd for r in own]),
         "last_round": {
-            "round": last["round"],
-            "model": last["serving_model"],
-            "auc_gain_ci95": last["auc_gain_ci95"],
-            **{s: last["scorers"][s] for s in SCORERS},
+            "round": last.round,
+            "model": last.serving_model.model_dump(),
+            "auc_gain_ci95": last.auc_gain_ci95,
+            **{s: last.scorers[s] for s in SCORERS},
         },
         "portfolio": {
-            k: float(sum(r["loans"][k] for r in records))
+            k: float(sum(getattr(r.loans, k) for r in records))
             for k in ("n", "test_loans", "amount_cny", "expected_profit_cny", "realised_profit_cny")
         },
     }
@@ -105,7 +106,7 @@ def summarise(records: Sequence[Record], meta: dict[str, Any]) -> dict[str, Any]
     rates = {b["bank_id"]: b["rate"] for b in meta["config"]["banks"]}
     economics = meta["config"]["economics"]
     return {
-        bank: bank_summary([r for r in records if r["bank"] == bank], break_even(rate, economics))
+        bank: bank_summary([r for r in records if r.bank == bank], break_even(rate, economics))
         for bank, rate in rates.items()
     }
 
@@ -180,27 +181,27 @@ def _round_table(records: Sequence[Record]) -> str:
     )
     lines = [head]
     for r in records:
-        s, c, u = (r["scorers"][k] for k in SCORERS)
-        job = r["retrain"]
+        s, c, u = (r.scorers[k] for k in SCORERS)
+        job = r.retrain
         retrain = (
             ""
             if job is None
-            else (job.get("promotion") or job.get("status", ""))
+            else (job.promotion or job.status)
             + (
-                f" v{job['version']} (out-of-time AUC {_fmt(job.get('auc_oot'))}; data {job['data_tenants']})"
-                if job.get("version")
+                f" v{job.version} (out-of-time AUC {_fmt(job.auc_oot)}; data {job.data_tenants})"
+                if job.version
                 else ""
             )
         )
         lines.append(
-            f"| {r['round']} | {r['date']} | {r['serving_model']['name'].removeprefix('precredit-')} "
-            f"v{r['serving_model']['version']} | {_fmt(s['auc'])} / {_fmt(c['auc'])} / {_fmt(u['auc'])} "
-            f"({_fmt(r.get('auc_true_pd'))}) "
+            f"| {r.round} | {r.date} | {r.serving_model.name.removeprefix('precredit-')} "
+            f"v{r.serving_model.version} | {_fmt(s['auc'])} / {_fmt(c['auc'])} / {_fmt(u['auc'])} "
+            f"({_fmt(r.auc_true_pd)}) "
             f"| {_fmt(s['auc_loans'])} / {_fmt(c['auc_loans'])} | {_pct(s['approval_rate'])} / "
             f"{_pct(c['approval_rate'])} / {_pct(u['approval_rate'])} | {_pct(s['bad_rate'])} / {_pct(c['bad_rate'])} "
             f"/ {_pct(u['bad_rate'])} | {_m(s['expected_profit_cny'])} / {_m(c['expected_profit_cny'])} / "
-            f"{_m(u['expected_profit_cny'])} | {_fmt(s['ece'])} / {_fmt(c['ece'])} | {r['loans']['n']} "
-            f"({r['loans']['test_loans']}) | {retrain} |"
+            f"{_m(u['expected_profit_cny'])} | {_fmt(s['ece'])} / {_fmt(c['ece'])} | {r.loans.n} "
+            f"({r.loans.test_loans}) | {retrain} |"
         )
     return "\n".join(lines)
 
@@ -281,13 +282,13 @@ CAVEATS = """## How to read this
 - Per-round AUCs rest on a few hundred defaults; read the bootstrap interval before a small gain."""
 
 
-def markdown(report: dict[str, Any]) -> str:
+def markdown(report: SimulationReport) -> str:
     """The report as markdown: verdict, set-up, tenancy, no look-ahead, per-round tables, plots."""
-    meta, summaries = report["meta"], report["summary"]
+    meta: dict[str, Any] = dict(report.meta)
+    summaries = report.summary
     verdicts = "\n\n".join(statement(b, s) for b, s in summaries.items())
     tables = "\n\n".join(
-        f"### {b}\n\n" + _round_table([r for r in report["records"] if r["bank"] == b])
-        for b in summaries
+        f"### {b}\n\n" + _round_table([r for r in report.records if r.bank == b]) for b in summaries
     )
     plots = "\n".join(f"![{name}]({name})" for name in PLOTS)
     return (
@@ -298,18 +299,21 @@ def markdown(report: dict[str, Any]) -> str:
     )
 
 
-def build(records: Sequence[Record], meta: dict[str, Any]) -> dict[str, Any]:
-    """The report.json content: metadata, one record per round and bank, the summary."""
-    return {"meta": meta, "records": list(records), "summary": summarise(records, meta)}
+def build(records: Sequence[Record], meta: dict[str, Any]) -> SimulationReport:
+    """The report: metadata, one record per round and bank, the summary."""
+    return SimulationReport.model_validate(
+        {"meta": meta, "records": list(records), "summary": summarise(records, meta)}
+    )
 
 
-def write(report: dict[str, Any], directory: Path) -> list[Path]:
+def write(report: SimulationReport, directory: Path) -> list[Path]:
     """Write report.json, report.md and the plots into `directory`; returns the paths."""
     directory.mkdir(parents=True, exist_ok=True)
+    document = report.model_dump(mode="json", exclude_unset=True)
     files: dict[str, str | bytes] = {
-        "report.json": json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False),
+        "report.json": json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False),
         "report.md": markdown(report),
-        **render(report["records"]),
+        **render(report.records),
     }
     for name, content in files.items():
         (directory / name).write_bytes(content if isinstance(content, bytes) else content.encode())

@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from models.limit import decide
 from models.preapproval import PreapprovalModel
 from serving.config import Settings
+from serving.responses import Job
 from simulation.api import SimulationError
 from simulation.lending import (
     Applicants,
@@ -30,6 +31,15 @@ from simulation.lending import (
     grants,
     safe_auc,
     scorer_metrics,
+)
+from simulation.records import (
+    GateCheck,
+    Portfolio,
+    RetrainResult,
+    RetrainSummary,
+    ScoredRound,
+    Scores,
+    ServingModel,
 )
 from training import baselines, tracking
 
@@ -52,9 +62,9 @@ class RoundInput:
 
 @dataclass(frozen=True)
 class Scored:
-    """The round's record (JSON-ready) and the loans the bank granted, with their outcomes."""
+    """The round's scores and the loans the bank granted, with their outcomes."""
 
-    record: dict[str, Any]
+    record: ScoredRound
     loans: pd.DataFrame
 
 
@@ -73,7 +83,7 @@ def served_frame(answers: list[dict[str, Any] | None]) -> pd.DataFrame:
     )
 
 
-def served_model(answers: list[dict[str, Any] | None]) -> dict[str, Any]:
+def served_model(answers: list[dict[str, Any] | None]) -> tuple[ServingModel, str]:
     """The one model version that answered the whole round, and the snapshot it read."""
     seen = {
         (a["model"]["name"], a["model"]["version"], a["model"]["fingerprint"], a["snapshot_as_of"])
@@ -83,7 +93,7 @@ def served_model(answers: list[dict[str, Any] | None]) -> dict[str, Any]:
     if len(seen) != 1:
         raise SimulationError(f"one round was answered by {len(seen)} model versions or snapshots")
     name, version, fingerprint, as_of = seen.pop()
-    return {"name": name, "version": version, "fingerprint": fingerprint, "snapshot_as_of": as_of}
+    return ServingModel(name=name, version=version, fingerprint=fingerprint), str(as_of)
 
 
 def cold_frame(model: PreapprovalModel, features: pd.DataFrame) -> pd.DataFrame:
@@ -103,7 +113,7 @@ def _scorers(
     cold: pd.DataFrame,
     granted: pd.DataFrame,
     economics: Economics,
-) -> dict[str, dict[str, float | None]]:
+) -> dict[str, Scores]:
     """Each scorer's ranking score, PD (none for the rule), lending decision and limit."""
     rule = baselines.incumbent_rule(data.features)
     take_refer = data.bank.take_refer
@@ -154,20 +164,20 @@ def _ceiling(data: RoundInput) -> float | None:
     return safe_auc(y, np.nan_to_num(_floats(data.realised["true_pd"])))
 
 
-def _portfolio(data: RoundInput, granted: pd.DataFrame, economics: Economics) -> dict[str, Any]:
+def _portfolio(data: RoundInput, granted: pd.DataFrame, economics: Economics) -> Portfolio:
     """What the bank actually lent this round (test loans included)."""
     lent = granted["granted"].to_numpy()
     amount = granted["amount_cny"].to_numpy(dtype=np.float64)[lent]
     y = data.realised["default_flag"].to_numpy(dtype=np.float64)[lent]
     true_pd = np.nan_to_num(data.realised["true_pd"].to_numpy(dtype=np.float64))[lent]
-    return {
-        "n": int(lent.sum()),
-        "test_loans": int(granted["explore"].sum()),
-        "amount_cny": float(amount.sum()),
-        "bad_rate": float(y.mean()) if len(y) else None,
-        "expected_profit_cny": economics.profit(amount, true_pd, data.bank.rate),
-        "realised_profit_cny": economics.profit(amount, y, data.bank.rate),
-    }
+    return Portfolio(
+        n=int(lent.sum()),
+        test_loans=int(granted["explore"].sum()),
+        amount_cny=float(amount.sum()),
+        bad_rate=float(y.mean()) if len(y) else None,
+        expected_profit_cny=economics.profit(amount, true_pd, data.bank.rate),
+        realised_profit_cny=economics.profit(amount, y, data.bank.rate),
+    )
 
 
 def _gain(data: RoundInput, served: pd.DataFrame, cold: pd.DataFrame) -> list[float] | None:
@@ -202,24 +212,24 @@ def score_round(
     rng: np.random.Generator,
 ) -> Scored:
     """Compare served, cold-start and rule on the pool; grant the bank's loans."""
-    served, model = served_frame(answers), served_model(answers)
+    served, (model, snapshot_as_of) = served_frame(answers), served_model(answers)
     cold = cold_frame(cold_model, data.features)
     granted = grants(
         served.assign(requested_amount_cny=data.pool["requested_amount_cny"].to_numpy()),
         data.bank,
         rng,
     )
-    own = model["name"] == tracking.model_name(data.bank.bank_id)
-    record = {
-        "applicants": len(data.pool),
-        "snapshot_as_of": model.pop("snapshot_as_of"),
-        "serving_model": model,
-        "own_model": own,
-        "scorers": _scorers(data, served, cold, granted, economics),
-        "auc_gain_ci95": _gain(data, served, cold) if own else None,
-        "auc_true_pd": _ceiling(data),
-        "loans": _portfolio(data, granted, economics),
-    }
+    own = model.name == tracking.model_name(data.bank.bank_id)
+    record = ScoredRound(
+        applicants=len(data.pool),
+        snapshot_as_of=snapshot_as_of,
+        serving_model=model,
+        own_model=own,
+        scorers=_scorers(data, served, cold, granted, economics),
+        auc_gain_ci95=_gain(data, served, cold) if own else None,
+        auc_true_pd=_ceiling(data),
+        loans=_portfolio(data, granted, economics),
+    )
     return Scored(record, _ledger(data, served, granted))
 
 
@@ -233,25 +243,24 @@ PARAMS = (
 )
 
 
-def retrain_summary(settings: Settings, job: dict[str, Any]) -> dict[str, Any]:
+def retrain_summary(settings: Settings, job: Job) -> RetrainSummary:
     """A finished retraining job with its gate and its MLflow lineage (who trained it on what)."""
-    if job["status"] != "succeeded":
-        return {"status": job["status"], "error": job["error"]}
-    result = job["result"]
+    if job.status != "succeeded":
+        return RetrainSummary(status=job.status, error=job.error)
+    result = RetrainResult.model_validate(job.result)
     params = (
-        MlflowClient(settings.mlflow_uri, settings.mlflow_uri).get_run(result["run_id"]).data.params
+        MlflowClient(settings.mlflow_uri, settings.mlflow_uri).get_run(result.run_id).data.params
     )
-    gate = {
-        c["name"]: {"value": c["value"], "threshold": c["threshold"], "passed": c["passed"]}
-        for c in result["gate"]["checks"]
-    }
-    return {
-        "status": "succeeded",
-        "promotion": result["promotion"],
-        "version": result["version"],
-        "matured_loans": result["matured_loans"],
-        "auc_oot": result["auc"],
-        "ece_oot": result["ece"],
-        "gate": gate,
+    return RetrainSummary(
+        status="succeeded",
+        promotion=result.promotion,
+        version=result.version,
+        matured_loans=result.matured_loans,
+        auc_oot=result.auc,
+        ece_oot=result.ece,
+        gate={
+            c.name: GateCheck(value=c.value, threshold=c.threshold, passed=c.passed)
+            for c in result.gate.checks
+        },
         **{k: params.get(k) for k in PARAMS},
-    }
+    )

@@ -39,6 +39,7 @@ from simulation import report as simulation_report
 from simulation.api import BankClient, SimulationError, local_api, provision
 from simulation.ledger import Ledger, outcome_body
 from simulation.lending import BankPolicy, Economics, applicants, open_entities
+from simulation.records import RetrainSummary, RoundRecord, SimulationReport
 from simulation.round import RoundInput, Scored, retrain_summary, score_round
 from synthetic import outcomes
 from synthetic.config import SynthConfig
@@ -207,19 +208,20 @@ class Simulation:
             self.ledger.mark_posted(due.index, day)
         return len(due)
 
-    def retrain(self, bank: BankPolicy, day: dt.date) -> dict[str, Any]:
+    def retrain(self, bank: BankPolicy, day: dt.date) -> RetrainSummary:
         """A retraining as of `day` through the API, approved by the bank if its policy is manual."""
         client = self.clients[bank.bank_id]
         job = client.retrain(day.isoformat())
         summary = retrain_summary(self.settings, job)
-        if summary.get("promotion") == "pending_approval" and bank.promotion == "manual":
+        if summary.promotion == "pending_approval" and bank.promotion == "manual":
             approver = f"chief risk officer of {bank.bank_id} (simulated)"
             client.promote(
-                str(summary["version"]),
+                str(summary.version),
                 approver,
                 f"gate passed on out-of-time loans as of {day.isoformat()}",
             )
-            summary |= {"promotion": "promoted_by_approval", "approved_by": approver}
+            approval = {"promotion": "promoted_by_approval", "approved_by": approver}
+            return RetrainSummary.model_validate(summary.model_dump(exclude_unset=True) | approval)
         return summary
 
     def pools(self, day: dt.date, index: int) -> dict[str, RoundInput]:
@@ -262,41 +264,41 @@ def _due(sim: Simulation, bank: str, posted: int) -> bool:
     return posted > 0 and defaults >= sim.config.min_defaults_to_retrain
 
 
-def play_round(sim: Simulation, index: int, day: dt.date) -> list[dict[str, Any]]:
+def play_round(sim: Simulation, index: int, day: dt.date) -> list[RoundRecord]:
     """One round for every bank; one record per bank."""
-    records: dict[str, dict[str, Any]] = {}
+    counts: dict[str, dict[str, int]] = {}
     for bank in sim.config.banks:
         posted = sim.post_matured(bank.bank_id, day)
         reported = sim.ledger.reported(bank.bank_id)
-        records[bank.bank_id] = {
+        counts[bank.bank_id] = {
             "outcomes_posted": posted,
             "outcomes_reported_total": len(reported),
             "defaults_reported_total": int(reported["default_flag"].sum()) if len(reported) else 0,
-            "retrain": None,
         }
+    retrains: dict[str, RetrainSummary] = {}
     for bank in sim.config.banks:
-        if _due(sim, bank.bank_id, records[bank.bank_id]["outcomes_posted"]):
+        if _due(sim, bank.bank_id, counts[bank.bank_id]["outcomes_posted"]):
             sim.progress(f"      retraining {bank.bank_id} on outcomes matured by {day}")
-            records[bank.bank_id]["retrain"] = sim.retrain(bank, day)
+            retrains[bank.bank_id] = sim.retrain(bank, day)
     inputs = sim.pools(day, index)
     refreshed = next(iter(sim.clients.values())).refresh()
-    out = []
-    for bank in sim.config.banks:
-        scored = sim.lend(inputs[bank.bank_id])
-        out.append(
+    return [
+        RoundRecord.model_validate(
             {
                 "round": index + 1,
                 "date": day.isoformat(),
                 "bank": bank.bank_id,
-                "snapshot_reloaded": bool(refreshed["snapshot_reloaded"]),
-                **scored.record,
-                **records[bank.bank_id],
+                "snapshot_reloaded": refreshed.snapshot_reloaded,
+                **dict(sim.lend(inputs[bank.bank_id]).record),
+                **counts[bank.bank_id],
+                "retrain": retrains.get(bank.bank_id),
             }
         )
-    return out
+        for bank in sim.config.banks
+    ]
 
 
-def leakage_checks(ledger: pd.DataFrame, records: list[dict[str, Any]]) -> dict[str, Any]:
+def leakage_checks(ledger: pd.DataFrame, records: list[RoundRecord]) -> dict[str, Any]:
     """Evidence of no look-ahead: when outcomes were reported, which snapshots answered."""
     posted = ledger[ledger["posted_on"].notna()] if len(ledger) else ledger
     lag = (
@@ -308,8 +310,8 @@ def leakage_checks(ledger: pd.DataFrame, records: list[dict[str, Any]]) -> dict[
         "outcomes_posted": len(posted),
         "outcomes_unposted": len(ledger) - len(posted),
         "min_days_after_maturity": min(lag) if lag else None,
-        "snapshot_dates": [r["snapshot_as_of"] for r in records],
-        "snapshot_matches_round": all(r["snapshot_as_of"] == r["date"] for r in records),
+        "snapshot_dates": [r.snapshot_as_of for r in records],
+        "snapshot_matches_round": all(r.snapshot_as_of == r.date for r in records),
     }
 
 
@@ -345,7 +347,7 @@ def describe(config: SimulationConfig, entities: int) -> dict[str, Any]:
 
 def simulate(
     home: Path, config: SimulationConfig, progress: Progress = lambda _: None
-) -> tuple[dict[str, Any], pd.DataFrame]:
+) -> tuple[SimulationReport, pd.DataFrame]:
     """Run the simulation in `home` (see `prepare_home`): the report and the loan ledger."""
     settings = settings_for(home, config)
     with store.connect(settings.store, read_only=True) as con:
@@ -359,7 +361,7 @@ def simulate(
     with local_api(settings) as api:
         clients = {b: BankClient(api.base_url, k, config.batch) for b, k in keys.items()}
         sim = Simulation(config, settings, cold, clients, progress)
-        records: list[dict[str, Any]] = []
+        records: list[RoundRecord] = []
         try:
             for index, day in enumerate(dates):
                 progress(f"round {index + 1}/{len(dates)}: {day}")

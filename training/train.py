@@ -19,7 +19,7 @@ from features.definitions import REGISTRY
 from features.registry import Registry
 from models.pd_model import FeatureSpec
 from models.policy import ProductPolicy
-from models.preapproval import PreapprovalModel
+from models.preapproval import ModelConfig, PreapprovalModel
 from training import baselines, metrics
 from training.dataset import time_split
 
@@ -86,7 +86,11 @@ def train(
                 f"(need at least {MIN_BADS_PER_SPLIT} and some goods)"
             )
     model = PreapprovalModel(
-        spec, policy, params=config.params, seed=config.seed, top_n=config.top_n, base=base
+        spec,
+        policy,
+        seed=config.seed,
+        config=ModelConfig(params=config.params, top_n=config.top_n),
+        base=base,
     )
     model.fit(train_, train_["label"].to_numpy(), valid, valid["label"].to_numpy())
     result = TrainResult(model, splits, {})
@@ -111,7 +115,9 @@ def fit_base(
         )
     cut = dates[min(max(1, round(len(dates) * 0.75)), len(dates) - 1)]  # newest quarter(s): valid
     fit, valid = usable[usable["as_of"] < cut], usable[usable["as_of"] >= cut]
-    model = PreapprovalModel(spec_from_registry(), params=config.params, seed=config.seed)
+    model = PreapprovalModel(
+        spec_from_registry(), seed=config.seed, config=ModelConfig(params=config.params)
+    )
     return model.fit(fit, fit["label"].to_numpy(), valid, valid["label"].to_numpy())
 
 

@@ -20,6 +20,7 @@ import typer
 
 from precredit import __version__
 from precredit.cli import (
+    audit,
     codes,
     data,
     evaluation,
@@ -61,6 +62,7 @@ app.command("simulate")(simulate.simulate)
 app.add_typer(service.banks_app, name="banks")
 app.add_typer(offers.offers_app, name="offers")
 app.add_typer(offers.webhooks_app, name="webhooks")
+app.add_typer(audit.audit_app, name="audit")
 
 
 def _print_version(value: bool) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from catalog.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from serving.monitor.result import MonitoringResult
 
 
 def _day(text: str | None) -> dt.date:
@@ -20,14 +23,14 @@ def _day(text: str | None) -> dt.date:
         raise InvalidInput("--as-of must be a date in the form YYYY-MM-DD") from None
 
 
-def summary(result: dict[str, Any], out: Path) -> str:
+def summary(result: MonitoringResult, out: Path) -> str:
     """The one line the command prints."""
-    counts, retrain = result["summary"], result["retrain"]
-    served = result["serving"] or {"name": "no model", "version": "-"}
+    counts, served = result.summary, result.serving
+    model = "no model v-" if served is None else f"{served.name} v{served.version}"
     return (
-        f"monitor {result['tenant']} as of {result['as_of']}: {counts['alert']} alert(s), "
-        f"{counts['warn']} warning(s) on {served['name']} v{served['version']}; retraining drift "
-        f"trigger {'fired' if retrain['drift'] else 'not fired'}; report {out / 'report.md'}"
+        f"monitor {result.tenant} as of {result.as_of}: {counts.alert} alert(s), "
+        f"{counts.warn} warning(s) on {model}; retraining drift "
+        f"trigger {'fired' if result.retrain.drift else 'not fired'}; report {out / 'report.md'}"
     )
 
 

@@ -67,19 +67,16 @@ def run(
     """Score every entity of the snapshot for a bank; write its offers, events and exports."""
     from catalog import store
     from precredit.settings import get_settings
-    from serving.offer.run import DEFAULT_VALID_DAYS, run_offers
+    from serving.offer.run import DEFAULT_VALID_DAYS, OfferOptions, OfferSources, run_offers
 
     settings = get_settings()
     sessions = _sessions()
     with store.connect(settings.store, read_only=True) as con:
-        result = run_offers(
-            sessions,
-            _models(),
-            con,
-            tenant,
-            valid_days=valid_days or DEFAULT_VALID_DAYS,
+        options = OfferOptions(
             out_dir=out or settings.home / "offers" / tenant,
+            valid_days=valid_days or DEFAULT_VALID_DAYS,
         )
+        result = run_offers(OfferSources(sessions, _models(), con), tenant, options)
     _echo_run(result)
 
 
@@ -99,7 +96,7 @@ def rescore_codes(
     from features import snapshot
     from precredit.settings import get_settings
     from serving.db.offers import tenants_with_offers
-    from serving.offer.run import DEFAULT_VALID_DAYS, rescore
+    from serving.offer.run import DEFAULT_VALID_DAYS, OfferOptions, OfferSources, rescore
 
     settings, sessions = get_settings(), _sessions()
     if refresh:
@@ -110,11 +107,9 @@ def rescore_codes(
     models = _models()
     with store.connect(settings.store, read_only=True) as con:
         for name in tenants:
-            _echo_run(
-                rescore(
-                    sessions, models, con, name, codes, valid_days=valid_days or DEFAULT_VALID_DAYS
-                )
-            )
+            sources = OfferSources(sessions, models, con)
+            options = OfferOptions(valid_days=valid_days or DEFAULT_VALID_DAYS)
+            _echo_run(rescore(sources, name, codes, options))
 
 
 @webhooks_app.command("add")

@@ -44,7 +44,7 @@ def serve(
     from serving import http
     from serving.db.migrate import upgrade
 
-    upgrade(get_settings().service_db)  # once, before workers start
+    upgrade(get_settings().migration_db)  # once, before workers start
     config = http.config("serving.app:create_app", host, port, workers, factory=True)
     if workers <= 1:
         uvicorn.Server(config).run()

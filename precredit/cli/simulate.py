@@ -80,7 +80,7 @@ def simulate(
     finally:
         if home is None:
             shutil.rmtree(scratch, ignore_errors=True)
-    for bank, summary in result["summary"].items():
+    for bank, summary in result.summary.items():
         typer.echo(simulation_report.statement(bank, summary).replace("**", ""))
     typer.echo(
         f"report: {', '.join(p.name for p in paths)}, loans.csv in {report} "

@@ -147,13 +147,15 @@ def _offers(settings: Settings) -> None:
     from catalog import store
     from serving.db.engine import make_engine, session_factory
     from serving.decision.model_store import ModelHolder
-    from serving.offer.run import run_offers
+    from serving.offer.run import OfferOptions, OfferSources, run_offers
 
     sessions = session_factory(make_engine(settings.service_db))
     models = ModelHolder(settings.mlflow_uri, settings.artifact_root, settings.model_cache)
     with store.connect(settings.store, read_only=True) as con:
         offers = run_offers(
-            sessions, models, con, "demo_bank", out_dir=settings.home / "offers" / "demo_bank"
+            OfferSources(sessions, models, con),
+            "demo_bank",
+            OfferOptions(out_dir=settings.home / "offers" / "demo_bank"),
         )
     c = offers.counts
     typer.echo(

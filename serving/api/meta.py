@@ -5,37 +5,41 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from catalog.errors import ModelUnavailable
 from serving.decision.model_store import PLATFORM
-from serving.deps import PrincipalDep, ServicesDep, require
+from serving.deps import ScorePrincipal, ServicesDep
+from serving.errors import documented
 from serving.monitor import run as monitoring
+from serving.responses import Health, Models, Readiness
 from training import tracking
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="The process is up")
+@router.get("/healthz", summary="The process is up", response_model=Health)
 def healthz() -> dict[str, str]:
     """Liveness: answers as long as the process serves HTTP."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Model loaded and databases reachable")
-def readyz(services: ServicesDep) -> JSONResponse:
+@router.get(
+    "/readyz",
+    summary="Model loaded and databases reachable",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready: the failing checks"}},
+)
+def readyz(services: ServicesDep, response: Response) -> dict[str, Any]:
     """Readiness: 200 only when a model is loaded, the snapshot and the service DB answer."""
     checks = {
         "snapshot": services.snapshot.ready(),
         "service_db": _db_ok(services),
         "model": _model_ok(services),
     }
-    return JSONResponse(
-        {"ready": all(checks.values()), "checks": checks},
-        status_code=200 if all(checks.values()) else 503,
-    )
+    response.status_code = 200 if all(checks.values()) else 503
+    return {"ready": all(checks.values()), "checks": checks}
 
 
 def _db_ok(services: Any) -> bool:
@@ -55,7 +59,17 @@ def _model_ok(services: Any) -> bool:
         return False
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def metrics(services: ServicesDep) -> Response:
     """Requests, latency, decisions, models in service, and each tenant's latest monitoring."""
     services.metrics.models([(m.name, m.version) for m in services.models.loaded()])
@@ -63,10 +77,14 @@ def metrics(services: ServicesDep) -> Response:
     return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
-@router.get("/v1/models", summary="The tenant's champion and challenger with their metrics")
-def models(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+@router.get(
+    "/v1/models",
+    summary="The tenant's champion and challenger with their metrics",
+    response_model=Models,
+    responses=documented(401, 403, 503),
+)
+def models(principal: ScorePrincipal, services: ServicesDep) -> dict[str, Any]:
     """What serves this bank now, and what is waiting for promotion."""
-    require(principal, "score")
     served = services.models.get(principal.tenant_id)
     owner = served.name.removeprefix("precredit-")  # the bank's own model, or the platform's
     client = tracking.connect_client(services.settings.mlflow_uri)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Response
 
 from catalog.errors import NotFound
 from serving import retraining
 from serving.db import jobs
-from serving.deps import PrincipalDep, ReaderDep, ServicesDep, require
+from serving.deps import AdminPrincipal, ReaderDep, ServicesDep
+from serving.errors import documented
+from serving.responses import Job, Promoted, Refreshed
 from serving.schemas import PromoteIn, RetrainIn
 
 router = APIRouter(tags=["models"])
@@ -20,10 +21,13 @@ router = APIRouter(tags=["models"])
     "/v1/models/retrain",
     status_code=202,
     summary="Retrain on this bank's matured outcomes (a background job)",
+    response_model=Job,
+    responses=documented(401, 403, 404, 409, 413, 422),
 )
-def retrain(body: RetrainIn, principal: PrincipalDep, services: ServicesDep) -> JSONResponse:
-    """Queue the job and return at once (202); 409 while one runs for this bank."""
-    require(principal, "admin")
+def retrain(
+    body: RetrainIn, principal: AdminPrincipal, services: ServicesDep, response: Response
+) -> dict[str, Any]:
+    """Queue the job and return at once (202, `Location` names it); 409 while one runs."""
     job = retraining.submit(
         services.sessions,
         principal.tenant_id,
@@ -33,25 +37,32 @@ def retrain(body: RetrainIn, principal: PrincipalDep, services: ServicesDep) -> 
         services.settings.retrain_seed,
     )
     services.jobs.start(job.id)
-    return JSONResponse(
-        jobs.to_dict(job), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"}
-    )
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return jobs.to_dict(job)
 
 
-@router.get("/v1/jobs/{job_id}", summary="A job's status and result")
-def job_status(job_id: str, principal: PrincipalDep, session: ReaderDep) -> dict[str, Any]:
+@router.get(
+    "/v1/jobs/{job_id}",
+    summary="A job's status and result",
+    response_model=Job,
+    responses=documented(401, 403, 404),
+)
+def job_status(job_id: str, principal: AdminPrincipal, session: ReaderDep) -> dict[str, Any]:
     """Another bank's job is answered exactly like a missing one (404)."""
-    require(principal, "admin")
     job = jobs.get(session, principal.tenant_id, job_id[:64])
     if job is None:
         raise NotFound("no such job")
     return jobs.to_dict(job)
 
 
-@router.post("/v1/models/promote", summary="Approve a challenger: it becomes the champion")
-def promote(body: PromoteIn, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+@router.post(
+    "/v1/models/promote",
+    summary="Approve a challenger: it becomes the champion",
+    response_model=Promoted,
+    responses=documented(401, 403, 404, 413, 422, 503),
+)
+def promote(body: PromoteIn, principal: AdminPrincipal, services: ServicesDep) -> dict[str, Any]:
     """Only a version that passed the gate; this worker serves it at once, others at their poll."""
-    require(principal, "admin")
     retraining.promote(
         services.settings, principal.tenant_id, body.version, body.approver, body.reason
     )
@@ -60,10 +71,14 @@ def promote(body: PromoteIn, principal: PrincipalDep, services: ServicesDep) -> 
     return {"serving": {"name": served.name, "version": served.version}}
 
 
-@router.post("/v1/models/refresh", summary="Pick up moved aliases and a rewritten snapshot now")
-def refresh(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+@router.post(
+    "/v1/models/refresh",
+    summary="Pick up moved aliases and a rewritten snapshot now",
+    response_model=Refreshed,
+    responses=documented(401, 403),
+)
+def refresh(principal: AdminPrincipal, services: ServicesDep) -> dict[str, Any]:
     """The target for a registry webhook; without one, the poll does the same every interval."""
-    require(principal, "admin")
     return {
         "models_changed": services.models.refresh(),
         "snapshot_reloaded": services.snapshot.reload_if_changed(),

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter
 
 from catalog import uscc
 from serving.db import repo
-from serving.deps import PrincipalDep, ServicesDep, SessionDep, require
-from serving.errors import ApiError
+from serving.deps import IdempotencyDep, OutcomesPrincipal, ServicesDep, SessionDep
+from serving.errors import ApiError, documented
+from serving.responses import OutcomesStored
 from serving.schemas import OutcomeBatchIn, OutcomeIn
 
 router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
-ENDPOINT = "POST /v1/outcomes"
 
 
 def _fields(index: int, item: OutcomeIn) -> repo.OutcomeFields:
@@ -47,45 +45,23 @@ def _store(session: Any, tenant: str, items: list[OutcomeIn]) -> dict[str, Any]:
     return {"stored": len(results), "results": results}
 
 
-@router.post("", summary="Report loan outcomes (one object, or {'outcomes': [...]})")
+@router.post(
+    "",
+    summary="Report loan outcomes (one object, or {'outcomes': [...]})",
+    response_model=OutcomesStored,
+    responses=documented(401, 403, 409, 413, 422),
+)
 def report(
     body: OutcomeIn | OutcomeBatchIn,
-    principal: PrincipalDep,
+    principal: OutcomesPrincipal,
     services: ServicesDep,
     session: SessionDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency: IdempotencyDep,
 ) -> Any:
     """The same loan twice is one row, updated only by a newer observation; retries are safe."""
-    require(principal, "outcomes")
     items = body.outcomes if isinstance(body, OutcomeBatchIn) else [body]
     if len(items) > services.settings.max_batch * 10:
         raise ApiError(
             422, "batch_too_large", f"at most {services.settings.max_batch * 10} outcomes per call"
         )
-    if idempotency_key is None:
-        answer = _store(session, principal.tenant_id, items)
-        session.commit()
-        return answer
-    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-    claim = repo.claim_idempotency(session, principal.tenant_id, idempotency_key, ENDPOINT, digest)
-    if claim.status == "replay":
-        session.rollback()
-        return JSONResponse(
-            json.loads(claim.response_json or "{}"),
-            status_code=claim.status_code or 200,
-            headers={"Idempotent-Replayed": "true"},
-        )
-    if claim.status == "conflict":
-        raise ApiError(
-            422, "idempotency_key_reused", "this Idempotency-Key was used with a different body"
-        )
-    if claim.status == "in_progress":
-        raise ApiError(
-            409, "idempotency_in_progress", "a request with this Idempotency-Key is still running"
-        )
-    answer = _store(session, principal.tenant_id, items)
-    repo.complete_idempotency(
-        session, principal.tenant_id, idempotency_key, 200, json.dumps(answer)
-    )
-    session.commit()
-    return answer
+    return idempotency.answer(body, lambda: _store(session, principal.tenant_id, items))

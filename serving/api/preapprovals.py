@@ -2,47 +2,53 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from catalog.errors import PrecreditError
+from models.decision import RecordedDecision
 from serving.decision import decisions
-from serving.deps import PrincipalDep, ServicesDep, require
-from serving.errors import ApiError, error_body
+from serving.deps import ScorePrincipal, ServicesDep
+from serving.errors import ApiError, ErrorDetail, documented
+from serving.responses import BatchAnswer, BatchItem
 from serving.schemas import PreapprovalBatchIn, PreapprovalIn
 
 router = APIRouter(prefix="/v1/preapprovals", tags=["pre-approvals"])
 
 
-@router.post("", summary="Pre-approve one entity: decision, limit, PD, grade, reasons")
+@router.post(
+    "",
+    summary="Pre-approve one entity: decision, limit, PD, grade, reasons",
+    responses=documented(401, 403, 404, 413, 422, 503),
+)
 def preapprove(
-    body: PreapprovalIn, principal: PrincipalDep, services: ServicesDep
-) -> dict[str, Any]:
+    body: PreapprovalIn, principal: ScorePrincipal, services: ServicesDep
+) -> RecordedDecision:
     """Score one credit code with the tenant's champion model; answer once it is recorded."""
-    require(principal, "score")
     answer = decisions.score(
         services, principal.tenant_id, body.uscc, body.product, body.requested_amount_cny
     )
-    services.metrics.decision(answer["decision"])
+    services.metrics.decision(answer.decision)
     return answer
 
 
-@router.post("/batch", summary="Pre-approve several entities; each item is answered on its own")
+@router.post(
+    "/batch",
+    summary="Pre-approve several entities; each item is answered on its own",
+    responses=documented(401, 403, 413, 422, 503),
+)
 def preapprove_batch(
-    body: PreapprovalBatchIn, principal: PrincipalDep, services: ServicesDep
-) -> dict[str, Any]:
+    body: PreapprovalBatchIn, principal: ScorePrincipal, services: ServicesDep
+) -> BatchAnswer:
     """An invalid code fails only its own item, with its reason.
 
     Every item is scored first; the audit rows are then committed together (with other
     requests' rows), so the service database's write lock is never held while a model runs.
     """
-    require(principal, "score")
     if len(body.items) > services.settings.max_batch:
         raise ApiError(
             422, "batch_too_large", f"at most {services.settings.max_batch} items per call"
         )
-    results: list[dict[str, Any]] = []
+    results: list[BatchItem] = []
     scored: list[tuple[int, decisions.Scored]] = []
     for index, item in enumerate(body.items):
         try:
@@ -61,20 +67,15 @@ def preapprove_batch(
         except PrecreditError as error:
             if error.http_status == 503:
                 raise
-            results.append(
-                {
-                    "index": index,
-                    "status": error.http_status,
-                    **error_body(error.code, error.message, **_reason(error)),
-                }
-            )
+            detail = ErrorDetail(code=error.code, message=error.message, reason=_reason(error))
+            results.append(BatchItem(index=index, status=error.http_status, error=detail))
     answers = decisions.commit(services, [s for _, s in scored])
     for (index, _), answer in zip(scored, answers, strict=True):
-        services.metrics.decision(answer["decision"])
-        results.append({"index": index, "status": 200, "result": answer})
-    return {"results": sorted(results, key=lambda r: int(r["index"]))}
+        services.metrics.decision(answer.decision)
+        results.append(BatchItem(index=index, status=200, result=answer))
+    return BatchAnswer(results=sorted(results, key=lambda item: item.index))
 
 
-def _reason(error: PrecreditError) -> dict[str, str]:
+def _reason(error: PrecreditError) -> str | None:
     reason = getattr(error, "reason", None)
-    return {"reason": reason} if isinstance(reason, str) else {}
+    return reason if isinstance(reason, str) else None

@@ -1,4 +1,4 @@
-"""The decisions audit: every answer stored, append-only, readable only by its tenant."""
+"""The decisions audit: every answer stored, append-only, hash-chained, readable only by its tenant."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import NotRequired, TypedDict, Unpack, cast
 from sqlalchemy import Row, Table, insert, select
 from sqlalchemy.orm import Session
 
+from serving.db.audit_chain import chain
 from serving.db.models import Decision, new_id, utcnow
 
 DECISIONS = cast(Table, Decision.__table__)  # Core inserts: no ORM bookkeeping per row
@@ -47,18 +48,20 @@ class DecisionFields(TypedDict):
 
 def record_decision(session: Session, **fields: Unpack[DecisionFields]) -> str:
     """Store a decision and return its id; the row can never be changed afterwards."""
-    decision = Decision(**fields)
-    session.add(decision)
-    session.flush()
-    return decision.id
+    return record_decisions(session, [fields])[0]
 
 
 def record_decisions(session: Session, rows: Sequence[DecisionFields]) -> list[str]:
-    """Store several decisions in one executemany INSERT; their ids, in order."""
+    """Store several decisions, chained to their tenants' audit, in one executemany INSERT.
+
+    Their ids, in order. Runs in the caller's transaction, whose commit makes rows and chain
+    visible together.
+    """
     if not rows:
         return []
     now = utcnow()
-    values = [{"id": new_id(), "created_at": now, **row} for row in rows]
+    values: list[dict[str, object]] = [{"id": new_id(), "created_at": now, **row} for row in rows]
+    chain(session, values)
     session.execute(insert(DECISIONS), values)
     return [str(v["id"]) for v in values]
 

@@ -65,7 +65,7 @@ def _sqlite_engine(url: URL) -> Engine:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    """WAL, enforced foreign keys and a busy wait on every new connection."""
+    """WAL, enforced foreign keys, recursive triggers and a busy wait on every new connection."""
     # Let SQLAlchemy, not the sqlite3 driver, emit BEGIN (see _sqlite_on_begin): the driver's
     # legacy mode skips BEGIN before SELECT and SAVEPOINT, which breaks nested transactions.
     dbapi_connection.isolation_level = None
@@ -73,6 +73,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # REPLACE's implicit delete fires DELETE triggers only with this on: the audit's
+        # append-only trigger then refuses `INSERT OR REPLACE` (migration 0006 also refuses it).
+        cursor.execute("PRAGMA recursive_triggers=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()

@@ -106,11 +106,15 @@ class ApiKey(Base):
 
 
 class Decision(Base):
-    """One pre-approval answer, append-only (database triggers refuse UPDATE and DELETE)."""
+    """One pre-approval answer, append-only (database triggers refuse UPDATE, DELETE, REPLACE).
+
+    `seq`, `prev_hash` and `row_hash` chain the tenant's decisions (`audit_chain`).
+    """
 
     __tablename__ = "decisions"
     __table_args__ = (
         CheckConstraint("decision IN ('approve', 'refer', 'decline')", name="decision"),
+        UniqueConstraint("tenant_id", "seq"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -135,6 +139,9 @@ class Decision(Base):
     features_json: Mapped[str] = mapped_column(Text)
     reasons_json: Mapped[str] = mapped_column(Text)
     response_json: Mapped[str] = mapped_column(Text)
+    seq: Mapped[int]  # 1, 2, 3... per tenant, without gaps
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
 
 
 class Outcome(Base):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from catalog import uscc
 from catalog.errors import InvalidInput, InvalidUSCC, NotFound
+from models.decision import Decision, RecordedDecision
 from serving.db import repo
 from serving.decision import scoring
 from serving.decision.model_store import ServedModel
@@ -54,7 +55,7 @@ def _check_product(served: ServedModel, product: str) -> None:
 class Scored:
     """An answer and the audit row that records it (written by `record`)."""
 
-    answer: dict[str, Any]
+    answer: Decision
     audit: repo.DecisionFields
 
 
@@ -69,16 +70,17 @@ def evaluate(
     request = scoring.Request(canonical, product, requested, flag)
     features = scoring.feature_values_dict(row, served.model.spec.names)
     answer = scoring.decide(served, request, features, row.as_of)
+    body = answer.model_dump(mode="json")
     audit = repo.DecisionFields(
         tenant_id=tenant,
         uscc=canonical,
         product=product,
         requested_amount_cny=requested,
-        decision=answer["decision"],
-        limit_cny=answer["limit_cny"],
-        pd=answer["pd"],
-        grade=answer["grade_label"],
-        binding=answer["binding"],
+        decision=answer.decision,
+        limit_cny=answer.limit_cny,
+        pd=answer.pd,
+        grade=answer.grade_label,
+        binding=answer.binding,
         model_name=served.name,
         model_version=served.version,
         model_sha256=served.fingerprint,
@@ -86,29 +88,29 @@ def evaluate(
         policy_fingerprint=served.model.policy_.fingerprint(),
         registry_fingerprint=row.registry_fingerprint,
         snapshot_as_of=dt.date.fromisoformat(row.as_of),
-        input_hash=scoring.input_hash(request, features, row.as_of),
+        input_hash=answer.input_hash,
         features_json=scoring.canonical_json(features),
-        reasons_json=scoring.canonical_json(answer["reasons"]),
-        response_json=scoring.canonical_json(answer),
+        reasons_json=scoring.canonical_json(body["reasons"]),
+        response_json=scoring.canonical_json(body),
     )
     return Scored(answer, audit)
 
 
-def record(session: Session, scored: Sequence[Scored]) -> list[dict[str, Any]]:
+def record(session: Session, scored: Sequence[Scored]) -> list[RecordedDecision]:
     """Store the audit rows in the caller's transaction (one executemany); answers with ids."""
     ids = repo.record_decisions(session, [s.audit for s in scored])
-    return [{"decision_id": i, **s.answer} for i, s in zip(ids, scored, strict=True)]
+    return [RecordedDecision.of(s.answer, i) for i, s in zip(ids, scored, strict=True)]
 
 
-def commit(services: Services, scored: Sequence[Scored]) -> list[dict[str, Any]]:
+def commit(services: Services, scored: Sequence[Scored]) -> list[RecordedDecision]:
     """Store the audit rows durably (group commit with other requests); answers with ids."""
     ids = services.audit.write([s.audit for s in scored])
-    return [{"decision_id": i, **s.answer} for i, s in zip(ids, scored, strict=True)]
+    return [RecordedDecision.of(s.answer, i) for i, s in zip(ids, scored, strict=True)]
 
 
 def score(
     services: Services, tenant: str, code: str, product: str, requested: float | None
-) -> dict[str, Any]:
+) -> RecordedDecision:
     """Answer one request once it is recorded; the answer carries its decision id."""
     return commit(services, [evaluate(services, tenant, code, product, requested)])[0]
 
@@ -134,10 +136,10 @@ def replay(services: Services, session: Session, tenant: str, decision_id: str) 
     features = json.loads(row.features_json)
     request = scoring.Request(row.uscc, row.product, row.requested_amount_cny, code_flag(row.uscc))
     answer = scoring.decide(served, request, features, row.snapshot_as_of.isoformat())
-    again = scoring.canonical_json(answer)
+    replayed = answer.model_dump(mode="json")
     return {
         "decision_id": row.id,
-        "identical": again == row.response_json,
+        "identical": scoring.canonical_json(replayed) == row.response_json,
         "original": json.loads(row.response_json),
-        "replayed": answer,
+        "replayed": replayed,
     }

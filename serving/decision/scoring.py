@@ -6,7 +6,6 @@ stored answer and a replay with the same model version and features compare byte
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -14,10 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from models.decision import Decision, ModelRef, input_hash
 from serving.decision.model_store import ServedModel
 from serving.decision.snapshot import SnapshotRow
-
-ANSWER_FIELDS = ("decision", "limit_cny", "pd", "grade", "grade_label", "binding", "failed_gates")
 
 
 @dataclass(frozen=True)
@@ -35,12 +33,6 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def input_hash(request: Request, features: dict[str, float | None], snapshot_as_of: str) -> str:
-    """SHA-256 of everything the decision depends on besides the model."""
-    payload = {"request": request.__dict__, "features": features, "snapshot_as_of": snapshot_as_of}
-    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
-
-
 def feature_values_dict(row: SnapshotRow, names: tuple[str, ...]) -> dict[str, float | None]:
     """The model's inputs as plain floats (None for missing), in model order."""
     values = row.take(names).tolist()
@@ -49,28 +41,32 @@ def feature_values_dict(row: SnapshotRow, names: tuple[str, ...]) -> dict[str, f
 
 def decide(
     served: ServedModel, request: Request, features: dict[str, float | None], snapshot_as_of: str
-) -> dict[str, Any]:
-    """The answer body for one request (without the decision id, which the caller assigns)."""
+) -> Decision:
+    """The answer for one request (without the decision id, which the record assigns)."""
     names = served.model.spec.names
     matrix = np.array(
         [[math.nan if features[n] is None else features[n] for n in names]], dtype=np.float64
     )
-    result = served.model.preapprove(matrix)[0]
-    limit = float(result["limit_cny"])
+    result = served.model.preapprovals(matrix)[0]
     asked = request.requested_amount_cny
-    return {
-        "uscc": request.uscc,
-        **({"uscc_flag": request.code_flag} if request.code_flag else {}),
-        "product": request.product,
-        **{k: result[k] for k in ANSWER_FIELDS},
-        "approved_amount_cny": None if asked is None or limit == 0 else min(asked, limit),
-        "reasons": result["reasons"],
-        "limit_drivers": result["drivers"],
-        "snapshot_as_of": snapshot_as_of,
-        "model": {
-            "name": served.name,
-            "version": served.version,
-            "fingerprint": served.fingerprint,
-        },
-        "policy_version": served.model.policy_.version,
-    }
+    return Decision(
+        uscc=request.uscc,
+        uscc_flag=request.code_flag,
+        product=request.product,
+        decision=result.decision,
+        limit_cny=result.limit_cny,
+        pd=result.pd,
+        grade=result.grade,
+        grade_label=result.grade_label,
+        binding=result.binding,
+        failed_gates=result.failed_gates,
+        approved_amount_cny=(
+            None if asked is None or result.limit_cny == 0 else min(asked, result.limit_cny)
+        ),
+        reasons=result.reasons,
+        limit_drivers=result.drivers,
+        snapshot_as_of=snapshot_as_of,
+        model=ModelRef(name=served.name, version=served.version, fingerprint=served.fingerprint),
+        policy_version=served.model.policy_.version,
+        input_hash=input_hash(request.uscc, request.product, snapshot_as_of, matrix[0]),
+    )

@@ -14,11 +14,9 @@ it now, with the references frozen when that version was trained:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +31,19 @@ from serving.decision.model_store import PLATFORM
 from serving.monitor import inputs as monitor_inputs
 from serving.monitor import references
 from serving.monitor import render as monitoring_report
+from serving.monitor.result import (
+    DecisionMix,
+    Finding,
+    MixRow,
+    ModelMonitoring,
+    MonitoringResult,
+    Performance,
+    RetrainSignal,
+    Served,
+    Summary,
+    Thresholds,
+    Window,
+)
 from training import drift, metrics, performance, tracking
 
 log = logging.getLogger(__name__)
@@ -64,8 +75,8 @@ class Inputs:
 
 def run(
     settings: Settings, sessions: sessionmaker[Session], tenant_id: str, as_of: dt.date
-) -> dict[str, Any]:
-    """Monitor one tenant on `as_of`: the JSON-ready result (`monitor.json`).
+) -> MonitoringResult:
+    """Monitor one tenant on `as_of` (kept as `monitor.json`).
 
     The window and the decision-mix period are `settings.monitor_window_days` and
     `settings.monitor_mix_period` (the CLI's `--window-days`/`--period` override them).
@@ -89,28 +100,27 @@ def run(
     )
     models = _models(settings, client, served, inputs)
     mix_period = settings.monitor_mix_period
-    result = {
-        "tenant": tenant_id,
-        "as_of": as_of.isoformat(),
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "window": {"start": start.isoformat(), "end": end.isoformat(), "days": days},
-        "snapshot_as_of": snapshot_day.isoformat() if snapshot_day else None,
-        "thresholds": inputs.limits.to_dict(),
-        "serving": None if served is None else {"name": served[0], "version": served[1]},
-        "models": models,
-        "decision_mix": {
-            "period": mix_period,
-            "rows": performance.decision_mix(history, mix_period),
-        },
-    }
-    return result | _verdict(settings, models)
-
-
-def _verdict(settings: Settings, models: list[dict[str, Any]]) -> dict[str, Any]:
-    """The findings to act on: every warn/alert row, their counts, and the retraining signal."""
     alerts = _alerts(models)
-    counts = {level: sum(a["level"] == level for a in alerts) for level in ("alert", "warn")}
-    return {"alerts": alerts, "summary": counts, "retrain": _retrain(settings, models)}
+    return MonitoringResult(
+        tenant=tenant_id,
+        as_of=as_of.isoformat(),
+        generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        window=Window(start=start.isoformat(), end=end.isoformat(), days=days),
+        snapshot_as_of=snapshot_day.isoformat() if snapshot_day else None,
+        thresholds=Thresholds.model_validate(inputs.limits.to_dict()),
+        serving=None if served is None else Served(name=served[0], version=served[1]),
+        models=models,
+        decision_mix=DecisionMix(
+            period=mix_period,
+            rows=[MixRow.model_validate(r) for r in performance.decision_mix(history, mix_period)],
+        ),
+        alerts=alerts,
+        summary=Summary(
+            alert=sum(a.level == "alert" for a in alerts),
+            warn=sum(a.level == "warn" for a in alerts),
+        ),
+        retrain=_retrain(settings, models),
+    )
 
 
 def _check_tenant(session: Session, tenant_id: str) -> None:
@@ -136,7 +146,7 @@ def _versions(served: tuple[str, str] | None, recent: pd.DataFrame) -> list[tupl
 
 def _models(
     settings: Settings, client: MlflowClient, served: tuple[str, str] | None, inputs: Inputs
-) -> list[dict[str, Any]]:
+) -> list[ModelMonitoring]:
     """Every version to monitor; one that cannot be loaded any more is logged and left out."""
     out = []
     for key in _versions(served, inputs.recent):
@@ -149,7 +159,7 @@ def _models(
 
 def _model(
     settings: Settings, client: MlflowClient, key: tuple[str, str], serving: bool, inputs: Inputs
-) -> dict[str, Any]:
+) -> ModelMonitoring:
     """Stability and realised performance of one model version."""
     recent, market, loans, limits = inputs.recent, inputs.market, inputs.loans, inputs.limits
     monitored = references.load(client, *key)
@@ -159,75 +169,74 @@ def _model(
         "decisions": drift.scope(monitored.features, monitored.score, mine, mine["pd"], limits),
         "market": drift.scope(monitored.features, monitored.score, market, market_pd, limits),
     }
-    return monitored.describe() | {
-        "serving": serving,
-        "scopes": scopes,
-        "performance": _performance(monitored, loans),
-    }
+    return ModelMonitoring.model_validate(
+        monitored.describe()
+        | {"serving": serving, "scopes": scopes, "performance": _performance(monitored, loans)}
+    )
 
 
-def _performance(monitored: references.Monitored, loans: pd.DataFrame) -> dict[str, Any]:
+def _performance(monitored: references.Monitored, loans: pd.DataFrame) -> Performance:
     """The version's PD on each matured loan (point in time), by vintage and by grade."""
     if loans.empty:
-        return {
-            "matured_loans": 0,
-            "bads": 0,
-            "auc": None,
-            "vintages": [],
-            "grades": [],
-            "grade_vintage": [],
-        }
+        return Performance(
+            matured_loans=0, bads=0, auc=None, vintages=[], grades=[], grade_vintage=[]
+        )
     model = monitored.model
     pds = model.predict_proba(loans)
     scored = loans.assign(pd=pds, grade=model.scale.grade(pds), grade_label=model.scale.label(pds))
     bads = int(scored["label"].sum())
     through = (monitored.features or {}).get("as_of_last")
-    return {
-        "matured_loans": len(scored),
-        "bads": bads,
-        "auc": metrics.auc(scored["label"], pds) if 0 < bads < len(scored) else None,
-        "vintages": performance.by_vintage(scored, through),
-        "grades": performance.by_grade(scored),
-        "grade_vintage": performance.grade_by_vintage(scored),
-    }
+    return Performance.model_validate(
+        {
+            "matured_loans": len(scored),
+            "bads": bads,
+            "auc": metrics.auc(scored["label"], pds) if 0 < bads < len(scored) else None,
+            "vintages": performance.by_vintage(scored, through),
+            "grades": performance.by_grade(scored),
+            "grade_vintage": performance.grade_by_vintage(scored),
+        }
+    )
 
 
-def _alerts(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _alerts(models: list[ModelMonitoring]) -> list[Finding]:
     """Every warn and alert row, with the model version and scope it belongs to."""
     return [
-        {"model": m["name"], "model_version": m["version"], "scope": scope, **row}
+        Finding(
+            model=m.name,
+            model_version=m.version,
+            scope=name,
+            feature=row.feature,
+            psi=row.psi,
+            level=row.level,
+        )
         for m in models
-        for scope, result in m["scopes"].items()
-        for row in drift.flagged(result)
+        for name, scope in m.scopes.items()
+        for row in scope.flagged()
     ]
 
 
-def _retrain(settings: Settings, models: list[dict[str, Any]]) -> dict[str, Any]:
+def _retrain(settings: Settings, models: list[ModelMonitoring]) -> RetrainSignal:
     """Whether drift calls for a retraining of the serving version (decisions first, else market)."""
-    serving = next((m for m in models if m["serving"]), None)
-    usable = [
-        (name, s)
-        for name, s in (serving or {"scopes": {}})["scopes"].items()
-        if s["status"] == "ok"
-    ]
+    serving = next((m for m in models if m.serving), None)
+    scopes = serving.scopes if serving else {}
+    usable = [(name, s) for name, s in scopes.items() if s.status == "ok" and s.score]
     if not usable:
-        return {"drift": False, "reason": "no population with enough rows and a reference"}
-    scope, result = usable[0]
-    score = float(result["score"]["psi"])
-    alerts = sum(r["level"] == "alert" for r in result["features"])
+        return RetrainSignal(drift=False, reason="no population with enough rows and a reference")
+    name, scope = usable[0]
+    score = scope.score.psi if scope.score else 0.0
+    alerts = sum(r.level == "alert" for r in scope.features)
     needed = settings.monitor_retrain_feature_alerts
-    fired = score >= settings.retrain_drift_psi or 0 < needed <= alerts
-    return {
-        "drift": fired,
-        "scope": scope,
-        "score_psi": score,
-        "feature_alerts": alerts,
-        "reason": f"{scope}: score PSI {score:.3f} (retrain at {settings.retrain_drift_psi}), "
+    return RetrainSignal(
+        drift=score >= settings.retrain_drift_psi or 0 < needed <= alerts,
+        scope=name,
+        score_psi=score,
+        feature_alerts=alerts,
+        reason=f"{name}: score PSI {score:.3f} (retrain at {settings.retrain_drift_psi}), "
         f"{alerts} feature alert(s) (retrain at {needed or 'off'})",
-    }
+    )
 
 
-def write(result: dict[str, Any], out: Path, home: Path) -> list[Path]:
+def write(result: MonitoringResult, out: Path, home: Path) -> list[Path]:
     """Write report.md, plots and monitor.json to `out`; keep monitor.json as the tenant's latest."""
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -235,25 +244,24 @@ def write(result: dict[str, Any], out: Path, home: Path) -> list[Path]:
         path = out / name
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
         paths.append(path)
-    latest_path = results_dir(home, result["tenant"]) / LATEST
+    latest_path = results_dir(home, result.tenant) / LATEST
     latest_path.parent.mkdir(parents=True, exist_ok=True)
     staging = latest_path.with_suffix(".json.tmp")
-    staging.write_text(json.dumps(result))
+    staging.write_text(result.model_dump_json())
     staging.replace(latest_path)  # readers never see half a file
     return paths
 
 
-def latest(home: Path, tenant_id: str) -> dict[str, Any] | None:
-    """The tenant's latest monitoring result, if any."""
+def latest(home: Path, tenant_id: str) -> MonitoringResult | None:
+    """The tenant's latest monitoring result, if any (unreadable or outdated: None)."""
     path = results_dir(home, tenant_id) / LATEST
     try:
-        loaded: dict[str, Any] = json.loads(path.read_text())
+        return MonitoringResult.model_validate_json(path.read_bytes())
     except (OSError, ValueError):
         return None
-    return loaded
 
 
-def latest_all(home: Path) -> list[dict[str, Any]]:
+def latest_all(home: Path) -> list[MonitoringResult]:
     """Every tenant's latest monitoring result (unreadable files are skipped)."""
     found = (latest(home, p.parent.name) for p in sorted((home / "monitoring").glob(f"*/{LATEST}")))
     return [r for r in found if r is not None]
@@ -262,7 +270,7 @@ def latest_all(home: Path) -> list[dict[str, Any]]:
 def drift_signal(home: Path, tenant_id: str, as_of: dt.date, max_age_days: int) -> bool | None:
     """The latest result's drift verdict for the retraining trigger; None if absent or stale."""
     result = latest(home, tenant_id)
-    if result is None or "retrain" not in result:
+    if result is None:
         return None
-    age = (as_of - dt.date.fromisoformat(result["as_of"])).days
-    return bool(result["retrain"]["drift"]) if 0 <= age <= max_age_days else None
+    age = (as_of - dt.date.fromisoformat(result.as_of)).days
+    return result.retrain.drift if 0 <= age <= max_age_days else None

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from models.batch import PreapprovalBatch
 from serving.db import webhooks as outbox
 from serving.db.offers import ActiveOffer
-from serving.offer.batch import ScoredBatch
 from serving.offer.export import offer_document
 
 PendingEvent = tuple[str, Callable[[], dict[str, Any]]]
@@ -34,15 +34,24 @@ def created(
 
 
 def revoked(
-    old: ActiveOffer, reason: str, now: dt.datetime, batch: ScoredBatch | None = None, i: int = 0
+    old: ActiveOffer,
+    reason: str,
+    now: dt.datetime,
+    batch: PreapprovalBatch | None = None,
+    i: int = 0,
 ) -> PendingEvent:
     """A revoked offer, with row `i` of `batch` when a new score is the reason."""
 
     def body() -> dict[str, Any]:
         revocation: dict[str, Any] = {"reason": reason, "revoked_at": now.isoformat()}
         if batch is not None:  # the new answer, as the API would give it
-            answer = batch.answer(i)
-            revocation |= {k: answer[k] for k in ("decision", "pd", "grade", "reasons")}
+            reasons = [r.model_dump() for r in batch.reasons(i)]  # explains the row first
+            revocation |= {
+                "decision": str(batch.decision[i]),
+                "pd": float(batch.pd[i]),
+                "grade": str(batch.grade[i]),
+                "reasons": reasons,
+            }
         return {"offer": old.terms() | {"status": "revoked"}, "revocation": revocation}
 
     return "offer.revoked", body

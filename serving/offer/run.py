@@ -4,7 +4,8 @@
 model) for the whole run:
 
 1. expires the tenant's active offers whose `valid_until` has passed;
-2. scores the snapshot in batches of `batch_rows` (TreeSHAP only where needed: `offer_batch`);
+2. scores the snapshot in batches of `batch_rows` (TreeSHAP only where needed:
+   `models.batch.preapprove_batch`);
 3. compares every entity with its active offer, `write_rows` entities per transaction: a new
    approvable entity gets an offer (`offer.created`); a changed decision, limit or grade
    supersedes the old offer with a new one (`offer.changed`); a decline revokes it, the
@@ -38,12 +39,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog import store, uscc
 from catalog.errors import NotFound
 from features import snapshot
+from models.batch import PreapprovalBatch, preapprove_batch
 from serving.db import offers as offer_rows
 from serving.db import repo
 from serving.db.models import new_id, utcnow
 from serving.decision.model_store import ModelHolder, ServedModel
 from serving.offer import events as offer_events
-from serving.offer.batch import ScoredBatch, score_batch
 from serving.offer.export import export_offers
 
 DEFAULT_VALID_DAYS = 30
@@ -109,6 +110,26 @@ class OfferRun:
 
 
 @dataclass(frozen=True)
+class OfferSources:
+    """What a run reads and writes: the service database, the models in service, the store."""
+
+    sessions: sessionmaker[Session]
+    models: ModelHolder
+    con: store.Connection
+
+
+@dataclass(frozen=True)
+class OfferOptions:
+    """How a run goes: exports, validity, its clock and its batch sizes."""
+
+    out_dir: Path | None = None  # exports when given
+    valid_days: int = DEFAULT_VALID_DAYS
+    now: dt.datetime | None = None  # default: the current time
+    batch_rows: int = BATCH_ROWS  # snapshot rows scored at once
+    write_rows: int = WRITE_ROWS  # entities per transaction
+
+
+@dataclass(frozen=True)
 class _Context:
     sessions: sessionmaker[Session]
     served: ServedModel
@@ -126,23 +147,15 @@ class _Plan:
 
 
 def run_offers(
-    sessions: sessionmaker[Session],
-    models: ModelHolder,
-    con: store.Connection,
-    tenant_id: str,
-    *,
-    out_dir: Path | None = None,
-    valid_days: int = DEFAULT_VALID_DAYS,
-    now: dt.datetime | None = None,
-    batch_rows: int = BATCH_ROWS,
-    write_rows: int = WRITE_ROWS,
+    sources: OfferSources, tenant_id: str, options: OfferOptions = OfferOptions()
 ) -> OfferRun:
     """Offers for every entity of the snapshot for one tenant; exports when `out_dir` is given."""
     started = time.perf_counter()
-    ctx = _start(sessions, models, tenant_id, valid_days, now, write_rows)
+    ctx = _start(sources, tenant_id, options)
+    sessions = sources.sessions
     seen: set[str] = set()
-    for frame in snapshot_frames(con, batch_rows):
-        batch = score_batch(ctx.served, frame)
+    for frame in snapshot_frames(sources.con, options.batch_rows):
+        batch = preapprove_batch(ctx.served.model, frame)
         seen.update(batch.uscc)
         ctx.run.counts.add(_apply(ctx, batch))
     product = ctx.run.product
@@ -152,29 +165,25 @@ def run_offers(
         if kind != product or code not in seen
     ]
     ctx.run.counts.add(_revoke_stale(ctx, stale, lambda o: _absent_reason(o, product, seen)))
-    if out_dir is not None:
-        ctx.run.exports = export_offers(_engine(sessions), tenant_id, out_dir, ctx.run.now)
+    if options.out_dir is not None:
+        ctx.run.exports = export_offers(_engine(sessions), tenant_id, options.out_dir, ctx.run.now)
     ctx.run.seconds = time.perf_counter() - started
     return ctx.run
 
 
 def rescore(
-    sessions: sessionmaker[Session],
-    models: ModelHolder,
-    con: store.Connection,
+    sources: OfferSources,
     tenant_id: str,
     codes: Sequence[str],
-    *,
-    valid_days: int = DEFAULT_VALID_DAYS,
-    now: dt.datetime | None = None,
+    options: OfferOptions = OfferOptions(),
 ) -> OfferRun:
     """Re-score `codes` (their snapshot rows refreshed) and revoke what no longer holds."""
     started = time.perf_counter()
-    ctx = _start(sessions, models, tenant_id, valid_days, now, WRITE_ROWS)
+    ctx = _start(sources, tenant_id, options)
     wanted = sorted({uscc.normalize(code) for code in codes})
-    frame = snapshot.read(con, wanted)
+    frame = snapshot.read(sources.con, wanted)
     if len(frame):
-        ctx.run.counts.add(_apply(ctx, score_batch(ctx.served, frame)))
+        ctx.run.counts.add(_apply(ctx, preapprove_batch(ctx.served.model, frame)))
     missing = sorted(set(wanted) - set(frame["uscc"].astype(str)))
     ctx.run.counts.add(_revoke_stale(ctx, missing, lambda _: NOT_IN_SNAPSHOT))
     ctx.run.seconds = time.perf_counter() - started
@@ -188,37 +197,30 @@ def snapshot_frames(con: store.Connection, batch_rows: int) -> Iterator[pd.DataF
         yield record_batch.to_pandas()
 
 
-def _start(
-    sessions: sessionmaker[Session],
-    models: ModelHolder,
-    tenant_id: str,
-    valid_days: int,
-    now: dt.datetime | None,
-    write_rows: int,
-) -> _Context:
+def _start(sources: OfferSources, tenant_id: str, options: OfferOptions) -> _Context:
     """Check the tenant, pick its model, expire what ran out."""
-    if valid_days < 1:
+    if options.valid_days < 1:
         raise ValueError("valid_days must be at least 1")
-    moment = now or utcnow()
-    with sessions.begin() as session:
+    moment = options.now or utcnow()
+    with sources.sessions.begin() as session:
         if repo.get_tenant(session, tenant_id) is None:
             raise NotFound(f"tenant {tenant_id!r} does not exist")
         offer_rows.lock_tenant(session, tenant_id)
         expired = offer_rows.expire(session, tenant_id, moment)
-    served = models.get(tenant_id)
+    served = sources.models.get(tenant_id)
     run = OfferRun(
         tenant_id,
         served.name,
         served.version,
         served.model.policy_.product,
         moment,
-        moment + dt.timedelta(days=valid_days),
+        moment + dt.timedelta(days=options.valid_days),
         OfferCounts(expired=expired),
     )
-    return _Context(sessions, served, run, write_rows)
+    return _Context(sources.sessions, served, run, options.write_rows)
 
 
-def _apply(ctx: _Context, batch: ScoredBatch) -> OfferCounts:
+def _apply(ctx: _Context, batch: PreapprovalBatch) -> OfferCounts:
     """Write one scored batch, `write_rows` entities per transaction."""
     offerable = batch.offerable()
     flagged = sum(not uscc.is_valid(batch.uscc[i]) for i in np.flatnonzero(offerable))
@@ -229,7 +231,7 @@ def _apply(ctx: _Context, batch: ScoredBatch) -> OfferCounts:
     return counts
 
 
-def _apply_chunk(ctx: _Context, batch: ScoredBatch, rows: range) -> OfferCounts:
+def _apply_chunk(ctx: _Context, batch: PreapprovalBatch, rows: range) -> OfferCounts:
     """Compare with the active offers, write the changes and their events in one transaction."""
     with ctx.sessions.begin() as session:
         offer_rows.lock_tenant(session, ctx.run.tenant_id)
@@ -248,7 +250,7 @@ def _apply_chunk(ctx: _Context, batch: ScoredBatch, rows: range) -> OfferCounts:
     )
 
 
-def _plan(batch: ScoredBatch, rows: range, active: dict[str, offer_rows.ActiveOffer]) -> _Plan:
+def _plan(batch: PreapprovalBatch, rows: range, active: dict[str, offer_rows.ActiveOffer]) -> _Plan:
     """Which rows create, change or revoke an offer, and how many leave theirs as it is."""
     plan, chunk = _Plan(), slice(rows.start, rows.stop)
     offerable = batch.offerable()[chunk].tolist()
@@ -270,7 +272,7 @@ def _plan(batch: ScoredBatch, rows: range, active: dict[str, offer_rows.ActiveOf
     return plan
 
 
-def _write(session: Session, ctx: _Context, batch: ScoredBatch, plan: _Plan) -> int:
+def _write(session: Session, ctx: _Context, batch: PreapprovalBatch, plan: _Plan) -> int:
     """End replaced and revoked offers, insert the new ones and the events; how many events."""
     now = ctx.run.now
     batch.explain([i for i, _ in plan.revoke])  # the exact binding rule and answer
@@ -292,10 +294,10 @@ def _write(session: Session, ctx: _Context, batch: ScoredBatch, plan: _Plan) -> 
 
 
 def _offer_row(
-    ctx: _Context, batch: ScoredBatch, i: int, old: offer_rows.ActiveOffer | None
+    ctx: _Context, batch: PreapprovalBatch, i: int, old: offer_rows.ActiveOffer | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A complete new offer row, and its reasons."""
-    reasons, code = batch.reasons(i), batch.uscc[i]
+    reasons, code = [r.model_dump() for r in batch.reasons(i)], batch.uscc[i]
     row = {
         "id": new_id(),
         "tenant_id": ctx.run.tenant_id,

@@ -68,7 +68,7 @@ def test_migrations_are_idempotent_and_create_every_table(
     assert current_revision(db_url, schema=db_schema) is None
     upgrade(db_url, schema=db_schema)
     upgrade(db_url, schema=db_schema)
-    assert current_revision(db_url, schema=db_schema) == head_revision() == "0005"
+    assert current_revision(db_url, schema=db_schema) == head_revision() == "0006"
     engine = make_engine(db_url, schema=db_schema)
     try:
         assert set(inspect(engine).get_table_names()) >= TABLES
@@ -274,9 +274,9 @@ def test_sqlite_connections_get_wal_foreign_keys_and_busy_timeout(tmp_path: Path
             cursor = connection.cursor()
             pragmas = [
                 cursor.execute(f"PRAGMA {name}").fetchone()[0]
-                for name in ("journal_mode", "foreign_keys", "busy_timeout")
+                for name in ("journal_mode", "foreign_keys", "recursive_triggers", "busy_timeout")
             ]
-            assert pragmas == ["wal", 1, 5000]
+            assert pragmas == ["wal", 1, 1, 5000]
     finally:
         first.close()
         second.close()
@@ -328,7 +328,7 @@ def test_every_migration_applies_to_a_database_holding_rows(
                 ),
                 {"hash": "e" * 64},
             )
-        for revision in ("0002", "0003", "0004", "0005"):
+        for revision in ("0002", "0003", "0004", "0005", "0006"):
             upgrade(db_url, schema=db_schema, revision=revision)
         assert current_revision(db_url, schema=db_schema) == head_revision()
         with engine.connect() as connection:

@@ -35,6 +35,7 @@ from serving import retraining
 from serving.config import Settings
 from serving.db import sqlite_url
 from serving.monitor import run as monitoring
+from serving.monitor.result import MonitoringResult
 from synthetic import outcomes
 from synthetic.config import SynthConfig
 from synthetic.generate import generate
@@ -100,7 +101,7 @@ def bank_outcomes(home: Path, n: int = 1_200) -> list[dict[str, Any]]:
     ]
 
 
-def monitor(home: Path, api: LiveApi) -> tuple[dict[str, Any], str]:
+def monitor(home: Path, api: LiveApi) -> tuple[MonitoringResult, str]:
     """`precredit monitor --tenant bank_a` on the home: the latest result and the printed line."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PRECREDIT_HOME", str(home))
@@ -117,7 +118,7 @@ def monitor(home: Path, api: LiveApi) -> tuple[dict[str, Any], str]:
 
 
 @pytest.fixture(scope="module")
-def monitored(homes: dict[str, Path]) -> Iterator[dict[str, tuple[LiveApi, dict[str, Any], str]]]:
+def monitored(homes: dict[str, Path]) -> Iterator[dict[str, tuple[LiveApi, MonitoringResult, str]]]:
     """Per home: the live API after a bank's traffic, and the monitoring result and line."""
     out = {}
     for name, home in homes.items():
@@ -137,10 +138,10 @@ def monitored(homes: dict[str, Path]) -> Iterator[dict[str, tuple[LiveApi, dict[
         api.stop()
 
 
-def psis(result: dict[str, Any], scope: str) -> dict[str, float]:
+def psis(result: MonitoringResult, scope: str) -> dict[str, float]:
     """Feature (and score) PSIs of the serving version in one population."""
-    found = result["models"][0]["scopes"][scope]
-    return {r["feature"]: r["psi"] for r in [found["score"], *found["features"]]}
+    found = result.models[0].scopes[scope]
+    return {r.feature: r.psi for r in [found.score, *found.features] if r is not None}
 
 
 def gauge(api: LiveApi, name: str, **labels: str) -> float:
@@ -154,17 +155,17 @@ def gauge(api: LiveApi, name: str, **labels: str) -> float:
 
 def test_an_unchanged_period_raises_no_alert(monitored: dict[str, Any]) -> None:
     api, result, line = monitored["quiet"]
-    model = result["models"][0]
-    assert model["reference"]["source"] == "frozen at training"
-    assert {s: model["scopes"][s]["status"] for s in ("decisions", "market")} == {
+    model = result.models[0]
+    assert model.reference.source == "frozen at training"
+    assert {s: model.scopes[s].status for s in ("decisions", "market")} == {
         "decisions": "ok",
         "market": "ok",
     }
-    assert result["summary"]["alert"] == 0, result["alerts"]
+    assert result.summary.alert == 0, result.alerts
     assert max(psis(result, "decisions").values()) < 0.25
     assert "0 alert(s)" in line
     assert gauge(api, "precredit_monitor_alerts", tenant="bank_a", level="alert") == 0
-    assert not result["retrain"]["drift"]
+    assert not result.retrain.drift
     settings = Settings(home=api.home, database_url=api.database_url)
     assert "drift" not in retraining.due(
         settings, api.sessions, "bank_a", dt.datetime.now(dt.UTC).date()
@@ -189,11 +190,11 @@ def test_injected_drift_is_detected_on_the_drifted_features(monitored: dict[str,
         for feature in ("tax_paid_cny_12m", "tax_revenue_cny_12m"):  # cut on half the entities
             assert shifted[feature] >= 0.1, (scope, feature, shifted[feature])
         assert shifted["reg_industry"] < 0.1  # untouched features stay put
-    assert result["summary"]["alert"] >= 10
-    assert f"{result['summary']['alert']} alert(s)" in line
+    assert result.summary.alert >= 10
+    assert f"{result.summary.alert} alert(s)" in line
     assert (
         gauge(api, "precredit_monitor_alerts", tenant="bank_a", level="alert")
-        == result["summary"]["alert"]
+        == result.summary.alert
     )
     court = gauge(
         api,
@@ -205,7 +206,7 @@ def test_injected_drift_is_detected_on_the_drifted_features(monitored: dict[str,
         feature="court_in_force",
     )
     assert court == pytest.approx(psis(result, "decisions")["court_in_force"])
-    assert result["retrain"]["drift"]
+    assert result.retrain.drift
     settings = Settings(home=api.home, database_url=api.database_url)
     assert "drift" in retraining.due(
         settings, api.sessions, "bank_a", dt.datetime.now(dt.UTC).date()
@@ -214,25 +215,18 @@ def test_injected_drift_is_detected_on_the_drifted_features(monitored: dict[str,
 
 def test_realised_performance_and_decision_mix(monitored: dict[str, Any]) -> None:
     api, result, _ = monitored["quiet"]
-    perf = result["models"][0]["performance"]
-    assert perf["matured_loans"] == 1_200
-    assert (
-        sum(v["loans"] for v in perf["vintages"])
-        == sum(g["loans"] for g in perf["grades"])
-        == 1_200
-    )
-    assert [v["vintage"] for v in perf["vintages"]][:2] == ["2022Q1", "2022Q2"]
-    assert 0.55 < perf["auc"] < 1.0  # the platform label ranks bank defaults too
-    rates = [g["bad_rate"] for g in perf["grades"] if g["loans"] >= 50]
+    perf = result.models[0].performance
+    assert perf.matured_loans == 1_200
+    assert sum(v.loans for v in perf.vintages) == sum(g.loans for g in perf.grades) == 1_200
+    assert [v.vintage for v in perf.vintages][:2] == ["2022Q1", "2022Q2"]
+    assert perf.auc is not None
+    assert 0.55 < perf.auc < 1.0  # the platform label ranks bank defaults too
+    rates = [g.bad_rate for g in perf.grades if g.loans >= 50]
     assert rates[-1] > rates[0]  # worse grades default more
-    mix = result["decision_mix"]["rows"]
-    assert sum(r["decisions"] for r in mix) == len(open_codes(api.home))
-    assert all(
-        abs(r["approve_share"] + r["refer_share"] + r["decline_share"] - 1) < 1e-9 for r in mix
-    )
-    files = {
-        p.name for p in (monitoring.results_dir(api.home, "bank_a") / result["as_of"]).iterdir()
-    }
+    mix = result.decision_mix.rows
+    assert sum(r.decisions for r in mix) == len(open_codes(api.home))
+    assert all(abs(r.approve_share + r.refer_share + r.decline_share - 1) < 1e-9 for r in mix)
+    files = {p.name for p in (monitoring.results_dir(api.home, "bank_a") / result.as_of).iterdir()}
     assert {
         "report.md",
         "monitor.json",

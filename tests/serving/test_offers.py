@@ -14,6 +14,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -36,9 +37,15 @@ from serving.db.bulk import insert_rows
 from serving.db.models import Offer, OutboxEvent
 from serving.db.offers import OFFERS
 from serving.decision.model_store import ModelHolder
-from serving.offer.batch import score_batch
 from serving.offer.export import COLUMNS, EXPORT_SCHEMA
-from serving.offer.run import NOT_IN_SNAPSHOT, OfferRun, rescore, run_offers
+from serving.offer.run import (
+    NOT_IN_SNAPSHOT,
+    OfferOptions,
+    OfferRun,
+    OfferSources,
+    rescore,
+    run_offers,
+)
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "offers.md"
@@ -110,8 +117,8 @@ def full_run(
     **options: object,
 ) -> OfferRun:
     """`run_offers` with small batches, so several batches and transactions are exercised."""
-    params: dict[str, object] = {"now": T0, "batch_rows": 300, "write_rows": 70} | options
-    return run_offers(sessions, holder, con, tenant, **params)  # type: ignore[arg-type]
+    params: dict[str, Any] = {"now": T0, "batch_rows": 300, "write_rows": 70} | options
+    return run_offers(OfferSources(sessions, holder, con), tenant, OfferOptions(**params))
 
 
 def approved_code(sessions: sessionmaker[Session], tenant: str = "bank_a") -> str:
@@ -120,23 +127,6 @@ def approved_code(sessions: sessionmaker[Session], tenant: str = "bank_a") -> st
 
 
 # --- what a run writes ----------------------------------------------------------------------
-
-
-def test_batch_scoring_equals_the_api_answer_for_every_row(holder: ModelHolder, home: Path) -> None:
-    with store.connect(home / "platform.duckdb", read_only=True) as con:
-        frame = con.execute(f"SELECT * FROM {snapshot.TABLE} ORDER BY uscc").df()
-    served = holder.get("bank_a")
-    expected = served.model.preapprove(frame)
-    batch = score_batch(served, frame)
-    shortcut = [a["binding"] for a, done in zip(expected, batch.explained, strict=True) if not done]
-    assert len(shortcut) > len(frame) / 2  # most rows never needed TreeSHAP...
-    assert {b.split(":")[0] for b in shortcut} == {"gate", "pd"}  # ...gate and PD declines
-    assert list(batch.decision) == [a["decision"] for a in expected]
-    assert list(batch.binding) == [a["binding"] for a in expected]
-    batch.explain(range(len(frame)))
-    keys = ("decision", "limit_cny", "pd", "binding", "reasons")
-    for i, answer in enumerate(expected):
-        assert batch.answer(i) == {k: answer[k] for k in keys} | {"grade": answer["grade_label"]}
 
 
 def test_a_run_offers_each_approvable_entity_exactly_as_the_model_decides(
@@ -244,7 +234,9 @@ def test_a_new_court_listing_revokes_the_offer_and_tells_the_bank(
     add_court_listing(platform, code)
     assert snapshot.refresh(platform, [code]) == 1
     later = T0 + dt.timedelta(hours=2)
-    run = rescore(sessions, holder, platform, "bank_a", [code], now=later)
+    run = rescore(
+        OfferSources(sessions, holder, platform), "bank_a", [code], OfferOptions(now=later)
+    )
     assert (run.counts.scored, run.counts.revoked, run.counts.created) == (1, 1, 0)
     [offer] = [o for o in offers(sessions, "bank_a") if o.uscc == code]
     assert (offer.status, offer.revoke_reason, offer.revoked_at) == (
@@ -283,7 +275,10 @@ def test_a_changed_score_supersedes_the_offer_with_a_new_one(
             update(Offer).where(Offer.uscc == code).values(limit_cny=Offer.limit_cny + 1000)
         )
     run = rescore(
-        sessions, holder, platform, "bank_a", [code.lower()], now=T0 + dt.timedelta(hours=1)
+        OfferSources(sessions, holder, platform),
+        "bank_a",
+        [code.lower()],
+        OfferOptions(now=T0 + dt.timedelta(hours=1)),
     )
     assert (run.counts.changed, run.counts.created, run.counts.events) == (1, 0, 1)
     old, new = [o for o in offers(sessions, "bank_a") if o.uscc == code]
@@ -312,7 +307,10 @@ def test_entities_gone_from_the_snapshot_lose_their_offers(
     gone = [o.uscc for o in offers(sessions, "bank_a", "active")][:2]
     platform.execute(f"DELETE FROM {snapshot.TABLE} WHERE uscc IN (?, ?)", gone)
     single = rescore(
-        sessions, holder, platform, "bank_a", [gone[0]], now=T0 + dt.timedelta(hours=1)
+        OfferSources(sessions, holder, platform),
+        "bank_a",
+        [gone[0]],
+        OfferOptions(now=T0 + dt.timedelta(hours=1)),
     )
     assert (single.counts.scored, single.counts.revoked) == (0, 1)
     run = full_run(sessions, holder, platform, now=T0 + dt.timedelta(hours=2))

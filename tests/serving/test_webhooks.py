@@ -37,7 +37,7 @@ from serving.db import repo
 from serving.db import webhooks as outbox
 from serving.db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from serving.decision.model_store import ModelHolder
-from serving.offer.run import run_offers
+from serving.offer.run import OfferOptions, OfferSources, run_offers
 from serving.webhooks import (
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
@@ -376,8 +376,9 @@ def test_each_tenant_receives_its_own_offers_signed_with_its_own_secret(
     secret_b = endpoint(
         sessions, "bank_b", "https://bank-b.example/hooks", events=["offer.revoked"]
     )
-    run_a = run_offers(sessions, holder, platform, "bank_a", now=T0)
-    run_b = run_offers(sessions, holder, platform, "bank_b", now=T0)
+    sources = OfferSources(sessions, holder, platform)
+    run_a = run_offers(sources, "bank_a", OfferOptions(now=T0))
+    run_b = run_offers(sources, "bank_b", OfferOptions(now=T0))
     assert run_a.counts.events == run_a.counts.created > 0
     assert run_b.counts.events == 0
     report = deliver_all_due(sessions, policy=POLICY)

@@ -25,6 +25,7 @@ from simulation import report as simulation_report
 from simulation.api import provision
 from simulation.lending import BankPolicy, Economics, grants
 from simulation.plots import PLOTS
+from simulation.records import SimulationReport
 from simulation.run import SimulationConfig, prepare_home, round_dates, settings_for, simulate
 from training.dataset import ADVERSE_EVENTS, platform_labels, platform_pairs
 
@@ -44,14 +45,15 @@ def runs(
     tiny_store: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Run]:
-    """The simulation with both banks, then with bank_b alone (same seed)."""
+    """The simulation with both banks, then with bank_b alone (same seed), as report.json holds it."""
     out = {}
     for name, banks in (("both", (BANK_A, BANK_B)), ("b_alone", (BANK_B,))):
         root = tmp_path_factory.mktemp(name)
         prepare_home(root / "home", tiny_store, 0, CONFIG.seed)
         report, loans = simulate(root / "home", replace(CONFIG, banks=banks))
         simulation_report.write(report, root / "report")
-        out[name] = (report, loans, root / "report", root / "home")
+        document = report.model_dump(mode="json", exclude_unset=True)
+        out[name] = (document, loans, root / "report", root / "home")
     return out
 
 
@@ -62,6 +64,8 @@ def test_report_files_and_one_record_per_round_and_bank(runs: dict[str, Run]) ->
     for name in PLOTS:
         assert (directory / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((directory / "report.json").read_text()) == report
+    typed = SimulationReport.model_validate_json((directory / "report.json").read_text())
+    assert typed.model_dump(mode="json", exclude_unset=True) == report
     keys = [(r["round"], r["bank"]) for r in report["records"]]
     assert keys == [(i, b) for i in range(1, 5) for b in ("bank_a", "bank_b")]
     for record in report["records"]:

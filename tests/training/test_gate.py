@@ -13,7 +13,7 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from models.preapproval import PreapprovalModel
+from models.preapproval import ModelConfig, PreapprovalModel
 from training import metrics
 from training.gate import (
     Check,
@@ -53,7 +53,9 @@ def unconstrained(trained_platform: TrainResult) -> PreapprovalModel:
     spec = trained_platform.model.spec
     free = replace(spec, monotone=(0,) * len(spec.names))
     train_, valid = trained_platform.splits["train"], trained_platform.splits["valid"]
-    model = PreapprovalModel(free, params={"learning_rate": 0.3}, seed=42)  # converges fast
+    model = PreapprovalModel(
+        free, seed=42, config=ModelConfig(params={"learning_rate": 0.3})
+    )  # converges fast
     return model.fit(train_, train_["label"].to_numpy(), valid, valid["label"].to_numpy())
 
 

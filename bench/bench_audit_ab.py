@@ -1,0 +1,131 @@
+"""What the audit hash chain costs: audited single pre-approvals/s, base code against this code.
+
+    python bench/bench_audit_ab.py --base-src DIR --base-home DIR --new-home DIR
+                                   [--rounds 3] [--seconds 10] [--connections 16] [--workers 2]
+                                   [--base-database-url URL --new-database-url URL]
+
+`--base-src` is a checkout of the code before the chain (`git archive <commit> | tar -x`),
+served through PYTHONPATH by this virtualenv's `precredit`; each variant has its own home
+(copies of one demo home; a SQLite service database or its own PostgreSQL database). Rounds
+alternate base, new, base, new... so drift on a shared machine falls on both. Each run starts
+`precredit serve --workers N`, warms every worker, waits for the queue to drain and runs wrk on
+POST /v1/preapprovals rotating among 2,000 codes (every request audited). Prints one JSON
+object: every run, the medians per variant and new/base. Needs `wrk` on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import http_load
+import inprocess
+
+from serving.config import Settings
+
+CLI = Path(sys.executable).parent / "precredit"
+DRAIN_SECONDS = 6
+
+
+def _env(src: Path | None, home: Path, database_url: str | None) -> dict[str, str]:
+    env = dict(os.environ) | {"PRECREDIT_HOME": str(home)}
+    env.pop("PYTHONPATH", None)
+    env.pop("PRECREDIT_DATABASE_URL", None)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    if database_url:
+        env["PRECREDIT_DATABASE_URL"] = database_url
+    return env
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [str(CLI), *args], env=env, capture_output=True, text=True, timeout=600, check=True
+    )
+    return done.stdout.strip().splitlines()[-1].strip()
+
+
+def _key(env: dict[str, str]) -> str:
+    """A fresh key of demo_bank (registered first on an empty database)."""
+    with suppress(subprocess.CalledProcessError):
+        _cli(env, "banks", "add", "demo_bank")
+    return _cli(env, "banks", "key", "demo_bank")
+
+
+def _run(env: dict[str, str], key: str, codes: list[str], args: argparse.Namespace) -> Any:
+    script = http_load.post_script(key, http_load.single_bodies(codes))
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)  # http_load.serving passes os.environ to the server
+    try:
+        with http_load.serving(CLI, Path(env["PRECREDIT_HOME"]), args.workers, args.log) as url:
+            http_load.wrk(f"{url}/v1/preapprovals", script, args.connections, 3)  # warm
+            time.sleep(DRAIN_SECONDS)
+            target = f"{url}/v1/preapprovals"
+            return http_load.wrk(target, script, args.connections, args.seconds)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-src", type=Path, required=True)
+    parser.add_argument("--base-home", type=Path, required=True)
+    parser.add_argument("--new-home", type=Path, required=True)
+    parser.add_argument("--base-database-url")
+    parser.add_argument("--new-database-url")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--log", type=Path, default=Path("/tmp/bench_audit_ab.log"))
+    args = parser.parse_args()
+    envs = {
+        "base": _env(args.base_src, args.base_home, args.base_database_url),
+        "new": _env(None, args.new_home, args.new_database_url),
+    }
+    keys = {name: _key(env) for name, env in envs.items()}
+    codes = inprocess.sample_codes(Settings(home=args.new_home).store, 2_000, args.seed)
+    runs: dict[str, list[Any]] = {"base": [], "new": []}
+    for _ in range(args.rounds):
+        for name in ("base", "new"):
+            runs[name].append(_run(envs[name], keys[name], codes, args))
+    medians = {
+        name: {
+            "ok_per_second": statistics.median(r["ok_per_second"] for r in rs),
+            "p99_ms": statistics.median(r["p99_ms"] for r in rs),
+            "failed": sum(r["failed"] for r in rs),
+        }
+        for name, rs in runs.items()
+    }
+    ratio = medians["new"]["ok_per_second"] / medians["base"]["ok_per_second"]
+    print(
+        json.dumps(
+            {
+                "bench": "audit_ab",
+                "database": "postgresql" if args.new_database_url else "sqlite",
+                "workers": args.workers,
+                "connections": args.connections,
+                "seconds": args.seconds,
+                "runs": runs,
+                "medians": medians,
+                "new_vs_base_throughput": round(ratio, 3),
+                "machine": "shared: 2 cores, other sessions' work runs meanwhile",
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

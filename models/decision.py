@@ -1,0 +1,167 @@
+"""The pre-approval decision as typed values, and the one input hash every path records.
+
+`Preapproval` is what the model decides for one feature row; `Decision` is the answer a bank
+receives (the pre-approval with the request, snapshot date, model and policy). Both are frozen
+pydantic models, so the API uses them as its response models; `model_dump(mode="json")` gives
+the JSON the API has always answered (field names unchanged, `uscc_flag` only when set, the
+input hash recorded but not answered).
+
+`input_hash` is defined here once: single answers, batch answers, financing answers, offers
+and the decisions audit all record the same hash for the same entity and snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+DecisionKind = Literal["approve", "refer", "decline"]
+Direction = Literal["raises_risk", "lowers_risk"]
+DriverRole = Literal["capacity", "multiplier", "cap", "gate", "decision"]
+SEPARATOR = b"\x1f"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Reason(_Frozen):
+    """One reason: stable code, texts, the feature's value and its contribution (log-odds)."""
+
+    code: str = Field(examples=["TAX_PAID_CNY_12M"])
+    feature: str = Field(examples=["tax_paid_cny_12m"])
+    text_zh: str
+    text_en: str
+    value: float | str | None = Field(description="as a loan officer reads it; null: missing")
+    contribution: float = Field(description="TreeSHAP contribution to the log-odds of default")
+    direction: Direction
+
+
+class LimitDriver(_Frozen):
+    """An input behind the limit, with its role in setting it."""
+
+    feature: str
+    value: float | None
+    role: DriverRole
+
+
+class Preapproval(_Frozen):
+    """The model's decision for one feature row: limit, PD, grade, binding rule and reasons."""
+
+    decision: DecisionKind
+    limit_cny: float
+    capacity_cny: float
+    capacity_source: str
+    multiplier: float
+    cap_cny: float
+    binding: str = Field(description="the one rule that set the limit or the decline")
+    failed_gates: list[str]
+    drivers: list[LimitDriver]
+    pd: float = Field(ge=0.0, le=1.0)
+    grade: int = Field(ge=1, description="1-based grade on the master scale")
+    grade_label: str
+    raw_score: float
+    base_value: float
+    reasons: list[Reason]
+
+
+class ModelRef(_Frozen):
+    """The model version that decided."""
+
+    name: str
+    version: str
+    fingerprint: str = Field(description="SHA-256 over the model's artifacts")
+
+
+class Decision(_Frozen):
+    """A bank's answer for one entity, as the API returns and the audit stores it."""
+
+    uscc: str
+    uscc_flag: str | None = Field(
+        default=None,
+        exclude_if=lambda flag: flag is None,  # answered only for a flagged code
+        description="a registered pilot-era code failing a check: the reason",
+    )
+    product: str
+    decision: DecisionKind
+    limit_cny: float
+    pd: float
+    grade: int
+    grade_label: str
+    binding: str
+    failed_gates: list[str]
+    approved_amount_cny: float | None
+    reasons: list[Reason]
+    limit_drivers: list[LimitDriver]
+    snapshot_as_of: str
+    model: ModelRef
+    policy_version: str
+    input_hash: str = Field(exclude=True, description="recorded in the audit, not answered")
+
+
+def canonical_inputs(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Inputs as hashed: little-endian float64, one NaN, no negative zero."""
+    values = np.asarray(matrix, dtype=np.float64)
+    return np.where(np.isnan(values), np.nan, values + 0.0).astype("<f8")
+
+
+def input_hash(uscc: str, product: str, as_of: dt.date | str, inputs: NDArray[np.float64]) -> str:
+    """SHA-256 of code, product, snapshot date and the model's inputs (in model order).
+
+    `sha256(uscc 0x1f product 0x1f as_of 0x1f float64-LE inputs)`: it changes exactly when the
+    inputs do; with the model version it makes any answer reproducible from the snapshot.
+    """
+    day = as_of if isinstance(as_of, str) else as_of.isoformat()
+    head = SEPARATOR.join(part.encode() for part in (uscc, product, day)) + SEPARATOR
+    return hashlib.sha256(head + canonical_inputs(inputs).tobytes()).hexdigest()
+
+
+EXAMPLE: dict[str, JsonValue] = {
+    "decision_id": "0f8e9b6c2a7d4e51b3c9a1d2e4f60718",
+    "uscc": "91441500MA4UK8XQ3C",
+    "product": "working_capital",
+    "decision": "approve",
+    "limit_cny": 800000.0,
+    "pd": 0.0213,
+    "grade": 3,
+    "grade_label": "A",
+    "binding": "capacity:tax",
+    "failed_gates": [],
+    "approved_amount_cny": 500000.0,
+    "reasons": [
+        {
+            "code": "TAX_PAID_CNY_12M",
+            "feature": "tax_paid_cny_12m",
+            "text_zh": "近12个月纳税额较高",
+            "text_en": "High tax paid in the last 12 months",
+            "value": 412000.0,
+            "contribution": -0.41,
+            "direction": "lowers_risk",
+        }
+    ],
+    "limit_drivers": [{"feature": "tax_paid_cny_24m", "value": 790000.0, "role": "capacity"}],
+    "snapshot_as_of": "2025-12-31",
+    "model": {"name": "precredit-platform", "version": "3", "fingerprint": "9c1d" * 16},
+    "policy_version": "platform_default@1",
+}
+"""A recorded answer as the API documents it (its example)."""
+
+
+class RecordedDecision(Decision):
+    """A decision once the audit has recorded it: the answer a bank receives."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_extra={"examples": [EXAMPLE]}
+    )
+
+    decision_id: str = Field(description="the audit record's id (replayable)")
+
+    @classmethod
+    def of(cls, decision: Decision, decision_id: str) -> RecordedDecision:
+        """`decision` with the id its audit record got (already validated: not again)."""
+        return cls.model_construct(decision_id=decision_id, **dict(decision))

@@ -1,0 +1,417 @@
+"""Response bodies of the API (2xx), each with an example; decisions come from `models/`.
+
+They describe what the routes already answer: the routes build these from the services'
+results, and FastAPI validates and documents them (`/openapi.json`, `/docs`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from models.decision import EXAMPLE, Decision, RecordedDecision
+from serving.errors import ErrorDetail
+
+JsonObject = dict[str, JsonValue]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _example(**fields: JsonValue) -> ConfigDict:
+    return ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [fields]})
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+class Health(_Out):
+    """The process answers."""
+
+    model_config = _example(status="ok")
+
+    status: Literal["ok"]
+
+
+class ReadinessChecks(_Out):
+    """Each dependency of a ready process."""
+
+    snapshot: bool
+    service_db: bool
+    model: bool
+
+
+class Readiness(_Out):
+    """Ready only when every check passes (then 200, otherwise 503 with the same body)."""
+
+    model_config = _example(
+        ready=True, checks={"snapshot": True, "service_db": True, "model": True}
+    )
+
+    ready: bool
+    checks: ReadinessChecks
+
+
+# --- models and jobs -------------------------------------------------------------------------
+
+
+class ServedVersion(_Out):
+    """The registered model version answering this bank now."""
+
+    name: str
+    version: str
+
+
+class ServedModel(ServedVersion):
+    """The version answering this bank now, with the fingerprint of its artifacts."""
+
+    fingerprint: str
+
+
+class ModelVersion(_Out):
+    """A registered version behind an alias, with its validation metrics and tags."""
+
+    name: str
+    version: str
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+
+class Models(_Out):
+    """What serves this bank now, and what waits for promotion."""
+
+    model_config = _example(
+        serving={"name": "precredit-platform", "version": "3", "fingerprint": "9f2c41d0"},
+        champion={
+            "name": "precredit-platform",
+            "version": "3",
+            "metrics": {"auc": 0.81, "ks": 0.47, "brier": 0.031},
+            "tags": {"gate": "passed"},
+        },
+        challenger=None,
+    )
+
+    serving: ServedModel
+    champion: ModelVersion | None
+    challenger: ModelVersion | None
+
+
+class Promoted(_Out):
+    """The version this worker serves after the promotion."""
+
+    model_config = _example(serving={"name": "precredit-bank_a", "version": "4"})
+
+    serving: ServedVersion
+
+
+class Refreshed(_Out):
+    """What the refresh picked up."""
+
+    model_config = _example(models_changed=["precredit-bank_a"], snapshot_reloaded=False)
+
+    models_changed: list[str] = Field(description="model names whose served version changed")
+    snapshot_reloaded: bool
+
+
+class Job(_Out):
+    """A background job (retraining, simulation) and, once finished, its result."""
+
+    model_config = _example(
+        job_id="0f5e0d9a6c1b4e3f8a2d7c6b5a4f3e2d",
+        kind="retrain",
+        trigger="on_demand",
+        status="succeeded",
+        requested_by="api key k_1",
+        created_at="2026-01-05T08:00:00+00:00",
+        started_at="2026-01-05T08:00:01+00:00",
+        finished_at="2026-01-05T08:02:13+00:00",
+        params={"as_of": "2026-01-05"},
+        result={"promoted": False, "version": "4"},
+        error=None,
+    )
+
+    job_id: str
+    kind: str
+    trigger: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    requested_by: str | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    params: JsonObject
+    result: JsonObject | None
+    error: str | None
+
+
+# --- outcomes --------------------------------------------------------------------------------
+
+
+class OutcomeResult(_Out):
+    """What happened to one reported loan."""
+
+    loan_id: str
+    result: Literal["created", "updated", "unchanged"]
+
+
+class OutcomesStored(_Out):
+    """Every reported loan, in the order sent."""
+
+    model_config = _example(
+        stored=2,
+        results=[
+            {"loan_id": "L-2025-0001", "result": "created"},
+            {"loan_id": "L-2025-0002", "result": "unchanged"},
+        ],
+    )
+
+    stored: int
+    results: list[OutcomeResult]
+
+
+# --- public credit evaluation and early warnings ---------------------------------------------
+
+
+class Evaluation(_Out):
+    """The platform's public credit grade of one entity (A/B/C/D), with its top reasons."""
+
+    model_config = _example(
+        uscc="91110108MA01A2B32G",
+        as_of="2025-12-31",
+        status="graded",
+        score=82.5,
+        grade="A",
+        grade_zh="守信",
+        grade_en="trustworthy",
+        points_grade="A",
+        cap=None,
+        dimensions={"tax": 24.0, "judicial": 20.0},
+        reasons=[{"id": "tax_arrears", "value": 0, "points": 5.0}],
+        registry_fingerprint="5d1e9a",
+        scale_version="2025.1",
+        scale_fingerprint="a0c3f1",
+    )
+
+    uscc: str
+    as_of: str
+    status: str
+    score: float
+    grade: str
+    grade_zh: str
+    grade_en: str
+    points_grade: str
+    cap: str | None
+    dimensions: dict[str, float]
+    reasons: list[JsonObject]
+    registry_fingerprint: str
+    scale_version: str
+    scale_fingerprint: str
+
+
+class EarlyWarning(_Out):
+    """One early warning: the rule, its parameters and the evidence records with their dates."""
+
+    uscc: str
+    as_of: str
+    rule: str
+    rule_zh: str
+    rule_en: str
+    severity: str
+    domain: str | None
+    window_months: int
+    threshold: int
+    evidence_count: int
+    first_evidence_date: str
+    last_evidence_date: str
+    evidence: list[JsonObject]
+
+
+class Warnings(_Out):
+    """Warnings on the bank's watched entities, as of the snapshot date in service."""
+
+    model_config = _example(
+        as_of="2025-12-31",
+        warnings=[
+            {
+                "uscc": "91110108MA01A2B32G",
+                "as_of": "2025-12-31",
+                "rule": "court_enforcement",
+                "rule_zh": "新增被执行",
+                "rule_en": "new court enforcement",
+                "severity": "high",
+                "domain": "judicial",
+                "window_months": 3,
+                "threshold": 1,
+                "evidence_count": 1,
+                "first_evidence_date": "2025-11-20",
+                "last_evidence_date": "2025-11-20",
+                "evidence": [{"table": "court_enforcements", "date": "2025-11-20"}],
+            }
+        ],
+    )
+
+    as_of: str
+    warnings: list[EarlyWarning]
+
+
+class Watched(_Out):
+    """How many codes were new, and how many the bank watches now."""
+
+    model_config = _example(added=2, watched=17)
+
+    added: int
+    watched: int
+
+
+class Watchlist(_Out):
+    """The bank's watched codes, sorted."""
+
+    model_config = _example(codes=["91110108MA01A2B32G"])
+
+    codes: list[str]
+
+
+class Unwatched(_Out):
+    """The code no longer watched."""
+
+    model_config = _example(removed="91110108MA01A2B32G")
+
+    removed: str
+
+
+# --- financing platform ----------------------------------------------------------------------
+
+
+class BankAnswer(_Out):
+    """One bank's answer: its pre-approval (status 200) or its error body."""
+
+    bank: str
+    status: int
+    decision_id: str | None
+    body: JsonObject = Field(description="the pre-approval as /v1/preapprovals answers it, or "
+                             "the error body")  # fmt: skip
+
+
+class FinancingRequestOut(_Out):
+    """A financing request as the platform sent it."""
+
+    request_id: str
+    uscc: str
+    amount_cny: float
+    term_months: int
+    purpose: str
+    created_at: str
+
+
+class FinancingRequestAnswers(FinancingRequestOut):
+    """A request with every opted-in bank's answer (for the platform that sent it)."""
+
+    model_config = _example(
+        request_id="5b0c9e7f2a1d4c3b8e6f0a9d7c5b3a1e",
+        uscc="91110108MA01A2B32G",
+        amount_cny=500000.0,
+        term_months=12,
+        purpose="working capital",
+        created_at="2026-01-05T08:00:00+00:00",
+        answers=[
+            {
+                "bank": "bank_a",
+                "status": 200,
+                "decision_id": "d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5",
+                "body": {"decision": "approve", "limit_cny": 400000.0},
+            }
+        ],
+    )
+
+    answers: list[BankAnswer]
+
+
+class RoutedRequest(FinancingRequestOut):
+    """A request routed to this bank, with only this bank's own answer."""
+
+    answer: BankAnswer
+
+
+class RoutedRequests(_Out):
+    """The newest requests routed to this bank (at most 100)."""
+
+    model_config = _example(requests=[])
+
+    requests: list[RoutedRequest]
+
+
+# --- decisions -------------------------------------------------------------------------------
+
+
+def _answer(recorded: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    """The stored answer of a recorded example: without its decision id."""
+    return {key: value for key, value in recorded.items() if key != "decision_id"}
+
+
+class AnsweredDecision(Decision):
+    """A decision as it was answered and stored (the hash is recorded, never answered)."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", json_schema_extra={"examples": [_answer(EXAMPLE)]}
+    )
+
+    input_hash: str | None = Field(default=None, exclude=True)  # type: ignore[assignment]  # not stored in the answer
+
+
+class StoredDecision(AnsweredDecision):
+    """`GET /v1/decisions/{id}`: the stored answer exactly as given, with its id and time."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="ignore",
+        json_schema_extra={"examples": [{**EXAMPLE, "created_at": "2026-01-05T09:30:00+00:00"}]},
+    )
+
+    decision_id: str
+    created_at: str = Field(description="when the audit recorded it (ISO 8601, UTC)")
+
+
+class Replay(_Out):
+    """`POST /v1/decisions/{id}/replay`: the stored answer and the recomputed one."""
+
+    model_config = _example(
+        decision_id=str(EXAMPLE["decision_id"]),
+        identical=True,
+        original=_answer(EXAMPLE),
+        replayed=_answer(EXAMPLE),
+    )
+
+    decision_id: str
+    identical: bool = Field(description="the recomputed answer equals the stored one byte for byte")
+    original: AnsweredDecision
+    replayed: AnsweredDecision
+
+
+class BatchItem(_Out):
+    """One item of a batch: its answer (200) or its own error (4xx)."""
+
+    index: int = Field(ge=0, description="position in the request's items")
+    status: int = Field(examples=[200, 404, 422])
+    result: RecordedDecision | None = None
+    error: ErrorDetail | None = None
+
+
+class BatchAnswer(_Out):
+    """`POST /v1/preapprovals/batch`: every item answered on its own, in request order."""
+
+    model_config = _example(
+        results=[
+            {"index": 0, "status": 200, "result": EXAMPLE},
+            {
+                "index": 1,
+                "status": 422,
+                "error": {
+                    "code": "invalid_uscc",
+                    "message": "the credit code's check digit is wrong",
+                },
+            },
+        ]
+    )
+
+    results: list[BatchItem]
