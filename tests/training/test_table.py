@@ -23,6 +23,7 @@ from training.table import (
     prepare,
     time_parts,
     train_table,
+    verdict,
 )
 from training.tuning import Budget
 
@@ -308,3 +309,20 @@ def test_unreadable_tables_are_one_line_without_content(
 def test_a_missing_table_is_invalid_input(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match=r"'absent\.csv' not found"):
         load_table(tmp_path / "absent.csv")
+
+
+@pytest.mark.parametrize(
+    ("auc", "best", "beaten"),
+    [(0.80, "logistic", False), (0.70, "logistic", True), (0.74, "lightgbm_default", True)],
+)
+def test_verdict_says_in_words_when_a_baseline_wins(auc: float, best: str, beaten: bool) -> None:
+    """The best baseline on the same rows, the margin, and a WARNING sentence when it wins."""
+    scores = {"auc_scorecard": 0.72, "auc_logistic": 0.75, "auc_lightgbm_default": 0.74}
+    if best == "lightgbm_default":
+        scores["auc_lightgbm_default"] = 0.76
+    out = verdict({"auc": auc} | scores)
+    assert out["best_baseline"] == best
+    assert out["margin"] == pytest.approx(auc - scores[f"auc_{best}"])
+    assert out["beats_baselines"] is not beaten
+    assert out["verdict"].startswith("WARNING: baseline") is beaten
+    assert best in out["verdict"]
