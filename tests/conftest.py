@@ -8,6 +8,7 @@ No test reads or writes the working directory's state (a demo's `.precredit/`, `
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it, before LightGBM loads
 
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings as hypothesis_settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from precredit.settings import get_settings
 from synthetic.config import SynthConfig
@@ -27,7 +30,11 @@ if TYPE_CHECKING:
     from models.preapproval import PreapprovalModel
     from training.train import TrainResult
 
-INVOCATION_DIR = Path.cwd()  # where pytest was started: tests must leave it untouched
+# Hypothesis would keep its example database and caches in `.hypothesis/` of the working
+# directory: no database, and its caches in a directory of this run's own.
+hypothesis_settings.register_profile("precredit", database=None)
+hypothesis_settings.load_profile("precredit")
+set_hypothesis_home_dir(tempfile.mkdtemp(prefix="precredit-hypothesis-"))
 KEPT_SETTINGS = ("PRECREDIT_TEST_",)  # where the test databases are, not precredit settings
 REALISM_ENTITIES = 60_000  # enough matured loans (~4,000, ~100 defaults) for stable rates and AUCs
 

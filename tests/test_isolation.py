@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conftest import INVOCATION_DIR
+import pytest
 from typer.testing import CliRunner
 
 from precredit.cli import app
@@ -25,17 +25,27 @@ def _state(directory: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def test_each_test_runs_in_a_scratch_directory_and_home(tmp_path: Path) -> None:
-    assert Path.cwd() == tmp_path != INVOCATION_DIR
+@pytest.fixture
+def invocation_dir(request: pytest.FixtureRequest) -> Path:
+    """Where pytest was started (the directory a demo's `.precredit/` lives in)."""
+    return Path(request.config.invocation_params.dir)
+
+
+def test_each_test_runs_in_a_scratch_directory_and_home(
+    tmp_path: Path, invocation_dir: Path
+) -> None:
+    assert Path.cwd() == tmp_path != invocation_dir
     home = get_settings().home.resolve()
     assert home.is_relative_to(tmp_path)
-    assert not home.is_relative_to(INVOCATION_DIR)
+    assert not home.is_relative_to(invocation_dir)
     assert os.environ["PRECREDIT_HOME"] == str(tmp_path / ".precredit")
 
 
-def test_a_cli_run_leaves_the_real_working_directory_untouched(tmp_path: Path) -> None:
+def test_a_cli_run_leaves_the_real_working_directory_untouched(
+    tmp_path: Path, invocation_dir: Path
+) -> None:
     """The CLI writes its defaults (home store, docs/features.md) under the scratch dirs only."""
-    before = _state(INVOCATION_DIR)
+    before = _state(invocation_dir)
     runner = CliRunner()
     generated = runner.invoke(app, ["platform", "generate", "--entities", "200", "--seed", "3"])
     assert generated.exit_code == 0, generated.output
@@ -43,4 +53,4 @@ def test_a_cli_run_leaves_the_real_working_directory_untouched(tmp_path: Path) -
     assert documented.exit_code == 0, documented.output
     assert (tmp_path / ".precredit" / "platform.duckdb").is_file()
     assert (tmp_path / "docs" / "features.md").is_file()
-    assert _state(INVOCATION_DIR) == before
+    assert _state(invocation_dir) == before

@@ -3,8 +3,10 @@
 `train_table` = `load_table` -> `prepare` -> `evaluate`. With a time column the split is out of
 time, cut at date quantiles like `training.dataset.time_split` (oldest 60% fit, next 20% early
 stopping and calibrator choice, newest 20% test); without one, stratified 5-fold CV reports each
-metric's mean and sample std over folds. A logistic regression fitted on the fit and valid rows
-is scored on the same test rows: the baseline the PD model must beat.
+metric's mean and sample std over folds. The model is `training.selection`'s choice, made on the fit and valid rows only (tuned
+monotone LightGBM, WoE scorecard or their blend); the WoE scorecard, a logistic regression and
+default LightGBM fitted on the same rows are scored on the same test rows, and `verdict` says
+in words whether a baseline beats the chosen model.
 """
 
 from __future__ import annotations
@@ -17,21 +19,25 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from catalog.errors import InvalidInput
-from models import calibration
-from models.pd_model import FeatureSpec, PDClassifier
-from training import metrics
+from models.pd_model import FeatureSpec
+from training import comparison
+from training.tuning import Budget
 
 MIN_ROWS, MIN_PER_CLASS, FOLDS = 50, 10, 5
 SHARES, PART_NAMES = (0.6, 0.2), ("fit", "valid", "test")
-REPORTED = ("auc", "ks", "gini", "brier", "ece")
+NUMBERS = (
+    "auc",
+    "ks",
+    "gini",
+    "brier",
+    "ece",
+    "auc_scorecard",
+    "auc_logistic",
+    "auc_lightgbm_default",
+)
 FORBIDDEN = '",:[]{}'  # LightGBM refuses JSON punctuation in feature names
 
 Labels = npt.NDArray[np.int64]
@@ -190,31 +196,22 @@ def cv_parts(y: Labels, seed: int) -> list[Parts]:
     return parts
 
 
-def logistic_baseline(spec: FeatureSpec) -> Pipeline:
-    """Median-imputed, standardised numbers and one-hot categories into a logistic regression."""
-    numeric = [name for name in spec.names if name not in spec.categorical]
-    scaled = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
-    one_hot = OneHotEncoder(handle_unknown="ignore")
-    columns = [("numeric", scaled, numeric), ("categorical", one_hot, list(spec.categorical))]
-    return make_pipeline(ColumnTransformer(columns), LogisticRegression(max_iter=1000))
+def _score(
+    prepared: Prepared, parts: Parts, seed: int, budget: Budget | None
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Select on the fit and valid rows (never the test rows); test metrics and the choice."""
+    seen = np.sort(np.concatenate(parts[:2]))
+    out = comparison.score_split(
+        prepared.X, prepared.y, prepared.spec, seen, parts[2], prepared.time, budget, seed
+    )
+    out.pop("_model")
+    numbers = {key: float(out[key]) for key in NUMBERS}
+    return numbers, {"model": out["model"], "ece_ci95": out["ece_ci95"]}
 
 
-def _score(prepared: Prepared, parts: Parts, seed: int) -> tuple[dict[str, float], str]:
-    """Fit, early-stop and calibrate on one split; test metrics and the chosen calibrator."""
-    rows, y, (fit, valid, test) = prepared.X, prepared.y, parts
-    model = PDClassifier(prepared.spec, seed=seed)
-    model.fit(rows.iloc[fit], y[fit], rows.iloc[valid], y[valid])
-    calibrator, _ = calibration.choose(model.raw_score(rows.iloc[valid]), y[valid], seed)
-    summary = metrics.summary(y[test], calibrator(model.raw_score(rows.iloc[test])))
-    seen = np.concatenate([fit, valid])
-    baseline = logistic_baseline(prepared.spec).fit(rows.iloc[seen], y[seen])
-    out = {key: float(summary[key]) for key in REPORTED}
-    out["auc_logistic"] = metrics.auc(y[test], baseline.predict_proba(rows.iloc[test])[:, 1])
-    out["best_iteration"] = float(model.best_iteration_)
-    return out, calibrator.method
-
-
-def _out_of_time(prepared: Prepared, time: pd.Series, seed: int) -> dict[str, Any]:
+def _out_of_time(
+    prepared: Prepared, time: pd.Series, seed: int, budget: Budget | None
+) -> dict[str, Any]:
     """Test metrics of the newest 20%; every part needs both classes."""
     parts = time_parts(time)
     for name, rows in zip(PART_NAMES, parts, strict=True):
@@ -223,28 +220,58 @@ def _out_of_time(prepared: Prepared, time: pd.Series, seed: int) -> dict[str, An
                 f"the out-of-time {name} part ({rows.size} rows) lacks a class; "
                 "add rows or dates, or drop the time column"
             )
-    scores, method = _score(prepared, parts, seed)
+    scores, info = _score(prepared, parts, seed, budget)
     sizes = {f"n_{name}": rows.size for name, rows in zip(PART_NAMES, parts, strict=True)}
-    return scores | sizes | {"split": "out_of_time", "calibration": [method]}
+    model = info["model"]
+    choice = {"calibration": [model["calibration"]], "chosen": [model["chosen"]]}
+    return scores | sizes | choice | {"split": "out_of_time", "models": [model]} | info
 
 
-def _cross_validated(prepared: Prepared, seed: int) -> dict[str, Any]:
+def _cross_validated(prepared: Prepared, seed: int, budget: Budget | None) -> dict[str, Any]:
     """Mean and sample standard deviation (`<metric>_std`) of each metric over 5 folds."""
-    folds = [_score(prepared, parts, seed) for parts in cv_parts(prepared.y, seed)]
-    out: dict[str, Any] = {"split": "cv5", "calibration": [method for _, method in folds]}
-    for key in folds[0][0]:
+    folds = [_score(prepared, parts, seed, budget) for parts in cv_parts(prepared.y, seed)]
+    models = [info["model"] for _, info in folds]
+    out: dict[str, Any] = {
+        "split": "cv5",
+        "calibration": [model["calibration"] for model in models],
+        "chosen": [model["chosen"] for model in models],
+        "models": models,
+        "ece_ci95": [info["ece_ci95"] for _, info in folds],
+    }
+    for key in NUMBERS:
         values = np.array([scores[key] for scores, _ in folds])
         out[key], out[f"{key}_std"] = float(values.mean()), float(values.std(ddof=1))
     return out
 
 
-def evaluate(prepared: Prepared, seed: int = 42) -> dict[str, Any]:
+def verdict(out: dict[str, Any]) -> dict[str, Any]:
+    """The best baseline on the same test rows, precredit's margin over it, and in words."""
+    best = max(comparison.BASELINES, key=lambda name: out[f"auc_{name}"])
+    margin = out["auc"] - out[f"auc_{best}"]
+    if margin >= 0:
+        words = f"precredit (AUC {out['auc']:.4f}) beats every baseline; best is {best} "
+        words += f"(AUC {out[f'auc_{best}']:.4f}), margin {margin:+.4f}"
+    else:
+        words = f"WARNING: baseline {best} (AUC {out[f'auc_{best}']:.4f}) beats precredit "
+        words += f"(AUC {out['auc']:.4f}) on the same test rows, margin {margin:+.4f}"
+    return {
+        "best_baseline": best,
+        "margin": margin,
+        "beats_baselines": margin >= 0,
+        "verdict": words,
+    }
+
+
+def evaluate(prepared: Prepared, seed: int = 42, budget: Budget | None = None) -> dict[str, Any]:
     """The metrics JSON: out of time when the table has a time column, else stratified 5-fold CV."""
     time, y, spec = prepared.time, prepared.y, prepared.spec
-    out = _cross_validated(prepared, seed) if time is None else _out_of_time(prepared, time, seed)
+    if time is None:
+        out = _cross_validated(prepared, seed, budget)
+    else:
+        out = _out_of_time(prepared, time, seed, budget)
     counts = {"n_rows": int(y.size), "n_positive": int(y.sum()), "positive_rate": float(y.mean())}
     inputs = {"n_features": len(spec.names), "categorical": list(spec.categorical), "seed": seed}
-    return out | counts | inputs | {"dropped_rows": dict(prepared.dropped)}
+    return out | verdict(out) | counts | inputs | {"dropped_rows": dict(prepared.dropped)}
 
 
 @dataclass(frozen=True)
@@ -258,11 +285,11 @@ class TableSpec:
     id_col: str | None = None  # identifier column (not a feature)
 
 
-def train_table(spec: TableSpec, seed: int = 42) -> dict[str, Any]:
-    """Read a bank's table, train and test the PD model on it, return the metrics JSON."""
+def train_table(spec: TableSpec, seed: int = 42, budget: Budget | None = None) -> dict[str, Any]:
+    """Read a bank's table, select and test the PD model on it, return the metrics JSON."""
     frame = load_table(spec.path)
     prepared = prepare(frame, spec.target, spec.positive, spec.time_col, spec.id_col)
-    return evaluate(prepared, seed) | {
+    return evaluate(prepared, seed, budget) | {
         "table": spec.path.name,
         "target": spec.target,
         "positive": spec.positive,

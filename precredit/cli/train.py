@@ -54,6 +54,12 @@ def train(
         str | None, typer.Option(help="--table: identifier column (not a feature)")
     ] = None,
     metrics_json: Annotated[Path | None, typer.Option(help="Write the metrics JSON here")] = None,
+    trials: Annotated[
+        int, typer.Option(min=1, help="--table: Optuna trials tuning LightGBM (per fold)")
+    ] = 25,
+    tune_seconds: Annotated[
+        float, typer.Option(min=1.0, help="--table: time limit of one tuning, in seconds")
+    ] = 120.0,
     seed: Annotated[int, typer.Option(help="Random seed")] = 42,
     promote: Annotated[
         bool, typer.Option(help="Promote automatically when the gate passes")
@@ -67,9 +73,12 @@ def train(
         if not target or positive is None:
             raise InvalidInput("--table needs --target and --positive")
         from training.table import TableSpec, train_table  # only this path needs it
+        from training.tuning import Budget
 
         spec = TableSpec(table, target, positive, time_col, id_col)
-        _write_metrics(train_table(spec, seed=seed), metrics_json)
+        metrics = train_table(spec, seed=seed, budget=Budget(trials=trials, seconds=tune_seconds))
+        _write_metrics(metrics, metrics_json)
+        _summarise_table(metrics)
         return
     settings = get_settings()
     config = PipelineConfig(
@@ -84,3 +93,18 @@ def train(
             promotions.record(session, result.promotion)
             session.commit()
     _write_metrics(result.to_dict(), metrics_json)
+
+
+def _summarise_table(result: dict[str, Any]) -> None:
+    """Candidates, the chosen model and every baseline on the same rows; loud when one wins."""
+    lines = [f"split {result['split']}: chosen {', '.join(result['chosen'])}"]
+    for model in result["models"]:
+        inner = ", ".join(f"{k} {v:.4f}" for k, v in model["inner_auc"].items())
+        lines.append(f"  candidates (inner AUC): {inner}; chosen {model['chosen']}")
+    names = ("auc", "auc_scorecard", "auc_logistic", "auc_lightgbm_default")
+    lines.append("  test AUC: " + ", ".join(f"{name} {result[name]:.4f}" for name in names))
+    for line in lines:
+        typer.echo(line, err=True)
+    typer.secho(
+        result["verdict"], err=True, bold=True, fg=None if result["beats_baselines"] else "red"
+    )

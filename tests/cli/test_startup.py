@@ -70,3 +70,15 @@ def test_version_prints_the_package_version() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip() == f"precredit {__version__}"
+
+
+def test_offer_validity_help_names_the_offer_runs_default() -> None:
+    """`offers run/rescore --valid-days` default to the offer run's; the help says which."""
+    from serving.offer.run import DEFAULT_VALID_DAYS
+
+    offers = typer.main.get_group(app).commands["offers"]
+    for name in ("run", "rescore"):
+        command = offers.commands[name]  # type: ignore[attr-defined]
+        [option] = [p for p in command.params if p.name == "valid_days"]
+        assert option.default is None
+        assert f"[the offer run's: {DEFAULT_VALID_DAYS}]" in option.help

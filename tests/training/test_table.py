@@ -23,9 +23,12 @@ from training.table import (
     prepare,
     time_parts,
     train_table,
+    verdict,
 )
+from training.tuning import Budget
 
 N_ROWS, N_MISSING_TARGET = 3_000, 12
+BUDGET = Budget(trials=4, seconds=60.0)  # a small search keeps the module fast
 SECTORS = np.array(["agri", "manufacturing", "retail", "services", "tech"])
 SECTOR_LOGIT = np.array([0.7, 0.0, 0.4, -0.3, -0.8])
 BETA = np.array([0.9, -0.7, 0.5, 0.4, -0.3, 0.0])
@@ -60,13 +63,13 @@ def table() -> tuple[pd.DataFrame, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def out_of_time(table: tuple[pd.DataFrame, np.ndarray]) -> dict[str, Any]:
-    return evaluate(_prepare(table[0]), seed=42)
+    return evaluate(_prepare(table[0]), seed=42, budget=BUDGET)
 
 
 @pytest.fixture(scope="module")
 def cross_validated(table: tuple[pd.DataFrame, np.ndarray]) -> dict[str, Any]:
     undated = table[0].drop(columns="as_of")  # a table without dates: nothing to split by
-    return evaluate(_prepare(undated, time_col=None), seed=42)
+    return evaluate(_prepare(undated, time_col=None), seed=42, budget=BUDGET)
 
 
 # --- out of time --------------------------------------------------------------------------------
@@ -155,7 +158,11 @@ def test_csv_parquet_and_a_rerun_give_identical_metrics(
     table[0].to_csv(tmp_path / "bank.csv", index=False)
     table[0].to_parquet(tmp_path / "bank.parquet", index=False)
     runs = [
-        train_table(TableSpec(tmp_path / name, "status", "bad", "as_of", "company_id"), seed=42)
+        train_table(
+            TableSpec(tmp_path / name, "status", "bad", "as_of", "company_id"),
+            seed=42,
+            budget=BUDGET,
+        )
         for name in ("bank.csv", "bank.parquet")
     ]
     assert [run.pop("table") for run in runs] == ["bank.csv", "bank.parquet"]
@@ -179,7 +186,7 @@ def test_a_categorical_signal_alone_is_learnt_with_categorical_splits() -> None:
     prepared = prepare(frame, "label", "bad", "month", None)
     assert prepared.spec.categorical == ("region",)
     assert prepared.spec.categories["region"] == tuple(regions)
-    assert evaluate(prepared, seed=1)["auc"] > 0.7
+    assert evaluate(prepared, seed=1, budget=BUDGET)["auc"] > 0.7
     assert prepared.time is not None
     fit, valid, _ = time_parts(prepared.time)
     model = PDClassifier(prepared.spec).fit(
@@ -302,3 +309,20 @@ def test_unreadable_tables_are_one_line_without_content(
 def test_a_missing_table_is_invalid_input(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match=r"'absent\.csv' not found"):
         load_table(tmp_path / "absent.csv")
+
+
+@pytest.mark.parametrize(
+    ("auc", "best", "beaten"),
+    [(0.80, "logistic", False), (0.70, "logistic", True), (0.74, "lightgbm_default", True)],
+)
+def test_verdict_says_in_words_when_a_baseline_wins(auc: float, best: str, beaten: bool) -> None:
+    """The best baseline on the same rows, the margin, and a WARNING sentence when it wins."""
+    scores = {"auc_scorecard": 0.72, "auc_logistic": 0.75, "auc_lightgbm_default": 0.74}
+    if best == "lightgbm_default":
+        scores["auc_lightgbm_default"] = 0.76
+    out = verdict({"auc": auc} | scores)
+    assert out["best_baseline"] == best
+    assert out["margin"] == pytest.approx(auc - scores[f"auc_{best}"])
+    assert out["beats_baselines"] is not beaten
+    assert out["verdict"].startswith("WARNING: baseline") is beaten
+    assert best in out["verdict"]
