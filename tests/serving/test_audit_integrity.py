@@ -21,10 +21,11 @@ from typer.testing import CliRunner
 
 from precredit.cli import app
 from precredit.settings import get_settings
-from serving.db import make_engine, repo, session_factory, upgrade
+from serving.db import make_engine, promotions, repo, session_factory, upgrade
 from serving.db.audit_chain import GENESIS
 from serving.db.audit_verify import Head, read_anchors, verify, verify_tenant, write_anchors
 from serving.db.models import Decision
+from training.promotion import PromotionRecord
 
 API_ROLE = "precredit_api"
 COLUMNS = [c.name for c in Decision.__table__.columns]
@@ -314,6 +315,8 @@ FORBIDDEN = [
     "CREATE TABLE decisions_copy (id text)",
     "UPDATE alembic_version SET version_num = '0001'",
     "SET session_replication_role = replica",
+    "UPDATE promotions SET approved_by = 'key:someone-else'",  # promotions are append-only too
+    "DELETE FROM promotions",
 ]
 
 
@@ -351,6 +354,18 @@ def test_the_api_role_records_and_reads_decisions(api_engine: Engine, chained: l
         assert stored is not None
         assert stored.seq == 6
         assert verify_tenant(session, "bank_a").broken is None
+
+
+def test_the_api_role_records_and_lists_promotions(api_engine: Engine) -> None:
+    record = PromotionRecord(
+        "bank_a", "precredit-bank_a", "3", "run-3", "key:maker", "key:checker", False,
+        "reviewed", "override reason of twenty characters", dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+    with session_factory(api_engine)() as session:
+        promotions.record(session, record)
+        session.commit()
+        listed = promotions.history(session, ["bank_a"])
+    assert [(p.approved_by, p.gate_passed) for p in listed] == [("key:checker", False)]
 
 
 # --- the migration ----------------------------------------------------------------------------
