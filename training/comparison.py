@@ -25,7 +25,7 @@ from models.pd_model import FeatureSpec
 from training import metrics, selection
 from training.baselines import Scorecard, fit_scorecard
 from training.metrics import FloatArray, IntArray
-from training.tuning import Budget
+from training.tuning import Budget, Labelled
 
 BASELINES = ("scorecard", "logistic", "lightgbm_default")
 RESAMPLES = 200
@@ -53,14 +53,10 @@ def ece_interval(y: IntArray, pd_: FloatArray, seed: int) -> tuple[float, float]
 
 
 def baseline_scores(
-    X: pd.DataFrame,
-    y: IntArray,
-    test: pd.DataFrame,
-    spec: FeatureSpec,
-    seed: int,
-    card: Scorecard | None = None,
+    data: Labelled, test: pd.DataFrame, seed: int, card: Scorecard | None = None
 ) -> dict[str, FloatArray]:
-    """Each baseline fitted on (X, y), scored on `test`; `card`: the scorecard already fitted so."""
+    """Each baseline fitted on `data`, scored on `test`; `card`: the scorecard already so fitted."""
+    X, y, spec = data
     card = card or fit_scorecard(X, y, spec.categorical, seed=seed)
     logistic = logistic_baseline(spec).fit(X[list(spec.names)], y)
     default = lgb.LGBMClassifier(random_state=seed, n_jobs=1, verbose=-1)
@@ -73,19 +69,18 @@ def baseline_scores(
 
 
 def score_split(
-    X: pd.DataFrame,
-    y: IntArray,
-    spec: FeatureSpec,
-    train: np.ndarray,
-    test: np.ndarray,
+    data: Labelled,
+    rows: tuple[np.ndarray, np.ndarray],
     time: pd.Series | None = None,
     budget: Budget | None = None,
     seed: int = 42,
 ) -> dict[str, Any]:
-    """Fit everything on `train`, report test AUCs, precredit's test metrics and its choice."""
-    started, y = clock.perf_counter(), metrics.as_labels(y)
+    """Fit everything on the train rows, report test AUCs, precredit's test metrics and choice."""
+    (X, _, spec), (train, test) = data, rows
+    started, y = clock.perf_counter(), metrics.as_labels(data.y)
     inner_time = None if time is None else time.iloc[train]
-    model = selection.select(X.iloc[train], y[train], spec, inner_time, budget, seed)
+    seen = Labelled(X.iloc[train], y[train], spec)
+    model = selection.select(seen, inner_time, budget, seed)
     seconds = clock.perf_counter() - started
     pd_ = model.predict_proba(X.iloc[test])
     out: dict[str, Any] = {
@@ -93,7 +88,7 @@ def score_split(
     }
     out["ece_ci95"] = list(ece_interval(y[test], pd_, seed))
     card = model.scorecard  # fitted on the same rows with the same seed: the same baseline
-    baselines = baseline_scores(X.iloc[train], y[train], X.iloc[test], spec, seed, card)
+    baselines = baseline_scores(seen, X.iloc[test], seed, card)
     for name, score in baselines.items():
         out[f"auc_{name}"] = metrics.auc(y[test], score)
     best = max(BASELINES, key=lambda name: out[f"auc_{name}"])
@@ -120,17 +115,11 @@ def summarise(per_fold: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def cross_validate(
-    X: pd.DataFrame,
-    y: IntArray,
-    spec: FeatureSpec,
-    n_folds: int = 5,
-    budget: Budget | None = None,
-    seed: int = 42,
+    data: Labelled, n_folds: int = 5, budget: Budget | None = None, seed: int = 42
 ) -> dict[str, Any]:
     """`score_split` on each seeded stratified fold, and the summary over folds."""
     per_fold = [
-        score_split(X, y, spec, train, test, budget=budget, seed=seed)
-        for train, test in folds(y, n_folds, seed)
+        score_split(data, rows, budget=budget, seed=seed) for rows in folds(data.y, n_folds, seed)
     ]
     for fold in per_fold:
         fold.pop("_model")

@@ -26,7 +26,7 @@ from models.pd_model import FeatureSpec
 from training import metrics, tuning
 from training.baselines import Scorecard, fit_scorecard
 from training.metrics import FloatArray, IntArray
-from training.tuning import Budget
+from training.tuning import Budget, Labelled
 
 WEIGHTS = tuple(round(0.1 * step, 1) for step in range(11))  # LightGBM's share of the log-odds
 OUT_OF_TIME_SHARE = 0.25
@@ -155,20 +155,15 @@ def weigh(y: IntArray, lgbm: FloatArray, card: FloatArray, splits: list[Split]) 
 
 
 def select(
-    X: pd.DataFrame,
-    y: IntArray,
-    spec: FeatureSpec,
-    time: pd.Series | None = None,
-    budget: Budget | None = None,
-    seed: int = 42,
+    data: Labelled, time: pd.Series | None = None, budget: Budget | None = None, seed: int = 42
 ) -> SelectedModel:
     """Tune, compare candidates out of fold, refit the winner on all rows, calibrate it."""
     budget = budget or Budget()
-    X, y = X.reset_index(drop=True), np.asarray(y, dtype=np.int64)
+    X, y, spec = data.X.reset_index(drop=True), np.asarray(data.y, dtype=np.int64), data.spec
     time = None if time is None else time.reset_index(drop=True)
     spec = tuning.infer_monotone(X, y, spec)
     splits = inner_splits(y, time, budget.inner_folds, seed)
-    tuned = tuning.tune(X, y, spec, splits[0], budget, seed)
+    tuned = tuning.tune(Labelled(X, y, spec), splits[0], budget, seed)
     lgbm, card = _out_of_fold(X, y, spec, splits, tuned)
     evidence = weigh(y, lgbm, card, splits)
     weight = evidence.weight[evidence.chosen]

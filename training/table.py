@@ -24,7 +24,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from catalog.errors import InvalidInput
 from models.pd_model import FeatureSpec
 from training import comparison
-from training.tuning import Budget
+from training.tuning import Budget, Labelled
 
 MIN_ROWS, MIN_PER_CLASS, FOLDS = 50, 10, 5
 SHARES, PART_NAMES = (0.6, 0.2), ("fit", "valid", "test")
@@ -201,9 +201,8 @@ def _score(
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Select on the fit and valid rows (never the test rows); test metrics and the choice."""
     seen = np.sort(np.concatenate(parts[:2]))
-    out = comparison.score_split(
-        prepared.X, prepared.y, prepared.spec, seen, parts[2], prepared.time, budget, seed
-    )
+    data = Labelled(prepared.X, prepared.y, prepared.spec)
+    out = comparison.score_split(data, (seen, parts[2]), prepared.time, budget, seed)
     out.pop("_model")
     numbers = {key: float(out[key]) for key in NUMBERS}
     return numbers, {"model": out["model"], "ece_ci95": out["ece_ci95"]}

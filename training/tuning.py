@@ -15,7 +15,7 @@ import logging
 import math
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import lightgbm as lgb
 import numpy as np
@@ -39,6 +39,14 @@ MIN_TREND_RHO = 0.8  # rank correlation of bin order and bad rate needed to cons
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 log = logging.getLogger(__name__)
+
+
+class Labelled(NamedTuple):
+    """The rows a model learns from: features, 0/1 labels, and what the features are."""
+
+    X: pd.DataFrame
+    y: IntArray
+    spec: FeatureSpec
 
 
 @dataclass(frozen=True)
@@ -161,15 +169,9 @@ def _holdout_fit(
     return metrics.auc(y[valid], score), rounds
 
 
-def tune(
-    X: pd.DataFrame,
-    y: IntArray,
-    spec: FeatureSpec,
-    split: tuple[np.ndarray, np.ndarray],
-    budget: Budget,
-    seed: int,
-) -> Tuned:
+def tune(data: Labelled, split: tuple[np.ndarray, np.ndarray], budget: Budget, seed: int) -> Tuned:
     """Search the shape on one inner split (fit rows, holdout rows) with seeded TPE."""
+    X, y, spec = data
     n_fit = int(split[0].size)
     rounds: dict[int, int] = {}
 

@@ -16,6 +16,7 @@ from api_fixtures import (
     LiveApi,
     create_banks,
     pg_database,
+    pg_missing,
     pg_unreachable,
     snapshot_codes,
 )
@@ -40,7 +41,7 @@ def chain_api(request: pytest.FixtureRequest, api_stacks: ApiStacks) -> Iterator
         return
     reason = pg_unreachable()
     if reason is not None:
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {reason}")
+        pg_missing(PG_ADMIN_URL, reason)
     with pg_database() as owner_url:
         upgrade(owner_url)
         engine = make_engine(owner_url)

@@ -262,13 +262,12 @@ def _rewrite(statement: str) -> str:
     )
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # REPLACE is SQLite's
 @pytest.mark.parametrize("pragma", [True, False], ids=["engine", "bare-connection"])
 @pytest.mark.parametrize("statement", REWRITES)
 def test_replace_cannot_rewrite_a_decision_on_sqlite(
     db_url: str, session: Session, chained: list[str], statement: str, pragma: bool
 ) -> None:
-    if not db_url.startswith("sqlite"):
-        pytest.skip("REPLACE is SQLite's; PostgreSQL has no such statement")
     sql = _rewrite(statement)
     if pragma:  # the service's own connections (recursive_triggers on)
         with pytest.raises(IntegrityError, match="append-only"):
@@ -294,8 +293,7 @@ def test_replace_cannot_rewrite_a_decision_on_sqlite(
 @pytest.fixture
 def api_engine(db_url: str, db_schema: str | None, engine: Engine) -> Iterator[Engine]:
     """An engine connected as the API's least-privileged role on the migrated schema."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("the API role is PostgreSQL's (SQLite has no roles)")
+    assert db_url.startswith("postgresql")  # tests using it are parametrised on PostgreSQL only
     role_engine = make_engine(
         make_url(db_url).set(username=API_ROLE).render_as_string(hide_password=False),
         schema=db_schema,
@@ -320,6 +318,9 @@ FORBIDDEN = [
 ]
 
 
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)  # roles are PostgreSQL's
 @pytest.mark.parametrize("statement", FORBIDDEN)
 def test_the_api_role_cannot_rewrite_the_audit(
     api_engine: Engine, engine: Engine, chained: list[str], statement: str
@@ -332,6 +333,9 @@ def test_the_api_role_cannot_rewrite_the_audit(
         assert connection.execute(text("SELECT count(*) FROM decisions")).scalar_one() == 7
 
 
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)  # roles are PostgreSQL's
 def test_the_api_role_records_and_reads_decisions(api_engine: Engine, chained: list[str]) -> None:
     with api_engine.connect() as connection:
         flags = connection.execute(

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_fixtures import ApiStacks, LiveApi, pg_database, pg_unreachable, snapshot_codes
+from api_fixtures import (
+    PG_ADMIN_URL,
+    ApiStacks,
+    LiveApi,
+    pg_database,
+    pg_missing,
+    pg_unreachable,
+    snapshot_codes,
+)
 from sqlalchemy import select
 
 from catalog import store
@@ -126,7 +134,7 @@ def paths(
 ) -> Iterator[Paths]:
     """A served copy of the API tests' home whose snapshot holds the dozen entities."""
     if request.param == "postgres" and (reason := pg_unreachable()) is not None:
-        pytest.skip(f"PostgreSQL not reachable: {reason}")
+        pg_missing(PG_ADMIN_URL, reason)
     root = tmp_path_factory.mktemp(f"paths-{request.param}")
     home = root / "home"
     shutil.copytree(api_stacks.home, home, ignore=shutil.ignore_patterns("service-*", "*.wal"))

@@ -13,7 +13,7 @@ import pytest
 
 from models.pd_model import FeatureSpec
 from training import comparison, metrics, selection, tuning
-from training.tuning import Budget
+from training.tuning import Budget, Labelled
 
 BUDGET = Budget(trials=4, seconds=120.0, inner_folds=3)
 N_ROWS = 1_500
@@ -52,7 +52,7 @@ def table() -> tuple[pd.DataFrame, np.ndarray, FeatureSpec]:
 @pytest.fixture(scope="module")
 def chosen(table: tuple[pd.DataFrame, np.ndarray, FeatureSpec]) -> selection.SelectedModel:
     X, y, spec = table
-    return selection.select(X, y, spec, budget=BUDGET, seed=3)
+    return selection.select(Labelled(X, y, spec), budget=BUDGET, seed=3)
 
 
 def test_directions_are_inferred_from_the_woe_trend(
@@ -95,10 +95,10 @@ def test_same_seed_same_model_other_seed_other_model(
 ) -> None:
     """Selection is deterministic for a seed: same fingerprint, same predictions."""
     X, y, spec = table
-    again = selection.select(X, y, spec, budget=BUDGET, seed=3)
+    again = selection.select(Labelled(X, y, spec), budget=BUDGET, seed=3)
     assert again.fingerprint() == chosen.fingerprint()
     np.testing.assert_array_equal(again.predict_proba(X), chosen.predict_proba(X))
-    other = selection.select(X, y, spec, budget=BUDGET, seed=4)
+    other = selection.select(Labelled(X, y, spec), budget=BUDGET, seed=4)
     assert other.fingerprint() != chosen.fingerprint()
 
 
@@ -108,12 +108,12 @@ def test_poisoned_test_fold_does_not_change_the_choice(
     """Scrambling the test rows' labels and features changes the test AUC, never the model."""
     X, y, spec = table
     train, test = comparison.folds(y, 5, seed=1)[0]
-    clean = comparison.score_split(X, y, spec, train, test, budget=BUDGET, seed=3)
+    clean = comparison.score_split(Labelled(X, y, spec), (train, test), budget=BUDGET, seed=3)
     poisoned_X, poisoned_y = X.copy(), y.copy()
     poisoned_y[test] = 1 - poisoned_y[test]
     poisoned_X.loc[test, "utilisation"] = poisoned_X.loc[test, "utilisation"].to_numpy()[::-1]
     poisoned = comparison.score_split(
-        poisoned_X, poisoned_y, spec, train, test, budget=BUDGET, seed=3
+        Labelled(poisoned_X, poisoned_y, spec), (train, test), budget=BUDGET, seed=3
     )
     assert poisoned["model"] == clean["model"]
     assert poisoned["_model"].fingerprint() == clean["_model"].fingerprint()
