@@ -360,6 +360,9 @@ def test_the_api_role_records_and_reads_decisions(api_engine: Engine, chained: l
         assert verify_tenant(session, "bank_a").broken is None
 
 
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)  # roles are PostgreSQL's
 def test_the_api_role_records_and_lists_promotions(api_engine: Engine) -> None:
     record = PromotionRecord(
         "bank_a", "precredit-bank_a", "3", "run-3", "key:maker", "key:checker", False,
