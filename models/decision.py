@@ -101,6 +101,10 @@ class Decision(_Frozen):
     snapshot_as_of: str
     model: ModelRef
     policy_version: str
+    policy_fingerprint: str = Field(description="SHA-256 of the product policy that decided")
+    indicative_rate: float | None = Field(
+        description="the policy's indicative annual rate for this grade (rate band); null: none"
+    )
     input_hash: str = Field(exclude=True, description="recorded in the audit, not answered")
 
 
@@ -147,7 +151,9 @@ EXAMPLE: dict[str, JsonValue] = {
     "limit_drivers": [{"feature": "tax_paid_cny_24m", "value": 790000.0, "role": "capacity"}],
     "snapshot_as_of": "2025-12-31",
     "model": {"name": "precredit-platform", "version": "3", "fingerprint": "9c1d" * 16},
-    "policy_version": "platform_default@1",
+    "policy_version": "working_capital@1",
+    "policy_fingerprint": "5b2e" * 16,
+    "indicative_rate": 0.0435,
 }
 """A recorded answer as the API documents it (its example)."""
 

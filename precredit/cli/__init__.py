@@ -28,6 +28,7 @@ from precredit.cli import (
     monitor,
     offers,
     platform,
+    policies,
     retrain,
     service,
     simulate,
@@ -60,6 +61,7 @@ app.command("monitor")(monitor.monitor)
 app.command("serve")(service.serve)
 app.command("simulate")(simulate.simulate)
 app.add_typer(service.banks_app, name="banks")
+app.add_typer(policies.policies_app, name="policies")
 app.add_typer(offers.offers_app, name="offers")
 app.add_typer(offers.webhooks_app, name="webhooks")
 app.add_typer(audit.audit_app, name="audit")

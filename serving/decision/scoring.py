@@ -48,6 +48,7 @@ def decide(
         [[math.nan if features[n] is None else features[n] for n in names]], dtype=np.float64
     )
     result = served.model.preapprovals(matrix)[0]
+    policy = served.model.policy_
     asked = request.requested_amount_cny
     return Decision(
         uscc=request.uscc,
@@ -67,6 +68,8 @@ def decide(
         limit_drivers=result.drivers,
         snapshot_as_of=snapshot_as_of,
         model=ModelRef(name=served.name, version=served.version, fingerprint=served.fingerprint),
-        policy_version=served.model.policy_.version,
+        policy_version=policy.version,
+        policy_fingerprint=policy.fingerprint(),
+        indicative_rate=policy.indicative_rate(result.grade_label),
         input_hash=input_hash(request.uscc, request.product, snapshot_as_of, matrix[0]),
     )
