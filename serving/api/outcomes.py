@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 from fastapi import APIRouter
 
 from catalog import uscc
+from serving import outcome_checks
 from serving.db import repo
 from serving.deps import IdempotencyDep, OutcomesPrincipal, ServicesDep, SessionDep
 from serving.errors import ApiError, documented
@@ -18,11 +18,7 @@ from serving.schemas import OutcomeBatchIn, OutcomeIn
 router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
 
 
-def _fields(index: int, item: OutcomeIn) -> repo.OutcomeFields:
-    if item.default_flag and item.default_date is None:
-        raise ApiError(422, "invalid_input", f"outcome {index}: a default needs its default_date")
-    if item.observation_date > dt.date.today() + dt.timedelta(days=1):
-        raise ApiError(422, "invalid_input", f"outcome {index}: observation_date is in the future")
+def _fields(item: OutcomeIn) -> repo.OutcomeFields:
     return {
         "loan_id": item.loan_id,
         "uscc": uscc.canonical(item.uscc),
@@ -34,11 +30,18 @@ def _fields(index: int, item: OutcomeIn) -> repo.OutcomeFields:
         "max_dpd": item.max_dpd,
         "dpd_history_json": json.dumps(item.dpd_history) if item.dpd_history is not None else None,
         "observation_date": item.observation_date,
+        "decision_id": item.decision_id,
+        "offer_id": item.offer_id,
+        "financing_request_id": item.financing_request_id,
     }
 
 
 def _store(session: Any, tenant: str, items: list[OutcomeIn]) -> dict[str, Any]:
-    fields = [_fields(i, item) for i, item in enumerate(items)]  # validate all before writing
+    outcome_checks.check(
+        items, outcome_checks.today()
+    )  # every item checked before anything is written
+    outcome_checks.check_links(session, tenant, items)
+    fields = [_fields(item) for item in items]
     results = [
         {"loan_id": f["loan_id"], "result": repo.upsert_outcome(session, tenant, f)} for f in fields
     ]
