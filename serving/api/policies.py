@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -15,6 +14,7 @@ from serving.db import policies
 from serving.db.keys import Principal
 from serving.deps import AdminPrincipal, ReaderDep, ScorePrincipal, ServicesDep, SessionDep
 from serving.errors import documented
+from serving.responses import Policies, PolicySet
 from serving.state import Services
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
@@ -22,34 +22,6 @@ Product = Annotated[
     str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="the product's id, e.g. sme_credit")
 ]
 TOML_TYPES = ("application/toml", "text/toml", "text/x-toml")
-
-
-class PolicyOut(BaseModel):
-    """A product policy in force: its service version, fingerprint and content."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    product: str
-    version: int = Field(description="1, 2, ...: a new version per change")
-    policy_version: str = Field(description="as answers carry it: <product>@<version>")
-    fingerprint: str = Field(description="SHA-256 of the canonical policy")
-    created_by: str = Field(description="the API key (or CLI) that uploaded it")
-    created_at: str
-    policy: dict[str, JsonValue]
-
-
-class PolicySet(PolicyOut):
-    """The answer to an upload: `created` is false when the policy was unchanged."""
-
-    created: bool
-
-
-class Policies(BaseModel):
-    """The bank's products, each with its policy in force."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    policies: list[PolicyOut]
 
 
 def out(stored: policies.StoredPolicy) -> dict[str, Any]:
@@ -69,7 +41,16 @@ def out(stored: policies.StoredPolicy) -> dict[str, Any]:
     "/{product}",
     summary="Upload a product policy (YAML, or TOML with Content-Type application/toml)",
     response_model=PolicySet,
-    responses=documented(401, 403, 413, 422),
+    responses=documented(401, 403, 404, 413, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                kind: {"schema": {"type": "string", "description": "the policy file"}}
+                for kind in ("application/yaml", "application/toml")
+            },
+        }
+    },
 )
 async def put(
     product: Product,

@@ -64,8 +64,10 @@ def decide(
         approved_amount_cny=(
             None if asked is None or result.limit_cny == 0 else min(asked, result.limit_cny)
         ),
+        decline_reasons=result.decline_reasons,
         reasons=result.reasons,
         limit_drivers=result.drivers,
+        limit_explained=result.limit_explained,
         snapshot_as_of=snapshot_as_of,
         model=ModelRef(name=served.name, version=served.version, fingerprint=served.fingerprint),
         policy_version=policy.version,

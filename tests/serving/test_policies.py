@@ -11,6 +11,7 @@ import pytest
 from api_fixtures import LiveApi
 from sqlalchemy import select
 
+from models import wording
 from serving.db import repo
 from serving.db.models import Decision
 
@@ -167,3 +168,19 @@ def test_two_banks_answer_one_financing_request_under_their_own_policies(
     assert ours["limit_cny"] > 40_000.0 >= theirs["limit_cny"]
     assert ours["policy_fingerprint"] != theirs["policy_fingerprint"]
     assert theirs["policy_version"] == "sme_credit@1"
+
+
+def test_declines_lead_with_their_gate_in_words(live_api: LiveApi) -> None:
+    bank = live_api.client(live_api.keys.bank_a)
+    for code in live_api.codes:
+        response = bank.post("/v1/preapprovals", json={"uscc": code})
+        body = response.json()
+        if body.get("failed_gates"):
+            break
+    else:
+        pytest.fail("no entity of the tiny snapshot fails a gate")
+    zh, en = wording.gate_texts(body["failed_gates"][0])
+    assert body["decline_reasons"][0] == {"text_zh": zh, "text_en": en}
+    keys = list(body)
+    assert keys.index("decline_reasons") < keys.index("reasons")  # before any PD reason
+    assert body["limit_explained"]["text_en"] == "declined: limit CNY 0"
