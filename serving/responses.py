@@ -170,6 +170,38 @@ class OutcomesStored(_Out):
     results: list[OutcomeResult]
 
 
+class LinkedRow(_Out):
+    """Realised performance of the loans linked to one kind of answer."""
+
+    source: Literal["decision", "offer", "financing_request"]
+    model_version: str
+    product: str
+    policy_version: str
+    decision: str
+    loans: int
+    bads: int
+    bad_rate: float
+    mean_pd: float
+
+
+class LinkedPerformance(_Out):
+    """Matured loans linked to a decision, offer or financing request, by what decided them."""
+
+    model_config = _example(
+        as_of="2026-12-31",
+        horizon_months=12,
+        rows=[
+            {"source": "decision", "model_version": "3", "product": "sme_credit",
+             "policy_version": "sme_credit@2", "decision": "approve", "loans": 120, "bads": 3,
+             "bad_rate": 0.025, "mean_pd": 0.019}
+        ],
+    )  # fmt: skip
+
+    as_of: str
+    horizon_months: int
+    rows: list[LinkedRow]
+
+
 # --- banks' product policies -----------------------------------------------------------------
 
 

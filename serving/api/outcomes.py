@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from catalog import uscc
 from serving import outcome_checks
 from serving.db import repo
-from serving.deps import IdempotencyDep, OutcomesPrincipal, ServicesDep, SessionDep
+from serving.db.linked import linked_loans
+from serving.deps import IdempotencyDep, OutcomesPrincipal, ReaderDep, ServicesDep, SessionDep
 from serving.errors import ApiError, documented
-from serving.responses import OutcomesStored
-from serving.schemas import OutcomeBatchIn, OutcomeIn
+from serving.responses import LinkedPerformance, OutcomesStored
+from serving.schemas import IsoDate, OutcomeBatchIn, OutcomeIn
+from training import performance as realised
 
 router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
 
@@ -68,3 +70,22 @@ def report(
             422, "batch_too_large", f"at most {services.settings.max_batch * 10} outcomes per call"
         )
     return idempotency.answer(body, lambda: _store(session, principal.tenant_id, items))
+
+
+@router.get(
+    "/performance",
+    summary="Realised performance by decision, model version and product (linked outcomes)",
+    response_model=LinkedPerformance,
+    responses=documented(401, 403, 422),
+)
+def linked_performance(
+    principal: OutcomesPrincipal,
+    session: ReaderDep,
+    as_of: IsoDate | None = None,
+    horizon_months: Annotated[int, Query(ge=1, le=60)] = 12,
+) -> dict[str, Any]:
+    """Matured loans reported with a decision_id, offer_id or financing_request_id only."""
+    day = as_of or outcome_checks.today()
+    loans = linked_loans(session, principal.tenant_id, day, horizon_months)
+    rows = realised.by_decision(loans)
+    return {"as_of": day.isoformat(), "horizon_months": horizon_months, "rows": rows}

@@ -93,3 +93,27 @@ def test_linked_outcomes_must_be_the_banks_own(live_api: LiveApi) -> None:
     assert (
         theirs.post("/v1/outcomes", json=outcome(code, decision_id="not-an-id")).status_code == 422
     )
+
+
+def test_realised_performance_by_decision_model_and_product(live_api: LiveApi) -> None:
+    bank = live_api.client(live_api.keys.bank_a)
+    answer = bank.post("/v1/preapprovals", json={"uscc": live_api.codes[5]}).json()
+    defaulted = outcome(
+        live_api.codes[5],
+        decision_id=answer["decision_id"],
+        default_flag=True,
+        default_date="2024-09-01",
+    )
+    assert bank.post("/v1/outcomes", json=defaulted).status_code == 200
+    report = bank.get("/v1/outcomes/performance", params={"horizon_months": 12})
+    assert report.status_code == 200, report.text
+    keys = ("decision", answer["model"]["version"], answer["product"], answer["policy_version"])
+    [row] = [
+        r
+        for r in report.json()["rows"]
+        if (r["source"], r["model_version"], r["product"], r["policy_version"]) == keys
+        and r["decision"] == answer["decision"]
+    ]
+    assert row["loans"] >= 1
+    assert row["bads"] >= 1
+    assert bank.get("/v1/outcomes/performance", params={"horizon_months": 0}).status_code == 422
