@@ -17,7 +17,7 @@ import pandas as pd
 from catalog.errors import PrecreditError
 from serving.app import create_app
 from serving.config import Settings
-from serving.db import make_engine, repo, session_factory, upgrade
+from serving.db import make_engine, policies, repo, session_factory, upgrade
 from serving.http import ServerThread
 from serving.responses import Job, OutcomesStored, Promoted, Refreshed
 from simulation.lending import BankPolicy
@@ -56,6 +56,9 @@ def provision(settings: Settings, banks: Sequence[BankPolicy], pooling: bool) ->
                 keys[bank.bank_id] = repo.issue_key(
                     session, bank.bank_id, ["score", "outcomes", "admin"]
                 )
+                if bank.product_policy is not None:  # scoring and retraining then use it
+                    policy = bank.product_policy
+                    policies.set_policy(session, bank.bank_id, policy.product, policy, "simulation")
             session.commit()
     finally:
         engine.dispose()
