@@ -191,6 +191,25 @@ class ProductPolicy(_Strict):
         return hashlib.sha256(self.to_json().encode()).hexdigest()
 
 
+_FINGERPRINTS: dict[int, tuple[ProductPolicy, str]] = {}
+_MAX_REMEMBERED = 256
+
+
+def fingerprint_of(policy: ProductPolicy) -> str:
+    """`policy.fingerprint()`, computed once per policy object (the hot path asks per answer).
+
+    Keyed by identity and checked by identity, so a new or copied policy is hashed afresh.
+    """
+    found = _FINGERPRINTS.get(id(policy))
+    if found is not None and found[0] is policy:
+        return found[1]
+    if len(_FINGERPRINTS) >= _MAX_REMEMBERED:
+        _FINGERPRINTS.clear()
+    value = policy.fingerprint()
+    _FINGERPRINTS[id(policy)] = (policy, value)
+    return value
+
+
 def load_policy(path: Path) -> ProductPolicy:
     """Read and validate a `.yaml`, `.yml` or `.toml` policy file."""
     return _validate(config_file.read(path, "policy"), f"policy {path.name}")

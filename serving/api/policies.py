@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -13,7 +14,7 @@ from models.policy import ProductPolicy, parse_policy
 from serving.db import policies
 from serving.db.keys import Principal
 from serving.deps import AdminPrincipal, ReaderDep, ScorePrincipal, ServicesDep, SessionDep
-from serving.errors import documented
+from serving.errors import ApiError, documented
 from serving.responses import Policies, PolicySet
 from serving.state import Services
 
@@ -41,7 +42,7 @@ def out(stored: policies.StoredPolicy) -> dict[str, Any]:
     "/{product}",
     summary="Upload a product policy (YAML, or TOML with Content-Type application/toml)",
     response_model=PolicySet,
-    responses=documented(401, 403, 404, 413, 422),
+    responses=documented(401, 403, 404, 409, 413, 422),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -77,10 +78,16 @@ def _store(
     product: str,
     policy: ProductPolicy,
 ) -> dict[str, Any]:
-    stored, created = policies.set_policy(
-        session, principal.tenant_id, product, policy, f"key:{principal.key_id}"
-    )
-    session.commit()
+    try:
+        stored, created = policies.set_policy(
+            session, principal.tenant_id, product, policy, f"key:{principal.key_id}"
+        )
+        session.commit()
+    except IntegrityError:  # another upload took this version number first
+        session.rollback()
+        raise ApiError(
+            409, "conflict", "another upload of this product's policy came first; retry"
+        ) from None
     services.policies.invalidate(principal.tenant_id)
     return out(stored) | {"created": created}
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from models.decision import Decision, ModelRef, input_hash
+from models.policy import fingerprint_of
 from serving.decision.model_store import ServedModel
 from serving.decision.snapshot import SnapshotRow
 
@@ -71,7 +72,7 @@ def decide(
         snapshot_as_of=snapshot_as_of,
         model=ModelRef(name=served.name, version=served.version, fingerprint=served.fingerprint),
         policy_version=policy.version,
-        policy_fingerprint=policy.fingerprint(),
+        policy_fingerprint=fingerprint_of(policy),
         indicative_rate=policy.indicative_rate(result.grade_label),
         input_hash=input_hash(request.uscc, request.product, snapshot_as_of, matrix[0]),
     )

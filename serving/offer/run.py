@@ -40,6 +40,7 @@ from catalog import store, uscc
 from catalog.errors import NotFound
 from features import snapshot
 from models.batch import PreapprovalBatch, preapprove_batch
+from models.policy import fingerprint_of
 from serving.db import offers as offer_rows
 from serving.db import policies as bank_policies
 from serving.db import repo
@@ -227,7 +228,7 @@ def _start(sources: OfferSources, tenant_id: str, options: OfferOptions) -> _Con
         moment + dt.timedelta(days=options.valid_days),
         OfferCounts(expired=expired),
         policy_version=served.model.policy_.version,
-        policy_fingerprint=served.model.policy_.fingerprint(),
+        policy_fingerprint=fingerprint_of(served.model.policy_),
     )
     return _Context(sources.sessions, served, run, options.write_rows)
 
