@@ -20,13 +20,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from models.decision import Preapproval, Reason, input_hash
+from models import wording
+from models.decision import Preapproval, Reason, Wording, input_hash
 from models.explain import rank_reasons, reasons
 from models.limit import GATES, LimitResult, decide, required_inputs
 from models.pd_model import FeatureSpec
@@ -60,20 +61,27 @@ class Explained:
         """Row i's top reasons."""
         return reasons(self.spec, self.top[i], self.top_contribution[i], self.matrix[i])
 
-    def preapprovals(self) -> list[Preapproval]:
-        """Every row's typed pre-approval."""
+    def preapprovals(self, policy: ProductPolicy) -> list[Preapproval]:
+        """Every row's typed pre-approval (`policy`: the one that set the limits)."""
         return [
-            Preapproval(
-                **limit,
-                pd=float(self.pd[i]),
-                grade=int(self.grade[i]),
-                grade_label=str(self.grade_label[i]),
-                raw_score=float(self.raw[i]),
-                base_value=float(self.contributions[i, -1]),
-                reasons=self.reasons(i),
-            )
-            for i, limit in enumerate(self.limits.to_records())
+            self._preapproval(i, limit, policy) for i, limit in enumerate(self.limits.to_records())
         ]
+
+    def _preapproval(self, i: int, limit: dict[str, Any], policy: ProductPolicy) -> Preapproval:
+        pd, grade = float(self.pd[i]), str(self.grade_label[i])
+        declined = wording.decline_texts(limit["failed_gates"], limit["binding"], pd, policy)
+        zh, en = wording.limit_texts(limit, grade, pd, policy)
+        return Preapproval(
+            **limit,
+            pd=pd,
+            grade=int(self.grade[i]),
+            grade_label=grade,
+            raw_score=float(self.raw[i]),
+            base_value=float(self.contributions[i, -1]),
+            decline_reasons=[Wording(text_zh=z, text_en=e) for z, e in declined],
+            reasons=self.reasons(i),
+            limit_explained=Wording(text_zh=zh, text_en=en),
+        )
 
 
 def explain_rows(model: PreapprovalModel, features: pd.DataFrame | FloatArray) -> Explained:

@@ -42,6 +42,13 @@ class Reason(_Frozen):
     direction: Direction
 
 
+class Wording(_Frozen):
+    """A sentence for a loan officer, in Chinese and English."""
+
+    text_zh: str
+    text_en: str
+
+
 class LimitDriver(_Frozen):
     """An input behind the limit, with its role in setting it."""
 
@@ -67,7 +74,9 @@ class Preapproval(_Frozen):
     grade_label: str
     raw_score: float
     base_value: float
+    decline_reasons: list[Wording] = Field(description="why it declined, the deciding rule first")
     reasons: list[Reason]
+    limit_explained: Wording = Field(description="the limit in words, from the policy")
 
 
 class ModelRef(_Frozen):
@@ -96,11 +105,19 @@ class Decision(_Frozen):
     binding: str
     failed_gates: list[str]
     approved_amount_cny: float | None
+    decline_reasons: list[Wording] = Field(
+        description="a decline's rules in words (the failing gate first), before any PD reason"
+    )
     reasons: list[Reason]
     limit_drivers: list[LimitDriver]
+    limit_explained: Wording
     snapshot_as_of: str
     model: ModelRef
     policy_version: str
+    policy_fingerprint: str = Field(description="SHA-256 of the product policy that decided")
+    indicative_rate: float | None = Field(
+        description="the policy's indicative annual rate for this grade (rate band); null: none"
+    )
     input_hash: str = Field(exclude=True, description="recorded in the audit, not answered")
 
 
@@ -133,6 +150,7 @@ EXAMPLE: dict[str, JsonValue] = {
     "binding": "capacity:tax",
     "failed_gates": [],
     "approved_amount_cny": 500000.0,
+    "decline_reasons": [],
     "reasons": [
         {
             "code": "TAX_PAID_CNY_12M",
@@ -145,9 +163,16 @@ EXAMPLE: dict[str, JsonValue] = {
         }
     ],
     "limit_drivers": [{"feature": "tax_paid_cny_24m", "value": 790000.0, "role": "capacity"}],
+    "limit_explained": {
+        "text_zh": "年均纳税395,000元 × 8倍 × 系数0.75（等级G03，违约概率2.13%）= 800,000元（向下取整至千元）",
+        "text_en": "average annual tax CNY 395,000 × 8 × 0.75 for grade G03 (PD 2.13%) = CNY 800,000 "
+        "(rounded down to CNY 1,000)",
+    },
     "snapshot_as_of": "2025-12-31",
     "model": {"name": "precredit-platform", "version": "3", "fingerprint": "9c1d" * 16},
-    "policy_version": "platform_default@1",
+    "policy_version": "working_capital@1",
+    "policy_fingerprint": "5b2e" * 16,
+    "indicative_rate": 0.0435,
 }
 """A recorded answer as the API documents it (its example)."""
 

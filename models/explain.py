@@ -13,6 +13,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from models import wording
 from models.decision import Reason
 from models.pd_model import FeatureSpec
 
@@ -31,14 +32,15 @@ def display_value(spec: FeatureSpec, feature: str, value: float) -> float | str 
 
 
 def reason_texts(
-    spec: FeatureSpec, feature: str, shown: object, contribution: float
+    spec: FeatureSpec, feature: str, value: float, contribution: float
 ) -> tuple[str, str]:
-    """The Chinese and English text of a reason: feature, value and direction."""
-    zh, en = spec.texts.get(feature, (feature, feature))
+    """The Chinese and English text of a reason: feature, value (as labels) and direction."""
+    zh, en = wording.name_texts(feature, spec.texts.get(feature, (feature, feature)))
+    value_zh, value_en = wording.value_texts(feature, value, spec.categories)
     up = contribution > 0
     return (
-        f"{zh}：{'缺失' if shown is None else shown}（{'提高' if up else '降低'}风险）",
-        f"{en}: {'missing' if shown is None else shown} ({'raises' if up else 'lowers'} risk)",
+        f"{zh}：{value_zh}（{'提高' if up else '降低'}风险）",
+        f"{en}: {value_en} ({'raises' if up else 'lowers'} risk)",
     )
 
 
@@ -69,7 +71,7 @@ def reasons(
             break
         name = spec.names[j]
         shown = display_value(spec, name, float(values[j]))
-        zh, en = reason_texts(spec, name, shown, part)
+        zh, en = reason_texts(spec, name, float(values[j]), part)
         out.append(
             Reason(
                 code=name.upper(),

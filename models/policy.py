@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from functools import cache
 from importlib import resources
 from itertools import pairwise
@@ -24,6 +25,8 @@ from catalog.schema import ENTITY_TYPES, INDUSTRY_SECTIONS, TAX_GRADES
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Months = Annotated[int, Field(ge=0)]
+Rate = Annotated[float, Field(ge=0.0, le=0.36)]  # annual; 36%: the legal ceiling on lending
+GRADE_LABEL = re.compile(r"G[0-9]{2}")
 DEFAULT_CAPS = {
     "enterprise": 5_000_000.0,
     "individual": 1_000_000.0,
@@ -127,6 +130,21 @@ class ProductPolicy(_Strict):
     caps_cny: dict[str, NonNegative] = Field(default_factory=lambda: dict(DEFAULT_CAPS))
     min_limit_cny: NonNegative = 20_000.0
     gates: GatePolicy = GatePolicy()
+    rate_band: dict[str, Rate] = Field(  # omitted when empty: older fingerprints unchanged
+        default_factory=dict, exclude_if=lambda band: not band
+    )
+
+    @field_validator("rate_band")
+    @classmethod
+    def _grade_labels(cls, band: dict[str, float]) -> dict[str, float]:
+        bad = [i for i, label in enumerate(band) if not GRADE_LABEL.fullmatch(label)]
+        if bad:  # positions, not labels: errors never repeat raw input
+            raise ValueError(f"grade labels at positions {bad} must look like G01..G99")
+        return dict(sorted(band.items()))
+
+    def indicative_rate(self, grade_label: str) -> float | None:
+        """The rate band's indicative annual rate for a grade (None: no rate for it)."""
+        return self.rate_band.get(grade_label)
 
     @field_validator("pd_multiplier")
     @classmethod
@@ -173,6 +191,25 @@ class ProductPolicy(_Strict):
         return hashlib.sha256(self.to_json().encode()).hexdigest()
 
 
+_FINGERPRINTS: dict[int, tuple[ProductPolicy, str]] = {}
+_MAX_REMEMBERED = 256
+
+
+def fingerprint_of(policy: ProductPolicy) -> str:
+    """`policy.fingerprint()`, computed once per policy object (the hot path asks per answer).
+
+    Keyed by identity and checked by identity, so a new or copied policy is hashed afresh.
+    """
+    found = _FINGERPRINTS.get(id(policy))
+    if found is not None and found[0] is policy:
+        return found[1]
+    if len(_FINGERPRINTS) >= _MAX_REMEMBERED:
+        _FINGERPRINTS.clear()
+    value = policy.fingerprint()
+    _FINGERPRINTS[id(policy)] = (policy, value)
+    return value
+
+
 def load_policy(path: Path) -> ProductPolicy:
     """Read and validate a `.yaml`, `.yml` or `.toml` policy file."""
     return _validate(config_file.read(path, "policy"), f"policy {path.name}")
@@ -184,6 +221,11 @@ def default_policy() -> ProductPolicy:
     text = resources.files("models.policies").joinpath(DEFAULT_POLICY_FILE).read_text("utf-8")
     where = f"policy {DEFAULT_POLICY_FILE}"
     return _validate(config_file.parse(text, ".yaml", where), where)
+
+
+def parse_policy(text: str, suffix: str, where: str) -> ProductPolicy:
+    """Validate an uploaded policy (YAML, or TOML when `suffix` is `.toml`)."""
+    return _validate(config_file.parse(text, suffix, where), where)
 
 
 def _validate(data: Any, where: str) -> ProductPolicy:

@@ -147,7 +147,7 @@ class PreapprovalModel:
         `features` is a frame, or a rows x features array in spec order (the serving hot path).
         One row or many, the same code (`models.batch.explain_rows`) gives the same answer.
         """
-        return explain_rows(self, features).preapprovals()
+        return explain_rows(self, features).preapprovals(self.policy_)
 
     def preapprove(self, features: pd.DataFrame | np.ndarray) -> list[dict[str, Any]]:
         """`preapprovals` as plain dicts (one per row, e.g. for a frame or MLflow's pyfunc)."""

@@ -22,6 +22,7 @@ from serving.api import (
     meta,
     models,
     outcomes,
+    policies,
     preapprovals,
     watch,
 )
@@ -30,6 +31,7 @@ from serving.db.engine import make_engine, session_factory
 from serving.db.migrate import upgrade
 from serving.decision.audit_writer import AuditWriter, lock_path_for
 from serving.decision.model_store import PLATFORM, ModelHolder
+from serving.decision.policies import PolicyBook
 from serving.decision.snapshot import Snapshot
 from serving.metrics import Metrics
 from serving.retraining import JobRunner
@@ -66,6 +68,7 @@ def build_services(settings: Settings) -> Services:
         Metrics(),
         JobRunner(settings, sessions),
         audit,
+        PolicyBook(readers),
     )
 
 
@@ -148,7 +151,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     docs.install(app)
-    routers = (preapprovals, decisions, outcomes, models, financing, entities, watch, meta)
+    routers = (
+        preapprovals,
+        decisions,
+        outcomes,
+        policies,
+        models,
+        financing,
+        entities,
+        watch,
+        meta,
+    )
     for router in (module.router for module in routers):
         app.include_router(router)
     app.add_middleware(Observe)

@@ -57,10 +57,8 @@ def _answer(
     services: Services, session: Session, request: FinancingRequest, bank: str
 ) -> FinancingAnswer:
     try:
-        served = services.models.get(bank)
-        scored = decisions.evaluate(
-            services, bank, request.uscc, served.model.policy_.product, request.amount_cny
-        )
+        # the bank's own default product policy (serving.decision.policies)
+        scored = decisions.evaluate(services, bank, request.uscc, None, request.amount_cny)
         recorded = decisions.record(session, [scored])[0]
         answer = recorded.model_dump(mode="json")
         status, decision_id = 200, recorded.decision_id

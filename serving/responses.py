@@ -202,6 +202,83 @@ class OutcomesStored(_Out):
     results: list[OutcomeResult]
 
 
+class LinkedRow(_Out):
+    """Realised performance of the loans linked to one kind of answer."""
+
+    source: Literal["decision", "offer", "financing_request"]
+    model_version: str
+    product: str
+    policy_version: str
+    decision: str
+    loans: int
+    bads: int
+    bad_rate: float
+    mean_pd: float
+
+
+class LinkedPerformance(_Out):
+    """Matured loans linked to a decision, offer or financing request, by what decided them."""
+
+    model_config = _example(
+        as_of="2026-12-31",
+        horizon_months=12,
+        rows=[
+            {"source": "decision", "model_version": "3", "product": "sme_credit",
+             "policy_version": "sme_credit@2", "decision": "approve", "loans": 120, "bads": 3,
+             "bad_rate": 0.025, "mean_pd": 0.019}
+        ],
+    )  # fmt: skip
+
+    as_of: str
+    horizon_months: int
+    rows: list[LinkedRow]
+
+
+# --- banks' product policies -----------------------------------------------------------------
+
+
+POLICY_EXAMPLE: dict[str, JsonValue] = {
+    "product": "sme_credit",
+    "version": 2,
+    "policy_version": "sme_credit@2",
+    "fingerprint": "5b2e" * 16,
+    "created_by": "key:0f8e9b6c-2a7d-4e51-b3c9-a1d2e4f60718",
+    "created_at": "2026-12-04T10:00:00+00:00",
+    "policy": {"bank": "bank_a", "product": "sme_credit", "version": "sme_credit@2",
+               "min_limit_cny": 20000.0, "rate_band": {"G01": 0.035, "G02": 0.04}},
+}  # fmt: skip
+
+
+class PolicyOut(_Out):
+    """A product policy in force: its service version, fingerprint and content."""
+
+    model_config = _example(**POLICY_EXAMPLE)
+
+    product: str
+    version: int = Field(description="1, 2, ...: a new version per change")
+    policy_version: str = Field(description="as answers carry it: <product>@<version>")
+    fingerprint: str = Field(description="SHA-256 of the canonical policy")
+    created_by: str = Field(description="the API key (or CLI) that uploaded it")
+    created_at: str
+    policy: dict[str, JsonValue]
+
+
+class PolicySet(PolicyOut):
+    """The answer to an upload: `created` is false when the policy was unchanged."""
+
+    model_config = _example(**POLICY_EXAMPLE, created=True)
+
+    created: bool
+
+
+class Policies(_Out):
+    """The bank's products, each with its policy in force."""
+
+    model_config = _example(policies=[POLICY_EXAMPLE])
+
+    policies: list[PolicyOut]
+
+
 # --- public credit evaluation and early warnings ---------------------------------------------
 
 

@@ -22,9 +22,11 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.errors import NotFound, PrecreditError
+from models.policy import ProductPolicy, default_policy
 from serving.config import Settings
-from serving.db import audit, jobs, promotions, repo, tenants
+from serving.db import audit, jobs, policies, promotions, repo, tenants
 from serving.db.models import Job, Tenant
+from serving.decision.policies import default_product
 from serving.errors import ApiError
 from serving.monitor import references
 from serving.monitor import run as monitoring
@@ -121,6 +123,7 @@ def _retrain(settings: Settings, sessions: sessionmaker[Session], job: Job) -> d
         assert tenant is not None
         loans, pooled = loans_of(session, tenant.id, as_of), pooled_loans(session, tenant, as_of)
         auto = tenant.promotion_policy == "auto"
+        policy = bank_policy(session, tenant.id)
     config = PipelineConfig(
         settings.store,
         settings.mlflow_uri,
@@ -133,7 +136,8 @@ def _retrain(settings: Settings, sessions: sessionmaker[Session], job: Job) -> d
         actor=f"retrain job {job.id} ({job.trigger}, {job.requested_by})",
         requested_by=job.requested_by,
     )
-    outcome = retrain(RetrainInput(tenant.id, loans, pooled, job.trigger, config.actor), config)
+    job_input = RetrainInput(tenant.id, loans, pooled, job.trigger, config.actor)
+    outcome = retrain(job_input, config, policy)
     if outcome.promotion is not None:
         with sessions() as session:
             promotions.record(session, outcome.promotion)
@@ -147,6 +151,13 @@ def _retrain(settings: Settings, sessions: sessionmaker[Session], job: Job) -> d
         else "refused_by_gate",
         "matured_loans": len(loans),
     }
+
+
+def bank_policy(session: Session, tenant_id: str) -> ProductPolicy | None:
+    """The bank's own default product policy (None: it has uploaded none, the platform's)."""
+    bank = policies.latest(session, tenant_id)
+    product = default_product(bank, default_policy().product)
+    return bank[product].policy if bank else None
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,13 @@ class PreapprovalBatchIn(_Strict):
     items: Annotated[list[PreapprovalIn], Field(min_length=1)]
 
 
+LinkId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-f-]{32,36}$"),
+    Field(description="the bank's own decision, offer or financing request id (else 404)"),
+]
+
+
 class OutcomeIn(BaseModel):
     """A loan's actual result as the bank observed it on `observation_date`."""
 
@@ -82,6 +89,9 @@ class OutcomeIn(BaseModel):
         | None
     ) = None
     observation_date: IsoDate
+    decision_id: LinkId | None = None
+    offer_id: LinkId | None = None
+    financing_request_id: LinkId | None = None
 
 
 class OutcomeBatchIn(BaseModel):

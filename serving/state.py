@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from serving.config import Settings
 from serving.decision.audit_writer import AuditWriter
 from serving.decision.model_store import ModelHolder
+from serving.decision.policies import PolicyBook
 from serving.decision.snapshot import Snapshot
 from serving.metrics import Metrics
 from serving.retraining import JobRunner
@@ -28,3 +29,4 @@ class Services:
     metrics: Metrics
     jobs: JobRunner
     audit: AuditWriter  # group commit of decision rows (see serving.decision.audit_writer)
+    policies: PolicyBook  # banks' product policies in force (see serving.decision.policies)

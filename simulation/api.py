@@ -18,7 +18,7 @@ import pandas as pd
 from catalog.errors import PrecreditError
 from serving.app import create_app
 from serving.config import Settings
-from serving.db import make_engine, repo, session_factory, upgrade
+from serving.db import make_engine, policies, repo, session_factory, upgrade
 from serving.http import ServerThread
 from serving.responses import Job, OutcomesStored, Promoted, Refreshed
 from simulation.lending import BankPolicy
@@ -68,6 +68,9 @@ def provision(
                     repo.issue_key(session, bank.bank_id, ["score", "outcomes", "admin"]),
                     repo.issue_key(session, bank.bank_id, ["admin"]),
                 )
+                if bank.product_policy is not None:  # scoring and retraining then use it
+                    policy = bank.product_policy
+                    policies.set_policy(session, bank.bank_id, policy.product, policy, "simulation")
             session.commit()
     finally:
         engine.dispose()

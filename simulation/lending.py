@@ -19,6 +19,7 @@ import pandas as pd
 
 from catalog import uscc
 from catalog.store import Connection
+from models.policy import ProductPolicy
 from training import metrics
 
 FloatArray = npt.NDArray[np.float64]
@@ -53,6 +54,7 @@ class BankPolicy:
     explore_share: float = 0.1  # share of lawful declines granted a small test loan
     explore_cap_cny: float = 50_000.0
     promotion: Literal["auto", "manual"] = "auto"
+    product_policy: ProductPolicy | None = None  # its own product policy (None: the platform's)
 
 
 def open_entities(con: Connection, day: dt.date) -> list[str]:

@@ -17,6 +17,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from models.limit import decide
+from models.policy import ProductPolicy
 from models.preapproval import PreapprovalModel
 from serving.config import Settings
 from serving.responses import Job
@@ -96,10 +97,13 @@ def served_model(answers: list[dict[str, Any] | None]) -> tuple[ServingModel, st
     return ServingModel(name=name, version=version, fingerprint=fingerprint), str(as_of)
 
 
-def cold_frame(model: PreapprovalModel, features: pd.DataFrame) -> pd.DataFrame:
-    """The cold-start model's decision, limit and PD (its own policy), without reasons."""
+def cold_frame(
+    model: PreapprovalModel, features: pd.DataFrame, policy: ProductPolicy | None = None
+) -> pd.DataFrame:
+    """The cold-start model's decision, limit and PD (under the bank's policy if it has one,
+    else the model's), without reasons."""
     pd_ = model.predict_proba(features)
-    limits = decide(model.policy_, features, pd_)
+    limits = decide(policy or model.policy_, features, pd_)
     return pd.DataFrame({"decision": limits.decision, "limit_cny": limits.limit_cny, "pd": pd_})
 
 
@@ -213,7 +217,7 @@ def score_round(
 ) -> Scored:
     """Compare served, cold-start and rule on the pool; grant the bank's loans."""
     served, (model, snapshot_as_of) = served_frame(answers), served_model(answers)
-    cold = cold_frame(cold_model, data.features)
+    cold = cold_frame(cold_model, data.features, data.bank.product_policy)
     granted = grants(
         served.assign(requested_amount_cny=data.pool["requested_amount_cny"].to_numpy()),
         data.bank,

@@ -111,3 +111,18 @@ def decision_mix(decisions: pd.DataFrame, period: Period) -> list[dict[str, Any]
             }
         )
     return rows
+
+
+LINK_KEYS = ("source", "model_version", "product", "policy_version", "decision")
+
+
+def by_decision(loans: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per (source, model version, product, policy version, decision): loans, bads, bad rate,
+    mean PD. `loans` holds those keys, label (1 = default) and pd; source says what the
+    outcome was linked to (decision, offer or financing request)."""
+    if loans.empty:
+        return []
+    return [
+        dict(zip(LINK_KEYS, (str(k) for k in keys), strict=True)) | _rates(group)
+        for keys, group in loans.groupby(list(LINK_KEYS), sort=True)
+    ]

@@ -29,6 +29,7 @@ from precredit.cli import (
     monitor,
     offers,
     platform,
+    policies,
     promotions,
     retrain,
     service,
@@ -66,6 +67,7 @@ app.command("simulate")(simulate.simulate)
 app.add_typer(service.banks_app, name="banks")
 app.add_typer(clients.operators_app, name="operators")
 app.add_typer(clients.financing_app, name="financing-platform")
+app.add_typer(policies.policies_app, name="policies")
 app.add_typer(offers.offers_app, name="offers")
 app.add_typer(offers.webhooks_app, name="webhooks")
 app.add_typer(audit.audit_app, name="audit")

@@ -71,6 +71,11 @@ def _listener(host: str, port: int) -> socket.socket:
     return sock
 
 
+def session() -> Session:
+    """A session on the service database (migrated to head first)."""
+    return _sessions()
+
+
 def _sessions() -> Session:
     from precredit.settings import get_settings
     from serving.db.engine import make_engine, session_factory

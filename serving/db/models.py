@@ -191,6 +191,23 @@ class Outcome(Base):
     observation_date: Mapped[dt.date]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decision_id: Mapped[str | None] = mapped_column(String(36))
+    offer_id: Mapped[str | None] = mapped_column(String(36))
+    financing_request_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class ProductPolicyVersion(Base):
+    """One version of a bank's product policy (`models.policy.ProductPolicy` as canonical JSON)."""
+
+    __tablename__ = "product_policies"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    product: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    policy_json: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class IdempotencyKey(Base):
@@ -275,6 +292,8 @@ class Offer(Base):
     valid_until: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime | None]
     revoke_reason: Mapped[str | None] = mapped_column(String(64))
+    policy_version: Mapped[str | None] = mapped_column(String(64))
+    policy_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class WebhookEndpoint(Base):

@@ -29,9 +29,19 @@ class OutcomeFields(TypedDict):
     max_dpd: NotRequired[int | None]
     dpd_history_json: NotRequired[str | None]
     observation_date: dt.date
+    decision_id: NotRequired[str | None]
+    offer_id: NotRequired[str | None]
+    financing_request_id: NotRequired[str | None]
 
 
-_OPTIONAL = {"default_date": None, "max_dpd": None, "dpd_history_json": None}
+_OPTIONAL = {
+    "default_date": None,
+    "max_dpd": None,
+    "dpd_history_json": None,
+    "decision_id": None,
+    "offer_id": None,
+    "financing_request_id": None,
+}
 
 
 def upsert_outcome(session: Session, tenant_id: str, fields: OutcomeFields) -> UpsertResult:

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from catalog import uscc
-from catalog.errors import InvalidInput, InvalidUSCC, NotFound
+from catalog.errors import InvalidUSCC, NotFound
 from models.decision import Decision, RecordedDecision
-from serving.db import repo
+from serving.db import policies, repo
 from serving.decision import scoring
 from serving.decision.model_store import ServedModel
 from serving.state import Services
@@ -46,11 +46,6 @@ def code_flag(code: str) -> str | None:
     return None
 
 
-def _check_product(served: ServedModel, product: str) -> None:
-    if product != served.model.policy_.product:
-        raise InvalidInput(f"unknown product for this bank (known: {served.model.policy_.product})")
-
-
 @dataclass(frozen=True)
 class Scored:
     """An answer and the audit row that records it (written by `record`)."""
@@ -60,12 +55,14 @@ class Scored:
 
 
 def evaluate(
-    services: Services, tenant: str, code: str, product: str, requested: float | None
+    services: Services, tenant: str, code: str, product: str | None, requested: float | None
 ) -> Scored:
-    """Score one request without touching the service database."""
+    """Score one request without touching the service database (None: the bank's default
+    product)."""
     canonical, flag = _code(services, code)
-    served = services.models.get(tenant)  # one reference: score and reasons from one version
-    _check_product(served, product)
+    # one reference: score and reasons from one model version, limits from one policy version
+    served = services.policies.served(services.models.get(tenant), tenant, product)
+    product = served.model.policy_.product
     row = services.snapshot.row(canonical)
     request = scoring.Request(canonical, product, requested, flag)
     features = scoring.feature_values_dict(row, served.model.spec.names)
@@ -84,8 +81,8 @@ def evaluate(
         model_name=served.name,
         model_version=served.version,
         model_sha256=served.fingerprint,
-        policy_version=served.model.policy_.version,
-        policy_fingerprint=served.model.policy_.fingerprint(),
+        policy_version=answer.policy_version,
+        policy_fingerprint=answer.policy_fingerprint,
         registry_fingerprint=row.registry_fingerprint,
         snapshot_as_of=dt.date.fromisoformat(row.as_of),
         input_hash=answer.input_hash,
@@ -132,7 +129,9 @@ def replay(services: Services, session: Session, tenant: str, decision_id: str) 
     row = repo.get_decision(session, tenant, decision_id)
     if row is None:
         raise NotFound("no such decision")
-    served = services.models.version(row.model_name, row.model_version)
+    served = _policy_of(
+        services, session, row, services.models.version(row.model_name, row.model_version)
+    )
     features = json.loads(row.features_json)
     request = scoring.Request(row.uscc, row.product, row.requested_amount_cny, code_flag(row.uscc))
     answer = scoring.decide(served, request, features, row.snapshot_as_of.isoformat())
@@ -143,3 +142,13 @@ def replay(services: Services, session: Session, tenant: str, decision_id: str) 
         "original": json.loads(row.response_json),
         "replayed": replayed,
     }
+
+
+def _policy_of(services: Services, session: Session, row: Any, served: ServedModel) -> ServedModel:
+    """`served` under the policy the stored decision was made with (the model's own if none)."""
+    if row.policy_fingerprint == served.model.policy_.fingerprint():
+        return served
+    stored = policies.by_fingerprint(session, row.tenant_id, row.policy_fingerprint)
+    if stored is None:
+        return served
+    return services.policies.under(served, stored.policy, stored.fingerprint)

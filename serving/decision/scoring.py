@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from models.decision import Decision, ModelRef, input_hash
+from models.policy import fingerprint_of
 from serving.decision.model_store import ServedModel
 from serving.decision.snapshot import SnapshotRow
 
@@ -48,6 +49,7 @@ def decide(
         [[math.nan if features[n] is None else features[n] for n in names]], dtype=np.float64
     )
     result = served.model.preapprovals(matrix)[0]
+    policy = served.model.policy_
     asked = request.requested_amount_cny
     return Decision(
         uscc=request.uscc,
@@ -63,10 +65,14 @@ def decide(
         approved_amount_cny=(
             None if asked is None or result.limit_cny == 0 else min(asked, result.limit_cny)
         ),
+        decline_reasons=result.decline_reasons,
         reasons=result.reasons,
         limit_drivers=result.drivers,
+        limit_explained=result.limit_explained,
         snapshot_as_of=snapshot_as_of,
         model=ModelRef(name=served.name, version=served.version, fingerprint=served.fingerprint),
-        policy_version=served.model.policy_.version,
+        policy_version=policy.version,
+        policy_fingerprint=fingerprint_of(policy),
+        indicative_rate=policy.indicative_rate(result.grade_label),
         input_hash=input_hash(request.uscc, request.product, snapshot_as_of, matrix[0]),
     )

@@ -40,10 +40,13 @@ from catalog import store, uscc
 from catalog.errors import NotFound
 from features import snapshot
 from models.batch import PreapprovalBatch, preapprove_batch
+from models.policy import fingerprint_of
 from serving.db import offers as offer_rows
+from serving.db import policies as bank_policies
 from serving.db import repo
 from serving.db.models import new_id, utcnow
 from serving.decision.model_store import ModelHolder, ServedModel
+from serving.decision.policies import default_product, with_policy
 from serving.offer import events as offer_events
 from serving.offer.export import export_offers
 
@@ -92,6 +95,8 @@ class OfferRun:
     counts: OfferCounts = field(default_factory=OfferCounts)
     exports: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
+    policy_version: str = ""
+    policy_fingerprint: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
@@ -100,6 +105,8 @@ class OfferRun:
             "model_name": self.model_name,
             "model_version": self.model_version,
             "product": self.product,
+            "policy_version": self.policy_version,
+            "policy_fingerprint": self.policy_fingerprint,
             "now": self.now.isoformat(),
             "valid_until": self.valid_until.isoformat(),
             **asdict(self.counts),
@@ -207,7 +214,11 @@ def _start(sources: OfferSources, tenant_id: str, options: OfferOptions) -> _Con
             raise NotFound(f"tenant {tenant_id!r} does not exist")
         offer_rows.lock_tenant(session, tenant_id)
         expired = offer_rows.expire(session, tenant_id, moment)
+        bank = bank_policies.latest(session, tenant_id)
     served = sources.models.get(tenant_id)
+    product = default_product(bank, served.model.policy_.product)
+    if product in bank:  # the bank's own default product policy
+        served = with_policy(served, bank[product].policy)
     run = OfferRun(
         tenant_id,
         served.name,
@@ -216,6 +227,8 @@ def _start(sources: OfferSources, tenant_id: str, options: OfferOptions) -> _Con
         moment,
         moment + dt.timedelta(days=options.valid_days),
         OfferCounts(expired=expired),
+        policy_version=served.model.policy_.version,
+        policy_fingerprint=fingerprint_of(served.model.policy_),
     )
     return _Context(sources.sessions, served, run, options.write_rows)
 
@@ -311,6 +324,8 @@ def _offer_row(
         "reasons_json": _json(reasons),
         "model_name": ctx.served.name,
         "model_version": ctx.served.version,
+        "policy_version": ctx.run.policy_version,
+        "policy_fingerprint": ctx.run.policy_fingerprint,
         "snapshot_as_of": batch.as_of[i],
         "input_hash": batch.input_hash(i),
         "status": "active",

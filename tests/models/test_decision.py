@@ -13,6 +13,8 @@ ANSWER_KEYS = {  # the answer's keys before it was typed (README, tests/serving/
     "uscc", "product", "decision", "limit_cny", "pd", "grade", "grade_label", "binding",
     "failed_gates", "approved_amount_cny", "reasons", "limit_drivers", "snapshot_as_of",
     "model", "policy_version",
+    # added for issue 14: the policy's fingerprint and rate, decline and limit texts
+    "policy_fingerprint", "indicative_rate", "decline_reasons", "limit_explained",
 }  # fmt: skip
 REASON = {
     "code": "TAX_PAID_CNY_12M",
@@ -42,6 +44,12 @@ def decision(**changes: object) -> Decision:
         "snapshot_as_of": "2025-12-31",
         "model": {"name": "precredit-platform", "version": "1", "fingerprint": "f" * 64},
         "policy_version": "2025.1",
+        "policy_fingerprint": "b" * 64,
+        "indicative_rate": None,
+        "decline_reasons": [
+            {"text_zh": "近12个月未纳税", "text_en": "no tax paid in the last 12 months"}
+        ],
+        "limit_explained": {"text_zh": "拒绝，额度为0元", "text_en": "declined: limit CNY 0"},
         "input_hash": "a" * 64,
     }
     return Decision.model_validate(fields | changes)

@@ -221,3 +221,13 @@ def test_bad_json_is_invalid_input() -> None:
         ProductPolicy.from_json("{not json")
     with pytest.raises(InvalidInput, match="version: Field required"):
         ProductPolicy.from_json("{}")
+
+
+def test_the_cached_fingerprint_follows_each_policy_object() -> None:
+    from models.policy import default_policy, fingerprint_of
+
+    policy = default_policy()
+    assert fingerprint_of(policy) == policy.fingerprint()
+    changed = policy.model_copy(update={"min_limit_cny": 30_000.0})
+    assert fingerprint_of(changed) == changed.fingerprint() != policy.fingerprint()
+    assert fingerprint_of(policy) == policy.fingerprint()  # not overwritten by the copy

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from catalog.errors import ModelUnavailable
+from models import wording
 from models.explain import ADDITIVITY_TOLERANCE, additivity_error
 from models.preapproval import FILES, PreapprovalModel
 from training.dataset import time_split
@@ -161,7 +162,7 @@ def check_reasons(
         raises = contribution > 0
         assert reason["direction"] == ("raises_risk" if raises else "lowers_risk")
         assert reason["code"] == feature.upper()
-        zh, en = model.spec.texts[feature]
+        zh, en = wording.name_texts(feature, model.spec.texts[feature])  # log amounts in CNY
         assert reason["text_zh"].startswith(zh)
         assert reason["text_en"].startswith(en)
         assert ("提高风险" if raises else "降低风险") in reason["text_zh"]

@@ -243,7 +243,7 @@ def test_idempotency_keys_are_per_bank(live_api: LiveApi) -> None:
     headers = {"Idempotency-Key": key}
     a = live_api.client(live_api.keys.bank_a).post("/v1/outcomes", json=body, headers=headers)
     b = live_api.client(live_api.keys.bank_b).post(
-        "/v1/outcomes", json=body | {"granted_amount_cny": 1.0}, headers=headers
+        "/v1/outcomes", json=body | {"granted_amount_cny": 160_000.0}, headers=headers
     )
     assert a.status_code == b.status_code == 200
     assert "Idempotent-Replayed" not in b.headers

@@ -180,7 +180,8 @@ def _financing(paths: Paths, code: str) -> dict[str, Any]:
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> None:
-    for key in (*COMPARED, "reasons", "limit_drivers", "input_hash", "approved_amount_cny"):
+    texts = ("decline_reasons", "limit_explained", "policy_version", "policy_fingerprint")
+    for key in (*COMPARED, "reasons", "limit_drivers", "input_hash", "approved_amount_cny", *texts):
         assert a[key] == b[key], key
 
 
