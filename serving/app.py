@@ -26,7 +26,7 @@ from serving.api import (
     watch,
 )
 from serving.config import Settings, get_settings, registry_http_defaults
-from serving.db.engine import make_engine, session_factory
+from serving.db.engine import make_engine, pool_size_for, session_factory
 from serving.db.migrate import upgrade
 from serving.decision.audit_writer import AuditWriter, lock_path_for
 from serving.decision.model_store import PLATFORM, ModelHolder
@@ -51,7 +51,8 @@ def build_services(settings: Settings) -> Services:
         holder.get(PLATFORM)
     except PrecreditError as error:
         log.error("no model in service yet: %s", error.message)
-    engine = make_engine(settings.service_db)
+    pool_size = pool_size_for(settings.db_connections, settings.workers)
+    engine = make_engine(settings.service_db, pool_size=pool_size)
     reads = engine.execution_options(isolation_level="AUTOCOMMIT")
     readers = session_factory(reads)
     sessions = session_factory(engine)
