@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from catalog.errors import PrecreditError
-from serving import errors
+from serving import errors, logs
 from serving.api import (
     decisions,
     docs,
@@ -31,6 +31,7 @@ from serving.db.migrate import upgrade
 from serving.decision.audit_writer import AuditWriter, lock_path_for
 from serving.decision.model_store import PLATFORM, ModelHolder
 from serving.decision.snapshot import Snapshot
+from serving.guard import RequestGuard
 from serving.metrics import Metrics
 from serving.retraining import JobRunner
 from serving.state import Services
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The API with its error handlers, routers and metrics middleware."""
     settings = settings or get_settings()
     registry_http_defaults()
+    logs.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -152,6 +154,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (preapprovals, decisions, outcomes, models, financing, entities, watch, meta)
     for router in (module.router for module in routers):
         app.include_router(router)
+    app.add_middleware(
+        RequestGuard,
+        body_timeout_seconds=settings.body_timeout_seconds,
+        max_body_bytes=settings.max_body_bytes,
+    )
     app.add_middleware(Observe)
     return app
 

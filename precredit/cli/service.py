@@ -48,7 +48,8 @@ def serve(
     upgrade(get_settings().migration_db)  # once, before workers start
     # Workers read it to size their database pools: together they hold PRECREDIT_DB_CONNECTIONS.
     os.environ["PRECREDIT_WORKERS"] = str(max(workers, 1))
-    config = http.config("serving.app:create_app", host, port, workers, factory=True)
+    limits = http.Limits.of(get_settings())
+    config = http.config("serving.app:create_app", host, port, workers, limits, factory=True)
     if workers <= 1:
         uvicorn.Server(config).run()
         return

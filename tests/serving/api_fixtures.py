@@ -27,7 +27,7 @@ from features import snapshot as feature_snapshot
 from serving.app import create_app
 from serving.config import Settings
 from serving.db import make_engine, repo, session_factory, sqlite_url, upgrade
-from serving.http import ServerThread
+from serving.http import Limits, ServerThread
 
 PG_ADMIN_URL = os.environ.get(
     "PRECREDIT_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -151,7 +151,9 @@ class LiveApi:
             "max_body_bytes": MAX_BODY_BYTES,
         } | self.overrides
         settings = Settings(home=self.home, database_url=self.database_url, **options)
-        self._server = ServerThread(create_app(settings), name=f"api-{self.kind}").start()
+        self._server = ServerThread(
+            create_app(settings), name=f"api-{self.kind}", limits=Limits.of(settings)
+        ).start()
         self.base_url = self._server.base_url
 
     def client(self, key: str | None = None) -> httpx.Client:
