@@ -36,6 +36,7 @@ from serving import http
 from serving.db import repo
 from serving.db import webhooks as outbox
 from serving.db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from serving.db.secrets import SecretBox
 from serving.decision.model_store import ModelHolder
 from serving.offer.run import OfferOptions, OfferSources, run_offers
 from serving.webhooks import (
@@ -49,7 +50,9 @@ from serving.webhooks import (
 )
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
-POLICY = RetryPolicy(base_seconds=10, factor=2, max_attempts=4, timeout_seconds=5)
+POLICY = RetryPolicy(
+    base_seconds=10, factor=2, max_attempts=4, timeout_seconds=5, allow_private=True
+)  # the receivers listen on 127.0.0.1: the development setting
 
 
 @dataclass
@@ -124,7 +127,8 @@ def banks(sessions: sessionmaker[Session]) -> tuple[str, str]:
 def endpoint(sessions: sessionmaker[Session], tenant: str, url: str, **kw: object) -> str:
     """Register an endpoint a day before T0; its secret."""
     with sessions.begin() as session:
-        _, secret = outbox.add_endpoint(session, tenant, url, now=T0 - dt.timedelta(days=1), **kw)  # type: ignore[arg-type]
+        options = outbox.EndpointOptions(now=T0 - dt.timedelta(days=1), allow_private=True)
+        _, secret = outbox.add_endpoint(session, tenant, url, options=options, **kw)  # type: ignore[arg-type]
     return secret
 
 
@@ -219,13 +223,13 @@ def test_unsafe_urls_are_refused(url: str) -> None:
 
 
 def test_loopback_http_and_https_urls_are_accepted() -> None:
-    for url in [
-        "https://bank-a.example/hooks?x=1",
-        "http://127.0.0.1:8080/h",
-        "http://localhost/h",
-        "http://[::1]:9/h",
-    ]:
-        assert outbox.checked_url(url) == url
+    assert (
+        outbox.checked_url("https://bank-a.example/hooks?x=1") == "https://bank-a.example/hooks?x=1"
+    )
+    for url in ["http://127.0.0.1:8080/h", "http://localhost/h", "http://[::1]:9/h"]:
+        with pytest.raises(InvalidInput):
+            outbox.checked_url(url)  # plain http only with the development setting
+        assert outbox.checked_url(url, allow_private=True) == url
 
 
 # --- delivery -------------------------------------------------------------------------------
@@ -409,6 +413,8 @@ def test_webhooks_commands_add_list_and_deliver(
     state, url = receiver
     monkeypatch.setenv("PRECREDIT_HOME", str(tmp_path))
     monkeypatch.delenv("PRECREDIT_DATABASE_URL", raising=False)
+    monkeypatch.setenv("PRECREDIT_WEBHOOK_ALLOW_PRIVATE", "true")  # the receiver is on loopback
+    monkeypatch.setenv("PRECREDIT_WEBHOOK_KEY", SecretBox.new_key())
     get_settings.cache_clear()
     runner = CliRunner()
     try:
@@ -422,6 +428,8 @@ def test_webhooks_commands_add_list_and_deliver(
         from serving.db import make_engine, session_factory, sqlite_url
 
         sessions = session_factory(make_engine(sqlite_url(tmp_path / "service.db")))
+        with sessions() as session:
+            stored = session.scalars(select(WebhookEndpoint.secret)).one()
         with sessions.begin() as session:
             outbox.add_events(
                 session, "bank_a", [("offer.created", {"n": 1})], dt.datetime.now(dt.UTC)
@@ -432,6 +440,8 @@ def test_webhooks_commands_add_list_and_deliver(
         get_settings.cache_clear()
     assert added.exit_code == 0
     assert re.fullmatch(r"whsec_\S{43}", state.secret)
+    assert stored.startswith("fernet:")  # sealed at rest
+    assert state.secret not in stored
     assert listed.exit_code == 0
     assert url in listed.output
     assert state.secret not in listed.output
