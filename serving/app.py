@@ -24,6 +24,7 @@ from serving.api import (
     outcomes,
     preapprovals,
     watch,
+    webhooks,
 )
 from serving.config import Settings, get_settings, registry_http_defaults
 from serving.db.engine import make_engine, pool_size_for, session_factory
@@ -151,7 +152,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     docs.install(app)
-    routers = (preapprovals, decisions, outcomes, models, financing, entities, watch, meta)
+    routers = (
+        preapprovals,
+        decisions,
+        outcomes,
+        models,
+        financing,
+        entities,
+        watch,
+        webhooks,
+        meta,
+    )
     for router in (module.router for module in routers):
         app.include_router(router)
     app.add_middleware(

@@ -21,7 +21,17 @@ from jsonschema import Draft202012Validator
 
 from catalog import uscc
 from serving import responses
-from serving.api import decisions, entities, financing, meta, models, outcomes, preapprovals, watch
+from serving.api import (
+    decisions,
+    entities,
+    financing,
+    meta,
+    models,
+    outcomes,
+    preapprovals,
+    watch,
+    webhooks,
+)
 from serving.app import create_app
 from serving.config import Settings
 from serving.errors import ErrorBody
@@ -62,7 +72,17 @@ def json_schema(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_walk_sees_every_route(spec: dict[str, Any]) -> None:
-    modules = (preapprovals, decisions, outcomes, models, financing, entities, watch, meta)
+    modules = (
+        preapprovals,
+        decisions,
+        outcomes,
+        models,
+        financing,
+        entities,
+        watch,
+        webhooks,
+        meta,
+    )
     routes = [r for m in modules for r in m.router.routes if isinstance(r, APIRoute)]
     declared = {(method.lower(), r.path) for r in routes for method in r.methods}
     assert {(m, p) for m, p, _ in operations(spec)} == declared

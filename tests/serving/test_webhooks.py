@@ -6,6 +6,7 @@ A receiver is a `ThreadingHTTPServer` that checks every signature with the endpo
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -71,6 +72,7 @@ class Receiver:
 
     fail_first: int = 0
     secret: str = ""
+    redirect: str = ""  # answer 307 to this Location instead
     requests: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -84,6 +86,8 @@ class Receiver:
         )
         with self._lock:
             self.requests.append(Received(path, headers, body, verified))
+            if self.redirect:
+                return 307
             return 500 if len(self.requests) <= self.fail_first else 204
 
     def events(self) -> list[dict[str, Any]]:
@@ -101,6 +105,8 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             code = state.handle(self.path, dict(self.headers.items()), body)
             self.send_response(code)
+            if code == 307:
+                self.send_header("Location", state.redirect)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -233,6 +239,36 @@ def test_loopback_http_and_https_urls_are_accepted() -> None:
 
 
 # --- delivery -------------------------------------------------------------------------------
+
+
+def test_a_host_that_now_resolves_inside_is_not_called(
+    sessions: sessionmaker[Session], banks: tuple[str, str], receiver: tuple[Receiver, str]
+) -> None:
+    """DNS rebinding: the endpoint was accepted, its host resolves inside at delivery."""
+    state, url = receiver
+    state.secret = endpoint(sessions, "bank_a", url)  # registered under the development rule
+    one_event(sessions)
+    strict = dataclasses.replace(POLICY, allow_private=False)
+    report = deliver_due(sessions, T0, policy=strict)
+    assert (report.claimed, report.failures) == (1, 1)
+    assert state.requests == []  # never called
+    [attempt] = deliveries(sessions)
+    assert attempt.status_code is None
+    assert attempt.error is not None
+    assert attempt.error.startswith("refused: ")
+
+
+def test_redirects_are_not_followed(
+    sessions: sessionmaker[Session], banks: tuple[str, str], receiver: tuple[Receiver, str]
+) -> None:
+    state, url = receiver
+    state.secret, state.redirect = endpoint(sessions, "bank_a", url), "http://127.0.0.1:9/"
+    one_event(sessions)
+    report = deliver_due(sessions, T0, policy=POLICY)
+    assert report.failures == 1
+    assert len(state.requests) == 1
+    [attempt] = deliveries(sessions)
+    assert attempt.status_code == 307
 
 
 def test_failed_deliveries_are_retried_with_backoff_until_delivered(
