@@ -67,6 +67,9 @@ class Limits:
         )
 
 
+LIMITS_ATTRIBUTE = "precredit_limits"
+
+
 class _HeadersTooLarge(Exception):
     """Raised inside the parser's callbacks: stops parsing, answered 431."""
 
@@ -79,10 +82,9 @@ class Protocol(HttpToolsProtocol):
     are 408; unparsable requests are 400 `invalid_http`. Each answer closes the connection.
     """
 
-    limits = Limits()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self.limits: Limits = getattr(config, LIMITS_ATTRIBUTE, Limits())
         self._header_bytes = 0
         self._too_large = False
         self._header_timer: asyncio.TimerHandle | None = None
@@ -170,11 +172,6 @@ def _status_line(status: int) -> bytes:
     return f"HTTP/1.1 {status} {phrase}\r\n".encode()
 
 
-def protocol_for(limits: Limits) -> type[Protocol]:
-    """The protocol class that enforces `limits` (uvicorn instantiates it per connection)."""
-    return type("LimitedProtocol", (Protocol,), {"limits": limits})
-
-
 def config(
     app: Any,
     host: str,
@@ -185,12 +182,12 @@ def config(
 ) -> uvicorn.Config:
     """The uvicorn configuration the CLI, the tests and the benchmarks all serve with."""
     chosen = limits or Limits()
-    return uvicorn.Config(
+    served = uvicorn.Config(
         app,
         host=host,
         port=port,
         workers=workers,
-        http=protocol_for(chosen),
+        http=Protocol,
         log_level="warning",
         access_log=False,
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
@@ -199,6 +196,10 @@ def config(
         h11_max_incomplete_event_size=chosen.max_header_bytes,
         **options,
     )
+    # The protocol reads its limits from the config: a config and its protocol class must
+    # pickle (by name) into the worker processes of `--workers N`.
+    setattr(served, LIMITS_ATTRIBUTE, chosen)
+    return served
 
 
 class ServerStartFailed(PrecreditError):

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from api_fixtures import (
+    WEBHOOK_KEY,
     ApiStacks,
     LiveApi,
     create_banks,
@@ -36,7 +37,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.db import make_engine, repo, session_factory, sqlite_url, upgrade
-from serving.db.models import FinancingRequest, Outcome, WatchedEntity
+from serving.db.models import Decision, FinancingRequest, Outcome, WatchedEntity, WebhookEndpoint
 from serving.http import free_port
 
 BURST = 100
@@ -49,6 +50,7 @@ class Target:
 
     base_url: str
     bank_key: str
+    admin_key: str
     platform_key: str
     codes: list[str]
     sessions: sessionmaker[Session]
@@ -157,7 +159,36 @@ def check_financing(target: Target) -> None:
     assert count(target.sessions, stored) == len(ids) == len(ok)
 
 
-CHECKS = [check_watchlist, check_outcomes, check_financing]
+def check_webhooks(target: Target) -> None:
+    url = f"https://93.184.215.14/hooks/{uuid.uuid4().hex}"  # public: resolved, never called
+    responses = burst(
+        target.base_url,
+        target.admin_key,
+        lambda client, _: client.post("/v1/webhooks", json={"url": url}),
+    )
+    ok = acknowledged(responses, 201)
+    assert ok
+    stored = select(func.count()).where(WebhookEndpoint.url == url)
+    assert count(target.sessions, stored) == len({r.json()["endpoint_id"] for r in ok}) == len(ok)
+
+
+def check_preapprovals(target: Target) -> None:
+    code = target.codes[10]
+    mine = select(func.count()).where(Decision.tenant_id == "bank_a", Decision.uscc == code)
+    before = count(target.sessions, mine)
+    responses = burst(
+        target.base_url,
+        target.bank_key,
+        lambda client, _: client.post("/v1/preapprovals", json={"uscc": code}),
+    )
+    ok = [r for r in responses if r.status_code == 200]
+    for response in responses:  # a busy audit is 503 audit_unavailable: never a 500
+        assert response.status_code in {200, 503}, response.text
+    assert ok
+    assert count(target.sessions, mine) - before == len(ok)
+
+
+CHECKS = [check_watchlist, check_outcomes, check_financing, check_webhooks, check_preapprovals]
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +199,7 @@ def sqlite_target(
     url = sqlite_url(tmp_path_factory.mktemp("burst") / "service.db")
     api = LiveApi.start("sqlite-burst", api_stacks.home, url)
     key = platform_setup(api.sessions)
-    yield Target(api.base_url, api.keys.bank_a, key, api.codes, api.sessions)
+    yield Target(api.base_url, api.keys.bank_a, api.keys.admin_a, key, api.codes, api.sessions)
     api.stop()
 
 
@@ -185,7 +216,8 @@ def postgres_target(api_stacks: ApiStacks) -> Iterator[Target]:
         keys = create_banks(sessions)
         key = platform_setup(sessions)
         with serve_two_workers(api_stacks.home, url) as base_url:
-            yield Target(base_url, keys.bank_a, key, snapshot_codes(api_stacks.home), sessions)
+            codes = snapshot_codes(api_stacks.home)
+            yield Target(base_url, keys.bank_a, keys.admin_a, key, codes, sessions)
         engine.dispose()
 
 
@@ -196,6 +228,7 @@ class _Served:
             "PRECREDIT_HOME": str(home),
             "PRECREDIT_DATABASE_URL": url,
             "PRECREDIT_MODEL_POLL_SECONDS": "0",
+            "PRECREDIT_WEBHOOK_KEY": WEBHOOK_KEY,
         }
         command = [
             sys.executable,
