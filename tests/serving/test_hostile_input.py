@@ -6,16 +6,22 @@ of their own with short timeouts. Everything stays on 127.0.0.1, every wait is b
 
 from __future__ import annotations
 
+import pickle
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from api_fixtures import ApiStacks, LiveApi
+from sqlalchemy.pool import QueuePool
 
 from catalog import uscc
-from serving.db import sqlite_url
+from serving import http
+from serving.db import make_engine, sqlite_url
+from serving.db.engine import POOL_TIMEOUT_SECONDS, pool_size_for
+from serving.http import Limits
 
 VALID = uscc.build("9", "1", "441500", "MA5FXX01")
 PATHS = [
@@ -157,3 +163,24 @@ def test_keep_alive_connections_close_when_idle(tight_api: LiveApi) -> None:
         answer = read_all(sock)
     assert answer.startswith(b"HTTP/1.1 200")
     assert time.monotonic() - started < KEEP_ALIVE + 5
+
+
+def test_the_server_config_carries_every_limit() -> None:
+    limits = Limits(
+        max_header_bytes=4_096, header_timeout_seconds=2, keep_alive_seconds=3, max_connections=7
+    )
+    served = http.config("serving.app:create_app", "127.0.0.1", 0, 2, limits, factory=True)
+    assert (served.limit_concurrency, served.timeout_keep_alive) == (7, 3)
+    assert served.h11_max_incomplete_event_size == 4_096
+    assert pickle.loads(pickle.dumps(served)).http is http.Protocol  # reaches --workers N
+
+
+def test_each_worker_pool_is_its_share_of_the_connections(tmp_path: Path) -> None:
+    assert [pool_size_for(40, w) for w in (1, 2, 4, 64)] == [40, 20, 10, 2]
+    engine = make_engine(sqlite_url(tmp_path / "service.db"), pool_size=pool_size_for(40, 2))
+    try:
+        pool = engine.pool
+        assert isinstance(pool, QueuePool)
+        assert (pool.size(), pool.timeout()) == (20, POOL_TIMEOUT_SECONDS)
+    finally:
+        engine.dispose()
