@@ -82,7 +82,8 @@ def _service(url: str | None, scratch: Path, events: bool) -> tuple[Any, str]:
     with sessions.begin() as session:
         repo.create_tenant(session, tenant, "Bench bank")
         if events:  # nothing listens: the events are written, not delivered
-            outbox.add_endpoint(session, tenant, "http://127.0.0.1:9/bench")
+            dev = outbox.EndpointOptions(allow_private=True)
+            outbox.add_endpoint(session, tenant, "http://127.0.0.1:9/bench", options=dev)
     return sessions, tenant
 
 

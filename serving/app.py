@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from catalog.errors import PrecreditError
-from serving import errors
+from serving import errors, logs
 from serving.api import (
     decisions,
     docs,
@@ -25,14 +25,16 @@ from serving.api import (
     policies,
     preapprovals,
     watch,
+    webhooks,
 )
 from serving.config import Settings, get_settings, registry_http_defaults
-from serving.db.engine import make_engine, session_factory
+from serving.db.engine import make_engine, pool_size_for, session_factory
 from serving.db.migrate import upgrade
 from serving.decision.audit_writer import AuditWriter, lock_path_for
 from serving.decision.model_store import PLATFORM, ModelHolder
 from serving.decision.policies import PolicyBook
 from serving.decision.snapshot import Snapshot
+from serving.guard import RequestGuard
 from serving.metrics import Metrics
 from serving.retraining import JobRunner
 from serving.state import Services
@@ -53,7 +55,8 @@ def build_services(settings: Settings) -> Services:
         holder.get(PLATFORM)
     except PrecreditError as error:
         log.error("no model in service yet: %s", error.message)
-    engine = make_engine(settings.service_db)
+    pool_size = pool_size_for(settings.db_connections, settings.workers)
+    engine = make_engine(settings.service_db, pool_size=pool_size)
     reads = engine.execution_options(isolation_level="AUTOCOMMIT")
     readers = session_factory(reads)
     sessions = session_factory(engine)
@@ -121,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The API with its error handlers, routers and metrics middleware."""
     settings = settings or get_settings()
     registry_http_defaults()
+    logs.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -160,10 +164,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         financing,
         entities,
         watch,
+        webhooks,
         meta,
     )
     for router in (module.router for module in routers):
         app.include_router(router)
+    app.add_middleware(
+        RequestGuard,
+        body_timeout_seconds=settings.body_timeout_seconds,
+        max_body_bytes=settings.max_body_bytes,
+    )
     app.add_middleware(Observe)
     return app
 

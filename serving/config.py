@@ -23,6 +23,15 @@ class Settings(BaseSettings):
     migration_database_url: str | None = None  # the schema owner's; default: database_url
     max_batch: int = 100
     max_body_bytes: int = 1_000_000
+    workers: int = 1  # worker processes serving the API (`precredit serve --workers` sets it)
+    db_connections: int = 40  # database connections all workers together may hold
+    max_header_bytes: int = 16_384  # request line and headers; more: 431
+    header_timeout_seconds: float = 10.0  # to receive the request line and headers
+    body_timeout_seconds: float = 30.0  # between two parts of a request body
+    keep_alive_seconds: float = 5.0  # an idle keep-alive connection is closed after this
+    max_connections: int = 1_000  # concurrent connections per worker; more: 503
+    webhook_key: str | None = None  # Fernet key that encrypts webhook secrets at rest
+    webhook_allow_private: bool = False  # development only: http and loopback/private targets
     model_poll_seconds: float = 30.0
     retrain_min_own_defaults: int = 200  # fewer: boost from the platform model
     retrain_min_new_outcomes: int = 500  # matured loans since the last retraining
@@ -44,6 +53,13 @@ class Settings(BaseSettings):
     def _batch_bounds(cls, value: int) -> int:
         if not 1 <= value <= 10_000:
             raise ValueError("PRECREDIT_MAX_BATCH must be between 1 and 10000")
+        return value
+
+    @field_validator("workers", "db_connections", "max_connections", "max_header_bytes")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("workers, connections and header limits are at least 1")
         return value
 
     @model_validator(mode="after")

@@ -14,6 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.errors import PrecreditError
@@ -84,9 +86,11 @@ EXAMPLES: dict[int, tuple[str, ErrorDetail]] = {
           message="the request does not match the schema", problems=[Problem(
           loc=["body", "application_date"], msg="a date is a string in the form YYYY-MM-DD",
           type="value_error")])),
-    503: ("A model or the platform snapshot is unavailable", ErrorDetail(
+    503: ("A model, the platform snapshot or the database is unavailable (database_busy "
+          "comes with Retry-After)", ErrorDetail(
           code="model_unavailable", message="no model in service for this bank")),
 }  # fmt: skip
+RETRY_AFTER_SECONDS = 1
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -175,6 +179,14 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=exc.status_code)
 
 
+async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
+    """A lock wait or the connection pool ran out (or the database went away): retry shortly."""
+    log.warning("database busy on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    body = error_body("database_busy", "the database is busy; retry after a moment")
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return JSONResponse(body, status_code=503, headers=headers)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return JSONResponse(
@@ -198,4 +210,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PrecreditError, _ours)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(OperationalError, _database_busy)
+    app.add_exception_handler(PoolTimeout, _database_busy)
     app.add_exception_handler(Exception, _unexpected)

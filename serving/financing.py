@@ -28,7 +28,11 @@ LIST_LIMIT = 100
 def route(
     services: Services, session: Session, platform: str, body: FinancingRequestIn
 ) -> dict[str, Any]:
-    """Store the request and every opted-in bank's answer (one transaction); the full answer."""
+    """Store the request and every opted-in bank's answer (one short transaction); the answer.
+
+    The banks score before the write transaction opens: on SQLite a transaction holds the
+    write lock, and concurrent requests would otherwise queue behind each other's scoring.
+    """
     code = uscc.canonical(body.uscc)
     services.snapshot.row(code)  # an entity the platform does not know: 404 before anything
     banks = session.scalars(
@@ -36,6 +40,8 @@ def route(
         .where(Tenant.financing_opt_in.is_(True), Tenant.platform.is_(False))
         .order_by(Tenant.id)
     ).all()
+    session.rollback()  # end the read: no lock is held while the banks score
+    scored = [(bank, _evaluate(services, bank, code, body.amount_cny)) for bank in banks]
     request = FinancingRequest(
         id=new_id(),
         tenant_id=platform,
@@ -47,23 +53,34 @@ def route(
     )
     session.add(request)
     session.flush()
-    for bank in banks:
-        session.add(_answer(services, session, request, bank))
-    session.commit()
-    return read(session, platform, request.id)
+    answers = [_answer(session, request, bank, outcome) for bank, outcome in scored]
+    session.add_all(answers)
+    session.commit()  # answered from memory: a second transaction could wait for the lock
+    return _request_dict(request) | {"answers": [_answer_dict(a) for a in answers]}
+
+
+def _evaluate(
+    services: Services, bank: str, code: str, amount: float | None
+) -> decisions.Scored | PrecreditError:
+    try:  # the bank's own default product policy (serving.decision.policies)
+        return decisions.evaluate(services, bank, code, None, amount)
+    except PrecreditError as error:
+        return error
 
 
 def _answer(
-    services: Services, session: Session, request: FinancingRequest, bank: str
+    session: Session,
+    request: FinancingRequest,
+    bank: str,
+    outcome: decisions.Scored | PrecreditError,
 ) -> FinancingAnswer:
-    try:
-        # the bank's own default product policy (serving.decision.policies)
-        scored = decisions.evaluate(services, bank, request.uscc, None, request.amount_cny)
-        recorded = decisions.record(session, [scored])[0]
+    if isinstance(outcome, PrecreditError):
+        answer = error_body(outcome.code, outcome.message)
+        status, decision_id = outcome.http_status, None
+    else:
+        recorded = decisions.record(session, [outcome])[0]
         answer = recorded.model_dump(mode="json")
         status, decision_id = 200, recorded.decision_id
-    except PrecreditError as error:
-        answer, status, decision_id = error_body(error.code, error.message), error.http_status, None
     return FinancingAnswer(
         request_id=request.id,
         tenant_id=bank,

@@ -11,10 +11,12 @@ they get the one JSON error shape, with a fixed message that never echoes the re
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -23,6 +25,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from catalog.errors import PrecreditError
+from serving.config import Settings
 from serving.errors import error_body
 
 INVALID_HTTP = json.dumps(
@@ -36,29 +39,150 @@ INVALID_HTTP = json.dumps(
 WORKER_HEALTHCHECK_SECONDS = 60
 
 
+HEADERS_TOO_LARGE = json.dumps(
+    error_body("headers_too_large", "the request line and headers are over the limit")
+).encode()
+HEADER_TIMEOUT = json.dumps(
+    error_body("request_timeout", "the request line and headers came too slowly")
+).encode()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one connection may take: header bytes and the waits for headers and keep-alive."""
+
+    max_header_bytes: int = 16_384
+    header_timeout_seconds: float = 10.0
+    keep_alive_seconds: float = 5.0
+    max_connections: int = 1_000
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        """The limits a service's settings ask for."""
+        return cls(
+            settings.max_header_bytes,
+            settings.header_timeout_seconds,
+            settings.keep_alive_seconds,
+            settings.max_connections,
+        )
+
+
+LIMITS_ATTRIBUTE = "precredit_limits"
+
+
+class _HeadersTooLarge(Exception):
+    """Raised inside the parser's callbacks: stops parsing, answered 431."""
+
+
 class Protocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol whose 400 for unparsable requests is JSON."""
+    """uvicorn's httptools protocol with JSON refusals, a header size limit and a header timeout.
+
+    A request line and headers over `limits.max_header_bytes` are 431; headers not complete
+    within `limits.header_timeout_seconds` of the connection (or of the request's first byte)
+    are 408; unparsable requests are 400 `invalid_http`. Each answer closes the connection.
+    """
+
+    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self.limits: Limits = getattr(config, LIMITS_ATTRIBUTE, Limits())
+        self._header_bytes = 0
+        self._too_large = False
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Serve the connection; its first request's headers must arrive in time."""
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Forget the connection and its header timer."""
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        """A new request: count its header bytes afresh, against the header timeout."""
+        super().on_message_begin()
+        self._header_bytes = 0
+        if self._header_timer is None:
+            self._arm_header_timer()
+
+    def on_url(self, url: bytes) -> None:
+        """Count the request line against the header limit."""
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Count a header against the limit."""
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        """The headers are in: no header timeout any more for this request."""
+        self._disarm_header_timer()
+        super().on_headers_complete()
+
+    def _count(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > self.limits.max_header_bytes:
+            self._too_large = True
+            raise _HeadersTooLarge
+
+    def _arm_header_timer(self) -> None:
+        self._header_timer = self.loop.call_later(
+            self.limits.header_timeout_seconds, self._header_timeout
+        )
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timeout(self) -> None:
+        self._header_timer = None
+        if self.cycle is None or self.cycle.response_complete:  # no request in the app
+            self._refuse(408, HEADER_TIMEOUT)
 
     def send_400_response(self, msg: str) -> None:
-        """Answer 400 `invalid_http` and close (the request never reached the app)."""
-        head = [STATUS_LINE[400]]
+        """Answer 400 `invalid_http` (431 for oversized headers) and close."""
+        if self._too_large:
+            self._refuse(431, HEADERS_TOO_LARGE)
+            return
+        self._refuse(400, INVALID_HTTP)
+
+    def _refuse(self, status: int, body: bytes) -> None:
+        if self.transport.is_closing():
+            return
+        head = [STATUS_LINE.get(status) or _status_line(status)]
         for name, value in self.server_state.default_headers:
             head.extend([name, b": ", value, b"\r\n"])
         head.extend(
             [
                 b"content-type: application/json\r\n",
-                b"content-length: " + str(len(INVALID_HTTP)).encode() + b"\r\n",
+                b"content-length: " + str(len(body)).encode() + b"\r\n",
                 b"connection: close\r\n\r\n",
-                INVALID_HTTP,
+                body,
             ]
         )
         self.transport.write(b"".join(head))
         self.transport.close()
 
 
-def config(app: Any, host: str, port: int, workers: int = 1, **options: Any) -> uvicorn.Config:
+def _status_line(status: int) -> bytes:
+    phrase = {408: "Request Timeout", 431: "Request Header Fields Too Large"}.get(status, "")
+    return f"HTTP/1.1 {status} {phrase}\r\n".encode()
+
+
+def config(
+    app: Any,
+    host: str,
+    port: int,
+    workers: int = 1,
+    limits: Limits | None = None,
+    **options: Any,
+) -> uvicorn.Config:
     """The uvicorn configuration the CLI, the tests and the benchmarks all serve with."""
-    return uvicorn.Config(
+    chosen = limits or Limits()
+    served = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -67,8 +191,15 @@ def config(app: Any, host: str, port: int, workers: int = 1, **options: Any) -> 
         log_level="warning",
         access_log=False,
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        timeout_keep_alive=max(int(chosen.keep_alive_seconds), 1),
+        limit_concurrency=chosen.max_connections,
+        h11_max_incomplete_event_size=chosen.max_header_bytes,
         **options,
     )
+    # The protocol reads its limits from the config: a config and its protocol class must
+    # pickle (by name) into the worker processes of `--workers N`.
+    setattr(served, LIMITS_ATTRIBUTE, chosen)
+    return served
 
 
 class ServerStartFailed(PrecreditError):
@@ -91,11 +222,17 @@ class ServerThread:
     `start` returns once `/healthz` answers 200; `stop` (or leaving the `with`) shuts it down.
     """
 
-    def __init__(self, app: Any, name: str = "api", start_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        app: Any,
+        name: str = "api",
+        start_seconds: float = 60.0,
+        limits: Limits | None = None,
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.start_seconds = start_seconds
-        self._server = uvicorn.Server(config(app, "127.0.0.1", self.port))
+        self._server = uvicorn.Server(config(app, "127.0.0.1", self.port, limits=limits))
         self._thread = threading.Thread(target=self._server.run, name=name, daemon=True)
 
     def start(self) -> ServerThread:

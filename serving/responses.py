@@ -524,3 +524,43 @@ class BatchAnswer(_Out):
     )
 
     results: list[BatchItem]
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+
+_ENDPOINT: dict[str, JsonValue] = {
+    "endpoint_id": "3f1c9a2e-4b7d-4e8a-9c1f-2a6b5d7e8f90",
+    "url": "https://hooks.bank-a.example/precredit",
+    "events": ["offer.created", "warning.created"],
+    "created_at": "2026-12-04T09:30:00+00:00",
+    "disabled_at": None,
+}
+
+
+class WebhookEndpointOut(_Out):
+    """A registered endpoint (its secret is never shown again)."""
+
+    model_config = _example(**_ENDPOINT)
+
+    endpoint_id: str
+    url: str
+    events: list[str]
+    created_at: str
+    disabled_at: str | None
+
+
+class WebhookCreated(WebhookEndpointOut):
+    """A new endpoint and its signing secret: shown this once, keep it safe."""
+
+    model_config = _example(**_ENDPOINT, secret="whsec_" + "x" * 43)
+
+    secret: str
+
+
+class WebhookEndpoints(_Out):
+    """The bank's endpoints, oldest first, disabled ones included."""
+
+    model_config = _example(endpoints=[_ENDPOINT])
+
+    endpoints: list[WebhookEndpointOut]

@@ -149,5 +149,13 @@ CodeInPath = Annotated[
     ),
 ]
 
+
+class WebhookIn(_Strict):
+    """A bank's endpoint for events: an https URL and the event types it wants (all if none)."""
+
+    url: Annotated[str, Field(min_length=8, max_length=2_000)]
+    events: Annotated[list[str], Field(min_length=1, max_length=10)] | None = None
+
+
 MODELS = (WatchIn, PreapprovalIn, PreapprovalBatchIn, OutcomeIn, OutcomeBatchIn, RetrainIn, PromoteIn,
-          FinancingRequestIn)  # fmt: skip
+          FinancingRequestIn, WebhookIn)  # fmt: skip

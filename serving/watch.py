@@ -12,39 +12,39 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog import store, uscc
 from catalog.errors import InvalidInput, NotFound
 from platform_services.warnings.run import EntityWarning, warnings_for
 from serving.db import webhooks
+from serving.db.bulk import insert_ignoring_duplicates
 from serving.db.models import WarningNotice, WatchedEntity, utcnow
 
 EVENT = "warning.created"
 SOURCES = ("borrower", "offer", "other")
 MAX_WATCHED_PER_CALL = 1_000
+WATCHLIST = cast(Table, WatchedEntity.__table__)
 
 
 def add(session: Session, tenant: str, codes: Sequence[str], source: str) -> int:
-    """Watch `codes` (canonical credit codes); returns how many were new. Caller commits."""
+    """Watch `codes` (canonical credit codes); returns how many were new. Caller commits.
+
+    One `INSERT ... ON CONFLICT DO NOTHING`: concurrent requests for the same code keep one
+    entry and none fails on the primary key.
+    """
     if source not in SOURCES:
         raise InvalidInput(f"source is one of {', '.join(SOURCES)}")
     wanted = sorted({uscc.canonical(c) for c in codes})
-    known = set(
-        session.scalars(
-            select(WatchedEntity.uscc).where(
-                WatchedEntity.tenant_id == tenant, WatchedEntity.uscc.in_(wanted)
-            )
-        )
-    )
-    fresh = [c for c in wanted if c not in known]
-    session.add_all(
-        WatchedEntity(tenant_id=tenant, uscc=c, source=source, created_at=utcnow()) for c in fresh
-    )
-    return len(fresh)
+    if not wanted:
+        return 0
+    now = utcnow()
+    rows = [{"tenant_id": tenant, "uscc": c, "source": source, "created_at": now} for c in wanted]
+    statement = insert_ignoring_duplicates(session, WATCHLIST, rows)
+    return len(session.execute(statement.returning(WATCHLIST.c.uscc)).all())
 
 
 def remove(session: Session, tenant: str, code: str) -> None:

@@ -23,14 +23,17 @@ import hmac
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
+from catalog.errors import InvalidInput
 from serving.db import webhooks as outbox
 from serving.db.models import utcnow
+from serving.db.secrets import SecretBox
+from serving.targets import check_target
 
 SIGNATURE_HEADER = "X-Precredit-Signature"
 EVENT_ID_HEADER = "X-Precredit-Event-Id"
@@ -68,7 +71,12 @@ def verify_signature(
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long to retry, and how long one request may take."""
+    """How often and how long to retry, how long one request may take, and where it may go.
+
+    Every delivery resolves the endpoint's host again and refuses private addresses (DNS
+    rebinding) unless `allow_private` (development only); redirects are never followed.
+    `box` opens the sealed signing secrets.
+    """
 
     base_seconds: float = 30.0
     factor: float = 2.0
@@ -76,6 +84,8 @@ class RetryPolicy:
     max_attempts: int = 8
     timeout_seconds: float = 10.0
     lease_seconds: float = 300.0
+    allow_private: bool = False
+    box: SecretBox | None = field(default=None, repr=False)
 
     def delay(self, attempts: int) -> dt.timedelta:
         """The wait after the `attempts`-th failed attempt."""
@@ -125,11 +135,11 @@ def deliver_due(
     lease = dt.timedelta(seconds=max(rules.lease_seconds, 2 * limit * rules.timeout_seconds))
     with sessions.begin() as session:
         due = outbox.claim_due(session, moment, limit, lease)
-        work = [(event, outbox.targets(session, event)) for event in due]
+        work = [(event, outbox.targets(session, event, rules.box)) for event in due]
     report = DeliveryReport()
     with _client(client, rules) as http:
         for event, targets in work:
-            attempts = [_post(http, event, target, moment) for target in targets]
+            attempts = [_post(http, event, target, moment, rules) for target in targets]
             status = _settle(sessions, event, attempts, moment, rules)
             report.add(status, len(attempts), sum(not _ok(a) for a in attempts))
     return report
@@ -158,14 +168,23 @@ def _client(client: httpx.Client | None, policy: RetryPolicy) -> Iterator[httpx.
         yield client
         return
     headers = {"User-Agent": USER_AGENT}
-    with httpx.Client(timeout=policy.timeout_seconds, headers=headers) as owned:
+    with httpx.Client(
+        timeout=policy.timeout_seconds, headers=headers, follow_redirects=False
+    ) as owned:
         yield owned
 
 
 def _post(
-    client: httpx.Client, event: outbox.DueEvent, target: outbox.Target, now: dt.datetime
+    client: httpx.Client,
+    event: outbox.DueEvent,
+    target: outbox.Target,
+    now: dt.datetime,
+    policy: RetryPolicy,
 ) -> dict[str, Any]:
-    """One signed POST; the attempt as a `webhook_deliveries` row (without ids)."""
+    """One signed POST; the attempt as a `webhook_deliveries` row (without ids).
+
+    The host is resolved again first: one that now points inside is refused, not called.
+    """
     body = event.body.encode()
     headers = {
         "Content-Type": "application/json",
@@ -176,12 +195,17 @@ def _post(
     started = time.perf_counter()
     code: int | None = None
     try:
-        with client.stream("POST", target.url, content=body, headers=headers) as response:
+        check_target(target.url, policy.allow_private)
+        with client.stream(
+            "POST", target.url, content=body, headers=headers, follow_redirects=False
+        ) as response:
             code = response.status_code
             _drain(response)
         error = None if 200 <= code < 300 else f"HTTP {code}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:300]
+    except InvalidInput as exc:  # the host resolves inside (or not at all) now
+        error = f"refused: {exc.message}"[:300]
     return {
         "endpoint_id": target.id,
         "status_code": code,

@@ -119,10 +119,18 @@ def add(
     event: Annotated[list[str] | None, typer.Option(help="Event type to send [all]")] = None,
 ) -> None:
     """Register an endpoint; prints its signing secret once, alone on the last line."""
+    from precredit.settings import get_settings
     from serving.db import webhooks as outbox
+    from serving.db.secrets import box_for
+    from serving.targets import check_target
 
+    settings = get_settings()
+    check_target(url, settings.webhook_allow_private)
+    options = outbox.EndpointOptions(
+        box=box_for(settings.webhook_key), allow_private=settings.webhook_allow_private
+    )
     with _sessions().begin() as session:
-        info, secret = outbox.add_endpoint(session, tenant, url, event or None)
+        info, secret = outbox.add_endpoint(session, tenant, url, event or None, options)
     typer.echo(
         f"endpoint {info.id} for {tenant}: {info.url} ({', '.join(info.events)}); "
         "its signing secret (shown once):"
@@ -171,11 +179,17 @@ def deliver(
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request")] = 10.0,
 ) -> None:
     """Post due events to their endpoints, signed, retrying with exponential backoff."""
+    from precredit.settings import get_settings
+    from serving.db.secrets import box_for
     from serving.webhooks import RetryPolicy, deliver_all_due
 
-    sessions = _sessions()
+    settings, sessions = get_settings(), _sessions()
     policy = RetryPolicy(
-        base_seconds=base_seconds, max_attempts=max_attempts, timeout_seconds=timeout
+        base_seconds=base_seconds,
+        max_attempts=max_attempts,
+        timeout_seconds=timeout,
+        allow_private=settings.webhook_allow_private,
+        box=box_for(settings.webhook_key),
     )
     try:
         while True:

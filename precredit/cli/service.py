@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
@@ -45,7 +46,10 @@ def serve(
     from serving.db.migrate import upgrade
 
     upgrade(get_settings().migration_db)  # once, before workers start
-    config = http.config("serving.app:create_app", host, port, workers, factory=True)
+    # Workers read it to size their database pools: together they hold PRECREDIT_DB_CONNECTIONS.
+    os.environ["PRECREDIT_WORKERS"] = str(max(workers, 1))
+    limits = http.Limits.of(get_settings())
+    config = http.config("serving.app:create_app", host, port, workers, limits, factory=True)
     if workers <= 1:
         uvicorn.Server(config).run()
         return

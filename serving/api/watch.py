@@ -25,8 +25,9 @@ router = APIRouter(tags=["early warning"])
 def add(body: WatchIn, principal: ScorePrincipal, session: SessionDep) -> dict[str, Any]:
     """Idempotent: watching an entity twice keeps one entry."""
     added = watch.add(session, principal.tenant_id, body.codes, body.source)
-    session.commit()
-    return {"added": added, "watched": len(watch.watched(session, principal.tenant_id))}
+    watched = len(watch.watched(session, principal.tenant_id))
+    session.commit()  # nothing after it: an acknowledged write is a committed one
+    return {"added": added, "watched": watched}
 
 
 @router.get(

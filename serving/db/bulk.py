@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Insert, Table, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
@@ -41,3 +42,16 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
                     for value, process in zip(row.values(), processors, strict=True)
                 ]
             )
+
+
+def insert_ignoring_duplicates(
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> Insert:
+    """One multi-row INSERT of `rows` that skips rows whose key exists (`ON CONFLICT DO NOTHING`).
+
+    Add `.returning(...)` to learn which rows were inserted (`rowcount` is not reliable here).
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).values(list(rows)).on_conflict_do_nothing()
+    return sqlite.insert(table).values(list(rows)).on_conflict_do_nothing()

@@ -21,6 +21,8 @@ from catalog.errors import InvalidInput
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _POSTGRES_ALIASES = {"postgres", "postgresql", "postgresql+psycopg"}
 SQLITE_BUSY_TIMEOUT_MS = 5000
+POOL_TIMEOUT_SECONDS = 10.0  # waiting longer for a connection: 503 database_busy instead
+DEFAULT_POOL_SIZE = 20
 
 
 def sqlite_url(path: Path) -> str:
@@ -28,14 +30,32 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
-def make_engine(url: str, *, schema: str | None = None) -> Engine:
-    """An engine for `url`; `schema` (PostgreSQL only) becomes the connection's search_path."""
+def make_engine(
+    url: str, *, schema: str | None = None, pool_size: int = DEFAULT_POOL_SIZE
+) -> Engine:
+    """An engine for `url`; `schema` (PostgreSQL only) becomes the connection's search_path.
+
+    The pool is bounded (`pool_size`, no overflow): a request that waits `POOL_TIMEOUT_SECONDS`
+    for a connection fails with `sqlalchemy.exc.TimeoutError`, answered 503 by the API. Failed
+    statements never carry their parameters into exceptions or logs (`hide_parameters`).
+    """
     parsed = _parse(url)
+    pool = {
+        "pool_size": max(pool_size, 1),
+        "max_overflow": 0,
+        "pool_timeout": POOL_TIMEOUT_SECONDS,
+        "hide_parameters": True,
+    }
     if parsed.get_backend_name() == "sqlite":
         if schema is not None:
             raise InvalidInput("a schema can only be chosen on PostgreSQL")
-        return _sqlite_engine(parsed)
-    return _postgres_engine(parsed, schema)
+        return _sqlite_engine(parsed, pool)
+    return _postgres_engine(parsed, schema, pool)
+
+
+def pool_size_for(connections: int, workers: int) -> int:
+    """Each worker's share of the database connections the service may hold (at least 2)."""
+    return max(connections // max(workers, 1), 2)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -57,8 +77,8 @@ def _parse(url: str) -> URL:
     raise InvalidInput(f"unsupported service database URL {shown}: use sqlite:// or postgresql://")
 
 
-def _sqlite_engine(url: URL) -> Engine:
-    engine = create_engine(url)
+def _sqlite_engine(url: URL, pool: dict[str, Any]) -> Engine:
+    engine = create_engine(url, **pool)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
@@ -92,7 +112,7 @@ def _sqlite_on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _postgres_engine(url: URL, schema: str | None) -> Engine:
+def _postgres_engine(url: URL, schema: str | None, pool: dict[str, Any]) -> Engine:
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = 10
@@ -100,4 +120,4 @@ def _postgres_engine(url: URL, schema: str | None) -> Engine:
         if not _SCHEMA.fullmatch(schema):
             raise InvalidInput("a schema name is lower_snake, at most 63 characters")
         connect_args["options"] = f"-csearch_path={schema}"
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **pool)

@@ -30,6 +30,7 @@ from serving.db.models import (
     new_id,
     utcnow,
 )
+from serving.db.secrets import SecretBox, open_secret, seal_secret
 
 EVENT_TYPES = ("offer.created", "offer.changed", "offer.revoked", "warning.created")
 LOOPBACK_HOSTS = frozenset({"localhost"})
@@ -71,24 +72,38 @@ class DueEvent:
     attempts: int
 
 
+@dataclass(frozen=True)
+class EndpointOptions:
+    """How an endpoint is registered: when, the key sealing its secret, private targets."""
+
+    now: dt.datetime | None = None
+    box: SecretBox | None = None  # None: the secret is stored as it is (tests, development)
+    allow_private: bool = False  # development only: plain http and loopback/private hosts
+
+
 def add_endpoint(
     session: Session,
     tenant_id: str,
     url: str,
     events: Iterable[str] | None = None,
-    now: dt.datetime | None = None,
+    options: EndpointOptions | None = None,
 ) -> tuple[EndpointInfo, str]:
-    """Register an endpoint; returns it and its signing secret (the only time it is shown)."""
+    """Register an endpoint; returns it and its signing secret (the only time it is shown).
+
+    The URL's form is checked here; whether its host resolves to public addresses is
+    `serving.targets.check_target`, asked by the entry points and again at every delivery.
+    """
+    chosen_options = options or EndpointOptions()
     if session.get(Tenant, tenant_id) is None:
         raise NotFound(f"tenant {tenant_id!r} does not exist")
     chosen = _checked_events(events)
     secret = f"whsec_{secrets.token_urlsafe(32)}"
     row = WebhookEndpoint(
         tenant_id=tenant_id,
-        url=checked_url(url),
-        secret=secret,
+        url=checked_url(url, chosen_options.allow_private),
+        secret=seal_secret(chosen_options.box, secret),
         events=",".join(chosen),
-        created_at=now or utcnow(),
+        created_at=chosen_options.now or utcnow(),
     )
     session.add(row)
     session.flush()
@@ -188,7 +203,7 @@ def claim_due(
     ]
 
 
-def targets(session: Session, event: DueEvent) -> list[Target]:
+def targets(session: Session, event: DueEvent, box: SecretBox | None = None) -> list[Target]:
     """The event tenant's enabled endpoints for its type, registered by then, not yet served."""
     served = select(WebhookDelivery.endpoint_id).where(
         WebhookDelivery.event_id == event.id,
@@ -205,7 +220,11 @@ def targets(session: Session, event: DueEvent) -> list[Target]:
         )
         .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
     )
-    return [Target(r.id, r.url, r.secret) for r in rows if event.event_type in r.events.split(",")]
+    return [
+        Target(r.id, r.url, open_secret(box, r.secret))
+        for r in rows
+        if event.event_type in r.events.split(",")
+    ]
 
 
 def record_attempts(session: Session, event: DueEvent, attempts: Sequence[dict[str, Any]]) -> None:
@@ -255,8 +274,8 @@ def settle(session: Session, event: DueEvent, outcome: Settlement) -> None:
     )
 
 
-def checked_url(url: str) -> str:
-    """The URL if it is https (or http to a loopback host, for development); else InvalidInput."""
+def checked_url(url: str, allow_private: bool = False) -> str:
+    """The URL if it is https (http to a loopback host with `allow_private`); else InvalidInput."""
     if len(url) > MAX_URL_LENGTH or any(c.isspace() for c in url):
         raise InvalidInput(f"a webhook URL is at most {MAX_URL_LENGTH} characters, no spaces")
     parts = urlsplit(url)
@@ -264,8 +283,8 @@ def checked_url(url: str) -> str:
         raise InvalidInput("a webhook URL is an absolute https:// URL")
     if parts.username or parts.password:
         raise InvalidInput("a webhook URL carries no credentials: requests are signed instead")
-    if parts.scheme == "http" and not _loopback(parts.hostname):
-        raise InvalidInput("a webhook URL must use https (plain http only to a loopback host)")
+    if parts.scheme == "http" and not (allow_private and _loopback(parts.hostname)):
+        raise InvalidInput("a webhook URL must use https")
     return url
 
 

@@ -27,13 +27,15 @@ from features import snapshot as feature_snapshot
 from serving.app import create_app
 from serving.config import Settings
 from serving.db import make_engine, repo, session_factory, sqlite_url, upgrade
-from serving.http import ServerThread
+from serving.db.secrets import SecretBox
+from serving.http import Limits, ServerThread
 
 PG_ADMIN_URL = os.environ.get(
     "PRECREDIT_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 MAX_BATCH = 5
 MAX_BODY_BYTES = 100_000
+WEBHOOK_KEY = SecretBox.new_key()  # seals the webhook secrets of the test servers
 AUDITED_TABLES = ("decisions", "outcomes", "idempotency_keys")
 
 
@@ -149,9 +151,12 @@ class LiveApi:
             "model_poll_seconds": 0,
             "max_batch": MAX_BATCH,
             "max_body_bytes": MAX_BODY_BYTES,
+            "webhook_key": WEBHOOK_KEY,
         } | self.overrides
         settings = Settings(home=self.home, database_url=self.database_url, **options)
-        self._server = ServerThread(create_app(settings), name=f"api-{self.kind}").start()
+        self._server = ServerThread(
+            create_app(settings), name=f"api-{self.kind}", limits=Limits.of(settings)
+        ).start()
         self.base_url = self._server.base_url
 
     def client(self, key: str | None = None) -> httpx.Client:

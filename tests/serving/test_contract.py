@@ -31,6 +31,7 @@ from serving.api import (
     policies,
     preapprovals,
     watch,
+    webhooks,
 )
 from serving.app import create_app
 from serving.config import Settings
@@ -73,7 +74,7 @@ def json_schema(response: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_walk_sees_every_route(spec: dict[str, Any]) -> None:
     modules = (preapprovals, decisions, outcomes, policies, models, financing, entities, watch)
-    modules += (meta,)
+    modules += (webhooks, meta)
     routes = [r for m in modules for r in m.router.routes if isinstance(r, APIRoute)]
     declared = {(method.lower(), r.path) for r in routes for method in r.methods}
     assert {(m, p) for m, p, _ in operations(spec)} == declared

@@ -85,9 +85,8 @@ def banks(sessions: sessionmaker[Session]) -> tuple[str, str]:
 def subscribe(sessions: sessionmaker[Session], tenant: str) -> None:
     """A webhook endpoint for every event type, so offer changes write events."""
     with sessions.begin() as session:
-        outbox.add_endpoint(
-            session, tenant, "http://127.0.0.1:9/hook", now=T0 - dt.timedelta(days=1)
-        )
+        options = outbox.EndpointOptions(now=T0 - dt.timedelta(days=1), allow_private=True)
+        outbox.add_endpoint(session, tenant, "http://127.0.0.1:9/hook", options=options)
 
 
 def offers(sessions: sessionmaker[Session], tenant: str, status: str | None = None) -> list[Offer]:

@@ -78,7 +78,10 @@ def test_new_warnings_are_queued_once_for_subscribed_banks_only(
     live_api: LiveApi, warned: list[str]
 ) -> None:
     with live_api.sessions() as session:
-        webhooks.add_endpoint(session, "bank_b", "http://127.0.0.1:9/hook", ["warning.created"])
+        dev = webhooks.EndpointOptions(allow_private=True)
+        webhooks.add_endpoint(
+            session, "bank_b", "http://127.0.0.1:9/hook", ["warning.created"], dev
+        )
         watch.add(session, "bank_b", warned[3:5], "offer")
         session.commit()
     with store.connect(live_api.home / "platform.duckdb", read_only=True) as con:

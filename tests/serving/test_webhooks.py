@@ -6,6 +6,7 @@ A receiver is a `ThreadingHTTPServer` that checks every signature with the endpo
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -36,6 +37,7 @@ from serving import http
 from serving.db import repo
 from serving.db import webhooks as outbox
 from serving.db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from serving.db.secrets import SecretBox
 from serving.decision.model_store import ModelHolder
 from serving.offer.run import OfferOptions, OfferSources, run_offers
 from serving.webhooks import (
@@ -49,7 +51,9 @@ from serving.webhooks import (
 )
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
-POLICY = RetryPolicy(base_seconds=10, factor=2, max_attempts=4, timeout_seconds=5)
+POLICY = RetryPolicy(
+    base_seconds=10, factor=2, max_attempts=4, timeout_seconds=5, allow_private=True
+)  # the receivers listen on 127.0.0.1: the development setting
 
 
 @dataclass
@@ -68,6 +72,7 @@ class Receiver:
 
     fail_first: int = 0
     secret: str = ""
+    redirect: str = ""  # answer 307 to this Location instead
     requests: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -81,6 +86,8 @@ class Receiver:
         )
         with self._lock:
             self.requests.append(Received(path, headers, body, verified))
+            if self.redirect:
+                return 307
             return 500 if len(self.requests) <= self.fail_first else 204
 
     def events(self) -> list[dict[str, Any]]:
@@ -98,6 +105,8 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             code = state.handle(self.path, dict(self.headers.items()), body)
             self.send_response(code)
+            if code == 307:
+                self.send_header("Location", state.redirect)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -124,7 +133,8 @@ def banks(sessions: sessionmaker[Session]) -> tuple[str, str]:
 def endpoint(sessions: sessionmaker[Session], tenant: str, url: str, **kw: object) -> str:
     """Register an endpoint a day before T0; its secret."""
     with sessions.begin() as session:
-        _, secret = outbox.add_endpoint(session, tenant, url, now=T0 - dt.timedelta(days=1), **kw)  # type: ignore[arg-type]
+        options = outbox.EndpointOptions(now=T0 - dt.timedelta(days=1), allow_private=True)
+        _, secret = outbox.add_endpoint(session, tenant, url, options=options, **kw)  # type: ignore[arg-type]
     return secret
 
 
@@ -219,16 +229,46 @@ def test_unsafe_urls_are_refused(url: str) -> None:
 
 
 def test_loopback_http_and_https_urls_are_accepted() -> None:
-    for url in [
-        "https://bank-a.example/hooks?x=1",
-        "http://127.0.0.1:8080/h",
-        "http://localhost/h",
-        "http://[::1]:9/h",
-    ]:
-        assert outbox.checked_url(url) == url
+    assert (
+        outbox.checked_url("https://bank-a.example/hooks?x=1") == "https://bank-a.example/hooks?x=1"
+    )
+    for url in ["http://127.0.0.1:8080/h", "http://localhost/h", "http://[::1]:9/h"]:
+        with pytest.raises(InvalidInput):
+            outbox.checked_url(url)  # plain http only with the development setting
+        assert outbox.checked_url(url, allow_private=True) == url
 
 
 # --- delivery -------------------------------------------------------------------------------
+
+
+def test_a_host_that_now_resolves_inside_is_not_called(
+    sessions: sessionmaker[Session], banks: tuple[str, str], receiver: tuple[Receiver, str]
+) -> None:
+    """DNS rebinding: the endpoint was accepted, its host resolves inside at delivery."""
+    state, url = receiver
+    state.secret = endpoint(sessions, "bank_a", url)  # registered under the development rule
+    one_event(sessions)
+    strict = dataclasses.replace(POLICY, allow_private=False)
+    report = deliver_due(sessions, T0, policy=strict)
+    assert (report.claimed, report.failures) == (1, 1)
+    assert state.requests == []  # never called
+    [attempt] = deliveries(sessions)
+    assert attempt.status_code is None
+    assert attempt.error is not None
+    assert attempt.error.startswith("refused: ")
+
+
+def test_redirects_are_not_followed(
+    sessions: sessionmaker[Session], banks: tuple[str, str], receiver: tuple[Receiver, str]
+) -> None:
+    state, url = receiver
+    state.secret, state.redirect = endpoint(sessions, "bank_a", url), "http://127.0.0.1:9/"
+    one_event(sessions)
+    report = deliver_due(sessions, T0, policy=POLICY)
+    assert report.failures == 1
+    assert len(state.requests) == 1
+    [attempt] = deliveries(sessions)
+    assert attempt.status_code == 307
 
 
 def test_failed_deliveries_are_retried_with_backoff_until_delivered(
@@ -409,6 +449,8 @@ def test_webhooks_commands_add_list_and_deliver(
     state, url = receiver
     monkeypatch.setenv("PRECREDIT_HOME", str(tmp_path))
     monkeypatch.delenv("PRECREDIT_DATABASE_URL", raising=False)
+    monkeypatch.setenv("PRECREDIT_WEBHOOK_ALLOW_PRIVATE", "true")  # the receiver is on loopback
+    monkeypatch.setenv("PRECREDIT_WEBHOOK_KEY", SecretBox.new_key())
     get_settings.cache_clear()
     runner = CliRunner()
     try:
@@ -422,6 +464,8 @@ def test_webhooks_commands_add_list_and_deliver(
         from serving.db import make_engine, session_factory, sqlite_url
 
         sessions = session_factory(make_engine(sqlite_url(tmp_path / "service.db")))
+        with sessions() as session:
+            stored = session.scalars(select(WebhookEndpoint.secret)).one()
         with sessions.begin() as session:
             outbox.add_events(
                 session, "bank_a", [("offer.created", {"n": 1})], dt.datetime.now(dt.UTC)
@@ -432,6 +476,8 @@ def test_webhooks_commands_add_list_and_deliver(
         get_settings.cache_clear()
     assert added.exit_code == 0
     assert re.fullmatch(r"whsec_\S{43}", state.secret)
+    assert stored.startswith("fernet:")  # sealed at rest
+    assert state.secret not in stored
     assert listed.exit_code == 0
     assert url in listed.output
     assert state.secret not in listed.output
