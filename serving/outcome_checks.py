@@ -7,6 +7,7 @@ any impossible item is refused whole (nothing half-stored, nothing acknowledged 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -20,6 +21,12 @@ EARLIEST = dt.date(1990, 1, 1)  # before the unified credit code and these platf
 MONTH_DAYS = 31  # days past due grow by at most one month's days from month to month
 SHOWN = 20  # problems listed in one refusal
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # a loan id quoted back only when it is this
+
+
+def named(index: int, loan_id: str) -> str:
+    """`item 3 (loan L-17)`: the bank finds the row; an id of other characters is not echoed."""
+    return f"item {index} (loan {loan_id})" if PLAIN_ID.fullmatch(loan_id) else f"item {index}"
 
 
 def today() -> dt.date:
@@ -83,7 +90,7 @@ def _dpd_problems(item: OutcomeIn) -> list[str]:
 def check(items: Sequence[OutcomeIn], today: dt.date) -> None:
     """InvalidInput naming every impossible item (index and loan id) and why."""
     refused = [
-        f"item {i} (loan {item.loan_id}): {'; '.join(found)}"
+        f"{named(i, item.loan_id)}: {'; '.join(found)}"
         for i, item in enumerate(items)
         if (found := problems(item, today))
     ]
@@ -114,7 +121,7 @@ def check_links(session: Session, tenant: str, items: Sequence[OutcomeIn]) -> No
             ),
         ):
             if not found:
-                raise NotFound(f"item {i} (loan {item.loan_id}): no such {what} for this bank")
+                raise NotFound(f"{named(i, item.loan_id)}: no such {what} for this bank")
 
 
 def _owns(

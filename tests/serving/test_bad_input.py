@@ -288,7 +288,9 @@ def _outcomes() -> list[Case]:
             "lax_date_int", out(loan_id="lax-4", application_date="1970-01-01", observation_date=0)
         ),
         outcome_case("future_observation", out(loan_id="future-1", observation_date="9999-12-31")),
-        outcome_case("loan_id_echo", out(loan_id=MARKER, default_flag=True)),
+        # a refused item is named by index and loan id, but an id beyond plain characters
+        # (here markup) is never echoed back
+        outcome_case("loan_id_echo", out(loan_id=f"<b>{MARKER}</b>", default_flag=True)),
     ]
 
 
