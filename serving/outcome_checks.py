@@ -7,6 +7,7 @@ any impossible item is refused whole (nothing half-stored, nothing acknowledged 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -19,12 +20,21 @@ from serving.schemas import OutcomeIn
 EARLIEST = dt.date(1990, 1, 1)  # before the unified credit code and these platforms existed
 MONTH_DAYS = 31  # days past due grow by at most one month's days from month to month
 SHOWN = 20  # problems listed in one refusal
+NAMEABLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")  # loan ids echoed back as sent
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
 def today() -> dt.date:
     """Today in China (banks date their reports in China Standard Time, ahead of UTC)."""
     return dt.datetime.now(CHINA).date()
+
+
+def loan(loan_id: str) -> str:
+    """How a refusal names a loan: its id when plain (letters, digits, . _ : / -), else only
+    its position (a refusal never reflects unusual input back)."""
+    return (
+        f"loan {loan_id}" if NAMEABLE.fullmatch(loan_id) else "loan id withheld: unusual characters"
+    )
 
 
 def problems(item: OutcomeIn, today: dt.date) -> list[str]:
@@ -83,7 +93,7 @@ def _dpd_problems(item: OutcomeIn) -> list[str]:
 def check(items: Sequence[OutcomeIn], today: dt.date) -> None:
     """InvalidInput naming every impossible item (index and loan id) and why."""
     refused = [
-        f"item {i} (loan {item.loan_id}): {'; '.join(found)}"
+        f"item {i} ({loan(item.loan_id)}): {'; '.join(found)}"
         for i, item in enumerate(items)
         if (found := problems(item, today))
     ]
@@ -114,7 +124,7 @@ def check_links(session: Session, tenant: str, items: Sequence[OutcomeIn]) -> No
             ),
         ):
             if not found:
-                raise NotFound(f"item {i} (loan {item.loan_id}): no such {what} for this bank")
+                raise NotFound(f"item {i} ({loan(item.loan_id)}): no such {what} for this bank")
 
 
 def _owns(

@@ -289,7 +289,8 @@ def _outcomes() -> list[Case]:
             "lax_date_int", out(loan_id="lax-4", application_date="1970-01-01", observation_date=0)
         ),
         outcome_case("future_observation", out(loan_id="future-1", observation_date="9999-12-31")),
-        outcome_case("loan_id_echo", out(loan_id=MARKER, default_flag=True)),
+        # issue 14: refusals name a plain loan id (the bank's own); an unusual one is withheld
+        outcome_case("loan_id_echo", out(loan_id=MARKER + "<b>", default_flag=True)),
     ]
 
 
