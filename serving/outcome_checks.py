@@ -20,18 +20,21 @@ from serving.schemas import OutcomeIn
 EARLIEST = dt.date(1990, 1, 1)  # before the unified credit code and these platforms existed
 MONTH_DAYS = 31  # days past due grow by at most one month's days from month to month
 SHOWN = 20  # problems listed in one refusal
+NAMEABLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")  # loan ids echoed back as sent
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
-PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # a loan id quoted back only when it is this
-
-
-def named(index: int, loan_id: str) -> str:
-    """`item 3 (loan L-17)`: the bank finds the row; an id of other characters is not echoed."""
-    return f"item {index} (loan {loan_id})" if PLAIN_ID.fullmatch(loan_id) else f"item {index}"
 
 
 def today() -> dt.date:
     """Today in China (banks date their reports in China Standard Time, ahead of UTC)."""
     return dt.datetime.now(CHINA).date()
+
+
+def loan(loan_id: str) -> str:
+    """How a refusal names a loan: its id when plain (letters, digits, . _ : / -), else only
+    its position (a refusal never reflects unusual input back)."""
+    return (
+        f"loan {loan_id}" if NAMEABLE.fullmatch(loan_id) else "loan id withheld: unusual characters"
+    )
 
 
 def problems(item: OutcomeIn, today: dt.date) -> list[str]:
@@ -90,7 +93,7 @@ def _dpd_problems(item: OutcomeIn) -> list[str]:
 def check(items: Sequence[OutcomeIn], today: dt.date) -> None:
     """InvalidInput naming every impossible item (index and loan id) and why."""
     refused = [
-        f"{named(i, item.loan_id)}: {'; '.join(found)}"
+        f"item {i} ({loan(item.loan_id)}): {'; '.join(found)}"
         for i, item in enumerate(items)
         if (found := problems(item, today))
     ]
@@ -121,7 +124,7 @@ def check_links(session: Session, tenant: str, items: Sequence[OutcomeIn]) -> No
             ),
         ):
             if not found:
-                raise NotFound(f"{named(i, item.loan_id)}: no such {what} for this bank")
+                raise NotFound(f"item {i} ({loan(item.loan_id)}): no such {what} for this bank")
 
 
 def _owns(

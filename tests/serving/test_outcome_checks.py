@@ -117,3 +117,13 @@ def test_realised_performance_by_decision_model_and_product(live_api: LiveApi) -
     assert row["loans"] >= 1
     assert row["bads"] >= 1
     assert bank.get("/v1/outcomes/performance", params={"horizon_months": 0}).status_code == 422
+
+
+def test_an_unusual_loan_id_is_withheld_from_the_refusal(sqlite_api: LiveApi) -> None:
+    bank = sqlite_api.client(sqlite_api.keys.bank_a)
+    odd = outcome(sqlite_api.codes[0], loan_id="L<script>", drawn_amount_cny=900_000.0)
+    response = bank.post("/v1/outcomes", json={"outcomes": [odd]})
+    assert response.status_code == 422
+    message = response.json()["error"]["message"]
+    assert "item 0 (loan id withheld: unusual characters)" in message
+    assert "<script>" not in message
