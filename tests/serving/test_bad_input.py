@@ -34,7 +34,6 @@ CODES = {  # reason -> a code failing exactly that rule
     "charset": VALID[:9] + "I" + VALID[10:],
     "charset_marker": MARKER + VALID[8:],
     "charset_inner_space": VALID[:9] + " " + VALID[10:],
-    "charset_nul": "\x00" * 18,
     "authority": "B" + VALID[1:],
     "entity_type": "94" + VALID[2:],
     "division": VALID[:5] + "A" + VALID[6:],
@@ -376,7 +375,10 @@ def _paths() -> list[Case]:
             method="GET",
             path="/v1/decisions/00000000-0000-4000-8000-000000000000",
         ),
-        Case("decision_id_nul", 404, "not_found", method="GET", path=f"/v1/decisions/%00{MARKER}"),
+        Case(
+            "decision_id_nul", 422, "invalid_input", method="GET", path=f"/v1/decisions/%00{MARKER}"
+        ),
+        Case("uscc_charset_nul", 422, "invalid_input", pre(uscc="\x00" * 18)),
         Case("replay_unknown", 404, "not_found", path=f"/v1/decisions/{MARKER}/replay"),
     ]
 
