@@ -114,7 +114,7 @@ def promote(client: MlflowClient, tenant: str, version: str, approval: Approval)
         passed,
         approval.reason,
         None if override is None else override.reason.strip(),
-        dt.datetime.now(dt.UTC).replace(microsecond=0),
+        dt.datetime.now(dt.UTC),  # to the microsecond: the history orders by it
     )
     tracking.set_champion(client, record.tenant, record.version, _tags(record))
     return record
