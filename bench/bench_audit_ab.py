@@ -9,8 +9,10 @@ served through PYTHONPATH by this virtualenv's `precredit`; each variant has its
 (copies of one demo home; a SQLite service database or its own PostgreSQL database). Rounds
 alternate base, new, base, new... so drift on a shared machine falls on both. Each run starts
 `precredit serve --workers N`, warms every worker, waits for the queue to drain and runs wrk on
-POST /v1/preapprovals rotating among 2,000 codes (every request audited). Prints one JSON
-object: every run, the medians per variant and new/base. Needs `wrk` on PATH.
+POST /v1/preapprovals rotating among 2,000 codes (every request audited), and counts the CPU
+seconds the server's processes used meanwhile. Prints one JSON object: every run, the medians
+per variant, new/base throughput and base/new CPU per request (the ratio least moved by other
+load on a shared machine). Needs `wrk` on PATH.
 """
 
 from __future__ import annotations
@@ -70,7 +72,14 @@ def _run(env: dict[str, str], key: str, codes: list[str], args: argparse.Namespa
             http_load.wrk(f"{url}/v1/preapprovals", script, args.connections, 3)  # warm
             time.sleep(DRAIN_SECONDS)
             target = f"{url}/v1/preapprovals"
-            return http_load.wrk(target, script, args.connections, args.seconds)
+            cpu = http_load.server_cpu_seconds(url)
+            figures = http_load.wrk(target, script, args.connections, args.seconds)
+            cpu = http_load.server_cpu_seconds(url) - cpu
+            # CPU per answer: what the code costs, far less sensitive than req/s to other load
+            figures["server_cpu_ms_per_request"] = round(
+                1000 * cpu / max(figures["requests"], 1), 3
+            )
+            return figures
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -104,6 +113,9 @@ def main() -> None:
         name: {
             "ok_per_second": statistics.median(r["ok_per_second"] for r in rs),
             "p99_ms": statistics.median(r["p99_ms"] for r in rs),
+            "server_cpu_ms_per_request": statistics.median(
+                r["server_cpu_ms_per_request"] for r in rs
+            ),
             "failed": sum(r["failed"] for r in rs),
         }
         for name, rs in runs.items()
@@ -120,6 +132,12 @@ def main() -> None:
                 "runs": runs,
                 "medians": medians,
                 "new_vs_base_throughput": round(ratio, 3),
+                # base/new CPU per request: the throughput ratio a quiet machine would show
+                "new_vs_base_cpu_efficiency": round(
+                    medians["base"]["server_cpu_ms_per_request"]
+                    / medians["new"]["server_cpu_ms_per_request"],
+                    3,
+                ),
                 "machine": "shared: 2 cores, other sessions' work runs meanwhile",
             },
             indent=1,

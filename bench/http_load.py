@@ -65,6 +65,14 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             return
 
 
+_GROUPS: dict[str, int] = {}  # a running server's URL -> its process group
+
+
+def server_cpu_seconds(url: str) -> float:
+    """CPU seconds (user + system) every process of the server at `url` has used so far."""
+    return _group_cpu_seconds(_GROUPS[url])
+
+
 def _group_cpu_seconds(pgid: int) -> float:
     ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -107,8 +115,10 @@ def serving(cli: Path, home: Path, workers: int, log: Path) -> Iterator[str]:
                 raise RuntimeError(f"server with {workers} worker(s) did not get ready; see {log}")
             time.sleep(0.25)
         _settle(proc.pid)
+        _GROUPS[url] = proc.pid
         yield url
     finally:
+        _GROUPS.pop(url, None)
         _stop(proc)
 
 

@@ -189,4 +189,5 @@ class RecordedDecision(Decision):
     @classmethod
     def of(cls, decision: Decision, decision_id: str) -> RecordedDecision:
         """`decision` with the id its audit record got (already validated: not again)."""
-        return cls.model_construct(decision_id=decision_id, **dict(decision))
+        fields = decision.__dict__ | {"decision_id": decision_id}
+        return cls.model_construct(_fields_set=set(fields), **fields)

@@ -102,14 +102,16 @@ class Poller:
 
 
 class PrecreditAPI(FastAPI):
-    """FastAPI whose oversized-body answer (declared Content-Length) has our JSON error shape.
+    """FastAPI that refuses a body declared over the limit (Content-Length) in our JSON shape.
 
-    FastAPI's `max_body_size` answers those in plain text before any handler can see them;
-    chunked bodies still meet that limit inside, where our handlers shape the answer.
+    Bodies are read and limited once, by `serving.guard.RequestGuard` (chunked ones included);
+    FastAPI's own `max_body_size` stays off, so no second limiter wraps every request.
     """
 
+    body_limit: int | None = None
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        refusal = errors.too_large(scope, self.max_body_size) if self.max_body_size else None
+        refusal = errors.too_large(scope, self.body_limit) if self.body_limit else None
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -148,11 +150,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="precredit",
         version="1",
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
         docs_url=None,
         redoc_url=None,
         description="Explained pre-approved credit limits (预授信) for banks.",
     )
+    app.body_limit = settings.max_body_bytes
     errors.install(app)
     docs.install(app)
     routers = (

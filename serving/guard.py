@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
 from serving.errors import error_body
 
@@ -119,9 +118,7 @@ class RequestGuard:
         except TimeoutError:
             await _refusal(408, "request_timeout", "the body came too slowly")(scope, receive, send)
             return
-        except (_TooLarge, HTTPException) as error:  # ours, or FastAPI's body limit while reading
-            if isinstance(error, HTTPException) and error.status_code != 413:
-                raise
+        except _TooLarge:
             limit = f"request bodies are limited to {self.max_body_bytes} bytes"
             await _refusal(413, "payload_too_large", limit)(scope, receive, send)
             return
@@ -142,7 +139,8 @@ class RequestGuard:
         """Every message of the body, each awaited at most `body_timeout_seconds`."""
         messages, size = [], 0
         while True:
-            message = await asyncio.wait_for(receive(), self.body_timeout_seconds)
+            async with asyncio.timeout(self.body_timeout_seconds):  # no task per message
+                message = await receive()
             messages.append(message)
             size += len(message.get("body", b""))
             if size > self.max_body_bytes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from models.decision import EXAMPLE, Decision, RecordedDecision
@@ -18,6 +19,16 @@ JsonObject = dict[str, JsonValue]
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def answered(body: BaseModel) -> Response:
+    """`body` as the JSON response, serialised once by its own model.
+
+    For hot routes (pre-approvals): a sync route returning a model makes FastAPI validate it
+    again on a second thread-pool hop; `body` was built from validated values, so the route
+    declares its `response_model` and answers this instead. The JSON is the same.
+    """
+    return Response(body.__pydantic_serializer__.to_json(body), media_type="application/json")
 
 
 def _example(**fields: JsonValue) -> ConfigDict:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from catalog.errors import PrecreditError
 from models.decision import RecordedDecision
 from serving.decision import decisions
 from serving.deps import ScorePrincipal, ServicesDep
 from serving.errors import ApiError, ErrorDetail, documented
-from serving.responses import BatchAnswer, BatchItem
+from serving.responses import BatchAnswer, BatchItem, answered
 from serving.schemas import PreapprovalBatchIn, PreapprovalIn
 
 router = APIRouter(prefix="/v1/preapprovals", tags=["pre-approvals"])
@@ -18,27 +18,27 @@ router = APIRouter(prefix="/v1/preapprovals", tags=["pre-approvals"])
 @router.post(
     "",
     summary="Pre-approve one entity: decision, limit, PD, grade, reasons",
+    response_model=RecordedDecision,
     responses=documented(401, 403, 404, 413, 422, 503),
 )
-def preapprove(
-    body: PreapprovalIn, principal: ScorePrincipal, services: ServicesDep
-) -> RecordedDecision:
+def preapprove(body: PreapprovalIn, principal: ScorePrincipal, services: ServicesDep) -> Response:
     """Score one credit code with the tenant's champion model; answer once it is recorded."""
     answer = decisions.score(
         services, principal.tenant_id, body.uscc, body.product, body.requested_amount_cny
     )
     services.metrics.decision(answer.decision)
-    return answer
+    return answered(answer)
 
 
 @router.post(
     "/batch",
     summary="Pre-approve several entities; each item is answered on its own",
+    response_model=BatchAnswer,
     responses=documented(401, 403, 413, 422, 503),
 )
 def preapprove_batch(
     body: PreapprovalBatchIn, principal: ScorePrincipal, services: ServicesDep
-) -> BatchAnswer:
+) -> Response:
     """An invalid code fails only its own item, with its reason.
 
     Every item is scored first; the audit rows are then committed together (with other
@@ -73,7 +73,7 @@ def preapprove_batch(
     for (index, _), answer in zip(scored, answers, strict=True):
         services.metrics.decision(answer.decision)
         results.append(BatchItem(index=index, status=200, result=answer))
-    return BatchAnswer(results=sorted(results, key=lambda item: item.index))
+    return answered(BatchAnswer(results=sorted(results, key=lambda item: item.index)))
 
 
 def _reason(error: PrecreditError) -> str | None:

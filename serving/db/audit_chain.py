@@ -30,6 +30,7 @@ CHAINED = ("id", "tenant_id", "seq", "created_at", "uscc", "product", "requested
            "snapshot_as_of", "input_hash", "features_json", "reasons_json",
            "response_json")  # fmt: skip
 FLOATS = ("requested_amount_cny", "limit_cny", "pd")
+_TYPED = tuple(CHAINED.index(name) for name in ("created_at", "snapshot_as_of", *FLOATS))
 _LOCK_CLASS = 0x5043  # first key of the advisory lock ("PC"); the second is the tenant's hash
 _HEAD = text(
     "SELECT seq, row_hash FROM decisions WHERE tenant_id = :tenant ORDER BY seq DESC LIMIT 1"
@@ -38,7 +39,9 @@ _HEAD = text(
 
 def row_hash(row: Mapping[str, Any], prev_hash: str) -> str:
     """The SHA-256 sealing `row` (every CHAINED field) after `prev_hash`."""
-    values = [_canonical(row[name]) for name in CHAINED]
+    values = [row[name] for name in CHAINED]
+    for i in _TYPED:  # only dates, times and floats need a canonical form; texts are as stored
+        values[i] = _canonical(values[i])
     payload = json.dumps([prev_hash, *values], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -74,7 +77,7 @@ def take_turns(session: Session, tenants: Iterable[str]) -> None:
 
 def head(session: Session, tenant: str) -> tuple[int, str]:
     """The tenant's last `seq` and `row_hash`; (0, GENESIS) before its first decision."""
-    found = session.execute(_HEAD, {"tenant": tenant}).first()
+    found = session.connection().execute(_HEAD, {"tenant": tenant}).first()  # Core: no ORM
     return (0, GENESIS) if found is None else (int(found[0]), str(found[1]))
 
 
