@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from models.decision import EXAMPLE, Decision, RecordedDecision
 from serving.errors import ErrorDetail
+from serving.monitor.result import LinkedRow
 
 JsonObject = dict[str, JsonValue]
 
@@ -211,20 +212,6 @@ class OutcomesStored(_Out):
 
     stored: int
     results: list[OutcomeResult]
-
-
-class LinkedRow(_Out):
-    """Realised performance of the loans linked to one kind of answer."""
-
-    source: Literal["decision", "offer", "financing_request"]
-    model_version: str
-    product: str
-    policy_version: str
-    decision: str
-    loans: int
-    bads: int
-    bad_rate: float
-    mean_pd: float
 
 
 class LinkedPerformance(_Out):

@@ -18,6 +18,7 @@ import numpy as np
 
 from serving.monitor.result import (
     DecisionMix,
+    LinkedRow,
     ModelMonitoring,
     MonitoringResult,
     Performance,
@@ -253,6 +254,29 @@ def _mix(mix: DecisionMix) -> str:
     return "\n".join([*lines, "", "![decision mix](decision_mix.png)"])
 
 
+def _linked(rows: list[LinkedRow]) -> str:
+    """Matured loans by what decided them: the model version, product and policy behind each."""
+    title = "## Realised performance by decision, model version and product"
+    if not rows:
+        return (
+            f"{title}\n\nNo matured loan linked to a decision, offer or financing answer yet "
+            "(outcomes carry `decision_id`, `offer_id` or `financing_request_id`)."
+        )
+    lines = [
+        title,
+        "",
+        "| linked to | model version | product | policy | decision | loans | bads | bad rate "
+        "| mean PD |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r.source} | {r.model_version} | {r.product} | {r.policy_version or '-'} | "
+        f"{r.decision} | {r.loans:,} | {r.bads:,} | {r.bad_rate:.2%} | {r.mean_pd:.2%} |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
 def render(result: MonitoringResult) -> dict[str, str | bytes]:
     """Every file of the report, by name."""
     files: dict[str, str | bytes] = {"monitor.json": result.model_dump_json(indent=1)}
@@ -266,6 +290,10 @@ def render(result: MonitoringResult) -> dict[str, str | bytes]:
     sections = [_header(result)]
     for model in result.models:
         sections += [_stability(model), _performance(model, files)]
-    sections += [_mix(result.decision_mix), "How to read this report: docs/monitoring.md."]
+    sections += [
+        _mix(result.decision_mix),
+        _linked(result.linked),
+        "How to read this report: docs/monitoring.md.",
+    ]
     files["report.md"] = "\n\n".join(sections) + "\n"
     return files

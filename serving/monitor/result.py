@@ -179,6 +179,20 @@ class RetrainSignal(_Frozen):
     feature_alerts: int | None = None
 
 
+class LinkedRow(_Frozen):
+    """Realised performance of the matured loans linked to one kind of answer."""
+
+    source: Literal["decision", "offer", "financing_request"]
+    model_version: str
+    product: str
+    policy_version: str
+    decision: str
+    loans: int
+    bads: int
+    bad_rate: float
+    mean_pd: float
+
+
 class MonitoringResult(_Frozen):
     """One tenant's monitoring on one day."""
 
@@ -191,6 +205,7 @@ class MonitoringResult(_Frozen):
     serving: Served | None
     models: list[ModelMonitoring]
     decision_mix: DecisionMix
+    linked: list[LinkedRow] = []  # matured loans the bank linked to the answer that made them
     alerts: list[Finding]
     summary: Summary
     retrain: RetrainSignal

@@ -5,7 +5,9 @@ it now, with the references frozen when that version was trained:
 - stability: PSI of each feature and of the score on (a) the tenant's recent decisions and
   (b) the platform snapshot's open entities scored by that version (the whole market);
 - realised performance by vintage as the tenant's outcomes mature (AUC, bad rate by grade);
-- the decision mix over time (approve / refer / decline by week or month).
+- the decision mix over time (approve / refer / decline by week or month);
+- realised performance of the loans the bank linked to a decision, offer or financing answer,
+  by source, model version, product, policy version and decision (as `/v1/outcomes/performance`).
 
 `write` renders the report and keeps the result as `<home>/monitoring/<tenant>/latest.json`.
 `/metrics` (the alert gauges) and the retraining trigger read that file; they never recompute.
@@ -27,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog.errors import NotFound, PrecreditError
 from serving.config import Settings
 from serving.db import repo
+from serving.db.linked import linked_loans
 from serving.decision.model_store import PLATFORM
 from serving.monitor import inputs as monitor_inputs
 from serving.monitor import references
@@ -34,6 +37,7 @@ from serving.monitor import render as monitoring_report
 from serving.monitor.result import (
     DecisionMix,
     Finding,
+    LinkedRow,
     MixRow,
     ModelMonitoring,
     MonitoringResult,
@@ -49,6 +53,7 @@ from training import drift, metrics, performance, tracking
 log = logging.getLogger(__name__)
 LATEST = "latest.json"
 HISTORY_DAYS = 400  # the decision mix looks back about a year
+LINK_HORIZON = 12  # months: a linked loan counts once its first year is observed (as the API)
 
 
 def thresholds(settings: Settings) -> drift.Thresholds:
@@ -92,6 +97,7 @@ def run(
             session, tenant_id, end - dt.timedelta(HISTORY_DAYS), end
         )
         loans = monitor_inputs.matured_loans(session, tenant_id, as_of)
+        linked = performance.by_decision(linked_loans(session, tenant_id, as_of, LINK_HORIZON))
     client = tracking.connect_client(settings.mlflow_uri)
     served = _serving_version(client, tenant_id)
     market, snapshot_day = monitor_inputs.market(settings.store)
@@ -114,6 +120,7 @@ def run(
             period=mix_period,
             rows=[MixRow.model_validate(r) for r in performance.decision_mix(history, mix_period)],
         ),
+        linked=[LinkedRow.model_validate(row) for row in linked],
         alerts=alerts,
         summary=Summary(
             alert=sum(a.level == "alert" for a in alerts),

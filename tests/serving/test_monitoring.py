@@ -35,7 +35,7 @@ from serving import retraining
 from serving.config import Settings
 from serving.db import sqlite_url
 from serving.monitor import run as monitoring
-from serving.monitor.result import MonitoringResult
+from serving.monitor.result import LinkedRow, MonitoringResult
 from synthetic import outcomes
 from synthetic.config import SynthConfig
 from synthetic.generate import generate
@@ -65,6 +65,9 @@ def homes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         with store.connect(home / "platform.duckdb") as con:
             snapshot.build(con, QUARTER_END)
     return {"quiet": quiet, "drifted": drifted}
+
+
+LINKED = 300  # of the quiet home's 1,200 reported loans, those linked to a decision
 
 
 def open_codes(home: Path) -> list[str]:
@@ -125,10 +128,15 @@ def monitored(homes: dict[str, Path]) -> Iterator[dict[str, tuple[LiveApi, Monit
         api = LiveApi.start("sqlite", home, sqlite_url(home / "service.db"), max_batch=100)
         client = api.client(api.keys.bank_a)
         codes = open_codes(home)
+        decided: list[dict[str, Any]] = []
         for start in range(0, len(codes), 100):
             items = [{"uscc": c} for c in codes[start : start + 100]]
-            assert client.post("/v1/preapprovals/batch", json={"items": items}).status_code == 200
+            answer = client.post("/v1/preapprovals/batch", json={"items": items})
+            assert answer.status_code == 200
+            decided += [item["result"] for item in answer.json()["results"]]
         reports = bank_outcomes(home) if name == "quiet" else []  # performance: one home is enough
+        for report, made in zip(reports[:LINKED], decided, strict=False):
+            report["decision_id"] = made["decision_id"]  # these loans followed our answers
         for start in range(0, len(reports), 400):
             sent = client.post("/v1/outcomes", json={"outcomes": reports[start : start + 400]})
             assert sent.status_code in (200, 201), sent.text[:300]
@@ -211,6 +219,30 @@ def test_injected_drift_is_detected_on_the_drifted_features(monitored: dict[str,
     assert "drift" in retraining.due(
         settings, api.sessions, "bank_a", dt.datetime.now(dt.UTC).date()
     )
+
+
+def test_monitoring_reports_linked_loans_by_decision_model_and_product(
+    monitored: dict[str, Any],
+) -> None:
+    api, result, _ = monitored["quiet"]
+    rows = result.linked
+    assert sum(r.loans for r in rows) == LINKED  # every linked loan matured (applied <= 2024-06)
+    assert {r.source for r in rows} == {"decision"}
+    assert {r.model_version for r in rows} == {result.models[0].version}
+    assert all(r.bads == round(r.bad_rate * r.loans) for r in rows)
+    # the same figures as the API's own report of them
+    served = api.client(api.keys.bank_a).get(
+        "/v1/outcomes/performance", params={"as_of": result.as_of}
+    )
+    assert served.status_code == 200
+    assert [LinkedRow.model_validate(r) for r in served.json()["rows"]] == rows
+    report = (monitoring.results_dir(api.home, "bank_a") / result.as_of / "report.md").read_text()
+    section = report.split("## Realised performance by decision, model version and product")[1]
+    assert f"| decision | {rows[0].model_version} | {rows[0].product} |" in section
+    drifted_api, drifted, _ = monitored["drifted"]
+    assert drifted.linked == []  # the drifted home reported no outcomes
+    empty = monitoring.results_dir(drifted_api.home, "bank_a") / drifted.as_of / "report.md"
+    assert "No matured loan linked" in empty.read_text()
 
 
 def test_realised_performance_and_decision_mix(monitored: dict[str, Any]) -> None:
