@@ -22,7 +22,12 @@ from typing import Any
 
 import httpx
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.flow_control import service_unavailable
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from catalog.errors import PrecreditError
 from serving.config import Settings
@@ -45,6 +50,22 @@ HEADERS_TOO_LARGE = json.dumps(
 HEADER_TIMEOUT = json.dumps(
     error_body("request_timeout", "the request line and headers came too slowly")
 ).encode()
+SERVER_BUSY = json.dumps(
+    error_body("server_busy", "this worker holds as many connections as it may; retry shortly")
+).encode()
+BUSY_RETRY_AFTER_SECONDS = 1
+
+
+async def _busy(scope: Any, receive: Any, send: Any) -> None:
+    """uvicorn's over-the-limit answer (503), in the API's error shape with `Retry-After`."""
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(SERVER_BUSY)).encode()),
+        (b"retry-after", str(BUSY_RETRY_AFTER_SECONDS).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": SERVER_BUSY, "more_body": False})
 
 
 @dataclass(frozen=True)
@@ -77,9 +98,11 @@ class _HeadersTooLarge(Exception):
 class Protocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with JSON refusals, a header size limit and a header timeout.
 
-    A request line and headers over `limits.max_header_bytes` are 431; headers not complete
-    within `limits.header_timeout_seconds` of the connection (or of the request's first byte)
-    are 408; unparsable requests are 400 `invalid_http`. Each answer closes the connection.
+        A request line and headers over `limits.max_header_bytes` are 431; headers not complete
+        within `limits.header_timeout_seconds` of the connection (or of the request's first byte)
+        are 408; unparsable requests are 400 `invalid_http`; a request over the worker's
+    `limits.max_connections` is 503 `server_busy` with `Retry-After`. Each answer closes the
+    connection.
     """
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
@@ -120,6 +143,11 @@ class Protocol(HttpToolsProtocol):
         """The headers are in: no header timeout any more for this request."""
         self._disarm_header_timer()
         super().on_headers_complete()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        """Start the request; over `limits.max_connections` uvicorn picked its plain-text 503:
+        answer ours instead (JSON, `Retry-After`)."""
+        super()._start_asgi_task(cycle, _busy if app is service_unavailable else app)
 
     def _count(self, size: int) -> None:
         self._header_bytes += size

@@ -6,6 +6,7 @@ of their own with short timeouts. Everything stays on 127.0.0.1, every wait is b
 
 from __future__ import annotations
 
+import json
 import pickle
 import socket
 import time
@@ -163,6 +164,37 @@ def test_keep_alive_connections_close_when_idle(tight_api: LiveApi) -> None:
         answer = read_all(sock)
     assert answer.startswith(b"HTTP/1.1 200")
     assert time.monotonic() - started < KEEP_ALIVE + 5
+
+
+@pytest.fixture(scope="module")
+def crowded_api(
+    api_stacks: ApiStacks, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveApi]:
+    """A server whose worker takes at most 3 concurrent connections."""
+    url = sqlite_url(tmp_path_factory.mktemp("crowded") / "service.db")
+    api = LiveApi.start("sqlite-crowded", api_stacks.home, url, max_connections=3)
+    yield api
+    api.stop()
+
+
+def test_connections_over_the_worker_limit_get_503_in_our_shape(crowded_api: LiveApi) -> None:
+    held = [connect(crowded_api) for _ in range(2)]
+    try:
+        for sock in held:  # two keep-alive connections, served and left open
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert sock.recv(65_536).startswith(b"HTTP/1.1 200")
+        with connect(crowded_api) as third:  # the third reaches uvicorn's limit of 3
+            third.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            answer = read_all(third)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503")
+        assert b"retry-after: 1" in head.lower()
+        assert json.loads(body)["error"]["code"] == "server_busy"
+    finally:
+        for sock in held:
+            sock.close()
+    time.sleep(0.2)  # the server sees the held connections close
+    assert httpx.get(f"{crowded_api.base_url}/healthz").status_code == 200
 
 
 def test_the_server_config_carries_every_limit() -> None:
