@@ -30,6 +30,7 @@ from serving.api import (
 from serving.config import Settings, get_settings, registry_http_defaults
 from serving.db.engine import make_engine, pool_size_for, session_factory
 from serving.db.migrate import upgrade
+from serving.db.notifications import PromotionListener, listens
 from serving.decision.audit_writer import AuditWriter, lock_path_for
 from serving.decision.model_store import PLATFORM, ModelHolder
 from serving.decision.policies import PolicyBook
@@ -136,11 +137,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.model_poll_seconds,
             [services.models.refresh, services.snapshot.reload_if_changed],
         )
+        listener = (
+            PromotionListener(settings.service_db, lambda _: services.models.refresh()).start()
+            if listens(settings.service_db)
+            else None
+        )
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector, whose full passes over it paused requests for ~0.2 s.
         gc.collect()
         gc.freeze()
         yield
+        if listener is not None:
+            listener.stop()
         poller.stop()
         services.jobs.stop()
         services.audit.close()

@@ -65,8 +65,8 @@ def promote(body: PromoteIn, principal: AdminPrincipal, services: ServicesDep) -
     """Gate passed (else 409 `gate_failed`, unless `override_reason`), recorded, served now.
 
     The approver is this key; it must differ from the key that requested the retraining
-    (else 403 `same_person`). Platform models: operators only. Other workers serve the new
-    champion at their next poll.
+    (else 403 `same_person`). Platform models: operators only. On PostgreSQL every other API
+    process hears of it at commit (LISTEN/NOTIFY); on SQLite, at its next poll.
     """
     request = retraining.PromoteRequest(principal, body.version, body.reason, body.override_reason)
     record = retraining.promote(services.settings, services.sessions, request)

@@ -8,13 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from serving.db.models import Promotion
+from serving.db.notifications import notify_promotion
 from training.promotion import PromotionRecord
 
 HISTORY_LIMIT = 100
 
 
 def record(session: Session, promotion: PromotionRecord) -> Promotion:
-    """Store one promotion (the caller commits)."""
+    """Store one promotion (the caller commits); at commit every API process hears of it."""
     row = Promotion(
         tenant_id=promotion.tenant,
         model_name=promotion.model_name,
@@ -29,6 +30,7 @@ def record(session: Session, promotion: PromotionRecord) -> Promotion:
     )
     session.add(row)
     session.flush()
+    notify_promotion(session, promotion.model_name)
     return row
 
 

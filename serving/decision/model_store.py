@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,9 +103,18 @@ class ModelHolder:
         return self._versions[key]
 
     def _download(self, client: MlflowClient, run_id: str, directory: Path) -> None:
-        staging = directory.parent / f".{directory.name}.download"
-        tracking.load_native(client, run_id, staging)
-        (staging / tracking.NATIVE_DIR).rename(directory)
+        """Fetch a version into the cache. Workers of one host share the cache and refresh at
+        the same moment after a promotion: each stages on its own and the first rename wins."""
+        staging = directory.parent / f".{directory.name}.download-{os.getpid()}-{uuid.uuid4().hex}"
+        try:
+            tracking.load_native(client, run_id, staging)
+            try:
+                (staging / tracking.NATIVE_DIR).rename(directory)
+            except OSError:  # another process put it there first: theirs is the same version
+                if not (directory / "manifest.json").exists():
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def loaded(self) -> list[ServedModel]:
         """Models currently in service."""
@@ -173,8 +185,8 @@ class ModelHolder:
         )
         if not np.isfinite(model.predict_proba(probe)).all():
             raise ModelUnavailable(f"{name} version {version} fails its smoke test")
-        if pointer:  # the last known good copy
-            (directory.parent / "current.json").write_text(
-                json.dumps({"version": version, "run_id": run_id})
-            )
+        if pointer:  # the last known good copy, replaced atomically (other workers read it)
+            staged = directory.parent / f".current.json.{os.getpid()}-{uuid.uuid4().hex}"
+            staged.write_text(json.dumps({"version": version, "run_id": run_id}))
+            staged.replace(directory.parent / "current.json")
         return ServedModel(name, version, run_id, model.fingerprint(), model)
