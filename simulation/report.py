@@ -226,7 +226,7 @@ def _setup(meta: dict[str, Any]) -> str:
 - Cold start: `precredit-platform` v{cold["version"]} trained on public records known by {cold["data_end"]}
   (observation dates {" to ".join(cold["observation_dates"])}, labels ingested by {cold["data_end"]});
   out-of-time AUC on its own label {_fmt(cold["auc_oot_platform_label"])}.
-- Promotion gate: calibration limit ECE {config["max_ece"]}; a bank retrains once it has reported
+- Promotion gate: calibration limit ECE {config["max_ece"]}, or the sampling noise of the test loans where larger; a bank retrains once it has reported
   {config["min_defaults_to_retrain"]} matured defaults and new outcomes arrived.
 - {gate_difference(meta.get("gate_vs_production", []))}"""
 

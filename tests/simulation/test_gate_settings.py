@@ -10,8 +10,16 @@ from simulation.run import SimulationConfig, default_banks, describe, gate_vs_pr
 from training.gate import GateConfig
 
 
-def test_the_default_simulation_names_its_looser_calibration_limit() -> None:
+def test_the_default_simulation_runs_the_production_gate() -> None:
     config = SimulationConfig(default_banks(2), rounds=1)
+    assert gate_vs_production(config) == []
+    assert gate_difference(describe(config, 1_000)["gate_vs_production"]) == (
+        "Gate settings: as in production."
+    )
+
+
+def test_a_looser_calibration_limit_is_named_in_the_report() -> None:
+    config = replace(SimulationConfig(default_banks(2), rounds=1), max_ece=0.05)
     differences = {d["setting"]: d for d in gate_vs_production(config)}
     production = Settings.model_fields["retrain_max_ece"].default
     assert differences["max_ece (retraining)"]["production"] == production

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -20,6 +21,7 @@ from training.gate import (
     GateConfig,
     GateRows,
     GateVerdict,
+    ece_limit,
     evaluate_gate,
     monotonicity_violations,
 )
@@ -102,7 +104,7 @@ def test_the_verdict_lists_every_check_with_value_and_threshold(
     checks = by_name(verdict)
     expected = {
         "auc_not_worse": (metrics.auc(y, pd_), 0.5),
-        "calibration_ece": (metrics.ece(y, pd_), config.max_ece),
+        "calibration_ece": (metrics.ece(y, pd_), max(config.max_ece, metrics.ece_noise(pd_))),
         "monotonicity": (0.0, 0.0),
         "score_psi": (metrics.psi(model.predict_proba(train_), pd_), config.max_psi),
         "min_defaults": (float(train_["label"].sum()), float(config.min_defaults)),
@@ -120,7 +122,7 @@ def test_the_verdict_lists_every_check_with_value_and_threshold(
 @pytest.mark.parametrize(
     ("config", "check"),
     [
-        (GateConfig(max_ece=0.0), "calibration_ece"),
+        (GateConfig(max_ece=0.0, ece_allows_noise=False), "calibration_ece"),
         (GateConfig(min_defaults=10**9), "min_defaults"),
         (GateConfig(max_psi=0.0), "score_psi"),
     ],
@@ -170,3 +172,29 @@ def test_the_probe_accepts_rows_with_a_repeated_index(trained_platform: TrainRes
     assert (
         monotonicity_violations(trained_platform.model, stacked, rows=100, points=15, seed=0) == []
     )
+
+
+def _calibrated(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """PDs like a bank's approved and referred loans (about 4.6%), labels drawn from them."""
+    rng = np.random.default_rng(seed)
+    pd_ = np.clip(rng.beta(1.2, 25, n), 1e-4, 0.9)
+    return (rng.random(n) < pd_).astype(np.int64), pd_
+
+
+def test_the_calibration_limit_allows_for_the_sampling_noise_of_few_rows() -> None:
+    limits = [ece_limit(GateConfig(), _calibrated(n, 1)[1])[0] for n in (600, 2_000, 50_000)]
+    assert limits[0] > limits[1] >= 0.02  # a small bank's rows carry more noise
+    assert limits[2] == 0.02  # many rows: the fixed limit, strictly
+    pd_ = _calibrated(600, 1)[1]
+    assert ece_limit(GateConfig(), pd_) == ece_limit(GateConfig(), pd_)  # seeded
+    assert ece_limit(GateConfig(ece_allows_noise=False), pd_)[0] == 0.02
+
+
+def test_a_perfectly_calibrated_model_fails_the_limit_about_one_time_in_twenty() -> None:
+    fails = 0
+    for seed in range(200):  # each a small bank's 600 test loans, labels from the PDs
+        y, pd_ = _calibrated(600, 1_000 + seed)
+        fails += metrics.ece(y, pd_) > ece_limit(GateConfig(max_ece=0.0), pd_, seed)[0]
+    assert 2 <= fails <= 25  # 5% expected (10 of 200); the fixed 0.02 refuses about a third
+    fixed = sum(metrics.ece(*_calibrated(600, 1_000 + seed)) > 0.02 for seed in range(200))
+    assert fixed > 3 * fails
