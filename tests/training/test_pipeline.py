@@ -76,7 +76,8 @@ def second(
     y = test["label"].to_numpy()
     champion_version = tracking.version_by_alias(client, "platform", tracking.CHAMPION)
     champion = tracking.load_native(client, champion_version.run_id, first.workdir / "champion")
-    rows = GateRows.from_splits(splits, int(splits["train"]["label"].sum()))
+    card = trained_platform.metrics["auc_scorecard"]
+    rows = GateRows.from_splits(splits, int(splits["train"]["label"].sum()), card)
     verdict = evaluate_gate(shuffled_platform, champion, rows)
     record = tracking.RunRecord(
         shuffled_platform,
