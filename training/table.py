@@ -26,6 +26,7 @@ from models.pd_model import FeatureSpec
 from training import comparison
 from training.selection import SelectedModel
 from training.table_checks import ColumnWarning, check_not_empty, check_target, read_csv, screen
+from training.table_model import codes
 from training.tuning import Budget, Labelled
 
 MIN_ROWS, MIN_PER_CLASS, FOLDS = 50, 10, 5
@@ -175,7 +176,7 @@ def _encode(features: pd.DataFrame) -> tuple[pd.DataFrame, FeatureSpec]:
             columns[name] = values.astype(np.float64).replace([np.inf, -np.inf], np.nan)
         else:
             categories[name] = tuple(sorted(values.dropna().map(str).unique()))
-            columns[name] = _codes(values, categories[name])
+            columns[name] = codes(values, categories[name])
     names = tuple(columns)
     spec = FeatureSpec(names, (0,) * len(names), tuple(categories), {}, categories)
     return pd.DataFrame(columns), spec
@@ -187,12 +188,6 @@ def _is_boolean(values: pd.Series) -> bool:
         return True
     present = values.dropna()
     return present.size > 0 and all(isinstance(v, bool | np.bool_) for v in present)
-
-
-def _codes(values: pd.Series, categories: tuple[str, ...]) -> pd.Series:
-    """Integer codes (as floats) of each value's text in `categories`; NaN where missing."""
-    codes = pd.Categorical(values.map(str, na_action="ignore"), categories=list(categories)).codes
-    return pd.Series(np.where(codes < 0, np.nan, codes.astype(np.float64)), index=values.index)
 
 
 def time_parts(time: pd.Series) -> Parts:

@@ -62,10 +62,13 @@ class WoeScorecard:
 
     def log_odds(self, X: pd.DataFrame) -> np.ndarray:
         """ln(PD / (1 - PD)) per row of encoded features."""
-        z = np.full(len(X), self.intercept, dtype=np.float64)
-        for coef, (name, feature) in zip(self.coef, self.features.items(), strict=True):
-            z += coef * feature.transform(X[name].to_numpy(dtype=np.float64))
-        return z
+        woe = np.column_stack(
+            [f.transform(X[name].to_numpy(dtype=np.float64)) for name, f in self.features.items()]
+        )
+        coef = np.asarray(self.coef, dtype=np.float64).reshape(1, -1)
+        # As scikit-learn's decision_function computes it (same products, same sum order).
+        woe = np.asfortranarray(woe)  # the memory order of optbinning's transform output
+        return np.asarray(woe @ coef.T + self.intercept, dtype=np.float64).ravel()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -173,7 +176,9 @@ class TableModel:
 
 def codes(values: pd.Series, categories: tuple[str, ...]) -> pd.Series:
     """Integer codes (as floats) of each value's text in `categories`; NaN where missing."""
-    found = pd.Categorical(values.map(str, na_action="ignore"), categories=list(categories)).codes
+    text = values.map(str, na_action="ignore")
+    known = text.where(text.isin(categories))  # a value never seen in training is missing
+    found = pd.Categorical(known, categories=list(categories)).codes
     return pd.Series(np.where(found < 0, np.nan, found.astype(np.float64)), index=values.index)
 
 

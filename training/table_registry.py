@@ -158,7 +158,7 @@ def register_table(
     tags |= {} if requested_by is None else {REQUESTED_BY_TAG: requested_by}
     run_id = _log(client, name, tags, _Contents(training, model, verdict, found, pd_test))
     version = tracking.register_version(client, name, _model_uri(client, run_id), run_id)
-    client.set_registered_model_alias(name, tracking.CHALLENGER, version)
+    tracking.set_challenger(client, name, version)
     return TableRegistration(name, version, run_id, verdict, model.fingerprint(), found)
 
 

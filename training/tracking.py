@@ -89,7 +89,7 @@ def log_run(client: MlflowClient, tenant: str, record: RunRecord) -> tuple[str, 
         raise
     client.set_terminated(run_id, "FINISHED")
     version = register_version(client, name, f"{run.info.artifact_uri}/model", run_id)
-    client.set_registered_model_alias(name, CHALLENGER, version)
+    set_challenger(client, name, version)
     return run_id, version
 
 
@@ -133,6 +133,11 @@ def register_version(client: MlflowClient, name: str, source: str, run_id: str) 
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
     return str(client.create_model_version(name, source, run_id=run_id).version)
+
+
+def set_challenger(client: MlflowClient, name: str, version: str) -> None:
+    """Point `@challenger` of registered model `name` at a newly registered version."""
+    client.set_registered_model_alias(name, CHALLENGER, version)
 
 
 def requirements() -> list[str]:
