@@ -144,9 +144,11 @@ class TableModel:
         return {name: text.encode() for name, text in texts.items()}
 
     def fingerprint(self) -> str:
-        """SHA-256 over the files: same table, seed and budget, same fingerprint."""
-        parts = "".join(f"{k}:{_sha256(v)}" for k, v in sorted(self.files().items()))
-        return _sha256(parts.encode())
+        """SHA-256 of what decides a PD (encoding, trees, WoE tables, weight, calibrator), not
+        of the descriptive meta: same table, seed and budget, same fingerprint."""
+        files = {k: v for k, v in self.files().items() if k != "meta.json"}
+        parts = "".join(f"{k}:{_sha256(v)}" for k, v in sorted(files.items()))
+        return _sha256(f"{parts}weight:{self.weight!r}".encode())
 
     def save(self, directory: Path) -> None:
         """Write the files and `manifest.json` (SHA-256 per file)."""

@@ -64,6 +64,7 @@ def _names(client: MlflowClient) -> list[str]:
 def _versions(client: MlflowClient, name: str) -> list[VersionRow]:
     """The versions of one registered model, with their runs' tags, metrics and source."""
     out = []
+    aliases = client.get_registered_model(name).aliases  # search results carry no aliases
     for version in client.search_model_versions(f"name = '{name}'"):
         try:
             run = client.get_run(str(version.run_id))
@@ -78,7 +79,7 @@ def _versions(client: MlflowClient, name: str) -> list[VersionRow]:
                 str(version.version),
                 tags.get("tenant", name.removeprefix(PREFIX)),
                 run.data.params.get("label", tags.get("label", "unknown")),
-                sorted(version.aliases),
+                sorted(a for a, v in aliases.items() if str(v) == str(version.version)),
                 _number(metrics.get("auc")),
                 _number(metrics.get("ece")),
                 None if gate is None else gate == 1.0,
