@@ -29,28 +29,58 @@ def check_bank(tenant: str) -> None:
             raise NotFound(f"no bank {tenant!r} in the service database (precredit banks add)")
 
 
-def train_table(spec: TableSpec, tenant: str | None, seed: int, budget: Budget) -> dict[str, Any]:
-    """The metrics JSON; with a tenant, the model is also registered as @challenger."""
-    from training.table import assess, read_prepared
+def train_table(
+    spec: TableSpec, tenant: str | None, seed: int, budget: Budget, code_col: str | None = None
+) -> dict[str, Any]:
+    """The metrics JSON; with a tenant, the model is also registered as @challenger.
+
+    With `code_col` (`--join-platform`) the table is joined to the platform's point-in-time
+    features and the combined model is the one reported in full and registered.
+    """
+    from training.table import Assessment, assess, load_table, prepare
 
     if tenant is not None:
         check_bank(tenant)
-    frame, prepared = read_prepared(spec)
-    for warning in prepared.warnings:
-        typer.echo(f"precredit: warning [{warning.code}]: {warning.message}", err=True)
-    found = assess(prepared, seed, budget)
+    frame = load_table(spec.path)
+    side: dict[str, Any] = {}
+    if code_col is None:
+        prepared = prepare(frame, spec.roles)
+        _warn(prepared.warnings)
+        found = assess(prepared, seed, budget)
+    else:
+        frame, prepared, found, side = _joined(frame, spec, code_col, seed, budget)
     roles = spec.roles
     about = {"table": spec.path.name, "target": roles.target, "positive": roles.positive}
-    metrics = found.metrics | about
+    metrics = found.metrics | about | side
     if tenant is None:
         return metrics
-    from training.table import Assessment
     from training.table_registry import TableTraining
 
-    training = TableTraining(
-        frame, prepared, Assessment(metrics, found.model, found.test_rows), spec, seed
-    )
+    assessed = Assessment(metrics, found.model, found.test_rows)
+    training = TableTraining(frame, prepared, assessed, spec, seed)
     return metrics | {"tenant": tenant} | _register(tenant, training)
+
+
+def _warn(warnings: Any) -> None:
+    for warning in warnings:
+        typer.echo(f"precredit: warning [{warning.code}]: {warning.message}", err=True)
+
+
+def _joined(frame: Any, spec: TableSpec, code_col: str, seed: int, budget: Budget) -> Any:
+    """Platform-only, table-only and combined models on the same rows; the combined in full."""
+    from catalog import store
+    from precredit.settings import get_settings
+    from training.table_join import side_by_side, summary_lines, variants
+
+    with store.connect(get_settings().store, read_only=True) as con:
+        tables = variants(frame, spec.roles, code_col, con)
+    joined = side_by_side(tables, spec.roles, seed, budget)
+    _warn(joined.prepared.warnings)
+    typer.echo("joined to the platform's point-in-time features (same rows, same split):", err=True)
+    for line in summary_lines(joined.side_by_side):
+        typer.echo(line, err=True)
+    side = {"join_platform": {"code_col": code_col, "models": joined.side_by_side}}
+    return joined.frame, joined.prepared, joined.assessment, side
 
 
 def _register(tenant: str, training: Any) -> dict[str, Any]:

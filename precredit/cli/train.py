@@ -58,6 +58,16 @@ def train(
     id_col: Annotated[
         str | None, typer.Option(help="--table: identifier column (not a feature)")
     ] = None,
+    join_platform: Annotated[
+        bool,
+        typer.Option(
+            help="--table: add the platform's point-in-time features by --code-col and "
+            "--time-col; report platform-only, table-only and combined models"
+        ),
+    ] = False,
+    code_col: Annotated[
+        str | None, typer.Option(help="--join-platform: the credit code (USCC) column")
+    ] = None,
     negative: Annotated[
         str | None,
         typer.Option(help="--table: the label value meaning good (default: the only other one)"),
@@ -86,7 +96,10 @@ def train(
 
         spec = TableSpec(table, Roles(target, positive, time_col, id_col, negative))
         budget = Budget(trials=trials, seconds=tune_seconds)
-        metrics = table_cli.train_table(spec, tenant, seed, budget)
+        if join_platform and not code_col:
+            raise InvalidInput("--join-platform needs --code-col (the credit code column)")
+        joined_by = code_col if join_platform else None
+        metrics = table_cli.train_table(spec, tenant, seed, budget, joined_by)
         _write_metrics(metrics, metrics_json)
         _summarise_table(metrics)
         return
