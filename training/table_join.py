@@ -10,7 +10,7 @@ table's own columns only, and both. The combined model is the one the metrics JS
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -18,6 +18,7 @@ import pandas as pd
 from catalog.errors import InvalidInput
 from catalog.store import Connection
 from features.compute import compute
+from features.definitions import REGISTRY
 from training.table import Assessment, Prepared, Roles, assess, prepare
 from training.tuning import Budget
 
@@ -91,13 +92,23 @@ def side_by_side(
     report: dict[str, dict[str, Any]] = {}
     results: dict[str, tuple[Prepared, Assessment]] = {}
     for name in VARIANTS:
-        prepared = prepare(tables[name], roles)
+        prepared = declared(prepare(tables[name], roles))
         found = assess(prepared, seed, budget)
         results[name] = (prepared, found)
         report[name] = {k: found.metrics[k] for k in REPORTED}
         report[name] |= {"chosen": found.metrics["chosen"], "n_features": len(prepared.spec.names)}
     prepared, found = results["combined"]
     return Joined(tables["combined"], prepared, found, report)
+
+
+def declared(prepared: Prepared) -> Prepared:
+    """Platform features get the registry's monotone directions (the gate checks those)."""
+    directions = {f.name: f.monotone for f in REGISTRY.features}
+    spec = prepared.spec
+    monotone = tuple(
+        directions.get(name, d) for name, d in zip(spec.names, spec.monotone, strict=True)
+    )
+    return replace(prepared, spec=replace(spec, monotone=monotone))
 
 
 def summary_lines(report: dict[str, dict[str, Any]]) -> list[str]:

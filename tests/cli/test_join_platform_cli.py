@@ -22,8 +22,8 @@ from catalog.errors import InvalidInput
 from features.definitions import REGISTRY
 from precredit.cli import app
 from precredit.settings import get_settings
-from training.table import Roles
-from training.table_join import variants
+from training.table import Roles, prepare
+from training.table_join import declared, variants
 
 ROWS = 1_500
 ROLES = Roles("status", "bad", "applied")
@@ -122,3 +122,17 @@ def test_join_platform_without_a_code_column_is_refused(home: Path) -> None:
     result = runner.invoke(app, [*args, "--time-col", "applied", "--join-platform"])
     assert result.exit_code != 0
     assert "--join-platform needs --code-col" in str(result.exception)
+
+
+def test_platform_features_carry_the_registry_directions(
+    small_store: Path, bank_table: pd.DataFrame
+) -> None:
+    """The gate checks the registry's directions, so the selection is constrained by them."""
+    with store.connect(small_store, read_only=True) as con:
+        tables = variants(bank_table, ROLES, "credit_code", con)
+    spec = declared(prepare(tables["combined"], ROLES)).spec
+    directions = dict(zip(spec.names, spec.monotone, strict=True))
+    for feature in REGISTRY.features:
+        if feature.name in directions:
+            assert directions[feature.name] == feature.monotone, feature.name
+    assert directions["bank_score"] == 0  # left to the WoE trend inferred in the selection
