@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from training.comparison import cross_validate
-from training.table import prepare
+from training.table import Roles, prepare
 from training.tuning import Budget, Labelled
 
 CACHE = Path.home() / ".cache" / "precredit" / "real_tables"
@@ -127,7 +127,7 @@ def subsample(frame: pd.DataFrame, target: str, rows: int | None, seed: int) -> 
 def measure(table: Table, max_rows: int | None, budget: Budget, seed: int) -> dict[str, Any]:
     """Cross-validated figures of one table."""
     frame = subsample(read(table), table.target, max_rows, seed)
-    prepared = prepare(frame, table.target, table.positive, id_col=table.id_col)
+    prepared = prepare(frame, Roles(table.target, table.positive, id_col=table.id_col))
     data = Labelled(prepared.X, prepared.y, prepared.spec)
     result = cross_validate(data, budget=budget, seed=seed)
     return {"table": table.name, "n_rows": int(prepared.y.size)} | result

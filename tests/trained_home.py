@@ -29,14 +29,15 @@ def build_home(source: Path, home: Path) -> Path:
     shutil.copy(source, path)
     with store.connect(path) as con:
         snapshot.build(con, SNAPSHOT_DATE)
-    # 1,000 entities calibrate to an ECE near 0.03, above the production gate's 0.02: these
-    # homes serve tests of the service and notebooks, not of the model, so the limit is relaxed.
+    # 1,000 entities calibrate to an ECE near 0.03, above the production gate's 0.02, and the
+    # model trails the WoE scorecard by about 0.01 AUC there: these homes serve tests of the
+    # service and notebooks, not of the model, so both limits are relaxed.
     config = PipelineConfig(
         path,
         f"sqlite:///{home / 'mlflow.db'}",
         home / "mlartifacts",
         per_date=1500,
-        gate=GateConfig(max_ece=0.1),
+        gate=GateConfig(max_ece=0.1, scorecard_margin=-1.0),
     )
     result = run("platform", "platform", config)
     if not result.promoted:

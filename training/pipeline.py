@@ -162,7 +162,8 @@ def run(
     client = tracking.connect(config.tracking_uri, config.artifact_root)
     with tempfile.TemporaryDirectory() as tmp:
         champion = _champion(client, tenant, Path(tmp))
-    rows = GateRows.from_splits(result.splits, int(result.metrics["train_defaults"]))
+    defaults, card = int(result.metrics["train_defaults"]), result.metrics["auc_scorecard"]
+    rows = GateRows.from_splits(result.splits, defaults, card)
     verdict = evaluate_gate(result.model, champion, rows, config.gate)
     cutoff = {} if config.end is None else {"data_end": config.end.isoformat()}
     return register(client, tenant, Challenger(label, frame, result, verdict), config, cutoff)

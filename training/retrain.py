@@ -95,7 +95,8 @@ def retrain(
     client = tracking.connect(config.tracking_uri, config.artifact_root)
     with tempfile.TemporaryDirectory() as tmp:
         champion = _serving_model(client, job.tenant, Path(tmp))
-    rows = GateRows.from_splits(result.splits, int(result.metrics["train_defaults"]))
+    defaults, card = int(result.metrics["train_defaults"]), result.metrics["auc_scorecard"]
+    rows = GateRows.from_splits(result.splits, defaults, card)
     verdict = evaluate_gate(result.model, champion, rows, config.gate)
     params: dict[str, Any] = {
         "trigger": job.trigger,

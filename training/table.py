@@ -24,6 +24,9 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from catalog.errors import InvalidInput
 from models.pd_model import FeatureSpec
 from training import comparison
+from training.selection import SelectedModel
+from training.table_checks import ColumnWarning, check_not_empty, check_target, read_csv, screen
+from training.table_model import codes
 from training.tuning import Budget, Labelled
 
 MIN_ROWS, MIN_PER_CLASS, FOLDS = 50, 10, 5
@@ -54,6 +57,8 @@ class Prepared:
     time: pd.Series | None
     spec: FeatureSpec
     dropped: dict[str, int]
+    warnings: tuple[ColumnWarning, ...] = ()
+    source_rows: Rows | None = None  # positions in the table as read of the rows kept
 
 
 def load_table(path: Path) -> pd.DataFrame:
@@ -64,35 +69,47 @@ def load_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise InvalidInput(f"table {path.name!r} not found")
     try:
-        return pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+        frame = read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
     except (OSError, ValueError) as exc:  # parser and Arrow errors; their text may quote the file
         kind = type(exc).__name__
         raise InvalidInput(f"cannot read table {path.name!r} as {suffix[1:]} ({kind})") from None
+    check_not_empty(frame, path.name)
+    return frame
 
 
-def prepare(
-    frame: pd.DataFrame,
-    target: str,
-    positive: str,
-    time_col: str | None = None,
-    id_col: str | None = None,
-) -> Prepared:
-    """Validate and encode a table: y = 1 where str(target) == positive; the rest are features."""
+@dataclass(frozen=True)
+class Roles:
+    """The columns the user names: label, its default value (and good value), date, identifier."""
+
+    target: str
+    positive: str
+    time_col: str | None = None  # date column for an out-of-time split
+    id_col: str | None = None  # identifier column (not a feature)
+    negative: str | None = None  # the target value meaning good (default: the only other one)
+
+
+def prepare(frame: pd.DataFrame, roles: Roles) -> Prepared:
+    """Validate and encode a table: y = 1 where str(target) == positive, 0 where the negative;
+    unnamed columns that are ids, dates or all missing are excluded with a warning."""
+    target, positive, time_col, id_col = roles.target, roles.positive, roles.time_col, roles.id_col
     _check_columns(frame, target, time_col, id_col)
     frame = frame.reset_index(drop=True)  # row numbers in messages are positions
     labels = _labels(frame[target])
-    if not (labels == positive).any():
-        raise InvalidInput(f"positive value {positive!r} never occurs in target {target!r}")
+    check_target(labels, target, positive, roles.negative)
     time = None if time_col is None else _parse_time(frame[time_col], time_col)
     keep = labels.notna() & (True if time is None else time.notna())
     dropped = {"missing_target": int(labels.isna().sum())}
     dropped["missing_time"] = int((~keep).sum()) - dropped["missing_target"]
     y = np.asarray(labels[keep] == positive, dtype=np.int64)
     _check_counts(y, target, sum(dropped.values()))
-    features = frame.loc[keep, [c for c in frame.columns if c not in {target, time_col, id_col}]]
-    encoded, spec = _encode(features.reset_index(drop=True))
+    unnamed = [c for c in frame.columns if c not in {target, time_col, id_col}]
+    columns, warned = screen(frame, unnamed)
+    if not columns:
+        raise InvalidInput("no feature columns are left after excluding ids, dates and empties")
+    encoded, spec = _encode(frame.loc[keep, columns].reset_index(drop=True))
     kept_time = None if time is None else time[keep].reset_index(drop=True)
-    return Prepared(encoded, y, kept_time, spec, dropped)
+    source = np.flatnonzero(keep.to_numpy())
+    return Prepared(encoded, y, kept_time, spec, dropped, tuple(warned), source)
 
 
 def _check_columns(frame: pd.DataFrame, target: str, time: str | None, id_: str | None) -> None:
@@ -159,7 +176,7 @@ def _encode(features: pd.DataFrame) -> tuple[pd.DataFrame, FeatureSpec]:
             columns[name] = values.astype(np.float64).replace([np.inf, -np.inf], np.nan)
         else:
             categories[name] = tuple(sorted(values.dropna().map(str).unique()))
-            columns[name] = _codes(values, categories[name])
+            columns[name] = codes(values, categories[name])
     names = tuple(columns)
     spec = FeatureSpec(names, (0,) * len(names), tuple(categories), {}, categories)
     return pd.DataFrame(columns), spec
@@ -171,12 +188,6 @@ def _is_boolean(values: pd.Series) -> bool:
         return True
     present = values.dropna()
     return present.size > 0 and all(isinstance(v, bool | np.bool_) for v in present)
-
-
-def _codes(values: pd.Series, categories: tuple[str, ...]) -> pd.Series:
-    """Integer codes (as floats) of each value's text in `categories`; NaN where missing."""
-    codes = pd.Categorical(values.map(str, na_action="ignore"), categories=list(categories)).codes
-    return pd.Series(np.where(codes < 0, np.nan, codes.astype(np.float64)), index=values.index)
 
 
 def time_parts(time: pd.Series) -> Parts:
@@ -203,9 +214,9 @@ def _score(
     seen = np.sort(np.concatenate(parts[:2]))
     data = Labelled(prepared.X, prepared.y, prepared.spec)
     out = comparison.score_split(data, (seen, parts[2]), prepared.time, budget, seed)
-    out.pop("_model")
     numbers = {key: float(out[key]) for key in NUMBERS}
-    return numbers, {"model": out["model"], "ece_ci95": out["ece_ci95"]}
+    info = {"model": out["model"], "ece_ci95": out["ece_ci95"], "_model": out["_model"]}
+    return numbers, info | {"_test": parts[2]}
 
 
 def _out_of_time(
@@ -231,6 +242,8 @@ def _cross_validated(prepared: Prepared, seed: int, budget: Budget | None) -> di
     folds = [_score(prepared, parts, seed, budget) for parts in cv_parts(prepared.y, seed)]
     models = [info["model"] for _, info in folds]
     out: dict[str, Any] = {
+        "_model": folds[0][1]["_model"],  # fold 1's model is the one registered (its test rows)
+        "_test": folds[0][1]["_test"],
         "split": "cv5",
         "calibration": [model["calibration"] for model in models],
         "chosen": [model["chosen"] for model in models],
@@ -261,35 +274,62 @@ def verdict(out: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def evaluate(prepared: Prepared, seed: int = 42, budget: Budget | None = None) -> dict[str, Any]:
-    """The metrics JSON: out of time when the table has a time column, else stratified 5-fold CV."""
+@dataclass(frozen=True, eq=False)
+class Assessment:
+    """The metrics JSON, and the selected model to register with the test rows that judged it.
+
+    Out of time the model is the one selected on the fit and valid rows and tested on the
+    newest 20%; with cross-validation it is fold 1's model and fold 1's test rows.
+    """
+
+    metrics: dict[str, Any]
+    model: SelectedModel
+    test_rows: Rows
+
+
+def assess(prepared: Prepared, seed: int = 42, budget: Budget | None = None) -> Assessment:
+    """Metrics out of time when the table has a time column, else stratified 5-fold CV."""
     time, y, spec = prepared.time, prepared.y, prepared.spec
     if time is None:
         out = _cross_validated(prepared, seed, budget)
     else:
         out = _out_of_time(prepared, time, seed, budget)
+    model, test = out.pop("_model"), out.pop("_test")
     counts = {"n_rows": int(y.size), "n_positive": int(y.sum()), "positive_rate": float(y.mean())}
     inputs = {"n_features": len(spec.names), "categorical": list(spec.categorical), "seed": seed}
-    return out | verdict(out) | counts | inputs | {"dropped_rows": dict(prepared.dropped)}
+    notes = {"warnings": [w.to_dict() for w in prepared.warnings]}
+    metrics = out | verdict(out) | counts | inputs | {"dropped_rows": dict(prepared.dropped)}
+    return Assessment(metrics | notes, model, test)
+
+
+def evaluate(prepared: Prepared, seed: int = 42, budget: Budget | None = None) -> dict[str, Any]:
+    """The metrics JSON of `assess`."""
+    return assess(prepared, seed, budget).metrics
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A bank's own table: its file, label column and value meaning default, optional columns."""
+    """A bank's own table: its file and the columns the user names."""
 
     path: Path
-    target: str
-    positive: str
-    time_col: str | None = None  # date column for an out-of-time split
-    id_col: str | None = None  # identifier column (not a feature)
+    roles: Roles
+
+
+def read_prepared(spec: TableSpec) -> tuple[pd.DataFrame, Prepared]:
+    """The table as read, and prepared for training (checks, warnings, encoding)."""
+    frame = load_table(spec.path)
+    return frame, prepare(frame, spec.roles)
+
+
+def fit_table(spec: TableSpec, seed: int = 42, budget: Budget | None = None) -> Assessment:
+    """Read a bank's table, select and test the PD model on it: metrics JSON and the model."""
+    _, prepared = read_prepared(spec)
+    found = assess(prepared, seed, budget)
+    roles = spec.roles
+    about = {"table": spec.path.name, "target": roles.target, "positive": roles.positive}
+    return Assessment(found.metrics | about, found.model, found.test_rows)
 
 
 def train_table(spec: TableSpec, seed: int = 42, budget: Budget | None = None) -> dict[str, Any]:
     """Read a bank's table, select and test the PD model on it, return the metrics JSON."""
-    frame = load_table(spec.path)
-    prepared = prepare(frame, spec.target, spec.positive, spec.time_col, spec.id_col)
-    return evaluate(prepared, seed, budget) | {
-        "table": spec.path.name,
-        "target": spec.target,
-        "positive": spec.positive,
-    }
+    return fit_table(spec, seed, budget).metrics

@@ -88,8 +88,8 @@ def log_run(client: MlflowClient, tenant: str, record: RunRecord) -> tuple[str, 
         client.set_terminated(run_id, "FAILED")
         raise
     client.set_terminated(run_id, "FINISHED")
-    version = _register(client, name, f"{run.info.artifact_uri}/model", run_id)
-    client.set_registered_model_alias(name, CHALLENGER, version)
+    version = register_version(client, name, f"{run.info.artifact_uri}/model", run_id)
+    set_challenger(client, name, version)
     return run_id, version
 
 
@@ -125,7 +125,7 @@ def _log_contents(client: MlflowClient, run_id: str, record: RunRecord) -> None:
         client.log_artifacts(run_id, str(saved), artifact_path="model")
 
 
-def _register(client: MlflowClient, name: str, source: str, run_id: str) -> str:
+def register_version(client: MlflowClient, name: str, source: str, run_id: str) -> str:
     """A new version of registered model `name` from the run's logged model."""
     try:
         client.create_registered_model(name)
@@ -133,6 +133,11 @@ def _register(client: MlflowClient, name: str, source: str, run_id: str) -> str:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
     return str(client.create_model_version(name, source, run_id=run_id).version)
+
+
+def set_challenger(client: MlflowClient, name: str, version: str) -> None:
+    """Point `@challenger` of registered model `name` at a newly registered version."""
+    client.set_registered_model_alias(name, CHALLENGER, version)
 
 
 def requirements() -> list[str]:

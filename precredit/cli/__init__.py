@@ -31,6 +31,7 @@ from precredit.cli import (
     platform,
     policies,
     promotions,
+    registry,
     retrain,
     service,
     simulate,
@@ -58,6 +59,7 @@ app.add_typer(warnings.app, name="warnings")
 app.command("train")(train.train)
 train.models_app.command("promote")(promotions.promote)
 train.models_app.command("history")(promotions.history)
+train.models_app.command("list")(registry.list_models)
 app.add_typer(train.models_app, name="models")
 app.command("retrain")(retrain.retrain)
 app.command("retrain-due")(retrain.retrain_due)

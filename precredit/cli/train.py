@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from catalog.errors import InvalidInput
+from precredit.cli import table as table_cli
 
 models_app = typer.Typer(
     help="Registered models: promotion (gate, maker-checker) and its history.", no_args_is_help=True
@@ -38,8 +39,12 @@ def train(
         Label, typer.Option(help="platform: cold-start label; outcomes: bank loans")
     ] = Label.platform,
     tenant: Annotated[
-        str, typer.Option(help="Bank id, or 'platform' for the cold-start model")
-    ] = "platform",
+        str | None,
+        typer.Option(
+            help="Bank id, or 'platform' (the default) for the cold-start model; with --table, "
+            "the bank whose table model is registered"
+        ),
+    ] = None,
     table: Annotated[
         Path | None, typer.Option(help="Train on your own CSV/Parquet table instead")
     ] = None,
@@ -52,6 +57,20 @@ def train(
     ] = None,
     id_col: Annotated[
         str | None, typer.Option(help="--table: identifier column (not a feature)")
+    ] = None,
+    join_platform: Annotated[
+        bool,
+        typer.Option(
+            help="--table: add the platform's point-in-time features by --code-col and "
+            "--time-col; report platform-only, table-only and combined models"
+        ),
+    ] = False,
+    code_col: Annotated[
+        str | None, typer.Option(help="--join-platform: the credit code (USCC) column")
+    ] = None,
+    negative: Annotated[
+        str | None,
+        typer.Option(help="--table: the label value meaning good (default: the only other one)"),
     ] = None,
     metrics_json: Annotated[Path | None, typer.Option(help="Write the metrics JSON here")] = None,
     trials: Annotated[
@@ -72,14 +91,19 @@ def train(
     if table is not None:
         if not target or positive is None:
             raise InvalidInput("--table needs --target and --positive")
-        from training.table import TableSpec, train_table  # only this path needs it
+        from training.table import Roles, TableSpec  # only this path needs it
         from training.tuning import Budget
 
-        spec = TableSpec(table, target, positive, time_col, id_col)
-        metrics = train_table(spec, seed=seed, budget=Budget(trials=trials, seconds=tune_seconds))
+        spec = TableSpec(table, Roles(target, positive, time_col, id_col, negative))
+        budget = Budget(trials=trials, seconds=tune_seconds)
+        if join_platform and not code_col:
+            raise InvalidInput("--join-platform needs --code-col (the credit code column)")
+        joined_by = code_col if join_platform else None
+        metrics = table_cli.train_table(spec, tenant, seed, budget, joined_by)
         _write_metrics(metrics, metrics_json)
         _summarise_table(metrics)
         return
+    tenant = tenant or "platform"
     settings = get_settings()
     config = PipelineConfig(
         settings.store, settings.mlflow_uri, settings.artifact_root, seed=seed, auto_promote=promote

@@ -75,7 +75,7 @@ def test_train_writes_the_metrics_json(home: Path, trained: tuple[Result, Path])
     assert 0.0 <= report["ece"] < 1.0
     assert (report["tenant"], report["version"]) == ("platform", "1")
     assert report["promoted"] == report["gate"]["passed"]
-    assert len(report["gate"]["checks"]) == 5
+    assert len(report["gate"]["checks"]) == 6
     # The run landed in the MLflow store under PRECREDIT_HOME, with the same numbers.
     client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
     logged = client.get_run(report["run_id"]).data.metrics

@@ -23,7 +23,7 @@ from catalog.errors import InvalidInput, NotFound
 from models import pyfunc
 from models.preapproval import PreapprovalModel
 from training import metrics, promotion, tracking
-from training.gate import GateRows, GateVerdict, evaluate_gate
+from training.gate import GateConfig, GateRows, GateVerdict, evaluate_gate
 from training.pipeline import PipelineConfig, PipelineResult, run
 from training.promotion import AUTO_APPROVER, Approval
 from training.train import TrainResult, data_fingerprint
@@ -59,8 +59,14 @@ def first(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> FirstRun:
     tmp = tmp_path_factory.mktemp("pipeline")
+    # The small store's model trails the WoE scorecard (the demo's 20,000 entities do not):
+    # this module tests the pipeline's wiring, so the scorecard margin is set aside explicitly.
     config = PipelineConfig(
-        small_store, f"sqlite:///{tmp / 'mlflow.db'}", tmp / "artifacts", per_date=2_500
+        small_store,
+        f"sqlite:///{tmp / 'mlflow.db'}",
+        tmp / "artifacts",
+        per_date=2_500,
+        gate=GateConfig(scorecard_margin=-1.0),
     )
     result = run("platform", "platform", config)
     client = tracking.connect(config.tracking_uri, config.artifact_root)
@@ -76,7 +82,8 @@ def second(
     y = test["label"].to_numpy()
     champion_version = tracking.version_by_alias(client, "platform", tracking.CHAMPION)
     champion = tracking.load_native(client, champion_version.run_id, first.workdir / "champion")
-    rows = GateRows.from_splits(splits, int(splits["train"]["label"].sum()))
+    card = trained_platform.metrics["auc_scorecard"]
+    rows = GateRows.from_splits(splits, int(splits["train"]["label"].sum()), card)
     verdict = evaluate_gate(shuffled_platform, champion, rows)
     record = tracking.RunRecord(
         shuffled_platform,
@@ -223,3 +230,26 @@ def test_the_cold_start_label_cannot_train_a_bank_model(first: FirstRun) -> None
     with pytest.raises(InvalidInput, match="--tenant platform"):
         run("platform", "bank_a", first.config)
     assert tracking.version_by_alias(first.client, "bank_a", tracking.CHALLENGER) is None
+
+
+def test_a_challenger_below_the_scorecard_needs_a_recorded_override(
+    first: FirstRun, second: SecondRun
+) -> None:
+    """Refused for losing to the WoE scorecard on the same rows; an override promotes it, kept.
+
+    Last in the module: it moves @champion to version 2.
+    """
+    check = {c.name: c for c in second.verdict.checks}["beats_scorecard"]
+    assert not check.passed
+    assert check.value < check.threshold
+    with pytest.raises(promotion.GateFailed):
+        promotion.promote(first.client, "platform", second.version, Approval("officer", "ok"))
+    assert str(tracking.version_by_alias(first.client, "platform", "champion").version) == "1"
+    why = "the scorecard is retired; tested by risk on 2026 data"
+    approval = Approval("officer", "accepted", promotion.Override(why))
+    record = promotion.promote(first.client, "platform", second.version, approval)
+    assert (record.gate_passed, record.override_reason) == (False, why)
+    tags = first.client.get_model_version(NAME, second.version).tags
+    assert tags["gate_override_reason"] == why
+    assert tags["gate_passed"] == "false"
+    assert str(tracking.version_by_alias(first.client, "platform", "champion").version) == "2"

@@ -16,6 +16,7 @@ from models.pd_model import PDClassifier
 from training import metrics
 from training.table import (
     Prepared,
+    Roles,
     TableSpec,
     cv_parts,
     evaluate,
@@ -53,7 +54,7 @@ def bank_table(seed: int = 7, n: int = N_ROWS) -> tuple[pd.DataFrame, np.ndarray
 
 
 def _prepare(frame: pd.DataFrame, time_col: str | None = "as_of") -> Prepared:
-    return prepare(frame, "status", "bad", time_col, "company_id")
+    return prepare(frame, Roles("status", "bad", time_col, "company_id"))
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +160,7 @@ def test_csv_parquet_and_a_rerun_give_identical_metrics(
     table[0].to_parquet(tmp_path / "bank.parquet", index=False)
     runs = [
         train_table(
-            TableSpec(tmp_path / name, "status", "bad", "as_of", "company_id"),
+            TableSpec(tmp_path / name, Roles("status", "bad", "as_of", "company_id")),
             seed=42,
             budget=BUDGET,
         )
@@ -183,7 +184,7 @@ def test_a_categorical_signal_alone_is_learnt_with_categorical_splits() -> None:
     frame = pd.DataFrame(rng.normal(size=(n, 3)), columns=["noise1", "noise2", "noise3"])
     frame["region"], frame["label"] = regions[region], np.where(bad, "bad", "good")
     frame["month"] = pd.period_range("2021-01", periods=24, freq="M").astype(str)[np.arange(n) % 24]
-    prepared = prepare(frame, "label", "bad", "month", None)
+    prepared = prepare(frame, Roles("label", "bad", "month"))
     assert prepared.spec.categorical == ("region",)
     assert prepared.spec.categories["region"] == tuple(regions)
     assert evaluate(prepared, seed=1, budget=BUDGET)["auc"] > 0.7
@@ -204,7 +205,7 @@ def test_same_table_gives_same_codes_from_a_sorted_list() -> None:
         }
     )
     shuffled = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
-    one, two = prepare(frame, "y", "bad", None, None), prepare(shuffled, "y", "bad", None, None)
+    one, two = prepare(frame, Roles("y", "bad")), prepare(shuffled, Roles("y", "bad"))
     assert one.spec.categories == two.spec.categories == {"kind": ("a", "b", "c")}
     assert one.spec.monotone == (0, 0)
     assert one.spec.categorical == ("kind",)
@@ -221,7 +222,7 @@ def test_csv_booleans_with_gaps_become_0_1_and_float_targets_match(tmp_path: Pat
     flags, labels = ["", "True", "False"], [f"{i % 2}" if i % 11 else "" for i in range(120)]
     rows = [f"{flags[i % 3]},{i % 7},{labels[i]}" for i in range(120)]
     path.write_text("has_collateral,x,default\n" + "\n".join(rows) + "\n")
-    prepared = prepare(load_table(path), "default", "1", None, None)
+    prepared = prepare(load_table(path), Roles("default", "1"))
     kept = [i for i in range(120) if labels[i]]
     expected = [{0: np.nan, 1: 1.0, 2: 0.0}[i % 3] for i in kept]
     np.testing.assert_array_equal(prepared.X["has_collateral"].to_numpy(), expected)
@@ -272,7 +273,7 @@ def test_bad_tables_are_invalid_input(table: tuple[pd.DataFrame, np.ndarray], ca
     change, overrides, message = ERRORS[case]
     args = {"target": "status", "positive": "bad", "time_col": "as_of", "id_col": "company_id"}
     with pytest.raises(InvalidInput, match=message):
-        prepare(change(table[0]), **(args | overrides))
+        prepare(change(table[0]), Roles(**(args | overrides)))
 
 
 def test_a_time_part_without_both_classes_is_invalid_input(
