@@ -83,6 +83,23 @@ def _group_cpu_seconds(pgid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def server_rss_kb(url: str) -> dict[int, int]:
+    """Resident memory (kB, VmRSS) of every process of the server at `url`, by pid."""
+    return _group_rss_kb(_GROUPS[url])
+
+
+def _group_rss_kb(pgid: int) -> dict[int, int]:
+    found: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rpartition(")")[2].split()[2]) != pgid:
+                continue
+            for line in (stat.parent / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    found[int(stat.parent.name)] = int(line.split()[1])
+    return found
+
+
 def _settle(pgid: int, limit_s: float = 90.0) -> None:
     """Wait until the server's processes are idle (every worker done starting)."""
     deadline, before = time.monotonic() + limit_s, _group_cpu_seconds(pgid)
