@@ -49,13 +49,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _ready(url: str) -> bool:
+def ready(url: str) -> bool:
     with suppress(OSError), urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
         return bool(response.status == 200)
     return False
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the server's process group, SIGKILL it after 15 s."""
     for sig, wait in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
         with suppress(ProcessLookupError):
@@ -70,10 +70,10 @@ _GROUPS: dict[str, int] = {}  # a running server's URL -> its process group
 
 def server_cpu_seconds(url: str) -> float:
     """CPU seconds (user + system) every process of the server at `url` has used so far."""
-    return _group_cpu_seconds(_GROUPS[url])
+    return group_cpu_seconds(_GROUPS[url])
 
 
-def _group_cpu_seconds(pgid: int) -> float:
+def group_cpu_seconds(pgid: int) -> float:
     ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with suppress(OSError, IndexError, ValueError):
@@ -100,12 +100,12 @@ def _group_rss_kb(pgid: int) -> dict[int, int]:
     return found
 
 
-def _settle(pgid: int, limit_s: float = 90.0) -> None:
+def settle(pgid: int, limit_s: float = 90.0) -> None:
     """Wait until the server's processes are idle (every worker done starting)."""
-    deadline, before = time.monotonic() + limit_s, _group_cpu_seconds(pgid)
+    deadline, before = time.monotonic() + limit_s, group_cpu_seconds(pgid)
     while time.monotonic() < deadline:
         time.sleep(1.0)
-        now = _group_cpu_seconds(pgid)
+        now = group_cpu_seconds(pgid)
         if now - before < 0.05:
             return
         before = now
@@ -127,16 +127,16 @@ def serving(cli: Path, home: Path, workers: int, log: Path) -> Iterator[str]:
     url = f"http://{HOST}:{port}"
     try:
         deadline = time.monotonic() + 180
-        while not _ready(url):
+        while not ready(url):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server with {workers} worker(s) did not get ready; see {log}")
             time.sleep(0.25)
-        _settle(proc.pid)
+        settle(proc.pid)
         _GROUPS[url] = proc.pid
         yield url
     finally:
         _GROUPS.pop(url, None)
-        _stop(proc)
+        stop(proc)
 
 
 def post_script(key: str, bodies: list[str]) -> str:
