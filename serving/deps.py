@@ -89,10 +89,28 @@ def scoped(scope: str) -> Callable[[repo.Principal], Awaitable[repo.Principal]]:
     return principal_with_scope
 
 
+def scoped_any(*scopes: str) -> Callable[[repo.Principal], Awaitable[repo.Principal]]:
+    """A dependency: the principal, 403 unless its key carries one of `scopes`."""
+
+    async def principal_with_any(principal: PrincipalDep) -> repo.Principal:
+        if not principal.scopes & set(scopes):
+            wanted = "' or '".join(scopes)
+            raise ApiError(403, "forbidden", f"this API key lacks the '{wanted}' scope")
+        return principal
+
+    principal_with_any.__name__ = f"{'_'.join(scopes)}_principal"
+    return principal_with_any
+
+
 ScorePrincipal = Annotated[repo.Principal, Depends(scoped("score"))]
 OutcomesPrincipal = Annotated[repo.Principal, Depends(scoped("outcomes"))]
 AdminPrincipal = Annotated[repo.Principal, Depends(scoped("admin"))]
 PlatformPrincipal = Annotated[repo.Principal, Depends(scoped("platform"))]
+OperatorPrincipal = Annotated[repo.Principal, Depends(scoped("operator"))]
+FilerPrincipal = Annotated[repo.Principal, Depends(scoped_any("score", "platform"))]
+CaseReaderPrincipal = Annotated[
+    repo.Principal, Depends(scoped_any("score", "platform", "operator"))
+]
 
 
 @dataclass(frozen=True)
