@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from models.decision import EXAMPLE, Decision, RecordedDecision
+from serving.disputes.responses import DisputeList as DisputeList  # declared by their routes
+from serving.disputes.responses import DisputeOut as DisputeOut
 from serving.errors import ErrorDetail
 
 JsonObject = dict[str, JsonValue]

@@ -107,9 +107,10 @@ def move(
     open state); by default only `TRANSITIONS` apply.
     """
     actor, answer, at = change
+    from_state = case.state
     starts = allowed_from or [s for s, targets in TRANSITIONS.items() if to_state in targets]
-    if case.state not in starts:
-        raise IllegalTransition(f"a {case.state} case cannot become {to_state}")
+    if from_state not in starts:
+        raise IllegalTransition(f"a {from_state} case cannot become {to_state}")
     closing = to_state in ("corrected", "rejected")
     values: dict[str, object] = {"state": to_state}
     if answer is not None:
@@ -117,11 +118,11 @@ def move(
     if closing:
         values["closed_at"] = at
     moved = session.execute(
-        update(Dispute).where(Dispute.id == case.id, Dispute.state == case.state).values(**values)
+        update(Dispute).where(Dispute.id == case.id, Dispute.state == from_state).values(**values)
     )
     if not getattr(moved, "rowcount", 0):
         raise IllegalTransition("the case changed meanwhile; read it again")
-    _event(session, case.id, (at, actor), (case.state, to_state), answer)
+    _event(session, case.id, (at, actor), (from_state, to_state), answer)
     session.refresh(case)
     return case
 
