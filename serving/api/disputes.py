@@ -42,7 +42,8 @@ def create(
 ) -> dict[str, Any]:
     """Bank (score) or financing platform (platform) key; due in 2 Chinese working days."""
     now = utcnow()
-    case = cases.file_case(session, services.settings.store, principal.tenant_id, body, now)
+    lookup = cases.store_lookup(services.settings.store)
+    case = cases.file_case(session, lookup, principal.tenant_id, body, now)
     answer = cases.answer(session, case, now)
     session.commit()
     return answer

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -42,8 +43,22 @@ class ReasonNotCited(InvalidInput):
     code = "reason_not_cited"
 
 
+RecordLookup = Callable[[str, str, str], StoreRecord]  # (table, record id, code) -> record
+
+
+def store_lookup(store_path: Path) -> RecordLookup:
+    """Records read on a short read-only connection to the store at `store_path`."""
+
+    def lookup(table: str, record_id: str, code: str) -> StoreRecord:
+        checked_table(table)
+        with store.connect(store_path, read_only=True) as con:
+            return entity_record(con, table, record_id, code)
+
+    return lookup
+
+
 def file_case(
-    session: Session, store_path: Path, tenant_id: str, body: DisputeIn, now: dt.datetime
+    session: Session, lookup: RecordLookup, tenant_id: str, body: DisputeIn, now: dt.datetime
 ) -> Dispute:
     """Check and store a new case for `tenant_id`, received `now`. Caller commits."""
     code = uscc.canonical(body.uscc)
@@ -61,7 +76,7 @@ def file_case(
         due_date=_due(now),
     )
     if body.record is not None:
-        record = _record(store_path, body.record.table, body.record.record_id, code)
+        record = lookup(checked_table(body.record.table), body.record.record_id, code)
         if body.kind == "repair":
             _check_repairable(record, deadlines.local_date(now))
         filing = _with_record(filing, record)
@@ -77,12 +92,6 @@ def _due(now: dt.datetime) -> dt.date | None:
         return deadlines.due_date(now)
     except deadlines.CalendarUnknown:
         return None
-
-
-def _record(store_path: Path, table: str, record_id: str, code: str) -> StoreRecord:
-    checked_table(table)
-    with store.connect(store_path, read_only=True) as con:
-        return entity_record(con, table, record_id, code)
 
 
 def _check_repairable(record: StoreRecord, on: dt.date) -> None:
