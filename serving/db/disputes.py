@@ -82,6 +82,11 @@ def list_cases(
     return list(session.scalars(query))
 
 
+def all_cases(session: Session) -> list[Dispute]:
+    """Every case, oldest first (for the report)."""
+    return list(session.scalars(select(Dispute).order_by(Dispute.received_at, Dispute.id)))
+
+
 def open_cases(session: Session) -> list[Dispute]:
     """Every case still open (received or checking), oldest first."""
     query = select(Dispute).where(Dispute.state.in_(OPEN_STATES))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +83,14 @@ def test_file_list_answer_and_reconcile_from_the_shell(home: Path) -> None:
     assert '"state": "corrected"' in shown.output
     assert "system:reconcile" in shown.output
     assert case_id not in run("disputes", "list", "--overdue").output
+    figures = json.loads(run("disputes", "report", "--json").output)
+    [court] = figures["by_department"]
+    assert court["department"] == "汕尾市中级人民法院"
+    assert (court["cases"], court["open"], court["answered"], court["answered_on_time"]) == (
+        1, 0, 1, 0,  # answered today, long after its due day 2026-10-08
+    )  # fmt: skip
+    assert court["median_hours_to_answer"] > 24 * 60
+    assert "汕尾市中级人民法院" in run("disputes", "report").output
 
 
 def test_bad_input_ends_with_one_line_and_exit_2(home: Path) -> None:
