@@ -34,7 +34,7 @@ from serving.disputes import cases
 from serving.disputes.reconcile import reconcile
 from serving.disputes.records import StoreRecord, entity_record
 from serving.offer.run import OfferOptions, OfferSources, rescore, run_offers
-from serving.schemas import DisputeIn
+from serving.schemas import DisputeIn, DisputeStateIn
 
 T0 = dt.datetime(2026, 9, 28, 1, 0, tzinfo=dt.UTC)  # Monday, 09:00 in China
 FILED = dt.datetime(2026, 9, 29, 2, 0, tzinfo=dt.UTC)  # Tuesday before the National Day week
@@ -241,3 +241,31 @@ def test_store_records_name_their_versions_and_department(
     assert [v.version for v in record.versions] == [1, 2]
     assert (record.latest.retracted, record.visible_on) == (True, dt.date(2025, 12, 29))
     assert record.department == "汕尾市城区人民法院"
+
+
+def test_an_operators_answer_tells_only_the_filer(
+    sessions: sessionmaker[Session], platform: duckdb.DuckDBPyConnection, banks: list[str]
+) -> None:
+    code = str(platform.execute("SELECT uscc FROM entities ORDER BY uscc LIMIT 1").fetchone()[0])
+    listing(platform, code, 1, retracted=False)
+    with sessions.begin() as session:
+        decision(session, "bank_b", code, FILED)
+        body = DisputeIn(
+            uscc=code,
+            record={"table": "court_debtors", "record_id": RECORD},  # type: ignore[arg-type]
+            claim="not ours",
+            evidence_sha256=EVIDENCE,
+        )
+        case_id = cases.file_case(session, lookup_in(platform), "bank_a", body, FILED).id
+    steps = [("checking", "核查中 / checking"), ("rejected", "记录无误 / the record is correct")]
+    for state, answer in steps:
+        with sessions.begin() as session:
+            change = DisputeStateIn(state=state, answer=answer)  # type: ignore[arg-type]
+            cases.set_state(session, case_id, change, "key:operator", FILED)
+    [told] = events(sessions, "bank_a", "dispute.resolved")
+    assert (told["dispute_id"], told["state"], told["answer"]) == (
+        case_id,
+        "rejected",
+        "记录无误 / the record is correct",
+    )
+    assert events(sessions, "bank_b", "dispute.resolved") == []
