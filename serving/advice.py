@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 from catalog import schema, store
-from features.compute import as_of_one
+from features.compute import compute
 from platform_services.repair import LEGAL_BASIS as REPAIR_BASIS
 from platform_services.repair import PenaltyFacts, earliest_repair_date
 from serving.decision import scoring
@@ -70,8 +71,7 @@ def entity_tables(store_path: Path, code: str) -> dict[str, pa.Table]:
 
 @contextmanager
 def scratch_store(tables: dict[str, pa.Table]) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A fresh in-memory store holding only these rows (one per scenario: the feature
-    pipeline reads through its own cursors, which see committed data only)."""
+    """An in-memory store holding only these rows."""
     scratch = duckdb.connect(":memory:")
     try:
         for name, rows in tables.items():
@@ -131,11 +131,12 @@ def _abnormal_exits(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> Iterator[
         )
 
 
-def apply(con: duckdb.DuckDBPyConnection, action: Action, on: dt.date) -> None:
-    """Put `action` in force on `on` in a scratch store."""
+def apply(con: duckdb.DuckDBPyConnection, action: Action, on: dt.date, code: str) -> None:
+    """Put `action` in force on `on` for `code`'s copy of the records."""
     column = "repair_date" if action.kind == "repair_penalty" else "removed_date"
     con.execute(
-        f"UPDATE {action.table} SET {column} = ? WHERE record_id = ?", [on, action.record_id]
+        f"UPDATE {action.table} SET {column} = ? WHERE record_id = ? AND uscc = ?",
+        [on, action.record_id, code],
     )
 
 
@@ -148,12 +149,28 @@ class Scenario:
     code: str
     as_of: dt.date
 
-    def outcome(self, applied: Sequence[Action] = ()) -> dict[str, Any]:
-        """The bank's answer once `applied` are in force: decision, grade, PD, limit."""
-        with scratch_store(self.tables) as con:
+    def outcomes(
+        self, con: duckdb.DuckDBPyConnection, scenarios: Sequence[Sequence[Action]]
+    ) -> list[dict[str, Any]]:
+        """The bank's answer under each scenario (the actions in force): decision, grade, PD,
+        limit. Each scenario is a copy of the entity's rows in the scratch store `con`, under
+        a code of its own; the pipeline computes them all in one query (its windows are
+        partitioned per (code, date) pair, so copies never mix)."""
+        copies = [f"S{k:017d}" for k in range(len(scenarios))]  # 18 characters, like a code
+        for name in self.tables:
+            for copy in copies:
+                con.execute(
+                    f"INSERT INTO {name} SELECT * REPLACE (CAST(? AS VARCHAR) AS uscc) "
+                    f"FROM {name} WHERE uscc = ?",
+                    [copy, self.code],
+                )
+        for copy, applied in zip(copies, scenarios, strict=True):
             for action in applied:
-                apply(con, action, self.as_of)
-            row = as_of_one(con, self.code, self.as_of)
+                apply(con, action, self.as_of, copy)
+        frame = compute(con, pd.DataFrame({"uscc": copies, "as_of": self.as_of}))
+        return [self._decide(row) for _, row in frame.iterrows()]
+
+    def _decide(self, row: pd.Series) -> dict[str, Any]:
         names = self.served.model.spec.names
         features = {n: None if math.isnan(float(row[n])) else float(row[n]) for n in names}
         product = self.served.model.policy_.product
@@ -177,40 +194,35 @@ def effect(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, str]:
 def advise(served: ServedModel, store_path: Path, code: str, as_of: dt.date) -> dict[str, Any]:
     """The entity's current answer, each lawful action with its effect, and all combined."""
     scenario = Scenario(served, entity_tables(store_path, code), code, as_of)
-    now = scenario.outcome()
     with scratch_store(scenario.tables) as con:
         found = actions(con, as_of)
+        together = [found] if len(found) > 1 else []
+        now, *singles = scenario.outcomes(con, [[], *([a] for a in found), *together])
+    advised = [
+        {**_described(a), **_effect(now, after)}
+        for a, after in zip(found, singles[: len(found)], strict=True)
+    ]
+    combined = None
+    if together:
+        combined = {
+            "action_ids": [a.action_id for a in found],
+            "available_from": max(a.available_from for a in found).isoformat(),
+            **_effect(now, singles[-1]),
+        }
     return {
         "uscc": code,
         "as_of": as_of.isoformat(),
         "model": {"name": served.name, "version": served.version},
         "policy_version": served.model.policy_.version,
         "current": now,
-        "actions": [_advice(scenario, a, now) for a in found],
-        "combined": _combined(scenario, found, now),
+        "actions": advised,
+        "combined": combined,
     }
 
 
-def _advice(scenario: Scenario, action: Action, before: dict[str, Any]) -> dict[str, Any]:
-    after = scenario.outcome([action])
+def _effect(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     zh, en = effect(before, after)
-    return {**_described(action), "after": after, "effect_zh": zh, "effect_en": en}
-
-
-def _combined(
-    scenario: Scenario, found: Sequence[Action], before: dict[str, Any]
-) -> dict[str, Any] | None:
-    if len(found) < 2:
-        return None
-    after = scenario.outcome(found)
-    zh, en = effect(before, after)
-    return {
-        "action_ids": [a.action_id for a in found],
-        "available_from": max(a.available_from for a in found).isoformat(),
-        "after": after,
-        "effect_zh": zh,
-        "effect_en": en,
-    }
+    return {"after": after, "effect_zh": zh, "effect_en": en}
 
 
 def _described(action: Action) -> dict[str, Any]:
