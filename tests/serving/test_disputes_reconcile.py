@@ -269,3 +269,28 @@ def test_an_operators_answer_tells_only_the_filer(
         "记录无误 / the record is correct",
     )
     assert events(sessions, "bank_b", "dispute.resolved") == []
+
+
+def test_two_operators_cannot_both_move_one_case(
+    sessions: sessionmaker[Session], platform: duckdb.DuckDBPyConnection, banks: list[str]
+) -> None:
+    code = str(platform.execute("SELECT uscc FROM entities ORDER BY uscc LIMIT 1").fetchone()[0])
+    listing(platform, code, 1, retracted=False)
+    body = DisputeIn(
+        uscc=code,
+        record={"table": "court_debtors", "record_id": RECORD},  # type: ignore[arg-type]
+        claim="not ours",
+        evidence_sha256=EVIDENCE,
+    )
+    with sessions.begin() as session:
+        case_id = cases.file_case(session, lookup_in(platform), "bank_a", body, FILED).id
+    with sessions() as session:  # the second operator read the case before the first moved it
+        stale = rows.get_case(session, case_id, None)
+        session.expunge(stale)
+    with sessions.begin() as session:
+        rows.move(session, rows.get_case(session, case_id, None), "checking", ("key:a", "x", FILED))
+    with sessions() as session, pytest.raises(rows.IllegalTransition, match="meanwhile"):
+        rows.move(session, stale, "checking", ("key:b", "y", FILED))
+    with sessions() as session:
+        trail = [(e.actor, e.to_state) for e in rows.events_of(session, case_id)]
+    assert trail == [("tenant:bank_a", "received"), ("key:a", "checking")]
