@@ -122,7 +122,7 @@ class Idempotency:
     endpoint: str
     key: str | None
 
-    def answer(self, body: BaseModel, run: Callable[[], Any]) -> Any:
+    def answer(self, body: BaseModel, run: Callable[[], Any], status: int = 200) -> Any:
         """`run()` once per key and body (committed); a retry replays the stored answer.
 
         The same key with a different body is 422 `idempotency_key_reused`; while the first
@@ -154,7 +154,9 @@ class Idempotency:
                 "a request with this Idempotency-Key is still running",
             )
         answer = run()
-        repo.complete_idempotency(self.session, self.tenant_id, self.key, 200, json.dumps(answer))
+        repo.complete_idempotency(
+            self.session, self.tenant_id, self.key, status, json.dumps(answer)
+        )
         self.session.commit()
         return answer
 

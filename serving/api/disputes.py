@@ -12,6 +12,7 @@ from serving.db.models import utcnow
 from serving.deps import (
     CaseReaderPrincipal,
     FilerPrincipal,
+    IdempotencyDep,
     OperatorPrincipal,
     ReaderDep,
     ServicesDep,
@@ -35,18 +36,27 @@ def _visible_to(principal: repo.Principal) -> str | None:
     status_code=201,
     summary="File a dispute or a credit-repair application for an enterprise",
     response_model=DisputeOut,
-    responses=documented(401, 403, 404, 413, 422, 503),
+    responses=documented(401, 403, 404, 409, 413, 422, 503),
 )
 def create(
-    body: DisputeIn, principal: FilerPrincipal, services: ServicesDep, session: SessionDep
-) -> dict[str, Any]:
-    """Bank (score) or financing platform (platform) key; due in 2 Chinese working days."""
-    now = utcnow()
+    body: DisputeIn,
+    principal: FilerPrincipal,
+    services: ServicesDep,
+    session: SessionDep,
+    idempotency: IdempotencyDep,
+) -> Any:
+    """Bank (score) or financing platform (platform) key; due in 2 Chinese working days.
+
+    With an `Idempotency-Key`, a retry answers the case already filed (no second case).
+    """
     lookup = cases.store_lookup(services.settings.store)
-    case = cases.file_case(session, lookup, principal.tenant_id, body, now)
-    answer = cases.answer(session, case, now)
-    session.commit()
-    return answer
+
+    def run() -> dict[str, Any]:
+        now = utcnow()
+        case = cases.file_case(session, lookup, principal.tenant_id, body, now)
+        return cases.answer(session, case, now)
+
+    return idempotency.answer(body, run, status=201)
 
 
 @router.get(

@@ -267,3 +267,31 @@ def test_a_repair_application_needs_a_penalty_past_its_minimum_period(
         response = bank_a.post("/v1/disputes", json=body(code, record_id, kind="repair"))
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "not_repairable"
+
+
+def test_a_retry_with_the_same_idempotency_key_files_one_case(
+    live_api: LiveApi, records: Records, keys: Keys
+) -> None:
+    bank_a = live_api.client(live_api.keys.bank_a)
+    key = {"Idempotency-Key": f"dispute-{dt.datetime.now(dt.UTC).timestamp()}"}
+    disputed = body(records.code, records.penalty_id)
+    first = bank_a.post("/v1/disputes", json=disputed, headers=key)
+    again = bank_a.post("/v1/disputes", json=disputed, headers=key)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["dispute_id"] == first.json()["dispute_id"]
+    every = live_api.client(keys.operator).get("/v1/disputes").json()["disputes"]
+    assert [c["dispute_id"] for c in every].count(first.json()["dispute_id"]) == 1
+    other = bank_a.post("/v1/disputes", json=disputed | {"claim": "another claim"}, headers=key)
+    assert (other.status_code, other.json()["error"]["code"]) == (422, "idempotency_key_reused")
+    refused = bank_a.post(
+        "/v1/disputes",
+        json=body(records.code, "NO-SUCH-RECORD-9"),
+        headers={"Idempotency-Key": key["Idempotency-Key"] + "-bad"},
+    )
+    assert refused.json()["error"]["code"] == "unknown_record"
+    retried = bank_a.post(  # a refused request leaves its key free for a corrected retry
+        "/v1/disputes", json=body(records.code, "NO-SUCH-RECORD-9"),
+        headers={"Idempotency-Key": key["Idempotency-Key"] + "-bad"},
+    )  # fmt: skip
+    assert retried.json()["error"]["code"] == "unknown_record"
