@@ -145,6 +145,7 @@ def list_cases(
     as_json: JsonOption = False,
 ) -> None:
     """Cases, newest first: state, due day (China time), overdue flag."""
+    from platform_services.deadlines import local_date
     from precredit.cli.retrain import _sessions
     from serving.db import disputes as rows
     from serving.db.models import utcnow
@@ -152,9 +153,12 @@ def list_cases(
 
     now = utcnow()
     with _sessions()() as session:
-        found = rows.list_cases(session, tenant)
-        chosen = [c for c in found if cases.is_overdue(c, now)] if overdue else found
-        shown = [cases.answer(session, c, now) for c in chosen]
+        found = (
+            rows.overdue_cases(session, tenant, local_date(now))
+            if overdue
+            else rows.list_cases(session, tenant)
+        )
+        shown = [cases.answer(session, c, now) for c in found]
     if as_json:
         typer.echo(json.dumps(shown, indent=2, ensure_ascii=False))
         return

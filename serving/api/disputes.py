@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from platform_services.deadlines import local_date
 from serving.db import disputes as rows
 from serving.db import repo
 from serving.db.models import utcnow
@@ -73,7 +74,7 @@ def read(dispute_id: str, principal: CaseReaderPrincipal, session: ReaderDep) ->
 
 @router.get(
     "",
-    summary="Your cases (an operator: every case)",
+    summary="Your cases (an operator: every case); overdue ones oldest due first",
     response_model=DisputeList,
     responses=documented(401, 403),
 )
@@ -82,11 +83,14 @@ def listed(
     session: ReaderDep,
     overdue: Annotated[bool, Query(description="Only open cases past their due day")] = False,
 ) -> dict[str, Any]:
-    """Newest first, at most 500."""
-    now = utcnow()
-    found = rows.list_cases(session, _visible_to(principal))
-    chosen = [c for c in found if cases.is_overdue(c, now)] if overdue else found
-    return {"disputes": [cases.answer(session, c, now) for c in chosen]}
+    """Newest first, at most 500; `overdue=true`: every open case past its due day."""
+    now, whose = utcnow(), _visible_to(principal)
+    found = (
+        rows.overdue_cases(session, whose, local_date(now))
+        if overdue
+        else rows.list_cases(session, whose)
+    )
+    return {"disputes": [cases.answer(session, c, now) for c in found]}
 
 
 @router.post(

@@ -82,6 +82,14 @@ def list_cases(
     return list(session.scalars(query))
 
 
+def overdue_cases(session: Session, tenant_id: str | None, today: dt.date) -> list[Dispute]:
+    """Open cases whose due day is before `today` (China time), oldest due first."""
+    query = select(Dispute).where(Dispute.state.in_(OPEN_STATES), Dispute.due_date < today)
+    if tenant_id is not None:
+        query = query.where(Dispute.tenant_id == tenant_id)
+    return list(session.scalars(query.order_by(Dispute.due_date, Dispute.received_at)))
+
+
 def all_cases(session: Session) -> list[Dispute]:
     """Every case, oldest first (for the report)."""
     return list(session.scalars(select(Dispute).order_by(Dispute.received_at, Dispute.id)))

@@ -19,6 +19,8 @@ from catalog import store
 from platform_services import deadlines
 from platform_services.repair import MIN_MONTHS, add_months
 from serving.db import repo
+from serving.disputes import cases
+from serving.schemas import DisputeIn
 
 EVIDENCE = hashlib.sha256(b"court ruling revoking the penalty").hexdigest()
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -295,3 +297,26 @@ def test_a_retry_with_the_same_idempotency_key_files_one_case(
         headers={"Idempotency-Key": key["Idempotency-Key"] + "-bad"},
     )  # fmt: skip
     assert retried.json()["error"]["code"] == "unknown_record"
+
+
+def test_overdue_cases_are_listed_to_their_filer_and_operators(
+    live_api: LiveApi, records: Records, keys: Keys
+) -> None:
+    received = dt.datetime(2026, 9, 29, 2, 0, tzinfo=dt.UTC)  # due 2026-10-08
+    lookup = cases.store_lookup(live_api.home / "platform.duckdb")
+    with live_api.sessions.begin() as session:
+        filed = DisputeIn.model_validate(body(records.code, records.penalty_id))
+        case_id = cases.file_case(session, lookup, "bank_a", filed, received).id
+    late = {
+        name: live_api.client(key).get("/v1/disputes", params={"overdue": "true"}).json()
+        for name, key in (
+            ("a", live_api.keys.bank_a),
+            ("b", live_api.keys.bank_b),
+            ("operator", keys.operator),
+        )
+    }
+    mine = {c["dispute_id"]: c for c in late["a"]["disputes"]}
+    assert (mine[case_id]["due_date"], mine[case_id]["overdue"]) == ("2026-10-08", True)
+    assert all(c["overdue"] for c in late["operator"]["disputes"])
+    assert case_id in {c["dispute_id"] for c in late["operator"]["disputes"]}
+    assert case_id not in {c["dispute_id"] for c in late["b"]["disputes"]}
