@@ -288,9 +288,12 @@ def test_two_operators_cannot_both_move_one_case(
         stale = rows.get_case(session, case_id, None)
         session.expunge(stale)
     with sessions.begin() as session:
-        rows.move(session, rows.get_case(session, case_id, None), "checking", ("key:a", "x", FILED))
+        moved_at = FILED + dt.timedelta(minutes=5)
+        rows.move(
+            session, rows.get_case(session, case_id, None), "checking", ("key:a", "x", moved_at)
+        )
     with sessions() as session, pytest.raises(rows.IllegalTransition, match="meanwhile"):
-        rows.move(session, stale, "checking", ("key:b", "y", FILED))
+        rows.move(session, stale, "checking", ("key:b", "y", moved_at))
     with sessions() as session:
         trail = [(e.actor, e.to_state) for e in rows.events_of(session, case_id)]
     assert trail == [("tenant:bank_a", "received"), ("key:a", "checking")]
