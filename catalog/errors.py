@@ -18,6 +18,11 @@ PrecreditError                     500 internal
 ├── GateFailed                     409 gate_failed        (training.promotion: no override given)
 ├── SamePerson                     403 same_person        (training.promotion: maker-checker)
 ├── ReservedId < InvalidInput      422 reserved_id        (serving.db.tenants: `platform` ids)
+├── UnknownRecord < InvalidInput   422 unknown_record     (serving.disputes.records)
+├── NotRepairable < InvalidInput   422 not_repairable     (serving.disputes.cases: repair rules)
+├── ReasonNotCited < InvalidInput  422 reason_not_cited   (serving.disputes.cases)
+├── IllegalTransition < Conflict   409 illegal_transition (serving.db.disputes: state machine)
+├── CalendarUnknown                503 calendar_unknown   (platform_services.deadlines)
 └── SimulationError                500 simulation_failed  (simulation.api: the API misbehaved)
 """
 

@@ -16,6 +16,7 @@ from catalog.errors import PrecreditError
 from serving import errors, logs
 from serving.api import (
     decisions,
+    disputes,
     docs,
     entities,
     financing,
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         policies,
         models,
         financing,
+        disputes,
         entities,
         watch,
         webhooks,

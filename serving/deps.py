@@ -89,10 +89,28 @@ def scoped(scope: str) -> Callable[[repo.Principal], Awaitable[repo.Principal]]:
     return principal_with_scope
 
 
+def scoped_any(*scopes: str) -> Callable[[repo.Principal], Awaitable[repo.Principal]]:
+    """A dependency: the principal, 403 unless its key carries one of `scopes`."""
+
+    async def principal_with_any(principal: PrincipalDep) -> repo.Principal:
+        if not principal.scopes & set(scopes):
+            wanted = "' or '".join(scopes)
+            raise ApiError(403, "forbidden", f"this API key lacks the '{wanted}' scope")
+        return principal
+
+    principal_with_any.__name__ = f"{'_'.join(scopes)}_principal"
+    return principal_with_any
+
+
 ScorePrincipal = Annotated[repo.Principal, Depends(scoped("score"))]
 OutcomesPrincipal = Annotated[repo.Principal, Depends(scoped("outcomes"))]
 AdminPrincipal = Annotated[repo.Principal, Depends(scoped("admin"))]
 PlatformPrincipal = Annotated[repo.Principal, Depends(scoped("platform"))]
+OperatorPrincipal = Annotated[repo.Principal, Depends(scoped("operator"))]
+FilerPrincipal = Annotated[repo.Principal, Depends(scoped_any("score", "platform"))]
+CaseReaderPrincipal = Annotated[
+    repo.Principal, Depends(scoped_any("score", "platform", "operator"))
+]
 
 
 @dataclass(frozen=True)
@@ -104,7 +122,7 @@ class Idempotency:
     endpoint: str
     key: str | None
 
-    def answer(self, body: BaseModel, run: Callable[[], Any]) -> Any:
+    def answer(self, body: BaseModel, run: Callable[[], Any], status: int = 200) -> Any:
         """`run()` once per key and body (committed); a retry replays the stored answer.
 
         The same key with a different body is 422 `idempotency_key_reused`; while the first
@@ -136,7 +154,9 @@ class Idempotency:
                 "a request with this Idempotency-Key is still running",
             )
         answer = run()
-        repo.complete_idempotency(self.session, self.tenant_id, self.key, 200, json.dumps(answer))
+        repo.complete_idempotency(
+            self.session, self.tenant_id, self.key, status, json.dumps(answer)
+        )
         self.session.commit()
         return answer
 

@@ -12,6 +12,8 @@ from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from models.decision import EXAMPLE, Decision, RecordedDecision
+from serving.disputes.responses import DisputeList as DisputeList  # declared by their routes
+from serving.disputes.responses import DisputeOut as DisputeOut
 from serving.errors import ErrorDetail
 from serving.monitor.result import LinkedRow
 
@@ -562,3 +564,90 @@ class WebhookEndpoints(_Out):
     model_config = _example(endpoints=[_ENDPOINT])
 
     endpoints: list[WebhookEndpointOut]
+
+
+# --- improvement advice ----------------------------------------------------------------------
+
+
+class AdviceOutcome(_Out):
+    """What the bank's model and policy answer: decision, grade, PD, limit."""
+
+    decision: Literal["approve", "refer", "decline"]
+    grade: str
+    pd: float
+    limit_cny: float
+
+
+class AdviceRecord(_Out):
+    """The record an action acts on."""
+
+    table: str
+    record_id: str
+
+
+class AdviceAction(_Out):
+    """One lawful action, its legal basis, from when, and its effect."""
+
+    action_id: str
+    kind: Literal["repair_penalty", "leave_abnormal_list"]
+    record: AdviceRecord
+    text_zh: str
+    text_en: str
+    legal_basis: str
+    available_from: str
+    after: AdviceOutcome
+    effect_zh: str
+    effect_en: str
+
+
+class AdviceCombined(_Out):
+    """Every action together."""
+
+    action_ids: list[str]
+    available_from: str
+    after: AdviceOutcome
+    effect_zh: str
+    effect_en: str
+
+
+ADVICE_OUTCOME: JsonObject = {"decision": "decline", "grade": "G07", "pd": 0.045, "limit_cny": 0.0}
+
+
+class Advice(_Out):
+    """The lawful steps open to an entity and, for each, the bank's recomputed answer."""
+
+    model_config = _example(
+        uscc="91441500MA4UK8XQ3C",
+        as_of="2025-12-31",
+        model={"name": "precredit-platform", "version": "3"},
+        policy_version="2025.1",
+        current=ADVICE_OUTCOME,
+        actions=[
+            {
+                "action_id": "repair_penalty:PEN-2024-000012",
+                "kind": "repair_penalty",
+                "record": {"table": "penalties", "record_id": "PEN-2024-000012"},
+                "text_zh": "申请信用修复：行政处罚 粤汕市监罚〔2024〕12号",
+                "text_en": "apply for credit repair of penalty 粤汕市监罚〔2024〕12号",
+                "legal_basis": "信用修复管理办法 (国家发展改革委令第36号, 2026-04-01)",
+                "available_from": "2025-12-31",
+                "after": {
+                    "decision": "approve",
+                    "grade": "G05",
+                    "pd": 0.021,
+                    "limit_cny": 300000.0,
+                },
+                "effect_zh": "等级 G07 → G05，额度 0 → 300,000 元",
+                "effect_en": "grade G07 → G05, limit CNY 0 → 300,000",
+            }
+        ],
+        combined=None,
+    )
+
+    uscc: str
+    as_of: str = Field(description="the snapshot date every effect is computed on")
+    model: JsonObject
+    policy_version: str
+    current: AdviceOutcome
+    actions: list[AdviceAction]
+    combined: AdviceCombined | None

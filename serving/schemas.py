@@ -157,5 +157,52 @@ class WebhookIn(_Strict):
     events: Annotated[list[str], Field(min_length=1, max_length=10)] | None = None
 
 
+CLAIM_TEXT = r"^[^\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+$"
+Sha256 = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-f]{64}$"),
+    Field(description="SHA-256 of the evidence file, 64 lower-case hex characters"),
+]
+
+
+class DisputedRecord(_Strict):
+    """A record of the platform store: its catalog table and record id."""
+
+    table: Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z_]+$")]
+    record_id: Text
+
+
+class CitedReason(_Strict):
+    """A reason a decision of yours cited: the decision id and the reason's feature or code."""
+
+    decision_id: LinkId
+    feature: Annotated[
+        str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_]+$")
+    ]
+
+
+class DisputeIn(_Strict):
+    """An objection (异议) to a record or a cited reason, or a credit-repair application.
+
+    Name exactly one of `record` and `reason` (a repair names the penalty `record`). The claim
+    is plain text: line breaks are kept, other control characters refused.
+    """
+
+    uscc: Code
+    kind: Literal["dispute", "repair"] = "dispute"
+    record: DisputedRecord | None = None
+    reason: CitedReason | None = None
+    claim: Annotated[str, StringConstraints(min_length=1, max_length=2_000, pattern=CLAIM_TEXT)]
+    evidence_sha256: Sha256
+
+
+class DisputeStateIn(_Strict):
+    """An operator's step: the new state and the answer given (plain text, line breaks kept)."""
+
+    state: Literal["checking", "corrected", "rejected"]
+    answer: Annotated[str, StringConstraints(min_length=1, max_length=2_000, pattern=CLAIM_TEXT)]
+
+
 MODELS = (WatchIn, PreapprovalIn, PreapprovalBatchIn, OutcomeIn, OutcomeBatchIn, RetrainIn, PromoteIn,
-          FinancingRequestIn, WebhookIn)  # fmt: skip
+          FinancingRequestIn, WebhookIn, DisputeIn, DisputedRecord, CitedReason,
+          DisputeStateIn)  # fmt: skip

@@ -24,6 +24,7 @@ from precredit.cli import (
     clients,
     codes,
     data,
+    disputes,
     evaluation,
     features,
     monitor,
@@ -73,6 +74,7 @@ app.add_typer(policies.policies_app, name="policies")
 app.add_typer(offers.offers_app, name="offers")
 app.add_typer(offers.webhooks_app, name="webhooks")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(disputes.disputes_app, name="disputes")
 
 
 def _print_version(value: bool) -> None:

@@ -398,3 +398,59 @@ class WarningNotice(Base):
     uscc: Mapped[str] = mapped_column(String(18))
     event_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+DisputeKind = Literal["dispute", "repair"]
+DisputeState = Literal["received", "checking", "corrected", "rejected"]
+
+
+class Dispute(Base):
+    """An objection (异议) to a record, or a credit-repair application, filed for an entity.
+
+    It names a store record (`record_table`, `record_id`) or a reason a decision of the filer
+    cited (`decision_id`, `reason_feature`). `due_date` is NULL while the working-day calendar
+    does not know the deadline's year. Every state change is also in `dispute_events`.
+    """
+
+    __tablename__ = "disputes"
+    __table_args__ = (
+        CheckConstraint("kind IN ('dispute', 'repair')", name="kind"),
+        CheckConstraint("state IN ('received', 'checking', 'corrected', 'rejected')", name="state"),
+        Index(None, "tenant_id", "received_at"),
+        Index(None, "state", "due_date"),
+        Index(None, "uscc"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))  # who filed it
+    kind: Mapped[DisputeKind] = mapped_column(String(16))
+    uscc: Mapped[str] = mapped_column(String(18))
+    record_table: Mapped[str | None] = mapped_column(String(32))
+    record_id: Mapped[str | None] = mapped_column(String(64))
+    record_version: Mapped[int | None]  # the latest version when filed
+    record_visible_on: Mapped[dt.date | None]  # the record's first ingest date
+    department: Mapped[str | None] = mapped_column(String(200))  # the record's authority
+    decision_id: Mapped[str | None] = mapped_column(String(36))
+    reason_feature: Mapped[str | None] = mapped_column(String(64))
+    claim: Mapped[str] = mapped_column(Text)
+    evidence_sha256: Mapped[str] = mapped_column(String(64))
+    state: Mapped[DisputeState] = mapped_column(String(16), default="received")
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    due_date: Mapped[dt.date | None]
+    answer: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[dt.datetime | None]
+
+
+class DisputeEvent(Base):
+    """One step of a case's audit trail (append-only: triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "dispute_events"
+    __table_args__ = (Index(None, "dispute_id", "at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    dispute_id: Mapped[str] = mapped_column(ForeignKey("disputes.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)

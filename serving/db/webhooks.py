@@ -32,7 +32,13 @@ from serving.db.models import (
 )
 from serving.db.secrets import SecretBox, open_secret, seal_secret
 
-EVENT_TYPES = ("offer.created", "offer.changed", "offer.revoked", "warning.created")
+EVENT_TYPES = (
+    "offer.created",
+    "offer.changed",
+    "offer.revoked",
+    "warning.created",
+    "dispute.resolved",
+)
 LOOPBACK_HOSTS = frozenset({"localhost"})
 MAX_URL_LENGTH = 2000
 EVENTS = cast(Table, OutboxEvent.__table__)

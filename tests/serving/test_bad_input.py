@@ -383,8 +383,64 @@ def _paths() -> list[Case]:
     ]
 
 
+def dispute(**fields: Any) -> bytes:
+    """A dispute body naming a penalty record, with `fields` replacing or adding members."""
+    body = {"uscc": VALID, "record": {"table": "penalties", "record_id": "PEN-1"},
+            "claim": "the fine was paid", "evidence_sha256": "ab" * 32}  # fmt: skip
+    return j(body | fields)
+
+
+def dispute_case(name: str, body: bytes, code: str = "invalid_input", **kw: Any) -> Case:
+    """A refused dispute (422 unless told)."""
+    return Case(name, kw.pop("status", 422), code, body, path="/v1/disputes", **kw)
+
+
+def _disputes() -> list[Case]:
+    return [
+        dispute_case(
+            "dispute_unknown_record",
+            dispute(record={"table": "penalties", "record_id": MARKER}),
+            "unknown_record",
+        ),
+        dispute_case("dispute_table_marker", dispute(record={"table": MARKER, "record_id": "1"})),
+        dispute_case(
+            "dispute_table_not_disputable",
+            dispute(record={"table": "quarantine", "record_id": MARKER}),
+        ),
+        dispute_case("dispute_claim_nul", dispute(claim=f"paid\x00{MARKER}")),
+        dispute_case("dispute_claim_escape", dispute(claim=f"\x1b[31m{MARKER}")),
+        dispute_case("dispute_claim_too_long", dispute(claim=MARKER * 300)),
+        dispute_case("dispute_evidence_marker", dispute(evidence_sha256=MARKER * 8)),
+        dispute_case(
+            "dispute_both_targets", dispute(reason={"decision_id": "0" * 32, "feature": MARKER})
+        ),
+        dispute_case("dispute_kind_marker", dispute(kind=MARKER)),
+        dispute_case(
+            "dispute_reason_unknown_decision",
+            dispute(record=None, reason={"decision_id": "0" * 32, "feature": MARKER}),
+            "not_found",
+            status=404,
+        ),
+        Case("dispute_unknown_id", 404, "not_found", method="GET", path=f"/v1/disputes/{MARKER}"),
+        Case(
+            "dispute_state_by_a_bank",
+            403,
+            "forbidden",
+            j({"state": "checking", "answer": "x"}),
+            path=f"/v1/disputes/{MARKER}/state",
+        ),
+        Case(
+            "advice_bad_code",
+            422,
+            "invalid_uscc",
+            method="GET",
+            path=f"/v1/entities/{MARKER}0000000000/advice",
+        ),
+    ]
+
+
 CORPUS = [*_codes(), *_types(), *_amounts(), *_bodies(), *_batches(), *_outcomes(), *_auth(),
-          *_paths()]  # fmt: skip
+          *_paths(), *_disputes()]  # fmt: skip
 
 
 def _param(case: Case) -> Any:

@@ -23,6 +23,7 @@ from catalog import uscc
 from serving import responses
 from serving.api import (
     decisions,
+    disputes,
     entities,
     financing,
     meta,
@@ -74,7 +75,7 @@ def json_schema(response: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_walk_sees_every_route(spec: dict[str, Any]) -> None:
     modules = (preapprovals, decisions, outcomes, policies, models, financing, entities, watch)
-    modules += (webhooks, meta)
+    modules += (webhooks, meta, disputes)
     routes = [r for m in modules for r in m.router.routes if isinstance(r, APIRoute)]
     declared = {(method.lower(), r.path) for r in routes for method in r.methods}
     assert {(m, p) for m, p, _ in operations(spec)} == declared
