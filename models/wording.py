@@ -14,6 +14,7 @@ from typing import Any
 
 from catalog.schema import INDUSTRY_SECTIONS, TAX_GRADES
 from features.definitions import REGISTRY
+from models.limit import OUT_OF_SCOPE
 from models.policy import CapacityPolicy, ProductPolicy
 
 Texts = tuple[str, str]  # (zh, en)
@@ -122,6 +123,14 @@ def limit_texts(row: Mapping[str, Any], grade: str, pd: float, policy: ProductPo
     limit_zh, limit_en = money(float(row["limit_cny"]))
     if row["decision"] == "decline":
         return f"拒绝，额度为{limit_zh}", f"declined: limit {limit_en}"
+    if row["binding"] == OUT_OF_SCOPE:
+        return (
+            f"授权范围不含测算额度所需的涉税和社保信息：仅依据公共信用信息评为等级{grade}"
+            f"（违约概率{pd:.2%}），不测算额度，转人工审核",
+            f"the enterprise's consent does not cover the tax and social insurance data the limit "
+            f"is computed from: grade {grade} (PD {pd:.2%}) from public credit records only, "
+            "no limit computed, referred to an underwriter",
+        )
     base_zh, base_en = _capacity_texts(row, policy.capacity)
     zh = f"{base_zh} × 系数{row['multiplier']:g}（等级{grade}，违约概率{pd:.2%}）"
     en = f"{base_en} × {row['multiplier']:g} for grade {grade} (PD {pd:.2%})"

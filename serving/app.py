@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from catalog.errors import PrecreditError
 from serving import errors, logs
 from serving.api import (
+    consents,
     decisions,
     docs,
     entities,
@@ -31,6 +32,7 @@ from serving.config import Settings, get_settings, registry_http_defaults
 from serving.db.engine import make_engine, pool_size_for, session_factory
 from serving.db.migrate import upgrade
 from serving.decision.audit_writer import AuditWriter, lock_path_for
+from serving.decision.consent import ConsentBook
 from serving.decision.model_store import PLATFORM, ModelHolder
 from serving.decision.policies import PolicyBook
 from serving.decision.snapshot import Snapshot
@@ -72,6 +74,7 @@ def build_services(settings: Settings) -> Services:
         JobRunner(settings, sessions),
         audit,
         PolicyBook(readers),
+        ConsentBook(reads),
     )
 
 
@@ -165,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         entities,
         watch,
         webhooks,
+        consents,
         meta,
     )
     for router in (module.router for module in routers):

@@ -27,6 +27,7 @@ class Request:
     product: str
     requested_amount_cny: float | None = None
     code_flag: str | None = None  # a registered pilot-era code failing a check: its reason
+    consent_id: str | None = None  # the consent it is scored under (None: not required)
 
 
 def canonical_json(value: Any) -> str:
@@ -74,5 +75,7 @@ def decide(
         policy_version=policy.version,
         policy_fingerprint=fingerprint_of(policy),
         indicative_rate=policy.indicative_rate(result.grade_label),
+        data_scope=list(served.data_scope),
+        consent_id=request.consent_id,
         input_hash=input_hash(request.uscc, request.product, snapshot_as_of, matrix[0]),
     )
