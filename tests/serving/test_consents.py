@@ -151,7 +151,7 @@ def test_a_public_records_consent_is_scored_by_the_public_model_only(live_api: L
         assert body["limit_cny"] == 0.0
         assert not {r["feature"] for r in body["reasons"]} & OUT_OF_SCOPE
         assert not {d["feature"] for d in body["limit_drivers"]} & OUT_OF_SCOPE
-        assert not {g for g in body["failed_gates"]} & {"gate:tax_grade", "gate:no_tax_paid"}
+        assert not set(body["failed_gates"]) & {"gate:tax_grade", "gate:no_tax_paid"}
         assert "insured" not in body["limit_explained"]["text_en"]
         assert "tax paid" not in body["limit_explained"]["text_en"]
     referred = [b for b in answers if b["decision"] == "refer"]
