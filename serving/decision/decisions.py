@@ -60,10 +60,12 @@ def evaluate(
     """Score one request without touching the service database (None: the bank's default
     product)."""
     canonical, flag = _code(services, code)
-    row = services.snapshot.row(canonical)  # an unknown entity: 404 before its consent
-    use = services.consents.use(services.models, tenant, canonical)
     # one reference: score and reasons from one model version, limits from one policy version
-    served = services.policies.served(use.served, tenant, product)
+    served = services.policies.served(services.models.get(tenant), tenant, product)  # 422 first
+    row = services.snapshot.row(canonical)  # then 404, then the consent's 403
+    use = services.consents.use(services.models, tenant, canonical)
+    if use.served.name != served.name:  # the public-records-only model, under the same policy
+        served = services.policies.served(use.served, tenant, product)
     product = served.model.policy_.product
     grant = use.grant
     request = scoring.Request(
