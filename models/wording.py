@@ -8,6 +8,7 @@ explained from the policy ("6 insured staff x CNY 60,000 per head x 0.25 for gra
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -93,6 +94,34 @@ def name_texts(feature: str, names: Texts) -> Texts:
         return names
     zh, en = names
     return zh.replace("(对数)", "(元)"), en.replace("(log CNY)", "(CNY)")
+
+
+# A gate on a list names the day its earliest record in force was listed: the feature holding
+# the days listed, and the sentence with that date.
+GATE_SINCE: dict[str, tuple[str, str, str]] = {
+    "gate:court_debtor": ("court_days_listed", "{zh}起被列为失信被执行人",
+                          "listed as a court debtor since {en}"),
+    "gate:serious_dishonesty": ("dis_days_listed", "{zh}起被列入严重失信主体名单",
+                                "on the serious dishonesty list since {en}"),
+    "gate:abnormal_operations": ("abn_days_listed", "{zh}起被列入经营异常名录",
+                                 "on the abnormal operations list since {en}"),
+}  # fmt: skip
+
+
+def dated_gate_texts(
+    failed: list[str], texts: list[Texts], values: Mapping[str, float | None], as_of: dt.date
+) -> list[Texts]:
+    """`texts` (one per failed gate, in order) with the listing date where the inputs have it."""
+    dated = list(texts)
+    for i, code in enumerate(failed[: len(texts)]):
+        since = GATE_SINCE.get(code)
+        days = None if since is None else values.get(since[0])
+        if since is None or days is None or math.isnan(days) or days < 0:
+            continue
+        day = as_of - dt.timedelta(days=int(days))
+        zh = f"{day.year}年{day.month}月{day.day}日"
+        dated[i] = (since[1].format(zh=zh), since[2].format(en=day.isoformat()))
+    return dated
 
 
 def gate_texts(code: str) -> Texts:

@@ -6,6 +6,7 @@ stored answer and a replay with the same model version and features compare byte
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from models.decision import Decision, ModelRef, input_hash
+from models import wording
+from models.decision import Decision, ModelRef, Wording, input_hash
 from models.policy import fingerprint_of
 from serving.decision.model_store import ServedModel
 from serving.decision.snapshot import SnapshotRow
@@ -41,6 +43,24 @@ def feature_values_dict(row: SnapshotRow, names: tuple[str, ...]) -> dict[str, f
     return {n: None if math.isnan(v) else v for n, v in zip(names, values, strict=True)}
 
 
+def _dated(
+    failed: list[str],
+    reasons: list[Wording],
+    features: dict[str, float | None],
+    as_of: str,
+) -> list[Wording]:
+    """Decline reasons naming the day a listing gate's record was listed (when known)."""
+    if not failed or not any(code in wording.GATE_SINCE for code in failed):
+        return reasons
+    try:
+        day = dt.date.fromisoformat(as_of)
+    except ValueError:  # no snapshot date (a benchmark's synthetic row): the plain texts
+        return reasons
+    texts = [(r.text_zh, r.text_en) for r in reasons]
+    dated = wording.dated_gate_texts(failed, texts, features, day)
+    return [Wording(text_zh=zh, text_en=en) for zh, en in dated]
+
+
 def decide(
     served: ServedModel, request: Request, features: dict[str, float | None], snapshot_as_of: str
 ) -> Decision:
@@ -66,7 +86,9 @@ def decide(
         approved_amount_cny=(
             None if asked is None or result.limit_cny == 0 else min(asked, result.limit_cny)
         ),
-        decline_reasons=result.decline_reasons,
+        decline_reasons=_dated(
+            result.failed_gates, result.decline_reasons, features, snapshot_as_of
+        ),
         reasons=result.reasons,
         limit_drivers=result.drivers,
         limit_explained=result.limit_explained,

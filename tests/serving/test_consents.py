@@ -14,11 +14,14 @@ import uuid
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from api_fixtures import LiveApi
 from sqlalchemy import text
 
+from catalog import store
 from catalog.schema import DATA_SCOPES
+from features import snapshot as feature_snapshot
 from features.definitions import REGISTRY
 from serving.db import consents, repo
 from serving.db.audit_verify import verify_tenant
@@ -255,3 +258,21 @@ def test_the_audit_records_the_consent_and_its_chain_seals_it(live_api: LiveApi)
         assert verify_tenant(session, bank).broken is None
     replay = client.post(f"/v1/decisions/{decision_id}/replay").json()
     assert replay["identical"] is True
+
+
+def test_a_court_debtor_decline_leads_with_the_listing_date(live_api: LiveApi) -> None:
+    with store.connect(live_api.home / "platform.duckdb", read_only=True) as con:
+        rows = con.execute(
+            f"SELECT uscc, court_days_listed, as_of FROM {feature_snapshot.TABLE} "
+            "WHERE court_in_force = 1 ORDER BY uscc LIMIT 1"
+        ).fetchall()
+    assert rows, "the tiny platform has a listed court debtor"
+    code, days, as_of = rows[0]
+    _, key = new_bank(live_api, require=False)
+    body = score(live_api.client(key), code).json()
+    assert body["decision"] == "decline"
+    assert body["failed_gates"][0] == "gate:court_debtor"
+    since = pd.Timestamp(as_of).date() - dt.timedelta(days=int(days))
+    first = body["decline_reasons"][0]
+    assert first["text_en"] == f"listed as a court debtor since {since.isoformat()}"
+    assert first["text_zh"] == f"{since.year}年{since.month}月{since.day}日起被列为失信被执行人"
