@@ -210,23 +210,30 @@ def test_the_financing_platform_records_a_consent_for_a_named_bank(live_api: Liv
     with live_api.sessions() as session:
         platform_key = repo.issue_key(session, "platform", ["platform"])
         session.commit()
-    platform = live_api.client(platform_key)
-    code = live_api.codes[6]
-    missing = platform.post("/v1/consents", json=consent_body(code))
-    assert missing.json()["error"]["code"] == "bank_required"
-    request = {"uscc": code, "amount_cny": 200_000, "term_months": 12, "purpose": "stock"}
-    first = platform.post("/v1/financing-requests", json=request).json()
-    [refused] = [a for a in first["answers"] if a["bank"] == bank]
-    assert refused["status"] == 403
-    answer = platform.post("/v1/consents", json=consent_body(code) | {"bank": bank})
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["bank"] == bank
-    listed = live_api.client(key).get("/v1/consents").json()["consents"]
-    assert [c["id"] for c in listed] == [answer.json()["id"]]
-    second = platform.post("/v1/financing-requests", json=request).json()
-    [scored] = [a for a in second["answers"] if a["bank"] == bank]
-    assert scored["status"] == 200
-    assert scored["body"]["consent_id"] == answer.json()["id"]
+    try:
+        platform = live_api.client(platform_key)
+        code = live_api.codes[6]
+        missing = platform.post("/v1/consents", json=consent_body(code))
+        assert missing.json()["error"]["code"] == "bank_required"
+        request = {"uscc": code, "amount_cny": 200_000, "term_months": 12, "purpose": "stock"}
+        first = platform.post("/v1/financing-requests", json=request).json()
+        [refused] = [a for a in first["answers"] if a["bank"] == bank]
+        assert refused["status"] == 403
+        answer = platform.post("/v1/consents", json=consent_body(code) | {"bank": bank})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["bank"] == bank
+        listed = live_api.client(key).get("/v1/consents").json()["consents"]
+        assert [c["id"] for c in listed] == [answer.json()["id"]]
+        second = platform.post("/v1/financing-requests", json=request).json()
+        [scored] = [a for a in second["answers"] if a["bank"] == bank]
+        assert scored["status"] == 200
+        assert scored["body"]["consent_id"] == answer.json()["id"]
+    finally:  # the shared server's other tests expect only their own banks to answer
+        with live_api.sessions() as session:
+            tenant = repo.get_tenant(session, bank)
+            assert tenant is not None
+            tenant.financing_opt_in = False
+            session.commit()
 
 
 def test_a_batch_follows_the_rule_item_by_item(live_api: LiveApi) -> None:
