@@ -131,6 +131,7 @@ def decide(
     outside it is not applied; without any capacity input in scope no limit can be computed,
     and a row that passes every gate and the PD rule is referred with limit 0 (`OUT_OF_SCOPE`).
     """
+    available = None if available is None else frozenset(available)
     cols = _scoped_columns(features, policy, available)
     pds = _checked_pd(pd, len(cols[ENTITY_TYPE]))
     capacity, source = _capacity(policy.capacity, cols)
