@@ -242,8 +242,8 @@ def _verdict(inproc: dict[str, Any], http: dict[str, Any]) -> dict[str, Any]:
 def _home(args: argparse.Namespace, scratch: Path) -> tuple[Path, str, float | None]:
     if args.home is not None:
         if args.database_url and not args.key:  # a fresh service database: the bank first
-            with suppress(subprocess.CalledProcessError):
-                _cli(args.home, "banks", "add", "demo_bank")
+            with suppress(subprocess.CalledProcessError):  # no consents there: not required
+                _cli(args.home, "banks", "add", "demo_bank", "--no-require-consent")
         return args.home, args.key or _cli(args.home, "banks", "key", "demo_bank"), None
     started = time.perf_counter()
     home = scratch / "home"

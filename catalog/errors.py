@@ -9,6 +9,7 @@ PrecreditError                     500 internal
 ├── Conflict                       409 conflict
 ├── StoreError                     503 store_unavailable (missing or broken store)
 ├── ModelUnavailable               503 model_unavailable
+├── ConsentRequired                403 consent_required (no valid consent covers the data)
 │
 │   declared beside the code that raises them:
 ├── RegistryError                  500 invalid_feature    (features.registry: a bad declaration)
@@ -95,3 +96,10 @@ class Conflict(PrecreditError):
 
     http_status = 409
     code = "conflict"
+
+
+class ConsentRequired(PrecreditError):
+    """No valid consent (started, not expired, not revoked) lets this bank use the entity's data."""
+
+    http_status = 403
+    code = "consent_required"

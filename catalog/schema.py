@@ -30,6 +30,28 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "ip": ("知识产权", "intellectual property (2024 edition)"),
 }
 
+# Data scopes an enterprise authorises a bank to use (consent), and the tables each covers;
+# every other catalog table is a public credit record.
+DATA_SCOPES: dict[str, tuple[str, str]] = {
+    "public_records": ("公共信用信息", "public credit records"),
+    "tax": ("涉税信息", "tax data"),
+    "social_insurance": ("社会保险信息", "social insurance data"),
+    "utilities": ("水电气信息", "utilities data"),
+}
+PUBLIC_RECORDS = "public_records"
+SCOPE_OF_TABLE = {
+    "tax_payments": "tax",
+    "tax_ratings": "tax",
+    "social_insurance": "social_insurance",
+    "utilities": "utilities",
+}
+
+
+def data_scope(table: str) -> str:
+    """The consent scope a catalog table's records fall under."""
+    return SCOPE_OF_TABLE.get(table, PUBLIC_RECORDS)
+
+
 CATALOG_BASIS = (
     "全国公共信用信息基础目录(2022年版) / National public credit information catalog 2022"
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Literal
@@ -71,6 +72,11 @@ class Feature:
     legal_basis: str = ""
 
     @property
+    def data_scope(self) -> str:
+        """The consent scope of its source table (`catalog.schema.DATA_SCOPES`)."""
+        return schema.data_scope(self.source)
+
+    @property
     def reason_zh(self) -> str:
         """Reason text (Chinese) shown to loan officers."""
         return self.zh
@@ -87,6 +93,7 @@ class Feature:
             "category_zh": zh,
             "category_en": en,
             "categories": list(self.categories),
+            "data_scope": self.data_scope,
         }
 
 
@@ -130,6 +137,19 @@ class Registry:
 
     def __getitem__(self, name: str) -> Feature:
         return next(f for f in self.features if f.name == name)
+
+    def data_scopes(self, names: Iterable[str]) -> tuple[str, ...]:
+        """The consent scopes the named features read, sorted; an undeclared name reads all."""
+        by_name = {f.name: f.data_scope for f in self.features}
+        scopes = {by_name.get(n) for n in names}
+        if None in scopes:
+            return tuple(sorted(schema.DATA_SCOPES))
+        return tuple(sorted(s for s in scopes if s is not None))
+
+    def in_scopes(self, scopes: Iterable[str]) -> list[str]:
+        """Names of the features whose data scope is one of `scopes`, in model order."""
+        allowed = set(scopes)
+        return [f.name for f in self.features if f.data_scope in allowed]
 
     def monotone_constraints(self) -> list[int]:
         """LightGBM `monotone_constraints`, in model order."""

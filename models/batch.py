@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from models import wording
 from models.decision import Preapproval, Reason, Wording, input_hash
 from models.explain import rank_reasons, reasons
-from models.limit import GATES, LimitResult, decide, required_inputs
+from models.limit import GATES, LimitResult, decide, gate_applies, required_inputs
 from models.pd_model import FeatureSpec
 from models.policy import ProductPolicy
 
@@ -102,7 +102,7 @@ def explain_rows(model: PreapprovalModel, features: pd.DataFrame | FloatArray) -
         pd=scored["pd"],
         grade=model.scale.grade(scored["pd"]),
         grade_label=model.scale.label(scored["pd"]),
-        limits=decide(model.policy_, columns, scored["pd"]),
+        limits=decide(model.policy_, columns, scored["pd"], model.spec.names),
         top=top,
         top_contribution=top_contribution,
     )
@@ -140,8 +140,8 @@ class PreapprovalBatch:
         return self.model.policy_.product
 
     def offerable(self) -> NDArray[np.bool_]:
-        """Rows whose decision makes an offer (approve or refer)."""
-        return np.isin(self.decision, OFFERABLE)
+        """Rows whose decision makes an offer (approve or refer, with a limit)."""
+        return np.isin(self.decision, OFFERABLE) & (self.limit_cny > 0.0)
 
     def explain(self, rows: Sequence[int] | NDArray[np.int64]) -> None:
         """Score `rows` in full (PD, grade, limit, reasons), as a single answer does."""
@@ -169,7 +169,7 @@ class PreapprovalBatch:
 def preapprove_batch(model: PreapprovalModel, frame: pd.DataFrame) -> PreapprovalBatch:
     """Decide every snapshot row (`uscc`, `as_of` and features); explain those that may pass."""
     n = len(frame)
-    gate = first_failed_gate(model.policy_, frame)
+    gate = first_failed_gate(model.policy_, frame, model.spec.names)
     batch = PreapprovalBatch(
         model=model,
         frame=frame,
@@ -201,14 +201,21 @@ def certain_pd_declines(model: PreapprovalModel, matrix: FloatArray) -> NDArray[
     return np.asarray(low > model.policy_.decision.refer_max_pd)
 
 
-def first_failed_gate(policy: ProductPolicy, frame: pd.DataFrame) -> ObjectArray:
-    """Per row, the first hard gate it fails in `models.limit.GATES` order, else ""."""
-    cols = {
-        n: frame[n].to_numpy(dtype=np.float64, na_value=np.nan) for n in required_inputs(policy)
-    }
+def first_failed_gate(
+    policy: ProductPolicy, frame: pd.DataFrame, available: Sequence[str] | None = None
+) -> ObjectArray:
+    """Per row, the first hard gate it fails in `models.limit.GATES` order, else "".
+
+    `available`: the model's inputs (its data scope); gates on other inputs are not applied.
+    """
+    names = required_inputs(policy, available)
+    cols = {n: frame[n].to_numpy(dtype=np.float64, na_value=np.nan) for n in names}
+    for name in required_inputs(policy):  # outside the scope: never read from the frame
+        cols.setdefault(name, np.full(len(frame), np.nan))
+    absent = [n for n in required_inputs(policy) if n not in names]
     first = np.full(len(frame), "", dtype=object)
     for gate in reversed(GATES):  # an earlier gate overwrites a later one
-        if gate.enabled(policy.gates):
+        if gate_applies(gate, policy.gates, absent):
             first[gate.fails(policy.gates, cols)] = gate.code
     return first
 

@@ -118,6 +118,15 @@ class Decision(_Frozen):
     indicative_rate: float | None = Field(
         description="the policy's indicative annual rate for this grade (rate band); null: none"
     )
+    data_scope: list[str] = Field(
+        description="the consent scopes of the data the model read (public_records, tax, "
+        "social_insurance, utilities): public_records alone means the public-records-only model"
+    )
+    consent_id: str | None = Field(
+        default=None,
+        exclude_if=lambda consent: consent is None,  # answered when the bank requires consent
+        description="the enterprise's consent this answer was given under",
+    )
     input_hash: str = Field(exclude=True, description="recorded in the audit, not answered")
 
 
@@ -173,6 +182,8 @@ EXAMPLE: dict[str, JsonValue] = {
     "policy_version": "working_capital@1",
     "policy_fingerprint": "5b2e" * 16,
     "indicative_rate": 0.0435,
+    "data_scope": ["public_records", "social_insurance", "tax", "utilities"],
+    "consent_id": "3b7a1c52-9e0d-4f6a-8c21-5d4e7f9a0b13",
 }
 """A recorded answer as the API documents it (its example)."""
 

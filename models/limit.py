@@ -10,7 +10,7 @@ Every step is element-wise, so a row gives the same answer alone and inside any 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
@@ -36,6 +36,7 @@ CAPACITY_INPUTS = {  # source code -> feature; order breaks ties
     "capacity:headcount": "si_headcount_latest",
 }
 NO_CAPACITY = "capacity:none"
+OUT_OF_SCOPE = "scope:limit_basis"  # no capacity input within the model's data scope: refer
 REVENUE = CAPACITY_INPUTS["capacity:revenue"]
 
 
@@ -118,23 +119,36 @@ class LimitResult:
         return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
-def decide(policy: ProductPolicy, features: DataFrame | Columns, pd: ArrayLike) -> LimitResult:
-    """Decision, limit and the binding rule per row of `features` (a frame or column arrays)."""
-    cols = _columns(features, required_inputs(policy))
+def decide(
+    policy: ProductPolicy,
+    features: DataFrame | Columns,
+    pd: ArrayLike,
+    available: Collection[str] | None = None,
+) -> LimitResult:
+    """Decision, limit and the binding rule per row of `features` (a frame or column arrays).
+
+    `available`: the inputs within the model's data scope (None: all). A gate whose input is
+    outside it is not applied; without any capacity input in scope no limit can be computed,
+    and a row that passes every gate and the PD rule is referred with limit 0 (`OUT_OF_SCOPE`).
+    """
+    available = None if available is None else frozenset(available)
+    cols = _scoped_columns(features, policy, available)
     pds = _checked_pd(pd, len(cols[ENTITY_TYPE]))
     capacity, source = _capacity(policy.capacity, cols)
     multiplier = _multiplier(policy.pd_multiplier, pds)
     cap, cap_code = _caps(policy.caps_cny, cols[ENTITY_TYPE])
     cap, cap_code = _revenue_cap(policy.capacity.max_revenue_share, cols[REVENUE], cap, cap_code)
     computed = _round_down(np.minimum(capacity * multiplier, cap))
-    gate_matrix = _gate_matrix(policy.gates, cols)
+    gate_matrix = _gate_matrix(policy.gates, cols, _absent(available))
     failed = [[GATE_CODES[j] for j in np.flatnonzero(row)] for row in gate_matrix]
     by_gate, by_pd = gate_matrix.any(axis=1), pds > policy.decision.refer_max_pd
-    too_small = (computed < policy.min_limit_cny) | (computed <= 0.0)
-    capped = capacity * multiplier > cap
-    binding = _binding(failed, by_pd, too_small, np.where(capped, cap_code, source))
+    no_basis = np.full(len(pds), _no_basis(available))
+    too_small = ((computed < policy.min_limit_cny) | (computed <= 0.0)) & ~no_basis
+    capped = (capacity * multiplier > cap) & ~no_basis
+    computed_by = np.where(no_basis, OUT_OF_SCOPE, np.where(capped, cap_code, source))
+    binding = _binding(failed, by_pd, too_small, computed_by)
     declined = by_gate | by_pd | too_small
-    approve = pds <= policy.decision.approve_max_pd
+    approve = (pds <= policy.decision.approve_max_pd) & ~no_basis
     decision = np.where(declined, "decline", np.where(approve, "approve", "refer"))
     rules = zip(binding.tolist(), failed, source.tolist(), capped.tolist(), strict=True)
     drivers = [
@@ -143,7 +157,7 @@ def decide(policy: ProductPolicy, features: DataFrame | Columns, pd: ArrayLike) 
     ]
     return LimitResult(
         decision,
-        np.where(declined, 0.0, computed),
+        np.where(declined | no_basis, 0.0, computed),
         capacity,
         source,
         multiplier,
@@ -152,6 +166,37 @@ def decide(policy: ProductPolicy, features: DataFrame | Columns, pd: ArrayLike) 
         failed,
         drivers,
     )
+
+
+def _absent(available: Collection[str] | None) -> frozenset[str]:
+    """Inputs outside the data scope (none when every input is available)."""
+    if available is None:
+        return frozenset()
+    return frozenset(n for n in _all_inputs() if n not in available)
+
+
+def _no_basis(available: Collection[str] | None) -> bool:
+    """True when no capacity input is within the data scope."""
+    return available is not None and not any(f in available for f in CAPACITY_INPUTS.values())
+
+
+def _all_inputs() -> list[str]:
+    names = [*CAPACITY_INPUTS.values(), ENTITY_TYPE]
+    for gate in GATES:
+        names += [gate.feature, *gate.extra_inputs]
+    return list(dict.fromkeys(names))
+
+
+def _scoped_columns(
+    features: DataFrame | Columns, policy: ProductPolicy, available: Collection[str] | None
+) -> dict[str, FloatArray]:
+    """The inputs `decide` reads; those outside the data scope as NaN (never read from rows)."""
+    names = required_inputs(policy, available)
+    cols = _columns(features, names)
+    n = len(cols[ENTITY_TYPE])
+    for name in required_inputs(policy):
+        cols.setdefault(name, np.full(n, np.nan))
+    return cols
 
 
 def _binding(
@@ -164,13 +209,15 @@ def _binding(
     return np.where(first_gate != "", first_gate, binding)
 
 
-def required_inputs(policy: ProductPolicy) -> list[str]:
-    """Feature columns `decide` reads under this policy (inputs of switched-off gates excluded)."""
+def required_inputs(policy: ProductPolicy, available: Collection[str] | None = None) -> list[str]:
+    """Feature columns `decide` reads under this policy (inputs of switched-off gates excluded;
+    with `available`, only those within the data scope)."""
     names = [*CAPACITY_INPUTS.values(), ENTITY_TYPE]
     for gate in GATES:
         if gate.enabled(policy.gates):
             names += [gate.feature, *gate.extra_inputs]
-    return list(dict.fromkeys(names))
+    unique = list(dict.fromkeys(names))
+    return unique if available is None else [n for n in unique if n in available]
 
 
 def _checked_pd(pd: ArrayLike, n: int) -> FloatArray:
@@ -253,11 +300,19 @@ def _round_down(amount: FloatArray) -> FloatArray:
     return np.floor(np.round(amount, 2) / ROUNDING_CNY) * ROUNDING_CNY
 
 
-def _gate_matrix(policy: GatePolicy, cols: Columns) -> BoolArray:
-    """Rows x GATES: True where an enabled gate fails."""
+def gate_applies(gate: Gate, policy: GatePolicy, absent: Collection[str] = ()) -> bool:
+    """An enabled gate whose input is within the data scope."""
+    return gate.enabled(policy) and gate.feature not in absent
+
+
+def _gate_matrix(policy: GatePolicy, cols: Columns, absent: Collection[str] = ()) -> BoolArray:
+    """Rows x GATES: True where an applicable gate fails."""
     n = len(cols[ENTITY_TYPE])
     return np.column_stack(
-        [g.fails(policy, cols) if g.enabled(policy) else np.zeros(n, dtype=bool) for g in GATES]
+        [
+            g.fails(policy, cols) if gate_applies(g, policy, absent) else np.zeros(n, dtype=bool)
+            for g in GATES
+        ]
     ).reshape(n, len(GATES))
 
 
@@ -275,7 +330,7 @@ def _drivers(i: int, rule: _RowRule, cols: Columns, pd: float) -> list[Driver]:
     binding, failed, source, capped = rule
     if failed:
         return [_driver(GATE_BY_CODE[code].feature, cols, i, "gate") for code in failed]
-    if binding == "pd:decline":
+    if binding in ("pd:decline", OUT_OF_SCOPE):
         return [{"feature": "pd", "value": pd, "role": "decision"}]
     cap_feature = REVENUE if binding == "cap:revenue" else ENTITY_TYPE
     out = [_driver(cap_feature, cols, i, "cap")] if capped else []

@@ -8,12 +8,14 @@ explained from the policy ("6 insured staff x CNY 60,000 per head x 0.25 for gra
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from catalog.schema import INDUSTRY_SECTIONS, TAX_GRADES
 from features.definitions import REGISTRY
+from models.limit import OUT_OF_SCOPE
 from models.policy import CapacityPolicy, ProductPolicy
 
 Texts = tuple[str, str]  # (zh, en)
@@ -94,6 +96,34 @@ def name_texts(feature: str, names: Texts) -> Texts:
     return zh.replace("(对数)", "(元)"), en.replace("(log CNY)", "(CNY)")
 
 
+# A gate on a list names the day its earliest record in force was listed: the feature holding
+# the days listed, and the sentence with that date.
+GATE_SINCE: dict[str, tuple[str, str, str]] = {
+    "gate:court_debtor": ("court_days_listed", "{zh}起被列为失信被执行人",
+                          "listed as a court debtor since {en}"),
+    "gate:serious_dishonesty": ("dis_days_listed", "{zh}起被列入严重失信主体名单",
+                                "on the serious dishonesty list since {en}"),
+    "gate:abnormal_operations": ("abn_days_listed", "{zh}起被列入经营异常名录",
+                                 "on the abnormal operations list since {en}"),
+}  # fmt: skip
+
+
+def dated_gate_texts(
+    failed: list[str], texts: list[Texts], values: Mapping[str, float | None], as_of: dt.date
+) -> list[Texts]:
+    """`texts` (one per failed gate, in order) with the listing date where the inputs have it."""
+    dated = list(texts)
+    for i, code in enumerate(failed[: len(texts)]):
+        since = GATE_SINCE.get(code)
+        days = None if since is None else values.get(since[0])
+        if since is None or days is None or math.isnan(days) or days < 0:
+            continue
+        day = as_of - dt.timedelta(days=int(days))
+        zh = f"{day.year}年{day.month}月{day.day}日"
+        dated[i] = (since[1].format(zh=zh), since[2].format(en=day.isoformat()))
+    return dated
+
+
 def gate_texts(code: str) -> Texts:
     """The hard rule that declined, in words."""
     return GATE_TEXTS.get(code, (code, code))
@@ -122,6 +152,14 @@ def limit_texts(row: Mapping[str, Any], grade: str, pd: float, policy: ProductPo
     limit_zh, limit_en = money(float(row["limit_cny"]))
     if row["decision"] == "decline":
         return f"拒绝，额度为{limit_zh}", f"declined: limit {limit_en}"
+    if row["binding"] == OUT_OF_SCOPE:
+        return (
+            f"授权范围不含测算额度所需的涉税和社保信息：仅依据公共信用信息评为等级{grade}"
+            f"（违约概率{pd:.2%}），不测算额度，转人工审核",
+            f"the enterprise's consent does not cover the tax and social insurance data the limit "
+            f"is computed from: grade {grade} (PD {pd:.2%}) from public credit records only, "
+            "no limit computed, referred to an underwriter",
+        )
     base_zh, base_en = _capacity_texts(row, policy.capacity)
     zh = f"{base_zh} × 系数{row['multiplier']:g}（等级{grade}，违约概率{pd:.2%}）"
     en = f"{base_en} × {row['multiplier']:g} for grade {grade} (PD {pd:.2%})"

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from catalog.errors import PrecreditError
 from serving import errors, logs
 from serving.api import (
+    consents,
     decisions,
     disputes,
     docs,
@@ -33,6 +34,7 @@ from serving.db.engine import make_engine, pool_size_for, session_factory
 from serving.db.migrate import upgrade
 from serving.db.notifications import PromotionListener, listens
 from serving.decision.audit_writer import AuditWriter, lock_path_for
+from serving.decision.consent import ConsentBook
 from serving.decision.model_store import PLATFORM, ModelHolder
 from serving.decision.policies import PolicyBook
 from serving.decision.snapshot import Snapshot
@@ -74,6 +76,7 @@ def build_services(settings: Settings) -> Services:
         JobRunner(settings, sessions),
         audit,
         PolicyBook(readers),
+        ConsentBook(reads),
     )
 
 
@@ -177,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         entities,
         watch,
         webhooks,
+        consents,
         meta,
     )
     for router in (module.router for module in routers):

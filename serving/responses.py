@@ -651,3 +651,52 @@ class Advice(_Out):
     current: AdviceOutcome
     actions: list[AdviceAction]
     combined: AdviceCombined | None
+
+
+# --- consents --------------------------------------------------------------------------------
+
+CONSENT_EXAMPLE: dict[str, JsonValue] = {
+    "id": "3b7a1c52-9e0d-4f6a-8c21-5d4e7f9a0b13",
+    "bank": "bank_a",
+    "uscc": "91441500MA4UK8XQ3C",
+    "scope": ["public_records", "social_insurance", "tax", "utilities"],
+    "purpose": "preapproval",
+    "starts_on": "2026-01-01",
+    "expires_on": "2027-12-31",
+    "evidence_sha256": "5b2e" * 16,
+    "recorded_by": "key:0f8e9b6c-2a7d-4e51-b3c9-a1d2e4f60718",
+    "recorded_at": "2026-01-02T08:30:00.000000Z",
+    "revoked_at": None,
+    "revoked_by": None,
+    "status": "valid",
+}
+
+
+class ConsentOut(_Out):
+    """An enterprise's consent as recorded; a revocation is a later fact beside it."""
+
+    model_config = _example(**CONSENT_EXAMPLE)
+
+    id: str
+    bank: str
+    uscc: str
+    scope: list[str]
+    purpose: str
+    starts_on: str
+    expires_on: str
+    evidence_sha256: str
+    recorded_by: str = Field(description="the key that recorded it (`key:<key id>`) or `cli`")
+    recorded_at: str
+    revoked_at: str | None
+    revoked_by: str | None
+    status: Literal["valid", "not_started", "expired", "revoked"] = Field(
+        description="today (China Standard Time): whether it lets the bank score the entity"
+    )
+
+
+class Consents(_Out):
+    """A bank's consents (for one credit code when asked), newest first."""
+
+    model_config = _example(consents=[CONSENT_EXAMPLE])
+
+    consents: list[ConsentOut]

@@ -168,6 +168,7 @@ class PromoteRequest:
     version: str
     reason: str
     override_reason: str | None = None
+    owner: str | None = None  # whose model (None: the key's tenant); operators: platform_public
 
 
 def promote(
@@ -179,12 +180,17 @@ def promote(
     promotes the platform's.
     """
     principal = request.principal
+    owner = request.owner or principal.tenant_id
     if principal.tenant_id == tenants.PLATFORM_ID and "operator" not in principal.scopes:
+        raise ApiError(403, "forbidden", "only a platform operator promotes platform models")
+    if owner != principal.tenant_id and not (
+        owner == tracking.PUBLIC_OWNER and principal.tenant_id == tenants.PLATFORM_ID
+    ):
         raise ApiError(403, "forbidden", "only a platform operator promotes platform models")
     override = None if request.override_reason is None else Override(request.override_reason)
     approval = Approval(repo.identity(principal), request.reason, override)
     client = tracking.connect(settings.mlflow_uri, settings.artifact_root)
-    promoted = promotion.promote(client, principal.tenant_id, request.version, approval)
+    promoted = promotion.promote(client, owner, request.version, approval)
     with sessions() as session:
         promotions.record(session, promoted)
         session.commit()

@@ -203,6 +203,38 @@ class DisputeStateIn(_Strict):
     answer: Annotated[str, StringConstraints(min_length=1, max_length=2_000, pattern=CLAIM_TEXT)]
 
 
+class ConsentIn(BaseModel):
+    """An enterprise's authorisation for a bank to use its data (the signed document's hash).
+
+    A bank's key records consents for itself; the SME financing platform's key records them on
+    the enterprise's behalf for the bank named in `bank`. At most three years long.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    uscc: Code
+    scope: Annotated[
+        list[Literal["public_records", "tax", "social_insurance", "utilities"]],
+        Field(min_length=1, max_length=4),
+    ]
+    purpose: Literal["preapproval", "monitoring"] = "preapproval"
+    starts_on: IsoDate
+    expires_on: IsoDate
+    evidence_sha256: Annotated[
+        str,
+        StringConstraints(pattern=r"^[0-9a-f]{64}$"),
+        Field(description="SHA-256 (64 lowercase hex) of the signed authorisation document"),
+    ]
+    bank: (
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$"),
+            Field(description="the bank it authorises (the financing platform's key only)"),
+        ]
+        | None
+    ) = None
+
+
 MODELS = (WatchIn, PreapprovalIn, PreapprovalBatchIn, OutcomeIn, OutcomeBatchIn, RetrainIn, PromoteIn,
-          FinancingRequestIn, WebhookIn, DisputeIn, DisputedRecord, CitedReason,
-          DisputeStateIn)  # fmt: skip
+          FinancingRequestIn, WebhookIn, DisputeIn, DisputedRecord, CitedReason, DisputeStateIn,
+          ConsentIn)  # fmt: skip

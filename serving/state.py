@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from serving.config import Settings
 from serving.decision.audit_writer import AuditWriter
+from serving.decision.consent import ConsentBook
 from serving.decision.model_store import ModelHolder
 from serving.decision.policies import PolicyBook
 from serving.decision.snapshot import Snapshot
@@ -30,3 +31,4 @@ class Services:
     jobs: JobRunner
     audit: AuditWriter  # group commit of decision rows (see serving.decision.audit_writer)
     policies: PolicyBook  # banks' product policies in force (see serving.decision.policies)
+    consents: ConsentBook  # which model may score an entity (see serving.decision.consent)

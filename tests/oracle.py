@@ -278,6 +278,7 @@ def court(view: View) -> Features:
         "court_unperformed_cny": total(rows.loc[rows["performance"] != "all", "obligation_cny"]),
         "court_new_12m": count(view.window("court_debtors", 12)),
         "court_partly_performed": count(rows[rows["performance"] == "partly"]),
+        "court_days_listed": largest(((view.as_of - d).days for d in rows["publish_date"]), 0.0),
     }
 
 
@@ -295,8 +296,10 @@ def lists(view: View) -> Features:
         "abn_months_listed": largest(
             (month_diff(d, view.as_of) for d in in_force["listed_date"]), 0.0
         ),
+        "abn_days_listed": largest(((view.as_of - d).days for d in in_force["listed_date"]), 0.0),
         "dis_in_force": exists(dishonest),
         "dis_in_force_count": count(dishonest),
+        "dis_days_listed": largest(((view.as_of - d).days for d in dishonest["listed_date"]), 0.0),
     }
 
 

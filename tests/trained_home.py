@@ -3,7 +3,7 @@
     python tests/trained_home.py STORE HOME
 
 Copies the platform store, builds its feature snapshot, trains the cold-start platform model
-and promotes it in a local MLflow (sqlite + artifacts). The notebook tests run it as a
+and the public-records-only one and promotes them in a local MLflow (sqlite + artifacts). The notebook tests run it as a
 subprocess so MLflow's state and LightGBM's OpenMP settings stay out of the test process.
 """
 
@@ -42,6 +42,9 @@ def build_home(source: Path, home: Path) -> Path:
     result = run("platform", "platform", config)
     if not result.promoted:
         raise RuntimeError(f"the platform model was not promoted: {result.verdict.to_dict()}")
+    public = run("platform", "platform", config, scope="public")  # consents to public records
+    if not public.promoted:
+        raise RuntimeError(f"the public model was not promoted: {public.verdict.to_dict()}")
     return home
 
 

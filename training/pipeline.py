@@ -14,6 +14,7 @@ import pandas as pd
 
 from catalog import store
 from catalog.errors import InvalidInput
+from features.definitions import REGISTRY
 from models.policy import ProductPolicy
 from models.preapproval import PreapprovalModel
 from synthetic.truth import attach_truth
@@ -34,10 +35,13 @@ from training.train import (
     data_fingerprint,
     fit_base,
     out_of_time_start,
+    spec_for_scopes,
     train,
 )
 
 Label = Literal["platform", "outcomes"]
+Scope = Literal["full", "public"]
+PUBLIC_SCOPES = ("public_records",)  # what the public-records-only platform model may read
 
 
 @dataclass(frozen=True)
@@ -144,12 +148,25 @@ def _champion(client: Any, tenant: str, workdir: Path) -> PreapprovalModel | Non
 
 
 def run(
-    label: Label, tenant: str, config: PipelineConfig, policy: ProductPolicy | None = None
+    label: Label,
+    tenant: str,
+    config: PipelineConfig,
+    policy: ProductPolicy | None = None,
+    scope: Scope = "full",
 ) -> PipelineResult:
-    """Train a challenger for `tenant`, log and register it, gate it, and promote it if it passes."""
-    if label == "platform" and tenant != "platform":
+    """Train a challenger for `tenant`, log and register it, gate it, and promote it if it passes.
+
+    `scope="public"` trains the public-records-only platform model (`tracking.PUBLIC_OWNER`):
+    features reading tax, social-insurance or utilities records are left out of its training.
+    """
+    if scope == "public":
+        if label != "platform" or tenant not in ("platform", tracking.PUBLIC_OWNER):
+            raise InvalidInput("--scope public trains the platform's public-records-only model")
+        tenant = tracking.PUBLIC_OWNER
+    elif label == "platform" and tenant != "platform":
         raise InvalidInput("the cold-start label trains the platform model: use --tenant platform")
-    train_config = TrainConfig(seed=config.seed)
+    spec = spec_for_scopes(PUBLIC_SCOPES) if scope == "public" else None
+    train_config = TrainConfig(seed=config.seed, spec=spec)
     with store.connect(config.store_path, read_only=True) as con:
         frame = build_frame(con, label, tenant, config)
         base = None
@@ -197,6 +214,7 @@ def register(
         "rows": len(frame),
         "calibrator": result.model.calibrator_.method,
         "data_fingerprint": fingerprint,
+        "data_scope": ",".join(sorted(REGISTRY.data_scopes(result.model.spec.names))),
     } | extra
     record = tracking.RunRecord(
         result.model,

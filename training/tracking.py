@@ -42,6 +42,9 @@ RUNTIME_PACKAGES = (
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 
+PUBLIC_OWNER = "platform_public"  # the public-records-only platform model's owner id
+
+
 def model_name(tenant: str) -> str:
     """Registered model name of a tenant (`platform` for the cold-start model)."""
     return f"precredit-{tenant}"

@@ -58,6 +58,20 @@ def spec_from_registry(registry: Registry = REGISTRY) -> FeatureSpec:
     )
 
 
+def spec_for_scopes(scopes: tuple[str, ...], registry: Registry = REGISTRY) -> FeatureSpec:
+    """The registry's spec restricted to features whose data scope is one of `scopes`."""
+    keep = set(registry.in_scopes(scopes))
+    full = spec_from_registry(registry)
+    kept = [(n, m) for n, m in zip(full.names, full.monotone, strict=True) if n in keep]
+    return FeatureSpec(
+        names=tuple(n for n, _ in kept),
+        monotone=tuple(m for _, m in kept),
+        categorical=tuple(c for c in full.categorical if c in keep),
+        texts={k: v for k, v in full.texts.items() if k in keep},
+        categories={k: v for k, v in full.categories.items() if k in keep},
+    )
+
+
 def data_fingerprint(frame: pd.DataFrame) -> str:
     """SHA-256 of the training frame's content (row order included)."""
     hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()

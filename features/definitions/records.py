@@ -104,6 +104,9 @@ COURT = (
       "New dishonest-debtor listings, last 12 months", 1, window_months=12, dtype="int"),
     f("court_partly_performed", "court_debtors", "count", "在列部分履行案件数",
       "Partly performed cases in force", 1, dtype="int", where="t.performance = 'partly'"),
+    f("court_days_listed", "court_debtors", "max", "失信被执行人在列天数(最早在列案件)",
+      "Days listed as a court debtor (earliest case in force)", 1, dtype="int",
+      value="date_diff('day', t.publish_date, p.as_of)"),
 )  # fmt: skip
 
 LISTS = (
@@ -120,10 +123,16 @@ LISTS = (
     f("abn_months_listed", "abnormal_operations", "max", "当前经营异常在列月数",
       "Months on the abnormal list (current entries)", 1,
       value="date_diff('month', t.listed_date, p.as_of)", where=IN_FORCE),
+    f("abn_days_listed", "abnormal_operations", "max", "经营异常在列天数(最早在列记录)",
+      "Days on the abnormal list (earliest entry in force)", 1, dtype="int",
+      value="date_diff('day', t.listed_date, p.as_of)", where=IN_FORCE),
     f("dis_in_force", "serious_dishonesty", "any", "列入严重失信主体名单(在列)",
       "On the serious dishonesty list", 1, dtype="bool"),
     f("dis_in_force_count", "serious_dishonesty", "count", "在列严重失信记录数",
       "Serious-dishonesty entries in force", 1, dtype="int"),
+    f("dis_days_listed", "serious_dishonesty", "max", "严重失信名单在列天数(最早在列记录)",
+      "Days on the serious dishonesty list (earliest entry in force)", 1, dtype="int",
+      value="date_diff('day', t.listed_date, p.as_of)"),
 )  # fmt: skip
 
 HONOURS = (

@@ -23,6 +23,7 @@ from precredit.cli import (
     audit,
     clients,
     codes,
+    consents,
     data,
     disputes,
     evaluation,
@@ -71,6 +72,7 @@ app.add_typer(service.banks_app, name="banks")
 app.add_typer(clients.operators_app, name="operators")
 app.add_typer(clients.financing_app, name="financing-platform")
 app.add_typer(policies.policies_app, name="policies")
+app.add_typer(consents.consents_app, name="consents")
 app.add_typer(offers.offers_app, name="offers")
 app.add_typer(offers.webhooks_app, name="webhooks")
 app.add_typer(audit.audit_app, name="audit")

@@ -45,6 +45,7 @@ def promote(
     from serving import retraining
     from serving.db import repo
     from serving.errors import ApiError
+    from training.tracking import PUBLIC_OWNER
 
     sessions = _sessions()
     with sessions() as session:
@@ -53,11 +54,14 @@ def promote(
         raise ApiError(401, "unauthorized", "--key is not a live API key")
     if "admin" not in principal.scopes:
         raise ApiError(403, "forbidden", "this API key lacks the 'admin' scope")
-    if principal.tenant_id != tenant:
-        if tenant == "platform":
+    platform_model = tenant in ("platform", PUBLIC_OWNER)
+    if principal.tenant_id != tenant and not (
+        tenant == PUBLIC_OWNER and principal.tenant_id == "platform"
+    ):
+        if platform_model:
             raise ApiError(403, "forbidden", "only a platform operator promotes platform models")
         raise NotFound(f"this key cannot see models of {tenant!r}")
-    request = retraining.PromoteRequest(principal, version, reason, override_gate)
+    request = retraining.PromoteRequest(principal, version, reason, override_gate, tenant)
     record = retraining.promote(get_settings(), sessions, request)
     forced = "" if record.gate_passed else " (gate FAILED; override recorded)"
     typer.echo(f"{record.model_name} version {record.version} is now @champion{forced}")

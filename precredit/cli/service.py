@@ -99,6 +99,13 @@ def add(
     admin: Annotated[bool, typer.Option(help="Also allow model operations (admin scope)")] = False,
     pooling: Pooling = False,
     promotion: Promotion = Promotion.manual,
+    require_consent: Annotated[
+        bool,
+        typer.Option(
+            "--require-consent/--no-require-consent",
+            help="Score only entities with a valid consent (default; off: development only)",
+        ),
+    ] = True,
 ) -> None:
     """Register a bank and print its API key once, alone on the last line."""
     from serving.db import repo
@@ -106,7 +113,8 @@ def add(
     tenant = bank_id or name.strip().lower().replace(" ", "_").replace("-", "_")
     scopes = ["score", "outcomes"] + (["admin"] if admin else [])
     with _sessions() as session:
-        repo.create_tenant(session, tenant, name, repo.TenantOptions(pooling, promotion.value))
+        options = repo.TenantOptions(pooling, promotion.value, require_consent=require_consent)
+        repo.create_tenant(session, tenant, name, options)
         key = repo.issue_key(session, tenant, scopes)
         session.commit()
     typer.echo(
@@ -129,6 +137,13 @@ def set_policy(
             "--financing/--no-financing", help="Answer the SME financing platform's requests"
         ),
     ] = None,
+    require_consent: Annotated[
+        bool | None,
+        typer.Option(
+            "--require-consent/--no-require-consent",
+            help="Score only entities with a valid consent",
+        ),
+    ] = None,
 ) -> None:
     """Change a bank's pooling opt-in, promotion policy or financing-platform opt-in."""
     from serving.db import repo
@@ -143,11 +158,14 @@ def set_policy(
             tenant.promotion_policy = promotion.value
         if financing is not None:
             tenant.financing_opt_in = financing
+        if require_consent is not None:
+            tenant.require_consent = require_consent
         session.commit()
         typer.echo(
             f"bank {tenant.id}: pooling {'on' if tenant.pooling_opt_in else 'off'}, "
             f"promotion {tenant.promotion_policy}, "
-            f"financing requests {'on' if tenant.financing_opt_in else 'off'}"
+            f"financing requests {'on' if tenant.financing_opt_in else 'off'}, "
+            f"consent {'required' if tenant.require_consent else 'not required'}"
         )
 
 

@@ -94,15 +94,27 @@ def demo(
         PipelineConfig(settings.store, settings.mlflow_uri, settings.artifact_root, seed=seed),
     )
     _echo_training(result)
+    public = run(
+        "platform",
+        "platform",
+        PipelineConfig(settings.store, settings.mlflow_uri, settings.artifact_root, seed=seed),
+        scope="public",
+    )
+    _echo_training(public)
     typer.echo("[5/7] public credit composite evaluation and early warnings")
     _platform_services(settings.store, config.end_date)
     key = _demo_key()
-    typer.echo("[6/7] batch offers for demo_bank (every entity of the snapshot)")
+    public_code = _demo_consents(settings.store, example, seed)
+    typer.echo("[6/7] batch offers for demo_bank (every consented entity of the snapshot)")
     _offers(settings)
     typer.echo("[7/7] the scoring API; try it from another terminal:")
     typer.echo(
         f"      curl -s -X POST http://127.0.0.1:{port}/v1/preapprovals -H 'Authorization: Bearer {key}' "
         f'-H \'Content-Type: application/json\' -d \'{{"uscc": "{example}", "requested_amount_cny": 500000}}\''
+    )
+    typer.echo(
+        f"      {public_code} consented to public credit records only: the same request for it "
+        "is answered by the public-records-only model"
     )
     typer.echo(f"      OpenAPI docs: http://127.0.0.1:{port}/docs   (Ctrl-C stops the API)")
     typer.echo("      demo bank API key:")
@@ -124,7 +136,8 @@ def _echo_training(result: PipelineResult) -> None:
         if result.promoted
         else "not promoted: " + "; ".join(result.verdict.reasons())
     )
-    typer.echo(f"      precredit-platform version {result.version} @challenger, {state}")
+    name = "precredit-" + result.tenant
+    typer.echo(f"      {name} version {result.version} @challenger, {state}")
 
 
 def _platform_services(path: Path, as_of: dt.date) -> None:
@@ -176,6 +189,50 @@ def _example_code(con: store.Connection) -> str:
     return str(rows[0][0]) if rows else ""
 
 
+DEMO_PUBLIC_SHARE = 0.1  # of the demo's synthetic consents, those to public records only
+
+
+def _demo_consents(path: Path, example: str, seed: int) -> str:
+    """Synthetic consents of every snapshot entity for demo_bank (a seeded tenth: public records
+    only, never `example`), as the SME financing platform would collect them; the first
+    public-only code."""
+    import hashlib
+
+    import numpy as np
+
+    from catalog import store, uscc
+    from catalog.schema import DATA_SCOPES
+    from features import snapshot
+    from precredit.settings import get_settings
+    from serving.db import consents
+    from serving.db.engine import make_engine, session_factory
+
+    with store.connect(path, read_only=True) as con:
+        rows_ = con.execute(f"SELECT uscc FROM {snapshot.TABLE} ORDER BY uscc").fetchall()
+    codes = [str(r[0]) for r in rows_ if uscc.is_valid(str(r[0]))]  # pilot-era codes: none
+    public = np.random.default_rng(seed).random(len(codes)) < DEMO_PUBLIC_SHARE
+    start = consents.today()
+    rows = [
+        consents.ConsentFields(
+            code,
+            ("public_records",) if only and code != example else tuple(DATA_SCOPES),
+            "preapproval",
+            start,
+            start + dt.timedelta(days=365),
+            hashlib.sha256(f"demo authorisation {code}".encode()).hexdigest(),
+        )
+        for code, only in zip(codes, public.tolist(), strict=True)
+    ]
+    with session_factory(make_engine(get_settings().service_db))() as session:
+        if not consents.listed(session, "demo_bank"):
+            consents.record_many(session, "demo_bank", rows, "demo")
+            session.commit()
+    typer.echo(
+        f"      {len(rows):,} synthetic consents for demo_bank ({public.sum():,} public only)"
+    )
+    return next((r.uscc for r in rows if r.scope == ("public_records",)), "")
+
+
 def _demo_key() -> str:
     """A fresh API key for the `demo_bank` tenant (registered on first use)."""
     from precredit.settings import get_settings
@@ -187,7 +244,8 @@ def _demo_key() -> str:
     upgrade(url)
     with session_factory(make_engine(url))() as session:
         if repo.get_tenant(session, "demo_bank") is None:
-            repo.create_tenant(session, "demo_bank", "Demo Bank")
+            options = repo.TenantOptions(require_consent=True)
+            repo.create_tenant(session, "demo_bank", "Demo Bank", options)
         key = repo.issue_key(session, "demo_bank", ["score", "outcomes", "admin"])
         session.commit()
     return key

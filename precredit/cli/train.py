@@ -17,6 +17,13 @@ models_app = typer.Typer(
 )
 
 
+class Scope(StrEnum):
+    """The data a platform model may read."""
+
+    full = "full"
+    public = "public"
+
+
 class Label(StrEnum):
     """Training labels on the platform store."""
 
@@ -83,6 +90,13 @@ def train(
     promote: Annotated[
         bool, typer.Option(help="Promote automatically when the gate passes")
     ] = True,
+    scope: Annotated[
+        Scope,
+        typer.Option(
+            help="public: the public-records-only platform model (precredit-platform_public), "
+            "without tax, social-insurance or utilities features"
+        ),
+    ] = Scope.full,
 ) -> None:
     """Train the PD model on the platform store (tracked, registered, gated) or on any table."""
     from precredit.settings import get_settings
@@ -108,7 +122,7 @@ def train(
     config = PipelineConfig(
         settings.store, settings.mlflow_uri, settings.artifact_root, seed=seed, auto_promote=promote
     )
-    result = run(label.value, tenant, config)
+    result = run(label.value, tenant, config, scope=scope.value)
     if result.promotion is not None:  # auto-promoted: recorded like every other promotion
         from precredit.cli.retrain import _sessions
         from serving.db import promotions

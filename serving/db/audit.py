@@ -44,6 +44,8 @@ class DecisionFields(TypedDict):
     features_json: str
     reasons_json: str
     response_json: str  # the exact answer body
+    consent_id: NotRequired[str | None]  # the consent it was answered under (None: not required)
+    consent_purpose: NotRequired[str | None]
 
 
 def record_decision(session: Session, **fields: Unpack[DecisionFields]) -> str:
@@ -60,7 +62,10 @@ def record_decisions(session: Session, rows: Sequence[DecisionFields]) -> list[s
     if not rows:
         return []
     now = utcnow()
-    values: list[dict[str, object]] = [{"id": new_id(), "created_at": now, **row} for row in rows]
+    values: list[dict[str, object]] = [
+        {"id": new_id(), "created_at": now, "consent_id": None, "consent_purpose": None, **row}
+        for row in rows
+    ]
     chain(session, values)
     session.execute(insert(DECISIONS), values)
     return [str(v["id"]) for v in values]

@@ -29,6 +29,9 @@ CHAINED = ("id", "tenant_id", "seq", "created_at", "uscc", "product", "requested
            "model_sha256", "policy_version", "policy_fingerprint", "registry_fingerprint",
            "snapshot_as_of", "input_hash", "features_json", "reasons_json",
            "response_json")  # fmt: skip
+# Sealed when set (rows before migration 0010 have none, and keep their hashes); a value put
+# into, changed in or removed from such a field breaks the row's hash like any other.
+OPTIONAL = ("consent_id", "consent_purpose")
 FLOATS = ("requested_amount_cny", "limit_cny", "pd")
 _TYPED = tuple(CHAINED.index(name) for name in ("created_at", "snapshot_as_of", *FLOATS))
 _LOCK_CLASS = 0x5043  # first key of the advisory lock ("PC"); the second is the tenant's hash
@@ -42,6 +45,7 @@ def row_hash(row: Mapping[str, Any], prev_hash: str) -> str:
     values = [row[name] for name in CHAINED]
     for i in _TYPED:  # only dates, times and floats need a canonical form; texts are as stored
         values[i] = _canonical(values[i])
+    values += [[name, row[name]] for name in OPTIONAL if row.get(name) is not None]
     payload = json.dumps([prev_hash, *values], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 

@@ -19,12 +19,12 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from catalog.errors import InvalidInput
-from serving.db.audit_chain import CHAINED, GENESIS, row_hash
+from serving.db.audit_chain import CHAINED, GENESIS, OPTIONAL, row_hash
 from serving.db.models import Decision, Tenant
 
 ANCHOR_FORMAT = "precredit-audit-anchor/1"
 _DECISIONS: Table = Decision.__table__  # type: ignore[assignment]
-_COLUMNS = [_DECISIONS.c[name] for name in (*CHAINED, "prev_hash", "row_hash")]
+_COLUMNS = [_DECISIONS.c[name] for name in (*CHAINED, *OPTIONAL, "prev_hash", "row_hash")]
 
 
 @dataclass(frozen=True)

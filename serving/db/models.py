@@ -89,6 +89,7 @@ class Tenant(Base):
     promotion_policy: Mapped[PromotionPolicy] = mapped_column(String(16), default="manual")
     platform: Mapped[bool] = mapped_column(default=False)
     financing_opt_in: Mapped[bool] = mapped_column(default=False, server_default=false())
+    require_consent: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ApiKey(Base):
@@ -163,9 +164,43 @@ class Decision(Base):
     features_json: Mapped[str] = mapped_column(Text)
     reasons_json: Mapped[str] = mapped_column(Text)
     response_json: Mapped[str] = mapped_column(Text)
+    consent_id: Mapped[str | None] = mapped_column(String(36))  # the consent that allowed it
+    consent_purpose: Mapped[str | None] = mapped_column(String(16))
     seq: Mapped[int]  # 1, 2, 3... per tenant, without gaps
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Consent(Base):
+    """An enterprise's authorisation for a bank to use its data; append-only (triggers)."""
+
+    __tablename__ = "consents"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('preapproval', 'monitoring')", name="purpose"),
+        CheckConstraint("expires_on > starts_on", name="validity"),
+        Index(None, "tenant_id", "uscc"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    uscc: Mapped[str] = mapped_column(String(18))
+    scope: Mapped[str] = mapped_column(String(100))  # comma-separated, sorted
+    purpose: Mapped[str] = mapped_column(String(16))
+    starts_on: Mapped[dt.date]
+    expires_on: Mapped[dt.date]
+    evidence_sha256: Mapped[str] = mapped_column(String(64))
+    recorded_by: Mapped[str] = mapped_column(String(64))  # key:<key id> or cli
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ConsentRevocation(Base):
+    """A consent's revocation: a new fact, never an edit of the consent (append-only)."""
+
+    __tablename__ = "consent_revocations"
+
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"), primary_key=True)
+    revoked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_by: Mapped[str] = mapped_column(String(64))
 
 
 class Outcome(Base):

@@ -35,6 +35,7 @@ class TenantOptions:
     pooling_opt_in: bool = False
     promotion_policy: PromotionPolicy = "manual"
     platform: bool = False
+    require_consent: bool = False  # score only entities with a valid consent (serving.consent)
 
 
 def create_tenant(
@@ -60,6 +61,7 @@ def create_tenant(
         pooling_opt_in=pooling_opt_in,
         promotion_policy=promotion_policy,
         platform=options.platform,
+        require_consent=options.require_consent,
     )
     try:
         with session.begin_nested():

@@ -61,10 +61,16 @@ def evaluate(
     product)."""
     canonical, flag = _code(services, code)
     # one reference: score and reasons from one model version, limits from one policy version
-    served = services.policies.served(services.models.get(tenant), tenant, product)
+    served = services.policies.served(services.models.get(tenant), tenant, product)  # 422 first
+    row = services.snapshot.row(canonical)  # then 404, then the consent's 403
+    use = services.consents.use(services.models, tenant, canonical)
+    if use.served.name != served.name:  # the public-records-only model, under the same policy
+        served = services.policies.served(use.served, tenant, product)
     product = served.model.policy_.product
-    row = services.snapshot.row(canonical)
-    request = scoring.Request(canonical, product, requested, flag)
+    grant = use.grant
+    request = scoring.Request(
+        canonical, product, requested, flag, None if grant is None else grant.id
+    )
     features = scoring.feature_values_dict(row, served.model.spec.names)
     answer = scoring.decide(served, request, features, row.as_of)
     body = answer.model_dump(mode="json")
@@ -89,6 +95,8 @@ def evaluate(
         features_json=scoring.canonical_json(features),
         reasons_json=scoring.canonical_json(body["reasons"]),
         response_json=scoring.canonical_json(body),
+        consent_id=None if grant is None else grant.id,
+        consent_purpose=None if grant is None else grant.purpose,
     )
     return Scored(answer, audit)
 
@@ -133,7 +141,9 @@ def replay(services: Services, session: Session, tenant: str, decision_id: str) 
         services, session, row, services.models.version(row.model_name, row.model_version)
     )
     features = json.loads(row.features_json)
-    request = scoring.Request(row.uscc, row.product, row.requested_amount_cny, code_flag(row.uscc))
+    request = scoring.Request(
+        row.uscc, row.product, row.requested_amount_cny, code_flag(row.uscc), row.consent_id
+    )
     answer = scoring.decide(served, request, features, row.snapshot_as_of.isoformat())
     replayed = answer.model_dump(mode="json")
     return {

@@ -27,11 +27,13 @@ from requests.exceptions import RequestException
 from sqlalchemy.exc import SQLAlchemyError
 
 from catalog.errors import ModelUnavailable
+from features.definitions import REGISTRY
 from models.preapproval import PreapprovalModel
 from training import tracking
 
 log = logging.getLogger(__name__)
 PLATFORM = "platform"
+PUBLIC = tracking.PUBLIC_OWNER  # the public-records-only platform model's owner
 ABSENT_RECHECK_SECONDS = 5.0
 ABSENT_CODES = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 # What an unreachable or failing registry raises: MLflow's own errors, and the transport's
@@ -48,6 +50,11 @@ class ServedModel:
     run_id: str
     fingerprint: str
     model: PreapprovalModel = field(repr=False)
+    data_scope: tuple[str, ...] = ()  # the consent scopes its inputs read (set when loaded)
+
+    def __post_init__(self) -> None:
+        if not self.data_scope:
+            object.__setattr__(self, "data_scope", REGISTRY.data_scopes(self.model.spec.names))
 
 
 class ModelHolder:
@@ -77,6 +84,18 @@ class ModelHolder:
             if served is not None:
                 return served
         raise ModelUnavailable("no verified model is available for this tenant; try again later")
+
+    def public(self) -> ServedModel:
+        """The public-records-only platform model (consents without tax or social insurance)."""
+        name = tracking.model_name(PUBLIC)
+        served = self._served.get(name)
+        if served is None and not self._known_absent(name):
+            served = self._load_name(name)
+        if served is None:
+            raise ModelUnavailable(
+                "the public-records-only model is not available; try again later"
+            )
+        return served
 
     def _known_absent(self, name: str) -> bool:
         seen = self._absent.get(name)

@@ -6,6 +6,7 @@ stored answer and a replay with the same model version and features compare byte
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from models.decision import Decision, ModelRef, input_hash
+from models import wording
+from models.decision import Decision, ModelRef, Wording, input_hash
 from models.policy import fingerprint_of
 from serving.decision.model_store import ServedModel
 from serving.decision.snapshot import SnapshotRow
@@ -27,6 +29,7 @@ class Request:
     product: str
     requested_amount_cny: float | None = None
     code_flag: str | None = None  # a registered pilot-era code failing a check: its reason
+    consent_id: str | None = None  # the consent it is scored under (None: not required)
 
 
 def canonical_json(value: Any) -> str:
@@ -38,6 +41,24 @@ def feature_values_dict(row: SnapshotRow, names: tuple[str, ...]) -> dict[str, f
     """The model's inputs as plain floats (None for missing), in model order."""
     values = row.take(names).tolist()
     return {n: None if math.isnan(v) else v for n, v in zip(names, values, strict=True)}
+
+
+def _dated(
+    failed: list[str],
+    reasons: list[Wording],
+    features: dict[str, float | None],
+    as_of: str,
+) -> list[Wording]:
+    """Decline reasons naming the day a listing gate's record was listed (when known)."""
+    if not failed or not any(code in wording.GATE_SINCE for code in failed):
+        return reasons
+    try:
+        day = dt.date.fromisoformat(as_of)
+    except ValueError:  # no snapshot date (a benchmark's synthetic row): the plain texts
+        return reasons
+    texts = [(r.text_zh, r.text_en) for r in reasons]
+    dated = wording.dated_gate_texts(failed, texts, features, day)
+    return [Wording(text_zh=zh, text_en=en) for zh, en in dated]
 
 
 def decide(
@@ -65,7 +86,9 @@ def decide(
         approved_amount_cny=(
             None if asked is None or result.limit_cny == 0 else min(asked, result.limit_cny)
         ),
-        decline_reasons=result.decline_reasons,
+        decline_reasons=_dated(
+            result.failed_gates, result.decline_reasons, features, snapshot_as_of
+        ),
         reasons=result.reasons,
         limit_drivers=result.drivers,
         limit_explained=result.limit_explained,
@@ -74,5 +97,7 @@ def decide(
         policy_version=policy.version,
         policy_fingerprint=fingerprint_of(policy),
         indicative_rate=policy.indicative_rate(result.grade_label),
+        data_scope=list(served.data_scope),
+        consent_id=request.consent_id,
         input_hash=input_hash(request.uscc, request.product, snapshot_as_of, matrix[0]),
     )

@@ -41,10 +41,11 @@ from catalog.errors import NotFound
 from features import snapshot
 from models.batch import PreapprovalBatch, preapprove_batch
 from models.policy import fingerprint_of
+from serving.db import consents, repo
 from serving.db import offers as offer_rows
 from serving.db import policies as bank_policies
-from serving.db import repo
 from serving.db.models import new_id, utcnow
+from serving.decision.consent import PURPOSE
 from serving.decision.model_store import ModelHolder, ServedModel
 from serving.decision.policies import default_product, with_policy
 from serving.offer import events as offer_events
@@ -54,6 +55,7 @@ DEFAULT_VALID_DAYS = 30
 BATCH_ROWS = 50_000
 WRITE_ROWS = 5_000
 NOT_IN_SNAPSHOT = "not_in_snapshot"
+NO_CONSENT = "consent_missing"  # no valid consent covers the model's data (revoked, expired...)
 PRODUCT_WITHDRAWN = "product_withdrawn"
 
 
@@ -142,6 +144,13 @@ class _Context:
     served: ServedModel
     run: OfferRun
     write_rows: int
+    consented: set[str] | None = None  # codes a consent lets the model score (None: all)
+
+    def in_consent(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows a valid consent covering the model's data scope allows scoring."""
+        if self.consented is None:
+            return frame
+        return frame[frame["uscc"].astype(str).isin(self.consented)]
 
 
 @dataclass
@@ -161,7 +170,12 @@ def run_offers(
     ctx = _start(sources, tenant_id, options)
     sessions = sources.sessions
     seen: set[str] = set()
-    for frame in snapshot_frames(sources.con, options.batch_rows):
+    in_snapshot: set[str] = set()
+    for whole in snapshot_frames(sources.con, options.batch_rows):
+        in_snapshot.update(whole["uscc"].astype(str))
+        frame = ctx.in_consent(whole)
+        if not len(frame):
+            continue
         batch = preapprove_batch(ctx.served.model, frame)
         seen.update(batch.uscc)
         ctx.run.counts.add(_apply(ctx, batch))
@@ -171,7 +185,9 @@ def run_offers(
         for code, kind in offer_rows.active_codes(_engine(sessions), tenant_id)
         if kind != product or code not in seen
     ]
-    ctx.run.counts.add(_revoke_stale(ctx, stale, lambda o: _absent_reason(o, product, seen)))
+    ctx.run.counts.add(
+        _revoke_stale(ctx, stale, lambda o: _absent_reason(o, product, seen, in_snapshot))
+    )
     if options.out_dir is not None:
         ctx.run.exports = export_offers(_engine(sessions), tenant_id, options.out_dir, ctx.run.now)
     ctx.run.seconds = time.perf_counter() - started
@@ -188,11 +204,15 @@ def rescore(
     started = time.perf_counter()
     ctx = _start(sources, tenant_id, options)
     wanted = sorted({uscc.normalize(code) for code in codes})
-    frame = snapshot.read(sources.con, wanted)
+    whole = snapshot.read(sources.con, wanted)
+    frame = ctx.in_consent(whole)
     if len(frame):
         ctx.run.counts.add(_apply(ctx, preapprove_batch(ctx.served.model, frame)))
+    present = set(whole["uscc"].astype(str))
     missing = sorted(set(wanted) - set(frame["uscc"].astype(str)))
-    ctx.run.counts.add(_revoke_stale(ctx, missing, lambda _: NOT_IN_SNAPSHOT))
+    ctx.run.counts.add(
+        _revoke_stale(ctx, missing, lambda o: NO_CONSENT if o.uscc in present else NOT_IN_SNAPSHOT)
+    )
     ctx.run.seconds = time.perf_counter() - started
     return ctx.run
 
@@ -215,6 +235,8 @@ def _start(sources: OfferSources, tenant_id: str, options: OfferOptions) -> _Con
         offer_rows.lock_tenant(session, tenant_id)
         expired = offer_rows.expire(session, tenant_id, moment)
         bank = bank_policies.latest(session, tenant_id)
+        tenant = repo.get_tenant(session, tenant_id)
+        required = tenant is not None and tenant.require_consent
     served = sources.models.get(tenant_id)
     product = default_product(bank, served.model.policy_.product)
     if product in bank:  # the bank's own default product policy
@@ -230,7 +252,13 @@ def _start(sources: OfferSources, tenant_id: str, options: OfferOptions) -> _Con
         policy_version=served.model.policy_.version,
         policy_fingerprint=fingerprint_of(served.model.policy_),
     )
-    return _Context(sources.sessions, served, run, options.write_rows)
+    consented = None
+    if required:  # only entities whose consent covers the model's data (serving.decision.consent)
+        with _engine(sources.sessions).connect() as connection:
+            consented = consents.codes_covered(
+                connection, tenant_id, PURPOSE, consents.today(), served.data_scope
+            )
+    return _Context(sources.sessions, served, run, options.write_rows, consented)
 
 
 def _apply(ctx: _Context, batch: PreapprovalBatch) -> OfferCounts:
@@ -361,10 +389,14 @@ def _revoke_stale(
     return counts
 
 
-def _absent_reason(offer: offer_rows.ActiveOffer, product: str, seen: set[str]) -> str | None:
+def _absent_reason(
+    offer: offer_rows.ActiveOffer, product: str, seen: set[str], in_snapshot: set[str]
+) -> str | None:
     if offer.product != product:
         return PRODUCT_WITHDRAWN
-    return None if offer.uscc in seen else NOT_IN_SNAPSHOT
+    if offer.uscc in seen:
+        return None
+    return NO_CONSENT if offer.uscc in in_snapshot else NOT_IN_SNAPSHOT
 
 
 def _json(value: object) -> str:

@@ -18,6 +18,7 @@ from click.testing import Result
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from catalog.errors import InvalidInput
 from precredit.cli import app
 from precredit.cli.errors import run_guarded
 from precredit.settings import get_settings
@@ -138,3 +139,31 @@ def test_promote_records_who_and_why(home: Path, trained: tuple[Result, Path]) -
     assert rows[0]["gate_passed"] is passed
     auto = [r["approved_by"] for r in rows[1:]]
     assert auto == (["policy:auto"] if passed else [])  # `precredit train` promotes only a pass
+
+
+def test_train_scope_public_registers_the_public_model_an_operator_promotes(
+    home: Path, trained: tuple[Result, Path]
+) -> None:
+    out = home / "out" / "public.json"
+    args = ["train", "--scope", "public", "--no-promote", "--metrics-json", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert (report["tenant"], report["promoted"]) == ("platform_public", False)
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    run = client.get_run(report["run_id"])
+    assert run.data.params["data_scope"] == "public_records"
+    bank = runner.invoke(app, ["banks", "add", "Bank P", "--id", "bank_p", "--admin"])
+    promote = ["models", "promote", "--tenant", "platform_public", "--version", report["version"]]
+    promote += ["--reason", "public model card reviewed"]
+    if not report["gate"]["passed"]:
+        promote += ["--override-gate", "tiny test store; calibration is not under test here"]
+    refused = runner.invoke(app, [*promote, "--key", bank.stdout.strip().splitlines()[-1]])
+    assert refused.exit_code != 0
+    assert getattr(refused.exception, "code", None) == "forbidden"
+    done = runner.invoke(app, [*promote, "--key", operator_key()])
+    assert done.exit_code == 0, done.output
+    assert f"precredit-platform_public version {report['version']} is now @champion" in done.stdout
+    wrong = runner.invoke(app, ["train", "--scope", "public", "--label", "outcomes"])
+    assert isinstance(wrong.exception, InvalidInput)
+    assert "scope public" in wrong.exception.message

@@ -15,6 +15,8 @@ ANSWER_KEYS = {  # the answer's keys before it was typed (README, tests/serving/
     "model", "policy_version",
     # added for issue 14: the policy's fingerprint and rate, decline and limit texts
     "policy_fingerprint", "indicative_rate", "decline_reasons", "limit_explained",
+    # and the consent's data scope (the consent id only when the bank requires consent)
+    "data_scope",
 }  # fmt: skip
 REASON = {
     "code": "TAX_PAID_CNY_12M",
@@ -50,6 +52,7 @@ def decision(**changes: object) -> Decision:
             {"text_zh": "近12个月未纳税", "text_en": "no tax paid in the last 12 months"}
         ],
         "limit_explained": {"text_zh": "拒绝，额度为0元", "text_en": "declined: limit CNY 0"},
+        "data_scope": ["public_records", "social_insurance", "tax", "utilities"],
         "input_hash": "a" * 64,
     }
     return Decision.model_validate(fields | changes)
@@ -68,6 +71,12 @@ def test_a_flagged_code_is_answered_with_its_flag_and_the_record_with_its_id() -
     assert recorded == flagged.model_dump(mode="json") | {"decision_id": "d-1"}
     assert recorded["uscc_flag"] == "check_char"
     assert RecordedDecision.of(flagged, "d-1").input_hash == "a" * 64
+
+
+def test_the_consent_id_is_answered_only_when_set() -> None:
+    body = decision(consent_id="c-1").model_dump(mode="json")
+    assert body["consent_id"] == "c-1"
+    assert set(body) == ANSWER_KEYS | {"consent_id"}
 
 
 @pytest.mark.parametrize(

@@ -381,3 +381,37 @@ def test_revenue_ceiling_off_and_more_revenue_never_lowers_the_limit() -> None:
     assert list(limits) == sorted(limits)
     uncapped = decide(POLICY, pd.DataFrame(rows[:1]), np.array([0.004])).to_records()[0]
     assert uncapped["binding"] != "cap:revenue"
+
+
+# --- a model that reads public records only -------------------------------------------------
+
+PUBLIC_INPUTS = [n for n in GOOD if not n.startswith(("tax_", "si_"))]
+
+
+def test_public_scope_refers_without_a_limit_and_reads_no_private_input() -> None:
+    public = pd.DataFrame([{n: GOOD[n] for n in PUBLIC_INPUTS}])  # no tax or headcount column
+    record = decide(POLICY, public, np.array([0.004]), PUBLIC_INPUTS).to_records()[0]
+    assert (record["decision"], record["limit_cny"]) == ("refer", 0.0)
+    assert record["binding"] == "scope:limit_basis"
+    assert record["drivers"] == [{"feature": "pd", "value": 0.004, "role": "decision"}]
+    hidden = frame({"tax_paid_cny_12m": 0.0, "tax_grade_latest": 1.0})  # would fail tax gates
+    scoped = decide(POLICY, hidden, np.array([0.004]), PUBLIC_INPUTS).to_records()[0]
+    assert (scoped["decision"], scoped["failed_gates"]) == ("refer", [])
+
+
+def test_public_scope_still_applies_public_gates_and_the_pd_rule() -> None:
+    listed = pd.DataFrame([{n: GOOD[n] for n in PUBLIC_INPUTS} | {"court_in_force": 1.0}])
+    gated = decide(POLICY, listed, np.array([0.004]), PUBLIC_INPUTS).to_records()[0]
+    assert (gated["decision"], gated["binding"]) == ("decline", "gate:court_debtor")
+    public = pd.DataFrame([{n: GOOD[n] for n in PUBLIC_INPUTS}])
+    risky = decide(POLICY, public, np.array([0.5]), PUBLIC_INPUTS).to_records()[0]
+    assert (risky["decision"], risky["binding"]) == ("decline", "pd:decline")
+
+
+def test_every_input_in_scope_decides_exactly_as_without_a_scope() -> None:
+    rows = frame({}, {"tax_paid_cny_24m": 10_000.0}, {"court_in_force": 1.0})
+    pds = np.array([0.004, 0.02, 0.004])
+    everything = list(rows.columns)
+    assert (
+        decide(POLICY, rows, pds, everything).to_records() == decide(POLICY, rows, pds).to_records()
+    )

@@ -382,17 +382,23 @@ def test_the_migration_chains_decisions_already_stored(db_url: str, db_schema: s
     """Decisions recorded before revision 0006 are chained in (created_at, id) order."""
     upgrade(db_url, schema=db_schema, revision="0005")
     engine = make_engine(db_url, schema=db_schema)
-    old_columns = [c for c in COLUMNS if c not in ("seq", "prev_hash", "row_hash")]
+    later = ("seq", "prev_hash", "row_hash", "consent_id", "consent_purpose")  # 0006, 0011
+    old_columns = [c for c in COLUMNS if c not in later]
     insert = text(
         f"INSERT INTO decisions ({', '.join(old_columns)}) "
         f"VALUES ({', '.join(':' + c for c in old_columns)})"
     )
     start = dt.datetime(2026, 11, 1, 9, 30, tzinfo=dt.UTC)
     try:
-        with session_factory(engine)() as session:
-            repo.create_tenant(session, "bank_a", "Bank A")
-            repo.create_tenant(session, "bank_b", "Bank B")
-            session.commit()
+        with engine.begin() as connection:  # raw SQL: the tenants table as of 0005
+            for tenant in ("bank_a", "bank_b"):
+                connection.execute(
+                    text(
+                        "INSERT INTO tenants (id, name, created_at, pooling_opt_in, "
+                        "promotion_policy, platform) VALUES (:id, :id, :at, false, 'manual', false)"
+                    ),
+                    {"id": tenant, "at": start.replace(tzinfo=None)},
+                )
         rows = [  # inserted out of time order; bank_b's between bank_a's
             ("a3", "bank_a", 3), ("b1", "bank_b", 1), ("a1", "bank_a", 1), ("a2", "bank_a", 2)
         ]  # fmt: skip

@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator
 from catalog import uscc
 from serving import responses
 from serving.api import (
+    consents,
     decisions,
     disputes,
     entities,
@@ -75,7 +76,7 @@ def json_schema(response: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_walk_sees_every_route(spec: dict[str, Any]) -> None:
     modules = (preapprovals, decisions, outcomes, policies, models, financing, entities, watch)
-    modules += (webhooks, meta, disputes)
+    modules += (webhooks, consents, meta, disputes)
     routes = [r for m in modules for r in m.router.routes if isinstance(r, APIRoute)]
     declared = {(method.lower(), r.path) for r in routes for method in r.methods}
     assert {(m, p) for m, p, _ in operations(spec)} == declared

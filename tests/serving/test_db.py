@@ -68,7 +68,7 @@ def test_migrations_are_idempotent_and_create_every_table(
     assert current_revision(db_url, schema=db_schema) is None
     upgrade(db_url, schema=db_schema)
     upgrade(db_url, schema=db_schema)
-    assert current_revision(db_url, schema=db_schema) == head_revision() == "0010"
+    assert current_revision(db_url, schema=db_schema) == head_revision() == "0011"
     engine = make_engine(db_url, schema=db_schema)
     try:
         assert set(inspect(engine).get_table_names()) >= TABLES
@@ -328,7 +328,18 @@ def test_every_migration_applies_to_a_database_holding_rows(
                 ),
                 {"hash": "e" * 64},
             )
-        for revision in ("0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"):
+        for revision in (
+            "0002",
+            "0003",
+            "0004",
+            "0005",
+            "0006",
+            "0007",
+            "0008",
+            "0009",
+            "0010",
+            "0011",
+        ):
             upgrade(db_url, schema=db_schema, revision=revision)
         assert current_revision(db_url, schema=db_schema) == head_revision()
         with engine.connect() as connection:

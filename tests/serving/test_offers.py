@@ -490,7 +490,12 @@ def test_offers_commands_run_export_and_rescore_after_a_correction(
     runner = CliRunner()
     sessions = session_factory(make_engine(sqlite_url(tmp_path / "service.db")))
     try:
-        assert runner.invoke(app, ["banks", "add", "Bank A", "--id", "bank_a"]).exit_code == 0
+        assert (
+            runner.invoke(
+                app, ["banks", "add", "Bank A", "--id", "bank_a", "--no-require-consent"]
+            ).exit_code
+            == 0
+        )
         done = runner.invoke(app, ["offers", "run", "--tenant", "bank_a", "--valid-days", "7"])
         missing = runner.invoke(app, ["offers", "run", "--tenant", "bank_zz"])
         code = approved_code(sessions)

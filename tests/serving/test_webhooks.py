@@ -454,7 +454,12 @@ def test_webhooks_commands_add_list_and_deliver(
     get_settings.cache_clear()
     runner = CliRunner()
     try:
-        assert runner.invoke(app, ["banks", "add", "Bank A", "--id", "bank_a"]).exit_code == 0
+        assert (
+            runner.invoke(
+                app, ["banks", "add", "Bank A", "--id", "bank_a", "--no-require-consent"]
+            ).exit_code
+            == 0
+        )
         added = runner.invoke(app, ["webhooks", "add", "--tenant", "bank_a", url])
         listed = runner.invoke(app, ["webhooks", "list", "--tenant", "bank_a"])
         refused = runner.invoke(

@@ -1,0 +1,88 @@
+"""Which model may score an entity for a bank: the rule of consent and data minimisation.
+
+A bank that requires consent (`tenants.require_consent`) scores an entity only under a valid
+pre-approval consent (started, not expired, not revoked; `serving.db.consents`):
+
+- a consent covering every scope its model reads (tax, social insurance, utilities and public
+  records for the full model) is scored by that model;
+- otherwise, a consent covering public credit records is scored by the public-records-only
+  platform model (`precredit-platform_public`), trained without tax, social-insurance or
+  utilities features — never the full model with inputs blanked;
+- otherwise 403 `consent_required`.
+
+A bank that does not require consent is scored as before (no consent recorded on its answers).
+The flag is cached for `TTL_SECONDS`; consents are read on every request, so a revocation
+counts from the next one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from catalog.errors import ConsentRequired
+from catalog.schema import PUBLIC_RECORDS
+from serving.db import consents
+from serving.decision.model_store import ModelHolder, ServedModel
+
+PURPOSE = "preapproval"
+TTL_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Use:
+    """The model an entity is scored by, and the consent that allows it (None: not required)."""
+
+    served: ServedModel
+    grant: consents.Grant | None
+
+
+class ConsentBook:
+    """Applies the consent rule; caches each bank's `require_consent` flag briefly."""
+
+    def __init__(self, reads: Engine, ttl: float = TTL_SECONDS) -> None:
+        self._reads = reads
+        self._ttl = ttl
+        self._flags: dict[str, tuple[float, bool]] = {}
+        self._lock = threading.Lock()
+
+    def required(self, tenant: str) -> bool:
+        """Whether the bank scores only under consent (cached for `ttl` seconds)."""
+        cached = self._flags.get(tenant)
+        if cached is not None and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        with self._reads.connect() as connection:
+            flag = consents.requires_consent(connection, tenant)
+        with self._lock:
+            self._flags[tenant] = (time.monotonic(), flag)
+        return flag
+
+    def use(self, models: ModelHolder, tenant: str, code: str) -> Use:
+        """The model for this bank and entity under its consents (403 `consent_required`)."""
+        served = models.get(tenant)
+        if not self.required(tenant):
+            return Use(served, None)
+        with self._reads.connect() as connection:
+            grants = consents.valid_grants(connection, tenant, code, PURPOSE, consents.today())
+        if not grants:
+            raise ConsentRequired(
+                "no valid pre-approval consent from this enterprise for this bank: "
+                "record one (POST /v1/consents) first"
+            )
+        return choose(models, served, grants)
+
+
+def choose(models: ModelHolder, served: ServedModel, grants: list[consents.Grant]) -> Use:
+    """The bank's model under a consent covering its scopes, else the public model."""
+    for grant in grants:
+        if grant.covers(served.data_scope):
+            return Use(served, grant)
+    public = [g for g in grants if g.covers((PUBLIC_RECORDS,))]
+    if not public:
+        raise ConsentRequired(
+            "the enterprise's consent does not cover public credit records (public_records)"
+        )
+    return Use(models.public(), public[0])
