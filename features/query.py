@@ -41,8 +41,11 @@ def aggregate(feature: Feature, source: Source) -> str:
             return f"count(*){flt}"
         case "any":
             return f"CAST(count(*){flt} > 0 AS INTEGER)"
-        case "sum" | "avg":  # exact decimal sums: identical results whatever the thread order
-            return f"CAST({feature.agg}(CAST({value} AS DECIMAL(38, 6))){flt} AS DOUBLE)"
+        case "sum":  # exact decimal sums: identical results whatever the thread order
+            return f"CAST(sum(CAST({value} AS DECIMAL(38, 6))){flt} AS DOUBLE)"
+        case "avg":  # the exact sum over the count, divided once in double: equal on every engine
+            total = f"CAST(sum(CAST({value} AS DECIMAL(38, 6))){flt} AS DOUBLE)"
+            return f"{total} / nullif(count({value}){flt}, 0)"
         case "max" | "min":
             return f"{feature.agg}({value}){flt}"
         case "count_distinct":
