@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
-PANDAS_NOTICE = "PySpark does not yet fully support pandas"  # toPandas of doubles, text, dates
+PYSPARK_MODULES = r"pyspark\."  # its pandas-3 notices; we convert only doubles, text and dates
 PAIRS_SCHEMA = "pair_id BIGINT, uscc STRING, as_of DATE"
 
 
@@ -94,7 +94,7 @@ def session(cores: int = 2, memory: str = "2g") -> SparkSession:
     for key, value in _conf(cores, memory, scratch).items():
         builder = builder.config(key, value)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", PANDAS_NOTICE, FutureWarning)
+        warnings.filterwarnings("ignore", module=PYSPARK_MODULES)
         return builder.getOrCreate()
 
 
@@ -142,6 +142,6 @@ def compute(
     _stage_pairs(spark, as_of, codes)
     query = spark.sql(compile_spark(registry))
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", PANDAS_NOTICE, FutureWarning)
+        warnings.filterwarnings("ignore", module=PYSPARK_MODULES)
         frame = query.toPandas()
     return finish(frame, registry)
