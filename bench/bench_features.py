@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -42,6 +43,24 @@ def _timed(fn, *args):  # type: ignore[no-untyped-def]
     return result, time.perf_counter() - start
 
 
+def _cpu_timed(fn, *args):  # type: ignore[no-untyped-def]
+    """Wall and CPU seconds (this process, plus the Spark JVM when one is running)."""
+    before = time.process_time() + _jvm_cpu()
+    result, wall = _timed(fn, *args)
+    return result, wall, time.process_time() + _jvm_cpu() - before
+
+
+def _jvm_cpu() -> float:
+    """CPU seconds of the local Spark JVM (user + system), 0 without one."""
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return 0.0
+    fields = Path(f"/proc/{gateway.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _spark(store_path: Path, tmp: Path) -> dict[str, object]:
     """DuckDB and Spark on the same Parquet export: every entity as of AS_OF."""
     from features import spark
@@ -51,11 +70,12 @@ def _spark(store_path: Path, tmp: Path) -> dict[str, object]:
         ingest.export_dir(con, files, "parquet")
     with duckdb_views(files) as con:
         codes = snapshot._codes(con, None)
-        duck, duck_s = _timed(compute, con, pd.DataFrame({"uscc": codes, "as_of": AS_OF}))
+        pairs = pd.DataFrame({"uscc": codes, "as_of": AS_OF})
+        duck, duck_s, duck_cpu = _cpu_timed(compute, con, pairs)
     session, start_s = _timed(spark.session)
     try:
-        _, cold_s = _timed(spark.compute, session, files, AS_OF)
-        sparked, warm_s = _timed(spark.compute, session, files, AS_OF)
+        _, cold_s, cold_cpu = _cpu_timed(spark.compute, session, files, AS_OF)
+        sparked, warm_s, warm_cpu = _cpu_timed(spark.compute, session, files, AS_OF)
     finally:
         session.stop()
     equal = all(
@@ -69,6 +89,12 @@ def _spark(store_path: Path, tmp: Path) -> dict[str, object]:
         "spark_seconds": round(warm_s, 2),
         "ratio_spark_over_duckdb": round(warm_s / duck_s, 2),
         "ratio_first_run": round(cold_s / duck_s, 2),
+        "cpu_seconds": {
+            "duckdb": round(duck_cpu, 2),
+            "spark_first": round(cold_cpu, 2),
+            "spark": round(warm_cpu, 2),
+        },
+        "ratio_cpu": round(warm_cpu / duck_cpu, 2),
         "equal": equal,
         "target_ratio": 3,
     }
