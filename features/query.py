@@ -5,7 +5,8 @@ the pair's entity with event date and ingest date on or before `as_of`, the late
 version of each record, drops retracted ones, applies the table's visibility rule, and
 aggregates every feature of that table in one GROUP BY with `FILTER` clauses. The outer
 query left-joins the per-table results to the pairs and evaluates derived features.
-The SQL is plain ANSI plus DuckDB's `date_diff`/`max_by` (both exist in Spark SQL).
+The SQL is plain ANSI plus DuckDB's `date_diff`/`max_by`; `features.spark_sql` transpiles it to
+Spark SQL (where `date_diff` means something else) and the Spark tests hold both engines equal.
 """
 
 from __future__ import annotations
