@@ -9,7 +9,7 @@ retraction, correction, ingest date), is exported to Parquet; `features build` r
 from __future__ import annotations
 
 import datetime as dt
-import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from features import spark
 from features.definitions import REGISTRY
 from features.spark_sql import compile_spark, transpile
 from precredit.cli import app
+from precredit.cli.errors import run_guarded
 from synthetic.config import SynthConfig
 from synthetic.generate import generate
 
@@ -219,13 +220,26 @@ def test_a_directory_missing_a_table_is_refused_before_spark_starts(tmp_path: Pa
     assert "has no abnormal_operations.parquet (12 table(s) missing)" in result.exception.message
 
 
-def test_no_java_is_a_clear_unavailable_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_no_java_ends_the_command_with_exit_3_and_one_line(
+    platform: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     assert spark.java() is None
-    with pytest.raises(spark.EngineUnavailable, match="Java runtime") as caught:
+    with pytest.raises(spark.EngineUnavailable, match="Java runtime"):
         spark.session()
-    assert caught.value.http_status == 503
-    assert os.environ["PATH"] == str(tmp_path)
+    args = ["--as-of", "2025-12-15", "--engine", "spark", "--from", str(platform[1])]
+    argv = ["precredit", "features", "build", *args, "--out", str(tmp_path / "x.parquet")]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as caught:
+        run_guarded(app)
+    assert caught.value.code == 3
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "precredit: error [spark_unavailable]: the Spark engine needs a Java"
+    )
+    assert not (tmp_path / "x.parquet").exists()
