@@ -22,6 +22,7 @@ from catalog import schema, store
 from catalog.errors import InvalidInput
 from catalog.uscc import build
 from features import spark
+from features.compute import compute
 from features.definitions import REGISTRY
 from features.spark_sql import compile_spark, transpile
 from precredit.cli import app
@@ -243,3 +244,18 @@ def test_no_java_ends_the_command_with_exit_3_and_one_line(
         "precredit: error [spark_unavailable]: the Spark engine needs a Java"
     )
     assert not (tmp_path / "x.parquet").exists()
+
+
+@pytest.mark.spark
+def test_listed_entities_match_duckdb_in_their_order(
+    platform: tuple[Path, Path], spark_session: object
+) -> None:
+    path, files = platform
+    codes = [_code(4), _code(1).lower(), "91440000UNKNOWN01", _code(9)]
+    with store.connect(path, read_only=True) as con:
+        duck = compute(con, pd.DataFrame({"uscc": codes, "as_of": AS_OF}), narrow=False)
+    sparked = spark.compute(spark_session, files, AS_OF, codes)  # type: ignore[arg-type]
+    assert sparked["uscc"].tolist() == [_code(4), _code(1), "91440000UNKNOWN01", _code(9)]
+    assert sparked["uscc"].tolist() == duck["uscc"].tolist()
+    assert _mismatches(duck, sparked) == {}
+    assert np.isnan(sparked["reg_age_months"].iloc[2])  # unknown entity: no registration
