@@ -50,7 +50,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_generate.py --entities 20000
 	$(PY) bench/bench_generate.py --entities 300000 --out $(BENCH_DIR)
 	$(PY) bench/bench_data_check.py --store $(BENCH_STORE)
-	$(PY) bench/bench_features.py --store $(BENCH_STORE)
+	$(PY) bench/bench_features.py --store $(BENCH_STORE) --spark
 	$(PY) bench/bench_evaluation.py --store $(BENCH_STORE)
 	$(PY) bench/bench_train.py --store $(BENCH_STORE)
 	$(PY) bench/bench_loop_headroom.py --store $(BENCH_STORE)
