@@ -86,7 +86,7 @@ def _session_class() -> type[SparkSession]:
     return SparkSession
 
 
-def session(cores: int = 2, memory: str = "2g") -> SparkSession:
+def session(cores: int = 2, memory: str = "4g") -> SparkSession:
     """A local Spark session (`local[cores]`) bound to 127.0.0.1; reuses a running one."""
     builder = _session_class().builder
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -99,7 +99,7 @@ def session(cores: int = 2, memory: str = "2g") -> SparkSession:
 
 
 @contextmanager
-def running(cores: int = 2, memory: str = "2g") -> Iterator[SparkSession]:
+def running(cores: int = 2, memory: str = "4g") -> Iterator[SparkSession]:
     """A session for one job: stopped afterwards unless it was already running (tests share one)."""
     already = _session_class().getActiveSession()
     spark = session(cores, memory)
