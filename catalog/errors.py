@@ -13,6 +13,7 @@ PrecreditError                     500 internal
 │
 │   declared beside the code that raises them:
 ├── RegistryError                  500 invalid_feature    (features.registry: a bad declaration)
+├── EngineUnavailable              503 spark_unavailable  (features.spark: no Java or pyspark)
 ├── AuditUnavailable               503 audit_unavailable  (serving.decision.audit_writer)
 ├── ServerStartFailed              503 server_start_failed (serving.http: a server in a thread)
 ├── ApiError                       4xx as given           (serving.errors: auth, scope, idempotency)

@@ -32,7 +32,8 @@ def sql(registry: Registry, prefix: str = "") -> str:
     return compile_registry(registry, prefix)
 
 
-def _pairs(pairs: pd.DataFrame) -> pd.DataFrame:
+def numbered_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The query's `pairs` relation: (pair_id, normalised uscc, as_of date), validated."""
     missing = {"uscc", "as_of"} - set(pairs.columns)
     if missing:
         raise InvalidInput(
@@ -50,9 +51,10 @@ def _pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _finish(out: pd.DataFrame, registry: Registry) -> pd.DataFrame:
+def finish(out: pd.DataFrame, registry: Registry) -> pd.DataFrame:
+    """The query's result as callers get it from every engine: no pair_id, as_of a timestamp."""
     out = out.drop(columns="pair_id")  # features arrive as DOUBLE from the query
-    out["as_of"] = pd.to_datetime(out["as_of"])
+    out["as_of"] = pd.to_datetime(out["as_of"]).astype("datetime64[us]")  # whatever the engine
     return out
 
 
@@ -106,12 +108,12 @@ class PointReader:
 
     def load(self, pairs: pd.DataFrame) -> None:
         """Extract the pairs' entities and stage the pairs; then `EXECUTE point_in_time`."""
-        self._stage(_pairs(pairs))
+        self._stage(numbered_pairs(pairs))
 
     def features(self, pairs: pd.DataFrame) -> pd.DataFrame:
         """Features of each pair (columns uscc, as_of), like `compute`."""
         self.load(pairs)
-        return _finish(self._cur.execute("EXECUTE point_in_time").df(), self.registry)
+        return finish(self._cur.execute("EXECUTE point_in_time").df(), self.registry)
 
     def close(self) -> None:
         """Release the cursor and its temp tables."""
@@ -135,7 +137,7 @@ def compute(
     at as_of and visible under DOMAIN.md §4 are used. Features are float64; categorical
     features hold the index of their category.
     """
-    frame = _pairs(pairs)
+    frame = numbered_pairs(pairs)
     if narrow if narrow is not None else frame["uscc"].nunique() <= NARROW_MAX_CODES:
         reader = PointReader(con, registry)
         try:
@@ -144,7 +146,7 @@ def compute(
             reader.close()
     con.register("pairs", frame)
     try:
-        return _finish(con.execute(sql(registry)).df(), registry)
+        return finish(con.execute(sql(registry)).df(), registry)
     finally:
         con.unregister("pairs")
 

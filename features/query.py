@@ -5,7 +5,8 @@ the pair's entity with event date and ingest date on or before `as_of`, the late
 version of each record, drops retracted ones, applies the table's visibility rule, and
 aggregates every feature of that table in one GROUP BY with `FILTER` clauses. The outer
 query left-joins the per-table results to the pairs and evaluates derived features.
-The SQL is plain ANSI plus DuckDB's `date_diff`/`max_by` (both exist in Spark SQL).
+The SQL is plain ANSI plus DuckDB's `date_diff`/`max_by`; `features.spark_sql` transpiles it to
+Spark SQL (where `date_diff` means something else) and the Spark tests hold both engines equal.
 """
 
 from __future__ import annotations
@@ -41,8 +42,11 @@ def aggregate(feature: Feature, source: Source) -> str:
             return f"count(*){flt}"
         case "any":
             return f"CAST(count(*){flt} > 0 AS INTEGER)"
-        case "sum" | "avg":  # exact decimal sums: identical results whatever the thread order
-            return f"CAST({feature.agg}(CAST({value} AS DECIMAL(38, 6))){flt} AS DOUBLE)"
+        case "sum":  # exact decimal sums: identical results whatever the thread order
+            return f"CAST(sum(CAST({value} AS DECIMAL(38, 6))){flt} AS DOUBLE)"
+        case "avg":  # the exact sum over the count, divided once in double: equal on every engine
+            total = f"CAST(sum(CAST({value} AS DECIMAL(38, 6))){flt} AS DOUBLE)"
+            return f"{total} / nullif(count({value}){flt}, 0)"
         case "max" | "min":
             return f"{feature.agg}({value}){flt}"
         case "count_distinct":

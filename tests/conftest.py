@@ -127,3 +127,21 @@ def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tiny") / "platform.duckdb"
     generate(path, SynthConfig(entities=1_000, seed=7))
     return path
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[object]:
+    """The one local Spark session of the test session (tests marked `spark`).
+
+    Without a Java runtime it skips, except under CI (`CI` set), where it fails: the Spark
+    tests must run there.
+    """
+    from features import spark
+
+    if spark.java() is None:
+        reason = "no Java runtime (java on PATH or JAVA_HOME): the Spark engine needs JDK 17+"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run the Spark tests", pytrace=False)
+        pytest.skip(reason)
+    with spark.running() as session:
+        yield session

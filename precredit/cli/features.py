@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from catalog.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(help="Feature registry, point-in-time builds and the serving snapshot.",
                   no_args_is_help=True)  # fmt: skip
@@ -57,29 +61,81 @@ def list_features(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
     typer.echo(f"{len(REGISTRY.features)} features, fingerprint {REGISTRY.fingerprint()[:16]}")
 
 
+class Engine(StrEnum):
+    """Where the point-in-time query runs."""
+
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+EngineOpt = Annotated[
+    Engine, typer.Option("--engine", help="duckdb (default) or spark (local mode, needs --from).")
+]
+FromOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--from",
+        help="Directory of <table>.parquet platform files (`platform export --format parquet`).",
+    ),
+]
+
+
+def _build_frame(
+    engine: Engine,
+    day: dt.date,
+    codes: list[str] | None,
+    store_path: Path | None,
+    source: Path | None,
+) -> pd.DataFrame:
+    """The features as of `day`, from the store or a Parquet directory, on the chosen engine."""
+    import pandas as pd
+
+    from catalog import store
+    from features import snapshot
+    from features.compute import compute
+    from features.platform_files import duckdb_views, parquet_tables
+    from precredit.settings import get_settings
+
+    if engine is Engine.spark:
+        if source is None:
+            raise InvalidInput("--engine spark reads Parquet platform files: give --from DIR")
+        parquet_tables(source)  # refuse a bad directory before starting Spark
+        from features import spark
+
+        with spark.running() as session:
+            return spark.compute(session, source, day, codes)
+    opened = (
+        duckdb_views(source)
+        if source
+        else store.connect(store_path or get_settings().store, read_only=True)
+    )
+    with opened as con:
+        chosen = codes if codes is not None else snapshot._codes(con, None)
+        return compute(con, pd.DataFrame({"uscc": chosen, "as_of": day}))
+
+
 @app.command()
 def build(
     as_of: AsOf,
     out: Annotated[Path, typer.Option("--out", help="Output .parquet file.")],
     entities: Entities = None,
     store_path: StoreOpt = None,
+    engine: EngineOpt = Engine.duckdb,
+    source: FromOpt = None,
 ) -> None:
     """Compute features for every entity (or those listed) as of one date, to Parquet."""
-    import pandas as pd
-
-    from catalog import store
-    from features import snapshot
-    from features.compute import compute
     from features.definitions import REGISTRY
-    from precredit.settings import get_settings
 
+    if source is not None and store_path is not None:
+        raise InvalidInput("give either --store or --from, not both")
     day = _date(as_of)
-    with store.connect(store_path or get_settings().store, read_only=True) as con:
-        codes = _read_codes(entities) if entities else snapshot._codes(con, None)
-        frame = compute(con, pd.DataFrame({"uscc": codes, "as_of": day}))
+    codes = _read_codes(entities) if entities else None
+    frame = _build_frame(engine, day, codes, store_path, source)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out, index=False)
-    typer.echo(f"wrote {len(frame)} rows x {len(REGISTRY.features)} features to {out}")
+    typer.echo(
+        f"wrote {len(frame)} rows x {len(REGISTRY.features)} features to {out} ({engine.value})"
+    )
 
 
 @app.command("snapshot")
