@@ -184,12 +184,16 @@ def binomial_p(defaults: int, loans: int, pd_: float) -> float:
 
 
 def jeffreys_interval(defaults: int, loans: int, confidence: float = CONFIDENCE) -> Interval:
-    """Equal-tailed Jeffreys interval: quantiles of Beta(d + 1/2, n - d + 1/2)."""
+    """Equal-tailed Jeffreys interval: quantiles of Beta(d + 1/2, n - d + 1/2).
+
+    As Brown, Cai & DasGupta (2001) recommend, the lower bound is 0 with no defaults and the
+    upper bound 1 when every loan defaulted (the plain quantile would exclude the observed rate).
+    """
     a, b = defaults + 0.5, loans - defaults + 0.5
     tail = (1.0 - confidence) / 2
-    return Interval(
-        low=float(stats.beta.ppf(tail, a, b)), high=float(stats.beta.ppf(1 - tail, a, b))
-    )
+    low = 0.0 if defaults == 0 else float(stats.beta.ppf(tail, a, b))
+    high = 1.0 if defaults == loans else float(stats.beta.ppf(1 - tail, a, b))
+    return Interval(low=low, high=high)
 
 
 def jeffreys_p(defaults: int, loans: int, pd_: float) -> float:

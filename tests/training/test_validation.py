@@ -38,6 +38,15 @@ def test_jeffreys_interval_and_p_value_use_beta_half_half() -> None:
     assert validation.jeffreys_p(9, 200, 0.02) < validation.binomial_p(9, 200, 0.02)
 
 
+def test_jeffreys_interval_contains_zero_and_all_defaults() -> None:
+    none = validation.jeffreys_interval(0, 17)
+    assert none.low == 0.0
+    assert none.high == pytest.approx(beta.ppf(0.975, 0.5, 17.5))
+    every = validation.jeffreys_interval(5, 5)
+    assert every.high == 1.0
+    assert every.low == pytest.approx(beta.ppf(0.025, 5.5, 0.5))
+
+
 def test_traffic_lights_at_documented_thresholds() -> None:
     assert [validation.light(p) for p in (0.2, 0.05, 0.049, 0.01, 0.0099)] == [
         "green", "green", "yellow", "yellow", "red",
