@@ -24,7 +24,7 @@ from catalog import store
 from precredit.cli import app
 from precredit.cli.errors import run_guarded
 from precredit.settings import get_settings
-from serving.db import sqlite_url
+from serving.db import repo, sqlite_url
 from serving.validation.result import ValidationPack
 from synthetic import outcomes
 from training import tracking
@@ -213,3 +213,23 @@ def test_bad_input_is_one_error_line(
     assert err.startswith(f"precredit: error {code}: ")
     assert err.count("\n") == 1
     assert not (tmp_path / "validation.json").exists()
+
+
+def test_the_api_answers_the_newest_pack_to_the_bank_s_admin_only(bank: Any, pack: Any) -> None:
+    api, result = bank[0], pack[0]
+    version = result.model.version
+    answer = api.client(api.keys.admin_a).get(f"/v1/models/{version}/validation")
+    assert answer.status_code == 200, answer.text[:300]
+    assert ValidationPack.model_validate(answer.json()) == result
+    assert api.client(api.keys.bank_a).get(f"/v1/models/{version}/validation").status_code == 403
+    assert api.client().get(f"/v1/models/{version}/validation").status_code == 401
+    with api.sessions() as session:
+        other_admin = repo.issue_key(session, "bank_b", ["score", "admin"])
+        session.commit()
+    missing = api.client(other_admin).get(f"/v1/models/{version}/validation")
+    assert missing.status_code == 404  # another bank's pack is answered like a missing one
+    assert missing.json()["error"]["code"] == "not_found"
+    for wrong in ("999", "abc", "1" * 40):
+        answer = api.client(api.keys.admin_a).get(f"/v1/models/{wrong}/validation")
+        assert answer.status_code == 404, wrong
+        assert wrong not in answer.text
