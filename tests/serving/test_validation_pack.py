@@ -233,3 +233,12 @@ def test_the_api_answers_the_newest_pack_to_the_bank_s_admin_only(bank: Any, pac
         answer = api.client(api.keys.admin_a).get(f"/v1/models/{wrong}/validation")
         assert answer.status_code == 404, wrong
         assert wrong not in answer.text
+
+
+def test_a_bank_without_matured_loans_gets_an_empty_pack(bank: Any, tmp_path: Path) -> None:
+    ran = validate(bank[0], "--tenant", "bank_b", "--as-of", AS_OF, "--out", str(tmp_path))
+    assert ran.exit_code == 0, ran.output
+    empty = ValidationPack.model_validate_json((tmp_path / "validation.json").read_text())
+    assert (empty.scope.loans, empty.discrimination, empty.calibration) == (0, None, None)
+    assert (empty.overrides.linked_loans, empty.stability.migration) == (0, None)
+    assert "AUC n/a" in ran.output
