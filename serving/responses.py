@@ -685,7 +685,17 @@ VALIDATION_EXAMPLE: dict[str, JsonValue] = {
         ],
         "tolerance": 0.01,
     },
-    "not_covered": ["conceptual soundness: monotonicity checks and reason directions"],
+    "soundness": [
+        {
+            "feature": "court_in_force",
+            "registry": 1,
+            "model": 1,
+            "agrees": True,
+            "rows": 600,
+            "violations": 0,
+        }
+    ],
+    "not_covered": ["reason texts: the direction of each top reason against the registry"],
 }
 
 

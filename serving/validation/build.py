@@ -41,11 +41,12 @@ from training import drift, performance, tracking, validation
 from training.dataset import HORIZON_MONTHS
 from training.migration import Migration, concentration, migration
 from training.overrides import overrides
+from training.soundness import monotonicity
 
 SEGMENTS = {"reg_entity_type": "entity type", "reg_industry": "industry", "size": "size"}
 NOT_COVERED = [
     "back-testing against the champion/challenger and the WoE scorecard on the same window",
-    "conceptual soundness: monotonicity checks and reason directions against the registry",
+    "reason texts: the direction of each top reason against the registry",
 ]
 
 
@@ -100,8 +101,14 @@ def build(
         calibration=_calibration(loans, monitored),
         stability=_stability(settings, monitored, loans, as_of),
         overrides=overrides(_linked(loans.frame, made)),
+        soundness=monotonicity(monitored.model, loans.frame, _directions()),
         not_covered=NOT_COVERED,
     )
+
+
+def _directions() -> dict[str, int]:
+    """The registry's monotone direction of every feature."""
+    return {f.name: int(f.monotone) for f in REGISTRY.features}
 
 
 def _scored(store_path: Path, monitored: references.Monitored, raw: pd.DataFrame) -> Loans:

@@ -90,6 +90,13 @@ differ from the pre-approval (rate {{ pct(o.override_rate) }}; amounts within {{
 {% for r in o.directions %}<tr><td class="l">{{ r.direction }}</td><td>{{ r.loans }}</td><td>{{ pct(r.share) }}</td>
 <td>{{ r.matured }}</td><td>{{ r.defaults }}</td><td>{{ pct(r.default_rate) }}</td></tr>{% endfor %}</table>
 
+<h2>6. Conceptual soundness 概念合理性</h2>
+<p>Monotone directions: registry against the model's constraint, and rows whose PD moved against
+the registry's direction when the input rose by one standard deviation.</p>
+<table><tr><th class="l">feature</th><th>registry</th><th>model</th><th>rows</th><th>violations</th></tr>
+{% for m in p.soundness if m.registry or m.model or not m.agrees %}<tr class="{{ 'ok' if m.agrees and not m.violations else 'alert' }}">
+<td class="l">{{ m.feature }}</td><td>{{ m.registry }}</td><td>{{ m.model }}</td><td>{{ m.rows }}</td><td>{{ m.violations }}</td></tr>{% endfor %}</table>
+
 <h2>Not covered by this pack</h2><ul>{% for n in p.not_covered %}<li>{{ n }}</li>{% endfor %}</ul>
 <p>Signed 签署: ____________________ Date 日期: ____________</p>
 </body></html>

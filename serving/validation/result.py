@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from training.migration import Concentration, Migration
 from training.overrides import Overrides
+from training.soundness import MonotoneCheck
 from training.validation import Calibration, Discrimination
 
 DEFAULT_DEFINITION = (
@@ -112,4 +113,5 @@ class ValidationPack(Frozen):
     calibration: Calibration | None
     stability: Stability
     overrides: Overrides
+    soundness: list[MonotoneCheck]
     not_covered: list[str]

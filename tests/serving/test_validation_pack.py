@@ -160,6 +160,14 @@ def test_stability_and_overrides(bank: Any, pack: Any) -> None:
     assert rows["up"] + rows["down"] + rows["declined_granted"] == result.overrides.overridden
 
 
+def test_the_served_model_is_monotone_as_the_registry_declares(pack: Any) -> None:
+    checks = pack[0].soundness
+    assert checks
+    assert all(c.agrees for c in checks)
+    assert sum(c.violations for c in checks) == 0
+    assert any(c.model != 0 and c.rows == LOANS for c in checks)
+
+
 def test_html_is_self_contained_and_both_files_are_logged(bank: Any, pack: Any) -> None:
     result, out, _ = pack
     page = (out / "validation.html").read_text()

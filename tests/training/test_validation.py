@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from models.grades import MasterScale
 from training import validation
 from training.migration import concentration, migration
 from training.overrides import overrides
+from training.soundness import monotonicity
 
 Y = np.array([1, 1, 0, 0, 0])
 SCORE = np.array([0.9, 0.4, 0.5, 0.1, 0.2])
@@ -169,3 +171,29 @@ def test_overrides_by_direction() -> None:
     assert (rows["none"].loans, rows["up"].loans, rows["down"].loans) == (2, 1, 2)
     assert rows["declined_granted"].default_rate == 1.0
     assert (rows["down"].matured, rows["down"].defaults) == (1, 0)
+
+
+def test_monotonicity_holds_for_a_constrained_model_and_catches_a_wrong_direction(
+    trained_platform: Any, platform_frame: pd.DataFrame
+) -> None:
+    model = trained_platform.model
+    sample = platform_frame.iloc[:300]
+    declared = dict(zip(model.spec.names, model.spec.monotone, strict=True))
+    checks = monotonicity(model, sample, declared)
+    assert len(checks) == len(model.spec.names)
+    assert all(c.agrees for c in checks)
+    assert sum(c.violations for c in checks) == 0  # LightGBM's constraints hold in behaviour
+    raised = {n: _raised(model, sample, n) for n, d in declared.items() if d == 1}
+    name = max(raised, key=lambda n: raised[n])  # the +1 input whose rise moves most PDs
+    flipped = monotonicity(model, sample, declared | {name: -1})
+    wrong = next(c for c in flipped if c.feature == name)
+    assert not wrong.agrees
+    assert wrong.violations == raised[name] > 0
+
+
+def _raised(model: Any, sample: pd.DataFrame, name: str) -> int:
+    """Rows whose PD rises when `name` rises by one standard deviation (computed directly)."""
+    step = float(sample[name].std(ddof=0)) or 1.0  # as the check: population s.d.
+    moved = model.predict_proba(sample.assign(**{name: sample[name] + step}))
+    rises = moved - model.predict_proba(sample) > 1e-12
+    return int(rises[sample[name].notna().to_numpy()].sum())
