@@ -25,6 +25,8 @@ from catalog.errors import InvalidInput
 from models.grades import MasterScale
 from training import metrics
 
+FloatArray = npt.NDArray[np.float64]
+
 CONFIDENCE = 0.95
 BOOTSTRAP_SEED = 17
 BOOTSTRAP_ROUNDS = 200
@@ -95,9 +97,10 @@ class Calibration(Result):
     thresholds: dict[str, float]
 
 
-def delong(y: npt.ArrayLike, score: npt.ArrayLike) -> tuple[float, float]:
-    """AUC and its DeLong variance (DeLong, DeLong & Clarke-Pearson 1988, midranks for ties)."""
-    labels = metrics.as_labels(y)
+def _components(
+    labels: npt.NDArray[np.int64], score: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    """DeLong's structural components: per bad, per good (midranks for ties)."""
     s = np.asarray(score, dtype=np.float64).ravel()
     if s.size != labels.size or not np.isfinite(s).all():
         raise InvalidInput(f"score must hold {labels.size} finite numbers")
@@ -108,10 +111,29 @@ def delong(y: npt.ArrayLike, score: npt.ArrayLike) -> tuple[float, float]:
     ranks = stats.rankdata(np.concatenate([bads, goods]))
     v10 = (ranks[:m] - stats.rankdata(bads)) / n  # per bad: share of goods ranked below
     v01 = 1.0 - (ranks[m:] - stats.rankdata(goods)) / m  # per good: share of bads above
-    area = float(v10.mean())
-    s10 = float(v10.var(ddof=1)) if m > 1 else 0.0
-    s01 = float(v01.var(ddof=1)) if n > 1 else 0.0
-    return area, s10 / m + s01 / n
+    return v10, v01
+
+
+def _variance(v10: FloatArray, v01: FloatArray) -> float:
+    s10 = float(v10.var(ddof=1)) if v10.size > 1 else 0.0
+    s01 = float(v01.var(ddof=1)) if v01.size > 1 else 0.0
+    return s10 / v10.size + s01 / v01.size
+
+
+def delong(y: npt.ArrayLike, score: npt.ArrayLike) -> tuple[float, float]:
+    """AUC and its DeLong variance (DeLong, DeLong & Clarke-Pearson 1988, midranks for ties)."""
+    v10, v01 = _components(metrics.as_labels(y), score)
+    return float(v10.mean()), _variance(v10, v01)
+
+
+def delong_paired(
+    y: npt.ArrayLike, score_a: npt.ArrayLike, score_b: npt.ArrayLike
+) -> tuple[float, float, float]:
+    """AUCs of two scores on the same loans and the DeLong variance of their difference."""
+    labels = metrics.as_labels(y)
+    a10, a01 = _components(labels, score_a)
+    b10, b01 = _components(labels, score_b)
+    return float(a10.mean()), float(b10.mean()), _variance(a10 - b10, a01 - b01)
 
 
 def auc_interval(area: float, variance: float, confidence: float = CONFIDENCE) -> Interval:

@@ -197,3 +197,15 @@ def _raised(model: Any, sample: pd.DataFrame, name: str) -> int:
     moved = model.predict_proba(sample.assign(**{name: sample[name] + step}))
     rises = moved - model.predict_proba(sample) > 1e-12
     return int(rises[sample[name].notna().to_numpy()].sum())
+
+
+def test_paired_delong_on_a_hand_example() -> None:
+    # score A as above (AUC 5/6); score B ranks the goods above both bads except 0.1 (AUC 2/6).
+    # Differences of components: V10 [1, 2/3] - [1/3, 1/3] = [2/3, 1/3]: var 1/18, /2 = 1/36;
+    # V01 [1/2, 1, 1] - [0, 1, 0] = [1/2, 0, 1]: var 1/4, /3 = 1/12; total 1/9.
+    other = np.array([0.3, 0.2, 0.9, 0.1, 0.8])
+    a, b, variance = validation.delong_paired(Y, SCORE, other)
+    assert (a, b) == (pytest.approx(5 / 6), pytest.approx(2 / 6))
+    assert variance == pytest.approx(1 / 9)
+    same = validation.delong_paired(Y, SCORE, SCORE)
+    assert same[2] == pytest.approx(0.0)
