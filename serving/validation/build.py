@@ -26,7 +26,7 @@ from serving.config import Settings
 from serving.db import repo
 from serving.decision.model_store import PLATFORM
 from serving.monitor import references
-from serving.validation import inputs
+from serving.validation import compare, inputs
 from serving.validation.result import (
     AucComparison,
     Discriminations,
@@ -45,7 +45,7 @@ from training.soundness import monotonicity
 
 SEGMENTS = {"reg_entity_type": "entity type", "reg_industry": "industry", "size": "size"}
 NOT_COVERED = [
-    "back-testing against the champion/challenger and the WoE scorecard on the same window",
+    "back-testing against the WoE scorecard on the same window",
     "reason texts: the direction of each top reason against the registry",
 ]
 
@@ -97,7 +97,7 @@ def build(
         generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         model=_identity(client, monitored),
         scope=_scope(tenant_id, as_of, loans, monitored),
-        discrimination=_discrimination(loans, client, monitored.run_id),
+        discrimination=_discrimination(loans, client, tenant_id, monitored),
         calibration=_calibration(loans, monitored),
         stability=_stability(settings, monitored, loans, as_of),
         overrides=overrides(_linked(loans.frame, made)),
@@ -175,7 +175,9 @@ def _ranked(loans: Loans) -> bool:
     return 0 < int(labels.sum()) < len(labels)
 
 
-def _discrimination(loans: Loans, client: MlflowClient, run_id: str) -> Discriminations | None:
+def _discrimination(
+    loans: Loans, client: MlflowClient, tenant_id: str, monitored: references.Monitored
+) -> Discriminations | None:
     if not _ranked(loans):
         return None
     frame = _segmented(loans.frame)
@@ -186,9 +188,14 @@ def _discrimination(loans: Loans, client: MlflowClient, run_id: str) -> Discrimi
         if column in frame
         for row in validation.by_segment(frame, column)
     ]
-    dev = client.get_run(run_id).data.metrics.get("auc")
+    dev = client.get_run(monitored.run_id).data.metrics.get("auc")
     versus = None if dev is None else _versus(float(dev), frame["label"], loans.pds)
-    return Discriminations(overall=overall, segments=segments, versus_development=versus)
+    return Discriminations(
+        overall=overall,
+        segments=segments,
+        versus_development=versus,
+        versus_versions=compare.comparisons(client, tenant_id, monitored, loans.frame),
+    )
 
 
 def _segmented(frame: pd.DataFrame) -> pd.DataFrame:

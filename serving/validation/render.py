@@ -55,6 +55,10 @@ loans matured by {{ p.scope.as_of }}. Generated {{ p.generated_at }}.</p>
 {% if d.versus_development %}{% set v = d.versus_development %}
 <p class="{{ v.light }}">Current AUC {{ num(v.current) }} against development {{ num(v.development) }}:
 z = {{ num(v.z) }}, one-sided p = {{ num(v.p_value) }} ({{ v.light }}).</p>{% endif %}
+{% if d.versus_versions %}<h3>Back-test against the other versions (same loans, paired DeLong)</h3>
+<table><tr><th class="l">version</th><th class="l">role</th><th>AUC (this)</th><th>AUC (other)</th><th>difference</th><th>p (two-sided)</th></tr>
+{% for c in d.versus_versions %}<tr><td class="l">{{ c.name }} v{{ c.version }}</td><td class="l">{{ c.role }}</td>
+<td>{{ num(c.auc) }}</td><td>{{ num(c.other_auc) }}</td><td>{{ num(c.difference) }}</td><td>{{ num(c.p_value) }}</td></tr>{% endfor %}</table>{% endif %}
 {% else %}<p>Not computed: the loans need both defaults and non-defaults.</p>{% endif %}
 
 <h2>3. Calibration by grade 分级校准</h2>

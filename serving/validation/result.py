@@ -73,12 +73,27 @@ class AucComparison(Frozen):
     light: str
 
 
+class VersionComparison(Frozen):
+    """The validated version's AUC against another version's on the same loans (paired DeLong)."""
+
+    name: str
+    version: str
+    role: str
+    loans: int
+    auc: float
+    other_auc: float
+    difference: float
+    z: float
+    p_value: float
+
+
 class Discriminations(Frozen):
     """Overall and per segment."""
 
     overall: Discrimination
     segments: list[Discrimination]
     versus_development: AucComparison | None
+    versus_versions: list[VersionComparison] = []
     method: str = (
         "AUC and Gini: DeLong variance, normal 95% interval; "
         "KS: stratified percentile bootstrap, 200 rounds, seed 17"

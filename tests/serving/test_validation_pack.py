@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,8 +75,10 @@ def _json(frame: pd.DataFrame) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def bank(api_stacks: ApiStacks, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The API on a fresh service database, after bank_a's decisions and loan reports."""
-    db = tmp_path_factory.mktemp("validation") / "service.db"
-    api = LiveApi.start("sqlite", api_stacks.home, sqlite_url(db), max_batch=100)
+    scratch = tmp_path_factory.mktemp("validation")
+    home = scratch / "home"  # a copy: a test below registers a challenger in its registry
+    shutil.copytree(api_stacks.home, home, ignore=shutil.ignore_patterns("service-*"))
+    api = LiveApi.start("sqlite", home, sqlite_url(scratch / "service.db"), max_batch=100)
     client = api.client(api.keys.bank_a)
     decided: list[dict[str, Any]] = []
     codes = snapshot_codes(api.home, limit=200)
@@ -250,3 +253,23 @@ def test_a_bank_without_matured_loans_gets_an_empty_pack(bank: Any, tmp_path: Pa
     assert (empty.scope.loans, empty.discrimination, empty.calibration) == (0, None, None)
     assert (empty.overrides.linked_loans, empty.stability.migration) == (0, None)
     assert "AUC n/a" in ran.output
+
+
+def test_a_challenger_is_back_tested_on_the_same_loans(
+    bank: Any, pack: Any, tmp_path: Path
+) -> None:
+    api, result = bank[0], pack[0]
+    client = tracking.connect_client(get_settings_uri(api.home))
+    name = result.model.name
+    source = client.get_model_version(name, result.model.version).source
+    twin = client.create_model_version(name, source, run_id=result.model.run_id).version
+    client.set_registered_model_alias(name, tracking.CHALLENGER, twin)
+    ran = validate(api, "--tenant", "bank_a", "--as-of", AS_OF, "--out", str(tmp_path))
+    assert ran.exit_code == 0, ran.output
+    again = ValidationPack.model_validate_json((tmp_path / "validation.json").read_text())
+    assert again.discrimination is not None
+    (compared,) = again.discrimination.versus_versions
+    assert (compared.version, compared.role) == (str(twin), "platform challenger")
+    assert compared.auc == compared.other_auc == result.discrimination.overall.auc
+    assert (compared.difference, compared.p_value) == (0.0, 1.0)  # the same model, to the bit
+    assert again.scope.data_sha256 == result.scope.data_sha256  # same loans, same hash
