@@ -180,7 +180,7 @@ def _discrimination(
 ) -> Discriminations | None:
     if not _ranked(loans):
         return None
-    frame = _segmented(loans.frame)
+    frame = _segmented(loans.frame, dict(monitored.model.spec.categories))
     overall = validation.discrimination(frame["label"], loans.pds)
     segments = [
         row.model_copy(update={"segment": SEGMENTS[column]})
@@ -198,13 +198,20 @@ def _discrimination(
     )
 
 
-def _segmented(frame: pd.DataFrame) -> pd.DataFrame:
-    """The loans with a size segment: terciles of registered capital among them."""
+def _segmented(frame: pd.DataFrame, categories: dict[str, tuple[str, ...]]) -> pd.DataFrame:
+    """The loans with readable segments: category labels, and size as terciles of capital."""
+    out = frame.assign(
+        **{
+            column: frame[column].map(dict(enumerate(categories[column])))
+            for column in SEGMENTS
+            if column in frame and column in categories
+        }
+    )
     if "reg_capital_log_cny" not in frame:
-        return frame
+        return out
     capital = frame["reg_capital_log_cny"].astype("float64")
     size = pd.qcut(capital.rank(method="first"), 3, labels=["small", "medium", "large"])
-    return frame.assign(size=size.astype("string"))
+    return out.assign(size=size.astype("string"))
 
 
 def _versus(development: float, labels: pd.Series, pds: np.ndarray) -> AucComparison:

@@ -22,6 +22,7 @@ from api_fixtures import ApiStacks, LiveApi, snapshot_codes
 from typer.testing import CliRunner
 
 from catalog import store
+from features.definitions import REGISTRY
 from precredit.cli import app
 from precredit.cli.errors import run_guarded
 from precredit.settings import get_settings
@@ -144,6 +145,10 @@ def test_calibration_and_discrimination_cover_every_loan(pack: Any) -> None:
     for name in ("entity type", "industry", "size"):
         parts = [s for s in result.discrimination.segments if s.segment == name]
         assert sum(s.n for s in parts) == LOANS, name
+    kinds = {s.value for s in result.discrimination.segments if s.segment == "entity type"}
+    assert "enterprise" in kinds
+    declared = next(f.categories for f in REGISTRY.features if f.name == "reg_entity_type")
+    assert kinds <= {*declared, "(missing)"}  # labels, not category codes
 
 
 def test_stability_and_overrides(bank: Any, pack: Any) -> None:
