@@ -30,7 +30,7 @@ from catalog import store
 from serving.config import Settings
 from serving.db import make_engine, repo, session_factory, upgrade
 from serving.db.outcomes import OutcomeFields, upsert_outcome
-from serving.validation import build
+from serving.validation import build, files
 from synthetic import outcomes
 
 TARGET_SECONDS = 60.0
@@ -99,7 +99,7 @@ def main() -> None:
         started = time.perf_counter()
         pack = build.build(settings, sessions, TENANT, AS_OF)
         built = time.perf_counter() - started
-        build.write(pack, scratch / "pack", settings)
+        files.write(pack, scratch / "pack", settings)
         seconds = time.perf_counter() - started
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -28,7 +28,7 @@ def validate(
     """
     from precredit.settings import get_settings
     from serving.db.engine import make_engine, session_factory
-    from serving.validation import build
+    from serving.validation import build, files
 
     settings, day = get_settings(), day_option(as_of)
     if version is not None and not version.isdigit():
@@ -37,7 +37,7 @@ def validate(
         raise InvalidInput("--version must be a positive whole number")
     sessions = session_factory(make_engine(settings.service_db))
     pack = build.build(settings, sessions, tenant, day, version)
-    build.write(pack, out, settings)
+    files.write(pack, out, settings)
     calibration = pack.calibration
     reds = sum(g.jeffreys_light == "red" for g in calibration.grades) if calibration else 0
     auc = pack.discrimination.overall.auc if pack.discrimination else None

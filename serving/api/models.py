@@ -13,7 +13,7 @@ from serving.deps import AdminPrincipal, ReaderDep, ServicesDep
 from serving.errors import documented
 from serving.responses import Job, Promoted, Refreshed, ValidationReport
 from serving.schemas import PromoteIn, RetrainIn
-from serving.validation.build import latest as latest_pack
+from serving.validation.files import latest as latest_pack
 
 router = APIRouter(tags=["models"])
 
