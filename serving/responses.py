@@ -16,6 +16,7 @@ from serving.disputes.responses import DisputeList as DisputeList  # declared by
 from serving.disputes.responses import DisputeOut as DisputeOut
 from serving.errors import ErrorDetail
 from serving.monitor.result import LinkedRow
+from serving.validation.result import ValidationPack
 
 JsonObject = dict[str, JsonValue]
 
@@ -700,3 +701,143 @@ class Consents(_Out):
     model_config = _example(consents=[CONSENT_EXAMPLE])
 
     consents: list[ConsentOut]
+
+
+# --- validation pack -------------------------------------------------------------------------
+
+_INTERVAL: dict[str, JsonValue] = {"low": 0.61, "high": 0.71}
+VALIDATION_EXAMPLE: dict[str, JsonValue] = {
+    "generated_at": "2026-12-04T09:30:00+00:00",
+    "model": {
+        "name": "precredit-bank_a",
+        "version": "3",
+        "run_id": "8f14e45fceea167a5a36dedd4bea2543",
+        "model_fingerprint": "9c1185a5c5e9fc54612808977ee8f548b2258d31" + "0" * 24,
+        "registry_fingerprint": "5d1e9a" + "0" * 58,
+        "trained_through": "2024-12-31",
+        "development_auc": 0.68,
+    },
+    "scope": {
+        "tenant": "bank_a",
+        "as_of": "2025-12-31",
+        "default_definition": "default: 90+ days past due or written off within 12 months",
+        "horizon_months": 12,
+        "observation_first": "2022-01-03",
+        "observation_last": "2024-06-28",
+        "loans": 600,
+        "defaults": 31,
+        "vintages": [
+            {
+                "vintage": "2022Q1",
+                "loans": 60,
+                "defaults": 3,
+                "default_rate": 0.05,
+                "mean_pd": 0.047,
+                "auc": None,
+                "in_training_period": True,
+            }
+        ],
+        "grade_vintage": [
+            {"vintage": "2022Q1", "grade": "G05", "loans": 20, "bads": 1, "bad_rate": 0.05}
+        ],
+        "missing_rates": {"tax_paid_cny_12m": 0.02},
+        "data_sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    },
+    "discrimination": {
+        "overall": {
+            "segment": None,
+            "value": None,
+            "n": 600,
+            "defaults": 31,
+            "auc": 0.66,
+            "auc_ci": _INTERVAL,
+            "gini": 0.32,
+            "gini_ci": {"low": 0.22, "high": 0.42},
+            "ks": 0.27,
+            "ks_ci": {"low": 0.18, "high": 0.38},
+            "note": "",
+        },
+        "segments": [],
+        "versus_development": {
+            "development": 0.68,
+            "current": 0.66,
+            "difference": -0.02,
+            "z": -0.8,
+            "p_value": 0.21,
+            "light": "green",
+        },
+        "method": "AUC and Gini: DeLong; KS: stratified percentile bootstrap, 200 rounds, seed 17",
+    },
+    "calibration": {
+        "grades": [
+            {
+                "grade": "G05",
+                "loans": 200,
+                "defaults": 9,
+                "observed_rate": 0.045,
+                "mean_pd": 0.02,
+                "binomial_p": 0.0202,
+                "binomial_light": "yellow",
+                "jeffreys_p": 0.0124,
+                "jeffreys_interval": {"low": 0.022, "high": 0.08},
+                "jeffreys_light": "yellow",
+            }
+        ],
+        "hosmer_lemeshow": {"statistic": 6.4, "df": 1, "p_value": 0.0114},
+        "thresholds": {"yellow_p": 0.05, "red_p": 0.01, "confidence": 0.95},
+    },
+    "stability": {
+        "reference": "frozen at training",
+        "score": {"name": "score", "psi": 0.04, "level": "ok"},
+        "features": [{"name": "tax_paid_cny_12m", "psi": 0.12, "level": "warn"}],
+        "migration": {
+            "start": "2024-12-31",
+            "end": "2025-12-31",
+            "labels": ["G01", "G02"],
+            "counts": [[10, 2], [1, 7]],
+            "row_shares": [[0.833, 0.167], [0.125, 0.875]],
+            "entities": 20,
+            "stayed": 0.85,
+            "only_start": 0,
+            "only_end": 0,
+        },
+        "concentration": {
+            "shares": {"G01": 0.6, "G02": 0.4},
+            "hhi": 0.52,
+            "hhi_normalised": 0.04,
+        },
+    },
+    "overrides": {
+        "linked_loans": 120,
+        "overridden": 80,
+        "override_rate": 0.667,
+        "directions": [
+            {
+                "direction": "up",
+                "loans": 40,
+                "share": 0.333,
+                "matured": 40,
+                "defaults": 3,
+                "default_rate": 0.075,
+            }
+        ],
+        "tolerance": 0.01,
+    },
+    "soundness": [
+        {
+            "feature": "court_in_force",
+            "registry": 1,
+            "model": 1,
+            "agrees": True,
+            "rows": 600,
+            "violations": 0,
+        }
+    ],
+    "not_covered": ["reason texts: the direction of each top reason against the registry"],
+}
+
+
+class ValidationReport(ValidationPack):
+    """The newest validation pack of a model version on this bank's data (docs/validation.md)."""
+
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [VALIDATION_EXAMPLE]})

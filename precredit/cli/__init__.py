@@ -39,6 +39,7 @@ from precredit.cli import (
     simulate,
     synth,
     train,
+    validate,
     warnings,
 )
 from precredit.cli.errors import run_guarded
@@ -66,6 +67,7 @@ app.add_typer(train.models_app, name="models")
 app.command("retrain")(retrain.retrain)
 app.command("retrain-due")(retrain.retrain_due)
 app.command("monitor")(monitor.monitor)
+app.command("validate")(validate.validate)
 app.command("serve")(service.serve)
 app.command("simulate")(simulate.simulate)
 app.add_typer(service.banks_app, name="banks")

@@ -11,8 +11,9 @@ from serving import retraining
 from serving.db import jobs, repo
 from serving.deps import AdminPrincipal, ReaderDep, ServicesDep
 from serving.errors import documented
-from serving.responses import Job, Promoted, Refreshed
+from serving.responses import Job, Promoted, Refreshed, ValidationReport
 from serving.schemas import PromoteIn, RetrainIn
+from serving.validation.files import latest as latest_pack
 
 router = APIRouter(tags=["models"])
 
@@ -90,3 +91,22 @@ def refresh(principal: AdminPrincipal, services: ServicesDep) -> dict[str, Any]:
         "models_changed": services.models.refresh(),
         "snapshot_reloaded": services.snapshot.reload_if_changed(),
     }
+
+
+@router.get(
+    "/v1/models/{version}/validation",
+    summary="The newest validation pack of a model version on this bank's data",
+    response_model=ValidationReport,
+    responses=documented(401, 403, 404),
+)
+def validation_pack(version: str, principal: AdminPrincipal, services: ServicesDep) -> Any:
+    """Written by `precredit validate` (docs/validation.md); this bank's own packs only.
+
+    `version` is a version of the bank's own model, else of the platform model serving it.
+    """
+    pack = None
+    if version.isdigit() and len(version) <= 9:
+        pack = latest_pack(services.settings.home, principal.tenant_id, version)
+    if pack is None:
+        raise NotFound("no validation pack for this model version: run precredit validate")
+    return pack.model_dump(mode="json")
