@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, exists, insert, select
+from sqlalchemy import Connection, Date, and_, bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -130,22 +130,28 @@ def revoke(session: Session, tenant_id: str, consent_id: str, revoked_by: str) -
     return consent
 
 
+_IN_FORCE = select(Consent.id, Consent.scope, Consent.purpose).where(
+    and_(
+        Consent.tenant_id == bindparam("tenant"),
+        Consent.uscc == bindparam("code"),
+        Consent.purpose == bindparam("purpose"),
+        Consent.starts_on <= bindparam("day", type_=Date),
+        Consent.expires_on >= bindparam("day", type_=Date),
+        ~exists().where(ConsentRevocation.consent_id == Consent.id),
+    )
+)
+
+
 def valid_grants(
     connection: Connection, tenant_id: str, code: str, purpose: str, day: dt.date
 ) -> list[Grant]:
-    """Consents in force on `day` (started, not expired, not revoked), widest scope first."""
-    revoked = exists().where(ConsentRevocation.consent_id == Consent.id)
-    query = select(Consent.id, Consent.scope, Consent.purpose).where(
-        and_(
-            Consent.tenant_id == tenant_id,
-            Consent.uscc == code,
-            Consent.purpose == purpose,
-            Consent.starts_on <= day,
-            Consent.expires_on >= day,
-            ~revoked,
-        )
-    )
-    rows = connection.execute(query).all()
+    """Consents in force on `day` (started, not expired, not revoked), widest scope first.
+
+    Runs on every pre-approval of a bank that requires consent: one statement built once
+    (`_IN_FORCE`), so a request pays for its execution only, not for building the query.
+    """
+    params = {"tenant": tenant_id, "code": code, "purpose": purpose, "day": day}
+    rows = connection.execute(_IN_FORCE, params).all()
     grants = [Grant(str(r.id), frozenset(str(r.scope).split(",")), str(r.purpose)) for r in rows]
     return sorted(grants, key=lambda g: (-len(g.scope), g.id))
 
