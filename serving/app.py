@@ -30,7 +30,7 @@ from serving.api import (
     webhooks,
 )
 from serving.config import Settings, get_settings, registry_http_defaults
-from serving.db.engine import make_engine, pool_size_for, session_factory
+from serving.db.engine import make_engine, make_read_engine, pool_size_for, session_factory
 from serving.db.migrate import upgrade
 from serving.db.notifications import PromotionListener, listens
 from serving.decision.audit_writer import AuditWriter, lock_path_for
@@ -59,9 +59,11 @@ def build_services(settings: Settings) -> Services:
         holder.get(PLATFORM)
     except PrecreditError as error:
         log.error("no model in service yet: %s", error.message)
+    # The worker's share of the connections, half for writes and half for the request path's
+    # reads (authentication, consents, policies), each its own pool.
     pool_size = pool_size_for(settings.db_connections, settings.workers)
-    engine = make_engine(settings.service_db, pool_size=pool_size)
-    reads = engine.execution_options(isolation_level="AUTOCOMMIT")
+    engine = make_engine(settings.service_db, pool_size=max(pool_size // 2, 1))
+    reads = make_read_engine(settings.service_db, pool_size=max(pool_size - pool_size // 2, 1))
     readers = session_factory(reads)
     sessions = session_factory(engine)
     audit = AuditWriter(sessions, lock_path_for(settings.service_db))

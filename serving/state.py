@@ -25,7 +25,7 @@ class Services:
     snapshot: Snapshot
     sessions: sessionmaker[Session]
     readers: sessionmaker[Session]  # autocommit reads: never take SQLite's write lock
-    reads: Engine  # the same autocommit engine, for Core reads on the hot path
+    reads: Engine  # its own pool of autocommit, read-only connections: Core reads per request
     models: ModelHolder
     metrics: Metrics
     jobs: JobRunner

@@ -40,17 +40,45 @@ def make_engine(
     statements never carry their parameters into exceptions or logs (`hide_parameters`).
     """
     parsed = _parse(url)
-    pool = {
-        "pool_size": max(pool_size, 1),
-        "max_overflow": 0,
-        "pool_timeout": POOL_TIMEOUT_SECONDS,
-        "hide_parameters": True,
-    }
+    pool = _pool(pool_size)
     if parsed.get_backend_name() == "sqlite":
         if schema is not None:
             raise InvalidInput("a schema can only be chosen on PostgreSQL")
         return _sqlite_engine(parsed, pool)
     return _postgres_engine(parsed, schema, pool)
+
+
+def make_read_engine(
+    url: str, *, schema: str | None = None, pool_size: int = DEFAULT_POOL_SIZE
+) -> Engine:
+    """A read-only engine with its own pool of autocommit connections, for the request path.
+
+    Authentication, consent and policy look-ups run on every request. An autocommit option on
+    the write engine (`engine.execution_options(isolation_level="AUTOCOMMIT")`) switches each
+    pooled connection's isolation level at checkout and back at checkin, and rolls it back: about
+    three times the cost of the read itself. Here the level is set once per connection, nothing
+    is reset on return (an autocommit connection holds no transaction), and on SQLite the
+    connection is `query_only`, so a write through it fails instead of taking the write lock.
+    """
+    parsed = _parse(url)
+    pool = _pool(pool_size) | {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
+    if parsed.get_backend_name() == "sqlite":
+        if schema is not None:
+            raise InvalidInput("a schema can only be chosen on PostgreSQL")
+        engine = create_engine(parsed, **pool)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "connect", _sqlite_query_only)
+        return engine
+    return _postgres_engine(parsed, schema, pool, read_only=True)
+
+
+def _pool(pool_size: int) -> dict[str, Any]:
+    return {
+        "pool_size": max(pool_size, 1),
+        "max_overflow": 0,
+        "pool_timeout": POOL_TIMEOUT_SECONDS,
+        "hide_parameters": True,
+    }
 
 
 def pool_size_for(connections: int, workers: int) -> int:
@@ -101,6 +129,15 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
+    """Refuse writes on a read connection (SQLite's `query_only`)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA query_only=ON")
+    finally:
+        cursor.close()
+
+
 def _sqlite_on_begin(connection: Connection) -> None:
     """Start every transaction with the write lock (BEGIN IMMEDIATE)."""
     # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
@@ -112,12 +149,19 @@ def _sqlite_on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _postgres_engine(url: URL, schema: str | None, pool: dict[str, Any]) -> Engine:
+def _postgres_engine(
+    url: URL, schema: str | None, pool: dict[str, Any], *, read_only: bool = False
+) -> Engine:
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = 10
+    options = []
     if schema is not None:
         if not _SCHEMA.fullmatch(schema):
             raise InvalidInput("a schema name is lower_snake, at most 63 characters")
-        connect_args["options"] = f"-csearch_path={schema}"
+        options.append(f"-csearch_path={schema}")
+    if read_only:  # every statement's transaction is read-only: a write fails, never lands
+        options.append("-cdefault_transaction_read_only=on")
+    if options:
+        connect_args["options"] = " ".join(options)
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **pool)

@@ -10,11 +10,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.errors import InvalidInput, NotFound
 from serving.db import current_revision, make_engine, repo, sqlite_url, upgrade
+from serving.db.engine import make_read_engine
 from serving.db.migrate import head_revision
 from serving.db.models import ApiKey, Base, Decision
 
@@ -281,6 +282,28 @@ def test_sqlite_connections_get_wal_foreign_keys_and_busy_timeout(tmp_path: Path
         first.close()
         second.close()
         engine.dispose()
+
+
+def test_the_read_engine_sees_commits_at_once_and_refuses_writes(
+    db_url: str, db_schema: str | None, session: Session, banks: tuple[str, str]
+) -> None:
+    """The request path's reads: autocommit (each read sees the last commit), never a write."""
+    reads = make_read_engine(db_url, schema=db_schema, pool_size=1)
+    try:
+        with reads.connect() as connection:  # one pooled connection, reused below
+            before = connection.execute(text("SELECT count(*) FROM tenants")).scalar_one()
+            repo.create_tenant(session, "bank_c", "Bank C")
+            session.commit()
+            after = connection.execute(text("SELECT count(*) FROM tenants")).scalar_one()
+            assert (before, after) == (2, 3)
+            with pytest.raises(DBAPIError, match=r"(?i)read-?only|readonly"):
+                connection.execute(text("DELETE FROM tenants WHERE id = 'bank_c'"))
+        with reads.connect() as connection:  # back from the pool: still read-only
+            with pytest.raises(DBAPIError, match=r"(?i)read-?only|readonly"):
+                connection.execute(text("UPDATE tenants SET name = 'x'"))
+            assert connection.execute(text("SELECT count(*) FROM tenants")).scalar_one() == 3
+    finally:
+        reads.dispose()
 
 
 def test_urls_are_normalised_or_refused() -> None:
