@@ -31,6 +31,7 @@ from serving.api import (
 )
 from serving.config import Settings, get_settings, registry_http_defaults
 from serving.db.engine import make_engine, make_read_engine, pool_size_for, session_factory
+from serving.db.keys import KeyLookup
 from serving.db.migrate import upgrade
 from serving.db.notifications import PromotionListener, listens
 from serving.decision.audit_writer import AuditWriter, lock_path_for
@@ -79,6 +80,7 @@ def build_services(settings: Settings) -> Services:
         audit,
         PolicyBook(readers),
         ConsentBook(reads),
+        KeyLookup(reads),
     )
 
 

@@ -60,13 +60,12 @@ def get_principal(
 ) -> repo.Principal:
     """The tenant behind `Authorization: Bearer <key>`; 401 otherwise.
 
-    An autocommit read on a plain connection: on SQLite every transaction takes the write
-    lock, so authentication must not open one (scoring runs outside any transaction).
+    An autocommit read on the request path's read pool (`KeyLookup`): on SQLite every
+    transaction takes the write lock, so authentication must not open one.
     """
     principal = None
     if credentials is not None:
-        with services.reads.connect() as connection:
-            principal = repo.authenticate(connection, credentials.credentials)
+        principal = services.keys.authenticate(credentials.credentials)
     if principal is None:
         raise ApiError(
             401, "unauthorized", "a valid API key is required: Authorization: Bearer <key>"

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.config import Settings
+from serving.db.keys import KeyLookup
 from serving.decision.audit_writer import AuditWriter
 from serving.decision.consent import ConsentBook
 from serving.decision.model_store import ModelHolder
@@ -32,3 +33,4 @@ class Services:
     audit: AuditWriter  # group commit of decision rows (see serving.decision.audit_writer)
     policies: PolicyBook  # banks' product policies in force (see serving.decision.policies)
     consents: ConsentBook  # which model may score an entity (see serving.decision.consent)
+    keys: KeyLookup  # authentication on the request path (see serving.db.keys)

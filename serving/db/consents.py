@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Date, and_, bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -130,7 +132,7 @@ def revoke(session: Session, tenant_id: str, consent_id: str, revoked_by: str) -
     return consent
 
 
-_IN_FORCE = select(Consent.id, Consent.scope, Consent.purpose).where(
+IN_FORCE = select(Consent.id, Consent.scope, Consent.purpose).where(
     and_(
         Consent.tenant_id == bindparam("tenant"),
         Consent.uscc == bindparam("code"),
@@ -147,12 +149,20 @@ def valid_grants(
 ) -> list[Grant]:
     """Consents in force on `day` (started, not expired, not revoked), widest scope first.
 
-    Runs on every pre-approval of a bank that requires consent: one statement built once
-    (`_IN_FORCE`), so a request pays for its execution only, not for building the query.
+    The API runs the same statement prepared (`ConsentBook`, `serving.db.prepared`).
     """
-    params = {"tenant": tenant_id, "code": code, "purpose": purpose, "day": day}
-    rows = connection.execute(_IN_FORCE, params).all()
-    grants = [Grant(str(r.id), frozenset(str(r.scope).split(",")), str(r.purpose)) for r in rows]
+    rows = connection.execute(IN_FORCE, in_force_params(tenant_id, code, purpose, day)).all()
+    return grants_of(rows)
+
+
+def in_force_params(tenant_id: str, code: str, purpose: str, day: dt.date) -> dict[str, Any]:
+    """The parameters of `IN_FORCE`."""
+    return {"tenant": tenant_id, "code": code, "purpose": purpose, "day": day}
+
+
+def grants_of(rows: Sequence[Sequence[Any]]) -> list[Grant]:
+    """`IN_FORCE`'s rows (id, scope, purpose) as grants, widest scope first."""
+    grants = [Grant(str(r[0]), frozenset(str(r[1]).split(",")), str(r[2])) for r in rows]
     return sorted(grants, key=lambda g: (-len(g.scope), g.id))
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from catalog.errors import ConsentRequired
 from catalog.schema import PUBLIC_RECORDS
 from serving.db import consents
+from serving.db.prepared import Prepared
 from serving.decision.model_store import ModelHolder, ServedModel
 
 PURPOSE = "preapproval"
@@ -45,6 +46,7 @@ class ConsentBook:
 
     def __init__(self, reads: Engine, ttl: float = TTL_SECONDS) -> None:
         self._reads = reads
+        self._in_force = Prepared(reads, consents.IN_FORCE)  # the per-request look-up
         self._ttl = ttl
         self._flags: dict[str, tuple[float, bool]] = {}
         self._lock = threading.Lock()
@@ -65,8 +67,8 @@ class ConsentBook:
         served = models.get(tenant)
         if not self.required(tenant):
             return Use(served, None)
-        with self._reads.connect() as connection:
-            grants = consents.valid_grants(connection, tenant, code, PURPOSE, consents.today())
+        params = consents.in_force_params(tenant, code, PURPOSE, consents.today())
+        grants = consents.grants_of(self._in_force.rows(**params))
         if not grants:
             raise ConsentRequired(
                 "no valid pre-approval consent from this enterprise for this bank: "

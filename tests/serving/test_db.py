@@ -9,15 +9,17 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, bindparam, inspect, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.errors import InvalidInput, NotFound
 from serving.db import current_revision, make_engine, repo, sqlite_url, upgrade
 from serving.db.engine import make_read_engine
+from serving.db.keys import KeyLookup
 from serving.db.migrate import head_revision
 from serving.db.models import ApiKey, Base, Decision
+from serving.db.prepared import Prepared
 
 TABLES = {"tenants", "api_keys", "decisions", "outcomes", "idempotency_keys", "jobs", "offers",
           "webhook_endpoints", "outbox_events", "webhook_deliveries", "financing_requests",
@@ -302,6 +304,34 @@ def test_the_read_engine_sees_commits_at_once_and_refuses_writes(
             with pytest.raises(DBAPIError, match=r"(?i)read-?only|readonly"):
                 connection.execute(text("UPDATE tenants SET name = 'x'"))
             assert connection.execute(text("SELECT count(*) FROM tenants")).scalar_one() == 3
+    finally:
+        reads.dispose()
+
+
+def test_prepared_look_ups_match_core_and_keep_the_error_contract(
+    db_url: str, db_schema: str | None, session: Session, banks: tuple[str, str]
+) -> None:
+    """The request path's prepared look-ups give Core's answers; driver errors stay SQLAlchemy's."""
+    key = repo.issue_key(session, "bank_a", ["score"])
+    revoked = repo.issue_key(session, "bank_b", ["admin"])
+    session.commit()
+    repo.revoke_key(session, repo.list_keys(session, "bank_b")[0].id)
+    session.commit()
+    reads = make_read_engine(db_url, schema=db_schema, pool_size=1)
+    try:
+        lookup = KeyLookup(reads)
+        for plaintext in (key, revoked, key[:-1] + ("A" if key[-1] != "A" else "B"), "garbage"):
+            assert lookup.authenticate(plaintext) == repo.authenticate(session, plaintext)
+        found = lookup.authenticate(key)
+        assert found is not None
+        assert (found.tenant_id, found.scopes) == ("bank_a", frozenset({"score"}))
+        assert lookup.authenticate(revoked) is None
+        broken = Prepared(reads, select(ApiKey.id).where(ApiKey.prefix == bindparam("prefix")))
+        missing = Prepared(reads, text("SELECT secret FROM no_such_table WHERE x = :prefix"))
+        with pytest.raises(DBAPIError) as raised:  # a driver error, as SQLAlchemy's, no secret
+            missing.rows(prefix="pc_bank_a_sEcReT")
+        assert "pc_bank_a_sEcReT" not in str(raised.value)
+        assert broken.rows(prefix="nothing") == []
     finally:
         reads.dispose()
 
