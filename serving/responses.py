@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import Response
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import MISSING, BaseModel, ConfigDict, Field, JsonValue
 
-from models.decision import EXAMPLE, Decision, RecordedDecision
+from models.decision import EXAMPLE, Decision, RecordedDecision, Wording
 from serving.disputes.responses import DisputeList as DisputeList  # declared by their routes
 from serving.disputes.responses import DisputeOut as DisputeOut
 from serving.errors import ErrorDetail
@@ -467,6 +467,13 @@ class AnsweredDecision(Decision):
     )
 
     input_hash: str | None = Field(default=None, exclude=True)  # type: ignore[assignment]  # not stored in the answer
+    # Answered since this release only: a decision stored before has none, and is given back
+    # as it was stored, without them (MISSING: absent, not null).
+    decline_reasons: list[Wording] | MISSING = MISSING  # type: ignore[assignment]
+    limit_explained: Wording | MISSING = MISSING  # type: ignore[assignment]
+    policy_fingerprint: str | MISSING = MISSING  # type: ignore[assignment]
+    indicative_rate: float | MISSING | None = MISSING  # type: ignore[assignment]
+    data_scope: list[str] | MISSING = MISSING  # type: ignore[assignment]
 
 
 class StoredDecision(AnsweredDecision):
@@ -488,12 +495,25 @@ class Replay(_Out):
     model_config = _example(
         decision_id=str(EXAMPLE["decision_id"]),
         identical=True,
+        fields_added=[],
+        fields_changed=[],
         original=_answer(EXAMPLE),
         replayed=_answer(EXAMPLE),
     )
 
     decision_id: str
-    identical: bool = Field(description="the recomputed answer equals the stored one byte for byte")
+    identical: bool = Field(
+        description="the recomputed answer equals the stored one byte for byte, on the fields "
+        "the stored answer has"
+    )
+    fields_added: list[str] = Field(
+        description="fields the service answers with now that it did not when this decision was "
+        "made (e.g. data_scope): shown in `replayed`, not compared"
+    )
+    fields_changed: list[str] = Field(
+        description="fields of the stored answer whose recomputed value differs (empty when "
+        "identical), e.g. reasons when their wording changed since"
+    )
     original: AnsweredDecision
     replayed: AnsweredDecision
 

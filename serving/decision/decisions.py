@@ -146,10 +146,21 @@ def replay(services: Services, session: Session, tenant: str, decision_id: str) 
     )
     answer = scoring.decide(served, request, features, row.snapshot_as_of.isoformat())
     replayed = answer.model_dump(mode="json")
+    original = json.loads(row.response_json)
+    # Fields the answer gained after this decision was made (e.g. `data_scope`) were not part
+    # of it: the stored bytes are compared with the replay's same fields, and the rest listed.
+    compared = {k: v for k, v in replayed.items() if k in original}
     return {
         "decision_id": row.id,
-        "identical": scoring.canonical_json(replayed) == row.response_json,
-        "original": json.loads(row.response_json),
+        "identical": scoring.canonical_json(compared) == row.response_json,
+        "fields_added": sorted(set(replayed) - set(original)),
+        "fields_changed": sorted(
+            k
+            for k in original
+            if k not in replayed
+            or scoring.canonical_json(replayed[k]) != scoring.canonical_json(original[k])
+        ),
+        "original": original,
         "replayed": replayed,
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -25,11 +26,16 @@ from features import snapshot as feature_snapshot
 from features.definitions import REGISTRY
 from serving.db import consents, repo
 from serving.db.audit_verify import verify_tenant
+from serving.decision import scoring
 
 FULL = sorted(DATA_SCOPES)
 PUBLIC = ["public_records"]
 OUT_OF_SCOPE = {f.name for f in REGISTRY.features if f.data_scope != "public_records"}
 EVIDENCE = hashlib.sha256(b"signed authorisation").hexdigest()
+# answer fields a decision stored by the code of 2026-11 (9b17f07) does not have
+ADDED_SINCE_2026_11 = {
+    "data_scope", "decline_reasons", "indicative_rate", "limit_explained", "policy_fingerprint"
+}  # fmt: skip
 
 
 def new_bank(api: LiveApi, require: bool = True, **options: Any) -> tuple[str, str]:
@@ -265,6 +271,56 @@ def test_the_audit_records_the_consent_and_its_chain_seals_it(live_api: LiveApi)
         assert verify_tenant(session, bank).broken is None
     replay = client.post(f"/v1/decisions/{decision_id}/replay").json()
     assert replay["identical"] is True
+
+
+def test_a_decision_stored_before_this_release_is_given_back_and_replays_identically(
+    live_api: LiveApi,
+) -> None:
+    """A stored answer from before data_scope, indicative rates, worded declines and limits is
+    given back as stored (not a 500); replay compares the fields it had, lists those added
+    since, and still catches a changed figure."""
+    _bank, key = new_bank(live_api, require=False)
+    client, code = live_api.client(key), live_api.codes[11]
+    decision_id = score(client, code).json()["decision_id"]
+    with live_api.engine.connect() as connection:
+        row = (
+            connection.execute(text("SELECT * FROM decisions WHERE id = :id"), {"id": decision_id})
+            .mappings()
+            .one()
+        )
+    answer = json.loads(row["response_json"])
+    older = {k: v for k, v in answer.items() if k not in ADDED_SINCE_2026_11}
+    changed = older | {"limit_cny": older["limit_cny"] + 1.0}
+    fields = {
+        k: row[k] for k in repo.DecisionFields.__annotations__ if k not in ("id", "created_at")
+    }
+    fields["snapshot_as_of"] = dt.date.fromisoformat(str(row["snapshot_as_of"])[:10])
+    with live_api.sessions() as session:
+        old_id, changed_id = repo.record_decisions(
+            session,
+            [
+                fields | {"response_json": scoring.canonical_json(older)},
+                fields | {"response_json": scoring.canonical_json(changed)},
+            ],
+        )
+        session.commit()
+    stored = client.get(f"/v1/decisions/{old_id}")
+    assert stored.status_code == 200
+    assert {
+        k: v for k, v in stored.json().items() if k not in ("decision_id", "created_at")
+    } == older
+    old = client.post(f"/v1/decisions/{old_id}/replay").json()
+    assert (old["identical"], old["fields_added"], old["fields_changed"]) == (
+        True,
+        sorted(ADDED_SINCE_2026_11),
+        [],
+    )
+    assert old["original"] == older
+    assert old["replayed"]["data_scope"] == answer["data_scope"]
+    wrong = client.post(f"/v1/decisions/{changed_id}/replay").json()
+    assert (wrong["identical"], wrong["fields_changed"]) == (False, ["limit_cny"])
+    same = client.post(f"/v1/decisions/{decision_id}/replay").json()
+    assert (same["identical"], same["fields_added"], same["fields_changed"]) == (True, [], [])
 
 
 def test_a_court_debtor_decline_leads_with_the_listing_date(live_api: LiveApi) -> None:
