@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from catalog import store
+from models.wording import INDUSTRY_NAMES
 from serving.console import figures, service_figures, session, store_figures
 from serving.console.text import LANGS, Lang, percent, show, word
 from serving.db import repo
@@ -34,7 +35,7 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_ENV.globals |= {"show": show, "percent": percent}
+_ENV.globals |= {"show": show, "percent": percent, "industries": INDUSTRY_NAMES}
 _PLOTTING = threading.Lock()  # pyplot keeps global state: one plot at a time per process
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
