@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from serving.console import figures
 from serving.deps import OperatorPrincipal, ServicesDep
 from serving.errors import documented
+from serving.responses import PlatformSection
 
 router = APIRouter(prefix="/v1/platform", tags=["operator console"])
 
@@ -20,8 +21,9 @@ router = APIRouter(prefix="/v1/platform", tags=["operator console"])
 @router.get(
     "/{section}",
     summary="One section of the operator's console as JSON",
+    response_model=PlatformSection,
     responses=documented(401, 403, 404, 422, 503),
 )
 def section(section: figures.Section, principal: OperatorPrincipal, services: ServicesDep) -> Any:
     """quality, codes, grades, warnings, disputes, kpis or monitoring (operator scope)."""
-    return figures.section(services, section)
+    return {"section": section, "figures": figures.section(services, section)}

@@ -134,7 +134,8 @@ def console(api_stacks: ApiStacks, tmp_path_factory: pytest.TempPathFactory) -> 
 def _api(console: Console, section: str) -> dict[str, Any]:
     answer = console.api.client(console.operator).get(f"/v1/platform/{section}")
     assert answer.status_code == 200, answer.text
-    found: dict[str, Any] = answer.json()
+    assert answer.json()["section"] == section
+    found: dict[str, Any] = answer.json()["figures"]
     return found
 
 
