@@ -22,8 +22,8 @@ FEEDBACK_TO: dict[str, tuple[str, str]] = {
     "5": ("民政", "civil affairs (民政)"),
     "9": ("市场监管", "market regulation (市场监管, formerly 工商)"),
 }
-_LATEST = """
-SELECT uscc, name, division, 1
+_FIRST_VERSIONS = """
+SELECT uscc, name, division
 FROM entities WHERE version = 1"""
 
 
@@ -58,11 +58,11 @@ def _authority(code: str) -> tuple[str, str, str]:
 
 def code_errors(con: Connection) -> list[AuthorityErrors]:
     """Every failing or duplicated code of `entities`, by issuing authority, most errors first."""
-    rows = con.execute(_LATEST + " ORDER BY uscc").fetchall()
+    rows = con.execute(_FIRST_VERSIONS + " ORDER BY uscc").fetchall()
     checked = code_reasons(str(row[0]) for row in rows).column("reason").to_pylist()
     groups: dict[str, AuthorityErrors] = {}
     seen: set[str] = set()
-    for (code, name, division, _), reason in zip(rows, checked, strict=True):
+    for (code, name, division), reason in zip(rows, checked, strict=True):
         why = "duplicate" if code in seen else reason
         seen.add(code)
         if why is None:
