@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from platform_services.deadlines import local_date
 from serving.db import kpis as rows
 
+DECIDED = 200  # a financing answer's status when the bank decided
+ENTERPRISE = "91"  # credit-code positions 1-2 of an enterprise (DOMAIN.md §2)
 NOT_COMPUTABLE = {
     "first_loan_share": (
         "无法计算：银行回传的贷款结果不含该企业此前是否在任何银行获得过贷款（首贷），"
@@ -45,8 +47,9 @@ def _months(session: Session) -> dict[str, dict[str, Any]]:
     for at, _ in rows.financing_requests(session):
         table[_month(at)]["requests"] += 1
     for at, request_id, status in rows.financing_answers(session):
-        table[_month(at)]["answers"] += int(status == 200)
-        table[_month(at)]["answered"].add(request_id)
+        if status == DECIDED:  # an answer that was an error is no decision
+            table[_month(at)]["answers"] += 1
+            table[_month(at)]["answered"].add(request_id)
     for day, amount, linked in rows.granted_loans(session):
         month = table[_month(day)]
         month["loans"] = month.get("loans", 0) + 1
@@ -56,11 +59,13 @@ def _months(session: Session) -> dict[str, dict[str, Any]]:
 
 
 def monthly(session: Session) -> dict[str, Any]:
-    """Per month: pre-approved entities, requests, requests answered, answers, loans granted."""
+    """Per month: pre-approved entities (and enterprises among them), financing requests,
+    requests a bank decided, banks' decisions, loans granted and those that followed a request."""
     lines = [
         {
             "month": month,
             "preapproved_entities": len(v["preapproved"]),
+            "preapproved_enterprises": sum(c.startswith(ENTERPRISE) for c in v["preapproved"]),
             "financing_requests": v["requests"],
             "requests_answered": len(v["answered"]),
             "answers": v["answers"],

@@ -101,9 +101,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "filed_by": ("提交方", "Filed by"),
     "month": ("月份", "Month"),
     "preapproved": ("预授信主体", "Pre-approved entities"),
+    "preapproved_enterprises": ("其中企业", "of which enterprises"),
     "requests": ("融资需求", "Financing requests"),
-    "requests_answered": ("已响应需求", "Requests answered"),
-    "answers": ("银行答复", "Bank answers"),
+    "requests_answered": ("已获银行决定的需求", "Requests decided"),
+    "answers": ("银行决定", "Bank decisions"),
     "loans": ("放款笔数", "Loans granted"),
     "granted_cny": ("放款金额（元）", "Granted (CNY)"),
     "from_requests": ("来自融资需求的贷款", "Loans from requests"),
@@ -114,9 +115,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "rated": ("参评主体", "Rated entities"),
     "a_count": ("A级", "A-grade"),
     "kpi_note": (
-        "按中国时间自然月统计平台看到的事实；预授信主体指当月获得批准类预授信的主体（去重）。",
+        "按中国时间自然月统计平台看到的事实；预授信主体指当月获得批准类预授信的主体"
+        "（去重，企业为代码以91开头者）；银行以决定（而非错误）答复的需求计为已获决定。",
         "China-time calendar months of what the platform saw; pre-approved entities are the "
-        "distinct entities given an approving offer that month.",
+        "distinct entities given an approving offer that month (enterprises: codes starting 91); "
+        "a request counts as decided when a bank answered it with a decision, not an error.",
     ),
     "tenant": ("机构", "Tenant"),
     "model": ("模型", "Model"),

@@ -76,7 +76,8 @@ def _penalty(home: Path) -> tuple[str, str]:
 
 
 def _traffic(api: LiveApi) -> int:
-    """Pre-approvals, loans reported on them, and an offers run for bank_a; the loans granted."""
+    """Pre-approvals, reported loans, two financing requests and an offers run for bank_a;
+    returns the loans granted."""
     client = api.client(api.keys.bank_a)
     items = [{"uscc": code} for code in api.codes[:40]]
     answer = client.post("/v1/preapprovals/batch", json={"items": items})
@@ -84,6 +85,16 @@ def _traffic(api: LiveApi) -> int:
     reports = bank_outcomes(api.home, n=60)
     posted = client.post("/v1/outcomes", json={"outcomes": reports})
     assert posted.status_code in (200, 201), posted.text
+    with api.sessions() as session:
+        platform = repo.issue_key(session, "platform", ["platform"])
+        tenant = repo.get_tenant(session, "bank_a")
+        assert tenant is not None
+        tenant.financing_opt_in = True
+        session.commit()
+    request = {"amount_cny": 400_000.0, "term_months": 12, "purpose": "working capital"}
+    for code in api.codes[:2]:
+        sent = api.client(platform).post("/v1/financing-requests", json={"uscc": code, **request})
+        assert sent.status_code in (200, 201), sent.text
     settings = Settings(home=api.home, database_url=api.database_url)
     models = ModelHolder(settings.mlflow_uri, settings.artifact_root, settings.model_cache)
     with store.connect(settings.store, read_only=True) as con:
@@ -173,6 +184,9 @@ def test_sections_equal_the_cli_figures(console: Console) -> None:
     kpis = _api(console, "kpis")
     assert sum(m["loans_granted"] for m in kpis["months"]) == console.loans
     assert sum(m["preapproved_entities"] for m in kpis["months"]) > 0
+    assert sum(m["financing_requests"] for m in kpis["months"]) == 2
+    assert sum(m["requests_answered"] for m in kpis["months"]) == 2  # bank_a decided both
+    assert sum(m["answers"] for m in kpis["months"]) == 2
     assert set(kpis["not_computable"]) == {"first_loan_share", "credit_loan_share"}
     assert all(0 < y["a_share"] < 1 for y in kpis["a_grade_taxpayers"])
     disputes = _api(console, "disputes")
