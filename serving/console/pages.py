@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -113,8 +114,16 @@ async def _form(request: Request) -> dict[str, str]:
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         return {}
-    fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+    try:
+        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+    except ValueError:  # too many fields: a form of ours has two
+        return {}
     return {name: values[0] for name, values in fields.items()}
+
+
+def _authenticate(services: Services, key: str) -> repo.Principal | None:
+    with services.reads.connect() as connection:
+        return repo.authenticate(connection, key)
 
 
 @router.post("/sign-in")
@@ -123,8 +132,8 @@ async def sign_in(request: Request, services: ServicesDep, lang: LangDep) -> Res
     form = await _form(request)
     if not session.same_token(request.cookies.get(session.CSRF_COOKIE), form.get("csrf")):
         return _sign_in_page(lang, 403, "bad_form")
-    with services.reads.connect() as connection:
-        principal = repo.authenticate(connection, form.get("key", "").strip())
+    key = form.get("key", "").strip()
+    principal = await run_in_threadpool(_authenticate, services, key)  # no blocking in the loop
     if principal is None:
         return _sign_in_page(lang, 401, "bad_key")
     if "operator" not in principal.scopes:
