@@ -258,7 +258,9 @@ def test_sign_in_refuses_a_bank_key_and_a_missing_token(console: Console) -> Non
     no_token = console.api.client().post("/console/sign-in", data={"key": console.operator})
     assert no_token.status_code == 403
     assert console_session.COOKIE not in no_token.cookies
-    crowded = client.post("/console/sign-in", content="&".join(f"f{i}=1" for i in range(50)))
+    crowded = console.api.client().post(
+        "/console/sign-in", content="&".join(f"f{i}=1" for i in range(50))
+    )
     assert crowded.status_code == 403
     wrong = client.post("/console/sign-in", data={"key": "pc_platform_" + "x" * 40, "csrf": token})
     assert wrong.status_code == 401
