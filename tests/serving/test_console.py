@@ -25,13 +25,13 @@ from api_fixtures import ApiStacks, LiveApi
 from test_monitoring import bank_outcomes
 from trained_home import SNAPSHOT_DATE
 
-from catalog import store
+from catalog import store, uscc
 from catalog.quality import check_store
 from platform_services.evaluation import grading
 from platform_services.warnings.run import run_warnings
 from serving.config import Settings
 from serving.console import session as console_session
-from serving.console.text import percent, show
+from serving.console.text import WORDS, percent, show
 from serving.db import repo, sqlite_url
 from serving.db.models import utcnow
 from serving.decision.model_store import ModelHolder
@@ -218,6 +218,13 @@ def test_sections_need_an_operator_key(console: Console) -> None:
     unknown = api.client(console.operator).get("/v1/platform/nothing")
     assert unknown.status_code == 422
     assert "nothing" not in unknown.text
+
+
+def test_every_code_failure_is_named_in_both_languages() -> None:
+    for reason in (*uscc.REASONS, "duplicate"):
+        zh, en = WORDS[f"code:{reason}"]
+        assert zh
+        assert en
 
 
 # --- sessions over plain HTTP ---------------------------------------------------------------
