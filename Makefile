@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench soak install clean java-check
+.PHONY: demo test lint format bench soak install clean java-check browser-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,14 @@ java-check:
 		"no Java runtime (java on PATH or JAVA_HOME): the Spark engine and its tests need JDK 17+" \
 		"(Debian: apt-get install openjdk-17-jre-headless); the spark tests skip, and fail under CI"
 
-test: $(STAMP) java-check
+# The console's browser tests (marker `browser`) drive the system's Chromium through Playwright
+# (never `playwright install`): without /usr/bin/chromium they skip, under CI fail.
+CHROMIUM ?= /usr/bin/chromium
+browser-check:
+	@[ -x "$(CHROMIUM)" ] || echo "precredit: no Chromium at $(CHROMIUM): the console's browser" \
+		"tests need it (Debian: apt-get install chromium); the browser tests skip, and fail under CI"
+
+test: $(STAMP) java-check browser-check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

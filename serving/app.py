@@ -24,12 +24,14 @@ from serving.api import (
     meta,
     models,
     outcomes,
+    platform,
     policies,
     preapprovals,
     watch,
     webhooks,
 )
 from serving.config import Settings, get_settings, registry_http_defaults
+from serving.console import pages as console
 from serving.db.engine import make_engine, make_read_engine, pool_size_for, session_factory
 from serving.db.keys import KeyLookup
 from serving.db.migrate import upgrade
@@ -185,10 +187,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         watch,
         webhooks,
         consents,
+        platform,
         meta,
     )
     for router in (module.router for module in routers):
         app.include_router(router)
+    console.install(app)
     app.add_middleware(
         RequestGuard,
         body_timeout_seconds=settings.body_timeout_seconds,

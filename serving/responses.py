@@ -861,3 +861,21 @@ class ValidationReport(ValidationPack):
     """The newest validation pack of a model version on this bank's data (docs/validation.md)."""
 
     model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [VALIDATION_EXAMPLE]})
+
+
+class PlatformSection(_Out):
+    """One section of the operator's console: its figures, as the console's page shows them."""
+
+    model_config = _example(
+        section="kpis",
+        figures={
+            "months": [{"month": "2026-11", "preapproved_entities": 812, "loans_granted": 37}],
+            "not_computable": {"credit_loan_share": {"zh": "无法计算……", "en": "Cannot be …"}},
+        },
+    )
+
+    section: str
+    figures: dict[str, JsonValue] = Field(
+        description="The section's figures (docs/console.md: quality, codes, grades, warnings, "
+        "disputes, kpis, monitoring)"
+    )

@@ -117,6 +117,10 @@ def demo(
         "is answered by the public-records-only model"
     )
     typer.echo(f"      OpenAPI docs: http://127.0.0.1:{port}/docs   (Ctrl-C stops the API)")
+    typer.echo(
+        f"      operator console: http://127.0.0.1:{port}/console   (sign in with an operator "
+        'key: .venv/bin/precredit operators add "Your Name" | tail -1)'
+    )
     typer.echo("      demo bank API key:")
     typer.echo(key)
     if serve:

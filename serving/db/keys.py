@@ -120,6 +120,17 @@ def _principal(
     return Principal(match[0], match[1], _scope_set(match[2]))
 
 
+_LIVE_BY_ID = select(ApiKey.tenant_id, ApiKey.id, ApiKey.scopes).where(
+    ApiKey.id == bindparam("key_id"), ApiKey.revoked_at.is_(None)
+)
+
+
+def live_principal(db: Session | Connection, key_id: str) -> Principal | None:
+    """The principal of the live key with this id (a console session's); None once revoked."""
+    row = db.execute(_LIVE_BY_ID, {"key_id": key_id}).first()
+    return None if row is None else Principal(row.tenant_id, row.id, _scope_set(row.scopes))
+
+
 def revoke_key(session: Session, key_id: str, *, tenant_id: str | None = None) -> None:
     """Revoke a key (again is a no-op); NotFound if missing or, given `tenant_id`, not its."""
     key = session.get(ApiKey, key_id)

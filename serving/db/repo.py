@@ -26,6 +26,7 @@ from serving.db.keys import (
     identity,
     issue_key,
     list_keys,
+    live_principal,
     revoke_key,
 )
 from serving.db.models import new_id, utcnow
@@ -61,6 +62,7 @@ __all__ = [
     "issue_key",
     "list_keys",
     "list_tenants",
+    "live_principal",
     "matured_outcomes",
     "new_id",
     "record_decision",

@@ -8,6 +8,8 @@ mature) a vintage chart, and the decision-mix chart.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import matplotlib
@@ -277,16 +279,23 @@ def _linked(rows: list[LinkedRow]) -> str:
     return "\n".join(lines)
 
 
+def plots(result: MonitoringResult) -> dict[str, Callable[[], bytes]]:
+    """The report's plots by file name, each drawn when called (the console draws one)."""
+    found: dict[str, Callable[[], bytes]] = {}
+    for model in result.models:
+        found[f"psi_{model.slug}.png"] = partial(psi_plot, model, result.thresholds)
+        found[f"score_{model.slug}.png"] = partial(score_plot, model)
+        if model.performance.vintages:
+            found[f"vintages_{model.slug}.png"] = partial(vintage_plot, model.performance)
+    if result.decision_mix.rows:
+        found["decision_mix.png"] = partial(mix_plot, result.decision_mix)
+    return found
+
+
 def render(result: MonitoringResult) -> dict[str, str | bytes]:
     """Every file of the report, by name."""
     files: dict[str, str | bytes] = {"monitor.json": result.model_dump_json(indent=1)}
-    for model in result.models:
-        files[f"psi_{model.slug}.png"] = psi_plot(model, result.thresholds)
-        files[f"score_{model.slug}.png"] = score_plot(model)
-        if model.performance.vintages:
-            files[f"vintages_{model.slug}.png"] = vintage_plot(model.performance)
-    if result.decision_mix.rows:
-        files["decision_mix.png"] = mix_plot(result.decision_mix)
+    files |= {name: draw() for name, draw in plots(result).items()}
     sections = [_header(result)]
     for model in result.models:
         sections += [_stability(model), _performance(model, files)]

@@ -1,0 +1,1 @@
+"""The platform operator's web console (`/console`): sign-in, sections, pages."""
