@@ -5,7 +5,10 @@ declines, then PD above `refer_max_pd`, then a limit below `min_limit_cny`; a de
 decision with limit 0. `binding` names the one rule that set the limit; `drivers` name the
 inputs behind it, each with a role: "capacity", "multiplier" (the PD), "cap" (entity type),
 "gate" (the failing input) or "decision" (the PD, when it is above `refer_max_pd`).
-Every step is element-wise, so a row gives the same answer alone and inside any batch.
+A court debtor whose debts a reorganisation plan in execution covers passes the court-debtor
+gate under `gates.reorganisation_plan: refer` and is referred (never approved), with the plan
+as a "decision" driver. Every step is element-wise, so a row gives the same answer alone and
+inside any batch.
 """
 
 from __future__ import annotations
