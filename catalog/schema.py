@@ -270,6 +270,27 @@ COMMITMENTS = _catalog(
     ("commitment_date",),
 )  # fmt: skip
 
+REORGANISATION_BASIS = (
+    "中华人民共和国企业破产法 第七十一条、第八十六条、第八十七条、第九十三条(人民法院裁定受理重整申请、"
+    "裁定批准重整计划、终止重整计划的执行) / Enterprise Bankruptcy Law arts. 71, 86, 87, 93: "
+    "the court accepts the reorganisation, approves the plan, terminates its execution"
+)
+
+REORGANISATION_PLANS = _catalog(
+    "reorganisation_plans", "judicial", "court-approved bankruptcy reorganisation plans 破产重整计划",
+    (
+        _c("court", "VARCHAR"), _c("case_no", "VARCHAR"),
+        _c("accepted_date", "DATE",
+           description="the court accepted the reorganisation application (art. 71): claims "
+           "that arose before it are the plan's"),
+        _c("approved_date", "DATE", description="the court approved the plan (arts. 86-87)"),
+        _c("execution_end", "DATE", description="end of the plan's execution period"),
+        _c("terminated_date", "DATE", nullable=True,
+           description="the court terminated the plan's execution (art. 93)"),
+    ),
+    ("approved_date",), REORGANISATION_BASIS,
+)  # fmt: skip
+
 BANKS = Table(
     "banks", "bank", "lending banks known to the platform",
     (_c("bank_id", "VARCHAR"), _c("name", "VARCHAR"), _c("policy", "VARCHAR")),
@@ -340,6 +361,7 @@ STORE_META = Table(
 CATALOG_TABLES = (
     ENTITIES, REGISTRATION_CHANGES, PENALTIES, LICENCES, COURT_DEBTORS, ABNORMAL, DISHONESTY,
     TAX_RATINGS, TAX_PAYMENTS, SOCIAL_INSURANCE, UTILITIES, HONOURS, COMMITMENTS,
+    REORGANISATION_PLANS,
 )  # fmt: skip
 BANK_TABLES = (BANKS, APPLICATIONS, LOANS, LOAN_OUTCOMES)
 SYSTEM_TABLES = (QUARANTINE, IMPORT_LOG, STORE_META)

@@ -24,7 +24,8 @@ def render(registry: Registry = REGISTRY) -> str:
         "Point-in-time rule: a record counts at `as_of` only if its event date and ingest date are",
         "on or before `as_of`, in its latest version ingested by then, not retracted, and (penalties)",
         "`decision_date <= as_of < min(repair_date, publicity_end)`; court-debtor and",
-        "serious-dishonesty entries only while listed.",
+        "serious-dishonesty entries only while listed; reorganisation plans while in execution,",
+        "`approved_date <= as_of < min(terminated_date, execution_end)`.",
     ]
     for key, (zh, en) in schema.CATEGORIES.items():
         chosen = [f for f in registry.features if f.category == key]

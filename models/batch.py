@@ -208,7 +208,7 @@ def first_failed_gate(
 
     `available`: the model's inputs (its data scope); gates on other inputs are not applied.
     """
-    names = required_inputs(policy, available)
+    names = [n for n in required_inputs(policy, available) if n in frame.columns]
     cols = {n: frame[n].to_numpy(dtype=np.float64, na_value=np.nan) for n in names}
     for name in required_inputs(policy):  # outside the scope: never read from the frame
         cols.setdefault(name, np.full(len(frame), np.nan))

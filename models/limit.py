@@ -5,7 +5,10 @@ declines, then PD above `refer_max_pd`, then a limit below `min_limit_cny`; a de
 decision with limit 0. `binding` names the one rule that set the limit; `drivers` name the
 inputs behind it, each with a role: "capacity", "multiplier" (the PD), "cap" (entity type),
 "gate" (the failing input) or "decision" (the PD, when it is above `refer_max_pd`).
-Every step is element-wise, so a row gives the same answer alone and inside any batch.
+A court debtor whose debts a reorganisation plan in execution covers passes the court-debtor
+gate under `gates.reorganisation_plan: refer` and is referred (never approved), with the plan
+as a "decision" driver. Every step is element-wise, so a row gives the same answer alone and
+inside any batch.
 """
 
 from __future__ import annotations
@@ -55,6 +58,30 @@ def _too_young(g: GatePolicy, c: Columns) -> BoolArray:
     return c["reg_age_months"] < required  # missing age: gate:unknown_entity decides
 
 
+PLAN_INPUTS = ("reorg_plan_in_force", "reorg_accepted_days", "court_newest_filing_days")
+"""Inputs of the reorganisation-plan rule; a model without them (older) sees no plan."""
+PLAN_DRIVER = "reorg_plan_in_force"
+
+
+def plan_covers_court_debts(c: Columns) -> BoolArray:
+    """Listed as a court debtor, with a reorganisation plan in execution whose case the court
+    accepted on or after the filing of every court-debtor case in force (debts the plan covers).
+    """
+    covered = (
+        (c["court_in_force"] == 1.0)
+        & (c["reorg_plan_in_force"] == 1.0)
+        & (c["court_newest_filing_days"] >= c["reorg_accepted_days"])  # NaN: not covered
+    )
+    return np.asarray(covered, dtype=bool)
+
+
+def _court_debtor(g: GatePolicy, c: Columns) -> BoolArray:
+    listed = np.asarray(c["court_in_force"] == 1.0, dtype=bool)
+    if g.reorganisation_plan == "refer":
+        return listed & ~plan_covers_court_debts(c)
+    return listed
+
+
 def _in(feature: str, codes: Callable[[GatePolicy], list[float]]) -> Callable[..., BoolArray]:
     return lambda g, c: np.isin(c[feature], codes(g))
 
@@ -75,8 +102,8 @@ GATES = (
          lambda _, c: np.isnan(c["reg_age_months"])),
     Gate("gate:deregistered", "reg_deregistered", lambda g: g.not_deregistered,
          _flag("reg_deregistered")),
-    Gate("gate:court_debtor", "court_in_force", lambda g: g.no_court_debtor,
-         _flag("court_in_force")),
+    Gate("gate:court_debtor", "court_in_force", lambda g: g.no_court_debtor, _court_debtor,
+         extra_inputs=PLAN_INPUTS),
     Gate("gate:serious_dishonesty", "dis_in_force", lambda g: g.no_serious_dishonesty,
          _flag("dis_in_force")),
     Gate("gate:abnormal_operations", "abn_in_force", lambda g: g.no_abnormal_operations,
@@ -148,11 +175,13 @@ def decide(
     computed_by = np.where(no_basis, OUT_OF_SCOPE, np.where(capped, cap_code, source))
     binding = _binding(failed, by_pd, too_small, computed_by)
     declined = by_gate | by_pd | too_small
-    approve = (pds <= policy.decision.approve_max_pd) & ~no_basis
+    by_plan = _plan_referrals(policy.gates, cols, _absent(available)) & ~declined
+    approve = (pds <= policy.decision.approve_max_pd) & ~no_basis & ~by_plan
     decision = np.where(declined, "decline", np.where(approve, "approve", "refer"))
     rules = zip(binding.tolist(), failed, source.tolist(), capped.tolist(), strict=True)
     drivers = [
         _drivers(i, _RowRule(*rule), cols, float(p))
+        + ([_driver(PLAN_DRIVER, cols, i, "decision")] if by_plan[i] else [])
         for i, (rule, p) in enumerate(zip(rules, pds, strict=True))
     ]
     return LimitResult(
@@ -166,6 +195,14 @@ def decide(
         failed,
         drivers,
     )
+
+
+def _plan_referrals(policy: GatePolicy, cols: Columns, absent: Collection[str]) -> BoolArray:
+    """Rows the court-debtor gate lets through because a plan covers their debts: referred."""
+    gate = GATE_BY_CODE["gate:court_debtor"]
+    if policy.reorganisation_plan != "refer" or not gate_applies(gate, policy, absent):
+        return np.zeros(len(cols[ENTITY_TYPE]), dtype=bool)
+    return plan_covers_court_debts(cols)
 
 
 def _absent(available: Collection[str] | None) -> frozenset[str]:
@@ -233,7 +270,8 @@ def _checked_pd(pd: ArrayLike, n: int) -> FloatArray:
 
 def _columns(features: DataFrame | Columns, names: Sequence[str]) -> dict[str, FloatArray]:
     present = features.columns if isinstance(features, DataFrame) else features.keys()
-    missing = [n for n in names if n not in present]
+    missing = [n for n in names if n not in present and n not in PLAN_INPUTS]
+    names = [n for n in names if n in present]
     if missing:
         raise InvalidInput(f"features: missing columns {missing}")
     try:

@@ -91,6 +91,13 @@ class GatePolicy(_Strict):
     min_age_months: Months = 24
     min_age_months_grade_m: Months = 12  # tax grade M: newly rated, shorter history accepted
     excluded_industries: tuple[str, ...] = ("J", "K", "R")  # finance, real estate, entertainment
+    # A court debtor whose every case in force predates the court's acceptance of a
+    # reorganisation whose plan is in execution (企业破产法 arts. 86, 92): "refer" passes the
+    # court-debtor gate and refers the entity with the plan named; "decline" ignores the plan.
+    # Left out of the canonical JSON at its default: older policies keep their fingerprints.
+    reorganisation_plan: Literal["refer", "decline"] = Field(
+        default="refer", exclude_if=lambda value: value == "refer"
+    )
 
     @field_validator("excluded_tax_grades")
     @classmethod

@@ -15,7 +15,7 @@ from typing import Any
 
 from catalog.schema import INDUSTRY_SECTIONS, TAX_GRADES
 from features.definitions import REGISTRY
-from models.limit import OUT_OF_SCOPE
+from models.limit import OUT_OF_SCOPE, PLAN_DRIVER
 from models.policy import CapacityPolicy, ProductPolicy
 
 Texts = tuple[str, str]  # (zh, en)
@@ -152,6 +152,24 @@ def limit_texts(row: Mapping[str, Any], grade: str, pd: float, policy: ProductPo
     limit_zh, limit_en = money(float(row["limit_cny"]))
     if row["decision"] == "decline":
         return f"拒绝，额度为{limit_zh}", f"declined: limit {limit_en}"
+    texts = _limit_texts(row, grade, pd, policy)
+    if any(d["feature"] == PLAN_DRIVER and d["role"] == "decision" for d in row["drivers"]):
+        return f"{texts[0]}；{PLAN_REFERRAL[0]}", f"{texts[1]}; {PLAN_REFERRAL[1]}"
+    return texts
+
+
+PLAN_REFERRAL: Texts = (
+    "法院裁定批准的破产重整计划正在执行，在列失信被执行案件均立案于法院受理重整之前，属重整计划"
+    "所涉债务：依本产品政策不因失信被执行拒绝，转人工审核",
+    "a court-approved bankruptcy reorganisation plan is in execution and every court-debtor "
+    "case in force was filed before the court accepted the reorganisation (debts the plan "
+    "covers): under this product's policy not declined as a court debtor but referred to an "
+    "underwriter",
+)
+
+
+def _limit_texts(row: Mapping[str, Any], grade: str, pd: float, policy: ProductPolicy) -> Texts:
+    limit_zh, limit_en = money(float(row["limit_cny"]))
     if row["binding"] == OUT_OF_SCOPE:
         return (
             f"授权范围不含测算额度所需的涉税和社保信息：仅依据公共信用信息评为等级{grade}"

@@ -1,14 +1,10 @@
 """Improvement advice: the lawful steps open to an entity and what each would change.
 
 For one entity and one bank, the entity's own records are copied into a scratch in-memory
-DuckDB store; each action is applied there (a penalty repaired, an abnormal-operations entry
-removed) and the features are recomputed by the one point-in-time pipeline and scored with the
-bank's served model and policy. Advice proposes only what the entity may lawfully do itself:
-
-- **repair a penalty** once its minimum publicity period has passed (`platform_services.repair`:
-  general 3 months, serious 1 year; never a minor one, which is not published);
-- **leave the abnormal-operations list** after filing what was missing (企业经营异常名录管理
-  暂行办法, 第十一条).
+DuckDB store; each action (`serving.advice_actions`: repair a penalty, leave the
+abnormal-operations list, clear social-insurance arrears, file overdue tax returns) is applied
+there and the features are recomputed by the one point-in-time pipeline and scored with the
+bank's served model and policy. Advice proposes only what the entity may lawfully do itself.
 
 Every effect is computed as of the snapshot date, as if the action were in force on that day;
 `available_from` says from when the action is lawful. Actions also combine (all together).
@@ -30,32 +26,9 @@ import pyarrow as pa
 
 from catalog import schema, store
 from features.compute import compute
-from platform_services.repair import LEGAL_BASIS as REPAIR_BASIS
-from platform_services.repair import PenaltyFacts, earliest_repair_date
+from serving.advice_actions import Action, actions, apply
 from serving.decision import scoring
 from serving.decision.model_store import ServedModel
-
-ABNORMAL_BASIS = (
-    "企业经营异常名录管理暂行办法(国家工商总局令第68号)第十一条 / SAIC Order No. 68, art. 11"
-)
-LATEST = (
-    "SELECT * FROM {table} t WHERE version = (SELECT max(version) FROM {table} v "
-    "WHERE v.record_id = t.record_id) AND NOT coalesce(retracted, false) AND ingest_date <= ?"
-)
-
-
-@dataclass(frozen=True)
-class Action:
-    """One lawful step: what, on which record, under which rule, from when."""
-
-    action_id: str
-    kind: str  # "repair_penalty" | "leave_abnormal_list"
-    table: str
-    record_id: str
-    text_zh: str
-    text_en: str
-    legal_basis: str
-    available_from: dt.date
 
 
 def entity_tables(store_path: Path, code: str) -> dict[str, pa.Table]:
@@ -81,63 +54,6 @@ def scratch_store(tables: dict[str, pa.Table]) -> Iterator[duckdb.DuckDBPyConnec
         yield scratch
     finally:
         scratch.close()
-
-
-def actions(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[Action]:
-    """The lawful actions open to the (only) entity of a scratch store, as of `as_of`."""
-    return [*_repairs(con, as_of), *_abnormal_exits(con, as_of)]
-
-
-def _repairs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> Iterator[Action]:
-    rows = con.execute(
-        f"SELECT record_id, decision_no, severity, decision_date, publicity_end, repair_date "
-        f"FROM ({LATEST.format(table='penalties')}) WHERE decision_date <= ? AND "
-        f"? < least(coalesce(repair_date, DATE '9999-12-31'), publicity_end) ORDER BY record_id",
-        [as_of, as_of, as_of],
-    ).fetchall()
-    for record_id, number, severity, decided, publicity_end, repaired in rows:
-        earliest = earliest_repair_date(PenaltyFacts(severity, decided, publicity_end, repaired))
-        if earliest is None:
-            continue
-        yield Action(
-            f"repair_penalty:{record_id}",
-            "repair_penalty",
-            "penalties",
-            str(record_id),
-            f"申请信用修复：行政处罚 {number}",
-            f"apply for credit repair of penalty {number}",
-            REPAIR_BASIS,
-            max(earliest, as_of),
-        )
-
-
-def _abnormal_exits(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> Iterator[Action]:
-    rows = con.execute(
-        f"SELECT record_id, reason FROM ({LATEST.format(table='abnormal_operations')}) "
-        "WHERE listed_date <= ? AND (removed_date IS NULL OR removed_date > ?) ORDER BY record_id",
-        [as_of, as_of, as_of],
-    ).fetchall()
-    for record_id, reason in rows:
-        yield Action(
-            f"leave_abnormal_list:{record_id}",
-            "leave_abnormal_list",
-            "abnormal_operations",
-            str(record_id),
-            f"补报或更正公示信息后申请移出经营异常名录（列入原因：{reason}）",
-            f"file or correct the public information, then apply to leave the abnormal-operations "
-            f"list (listed for: {reason})",
-            ABNORMAL_BASIS,
-            as_of,
-        )
-
-
-def apply(con: duckdb.DuckDBPyConnection, action: Action, on: dt.date, code: str) -> None:
-    """Put `action` in force on `on` for `code`'s copy of the records."""
-    column = "repair_date" if action.kind == "repair_penalty" else "removed_date"
-    con.execute(
-        f"UPDATE {action.table} SET {column} = ? WHERE record_id = ? AND uscc = ?",
-        [on, action.record_id, code],
-    )
 
 
 @dataclass(frozen=True)
@@ -226,7 +142,7 @@ def _effect(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 
 def _described(action: Action) -> dict[str, Any]:
-    return {
+    described: dict[str, Any] = {
         "action_id": action.action_id,
         "kind": action.kind,
         "record": {"table": action.table, "record_id": action.record_id},
@@ -235,3 +151,6 @@ def _described(action: Action) -> dict[str, Any]:
         "legal_basis": action.legal_basis,
         "available_from": action.available_from.isoformat(),
     }
+    if action.periods:
+        described["periods"] = [end.isoformat() for end in action.periods]
+    return described

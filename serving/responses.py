@@ -600,18 +600,23 @@ class AdviceOutcome(_Out):
 
 
 class AdviceRecord(_Out):
-    """The record an action acts on."""
+    """The record an action acts on (`record_id` null: new records, e.g. returns to file)."""
 
     table: str
-    record_id: str
+    record_id: str | None
 
 
 class AdviceAction(_Out):
     """One lawful action, its legal basis, from when, and its effect."""
 
     action_id: str
-    kind: Literal["repair_penalty", "leave_abnormal_list"]
+    kind: Literal["repair_penalty", "leave_abnormal_list", "clear_si_arrears", "file_tax_returns"]
     record: AdviceRecord
+    periods: list[str] | None = Field(
+        default=None,
+        exclude_if=lambda periods: periods is None,
+        description="file_tax_returns: the last day of each quarter to file",
+    )
     text_zh: str
     text_en: str
     legal_basis: str

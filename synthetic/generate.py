@@ -139,6 +139,9 @@ def _public_stages(run: _Run, pop: Population, paths: HealthPaths, chunk: int) -
         stage("dishonest"), pop, paths, tl, out["penalties"]
     )
     out["honours"] = registry_events.honours(stage("honours"), pop, paths, tl, out["tax_ratings"])
+    out["reorganisation_plans"] = records.reorganisation_plans(
+        stage("reorganisation"), pop, out["court_debtors"], tl
+    )
     return out
 
 

@@ -202,3 +202,42 @@ def serious_dishonesty(
     return _list_entries(
         rng, pop.eidx[all_rows], np.concatenate([listed, p_listed]), reasons, (0.5, 365, 1095)
     )
+
+
+REORGANISATION_SHARE = 0.4  # court-debtor enterprises that go through a reorganisation [I]
+
+
+def reorganisation_plans(
+    rng: np.random.Generator, pop: Population, court: Frame, timeline: Timeline
+) -> Frame:
+    """Court-approved reorganisation plans of some enterprises listed as court debtors.
+
+    The court accepts the reorganisation some months after the first case was filed (so the
+    listed debts are the plan's), approves the plan within 3-9 months (企业破产法 art. 79: the
+    plan is due 6 months after the order, 3 more on request),
+    and the plan runs 1-3 years; about one in ten is terminated early (art. 93).
+    """
+    first = court["version"] == 1
+    by_date = np.argsort(court["filing_date"][first], kind="stable")
+    eidx, order = np.unique(court["eidx"][first][by_date], return_index=True)
+    filed = court["filing_date"][first][by_date][order]  # each entity's first case
+    pos = {e: i for i, e in enumerate(pop.eidx)}
+    enterprise = pop.is_type("enterprise")[[pos[e] for e in eidx]].astype(bool)
+    chosen = enterprise & (rng.random(len(eidx)) < REORGANISATION_SHARE)
+    eidx, filed = eidx[chosen], filed[chosen]
+    n = len(eidx)
+    accepted = filed + rng.integers(30, 240, size=n)
+    approved = accepted + rng.integers(90, 270, size=n)
+    execution_end = approved + rng.integers(365, 1095, size=n)
+    terminated = approved + (rng.random(n) * (execution_end - approved).astype(float)).astype(int)
+    early = rng.random(n) < 0.1
+    keep = approved <= np.datetime64(timeline.end_date)
+    frame = {
+        "eidx": eidx,
+        "accepted_date": accepted,
+        "approved_date": approved,
+        "execution_end": execution_end,
+        "terminated_date": np.where(early, terminated, np.datetime64("NaT")),
+        "event": approved,
+    }
+    return {k: v[keep] for k, v in frame.items()}

@@ -14,7 +14,7 @@ PREFIX = {
     "registration_changes": "RC", "penalties": "PE", "licences": "LI", "court_debtors": "CD",
     "abnormal_operations": "AB", "serious_dishonesty": "SD", "tax_ratings": "TR",
     "tax_payments": "TP", "social_insurance": "SI", "utilities": "UT", "honours": "HO",
-    "commitments": "CM",
+    "commitments": "CM", "reorganisation_plans": "RP",
 }  # fmt: skip
 _AUTHORITY = {
     "market": "汕尾市市场监督管理局", "tax": "国家税务总局汕尾市税务局", "environment": "汕尾市生态环境局",
@@ -53,6 +53,10 @@ DERIVED: dict[str, dict[str, str]] = {
         ),
     },
     "commitments": {"accepting_body": "'汕尾市政务服务数据管理局'"},
+    "reorganisation_plans": {
+        "court": "'汕尾市中级人民法院'",
+        "case_no": "'(' || year(accepted_date) || ')粤15破' || seq || '号'",
+    },
 }
 
 

@@ -10,7 +10,8 @@ Point-in-time reading of a catalog table for one (uscc, as_of):
 2. per record (`record_id`; `uscc` for entities) the highest version, ties by latest ingest;
 3. retracted records dropped (entities have no retraction);
 4. the table's visibility rule: penalties while `decision_date <= as_of <
-   min(repair_date, publicity_end)`, court debtors and serious dishonesty while not removed.
+   min(repair_date, publicity_end)`, court debtors and serious dishonesty while not removed,
+   reorganisation plans while in execution (`as_of < min(terminated_date, execution_end)`).
 
 Windows of `n` months hold event dates in `(as_of - n calendar months, as_of]`, where the
 month arithmetic keeps the day and clamps it to the month's end (DuckDB `INTERVAL`).
@@ -64,6 +65,12 @@ def _listed(rows: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series[bool]:
     return rows["removed_date"].isna() | (rows["removed_date"] > as_of)
 
 
+def _executing(rows: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series[bool]:
+    """A reorganisation plan counts until its execution ends or the court terminates it."""
+    not_terminated = rows["terminated_date"].isna() | (as_of < rows["terminated_date"])
+    return not_terminated & (as_of < rows["execution_end"])
+
+
 @dataclass(frozen=True)
 class Rule:
     """How one table is read at as_of: its event date, record key and extra visibility."""
@@ -87,6 +94,7 @@ RULES: dict[str, Rule] = {
     "utilities": Rule("month"),
     "honours": Rule("awarded_date"),
     "commitments": Rule("commitment_date"),
+    "reorganisation_plans": Rule("approved_date", visible=_executing),
 }
 
 
@@ -279,6 +287,20 @@ def court(view: View) -> Features:
         "court_new_12m": count(view.window("court_debtors", 12)),
         "court_partly_performed": count(rows[rows["performance"] == "partly"]),
         "court_days_listed": largest(((view.as_of - d).days for d in rows["publish_date"]), 0.0),
+        "court_newest_filing_days": smallest(
+            ((view.as_of - d).days for d in rows["filing_date"]), NAN
+        ),
+    }
+
+
+def reorganisation(view: View) -> Features:
+    """A court-approved reorganisation plan in execution, and when its case was accepted."""
+    plans = view.rows("reorganisation_plans")
+    return {
+        "reorg_plan_in_force": exists(plans),
+        "reorg_accepted_days": largest(
+            ((view.as_of - d).days for d in plans["accepted_date"]), NAN
+        ),
     }
 
 
@@ -395,7 +417,7 @@ def derived(v: Features) -> Features:
 
 
 FAMILIES: tuple[Callable[[View], Features], ...] = (
-    registration, registration_changes, penalties, licences, court, lists,
+    registration, registration_changes, penalties, licences, court, reorganisation, lists,
     honours_and_commitments, tax_ratings, tax_payments, social_insurance, utilities,
 )  # fmt: skip
 

@@ -107,6 +107,19 @@ COURT = (
     f("court_days_listed", "court_debtors", "max", "失信被执行人在列天数(最早在列案件)",
       "Days listed as a court debtor (earliest case in force)", 1, dtype="int",
       value="date_diff('day', t.publish_date, p.as_of)"),
+    f("court_newest_filing_days", "court_debtors", "min", "在列失信案件最近立案距今天数",
+      "Days since the filing of the newest court-debtor case in force", 0, dtype="int",
+      value="date_diff('day', t.filing_date, p.as_of)", default=None,
+      missing="no case in force: missing"),
+)  # fmt: skip
+
+REORGANISATION = (
+    f("reorg_plan_in_force", "reorganisation_plans", "any", "法院裁定批准的重整计划执行中",
+      "Court-approved reorganisation plan in execution", 0, dtype="bool"),
+    f("reorg_accepted_days", "reorganisation_plans", "max", "执行中重整计划的重整受理距今天数",
+      "Days since the court accepted the reorganisation whose plan is in execution", 0,
+      dtype="int", value="date_diff('day', t.accepted_date, p.as_of)", default=None,
+      missing="no plan in execution: missing"),
 )  # fmt: skip
 
 LISTS = (
@@ -151,4 +164,4 @@ HONOURS = (
       dtype="int", where="t.status = 'pending'"),
 )  # fmt: skip
 
-RECORDS = REGISTRATION + PENALTIES + LICENCES + COURT + LISTS + HONOURS
+RECORDS = REGISTRATION + PENALTIES + LICENCES + COURT + REORGANISATION + LISTS + HONOURS

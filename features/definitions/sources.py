@@ -3,7 +3,9 @@
 Common to all: a record version counts only once ingested (`ingest_date <= as_of`), the
 latest such version of a record wins, and a retracted record never counts. On top of that:
 a penalty counts only while published, `decision_date <= t < min(repair_date, publicity_end)`;
-court-debtor and serious-dishonesty entries only while listed (their removal is a repair).
+court-debtor and serious-dishonesty entries only while listed (their removal is a repair); a
+reorganisation plan only while in execution, `approved_date <= t < min(terminated_date,
+execution_end)` (企业破产法 arts. 86, 93).
 """
 
 from __future__ import annotations
@@ -40,5 +42,10 @@ SOURCES: dict[str, Source] = {
         Source("utilities", "month"),
         Source("honours", "awarded_date"),
         Source("commitments", "commitment_date"),
+        Source(
+            "reorganisation_plans",
+            "approved_date",
+            f"p.as_of < least(coalesce(t.terminated_date, {NEVER}), t.execution_end)",
+        ),
     )
 }

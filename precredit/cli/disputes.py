@@ -215,20 +215,21 @@ def reconcile() -> None:
 
 @disputes_app.command("report")
 def report(as_json: JsonOption = False) -> None:
-    """Open cases, overdue, answered on time and median hours to answer, by department."""
+    """Open cases, overdue, answered on time and median hours to answer, by kind and department
+    (a repair application is answered by its first review)."""
     from precredit.cli.retrain import _sessions
     from serving.db import disputes as rows
     from serving.db.models import utcnow
     from serving.disputes.report import report as build
 
     with _sessions()() as session:
-        figures = build(rows.all_cases(session), utcnow())
+        figures = build(rows.all_cases(session), utcnow(), rows.first_reviews(session))
     if as_json:
         typer.echo(json.dumps(figures.to_dict(), indent=2, ensure_ascii=False))
         return
     typer.echo(f"disputes and repair applications as of {figures.as_of}")
     typer.echo(f"{'department':32} cases  open  overdue  unknown  answered  on time  median h")
-    for line in [figures.total, *figures.by_department]:
+    for line in [figures.total, *figures.by_kind, *figures.by_department]:
         median = "-" if line.median_hours_to_answer is None else line.median_hours_to_answer
         typer.echo(
             f"{line.department[:32]:32} {line.cases:5} {line.open:5} {line.overdue:8} "

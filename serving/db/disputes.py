@@ -11,13 +11,16 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from catalog.errors import Conflict, NotFound
 from serving.db.models import Dispute, DisputeEvent, new_id
 
 OPEN_STATES = ("received", "checking")
+# The 2-working-day deadline: a dispute must be answered (closed); a repair application must
+# have its first review (it leaves `received`), the rest of the repair taking its own course.
+AWAITING = {"dispute": OPEN_STATES, "repair": ("received",)}
 TRANSITIONS = {
     "received": ("checking",),
     "checking": ("corrected", "rejected"),
@@ -83,8 +86,15 @@ def list_cases(
 
 
 def overdue_cases(session: Session, tenant_id: str | None, today: dt.date) -> list[Dispute]:
-    """Open cases whose due day is before `today` (China time), oldest due first."""
-    query = select(Dispute).where(Dispute.state.in_(OPEN_STATES), Dispute.due_date < today)
+    """Cases still awaiting what their deadline asks (`AWAITING`) whose due day is before
+    `today` (China time), oldest due first."""
+    awaiting = or_(
+        *(
+            and_(Dispute.kind == kind, Dispute.state.in_(states))
+            for kind, states in AWAITING.items()
+        )
+    )
+    query = select(Dispute).where(awaiting, Dispute.due_date < today)
     if tenant_id is not None:
         query = query.where(Dispute.tenant_id == tenant_id)
     return list(session.scalars(query.order_by(Dispute.due_date, Dispute.received_at)))
@@ -93,6 +103,16 @@ def overdue_cases(session: Session, tenant_id: str | None, today: dt.date) -> li
 def all_cases(session: Session) -> list[Dispute]:
     """Every case, oldest first (for the report)."""
     return list(session.scalars(select(Dispute).order_by(Dispute.received_at, Dispute.id)))
+
+
+def first_reviews(session: Session) -> dict[str, dt.datetime]:
+    """When each case first left `received` (its first review), by case id."""
+    query = (
+        select(DisputeEvent.dispute_id, func.min(DisputeEvent.at))
+        .where(DisputeEvent.from_state == "received")
+        .group_by(DisputeEvent.dispute_id)
+    )
+    return dict(session.execute(query).tuples().all())
 
 
 def open_cases(session: Session) -> list[Dispute]:

@@ -172,9 +172,10 @@ def _record_ref(case: Dispute) -> dict[str, object] | None:
 
 
 def is_overdue(case: Dispute, now: dt.datetime) -> bool:
-    """Still open past the end of its due day (China time)."""
-    open_case = case.state in rows.OPEN_STATES
-    return open_case and case.due_date is not None and deadlines.is_overdue(case.due_date, now)
+    """Still awaiting its answer (a repair application: its first review) past the end of its
+    due day (China time)."""
+    awaiting = case.state in rows.AWAITING[case.kind]
+    return awaiting and case.due_date is not None and deadlines.is_overdue(case.due_date, now)
 
 
 def answer(session: Session, case: Dispute, now: dt.datetime) -> dict[str, object]:

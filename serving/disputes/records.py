@@ -14,7 +14,11 @@ from catalog.errors import InvalidInput
 from platform_services.repair import PenaltyFacts
 
 DISPUTABLE = tuple(t.name for t in schema.CATALOG_TABLES if "record_id" in t.column_names)
-AUTHORITY_COLUMNS = {"court_debtors": "court", "commitments": "accepting_body"}
+AUTHORITY_COLUMNS = {
+    "court_debtors": "court",
+    "commitments": "accepting_body",
+    "reorganisation_plans": "court",
+}
 DEPARTMENTS = {
     "tax_ratings": "税务局 tax bureau",
     "tax_payments": "税务局 tax bureau",

@@ -138,6 +138,8 @@ DEFAULTS: dict[str, Row] = {
                            "authority": "汕尾市发展和改革局"},
     "utilities": {"water_m3": 30.0, "paid_on_time": True, "arrears_cny": 0.0},
     "honours": {"valid_to": None, "authority": "国家税务总局汕尾市税务局"},
+    "reorganisation_plans": {"court": "汕尾市中级人民法院", "case_no": "(2022)粤15破1号",
+                             "terminated_date": None},
     "commitments": {"commitment_type": "other", "accepting_body": "汕尾市政务服务数据管理局",
                     "status": "fulfilled", "status_date": "2024-01-01"},
 }  # fmt: skip
@@ -330,7 +332,9 @@ def _court(b: Rows) -> None:
 
     case("c1", E1, "2022-03-01", obligation_cny=1e5)
     b.revise("court_debtors", "c1", 2, "2024-01-20", removed_date="2024-01-15")  # removal as v2
-    case("c2", E1, "2023-06-15", obligation_cny=5e4, performance="partly")  # on D3 - 12m
+    case(
+        "c2", E1, "2023-06-15", obligation_cny=5e4, performance="partly", filing_date="2023-04-10"
+    )  # on D3 - 12m
     case("c3", E1, "2023-09-01", obligation_cny=2e4, performance="all")
     b.revise("court_debtors", "c3", 2, "2024-06-15", removed_date="2024-06-15")  # removed on D3
     case("c4", E1, "2024-03-01", obligation_cny=3e4)
@@ -340,8 +344,29 @@ def _court(b: Rows) -> None:
     case(
         "c6", E1, "2023-08-20", obligation_cny=1e4, performance="partly", ingest_date="2023-09-05"
     )  # ingested after D1
-    case("c7", E3, "2021-06-15", obligation_cny=5000.0, performance="partly")
+    case(
+        "c7",
+        E3,
+        "2021-06-15",
+        obligation_cny=5000.0,
+        performance="partly",
+        filing_date="2021-05-04",
+    )
     case("c8", E2, "2024-06-16", obligation_cny=8000.0)  # after D3
+
+
+def _reorganisation_plans(b: Rows) -> None:
+    def plan(rid: str, code: str, approved: str, **values: Any) -> None:
+        b.add("reorganisation_plans", rid, code, approved, **values)
+
+    plan("r1", E1, "2022-09-01", accepted_date="2022-01-10", execution_end="2025-09-01")
+    b.revise("reorganisation_plans", "r1", 2, "2024-03-01", terminated_date="2024-02-20")
+    # approved and ingested on D1, its execution ending on D3
+    plan("r2", E3, "2023-08-31", accepted_date="2023-03-01", execution_end="2024-06-15",
+         ingest_date="2023-08-31")  # fmt: skip
+    plan("r3", E2, "2023-01-10", accepted_date="2022-07-01", execution_end="2026-01-10")
+    b.revise("reorganisation_plans", "r3", 2, "2023-12-01", retracted=True)
+    plan("r4", E3, "2024-07-01", accepted_date="2024-01-02", execution_end="2027-07-01")
 
 
 def _lists(b: Rows) -> None:
@@ -562,6 +587,7 @@ def hand_made_tables() -> dict[str, pd.DataFrame]:
         _penalties,
         _licences,
         _court,
+        _reorganisation_plans,
         _lists,
         _tax_ratings,
         _tax_payments,

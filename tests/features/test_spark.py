@@ -218,7 +218,7 @@ def test_a_directory_missing_a_table_is_refused_before_spark_starts(tmp_path: Pa
     args = ["--as-of", "2025-12-15", "--engine", "spark", "--from", str(tmp_path / "files")]
     result = runner.invoke(app, ["features", "build", *args, "--out", "x.parquet"])
     assert isinstance(result.exception, InvalidInput)
-    assert "has no abnormal_operations.parquet (12 table(s) missing)" in result.exception.message
+    assert "has no abnormal_operations.parquet (13 table(s) missing)" in result.exception.message
 
 
 def test_no_java_ends_the_command_with_exit_3_and_one_line(

@@ -415,3 +415,60 @@ def test_every_input_in_scope_decides_exactly_as_without_a_scope() -> None:
     assert (
         decide(POLICY, rows, pds, everything).to_records() == decide(POLICY, rows, pds).to_records()
     )
+
+
+# A court debtor whose only case was filed 400 days ago, under a reorganisation the court
+# accepted 300 days ago whose plan is in execution: the plan covers that debt.
+COVERED = {
+    "court_in_force": 1.0,
+    "court_newest_filing_days": 400.0,
+    "reorg_plan_in_force": 1.0,
+    "reorg_accepted_days": 300.0,
+}
+
+
+def test_a_plan_covering_the_court_debts_refers_instead_of_declining() -> None:
+    record = one(COVERED)
+    assert record["decision"] == "refer"
+    assert record["failed_gates"] == []
+    assert record["limit_cny"] == 1_200_000.0  # the limit is still computed
+    assert {"feature": "reorg_plan_in_force", "value": 1.0, "role": "decision"} in record["drivers"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"reorg_plan_in_force": 0.0, "reorg_accepted_days": NAN},  # no plan in execution
+        {"court_newest_filing_days": 200.0},  # a case filed after the court accepted
+        {"court_newest_filing_days": NAN},  # filing date unknown: not covered
+    ],
+)
+def test_court_debts_the_plan_does_not_cover_still_decline(change: dict[str, float]) -> None:
+    record = one(COVERED | change)
+    assert record["decision"] == "decline"
+    assert record["failed_gates"] == ["gate:court_debtor"]
+
+
+def test_the_policy_can_ignore_the_plan() -> None:
+    policy = POLICY.model_copy(
+        update={"gates": POLICY.gates.model_copy(update={"reorganisation_plan": "decline"})}
+    )
+    assert one(COVERED, policy=policy)["failed_gates"] == ["gate:court_debtor"]
+    assert policy.fingerprint() != POLICY.fingerprint()
+
+
+def test_the_plan_rule_at_its_default_keeps_older_policy_fingerprints() -> None:
+    assert "reorganisation_plan" not in POLICY.to_json()
+    explicit = with_gates(reorganisation_plan="refer")
+    assert explicit.fingerprint() == with_gates().fingerprint()
+
+
+def test_a_plan_never_lifts_another_gate_or_the_pd_rule() -> None:
+    assert one(COVERED | {"dis_in_force": 1.0})["failed_gates"] == ["gate:serious_dishonesty"]
+    assert one(COVERED, pd_=0.2)["decision"] == "decline"
+
+
+def test_a_model_without_the_plan_inputs_sees_no_plan() -> None:
+    rows = frame(COVERED).drop(columns=["reorg_plan_in_force", "reorg_accepted_days"])
+    [record] = decide(POLICY, rows, np.array([0.004])).to_records()
+    assert record["failed_gates"] == ["gate:court_debtor"]

@@ -21,6 +21,7 @@ import pytest
 from catalog.errors import ModelUnavailable
 from models import wording
 from models.explain import ADDITIVITY_TOLERANCE, additivity_error
+from models.limit import PLAN_INPUTS, plan_covers_court_debts
 from models.preapproval import FILES, PreapprovalModel
 from training.dataset import time_split
 from training.gate import monotonicity_violations
@@ -328,8 +329,14 @@ def test_a_court_debtor_is_declined_with_limit_zero_and_reasons(
         assert decision["reasons"]
         assert 0.0 < decision["pd"] < 1.0
         assert decision["grade_label"]
-    # Real court debtors among the test rows: every one declined, with its reasons.
-    real = [d for d, flag in zip(decisions, test_rows["court_in_force"], strict=True) if flag == 1]
+    # Real court debtors among the test rows: every one declined, with its reasons, unless a
+    # reorganisation plan in execution covers its debts: then never declined as a court debtor,
+    # and referred (not approved) with the plan named, when nothing else declines it.
+    inputs = ("court_in_force", *PLAN_INPUTS)
+    columns = {n: test_rows[n].to_numpy(dtype=np.float64) for n in inputs}
+    covered = plan_covers_court_debts(columns)
+    listed = test_rows["court_in_force"].to_numpy() == 1
+    real = [d for d, flag in zip(decisions, listed & ~covered, strict=True) if flag]
     assert real
     assert all(
         d["decision"] == "decline"
@@ -338,3 +345,9 @@ def test_a_court_debtor_is_declined_with_limit_zero_and_reasons(
         and "gate:court_debtor" in d["failed_gates"]
         for d in real
     )
+    for d in (d for d, flag in zip(decisions, covered, strict=True) if flag):
+        assert "gate:court_debtor" not in d["failed_gates"]
+        assert d["decision"] != "approve"
+        if d["decision"] == "refer":
+            assert "重整计划" in d["limit_explained"]["text_zh"]
+            assert "reorganisation plan" in d["limit_explained"]["text_en"]

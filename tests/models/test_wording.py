@@ -84,3 +84,24 @@ def test_a_decline_leads_with_its_gate_then_pd_or_minimum() -> None:
         "拒绝，额度为0元",
         "declined: limit CNY 0",
     )
+
+
+def test_a_referral_under_a_reorganisation_plan_names_the_plan_after_the_limit() -> None:
+    policy = default_policy()
+    covered = columns(
+        court_in_force=1.0,
+        court_newest_filing_days=500.0,
+        reorg_plan_in_force=1.0,
+        reorg_accepted_days=400.0,
+    )
+    row = decide(policy, covered, [0.01]).to_records()[0]
+    assert row["decision"] == "refer"
+    zh, en = wording.limit_texts(row, "G03", 0.01, policy)
+    assert zh.endswith(wording.PLAN_REFERRAL[0])
+    assert "重整计划" in zh
+    assert (
+        "= CNY 250,000 (rounded down to CNY 1,000); a court-approved bankruptcy reorganisation"
+        in en
+    )
+    plain = decide(policy, columns(), [0.01]).to_records()[0]
+    assert "reorganisation" not in wording.limit_texts(plain, "G03", 0.01, policy)[1]

@@ -47,18 +47,62 @@ def declined(sqlite_api: LiveApi) -> tuple[str, dict[str, Any], dict[str, Any]]:
     pytest.fail("no declined entity that a lawful action would give a limit in the test store")
 
 
-def record_action(con: duckdb.DuckDBPyConnection, action: dict[str, Any], on: dt.date) -> None:
-    """The action as the platform records it: a new version of the record, ingested on `on`."""
+def record_action(
+    con: duckdb.DuckDBPyConnection, action: dict[str, Any], on: dt.date, code: str
+) -> None:
+    """The action as the platform records it: a new version of the record, ingested on `on`
+    (filed returns: new records)."""
     table, record_id = action["record"]["table"], action["record"]["record_id"]
-    column = "repair_date" if action["kind"] == "repair_penalty" else "removed_date"
+    if action["kind"] == "file_tax_returns":
+        for n, day in enumerate(action["periods"]):
+            end = dt.date.fromisoformat(day)
+            con.execute(
+                "INSERT INTO tax_payments VALUES (?, 1, false, ?, ?, ?, 0, 0, ?)",
+                [f"FILED-{n}", code, dt.date(end.year, end.month - 2, 1), end, on],
+            )  # fmt: skip
+        return
+    change = {
+        "repair_penalty": ("repair_date = ?", [on]),
+        "leave_abnormal_list": ("removed_date = ?", [on]),
+        "clear_si_arrears": ("paid_cny = paid_cny + arrears_cny, arrears_cny = 0", []),
+    }[action["kind"]]
     con.execute(
         f"CREATE TEMP TABLE _next AS SELECT * FROM {table} WHERE record_id = ? "
         "ORDER BY version DESC LIMIT 1",
         [record_id],
     )
-    con.execute(f"UPDATE _next SET version = version + 1, {column} = ?, ingest_date = ?", [on, on])
+    con.execute(
+        f"UPDATE _next SET version = version + 1, {change[0]}, ingest_date = ?", [*change[1], on]
+    )
     con.execute(f"INSERT INTO {table} SELECT * FROM _next")
     con.execute("DROP TABLE _next")
+
+
+def assert_advice_rescores(api: LiveApi, code: str, advice: dict[str, Any], tmp_path: Path) -> None:
+    """Each action (and all together) recorded in a copy of the store re-scores as advised."""
+    as_of = dt.date.fromisoformat(advice["as_of"])
+    home = api.home
+    holder = ModelHolder(f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts", tmp_path / "c")
+    served = holder.get("bank_a")
+    scenarios = [([a], a["after"]) for a in advice["actions"]]
+    if advice["combined"] is not None:
+        scenarios.append((advice["actions"], advice["combined"]["after"]))
+    for n, (applied, after) in enumerate(scenarios):
+        path = tmp_path / f"scenario-{n}.duckdb"
+        shutil.copy(home / "platform.duckdb", path)
+        with store.connect(path) as con:
+            for action in applied:
+                assert action["legal_basis"]
+                assert dt.date.fromisoformat(action["available_from"]) >= as_of
+                record_action(con, action, as_of, code)
+            snapshot.refresh(con, [code])
+            [rescored] = served.model.preapprove(snapshot.read(con, [code]))
+        assert (after["decision"], after["grade"], after["limit_cny"]) == (
+            rescored["decision"],
+            rescored["grade_label"],
+            rescored["limit_cny"],
+        ), [a["kind"] for a in applied]
+        assert after["pd"] == pytest.approx(rescored["pd"], rel=1e-12)
 
 
 def test_advice_for_a_declined_entity_matches_rescoring_the_changed_data(
@@ -74,29 +118,43 @@ def test_advice_for_a_declined_entity_matches_rescoring_the_changed_data(
         answer["limit_cny"],
     )
     assert current["pd"] == pytest.approx(answer["pd"], rel=1e-12)
-    as_of = dt.date.fromisoformat(advice["as_of"])
-    home = sqlite_api.home
-    holder = ModelHolder(f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts", tmp_path / "c")
-    served = holder.get("bank_a")
-    scenarios = [([a], a["after"]) for a in advice["actions"]]
-    if advice["combined"] is not None:
-        scenarios.append((advice["actions"], advice["combined"]["after"]))
-    for n, (applied, after) in enumerate(scenarios):
-        path = tmp_path / f"scenario-{n}.duckdb"
-        shutil.copy(home / "platform.duckdb", path)
-        with store.connect(path) as con:
-            for action in applied:
-                assert action["legal_basis"]
-                assert dt.date.fromisoformat(action["available_from"]) >= as_of
-                record_action(con, action, as_of)
-            snapshot.refresh(con, [code])
-            [rescored] = served.model.preapprove(snapshot.read(con, [code]))
-        assert (after["decision"], after["grade"], after["limit_cny"]) == (
-            rescored["decision"],
-            rescored["grade_label"],
-            rescored["limit_cny"],
-        )
-        assert after["pd"] == pytest.approx(rescored["pd"], rel=1e-12)
+    assert_advice_rescores(sqlite_api, code, advice, tmp_path)
+
+
+CANDIDATES = {
+    "clear_si_arrears": "SELECT DISTINCT uscc FROM social_insurance s WHERE arrears_cny > 0 "
+    "AND month = (SELECT max(month) FROM social_insurance t WHERE t.uscc = s.uscc) ORDER BY 1",
+    "file_tax_returns": "SELECT uscc FROM tax_payments WHERE period_end > DATE '2023-12-31' "
+    "AND period_end <= DATE '2025-09-30' GROUP BY uscc HAVING count(DISTINCT period_end) "
+    "BETWEEN 1 AND 6 ORDER BY 1",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CANDIDATES))
+def test_arrears_and_overdue_returns_advice_matches_rescoring_the_changed_data(
+    sqlite_api: LiveApi, kind: str, tmp_path: Path
+) -> None:
+    with store.connect(sqlite_api.home / "platform.duckdb", read_only=True) as con:
+        codes = [r[0] for r in con.execute(CANDIDATES[kind]).fetchall()]
+    bank = sqlite_api.client(sqlite_api.keys.bank_a)
+    for code in codes[:40]:
+        response = bank.get(f"/v1/entities/{code}/advice")
+        assert response.status_code == 200, response.text
+        advice = response.json()
+        found = [a for a in advice["actions"] if a["kind"] == kind]
+        if found:
+            break
+    else:
+        pytest.fail(f"no entity with a {kind} action in the test store")
+    [action] = found
+    if kind == "file_tax_returns":
+        assert action["record"]["record_id"] is None
+        assert action["periods"]
+        assert all(p <= "2025-09-30" for p in action["periods"])  # 15 days past the quarter
+    else:
+        assert action["record"]["record_id"]
+    assert (advice["combined"] is not None) == (len(advice["actions"]) > 1)
+    assert_advice_rescores(sqlite_api, code, advice, tmp_path)
 
 
 def test_advice_answers_only_known_entities_and_keys(sqlite_api: LiveApi) -> None:

@@ -106,3 +106,46 @@ def test_bad_input_ends_with_one_line_and_exit_2(home: Path) -> None:
                               (naive, "invalid_input")):  # fmt: skip
         assert getattr(result.exception, "code", None) == code_name
         assert "\x07" not in str(result.exception)
+
+
+def test_a_repair_application_is_due_for_its_first_review(home: Path) -> None:
+    """Its deadline asks for the first review: once checking, no longer overdue, and reported
+    as answered by kind; a dispute in checking stays overdue until it is closed."""
+    bank = run("banks", "add", "Bank A", "--id", "bank_a").output.strip().splitlines()[-1]
+    operator = run("operators", "add", "Chen Jing").output.strip().splitlines()[-1]
+    code = listing(home, 1, retracted=False)
+    with store.connect(home / "platform.duckdb") as con:
+        con.execute(
+            "INSERT INTO penalties VALUES ('PE-CLI-1', 1, false, ?, '汕市监罚〔2025〕9号', "
+            "DATE '2025-01-10', 'fine', 'general', 'market', 5000, 0, '汕尾市市场监督管理局', "
+            "DATE '2026-01-10', NULL, DATE '2025-01-15')",
+            [code],
+        )
+    common = ["--claim", "已整改 / rectified", "--evidence-sha256", EVIDENCE, "--key", bank,
+              "--received-at", "2025-12-29T10:00+08:00"]  # fmt: skip
+    repair = run("disputes", "add", code, "--kind", "repair", "--table", "penalties",
+                 "--record-id", "PE-CLI-1", *common)  # fmt: skip
+    assert repair.exit_code == 0, repair.output
+    dispute = run("disputes", "add", code, "--table", "court_debtors", "--record-id", RECORD,
+                  *common)  # fmt: skip
+    assert dispute.exit_code == 0, dispute.output
+    repair_id, dispute_id = repair.output.split()[1], dispute.output.split()[1]
+    assert {repair_id, dispute_id} <= set(run("disputes", "list", "--overdue").output.split())
+    for case_id in (repair_id, dispute_id):
+        step = run("disputes", "set-state", case_id, "checking", "--answer", "初审通过 / reviewed",
+                   "--key", operator)  # fmt: skip
+        assert step.exit_code == 0, step.output
+    overdue = run("disputes", "list", "--overdue").output
+    assert repair_id not in overdue
+    assert dispute_id in overdue
+    figures = json.loads(run("disputes", "report", "--json").output)
+    disputes, repairs = figures["by_kind"]
+    assert (repairs["cases"], repairs["open"], repairs["overdue"], repairs["answered"]) == (
+        1, 1, 0, 1,
+    )  # fmt: skip
+    assert repairs["answered_on_time"] == 0  # reviewed today, long after 2025-12-31
+    assert (disputes["cases"], disputes["open"], disputes["overdue"], disputes["answered"]) == (
+        1, 1, 1, 0,
+    )  # fmt: skip
+    departments = {line["department"] for line in figures["by_department"]}
+    assert departments == {"汕尾市市场监督管理局", "汕尾市中级人民法院"}

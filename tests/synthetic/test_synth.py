@@ -68,6 +68,11 @@ def test_every_table_filled_and_schema_complete(small_store: Path) -> None:
     assert empty == []
 
 
+# Reorganisation plans are rare (about 20 in 3,000 entities) and each follows a court case by
+# 4-17 months: their history starts later.
+HISTORY_YEARS = {"reorganisation_plans": 2.5}
+
+
 def test_history_covers_four_years_in_every_catalog_table(small_store: Path) -> None:
     for table in schema.CATALOG_TABLES:
         column = table.event_dates[0]
@@ -75,7 +80,8 @@ def test_history_covers_four_years_in_every_catalog_table(small_store: Path) -> 
             small_store,
             f"SELECT date_diff('day', min({column}), max({column})) AS days FROM {table.name}",
         )
-        assert span["days"].iloc[0] >= 4 * 365 - 120, table.name
+        years = HISTORY_YEARS.get(table.name, 4)
+        assert span["days"].iloc[0] >= years * 365 - 120, table.name
 
 
 def test_population_mix_and_divisions(realism_store: Path) -> None:
