@@ -60,10 +60,32 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[Connection]:
             f"writing it?): {type(error).__name__}"
         ) from error
     try:
+        if not read_only:
+            add_new_tables(con)
         check_schema(con)
         yield con
     finally:
         con.close()
+
+
+def add_new_tables(con: Connection) -> list[str]:
+    """Create the schema's tables a store made by an earlier release lacks (empty); their names.
+
+    Additive only: a new catalog table (e.g. `reorganisation_plans`) starts empty, which is
+    what the platform knew. A table that exists with other columns is left for `check_schema`
+    to refuse. Any writable open of the store does this; a read-only open cannot.
+    """
+    present = {
+        str(r[0])
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+    }
+    added = [t.name for t in schema.ALL_TABLES if t.name not in present]
+    for table in schema.ALL_TABLES:
+        if table.name in added:
+            con.execute(schema.ddl(table))
+    return added
 
 
 def ensure_indexes(con: Connection) -> None:
@@ -84,6 +106,11 @@ def check_schema(con: Connection) -> None:
     for table in schema.ALL_TABLES:
         missing = set(table.column_names) - present.get(table.name, set())
         if missing:
+            if table.name not in present:
+                raise StoreError(
+                    f"platform store lacks the table {table.name} of this release: open it "
+                    "once writable (e.g. `precredit features snapshot`) to add it, empty"
+                )
             raise StoreError(
                 f"platform store is not in schema {schema.SCHEMA_VERSION}: table "
                 f"{table.name} lacks {', '.join(sorted(missing))}"
