@@ -20,7 +20,7 @@ offers_app = typer.Typer(help="Batch pre-approval offers and their exports.", no
 webhooks_app = typer.Typer(help="Webhook endpoints and signed offer events.", no_args_is_help=True)
 
 Tenant = Annotated[str, typer.Option("--tenant", help="Tenant (bank) id")]
-COUNTS = ("scored", "created", "changed", "revoked", "expired", "unchanged", "events")
+COUNTS = ("scored", "carried", "created", "changed", "revoked", "expired", "unchanged", "events")
 
 
 def _sessions() -> sessionmaker[Session]:

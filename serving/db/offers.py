@@ -130,7 +130,7 @@ def active_codes(engine: Engine, tenant_id: str) -> list[tuple[str, str]]:
     query = select(Offer.uscc, Offer.product).where(
         Offer.tenant_id == tenant_id, Offer.status == "active"
     )
-    with _reader(engine) as connection:
+    with reader(engine) as connection:
         return [(row.uscc, row.product) for row in connection.execute(query)]
 
 
@@ -191,12 +191,12 @@ def stream_active(engine: Engine, tenant_id: str) -> Iterator[Sequence[RowMappin
         .where(OFFERS.c.tenant_id == tenant_id, OFFERS.c.status == "active")
         .order_by(OFFERS.c.uscc, OFFERS.c.product)
     )
-    with _reader(engine) as connection:
+    with reader(engine) as connection:
         streamed = connection.execution_options(stream_results=True, yield_per=READ_CHUNK_ROWS)
         yield from streamed.execute(query).mappings().partitions()
 
 
-def _reader(engine: Engine) -> Connection:
+def reader(engine: Engine) -> Connection:
     """A connection for one long read that never takes SQLite's write lock.
 
     On SQLite, autocommit: a lone SELECT reads one snapshot without `BEGIN IMMEDIATE` (see
