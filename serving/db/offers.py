@@ -8,6 +8,7 @@ serialises the offer writers of one tenant (on SQLite the write lock already doe
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -182,6 +183,20 @@ def expire(session: Session, tenant_id: str, now: dt.datetime) -> int:
 def tenants_with_offers(session: Session) -> list[str]:
     """Tenants that have ever received batch offers."""
     return list(session.scalars(select(Offer.tenant_id).distinct().order_by(Offer.tenant_id)))
+
+
+def active_ids_sha256(engine: Engine, tenant_id: str) -> str:
+    """SHA-256 of the ids of the tenant's active offers in export order (what an export holds)."""
+    query = (
+        select(OFFERS.c.id)
+        .where(OFFERS.c.tenant_id == tenant_id, OFFERS.c.status == "active")
+        .order_by(OFFERS.c.uscc, OFFERS.c.product)
+    )
+    digest = hashlib.sha256()
+    with reader(engine) as connection:
+        for (offer_id,) in connection.execute(query):
+            digest.update(offer_id.encode() + b"\n")
+    return digest.hexdigest()
 
 
 def stream_active(engine: Engine, tenant_id: str) -> Iterator[Sequence[RowMapping]]:

@@ -564,6 +564,14 @@ def test_an_unchanged_rerun_scores_nothing_and_keeps_every_offer(
     assert (again.counts.created, again.counts.revoked, again.counts.events) == (0, 0, 0)
     assert {(o.id, o.input_hash) for o in offers(sessions, "bank_a")} == before
     assert pq.read_table(again.exports["parquet"]) == pq.read_table(first.exports["parquet"])
+    for kind in ("parquet", "csv", "jsonl"):  # the same offers: the same bytes
+        assert again.exports[kind].read_bytes() == first.exports[kind].read_bytes()
+    sums = [json.loads(r.exports["manifest"].read_text()) for r in (first, again)]
+    assert sums[0]["offer_ids_sha256"] == sums[1]["offer_ids_sha256"]
+    assert sums[0]["files"]["csv"]["sha256"] == sums[1]["files"]["csv"]["sha256"]
+    again.exports["jsonl"].unlink()  # a previous export missing a file is not copied
+    third = full_run(sessions, holder, platform, now=later, out_dir=tmp_path / "again")
+    assert third.exports["jsonl"].read_bytes() == first.exports["jsonl"].read_bytes()
 
 
 def test_a_changed_entity_alone_is_rescored_and_the_result_equals_a_full_run(
