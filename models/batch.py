@@ -166,6 +166,55 @@ class PreapprovalBatch:
         return input_hash(self.uscc[i], self.product, self.as_of[i], self.matrix[i])
 
 
+SCORED_COLUMNS = ("decision", "limit_cny", "binding", "pd", "grade", "explained")
+
+
+def batch_columns(top_n: int) -> list[tuple[str, str]]:
+    """The columns `to_frame` adds to the snapshot's, with their kind (str, float, int, bool)."""
+    kinds = {"decision": "str", "limit_cny": "float", "binding": "str", "pd": "float"}
+    fixed = [(name, kinds.get(name, "str")) for name in SCORED_COLUMNS[:5]] + [
+        ("explained", "bool")
+    ]
+    tops = [(f"top_{k}", "int") for k in range(top_n)]
+    return fixed + tops + [(f"top_contribution_{k}", "float") for k in range(top_n)]
+
+
+def to_frame(batch: PreapprovalBatch) -> pd.DataFrame:
+    """The batch as one frame: its snapshot rows plus each row's decision (see `from_frame`)."""
+    out = batch.frame.reset_index(drop=True).copy()
+    values = {
+        "decision": batch.decision, "limit_cny": batch.limit_cny, "binding": batch.binding,
+        "pd": batch.pd, "grade": batch.grade, "explained": batch.explained,
+    }  # fmt: skip
+    for k in range(batch.model.top_n):
+        values[f"top_{k}"] = batch.top[:, k]
+        values[f"top_contribution_{k}"] = batch.top_contribution[:, k]
+    return out.assign(**values)
+
+
+def from_frame(model: PreapprovalModel, frame: pd.DataFrame) -> PreapprovalBatch:
+    """The batch `to_frame` wrote (e.g. scored on a Spark executor), as the same model decided it."""
+    n, top_n = len(frame), model.top_n
+    added = [name for name, _ in batch_columns(top_n)]
+    return PreapprovalBatch(
+        model=model,
+        frame=frame.drop(columns=added).reset_index(drop=True),
+        uscc=frame["uscc"].astype(str).tolist(),
+        as_of=_dates(frame["as_of"]),
+        matrix=model.classifier_.matrix(frame),
+        decision=frame["decision"].to_numpy(dtype=object),
+        limit_cny=frame["limit_cny"].to_numpy(dtype=np.float64),
+        binding=frame["binding"].to_numpy(dtype=object),
+        pd=frame["pd"].to_numpy(dtype=np.float64, na_value=np.nan),
+        grade=frame["grade"].to_numpy(dtype=object),
+        top=frame[[f"top_{k}" for k in range(top_n)]].to_numpy(dtype=np.int64).reshape(n, top_n),
+        top_contribution=frame[[f"top_contribution_{k}" for k in range(top_n)]]
+        .to_numpy(dtype=np.float64)
+        .reshape(n, top_n),
+        explained=frame["explained"].to_numpy(dtype=bool),
+    )
+
+
 def preapprove_batch(model: PreapprovalModel, frame: pd.DataFrame) -> PreapprovalBatch:
     """Decide every snapshot row (`uscc`, `as_of` and features); explain those that may pass."""
     n = len(frame)
