@@ -511,6 +511,7 @@ def test_offers_commands_run_export_and_rescore_after_a_correction(
     counts = counts_of(done.output)
     assert set(counts) == {
         "scored",
+        "carried",
         "created",
         "changed",
         "revoked",

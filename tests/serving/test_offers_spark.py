@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,13 @@ import pytest
 from api_fixtures import ApiStacks
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from catalog import ingest, store
-from serving.db import repo
+from catalog.errors import InvalidInput
+from precredit.cli import app
+from precredit.settings import get_settings
+from serving.db import make_engine, repo, session_factory, sqlite_url
 from serving.db.models import Offer
 from serving.decision.model_store import ModelHolder
 from serving.offer.run import OfferOptions, OfferRun, OfferSources, run_offers
@@ -115,3 +121,30 @@ def test_spark_offers_equal_single_machine_offers(
     again = spark_run(sessions, holder, spark_session, files, now=T0 + dt.timedelta(hours=1))
     assert (again.counts.scored, again.counts.carried) == (0, duck.counts.scored)
     assert (again.counts.created, again.counts.changed, again.counts.revoked) == (0, 0, 0)
+
+
+def test_the_offers_command_runs_on_spark_from_the_store(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spark_session: Any
+) -> None:
+    shutil.copy(home / "platform.duckdb", tmp_path / "platform.duckdb")
+    monkeypatch.setenv("PRECREDIT_HOME", str(tmp_path))
+    monkeypatch.setenv("PRECREDIT_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    monkeypatch.delenv("PRECREDIT_STORE_PATH", raising=False)
+    monkeypatch.delenv("PRECREDIT_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        added = runner.invoke(
+            app, ["banks", "add", "Bank A", "--id", "bank_a", "--no-require-consent"]
+        )
+        done = runner.invoke(app, ["offers", "run", "--tenant", "bank_a", "--engine", "spark"])
+        wrong = runner.invoke(app, ["offers", "run", "--tenant", "bank_a", "--from", "x"])
+    finally:
+        get_settings.cache_clear()
+    assert added.exit_code == 0, added.output
+    assert done.exit_code == 0, done.output
+    counts = dict(re.findall(r"^\s+(\w+)\s+(\d+)$", done.output, re.MULTILINE))
+    sessions = session_factory(make_engine(sqlite_url(tmp_path / "service.db")))
+    assert int(counts["created"]) == len(active(sessions, "bank_a"))
+    assert int(counts["scored"]) > 0
+    assert isinstance(wrong.exception, InvalidInput)
