@@ -9,9 +9,11 @@ single answer bit for bit. Most of a city's entities are declines, so rows are d
 2. a row whose PD is above the policy's refer limit even with its raw score moved by
    `RAW_MARGIN` either way (the calibrator is monotone; plain prediction and the sum of SHAP
    contributions differ by ~1e-13) is a PD decline;
-3. every other row is explained in full (`explain_rows`).
+3. a row whose limit is below the product's minimum even at the lowest PD within that margin
+   (the largest limit it can have) is a `min_limit` decline (`certain_declines`);
+4. every other row is explained in full (`explain_rows`).
 
-Rows of steps 1-2 are explained in full only when asked (`PreapprovalBatch.explain`), e.g. to
+Rows of steps 1-3 are explained in full only when asked (`PreapprovalBatch.explain`), e.g. to
 tell a bank why its offer was revoked.
 """
 
@@ -38,6 +40,7 @@ if TYPE_CHECKING:  # the model calls this module: no import back at run time
 
 FloatArray = NDArray[np.float64]
 ObjectArray = NDArray[np.object_]
+MIN_LIMIT = "min_limit"  # the binding of a limit below the product's minimum
 OFFERABLE = ("approve", "refer")  # a decline has limit 0: nothing to offer
 RAW_MARGIN = 1e-6  # log-odds; far above the ~1e-13 between predict and summed contributions
 
@@ -235,19 +238,36 @@ def preapprove_batch(model: PreapprovalModel, frame: pd.DataFrame) -> Preapprova
         explained=np.zeros(n, dtype=bool),
     )
     passing = np.flatnonzero(gate == "")
-    declined = certain_pd_declines(model, batch.matrix[passing])
-    batch.binding[passing[declined]] = "pd:decline"
+    binding = certain_declines(model, frame.iloc[passing], batch.matrix[passing])
+    declined = binding != ""
+    batch.binding[passing[declined]] = binding[declined]
     batch.explain(passing[~declined])
     return batch
 
 
-def certain_pd_declines(model: PreapprovalModel, matrix: FloatArray) -> NDArray[np.bool_]:
-    """Rows whose PD exceeds the refer limit for any raw score within `RAW_MARGIN` of theirs."""
+def certain_declines(
+    model: PreapprovalModel, frame: pd.DataFrame, matrix: FloatArray
+) -> ObjectArray:
+    """Per row (passing every gate), the binding rule of a decline certain without TreeSHAP, else "".
+
+    The exact PD lies between the calibrated raw score moved by `RAW_MARGIN` either way (`low`,
+    `high`; the calibrator is monotone). `pd:decline` when even `low` is above the refer limit;
+    `min_limit` when even at `low` (the largest limit: multipliers never rise with PD) the limit
+    is below the product's minimum and `high` cannot reach the PD rule, which would bind first.
+    """
     if not len(matrix):
-        return np.zeros(0, dtype=bool)
+        return np.zeros(0, dtype=object)
     raw = model.raw_score(matrix)
-    low = np.minimum(model.calibrator_(raw - RAW_MARGIN), model.calibrator_(raw + RAW_MARGIN))
-    return np.asarray(low > model.policy_.decision.refer_max_pd)
+    ends = model.calibrator_(raw - RAW_MARGIN), model.calibrator_(raw + RAW_MARGIN)
+    low, high = np.minimum(*ends), np.maximum(*ends)
+    refer_max = model.policy_.decision.refer_max_pd
+    out = np.where(low > refer_max, "pd:decline", "").astype(object)
+    maybe = np.flatnonzero((out == "") & (high <= refer_max))
+    if len(maybe):
+        at_low = decide(model.policy_, frame.iloc[maybe], low[maybe], model.spec.names)
+        small = np.asarray(at_low.binding) == MIN_LIMIT
+        out[maybe[small]] = MIN_LIMIT
+    return out
 
 
 def first_failed_gate(
