@@ -477,7 +477,7 @@ def test_the_docs_describe_every_export_column() -> None:
 
 def counts_of(output: str) -> dict[str, int]:
     """The counts an `offers` command printed."""
-    pattern = r"^\s*(scored|created|changed|revoked|expired|unchanged|events)\s+(\d+)$"
+    pattern = r"^\s*(scored|carried|created|changed|revoked|expired|unchanged|events)\s+(\d+)$"
     return {name: int(n) for name, n in re.findall(pattern, output, re.MULTILINE)}
 
 
