@@ -5,14 +5,19 @@ model) for the whole run:
 
 1. expires the tenant's active offers whose `valid_until` has passed;
 2. scores the snapshot in batches of `batch_rows` (TreeSHAP only where needed:
-   `models.batch.preapprove_batch`);
+   `models.batch.preapprove_batch`), carrying over the entities unchanged since the last run
+   (`serving.offer.incremental`; `OfferOptions.full` scores them all);
 3. compares every entity with its active offer, `write_rows` entities per transaction: a new
    approvable entity gets an offer (`offer.created`); a changed decision, limit or grade
    supersedes the old offer with a new one (`offer.changed`); a decline revokes it, the
    binding rule as reason (`offer.revoked`); anything else leaves the offer untouched;
 4. revokes active offers of entities no longer in the snapshot, or of a product the model no
    longer offers;
-5. exports the active offers (Parquet, CSV, JSON Lines; `serving.offer.export`).
+5. stores the run's state (`serving.db.offer_state`) and exports the active offers (Parquet,
+   CSV, JSON Lines; `serving.offer.export`).
+
+`apply_steps` does 3-5 for any source of scored batches: the snapshot here, Spark's decided
+rows in `serving.offer.spark`.
 
 `rescore` does 1 and 3 (and 4 for its codes) after those codes' snapshot rows were refreshed.
 Only approve and refer decisions become offers: a decline has limit 0, so there is nothing to
