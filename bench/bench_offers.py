@@ -1,7 +1,7 @@
 """Benchmark batch offers ("Speed"): offers with top-5 reasons for every entity of a store.
 
     python bench/bench_offers.py --store PATH [--home DIR] [--entities N] [--no-events]
-                                 [--database-url URL] [--second-run]
+                                 [--database-url URL] [--second-run] [--spark]
 
 The store needs its feature snapshot (`precredit features snapshot --store PATH --as-of
 2025-12-31`). Without `--home`, builds a demo home with a registered platform model in a
@@ -13,7 +13,11 @@ outbox event per offer for a registered webhook endpoint), export Parquet, CSV a
 The service database is a fresh SQLite file unless `--database-url` names another (then the
 tenant `bench_<time>` is added to it). `--second-run` repeats the run (nothing changed: every
 offer unchanged). `foreign_cpu_seconds` is the CPU other processes used during a run (the
-machine is shared: compare runs only when it is small). Prints one JSON object.
+machine is shared: compare runs only when it is small). A second run is incremental: it
+carries over every entity (nothing changed). `--spark` then makes the same offers for another
+fresh tenant on Spark (`run_offers_spark`: features from the store's Parquet export, decisions
+in `mapInPandas`; `--entities` does not apply), twice, and reports the Parquet export, the
+session start and both runs apart. Prints one JSON object.
 
 Target (issue 6): 300,000 entities in <= 300 s. `seconds_per_300k_entities` scales the run
 linearly (a 300,000-entity store's snapshot holds a few entities fewer: duplicate codes count
@@ -43,6 +47,7 @@ from serving.db import make_engine, repo, session_factory, sqlite_url, upgrade
 from serving.db import webhooks as outbox
 from serving.decision.model_store import ModelHolder
 from serving.offer.run import OfferOptions, OfferRun, OfferSources, run_offers
+from serving.offer.spark import SparkInputs
 
 TARGET_SECONDS = 300.0
 TARGET_ENTITIES = 300_000
@@ -107,7 +112,10 @@ def _timed_run(
     run = run_offers(OfferSources(sessions, models, con), tenant, OfferOptions(out_dir=out))
     seconds = time.perf_counter() - started
     foreign = _busy_cpu_seconds() - busy - (_own_cpu_seconds() - own)
-    return _summary(run, seconds) | {"foreign_cpu_seconds": round(max(foreign, 0.0), 1)}
+    return _summary(run, seconds) | {
+        "carried": run.counts.carried,
+        "foreign_cpu_seconds": round(max(foreign, 0.0), 1),
+    }
 
 
 def _summary(run: OfferRun, seconds: float) -> dict[str, Any]:
@@ -124,6 +132,45 @@ def _summary(run: OfferRun, seconds: float) -> dict[str, Any]:
     }
 
 
+def _export(store_path: Path, scratch: Path) -> tuple[Path, dt.date, float]:
+    """The store's platform tables as Parquet (before the store is attached), its snapshot day."""
+    from catalog import ingest
+
+    started = time.perf_counter()
+    with duckdb.connect(str(store_path), read_only=True) as con:
+        ingest.export_dir(con, scratch / "files", "parquet")
+        day = snapshot.as_of(con)
+    return scratch / "files", day, round(time.perf_counter() - started, 1)
+
+
+def _spark_runs(inputs: Any, sessions: Any, models: ModelHolder, scratch: Path) -> dict[str, Any]:
+    """The same offers on Spark for a fresh tenant, twice; the session start apart."""
+    from features import spark
+    from serving.offer.spark import SparkSources, run_offers_spark
+
+    tenant = f"spark_{dt.datetime.now(dt.UTC):%H%M%S}"
+    with sessions.begin() as session:
+        repo.create_tenant(session, tenant, "Bench bank on Spark")
+    runs, started = [], time.perf_counter()
+    with spark.running() as session:
+        session_start = round(time.perf_counter() - started, 1)
+        for _ in range(2):
+            busy, own, started = _busy_cpu_seconds(), _own_cpu_seconds(), time.perf_counter()
+            sources = SparkSources(sessions, models, session)
+            options = OfferOptions(out_dir=scratch / "spark-exports")
+            run = run_offers_spark(sources, tenant, inputs, options)
+            seconds = time.perf_counter() - started
+            foreign = _busy_cpu_seconds() - busy - (_own_cpu_seconds() - own)
+            runs.append(
+                _summary(run, seconds)
+                | {
+                    "carried": run.counts.carried,
+                    "foreign_cpu_seconds": round(max(foreign, 0.0), 1),
+                }
+            )
+    return {"session_start_seconds": session_start, "first_run": runs[0], "second_run": runs[1]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, required=True, help="store with its snapshot")
@@ -132,6 +179,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="service database (default: fresh SQLite)")
     parser.add_argument("--no-events", action="store_true", help="no webhook endpoint")
     parser.add_argument("--second-run", action="store_true", help="run again, nothing changed")
+    parser.add_argument("--spark", action="store_true", help="the same offers on Spark too")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="precredit-bench-offers-"))
     try:
@@ -140,11 +188,17 @@ def main() -> None:
         models = ModelHolder(settings.mlflow_uri, settings.artifact_root, scratch / "models")
         served = models.get("platform")
         sessions, tenant = _service(args.database_url, scratch, not args.no_events)
+        if args.spark:
+            files, day, exported = _export(args.store, scratch)
         con = _snapshot(args.store, args.entities)
         runs = [
             _timed_run(sessions, models, con, tenant, scratch / "exports")
             for _ in range(2 if args.second_run else 1)
         ]
+        sparked = None
+        if args.spark:
+            sparked = _spark_runs(SparkInputs(files, day), sessions, models, scratch)
+            sparked["parquet_export_seconds"] = exported
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     first = runs[0]
@@ -167,6 +221,7 @@ def main() -> None:
                 else args.database_url.split(":")[0],
                 **first,
                 "second_run": runs[1] if len(runs) > 1 else None,
+                "spark": sparked,
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "target": {"entities": TARGET_ENTITIES, "seconds": TARGET_SECONDS},
                 "seconds_per_300k_entities": per_target,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import duckdb
 import pandas as pd
 
 from catalog import uscc
+from catalog.errors import InvalidInput
 from catalog.store import Connection, scalar
 from features.compute import EXTRACT, SAFE_CODE, PointReader, compute, sql
 from features.definitions import REGISTRY
@@ -20,6 +22,20 @@ def _codes(con: Connection, codes: Sequence[str] | None) -> list[str]:
     if codes is not None:
         return sorted({uscc.normalize(c) for c in codes})
     return [r[0] for r in con.execute("SELECT DISTINCT uscc FROM entities ORDER BY 1").fetchall()]
+
+
+def as_of(con: Connection) -> dt.date:
+    """The day the store's feature snapshot was computed as of (its latest, if several)."""
+    try:
+        day = scalar(con, f"SELECT max(CAST(as_of AS DATE)) FROM {TABLE}")
+    except duckdb.CatalogException:
+        day = None
+    if not isinstance(day, dt.date):
+        raise InvalidInput(
+            "the store has no feature snapshot: run `precredit features snapshot --as-of D` "
+            "or give --as-of"
+        )
+    return day
 
 
 def _frame(

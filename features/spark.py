@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
@@ -29,7 +30,7 @@ from features.registry import Registry
 from features.spark_sql import compile_spark
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 PYSPARK_MODULES = r"pyspark\."  # its pandas-3 notices; we convert only doubles, text and dates
@@ -90,6 +91,7 @@ def session(cores: int = 2, memory: str = "4g") -> SparkSession:
     """A local Spark session (`local[cores]`) bound to 127.0.0.1; reuses a running one."""
     builder = _session_class().builder
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers import precredit's packages
     scratch = Path(tempfile.gettempdir()) / "precredit-spark"  # Spark adds unique subfolders
     for key, value in _conf(cores, memory, scratch).items():
         builder = builder.config(key, value)
@@ -130,6 +132,19 @@ def _stage_pairs(spark: SparkSession, as_of: dt.date, codes: Sequence[str] | Non
     spark.createDataFrame(rows, schema=PAIRS_SCHEMA).createOrReplaceTempView("pairs")
 
 
+def query(
+    spark: SparkSession,
+    directory: Path,
+    as_of: dt.date,
+    codes: Sequence[str] | None = None,
+    registry: Registry = REGISTRY,
+) -> DataFrame:
+    """The point-in-time query over `directory` as a Spark DataFrame (pair_id, uscc, as_of, ...)."""
+    register_platform(spark, directory, registry)
+    _stage_pairs(spark, as_of, codes)
+    return spark.sql(compile_spark(registry))
+
+
 def compute(
     spark: SparkSession,
     directory: Path,
@@ -138,10 +153,8 @@ def compute(
     registry: Registry = REGISTRY,
 ) -> pd.DataFrame:
     """Features of every entity in `directory` (or of `codes`) as of one day, like DuckDB's."""
-    register_platform(spark, directory, registry)
-    _stage_pairs(spark, as_of, codes)
-    query = spark.sql(compile_spark(registry))
+    frame = query(spark, directory, as_of, codes, registry)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", module=PYSPARK_MODULES)
-        frame = query.toPandas()
-    return finish(frame, registry)
+        out = frame.toPandas()
+    return finish(out, registry)

@@ -9,9 +9,11 @@ single answer bit for bit. Most of a city's entities are declines, so rows are d
 2. a row whose PD is above the policy's refer limit even with its raw score moved by
    `RAW_MARGIN` either way (the calibrator is monotone; plain prediction and the sum of SHAP
    contributions differ by ~1e-13) is a PD decline;
-3. every other row is explained in full (`explain_rows`).
+3. a row whose limit is below the product's minimum even at the lowest PD within that margin
+   (the largest limit it can have) is a `min_limit` decline (`certain_declines`);
+4. every other row is explained in full (`explain_rows`).
 
-Rows of steps 1-2 are explained in full only when asked (`PreapprovalBatch.explain`), e.g. to
+Rows of steps 1-3 are explained in full only when asked (`PreapprovalBatch.explain`), e.g. to
 tell a bank why its offer was revoked.
 """
 
@@ -38,6 +40,7 @@ if TYPE_CHECKING:  # the model calls this module: no import back at run time
 
 FloatArray = NDArray[np.float64]
 ObjectArray = NDArray[np.object_]
+MIN_LIMIT = "min_limit"  # the binding of a limit below the product's minimum
 OFFERABLE = ("approve", "refer")  # a decline has limit 0: nothing to offer
 RAW_MARGIN = 1e-6  # log-odds; far above the ~1e-13 between predict and summed contributions
 
@@ -166,6 +169,55 @@ class PreapprovalBatch:
         return input_hash(self.uscc[i], self.product, self.as_of[i], self.matrix[i])
 
 
+SCORED_COLUMNS = ("decision", "limit_cny", "binding", "pd", "grade", "explained")
+
+
+def batch_columns(top_n: int) -> list[tuple[str, str]]:
+    """The columns `to_frame` adds to the snapshot's, with their kind (str, float, int, bool)."""
+    kinds = {"decision": "str", "limit_cny": "float", "binding": "str", "pd": "float"}
+    fixed = [(name, kinds.get(name, "str")) for name in SCORED_COLUMNS[:5]] + [
+        ("explained", "bool")
+    ]
+    tops = [(f"top_{k}", "int") for k in range(top_n)]
+    return fixed + tops + [(f"top_contribution_{k}", "float") for k in range(top_n)]
+
+
+def to_frame(batch: PreapprovalBatch) -> pd.DataFrame:
+    """The batch as one frame: its snapshot rows plus each row's decision (see `from_frame`)."""
+    out = batch.frame.reset_index(drop=True).copy()
+    values = {
+        "decision": batch.decision, "limit_cny": batch.limit_cny, "binding": batch.binding,
+        "pd": batch.pd, "grade": batch.grade, "explained": batch.explained,
+    }  # fmt: skip
+    for k in range(batch.model.top_n):
+        values[f"top_{k}"] = batch.top[:, k]
+        values[f"top_contribution_{k}"] = batch.top_contribution[:, k]
+    return out.assign(**values)
+
+
+def from_frame(model: PreapprovalModel, frame: pd.DataFrame) -> PreapprovalBatch:
+    """The batch `to_frame` wrote (e.g. scored on a Spark executor), as the same model decided it."""
+    n, top_n = len(frame), model.top_n
+    added = [name for name, _ in batch_columns(top_n)]
+    return PreapprovalBatch(
+        model=model,
+        frame=frame.drop(columns=added).reset_index(drop=True),
+        uscc=frame["uscc"].astype(str).tolist(),
+        as_of=_dates(frame["as_of"]),
+        matrix=model.classifier_.matrix(frame),
+        decision=frame["decision"].to_numpy(dtype=object),
+        limit_cny=frame["limit_cny"].to_numpy(dtype=np.float64),
+        binding=frame["binding"].to_numpy(dtype=object),
+        pd=frame["pd"].to_numpy(dtype=np.float64, na_value=np.nan),
+        grade=frame["grade"].to_numpy(dtype=object),
+        top=frame[[f"top_{k}" for k in range(top_n)]].to_numpy(dtype=np.int64).reshape(n, top_n),
+        top_contribution=frame[[f"top_contribution_{k}" for k in range(top_n)]]
+        .to_numpy(dtype=np.float64)
+        .reshape(n, top_n),
+        explained=frame["explained"].to_numpy(dtype=bool),
+    )
+
+
 def preapprove_batch(model: PreapprovalModel, frame: pd.DataFrame) -> PreapprovalBatch:
     """Decide every snapshot row (`uscc`, `as_of` and features); explain those that may pass."""
     n = len(frame)
@@ -186,19 +238,36 @@ def preapprove_batch(model: PreapprovalModel, frame: pd.DataFrame) -> Preapprova
         explained=np.zeros(n, dtype=bool),
     )
     passing = np.flatnonzero(gate == "")
-    declined = certain_pd_declines(model, batch.matrix[passing])
-    batch.binding[passing[declined]] = "pd:decline"
+    binding = certain_declines(model, frame.iloc[passing], batch.matrix[passing])
+    declined = binding != ""
+    batch.binding[passing[declined]] = binding[declined]
     batch.explain(passing[~declined])
     return batch
 
 
-def certain_pd_declines(model: PreapprovalModel, matrix: FloatArray) -> NDArray[np.bool_]:
-    """Rows whose PD exceeds the refer limit for any raw score within `RAW_MARGIN` of theirs."""
+def certain_declines(
+    model: PreapprovalModel, frame: pd.DataFrame, matrix: FloatArray
+) -> ObjectArray:
+    """Per row (passing every gate), the binding rule of a decline certain without TreeSHAP, else "".
+
+    The exact PD lies between the calibrated raw score moved by `RAW_MARGIN` either way (`low`,
+    `high`; the calibrator is monotone). `pd:decline` when even `low` is above the refer limit;
+    `min_limit` when even at `low` (the largest limit: multipliers never rise with PD) the limit
+    is below the product's minimum and `high` cannot reach the PD rule, which would bind first.
+    """
     if not len(matrix):
-        return np.zeros(0, dtype=bool)
+        return np.zeros(0, dtype=object)
     raw = model.raw_score(matrix)
-    low = np.minimum(model.calibrator_(raw - RAW_MARGIN), model.calibrator_(raw + RAW_MARGIN))
-    return np.asarray(low > model.policy_.decision.refer_max_pd)
+    ends = model.calibrator_(raw - RAW_MARGIN), model.calibrator_(raw + RAW_MARGIN)
+    low, high = np.minimum(*ends), np.maximum(*ends)
+    refer_max = model.policy_.decision.refer_max_pd
+    out = np.where(low > refer_max, "pd:decline", "").astype(object)
+    maybe = np.flatnonzero((out == "") & (high <= refer_max))
+    if len(maybe):
+        at_low = decide(model.policy_, frame.iloc[maybe], low[maybe], model.spec.names)
+        small = np.asarray(at_low.binding) == MIN_LIMIT
+        out[maybe[small]] = MIN_LIMIT
+    return out
 
 
 def first_failed_gate(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -145,6 +146,20 @@ def input_hash(uscc: str, product: str, as_of: dt.date | str, inputs: NDArray[np
     day = as_of if isinstance(as_of, str) else as_of.isoformat()
     head = SEPARATOR.join(part.encode() for part in (uscc, product, day)) + SEPARATOR
     return hashlib.sha256(head + canonical_inputs(inputs).tobytes()).hexdigest()
+
+
+def inputs_digests(codes: Sequence[str], product: str, matrix: NDArray[np.float64]) -> list[bytes]:
+    """Per row, SHA-256 of code, product and the model's inputs: `input_hash` without the date.
+
+    What an incremental offers run compares: the same inputs on a later snapshot date give the
+    same decision, so an entity is re-scored only when its inputs (or the model) change.
+    """
+    values = canonical_inputs(matrix)
+    suffix = SEPARATOR + product.encode() + SEPARATOR
+    return [
+        hashlib.sha256(code.encode() + suffix + row.tobytes()).digest()
+        for code, row in zip(codes, values, strict=True)
+    ]
 
 
 EXAMPLE: dict[str, JsonValue] = {

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from precredit.cli.features import Engine, EngineOpt, FromOpt, _date
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from serving.decision.model_store import ModelHolder
-    from serving.offer.run import OfferRun
+    from serving.offer.run import OfferOptions, OfferRun
     from serving.webhooks import DeliveryReport
 
 
@@ -20,7 +22,7 @@ offers_app = typer.Typer(help="Batch pre-approval offers and their exports.", no
 webhooks_app = typer.Typer(help="Webhook endpoints and signed offer events.", no_args_is_help=True)
 
 Tenant = Annotated[str, typer.Option("--tenant", help="Tenant (bank) id")]
-COUNTS = ("scored", "created", "changed", "revoked", "expired", "unchanged", "events")
+COUNTS = ("scored", "carried", "created", "changed", "revoked", "expired", "unchanged", "events")
 
 
 def _sessions() -> sessionmaker[Session]:
@@ -63,21 +65,76 @@ def run(
     valid_days: Annotated[
         int | None, typer.Option(min=1, help="Days an offer stays valid [the offer run's: 30]")
     ] = None,
+    engine: EngineOpt = Engine.duckdb,
+    source: FromOpt = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Spark: features as of YYYY-MM-DD [the snapshot's]"),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-score every entity, even those unchanged")
+    ] = False,
 ) -> None:
-    """Score every entity of the snapshot for a bank; write its offers, events and exports."""
+    """Score every entity for a bank; write its offers, events and exports.
+
+    DuckDB (default): the store's feature snapshot. Spark: features computed on Spark from
+    Parquet platform files (`--from`, default: the store exported to a temporary directory).
+    """
+    from catalog.errors import InvalidInput
+    from precredit.settings import get_settings
+    from serving.offer.run import DEFAULT_VALID_DAYS, OfferOptions
+
+    if engine is Engine.duckdb and (source is not None or as_of is not None):
+        raise InvalidInput("--from and --as-of choose Spark's inputs: give --engine spark")
+    settings = get_settings()
+    options = OfferOptions(
+        out_dir=out or settings.home / "offers" / tenant,
+        valid_days=valid_days or DEFAULT_VALID_DAYS,
+        full=full,
+    )
+    if engine is Engine.spark:
+        result = _run_spark(tenant, options, source, as_of)
+    else:
+        result = _run_duckdb(tenant, options)
+    _echo_run(result)
+
+
+def _run_duckdb(tenant: str, options: OfferOptions) -> OfferRun:
     from catalog import store
     from precredit.settings import get_settings
-    from serving.offer.run import DEFAULT_VALID_DAYS, OfferOptions, OfferSources, run_offers
+    from serving.offer.run import OfferSources, run_offers
 
-    settings = get_settings()
-    sessions = _sessions()
-    with store.connect(settings.store, read_only=True) as con:
-        options = OfferOptions(
-            out_dir=out or settings.home / "offers" / tenant,
-            valid_days=valid_days or DEFAULT_VALID_DAYS,
-        )
-        result = run_offers(OfferSources(sessions, _models(), con), tenant, options)
-    _echo_run(result)
+    with store.connect(get_settings().store, read_only=True) as con:
+        return run_offers(OfferSources(_sessions(), _models(), con), tenant, options)
+
+
+def _run_spark(
+    tenant: str, options: OfferOptions, source: Path | None, as_of: str | None
+) -> OfferRun:
+    import tempfile
+
+    from catalog import ingest, store
+    from features import snapshot, spark
+    from features.platform_files import parquet_tables
+    from precredit.settings import get_settings
+    from serving.offer.spark import SparkInputs, SparkSources, run_offers_spark
+
+    sessions, models = _sessions(), _models()
+    with tempfile.TemporaryDirectory(prefix="precredit-platform-") as scratch:
+        if source is None or as_of is None:
+            with store.connect(get_settings().store, read_only=True) as con:
+                day = _date(as_of) if as_of else snapshot.as_of(con)
+                if source is None:
+                    source = Path(scratch)
+                    ingest.export_dir(con, source, "parquet")
+        else:
+            day = _date(as_of)
+        parquet_tables(source)  # refuse a bad directory before starting Spark
+        with spark.running() as session:
+            inputs = SparkInputs(source, day)
+            return run_offers_spark(
+                SparkSources(sessions, models, session), tenant, inputs, options
+            )
 
 
 @offers_app.command("rescore")

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Double,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -329,6 +330,20 @@ class Offer(Base):
     revoke_reason: Mapped[str | None] = mapped_column(String(64))
     policy_version: Mapped[str | None] = mapped_column(String(64))
     policy_fingerprint: Mapped[str | None] = mapped_column(String(64))
+
+
+class OfferState(Base):
+    """A tenant's last complete offers run: its scorer and every entity's input digest (Parquet)."""
+
+    __tablename__ = "offer_states"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(32))
+    policy_fingerprint: Mapped[str] = mapped_column(String(64))
+    entities: Mapped[int]
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    written_at: Mapped[dt.datetime]
 
 
 class WebhookEndpoint(Base):

@@ -8,6 +8,7 @@ serialises the offer writers of one tenant (on SQLite the write lock already doe
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -130,7 +131,7 @@ def active_codes(engine: Engine, tenant_id: str) -> list[tuple[str, str]]:
     query = select(Offer.uscc, Offer.product).where(
         Offer.tenant_id == tenant_id, Offer.status == "active"
     )
-    with _reader(engine) as connection:
+    with reader(engine) as connection:
         return [(row.uscc, row.product) for row in connection.execute(query)]
 
 
@@ -184,6 +185,20 @@ def tenants_with_offers(session: Session) -> list[str]:
     return list(session.scalars(select(Offer.tenant_id).distinct().order_by(Offer.tenant_id)))
 
 
+def active_ids_sha256(engine: Engine, tenant_id: str) -> str:
+    """SHA-256 of the ids of the tenant's active offers in export order (what an export holds)."""
+    query = (
+        select(OFFERS.c.id)
+        .where(OFFERS.c.tenant_id == tenant_id, OFFERS.c.status == "active")
+        .order_by(OFFERS.c.uscc, OFFERS.c.product)
+    )
+    digest = hashlib.sha256()
+    with reader(engine) as connection:
+        for (offer_id,) in connection.execute(query):
+            digest.update(offer_id.encode() + b"\n")
+    return digest.hexdigest()
+
+
 def stream_active(engine: Engine, tenant_id: str) -> Iterator[Sequence[RowMapping]]:
     """The tenant's active offers by code, in chunks, from one consistent read."""
     query = (
@@ -191,12 +206,12 @@ def stream_active(engine: Engine, tenant_id: str) -> Iterator[Sequence[RowMappin
         .where(OFFERS.c.tenant_id == tenant_id, OFFERS.c.status == "active")
         .order_by(OFFERS.c.uscc, OFFERS.c.product)
     )
-    with _reader(engine) as connection:
+    with reader(engine) as connection:
         streamed = connection.execution_options(stream_results=True, yield_per=READ_CHUNK_ROWS)
         yield from streamed.execute(query).mappings().partitions()
 
 
-def _reader(engine: Engine) -> Connection:
+def reader(engine: Engine) -> Connection:
     """A connection for one long read that never takes SQLite's write lock.
 
     On SQLite, autocommit: a lone SELECT reads one snapshot without `BEGIN IMMEDIATE` (see

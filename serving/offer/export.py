@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -81,20 +82,56 @@ def offer_document(row: Mapping[Any, Any], reasons: list[dict[str, Any]]) -> dic
 def export_offers(
     engine: Engine, tenant_id: str, out_dir: Path, now: dt.datetime
 ) -> dict[str, Path]:
-    """Write the tenant's active offers in every format plus a manifest; the paths by format."""
+    """Write the tenant's active offers in every format plus a manifest; the paths by format.
+
+    An offer's terms never change under its id, so the same active offer ids make the same
+    files: when the latest export in `out_dir` was made from exactly these ids (its manifest's
+    `offer_ids_sha256`), its files are copied instead of written again.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"offers-{tenant_id}-{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
     paths = {kind: out_dir / f"{stem}.{kind}" for kind in FORMATS}
     parts = {kind: path.with_name(path.name + ".part") for kind, path in paths.items()}
-    with _Writers(parts) as writers:
-        for chunk in offer_rows.stream_active(engine, tenant_id):
-            writers.write(chunk)
+    ids = offer_rows.active_ids_sha256(engine, tenant_id)
+    previous = _previous(out_dir, tenant_id, ids)
+    if previous is not None:
+        rows = _copy(previous, parts)
+    else:
+        with _Writers(parts) as writers:
+            for chunk in offer_rows.stream_active(engine, tenant_id):
+                writers.write(chunk)
+        rows = writers.rows
     for kind, path in paths.items():
         os.replace(parts[kind], path)
-    manifest = _manifest(tenant_id, now, writers.rows, paths)
+    manifest = _manifest(tenant_id, now, rows, paths) | {"offer_ids_sha256": ids}
     paths["manifest"] = out_dir / f"{stem}.manifest.json"
     paths["manifest"].write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return paths
+
+
+def _previous(out_dir: Path, tenant_id: str, ids: str) -> tuple[int, dict[str, Path]] | None:
+    """The latest export of the tenant in `out_dir` if it holds exactly the offers `ids`."""
+    manifests = sorted(out_dir.glob(f"offers-{tenant_id}-*.manifest.json"))
+    if not manifests:
+        return None
+    try:
+        manifest = json.loads(manifests[-1].read_text(encoding="utf-8"))
+        files = {kind: out_dir / manifest["files"][kind]["name"] for kind in FORMATS}
+        same = manifest.get("offer_ids_sha256") == ids
+        same = same and manifest.get("schema_version") == SCHEMA_VERSION
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # an unreadable manifest: write afresh
+    if not same or not all(path.is_file() for path in files.values()):
+        return None
+    return int(manifest["rows"]), files
+
+
+def _copy(previous: tuple[int, dict[str, Path]], parts: Mapping[str, Path]) -> int:
+    """Copy the files of an export with the same offers under the new names; its row count."""
+    rows, files = previous
+    for kind, part in parts.items():
+        shutil.copyfile(files[kind], part)
+    return rows
 
 
 class _Writers:

@@ -5,14 +5,19 @@ model) for the whole run:
 
 1. expires the tenant's active offers whose `valid_until` has passed;
 2. scores the snapshot in batches of `batch_rows` (TreeSHAP only where needed:
-   `models.batch.preapprove_batch`);
+   `models.batch.preapprove_batch`), carrying over the entities unchanged since the last run
+   (`serving.offer.incremental`; `OfferOptions.full` scores them all);
 3. compares every entity with its active offer, `write_rows` entities per transaction: a new
    approvable entity gets an offer (`offer.created`); a changed decision, limit or grade
    supersedes the old offer with a new one (`offer.changed`); a decline revokes it, the
    binding rule as reason (`offer.revoked`); anything else leaves the offer untouched;
 4. revokes active offers of entities no longer in the snapshot, or of a product the model no
    longer offers;
-5. exports the active offers (Parquet, CSV, JSON Lines; `serving.offer.export`).
+5. stores the run's state (`serving.db.offer_state`) and exports the active offers (Parquet,
+   CSV, JSON Lines; `serving.offer.export`).
+
+`apply_steps` does 3-5 for any source of scored batches: the snapshot here, Spark's decided
+rows in `serving.offer.spark`.
 
 `rescore` does 1 and 3 (and 4 for its codes) after those codes' snapshot rows were refreshed.
 Only approve and refer decisions become offers: a decline has limit 0, so there is nothing to
@@ -25,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -40,16 +45,19 @@ from catalog import store, uscc
 from catalog.errors import NotFound
 from features import snapshot
 from models.batch import PreapprovalBatch, preapprove_batch
+from models.decision import inputs_digests
 from models.policy import fingerprint_of
-from serving.db import consents, repo
+from serving.db import consents, offer_state, repo
 from serving.db import offers as offer_rows
 from serving.db import policies as bank_policies
 from serving.db.models import new_id, utcnow
+from serving.db.offer_state import Entry, Scorer
 from serving.decision.consent import PURPOSE
 from serving.decision.model_store import ModelHolder, ServedModel
 from serving.decision.policies import default_product, with_policy
 from serving.offer import events as offer_events
 from serving.offer.export import export_offers
+from serving.offer.incremental import LastRun, Step, in_consent, score_frame
 
 DEFAULT_VALID_DAYS = 30
 BATCH_ROWS = 50_000
@@ -72,6 +80,7 @@ class OfferCounts:
     expired: int = 0
     events: int = 0
     flagged_codes: int = 0  # offers to codes failing GB 32100 (kept, flagged in the export)
+    carried: int = 0  # entities not re-scored: inputs, model and policy as last scored
 
     def add(self, other: OfferCounts) -> None:
         """Add another count in place."""
@@ -136,21 +145,36 @@ class OfferOptions:
     now: dt.datetime | None = None  # default: the current time
     batch_rows: int = BATCH_ROWS  # snapshot rows scored at once
     write_rows: int = WRITE_ROWS  # entities per transaction
+    full: bool = False  # score every entity, even those unchanged since they were last scored
 
 
 @dataclass(frozen=True)
-class _Context:
+class RunContext:
+    """One run's tenant, model, summary and what it may score."""
+
     sessions: sessionmaker[Session]
     served: ServedModel
     run: OfferRun
     write_rows: int
+    scorer: Scorer
     consented: set[str] | None = None  # codes a consent lets the model score (None: all)
 
     def in_consent(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The rows a valid consent covering the model's data scope allows scoring."""
-        if self.consented is None:
-            return frame
-        return frame[frame["uscc"].astype(str).isin(self.consented)]
+        return in_consent(frame, self.consented)
+
+    def last_run(self, full: bool) -> LastRun | None:
+        """What earlier runs of this model and policy scored (None: score everything)."""
+        if full:
+            return None
+        engine, product = _engine(self.sessions), self.run.product
+        offered = frozenset(
+            code
+            for code, kind in offer_rows.active_codes(engine, self.run.tenant_id)
+            if kind == product
+        )
+        state = offer_state.load(engine, self.run.tenant_id, self.scorer)
+        return LastRun(product, state, offered)
 
 
 @dataclass
@@ -165,31 +189,49 @@ class _Plan:
 def run_offers(
     sources: OfferSources, tenant_id: str, options: OfferOptions = OfferOptions()
 ) -> OfferRun:
-    """Offers for every entity of the snapshot for one tenant; exports when `out_dir` is given."""
+    """Offers for every entity of the snapshot for one tenant; exports when `out_dir` is given.
+
+    Entities unchanged since they were last scored are carried over unless `options.full`
+    (`serving.offer.incremental`).
+    """
     started = time.perf_counter()
-    ctx = _start(sources, tenant_id, options)
-    sessions = sources.sessions
-    seen: set[str] = set()
+    ctx = start(sources.sessions, sources.models, tenant_id, options)
+    last = ctx.last_run(options.full)
+    steps = (
+        score_frame(ctx.served.model, whole, ctx.consented, last)
+        for whole in snapshot_frames(sources.con, options.batch_rows)
+    )
+    return apply_steps(ctx, steps, options.out_dir, started)
+
+
+def apply_steps(
+    ctx: RunContext, steps: Iterable[Step], out_dir: Path | None, started: float
+) -> OfferRun:
+    """Write the offers of every step, revoke what is gone, export; the run's summary."""
+    state: dict[str, Entry] = {}
     in_snapshot: set[str] = set()
-    for whole in snapshot_frames(sources.con, options.batch_rows):
-        in_snapshot.update(whole["uscc"].astype(str))
-        frame = ctx.in_consent(whole)
-        if not len(frame):
-            continue
-        batch = preapprove_batch(ctx.served.model, frame)
-        seen.update(batch.uscc)
-        ctx.run.counts.add(_apply(ctx, batch))
-    product = ctx.run.product
+    for step in steps:
+        in_snapshot.update(step.codes)
+        state.update(step.carried.entries)
+        carried = len(step.carried.codes)
+        ctx.run.counts.add(OfferCounts(carried=carried, unchanged=step.carried.offers))
+        if step.batch is not None:
+            state.update(_entries(step.batch))
+            ctx.run.counts.add(_apply(ctx, step.batch))
+    seen = state.keys()
+    tenant_id, product = ctx.run.tenant_id, ctx.run.product
     stale = [
         code
-        for code, kind in offer_rows.active_codes(_engine(sessions), tenant_id)
+        for code, kind in offer_rows.active_codes(_engine(ctx.sessions), tenant_id)
         if kind != product or code not in seen
     ]
     ctx.run.counts.add(
         _revoke_stale(ctx, stale, lambda o: _absent_reason(o, product, seen, in_snapshot))
     )
-    if options.out_dir is not None:
-        ctx.run.exports = export_offers(_engine(sessions), tenant_id, options.out_dir, ctx.run.now)
+    with ctx.sessions.begin() as session:  # the run is complete: the next one starts from here
+        offer_state.save(session, tenant_id, ctx.scorer, state, ctx.run.now)
+    if out_dir is not None:
+        ctx.run.exports = export_offers(_engine(ctx.sessions), tenant_id, out_dir, ctx.run.now)
     ctx.run.seconds = time.perf_counter() - started
     return ctx.run
 
@@ -202,7 +244,7 @@ def rescore(
 ) -> OfferRun:
     """Re-score `codes` (their snapshot rows refreshed) and revoke what no longer holds."""
     started = time.perf_counter()
-    ctx = _start(sources, tenant_id, options)
+    ctx = start(sources.sessions, sources.models, tenant_id, options)
     wanted = sorted({uscc.normalize(code) for code in codes})
     whole = snapshot.read(sources.con, wanted)
     frame = ctx.in_consent(whole)
@@ -224,12 +266,14 @@ def snapshot_frames(con: store.Connection, batch_rows: int) -> Iterator[pd.DataF
         yield record_batch.to_pandas()
 
 
-def _start(sources: OfferSources, tenant_id: str, options: OfferOptions) -> _Context:
+def start(
+    sessions: sessionmaker[Session], models: ModelHolder, tenant_id: str, options: OfferOptions
+) -> RunContext:
     """Check the tenant, pick its model, expire what ran out."""
     if options.valid_days < 1:
         raise ValueError("valid_days must be at least 1")
     moment = options.now or utcnow()
-    with sources.sessions.begin() as session:
+    with sessions.begin() as session:
         if repo.get_tenant(session, tenant_id) is None:
             raise NotFound(f"tenant {tenant_id!r} does not exist")
         offer_rows.lock_tenant(session, tenant_id)
@@ -237,7 +281,7 @@ def _start(sources: OfferSources, tenant_id: str, options: OfferOptions) -> _Con
         bank = bank_policies.latest(session, tenant_id)
         tenant = repo.get_tenant(session, tenant_id)
         required = tenant is not None and tenant.require_consent
-    served = sources.models.get(tenant_id)
+    served = models.get(tenant_id)
     product = default_product(bank, served.model.policy_.product)
     if product in bank:  # the bank's own default product policy
         served = with_policy(served, bank[product].policy)
@@ -254,14 +298,15 @@ def _start(sources: OfferSources, tenant_id: str, options: OfferOptions) -> _Con
     )
     consented = None
     if required:  # only entities whose consent covers the model's data (serving.decision.consent)
-        with _engine(sources.sessions).connect() as connection:
+        with _engine(sessions).connect() as connection:
             consented = consents.codes_covered(
                 connection, tenant_id, PURPOSE, consents.today(), served.data_scope
             )
-    return _Context(sources.sessions, served, run, options.write_rows, consented)
+    scorer = Scorer(served.name, served.version, run.policy_fingerprint)
+    return RunContext(sessions, served, run, options.write_rows, scorer, consented)
 
 
-def _apply(ctx: _Context, batch: PreapprovalBatch) -> OfferCounts:
+def _apply(ctx: RunContext, batch: PreapprovalBatch) -> OfferCounts:
     """Write one scored batch, `write_rows` entities per transaction."""
     offerable = batch.offerable()
     flagged = sum(not uscc.is_valid(batch.uscc[i]) for i in np.flatnonzero(offerable))
@@ -272,7 +317,7 @@ def _apply(ctx: _Context, batch: PreapprovalBatch) -> OfferCounts:
     return counts
 
 
-def _apply_chunk(ctx: _Context, batch: PreapprovalBatch, rows: range) -> OfferCounts:
+def _apply_chunk(ctx: RunContext, batch: PreapprovalBatch, rows: range) -> OfferCounts:
     """Compare with the active offers, write the changes and their events in one transaction."""
     with ctx.sessions.begin() as session:
         offer_rows.lock_tenant(session, ctx.run.tenant_id)
@@ -289,6 +334,12 @@ def _apply_chunk(ctx: _Context, batch: PreapprovalBatch, rows: range) -> OfferCo
         unchanged=plan.unchanged,
         events=events,
     )
+
+
+def _entries(batch: PreapprovalBatch) -> dict[str, Entry]:
+    """The state a batch's scoring leaves: per code, the input digest and whether it offers."""
+    digests = inputs_digests(batch.uscc, batch.product, batch.matrix)
+    return dict(zip(batch.uscc, zip(digests, batch.offerable().tolist(), strict=True), strict=True))
 
 
 def _plan(batch: PreapprovalBatch, rows: range, active: dict[str, offer_rows.ActiveOffer]) -> _Plan:
@@ -313,7 +364,7 @@ def _plan(batch: PreapprovalBatch, rows: range, active: dict[str, offer_rows.Act
     return plan
 
 
-def _write(session: Session, ctx: _Context, batch: PreapprovalBatch, plan: _Plan) -> int:
+def _write(session: Session, ctx: RunContext, batch: PreapprovalBatch, plan: _Plan) -> int:
     """End replaced and revoked offers, insert the new ones and the events; how many events."""
     now = ctx.run.now
     batch.explain([i for i, _ in plan.revoke])  # the exact binding rule and answer
@@ -335,7 +386,7 @@ def _write(session: Session, ctx: _Context, batch: PreapprovalBatch, plan: _Plan
 
 
 def _offer_row(
-    ctx: _Context, batch: PreapprovalBatch, i: int, old: offer_rows.ActiveOffer | None
+    ctx: RunContext, batch: PreapprovalBatch, i: int, old: offer_rows.ActiveOffer | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A complete new offer row, and its reasons."""
     reasons, code = [r.model_dump() for r in batch.reasons(i)], batch.uscc[i]
@@ -368,7 +419,7 @@ def _offer_row(
 
 
 def _revoke_stale(
-    ctx: _Context, codes: Sequence[str], reason_of: Callable[[offer_rows.ActiveOffer], str | None]
+    ctx: RunContext, codes: Sequence[str], reason_of: Callable[[offer_rows.ActiveOffer], str | None]
 ) -> OfferCounts:
     """Revoke the active offers of `codes` that `reason_of` gives a reason for."""
     counts = OfferCounts()
@@ -390,7 +441,7 @@ def _revoke_stale(
 
 
 def _absent_reason(
-    offer: offer_rows.ActiveOffer, product: str, seen: set[str], in_snapshot: set[str]
+    offer: offer_rows.ActiveOffer, product: str, seen: Collection[str], in_snapshot: set[str]
 ) -> str | None:
     if offer.product != product:
         return PRODUCT_WITHDRAWN

@@ -32,7 +32,7 @@ def test_the_batch_answers_every_row_as_the_single_path_does(
     batch = preapprove_batch(model, rows)
     shortcut = [s.binding for s, done in zip(singles, batch.explained, strict=True) if not done]
     assert shortcut  # some rows were declined without TreeSHAP...
-    assert {b.split(":")[0] for b in shortcut} <= {"gate", "pd"}  # ...by a gate or the PD
+    assert {b.split(":")[0] for b in shortcut} <= {"gate", "pd", "min_limit"}  # gate, PD, limit
     assert list(batch.decision) == [s.decision for s in singles]
     assert list(batch.binding) == [s.binding for s in singles]
     batch.explain(range(len(rows)))

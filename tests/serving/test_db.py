@@ -23,7 +23,8 @@ from serving.db.prepared import Prepared
 
 TABLES = {"tenants", "api_keys", "decisions", "outcomes", "idempotency_keys", "jobs", "offers",
           "webhook_endpoints", "outbox_events", "webhook_deliveries", "financing_requests",
-          "financing_answers", "watchlist", "warning_notices", "disputes", "dispute_events"}  # fmt: skip
+          "financing_answers", "watchlist", "warning_notices", "disputes", "dispute_events",
+          "offer_states"}  # fmt: skip
 
 
 def decision_fields(tenant_id: str, **overrides: object) -> repo.DecisionFields:
@@ -71,7 +72,7 @@ def test_migrations_are_idempotent_and_create_every_table(
     assert current_revision(db_url, schema=db_schema) is None
     upgrade(db_url, schema=db_schema)
     upgrade(db_url, schema=db_schema)
-    assert current_revision(db_url, schema=db_schema) == head_revision() == "0011"
+    assert current_revision(db_url, schema=db_schema) == head_revision() == "0012"
     engine = make_engine(db_url, schema=db_schema)
     try:
         assert set(inspect(engine).get_table_names()) >= TABLES
@@ -392,6 +393,7 @@ def test_every_migration_applies_to_a_database_holding_rows(
             "0009",
             "0010",
             "0011",
+            "0012",
         ):
             upgrade(db_url, schema=db_schema, revision=revision)
         assert current_revision(db_url, schema=db_schema) == head_revision()

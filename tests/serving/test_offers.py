@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -29,12 +30,14 @@ from typer.testing import CliRunner
 from catalog import store
 from catalog.errors import NotFound
 from features import snapshot
+from models.decision import input_hash, inputs_digests
 from precredit.cli import app
 from precredit.settings import get_settings
-from serving.db import make_engine, repo, session_factory, sqlite_url
+from serving.db import make_engine, offer_state, repo, session_factory, sqlite_url
 from serving.db import webhooks as outbox
 from serving.db.bulk import insert_rows
 from serving.db.models import Offer, OutboxEvent
+from serving.db.offer_state import Scorer
 from serving.db.offers import OFFERS
 from serving.decision.model_store import ModelHolder
 from serving.offer.export import COLUMNS, EXPORT_SCHEMA
@@ -474,7 +477,7 @@ def test_the_docs_describe_every_export_column() -> None:
 
 def counts_of(output: str) -> dict[str, int]:
     """The counts an `offers` command printed."""
-    pattern = r"^\s*(scored|created|changed|revoked|expired|unchanged|events)\s+(\d+)$"
+    pattern = r"^\s*(scored|carried|created|changed|revoked|expired|unchanged|events)\s+(\d+)$"
     return {name: int(n) for name, n in re.findall(pattern, output, re.MULTILINE)}
 
 
@@ -508,6 +511,7 @@ def test_offers_commands_run_export_and_rescore_after_a_correction(
     counts = counts_of(done.output)
     assert set(counts) == {
         "scored",
+        "carried",
         "created",
         "changed",
         "revoked",
@@ -524,3 +528,130 @@ def test_offers_commands_run_export_and_rescore_after_a_correction(
     assert rescored.exit_code == 0, rescored.output
     assert (counts_of(rescored.output)["scored"], counts_of(rescored.output)["revoked"]) == (1, 1)
     assert [o.revoke_reason for o in offers(sessions, "bank_a", "revoked")] == ["gate:court_debtor"]
+
+
+# --- incremental runs: only changed entities are re-scored ---------------------------------
+
+TERMS = ("uscc", "decision", "limit_cny", "pd", "grade", "binding", "reasons_json", "input_hash")
+
+
+def active_terms(sessions: sessionmaker[Session], tenant: str) -> list[tuple[object, ...]]:
+    """The tenant's active offers' terms (no ids), by code."""
+    return [tuple(getattr(o, t) for t in TERMS) for o in offers(sessions, tenant, "active")]
+
+
+def exported(path: Path) -> list[dict[str, object]]:
+    """An export's rows (Parquet), without the offer ids and times (another run's)."""
+    mine = ("offer_id", "created_at", "valid_until")
+    return [
+        {k: v for k, v in row.items() if k not in mine} for row in pq.read_table(path).to_pylist()
+    ]
+
+
+def test_an_unchanged_rerun_scores_nothing_and_keeps_every_offer(
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+    tmp_path: Path,
+) -> None:
+    subscribe(sessions, "bank_a")
+    first = full_run(sessions, holder, platform, out_dir=tmp_path / "first")
+    before = {(o.id, o.input_hash) for o in offers(sessions, "bank_a")}
+    later = T0 + dt.timedelta(days=2)
+    again = full_run(sessions, holder, platform, now=later, out_dir=tmp_path / "again")
+    assert (again.counts.scored, again.counts.carried) == (0, first.counts.scored)
+    assert again.counts.unchanged == first.counts.created
+    assert (again.counts.created, again.counts.revoked, again.counts.events) == (0, 0, 0)
+    assert {(o.id, o.input_hash) for o in offers(sessions, "bank_a")} == before
+    assert pq.read_table(again.exports["parquet"]) == pq.read_table(first.exports["parquet"])
+    for kind in ("parquet", "csv", "jsonl"):  # the same offers: the same bytes
+        assert again.exports[kind].read_bytes() == first.exports[kind].read_bytes()
+    sums = [json.loads(r.exports["manifest"].read_text()) for r in (first, again)]
+    assert sums[0]["offer_ids_sha256"] == sums[1]["offer_ids_sha256"]
+    assert sums[0]["files"]["csv"]["sha256"] == sums[1]["files"]["csv"]["sha256"]
+    again.exports["jsonl"].unlink()  # a previous export missing a file is not copied
+    third = full_run(sessions, holder, platform, now=later, out_dir=tmp_path / "again")
+    assert third.exports["jsonl"].read_bytes() == first.exports["jsonl"].read_bytes()
+
+
+def test_a_changed_entity_alone_is_rescored_and_the_result_equals_a_full_run(
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+    tmp_path: Path,
+) -> None:
+    subscribe(sessions, "bank_a")
+    first = full_run(sessions, holder, platform)
+    code = approved_code(sessions)
+    add_court_listing(platform, code)  # its records change: a court listing in force
+    assert snapshot.refresh(platform, [code]) == 1
+    later = T0 + dt.timedelta(hours=3)
+    step = full_run(sessions, holder, platform, now=later, out_dir=tmp_path / "step")
+    assert (step.counts.scored, step.counts.carried) == (1, first.counts.scored - 1)
+    assert (step.counts.revoked, step.counts.created, step.counts.events) == (1, 0, 1)
+    [revoked] = offers(sessions, "bank_a", "revoked")
+    assert (revoked.uscc, revoked.revoke_reason) == (code, "gate:court_debtor")
+    # a full run of the same tenant finds nothing to change: same offers, same ids, same export
+    full = full_run(sessions, holder, platform, now=later, full=True, out_dir=tmp_path / "full")
+    assert (full.counts.scored, full.counts.carried) == (first.counts.scored, 0)
+    assert (full.counts.created, full.counts.changed, full.counts.revoked) == (0, 0, 0)
+    assert pq.read_table(full.exports["parquet"]) == pq.read_table(step.exports["parquet"])
+    # and another bank's first, full run on the changed platform offers the same terms
+    other = full_run(sessions, holder, platform, "bank_b", now=later, out_dir=tmp_path / "b")
+    assert active_terms(sessions, "bank_b") == active_terms(sessions, "bank_a")
+    b_rows, a_rows = exported(other.exports["parquet"]), exported(step.exports["parquet"])
+    assert b_rows == a_rows
+
+
+def test_a_new_snapshot_date_with_the_same_inputs_rescores_nothing(
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+) -> None:
+    first = full_run(sessions, holder, platform)
+    platform.execute(f"UPDATE {snapshot.TABLE} SET as_of = as_of + INTERVAL 1 DAY")
+    again = full_run(sessions, holder, platform, now=T0 + dt.timedelta(days=1))
+    assert (again.counts.scored, again.counts.carried) == (0, first.counts.scored)
+
+
+def test_state_of_another_model_version_or_policy_never_matches(
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+) -> None:
+    run = full_run(sessions, holder, platform)
+    engine = sessions.kw["bind"]
+    scorer = Scorer(run.model_name, run.model_version, run.policy_fingerprint)
+    state = offer_state.load(engine, "bank_a", scorer)
+    assert len(state) == run.counts.scored
+    assert sum(offerable for _, offerable in state.values()) == run.counts.created
+    for other in (
+        Scorer(run.model_name, "2", run.policy_fingerprint),
+        Scorer(run.model_name, run.model_version, "0" * 64),
+        Scorer("precredit-bank_a", run.model_version, run.policy_fingerprint),
+    ):
+        assert offer_state.load(engine, "bank_a", other) == {}
+    assert offer_state.load(engine, "bank_b", scorer) == {}
+    with sessions.begin() as session:  # a forgotten state: the next run scores everything
+        offer_state.forget(session, "bank_a")
+    again = full_run(sessions, holder, platform, now=T0 + dt.timedelta(hours=1))
+    assert (again.counts.scored, again.counts.carried, again.counts.created) == (
+        run.counts.scored,
+        0,
+        0,
+    )
+
+
+def test_the_digest_is_the_input_hash_without_the_date() -> None:
+    rows = [[1.0, float("nan"), -0.0], [1.0, float("nan"), 0.0], [1.0, 2.0, 0.0]]
+    matrix = np.asarray(rows)
+    digests = inputs_digests(["A", "A", "A"], "p", matrix)
+    assert digests[0] == digests[1] != digests[2]  # -0.0 and 0.0 are one input
+    assert inputs_digests(["B"], "p", matrix[:1]) != digests[:1]
+    assert inputs_digests(["A"], "q", matrix[:1]) != digests[:1]
+    days = {input_hash("A", "p", dt.date(2025, 12, d), matrix[0]) for d in (30, 31)}
+    assert len(days) == 2  # the audit's hash keeps the date; the digest does not
