@@ -1,0 +1,165 @@
+"""Grow a PD model's trees with `lightgbm.dask` on a Dask cluster (`precredit train --engine dask`).
+
+The job is the single-process one (`models.boosting.BoostingJob`: the same parameters, monotone
+constraints, rounds and out-of-time validation rows); only where the trees grow changes.
+`DaskLGBMClassifier` trains data-parallel: each worker holds a slice of the training rows and
+the workers sum their histograms over LightGBM's own network.
+
+Two differences from `lightgbm.train`, both handled here:
+
+- **Early stopping.** lightgbm.dask has none (an `early_stopping_rounds` hangs the workers, and
+  its `eval_set` scores each worker's slice alone). The cluster grows all `rounds` trees; the
+  best iteration is then chosen here on the whole validation set, by the rule of
+  `lightgbm.early_stopping` (the first minimum of the binary log-loss, stopping after `patience`
+  rounds without a better one), and the model is cut there as in the single-process path.
+- **Determinism.** lightgbm.dask promises nothing across runs: the scheduler decides which
+  worker holds which partition, and each worker's rows shape the bins and the bagging. Here the
+  training rows are cut into one contiguous slice per worker, in row order, and each slice is
+  placed on its worker (workers in address order), so the same rows, seed and number of workers
+  grow the same trees.
+
+The fitted booster is a plain `lightgbm.Booster`: the model, its artifacts and its serving are
+those of the single-process path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import lightgbm as lgb
+import numpy as np
+
+from catalog.errors import PrecreditError
+from models.boosting import BoostingJob
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+# Parameters the Dask interface sets itself: threads follow each worker's, machines its list.
+DASK_OWNED = ("num_threads", "num_machines")
+# The run's network addresses, which lightgbm.dask leaves in the model's parameter section:
+# dropped, so the saved model names no host or port and the same run gives the same bytes.
+ADDRESS_LINES = ("[machines: ", "[local_listen_port: ")
+
+
+class DaskUnavailable(PrecreditError):
+    """The Dask engine cannot run here: the optional `dask` extra is not installed."""
+
+    http_status = 503
+    code = "dask_unavailable"
+
+
+def require_dask() -> None:
+    """Raise `DaskUnavailable` with the install line unless dask and distributed import."""
+    if any(importlib.util.find_spec(name) is None for name in ("dask", "distributed")):
+        raise DaskUnavailable(
+            "the Dask engine needs the optional extra: pip install 'precredit[dask]'"
+        )
+
+
+@contextmanager
+def local_cluster(workers: int, seed: int) -> Iterator[Client]:
+    """A local Dask cluster of `workers` processes, one thread each, loopback only; its client."""
+    require_dask()
+    import dask
+    from distributed import LocalCluster
+
+    from training.dask_client import PartOrderClient
+
+    with (
+        dask.config.set({"distributed.scheduler.work-stealing": False}),  # keep slices in place
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            env={"PYTHONHASHSEED": str(seed), "OMP_NUM_THREADS": "1"},
+        ) as cluster,
+        PartOrderClient(cluster) as client,
+    ):
+        client.wait_for_workers(workers)
+        yield client
+
+
+@dataclass(frozen=True)
+class DaskEngine:
+    """Grow the job's trees on the cluster behind `client` (one data slice per worker)."""
+
+    client: Client
+
+    def boost(self, job: BoostingJob) -> tuple[lgb.Booster, int]:
+        """All `job.rounds` trees on the cluster, then the best iteration on the validation rows."""
+        from lightgbm.dask import DaskLGBMClassifier
+
+        params = {k: v for k, v in job.params.items() if k not in DASK_OWNED}
+        model = DaskLGBMClassifier(client=self.client, n_estimators=job.rounds, **params)
+        X, y, init = self._placed(job)
+        fit: dict[str, Any] = {} if init is None else {"init_score": init}
+        model.fit(
+            X,
+            y,
+            feature_name=list(job.names),
+            categorical_feature=list(job.categorical),
+            **fit,
+        )
+        booster = without_addresses(model.booster_)
+        return booster, best_iteration(booster, job)
+
+    def describe(self) -> dict[str, str | int]:
+        """What MLflow records about the engine."""
+        return {"engine": "dask", "dask_workers": len(self._workers())}
+
+    def _workers(self) -> list[str]:
+        return sorted(self.client.scheduler_info(n_workers=-1)["workers"])
+
+    def _placed(self, job: BoostingJob) -> tuple[Any, Any, Any]:
+        """Dask arrays of the training rows: slice i (in row order) held by worker i."""
+        import dask.array as da
+
+        workers = self._workers()
+        size = math.ceil(len(job.y) / len(workers))
+        columns: list[tuple[np.ndarray | None, tuple[int, ...]]] = [
+            (job.X, (job.X.shape[1],)),
+            (job.y, ()),
+            (job.init, ()),
+        ]
+        arrays: list[Any] = []
+        for values, tail in columns:
+            if values is None:
+                arrays.append(None)
+                continue
+            parts = []
+            for i, worker in enumerate(workers):
+                chunk = values[i * size : (i + 1) * size]
+                if not len(chunk):
+                    continue
+                future = self.client.scatter(chunk, workers=[worker], direct=True)
+                parts.append(da.from_delayed(future, shape=(len(chunk), *tail), dtype=chunk.dtype))
+            arrays.append(da.concatenate(parts))
+        return arrays[0], arrays[1], arrays[2]
+
+
+def without_addresses(booster: lgb.Booster) -> lgb.Booster:
+    """The same trees, without the cluster's addresses in the parameter section."""
+    lines = booster.model_to_string().split("\n")
+    return lgb.Booster(model_str="\n".join(x for x in lines if not x.startswith(ADDRESS_LINES)))
+
+
+def best_iteration(booster: lgb.Booster, job: BoostingJob) -> int:
+    """The iteration `lightgbm.early_stopping(job.patience)` would keep, on the validation rows."""
+    raw = np.zeros(len(job.y_valid)) if job.init_valid is None else job.init_valid.copy()
+    best, best_at = math.inf, 0
+    for i in range(booster.current_iteration()):
+        raw += booster.predict(job.X_valid, raw_score=True, start_iteration=i, num_iteration=1)
+        loss = float(np.mean(np.logaddexp(0.0, raw) - job.y_valid * raw))  # binary log-loss
+        if loss < best:
+            best, best_at = loss, i + 1
+        elif i + 1 - best_at >= job.patience:
+            break
+    return best_at
