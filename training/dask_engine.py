@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ def local_cluster(workers: int, seed: int) -> Iterator[Client]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # the scheduler's HTTP routes: loopback, any port
             env={"PYTHONHASHSEED": str(seed), "OMP_NUM_THREADS": "1"},
         ) as cluster,
         PartOrderClient(cluster) as client,
@@ -101,13 +102,11 @@ class DaskEngine:
         model = DaskLGBMClassifier(client=self.client, n_estimators=job.rounds, **params)
         X, y, init = self._placed(job)
         fit: dict[str, Any] = {} if init is None else {"init_score": init}
-        model.fit(
-            X,
-            y,
-            feature_name=list(job.names),
-            categorical_feature=list(job.categorical),
-            **fit,
-        )
+        with warnings.catch_warnings():  # the sklearn wrapper's n_jobs: each worker's one thread
+            warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored", UserWarning)
+            model.fit(
+                X, y, feature_name=list(job.names), categorical_feature=list(job.categorical), **fit
+            )
         booster = without_addresses(model.booster_)
         return booster, best_iteration(booster, job)
 
