@@ -24,7 +24,6 @@ those of the single-process path.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import warnings
 from collections.abc import Iterator
@@ -57,10 +56,14 @@ class DaskUnavailable(PrecreditError):
 
 def require_dask() -> None:
     """Raise `DaskUnavailable` with the install line unless dask and distributed import."""
-    if any(importlib.util.find_spec(name) is None for name in ("dask", "distributed")):
+    try:
+        import dask.array  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError as error:
         raise DaskUnavailable(
-            "the Dask engine needs the optional extra: pip install 'precredit[dask]'"
-        )
+            f"the Dask engine needs the optional extra 'dask' ({error.name} is missing): "
+            "pip install 'precredit[dask]'"
+        ) from error
 
 
 @contextmanager

@@ -113,7 +113,7 @@ def train(
         Engine,
         typer.Option(
             help="local: LightGBM in this process; dask: lightgbm.dask on a local Dask cluster "
-            "(the 'dask' extra; docs/scale.md)"
+            "(the 'dask' extra; docs/dask.md)"
         ),
     ] = Engine.local,
     workers: Annotated[
@@ -121,6 +121,10 @@ def train(
     ] = 2,
 ) -> None:
     """Train the PD model on the platform store (tracked, registered, gated) or on any table."""
+    if engine is Engine.dask:  # before the heavy imports: a missing extra is said at once
+        from training.dask_engine import require_dask
+
+        require_dask()
     from precredit.settings import get_settings
     from training.pipeline import PipelineConfig, run
 

@@ -55,7 +55,7 @@ def test_the_dask_model_answers_a_single_pre_approval(dask_api: LiveApi, tmp_pat
     assert champion is not None
     assert answer["model"] == answer["model"] | {
         "name": "precredit-platform",
-        "version": champion.version,
+        "version": str(champion.version),
     }
     native = tracking.load_native(client, champion.run_id, tmp_path / "native")
     assert answer["model"]["fingerprint"] == native.fingerprint()
