@@ -17,6 +17,7 @@ import pytest
 
 from models.boosting import Boosting, BoostingJob, LocalEngine
 from models.pd_model import DEFAULT_PARAMS
+from training import metrics
 from training.dask_engine import DaskEngine, best_iteration, local_cluster
 from training.gate import monotonicity_violations
 from training.train import TrainConfig, TrainResult, train
@@ -116,3 +117,23 @@ def test_the_best_iteration_follows_lightgbm_early_stopping() -> None:
         num_boost_round=job.rounds,
     )
     assert best_iteration(grown, with_base) == from_base
+
+
+def test_on_dask_the_trees_boost_from_a_base_models_scores(dask_client: Any) -> None:
+    """`--label outcomes` with few own defaults boosts from the platform model: `init_score`."""
+    job = _job()
+    base = np.where(job.X[:, 0] > 0, 0.5, -0.5)
+    base_valid = np.where(job.X_valid[:, 0] > 0, 0.5, -0.5)
+    boosted = replace(job, init=base, init_valid=base_valid)
+    engine = DaskEngine(dask_client)
+    plain, plain_best = engine.boost(job)
+    grown, best = engine.boost(boosted)
+    assert 0 < best < job.rounds
+    assert 0 < plain_best < job.rounds
+    own = grown.predict(job.X_valid, raw_score=True, num_iteration=best)
+    alone = plain.predict(job.X_valid, raw_score=True, num_iteration=plain_best)
+    assert not np.allclose(own, alone)  # the trees learnt the correction to the base, not y
+    local, local_best = LocalEngine().boost(boosted)
+    on_one = local.predict(job.X_valid, raw_score=True, num_iteration=local_best)
+    auc = metrics.auc(job.y_valid, own + base_valid)
+    assert abs(auc - metrics.auc(job.y_valid, on_one + base_valid)) < 0.02
