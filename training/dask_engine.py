@@ -24,7 +24,10 @@ those of the single-process path.
 
 from __future__ import annotations
 
+import logging
 import math
+import os
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,7 +91,36 @@ def local_cluster(workers: int, seed: int) -> Iterator[Client]:
         PartOrderClient(cluster) as client,
     ):
         client.wait_for_workers(workers)
+        client.run(_worker_output_to_stderr)
+        client.run(quiet_lightgbm)
+        quiet_lightgbm()
         yield client
+
+
+class _KnownNotices(logging.Filter):
+    """Drops the notice that the sklearn wrapper's `n_jobs` gives way to each worker's threads."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Parameter n_jobs will be ignored" not in record.getMessage()
+
+
+def quiet_lightgbm() -> None:
+    """LightGBM's Python-side messages to the `lightgbm` logger, warnings and up, not stdout."""
+    logger = logging.getLogger("lightgbm")
+    logger.setLevel(logging.WARNING)
+    if not any(isinstance(f, _KnownNotices) for f in logger.filters):
+        logger.addFilter(_KnownNotices())
+    lgb.register_logger(logger)
+
+
+def _worker_output_to_stderr() -> None:
+    """A worker's standard output goes to standard error, so the command's stdout is its answer.
+
+    LightGBM's network start-up prints a dozen lines per worker whatever `verbosity` says (its
+    log callback is per thread, and a worker trains outside the thread that loaded it).
+    """
+    sys.stdout.flush()
+    os.dup2(2, 1)
 
 
 @dataclass(frozen=True)

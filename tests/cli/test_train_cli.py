@@ -177,6 +177,7 @@ def test_train_engine_dask_registers_a_model_grown_on_the_cluster(
     args = ["train", "--engine", "dask", "--workers", "2", "--no-promote"]
     result = runner.invoke(app, [*args, "--metrics-json", str(out)])
     assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"metrics written to {out}"  # no LightGBM network chatter
     report = json.loads(out.read_text(encoding="utf-8"))
     assert (report["tenant"], report["promoted"]) == ("platform", False)
     assert 0.5 < report["auc"] <= 1.0
