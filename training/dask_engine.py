@@ -135,13 +135,14 @@ class DaskEngine:
 
         params = {k: v for k, v in job.params.items() if k not in DASK_OWNED}
         model = DaskLGBMClassifier(client=self.client, n_estimators=job.rounds, **params)
-        X, y, init = self._placed(job)
+        (X, y, init), held = self._placed(job)  # `held`: the slices stay on their workers
         fit: dict[str, Any] = {} if init is None else {"init_score": init}
         with warnings.catch_warnings():  # the sklearn wrapper's n_jobs: each worker's one thread
             warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored", UserWarning)
             model.fit(
                 X, y, feature_name=list(job.names), categorical_feature=list(job.categorical), **fit
             )
+        del held  # fitted: the workers may drop the slices
         booster = without_addresses(model.booster_)
         return booster, best_iteration(booster, job)
 
@@ -152,8 +153,13 @@ class DaskEngine:
     def _workers(self) -> list[str]:
         return sorted(self.client.scheduler_info(n_workers=-1)["workers"])
 
-    def _placed(self, job: BoostingJob) -> tuple[Any, Any, Any]:
-        """Dask arrays of the training rows: slice i (in row order) held by worker i."""
+    def _placed(self, job: BoostingJob) -> tuple[tuple[Any, Any, Any], list[Any]]:
+        """Dask arrays of the training rows, slice i (in row order) on worker i; their futures.
+
+        The arrays name the scattered slices only by key: the caller holds the futures until
+        the fit is done, or the scheduler forgets the data. Keys are unique (`hash=False`): a
+        slice equal to one of an earlier fit must not share its key while that one is released.
+        """
         import dask.array as da
 
         workers = self._workers()
@@ -164,6 +170,7 @@ class DaskEngine:
             (job.init, ()),
         ]
         arrays: list[Any] = []
+        held: list[Any] = []
         for values, tail in columns:
             if values is None:
                 arrays.append(None)
@@ -173,10 +180,11 @@ class DaskEngine:
                 chunk = values[i * size : (i + 1) * size]
                 if not len(chunk):
                     continue
-                future = self.client.scatter(chunk, workers=[worker], direct=True)
+                future = self.client.scatter(chunk, workers=[worker], direct=True, hash=False)
+                held.append(future)
                 parts.append(da.from_delayed(future, shape=(len(chunk), *tail), dtype=chunk.dtype))
             arrays.append(da.concatenate(parts))
-        return arrays[0], arrays[1], arrays[2]
+        return (arrays[0], arrays[1], arrays[2]), held
 
 
 def without_addresses(booster: lgb.Booster) -> lgb.Booster:
