@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_features.py --store $(BENCH_STORE) --spark
 	$(PY) bench/bench_evaluation.py --store $(BENCH_STORE)
 	$(PY) bench/bench_train.py --store $(BENCH_STORE)
+	$(PY) bench/bench_train_dask.py --entities 20000
 	$(PY) bench/bench_loop_headroom.py --store $(BENCH_STORE)
 	$(PY) bench/bench_model_shape.py --store $(BENCH_STORE)
 	$(VENV)/bin/precredit features snapshot --store $(BENCH_STORE) --as-of 2025-12-31

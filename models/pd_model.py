@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.exceptions import NotFittedError
 
+from models.boosting import Boosting, BoostingJob
+
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary",
     "learning_rate": 0.05,
@@ -89,37 +91,17 @@ class PDClassifier:
         self,
         spec: FeatureSpec,
         params: dict[str, Any] | None = None,
-        n_estimators: int = 800,
-        early_stopping_rounds: int = 60,
+        boosting: Boosting | None = None,
         seed: int = 42,
     ) -> None:
         self.spec = spec
         self.params = params
-        self.n_estimators = n_estimators
-        self.early_stopping_rounds = early_stopping_rounds
+        self.boosting = boosting
         self.seed = seed
 
     def _params(self) -> dict[str, Any]:
         merged = DEFAULT_PARAMS | (self.params or {})
         return merged | {"seed": self.seed, "monotone_constraints": list(self.spec.monotone)}
-
-    def _dataset(
-        self,
-        X: pd.DataFrame,
-        y: np.ndarray | None = None,
-        reference: lgb.Dataset | None = None,
-        init: np.ndarray | None = None,
-    ) -> lgb.Dataset:
-        return lgb.Dataset(
-            self.matrix(X),
-            label=y,
-            feature_name=list(self.spec.names),
-            categorical_feature=list(self.spec.categorical),
-            reference=reference,
-            init_score=init,
-            free_raw_data=False,
-            params={"verbosity": -1},
-        )
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
         """The model's input matrix: features in spec order, float64 (hot path: numpy only)."""
@@ -137,19 +119,22 @@ class PDClassifier:
 
         `init` is a base model's raw scores on (X, X_valid) to boost from (transfer learning).
         """
+        boosting = self.boosting or Boosting()
         init_train, init_valid = init if init is not None else (None, None)
-        train = self._dataset(X, np.asarray(y, dtype=float), init=init_train)
-        valid = self._dataset(
-            X_valid, np.asarray(y_valid, dtype=float), reference=train, init=init_valid
+        job = BoostingJob(
+            params=self._params(),
+            names=self.spec.names,
+            categorical=self.spec.categorical,
+            rounds=boosting.n_estimators,
+            patience=boosting.early_stopping_rounds,
+            X=self.matrix(X),
+            y=np.asarray(y, dtype=float),
+            X_valid=self.matrix(X_valid),
+            y_valid=np.asarray(y_valid, dtype=float),
+            init=init_train,
+            init_valid=init_valid,
         )
-        self.booster_ = lgb.train(
-            self._params(),
-            train,
-            num_boost_round=self.n_estimators,
-            valid_sets=[valid],
-            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
-        )
-        self.best_iteration_ = int(self.booster_.best_iteration or self.n_estimators)
+        self.booster_, self.best_iteration_ = boosting.engine.boost(job)
         return self
 
     def _booster(self) -> lgb.Booster:

@@ -20,6 +20,7 @@ import pandas as pd
 from catalog.errors import ModelUnavailable
 from models import calibration
 from models.batch import explain_rows
+from models.boosting import Boosting
 from models.decision import Preapproval
 from models.grades import DEFAULT_SCALE, MasterScale
 from models.pd_model import FeatureSpec, PDClassifier
@@ -33,6 +34,7 @@ class ModelConfig:
     params: dict[str, Any] | None = None  # LightGBM parameters over `pd_model.DEFAULT_PARAMS`
     scale: MasterScale = DEFAULT_SCALE
     top_n: int = 5  # reasons per answer
+    boosting: Boosting | None = None  # rounds, early stopping and engine (None: the defaults)
 
 
 FILES = ("model.txt", "calibrator.json", "spec.json", "scale.json", "policy.json", "meta.json")
@@ -86,9 +88,9 @@ class PreapprovalModel:
         so a bank with few defaults of its own learns only its corrections.
         """
         init = (self.base.raw_score(X), self.base.raw_score(X_valid)) if self.base else None
-        self.classifier_ = PDClassifier(self.spec, self.params, seed=self.seed).fit(
-            X, y, X_valid, y_valid, init=init
-        )
+        self.classifier_ = PDClassifier(
+            self.spec, self.params, self.config.boosting, seed=self.seed
+        ).fit(X, y, X_valid, y_valid, init=init)
         raw = self.raw_score(X_valid)
         self.calibrator_, self.calibration_losses_ = calibration.choose(
             raw, np.asarray(y_valid), self.seed

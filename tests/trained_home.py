@@ -16,14 +16,18 @@ from pathlib import Path
 
 from catalog import store
 from features import snapshot
+from models.boosting import Boosting
 from training.gate import GateConfig
 from training.pipeline import PipelineConfig, run
 
 SNAPSHOT_DATE = dt.date(2025, 12, 31)
 
 
-def build_home(source: Path, home: Path) -> Path:
-    """Copy the store, build its snapshot, train and promote the platform model; returns home."""
+def build_home(source: Path, home: Path, boosting: Boosting | None = None) -> Path:
+    """Copy the store, build its snapshot, train and promote the platform model; returns home.
+
+    `boosting` grows the models' trees elsewhere (e.g. on Dask); default: in this process.
+    """
     home.mkdir(parents=True, exist_ok=True)
     path = home / "platform.duckdb"
     shutil.copy(source, path)
@@ -38,6 +42,7 @@ def build_home(source: Path, home: Path) -> Path:
         home / "mlartifacts",
         per_date=1500,
         gate=GateConfig(max_ece=0.1, scorecard_margin=-1.0),
+        boosting=boosting,
     )
     result = run("platform", "platform", config)
     if not result.promoted:

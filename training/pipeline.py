@@ -15,6 +15,7 @@ import pandas as pd
 from catalog import store
 from catalog.errors import InvalidInput
 from features.definitions import REGISTRY
+from models.boosting import Boosting
 from models.policy import ProductPolicy
 from models.preapproval import PreapprovalModel
 from synthetic.truth import attach_truth
@@ -59,6 +60,7 @@ class PipelineConfig:
     requested_by: str | None = None  # the identity that asked for this training (maker-checker)
     gate: GateConfig = field(default_factory=GateConfig)
     end: dt.date | None = None  # last day of platform data a run may use (None: the store's end)
+    boosting: Boosting | None = None  # where the trees grow (None: LightGBM in this process)
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ def run(
     elif label == "platform" and tenant != "platform":
         raise InvalidInput("the cold-start label trains the platform model: use --tenant platform")
     spec = spec_for_scopes(PUBLIC_SCOPES) if scope == "public" else None
-    train_config = TrainConfig(seed=config.seed, spec=spec)
+    train_config = TrainConfig(seed=config.seed, spec=spec, boosting=config.boosting)
     with store.connect(config.store_path, read_only=True) as con:
         frame = build_frame(con, label, tenant, config)
         base = None
@@ -182,8 +184,9 @@ def run(
     defaults, card = int(result.metrics["train_defaults"]), result.metrics["auc_scorecard"]
     rows = GateRows.from_splits(result.splits, defaults, card)
     verdict = evaluate_gate(result.model, champion, rows, config.gate)
-    cutoff = {} if config.end is None else {"data_end": config.end.isoformat()}
-    return register(client, tenant, Challenger(label, frame, result, verdict), config, cutoff)
+    extra: dict[str, Any] = {} if config.end is None else {"data_end": config.end.isoformat()}
+    extra |= (config.boosting or Boosting()).engine.describe()
+    return register(client, tenant, Challenger(label, frame, result, verdict), config, extra)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import pandas as pd
 from catalog.errors import InvalidInput
 from features.definitions import REGISTRY
 from features.registry import Registry
+from models.boosting import Boosting
 from models.pd_model import FeatureSpec
 from models.policy import ProductPolicy
 from models.preapproval import ModelConfig, PreapprovalModel
@@ -35,6 +36,7 @@ class TrainConfig:
     shares: tuple[float, float] = (0.6, 0.2)
     top_n: int = 5
     spec: FeatureSpec | None = None  # the features to use (default: the whole registry)
+    boosting: Boosting | None = None  # where the trees grow (default: LightGBM in this process)
 
 
 @dataclass
@@ -103,7 +105,7 @@ def train(
         spec,
         policy,
         seed=config.seed,
-        config=ModelConfig(params=config.params, top_n=config.top_n),
+        config=ModelConfig(params=config.params, top_n=config.top_n, boosting=config.boosting),
         base=base,
     )
     model.fit(train_, train_["label"].to_numpy(), valid, valid["label"].to_numpy())
@@ -129,9 +131,8 @@ def fit_base(
         )
     cut = dates[min(max(1, round(len(dates) * 0.75)), len(dates) - 1)]  # newest quarter(s): valid
     fit, valid = usable[usable["as_of"] < cut], usable[usable["as_of"] >= cut]
-    model = PreapprovalModel(
-        spec_from_registry(), seed=config.seed, config=ModelConfig(params=config.params)
-    )
+    model_config = ModelConfig(params=config.params, boosting=config.boosting)
+    model = PreapprovalModel(spec_from_registry(), seed=config.seed, config=model_config)
     return model.fit(fit, fit["label"].to_numpy(), valid, valid["label"].to_numpy())
 
 

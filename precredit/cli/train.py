@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from catalog.errors import InvalidInput
 from precredit.cli import table as table_cli
+
+if TYPE_CHECKING:
+    from models.boosting import Boosting
 
 models_app = typer.Typer(
     help="Registered models: promotion (gate, maker-checker) and its history.", no_args_is_help=True
@@ -22,6 +27,13 @@ class Scope(StrEnum):
 
     full = "full"
     public = "public"
+
+
+class Engine(StrEnum):
+    """Where the PD model's trees grow."""
+
+    local = "local"
+    dask = "dask"
 
 
 class Label(StrEnum):
@@ -97,12 +109,28 @@ def train(
             "without tax, social-insurance or utilities features"
         ),
     ] = Scope.full,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="local: LightGBM in this process; dask: lightgbm.dask on a local Dask cluster "
+            "(the 'dask' extra; docs/dask.md)"
+        ),
+    ] = Engine.local,
+    workers: Annotated[
+        int, typer.Option(min=1, help="--engine dask: worker processes, one thread each")
+    ] = 2,
 ) -> None:
     """Train the PD model on the platform store (tracked, registered, gated) or on any table."""
+    if engine is Engine.dask:  # before the heavy imports: a missing extra is said at once
+        from training.dask_engine import require_dask
+
+        require_dask()
     from precredit.settings import get_settings
     from training.pipeline import PipelineConfig, run
 
     if table is not None:
+        if engine is not Engine.local:
+            raise InvalidInput("--engine dask trains on the platform store: not with --table")
         if not target or positive is None:
             raise InvalidInput("--table needs --target and --positive")
         from training.table import Roles, TableSpec  # only this path needs it
@@ -119,10 +147,16 @@ def train(
         return
     tenant = tenant or "platform"
     settings = get_settings()
-    config = PipelineConfig(
-        settings.store, settings.mlflow_uri, settings.artifact_root, seed=seed, auto_promote=promote
-    )
-    result = run(label.value, tenant, config, scope=scope.value)
+    with _boosting(engine, workers, seed) as boosting:
+        config = PipelineConfig(
+            settings.store,
+            settings.mlflow_uri,
+            settings.artifact_root,
+            seed=seed,
+            auto_promote=promote,
+            boosting=boosting,
+        )
+        result = run(label.value, tenant, config, scope=scope.value)
     if result.promotion is not None:  # auto-promoted: recorded like every other promotion
         from precredit.cli.retrain import _sessions
         from serving.db import promotions
@@ -131,6 +165,19 @@ def train(
             promotions.record(session, result.promotion)
             session.commit()
     _write_metrics(result.to_dict(), metrics_json)
+
+
+@contextmanager
+def _boosting(engine: Engine, workers: int, seed: int) -> Iterator[Boosting | None]:
+    """The boosting of this run: None (in this process) or on a local Dask cluster it starts."""
+    if engine is Engine.local:
+        yield None
+        return
+    from models.boosting import Boosting
+    from training.dask_engine import DaskEngine, local_cluster
+
+    with local_cluster(workers, seed) as client:
+        yield Boosting(engine=DaskEngine(client))
 
 
 def _summarise_table(result: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,3 +168,49 @@ def test_train_scope_public_registers_the_public_model_an_operator_promotes(
     wrong = runner.invoke(app, ["train", "--scope", "public", "--label", "outcomes"])
     assert isinstance(wrong.exception, InvalidInput)
     assert "scope public" in wrong.exception.message
+
+
+def test_train_engine_dask_registers_a_model_grown_on_the_cluster(
+    home: Path, trained: tuple[Result, Path]
+) -> None:
+    out = home / "out" / "dask.json"
+    args = ["train", "--engine", "dask", "--workers", "2", "--no-promote"]
+    result = runner.invoke(app, [*args, "--metrics-json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"metrics written to {out}"  # no LightGBM network chatter
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert (report["tenant"], report["promoted"]) == ("platform", False)
+    assert 0.5 < report["auc"] <= 1.0
+    params = MlflowClient(f"sqlite:///{home / 'mlflow.db'}").get_run(report["run_id"]).data.params
+    assert (params["engine"], params["dask_workers"]) == ("dask", "2")
+
+
+def test_train_engine_dask_refuses_a_table(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["train", "--engine", "dask", "--table", "t.csv", "--target", "y", "--positive", "1"]
+    assert guarded(args, monkeypatch) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "precredit: error [invalid_input]: --engine dask trains on the platform store: "
+        "not with --table"
+    ]
+
+
+def test_train_engine_dask_without_the_extra_says_so_in_one_line(home: Path) -> None:
+    """A machine without `precredit[dask]`: `distributed` cannot be imported there."""
+    probe = (
+        "import sys; sys.modules['distributed'] = None; sys.argv = sys.argv[1:]; "
+        "from precredit.cli import main; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "precredit", "train", "--engine", "dask"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 3
+    assert done.stderr.strip().splitlines() == [
+        "precredit: error [dask_unavailable]: the Dask engine needs the optional extra 'dask' "
+        "(distributed is missing): pip install 'precredit[dask]'"
+    ]
