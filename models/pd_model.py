@@ -37,6 +37,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
 # Below this many rows a prediction runs on one thread: waking OpenMP workers costs more than
 # it saves, and idle workers spin between requests, stealing the other API worker's core.
 SINGLE_THREAD_ROWS = 512
+WEIGHT_COLUMN = "sample_weight"  # optional per-row training weight (reject inference)
 
 
 def _threads(rows: int) -> int:
@@ -110,9 +111,11 @@ class PDClassifier:
         reference: lgb.Dataset | None = None,
         init: np.ndarray | None = None,
     ) -> lgb.Dataset:
+        weight = X[WEIGHT_COLUMN].to_numpy(dtype=np.float64) if WEIGHT_COLUMN in X else None
         return lgb.Dataset(
             self.matrix(X),
             label=y,
+            weight=weight,
             feature_name=list(self.spec.names),
             categorical_feature=list(self.spec.categorical),
             reference=reference,
@@ -136,6 +139,7 @@ class PDClassifier:
         """Train on (X, y), early-stopping on the out-of-time validation set.
 
         `init` is a base model's raw scores on (X, X_valid) to boost from (transfer learning).
+        A `sample_weight` column in X or X_valid weights its rows (reject-inferred applicants).
         """
         init_train, init_valid = init if init is not None else (None, None)
         train = self._dataset(X, np.asarray(y, dtype=float), init=init_train)

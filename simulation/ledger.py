@@ -59,6 +59,7 @@ def outcome_body(loans: pd.DataFrame) -> list[dict[str, Any]]:
             "default_flag": bool(row["default_flag"]),
             "max_dpd": int(row["max_dpd"]),
             "observation_date": _iso(row["observation_date"]),
+            "explore": bool(row["explore"]),
         }
         if row["default_flag"]:
             item["default_date"] = _iso(row["default_date"])

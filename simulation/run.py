@@ -48,6 +48,7 @@ from training import tracking
 from training.dataset import store_end
 from training.gate import GateConfig
 from training.pipeline import PipelineConfig, observation_dates, run
+from training.reject_inference import Method
 
 Progress = Callable[[str], None]
 
@@ -70,6 +71,7 @@ class SimulationConfig:
     min_own_defaults: int = 200  # fewer: the bank's model boosts from the platform model
     batch: int = 1_000  # pre-approvals per API call
     per_date: int = 6_000  # cold-start sample per observation date
+    reject_inference: Method = "none"  # declined applicants in retraining
 
     def __post_init__(self) -> None:
         if not self.banks or len({b.bank_id for b in self.banks}) != len(self.banks):
@@ -145,6 +147,7 @@ def settings_for(home: Path, config: SimulationConfig) -> Settings:
         retrain_seed=config.seed,
         retrain_max_ece=config.max_ece,
         retrain_min_own_defaults=config.min_own_defaults,
+        retrain_reject_inference=config.reject_inference,
     )
 
 

@@ -55,10 +55,15 @@ class GateVerdict:
 
     passed: bool
     checks: list[Check] = field(default_factory=list)
+    sample: str = "own_loans"  # which rows it judged on (`training.gate_sample`)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready verdict."""
-        return {"passed": self.passed, "checks": [asdict(c) for c in self.checks]}
+        return {
+            "passed": self.passed,
+            "sample": self.sample,
+            "checks": [asdict(c) for c in self.checks],
+        }
 
     def reasons(self) -> list[str]:
         """One line per failed check."""
@@ -137,6 +142,7 @@ class GateRows:
     y_test: np.ndarray
     train_defaults: int
     scorecard_auc: float | None = None  # the WoE scorecard's AUC on these test rows
+    sample: str = "own_loans"  # which population the test rows are (`training.gate_sample`)
 
     @classmethod
     def from_splits(
@@ -199,4 +205,4 @@ def evaluate_gate(
             float(config.min_defaults),
         ),
     ]
-    return GateVerdict(all(c.passed for c in checks), checks)
+    return GateVerdict(all(c.passed for c in checks), checks, rows.sample)

@@ -32,6 +32,7 @@ class OutcomeFields(TypedDict):
     decision_id: NotRequired[str | None]
     offer_id: NotRequired[str | None]
     financing_request_id: NotRequired[str | None]
+    explore: NotRequired[bool]
 
 
 _OPTIONAL = {
@@ -41,6 +42,7 @@ _OPTIONAL = {
     "decision_id": None,
     "offer_id": None,
     "financing_request_id": None,
+    "explore": False,
 }
 
 
