@@ -33,7 +33,7 @@ from serving.decision.policies import default_product
 from serving.errors import ApiError
 from serving.monitor import references
 from serving.monitor import run as monitoring
-from training import metrics, promotion, tracking
+from training import maturing, metrics, promotion, tracking
 from training.gate import GateConfig
 from training.pipeline import SCORE_REFERENCE, PipelineConfig
 from training.promotion import Approval, Override, PromotionRecord
@@ -59,11 +59,41 @@ def loans_of(session: Session, tenant_id: str, as_of: dt.date) -> pd.DataFrame:
                 r.granted_amount_cny,
                 loan_label(r.default_flag, r.default_date, r.application_date),
                 r.explore,
+                r.default_date if r.default_flag else None,
             )
             for r in rows
         ],
-        columns=[*LOAN_COLUMNS, "explore"],
+        columns=[*LOAN_COLUMNS, "explore", "default_date"],
     )
+
+
+def maturing_of(session: Session, tenant_id: str, as_of: dt.date) -> pd.DataFrame:
+    """The tenant's loans younger than 12 months on `as_of`, as last observed by then.
+
+    LOAN_COLUMNS with `label` 1 when a default was observed, and `months_observed`.
+    """
+    rows = [
+        r for r in repo.maturing_outcomes(session, tenant_id, as_of) if r.observation_date <= as_of
+    ]
+    frame = pd.DataFrame(
+        [
+            (
+                r.loan_id,
+                r.tenant_id,
+                r.uscc,
+                r.application_date,
+                r.granted_amount_cny,
+                int(r.default_flag),
+                r.explore,
+                r.observation_date,
+                r.default_date if r.default_flag else None,
+            )
+            for r in rows
+        ],
+        columns=[*LOAN_COLUMNS, "explore", "observation_date", "default_date"],
+    )
+    observed = maturing.months_between(frame["application_date"], frame["observation_date"])
+    return frame.drop(columns="observation_date").assign(months_observed=observed)
 
 
 def declines_of(session: Session, tenant_id: str, as_of: dt.date) -> pd.DataFrame:
@@ -151,6 +181,7 @@ def _retrain(settings: Settings, sessions: sessionmaker[Session], job: Job) -> d
         assert tenant is not None
         loans, pooled = loans_of(session, tenant.id, as_of), pooled_loans(session, tenant, as_of)
         declines = declines_of(session, tenant.id, as_of)
+        young = maturing_of(session, tenant.id, as_of)
         auto = tenant.promotion_policy == "auto"
         policy = bank_policy(session, tenant.id)
     config = PipelineConfig(
@@ -166,8 +197,16 @@ def _retrain(settings: Settings, sessions: sessionmaker[Session], job: Job) -> d
         requested_by=job.requested_by,
     )
     method = params.get("reject_inference", settings.retrain_reject_inference)
+    labels = params.get("maturing", settings.retrain_maturing)
     job_input = RetrainInput(
-        tenant.id, loans, pooled, job.trigger, config.actor, declines, reject_inference=method
+        tenant.id,
+        loans,
+        pooled,
+        job.trigger,
+        config.actor,
+        declines,
+        reject_inference=method,
+        maturing=young if labels == "censoring" else None,
     )
     outcome = retrain(job_input, config, policy)
     if outcome.promotion is not None:

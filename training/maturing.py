@@ -14,6 +14,8 @@ the gate's out-of-time loans stay on whole 12-month windows.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -21,14 +23,16 @@ import pandas as pd
 from models.pd_model import WEIGHT_COLUMN
 from training.dataset import HORIZON_MONTHS
 
-METHODS = ("none", "censoring")
+Method = Literal["none", "censoring"]
+METHODS: tuple[Method, ...] = ("none", "censoring")
 
 
-def months_between(start: pd.Series, end: pd.Series) -> npt.NDArray[np.int64]:
-    """Whole months from `start` to `end` (a month counts once its day of month is reached)."""
+def months_between(start: pd.Series, end: pd.Series) -> npt.NDArray[np.float64]:
+    """Whole months from `start` to `end` (a month counts once its day of month is reached);
+    NaN where `end` is missing."""
     a, b = pd.to_datetime(start), pd.to_datetime(end)
     months = (b.dt.year - a.dt.year) * 12 + (b.dt.month - a.dt.month)
-    return np.asarray(months - (b.dt.day < a.dt.day), dtype=np.int64)
+    return np.asarray(months - (b.dt.day < a.dt.day), dtype=np.float64)
 
 
 def hazard(
@@ -69,4 +73,5 @@ def censored_rows(maturing: pd.DataFrame, s: npt.NDArray[np.float64]) -> pd.Data
     goods = performing.assign(label=0, **{WEIGHT_COLUMN: keep[~bad]})
     may_default = performing.assign(label=1, **{WEIGHT_COLUMN: 1.0 - keep[~bad]})
     may_default = may_default[may_default[WEIGHT_COLUMN] > 0]
-    return pd.concat([defaults, goods, may_default], ignore_index=True)
+    rows: pd.DataFrame = pd.concat([defaults, goods, may_default], ignore_index=True)
+    return rows

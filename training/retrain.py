@@ -31,7 +31,7 @@ from models.pd_model import WEIGHT_COLUMN
 from models.policy import ProductPolicy
 from models.preapproval import PreapprovalModel
 from synthetic.truth import attach_truth
-from training import baselines, gate_sample, metrics, tracking
+from training import baselines, gate_sample, maturing, metrics, tracking
 from training import reject_inference as ri
 from training.dataset import HORIZON_MONTHS, store_end, time_split
 from training.gate import GateRows, evaluate_gate
@@ -59,6 +59,9 @@ class RetrainInput:
     # and the gate's all-applicant sample; `explore` on `loans` marks test loans to declines
     declines: pd.DataFrame | None = None
     reject_inference: ri.Method = "none"
+    # loans younger than 12 months (LOAN_COLUMNS + months_observed) to train through censoring
+    # weights (`training.maturing`); None: left out
+    maturing: pd.DataFrame | None = None
 
 
 def loan_label(default_flag: bool, default_date: dt.date | None, application: dt.date) -> int:
@@ -79,9 +82,9 @@ def loan_frame(con: store.Connection, loans: pd.DataFrame) -> pd.DataFrame:
     ordered = ordered.reset_index(drop=True)
     features = compute(con, ordered[["uscc", "as_of"]])
     ordered["explore"] = ordered["explore"].astype(bool) if "explore" in ordered else False
-    meta = ordered[["loan_id", "tenant_id", "label", "amount_cny", "explore"]].rename(
-        columns={"tenant_id": "bank_id"}
-    )
+    kept = ["loan_id", "tenant_id", "label", "amount_cny", "explore"]
+    kept += [c for c in ("months_observed", "default_date") if c in ordered]
+    meta = ordered[kept].rename(columns={"tenant_id": "bank_id"})
     return attach_truth(con, pd.concat([meta, features], axis=1))
 
 
@@ -100,12 +103,15 @@ def retrain(
         pooled = loan_frame(con, job.pooled) if job.pooled is not None and len(job.pooled) else None
         base = _base(con, own, config, train_config)
         inferred = _Declines.of(con, job, own, champion, config)
+        young = _maturing(con, job)
     splits = time_split(inferred.own if inferred else own, train_config.shares)
     if pooled is not None:
         splits["train"] = _with_pooled(splits, pooled)
     gate_rejects = None
     if inferred is not None:
         splits["train"], gate_rejects = inferred.split(splits, job.reject_inference, config.seed)
+    if young is not None:
+        splits["train"] = _with_rows(splits["train"], young)
     frame = pd.concat(list(splits.values()), ignore_index=True)
     result, transfer = _fit(frame, splits, policy, train_config, base)
     declines = inferred.count_in(splits["test"]) if inferred else 0
@@ -125,9 +131,35 @@ def retrain(
         "reject_inference": job.reject_inference,
         "inferred_rejects": int(splits["train"].get(ri.INFERRED, pd.Series(dtype=bool)).sum()) // 2,
         "gate_sample": f"{sample.name}: {sample.detail}",
+        "maturing_loans": 0 if young is None else int(young["loan_id"].nunique()),
     }
     challenger = Challenger("outcomes", frame, result, verdict)
     return register(client, job.tenant, challenger, config, params)
+
+
+def _maturing(con: store.Connection, job: RetrainInput) -> pd.DataFrame | None:
+    """The young loans as censoring-weighted rows, the hazard fitted on all the bank's loans."""
+    if job.maturing is None or job.maturing.empty:
+        return None
+    young = loan_frame(con, job.maturing)
+    old = job.loans
+    default_date = old["default_date"] if "default_date" in old else pd.Series(pd.NaT, old.index)
+    month = maturing.months_between(old["application_date"], default_date) + 1.0
+    month = np.where(old["label"].to_numpy() == 1, month, np.nan)
+    observed = np.concatenate([np.full(len(old), HORIZON_MONTHS), young["months_observed"]])
+    young_month = maturing.months_between(young["as_of"], young["default_date"]) + 1.0
+    h = maturing.hazard(observed, np.concatenate([month, young_month]))
+    rows = maturing.censored_rows(young, maturing.survival(h))
+    return rows.assign(**{ri.INFERRED: True})
+
+
+def _with_rows(train: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """Weighted rows joined to a training split (its own rows weighted 1 where unweighted)."""
+    if WEIGHT_COLUMN in train:
+        train = train.assign(**{WEIGHT_COLUMN: train[WEIGHT_COLUMN].fillna(1.0)})
+    else:
+        train = train.assign(**{WEIGHT_COLUMN: 1.0})
+    return pd.concat([train, rows], ignore_index=True)
 
 
 def _gate_rows(result: TrainResult, sample: gate_sample.GateSample) -> GateRows:
@@ -193,8 +225,7 @@ class _Declines:
         early = self.rejects[self.rejects["as_of"] < splits["valid"]["as_of"].min()]
         if method != "none" and len(early):
             p = ri.soft_labels(method, accepted, early, seed)
-            augmented = ri.augment(early, p).assign(**{ri.INFERRED: True})
-            train = pd.concat([train.assign(**{WEIGHT_COLUMN: 1.0}), augmented], ignore_index=True)
+            train = _with_rows(train, ri.augment(early, p).assign(**{ri.INFERRED: True}))
         late = self.rejects[self.rejects["as_of"] >= splits["test"]["as_of"].min()]
         gate = ri.drawn(late, ri.proxy_rates(accepted, late), seed) if len(late) else None
         return train, gate

@@ -64,6 +64,13 @@ def simulate(
             "--reject-inference", help="Declined applicants in retraining: none, fuzzy, platform"
         ),
     ] = "none",
+    maturing: Annotated[
+        str,
+        typer.Option(
+            "--maturing-labels",
+            help="none, or censoring: loans younger than 12 months reported and trained on",
+        ),
+    ] = "none",
 ) -> None:
     """Simulate banks lending on pre-approvals, reporting outcomes and retraining through the API."""
     from simulation import report as simulation_report
@@ -73,6 +80,10 @@ def simulate(
 
     if reject_inference not in METHODS:
         raise InvalidInput(f"--reject-inference must be one of {', '.join(METHODS)}")
+    from training import maturing as labels
+
+    if maturing not in labels.METHODS:
+        raise InvalidInput("--maturing-labels must be none or censoring")
     config = SimulationConfig(
         default_banks(banks),
         rounds,
@@ -81,6 +92,7 @@ def simulate(
         seed,
         pooling,
         reject_inference=reject_inference,
+        maturing=maturing,
     )
     scratch = home or Path(tempfile.mkdtemp(prefix="precredit-sim-"))
     started = time.perf_counter()

@@ -93,6 +93,22 @@ def matured_outcomes(
     ]
 
 
+def maturing_outcomes(
+    session: Session, tenant_id: str, as_of_date: dt.date, horizon_months: int = 12
+) -> list[Outcome]:
+    """Loans applied for by `as_of_date` whose `horizon_months` window had not closed by then."""
+    rows = session.scalars(
+        select(Outcome)
+        .where(
+            Outcome.tenant_id == tenant_id,
+            Outcome.application_date > latest_start(as_of_date, horizon_months),
+            Outcome.application_date <= as_of_date,
+        )
+        .order_by(Outcome.application_date, Outcome.loan_id)
+    )
+    return list(rows)
+
+
 def add_months(day: dt.date, months: int) -> dt.date:
     """`day` moved by whole months, clamped to the month's end (Jan 31 + 1 = Feb 28/29)."""
     year, month0 = divmod(day.year * 12 + day.month - 1 + months, 12)
