@@ -228,6 +228,8 @@ def _setup(meta: dict[str, Any]) -> str:
   out-of-time AUC on its own label {_fmt(cold["auc_oot_platform_label"])}.{_override(cold)}
 - Promotion gate: calibration limit ECE {config["max_ece"]}, or the sampling noise of the test loans where larger; a bank retrains once it has reported
   {config["min_defaults_to_retrain"]} matured defaults and new outcomes arrived.
+- Declined applicants in retraining: `{config.get("reject_inference", "none")}`; loans still maturing:
+  `{config.get("maturing", "none")}` (docs/retraining.md); each retraining's gate sample is in report.json.
 - {gate_difference(meta.get("gate_vs_production", []))}"""
 
 
