@@ -143,6 +143,9 @@ class GateRows:
     train_defaults: int
     scorecard_auc: float | None = None  # the WoE scorecard's AUC on these test rows
     sample: str = "own_loans"  # which population the test rows are (`training.gate_sample`)
+    # the out-of-time loans for the stability check when X_test is another population (PSI
+    # compares like with like: declined applicants in the sample would shift the scores)
+    X_stability: pd.DataFrame | None = None
 
     @classmethod
     def from_splits(
@@ -182,7 +185,8 @@ def evaluate_gate(
     floor = champion_auc - config.auc_tolerance if champion else 0.5
     ece = metrics.ece(y_test, pd_test)
     max_ece, ece_detail = ece_limit(config, pd_test, challenger.seed)
-    psi = metrics.psi(challenger.predict_proba(X_train), pd_test)
+    stable = pd_test if rows.X_stability is None else challenger.predict_proba(rows.X_stability)
+    psi = metrics.psi(challenger.predict_proba(X_train), stable)
     broken = monotonicity_violations(
         challenger, X_test, config.probe_rows, config.probe_points, challenger.seed
     )

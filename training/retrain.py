@@ -176,7 +176,8 @@ def _gate_rows(result: TrainResult, sample: gate_sample.GateSample) -> GateRows:
         )
         card = metrics.auc(sample.rows["label"], scorecard.predict_proba(sample.rows[names]))
     y = sample.rows["label"].to_numpy()
-    return GateRows(own_train, sample.rows, y, defaults, card, sample.name)
+    stability = None if sample.name == "own_loans" else result.splits["test"]
+    return GateRows(own_train, sample.rows, y, defaults, card, sample.name, stability)
 
 
 @dataclass(frozen=True)

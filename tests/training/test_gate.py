@@ -264,3 +264,21 @@ def test_the_verdict_names_the_sample_it_judged_on(trained_platform: TrainResult
     verdict = evaluate_gate(model, None, replace(rows, sample="reject_inferred"), OTHER_CHECKS)
     assert verdict.sample == "reject_inferred"
     assert json.loads(json.dumps(verdict.to_dict()))["sample"] == "reject_inferred"
+
+
+def test_stability_is_judged_on_the_loans_when_the_sample_is_another_population(
+    trained_platform: TrainResult,
+) -> None:
+    model, train_ = trained_platform.model, trained_platform.splits["train"]
+    rows = GateRows.from_splits(
+        trained_platform.splits,
+        int(trained_platform.metrics["train_defaults"]),
+        trained_platform.metrics["auc_scorecard"],
+    )
+    same = replace(rows, sample="reject_inferred", X_stability=train_)
+    checks = by_name(evaluate_gate(model, None, same, OTHER_CHECKS))
+    assert checks["score_psi"].value == pytest.approx(0.0, abs=1e-12)
+    assert (
+        checks["auc_not_worse"].value
+        == by_name(gate(trained_platform, model, None))["auc_not_worse"].value
+    )
