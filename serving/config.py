@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     retrain_seed: int = 42
     retrain_max_ece: float = 0.02  # the promotion gate's calibration limit
     # declined applicants in training: none, fuzzy augmentation or the platform's label proxy
-    retrain_reject_inference: Literal["none", "fuzzy", "platform"] = "none"
+    retrain_reject_inference: Literal["none", "fuzzy", "platform"] = "platform"
     # loans younger than 12 months: left out, or trained through censoring weights
     retrain_maturing: Literal["none", "censoring"] = "none"
     monitor_psi_warn: float = 0.10  # PSI at or above: a moderate shift, investigate

@@ -72,7 +72,7 @@ class SimulationConfig:
     min_own_defaults: int = 200  # fewer: the bank's model boosts from the platform model
     batch: int = 1_000  # pre-approvals per API call
     per_date: int = 6_000  # cold-start sample per observation date
-    reject_inference: Method = "none"  # declined applicants in retraining
+    reject_inference: Method = "platform"  # declined applicants in retraining
     # "censoring": banks report loans still maturing every round, and retraining weights them
     maturing: labels.Method = "none"
 

@@ -63,7 +63,7 @@ def simulate(
         typer.Option(
             "--reject-inference", help="Declined applicants in retraining: none, fuzzy, platform"
         ),
-    ] = "none",
+    ] = "platform",
     maturing: Annotated[
         str,
         typer.Option(
