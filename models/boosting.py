@@ -34,6 +34,8 @@ class BoostingJob:
     y_valid: np.ndarray
     init: np.ndarray | None = None
     init_valid: np.ndarray | None = None
+    weight: np.ndarray | None = None  # per-row training weights (reject inference); None: 1
+    weight_valid: np.ndarray | None = None
 
 
 class BoostingEngine(Protocol):
@@ -53,8 +55,10 @@ class LocalEngine:
 
     def boost(self, job: BoostingJob) -> tuple[lgb.Booster, int]:
         """Grow trees until `job.patience` rounds bring no better validation log-loss."""
-        train = _dataset(job, job.X, job.y, job.init)
-        valid = _dataset(job, job.X_valid, job.y_valid, job.init_valid, reference=train)
+        train = _dataset(job, (job.X, job.y, job.init, job.weight))
+        valid = _dataset(
+            job, (job.X_valid, job.y_valid, job.init_valid, job.weight_valid), reference=train
+        )
         booster = lgb.train(
             job.params,
             train,
@@ -71,14 +75,14 @@ class LocalEngine:
 
 def _dataset(
     job: BoostingJob,
-    X: np.ndarray,
-    y: np.ndarray,
-    init: np.ndarray | None,
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
     reference: lgb.Dataset | None = None,
 ) -> lgb.Dataset:
+    X, y, init, weight = rows
     return lgb.Dataset(
         X,
         label=y,
+        weight=weight,
         feature_name=list(job.names),
         categorical_feature=list(job.categorical),
         reference=reference,

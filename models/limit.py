@@ -32,6 +32,10 @@ Columns = Mapping[str, FloatArray]
 Driver = dict[str, str | float | None]
 
 ROUNDING_CNY = 1_000.0
+# Declines a bank never lends to, not even to learn: legal bars and excluded sectors.
+LEGAL_BARS = frozenset({"gate:unknown_entity", "gate:deregistered", "gate:court_debtor",
+                        "gate:serious_dishonesty", "gate:abnormal_operations",
+                        "gate:excluded_industry"})  # fmt: skip
 ENTITY_TYPE = "reg_entity_type"
 CAPACITY_INPUTS = {  # source code -> feature; order breaks ties
     "capacity:tax": "tax_paid_cny_24m",

@@ -39,6 +39,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
 # Below this many rows a prediction runs on one thread: waking OpenMP workers costs more than
 # it saves, and idle workers spin between requests, stealing the other API worker's core.
 SINGLE_THREAD_ROWS = 512
+WEIGHT_COLUMN = "sample_weight"  # optional per-row training weight (reject inference)
 
 
 def _threads(rows: int) -> int:
@@ -118,6 +119,7 @@ class PDClassifier:
         """Train on (X, y), early-stopping on the out-of-time validation set.
 
         `init` is a base model's raw scores on (X, X_valid) to boost from (transfer learning).
+        A `sample_weight` column in X or X_valid weights its rows (reject-inferred applicants).
         """
         boosting = self.boosting or Boosting()
         init_train, init_valid = init if init is not None else (None, None)
@@ -133,6 +135,8 @@ class PDClassifier:
             y_valid=np.asarray(y_valid, dtype=float),
             init=init_train,
             init_valid=init_valid,
+            weight=_weights(X),
+            weight_valid=_weights(X_valid),
         )
         self.booster_, self.best_iteration_ = boosting.engine.boost(job)
         return self
@@ -177,3 +181,8 @@ class PDClassifier:
         model.booster_ = lgb.Booster(model_str=text)
         model.best_iteration_ = model.booster_.current_iteration()
         return model
+
+
+def _weights(X: pd.DataFrame) -> np.ndarray | None:
+    """The rows' training weights (`WEIGHT_COLUMN`, e.g. reject-inferred applicants); None: 1."""
+    return X[WEIGHT_COLUMN].to_numpy(dtype=np.float64) if WEIGHT_COLUMN in X else None

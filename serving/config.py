@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     retrain_every_days: int = 90  # the schedule trigger
     retrain_seed: int = 42
     retrain_max_ece: float = 0.02  # the promotion gate's calibration limit
+    # declined applicants in training: none, fuzzy augmentation or the platform's label proxy
+    retrain_reject_inference: Literal["none", "fuzzy", "platform"] = "platform"
+    # loans younger than 12 months: left out, or trained through censoring weights
+    retrain_maturing: Literal["none", "censoring"] = "none"
     monitor_psi_warn: float = 0.10  # PSI at or above: a moderate shift, investigate
     monitor_psi_alert: float = 0.25  # PSI at or above: a significant shift, act
     monitor_window_days: int = 30  # the recent decisions compared with the training reference

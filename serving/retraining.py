@@ -19,21 +19,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.errors import NotFound, PrecreditError
+from models.limit import LEGAL_BARS
 from models.policy import ProductPolicy, default_policy
 from serving.config import Settings
 from serving.db import audit, jobs, policies, promotions, repo, tenants
-from serving.db.models import Job, Tenant
+from serving.db.models import Decision, Job, Tenant
+from serving.db.outcomes import latest_start
 from serving.decision.policies import default_product
 from serving.errors import ApiError
 from serving.monitor import references
 from serving.monitor import run as monitoring
-from training import metrics, promotion, tracking
+from training import maturing, metrics, promotion, tracking
 from training.gate import GateConfig
 from training.pipeline import SCORE_REFERENCE, PipelineConfig
 from training.promotion import Approval, Override, PromotionRecord
+from training.reject_inference import Method
 from training.retrain import LOAN_COLUMNS, RetrainInput, loan_label, retrain
 
 log = logging.getLogger(__name__)
@@ -54,11 +58,61 @@ def loans_of(session: Session, tenant_id: str, as_of: dt.date) -> pd.DataFrame:
                 r.application_date,
                 r.granted_amount_cny,
                 loan_label(r.default_flag, r.default_date, r.application_date),
+                r.explore,
+                r.default_date if r.default_flag else None,
             )
             for r in rows
         ],
-        columns=list(LOAN_COLUMNS),
+        columns=[*LOAN_COLUMNS, "explore", "default_date"],
     )
+
+
+def maturing_of(session: Session, tenant_id: str, as_of: dt.date) -> pd.DataFrame:
+    """The tenant's loans younger than 12 months on `as_of`, as last observed by then.
+
+    LOAN_COLUMNS with `label` 1 when a default was observed, and `months_observed`.
+    """
+    rows = [
+        r for r in repo.maturing_outcomes(session, tenant_id, as_of) if r.observation_date <= as_of
+    ]
+    frame = pd.DataFrame(
+        [
+            (
+                r.loan_id,
+                r.tenant_id,
+                r.uscc,
+                r.application_date,
+                r.granted_amount_cny,
+                int(r.default_flag),
+                r.explore,
+                r.observation_date,
+                r.default_date if r.default_flag else None,
+            )
+            for r in rows
+        ],
+        columns=[*LOAN_COLUMNS, "explore", "observation_date", "default_date"],
+    )
+    observed = maturing.months_between(frame["application_date"], frame["observation_date"])
+    return frame.drop(columns="observation_date").assign(months_observed=observed)
+
+
+def declines_of(session: Session, tenant_id: str, as_of: dt.date) -> pd.DataFrame:
+    """The tenant's lawful declines whose 12 months after the decision had passed by `as_of`.
+
+    One row per (credit code, snapshot date the decision read); declines for a legal bar
+    (`models.limit.LEGAL_BARS`) are left out: no bank lends to them, so no model must rank them.
+    """
+    rows = session.execute(
+        select(Decision.uscc, Decision.snapshot_as_of, Decision.binding)
+        .where(
+            Decision.tenant_id == tenant_id,
+            Decision.decision == "decline",
+            Decision.snapshot_as_of <= latest_start(as_of, 12),
+        )
+        .distinct()
+    ).all()
+    kept = sorted({(r.uscc, r.snapshot_as_of) for r in rows if r.binding not in LEGAL_BARS})
+    return pd.DataFrame(kept, columns=["uscc", "as_of"])
 
 
 def pooled_loans(session: Session, tenant: Tenant, as_of: dt.date) -> pd.DataFrame | None:
@@ -80,6 +134,7 @@ class RetrainRequest:
     requested_by: str
     as_of: dt.date | None = None  # default: today (UTC)
     seed: int = 42
+    reject_inference: Method | None = None  # default: the setting
 
 
 def submit(sessions: sessionmaker[Session], request: RetrainRequest) -> Job:
@@ -90,7 +145,10 @@ def submit(sessions: sessionmaker[Session], request: RetrainRequest) -> Job:
             raise NotFound("no bank tenant with this id")
         day = request.as_of or dt.datetime.now(dt.UTC).date()
         job = jobs.JobRequest(request.tenant_id, KIND, request.trigger, request.requested_by)
-        return jobs.submit(session, job, {"as_of": day.isoformat(), "seed": request.seed})
+        params = {"as_of": day.isoformat(), "seed": request.seed}
+        if request.reject_inference is not None:
+            params["reject_inference"] = request.reject_inference
+        return jobs.submit(session, job, params)
 
 
 def run(settings: Settings, sessions: sessionmaker[Session], job_id: str) -> dict[str, Any]:
@@ -122,6 +180,8 @@ def _retrain(settings: Settings, sessions: sessionmaker[Session], job: Job) -> d
         tenant = repo.get_tenant(session, job.tenant_id)
         assert tenant is not None
         loans, pooled = loans_of(session, tenant.id, as_of), pooled_loans(session, tenant, as_of)
+        declines = declines_of(session, tenant.id, as_of)
+        young = maturing_of(session, tenant.id, as_of)
         auto = tenant.promotion_policy == "auto"
         policy = bank_policy(session, tenant.id)
     config = PipelineConfig(
@@ -136,7 +196,18 @@ def _retrain(settings: Settings, sessions: sessionmaker[Session], job: Job) -> d
         actor=f"retrain job {job.id} ({job.trigger}, {job.requested_by})",
         requested_by=job.requested_by,
     )
-    job_input = RetrainInput(tenant.id, loans, pooled, job.trigger, config.actor)
+    method = params.get("reject_inference", settings.retrain_reject_inference)
+    labels = params.get("maturing", settings.retrain_maturing)
+    job_input = RetrainInput(
+        tenant.id,
+        loans,
+        pooled,
+        job.trigger,
+        config.actor,
+        declines,
+        reject_inference=method,
+        maturing=young if labels == "censoring" else None,
+    )
     outcome = retrain(job_input, config, policy)
     if outcome.promotion is not None:
         with sessions() as session:

@@ -92,6 +92,14 @@ class OutcomeIn(BaseModel):
     decision_id: LinkId | None = None
     offer_id: LinkId | None = None
     financing_request_id: LinkId | None = None
+    explore: Annotated[
+        bool,
+        Field(
+            strict=True,
+            description="a randomised test approval of an applicant the policy declined "
+            "(the bank's unbiased sample)",
+        ),
+    ] = False
 
 
 class OutcomeBatchIn(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -31,6 +32,14 @@ class Ledger:
             due & (pd.to_datetime(self.frame["observation_date"]) <= pd.Timestamp(day))
         ]
 
+    def maturing(self, bank: str, day: dt.date) -> pd.DataFrame:
+        """The bank's loans drawn by `day` whose 12-month window is still open on it."""
+        if self.frame.empty:
+            return self.frame
+        drawn = pd.to_datetime(self.frame["application_date"]) <= pd.Timestamp(day)
+        still_open = pd.to_datetime(self.frame["observation_date"]) > pd.Timestamp(day)
+        return self.frame[(self.frame["bank"] == bank) & drawn & still_open]
+
     def mark_posted(self, index: pd.Index, day: dt.date) -> None:
         """Note that these loans' outcomes were reported on `day`."""
         self.frame.loc[index, "posted_on"] = day
@@ -46,6 +55,17 @@ def _iso(value: Any) -> str:
     return pd.Timestamp(value).date().isoformat()
 
 
+def interim_body(loans: pd.DataFrame, day: dt.date) -> list[dict[str, Any]]:
+    """Reports of loans still maturing, as observed on `day` (a default only once it happened)."""
+    by_then = pd.to_datetime(loans["default_date"]) <= pd.Timestamp(day)
+    seen = loans.assign(
+        default_flag=loans["default_flag"].astype(bool) & by_then.to_numpy(),
+        max_dpd=np.where(by_then, 90, 0),
+        observation_date=day,
+    )
+    return outcome_body(seen)
+
+
 def outcome_body(loans: pd.DataFrame) -> list[dict[str, Any]]:
     """Outcome reports as a bank sends them (ISO dates, no default date for a good loan)."""
     body = []
@@ -59,6 +79,7 @@ def outcome_body(loans: pd.DataFrame) -> list[dict[str, Any]]:
             "default_flag": bool(row["default_flag"]),
             "max_dpd": int(row["max_dpd"]),
             "observation_date": _iso(row["observation_date"]),
+            "explore": bool(row["explore"]),
         }
         if row["default_flag"]:
             item["default_date"] = _iso(row["default_date"])

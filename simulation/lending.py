@@ -19,16 +19,12 @@ import pandas as pd
 
 from catalog import uscc
 from catalog.store import Connection
+from models.limit import LEGAL_BARS
 from models.policy import ProductPolicy
 from training import metrics
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-
-# Declines a bank never lends to, not even to learn: legal bars and excluded sectors.
-LEGAL_BARS = frozenset({"gate:unknown_entity", "gate:deregistered", "gate:court_debtor",
-                        "gate:serious_dishonesty", "gate:abnormal_operations",
-                        "gate:excluded_industry"})  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,9 @@ class RetrainSummary(_Frozen):
     own_defaults: str | None = None
     pooled_loans: str | None = None
     transfer: str | None = None
+    reject_inference: str | None = None
+    inferred_rejects: str | None = None
+    gate_sample: str | None = None
     approved_by: str | None = None
 
 

@@ -225,10 +225,17 @@ def _setup(meta: dict[str, Any]) -> str:
   *realised* profit the seeded default draws.
 - Cold start: `precredit-platform` v{cold["version"]} trained on public records known by {cold["data_end"]}
   (observation dates {" to ".join(cold["observation_dates"])}, labels ingested by {cold["data_end"]});
-  out-of-time AUC on its own label {_fmt(cold["auc_oot_platform_label"])}.
+  out-of-time AUC on its own label {_fmt(cold["auc_oot_platform_label"])}.{_override(cold)}
 - Promotion gate: calibration limit ECE {config["max_ece"]}, or the sampling noise of the test loans where larger; a bank retrains once it has reported
   {config["min_defaults_to_retrain"]} matured defaults and new outcomes arrived.
+- Declined applicants in retraining: `{config.get("reject_inference", "none")}`; loans still maturing:
+  `{config.get("maturing", "none")}` (docs/retraining.md); each retraining's gate sample is in report.json.
 - {gate_difference(meta.get("gate_vs_production", []))}"""
+
+
+def _override(cold: dict[str, Any]) -> str:
+    reasons = cold.get("gate_override")
+    return f" Its gate failed ({reasons}); promoted by a recorded override." if reasons else ""
 
 
 def gate_difference(differences: list[dict[str, Any]]) -> str:

@@ -244,6 +244,9 @@ PARAMS = (
     "own_defaults",
     "pooled_loans",
     "transfer",
+    "reject_inference",
+    "inferred_rejects",
+    "gate_sample",
 )
 
 

@@ -36,18 +36,20 @@ from features import snapshot
 from models.preapproval import PreapprovalModel
 from serving.config import Settings
 from simulation import report as simulation_report
-from simulation.api import BankClient, SimulationError, local_api, provision
-from simulation.ledger import Ledger, outcome_body
+from simulation.api import BankClient, local_api, provision
+from simulation.ledger import Ledger, interim_body, outcome_body
 from simulation.lending import BankPolicy, Economics, applicants, open_entities
 from simulation.records import RetrainSummary, RoundRecord, SimulationReport
 from simulation.round import RoundInput, Scored, retrain_summary, score_round
 from synthetic import outcomes
 from synthetic.config import SynthConfig
 from synthetic.generate import generate
-from training import tracking
+from training import maturing as labels
+from training import promotion, tracking
 from training.dataset import store_end
 from training.gate import GateConfig
 from training.pipeline import PipelineConfig, observation_dates, run
+from training.reject_inference import Method
 
 Progress = Callable[[str], None]
 
@@ -70,6 +72,9 @@ class SimulationConfig:
     min_own_defaults: int = 200  # fewer: the bank's model boosts from the platform model
     batch: int = 1_000  # pre-approvals per API call
     per_date: int = 6_000  # cold-start sample per observation date
+    reject_inference: Method = "platform"  # declined applicants in retraining
+    # "censoring": banks report loans still maturing every round, and retraining weights them
+    maturing: labels.Method = "none"
 
     def __post_init__(self) -> None:
         if not self.banks or len({b.bank_id for b in self.banks}) != len(self.banks):
@@ -145,6 +150,8 @@ def settings_for(home: Path, config: SimulationConfig) -> Settings:
         retrain_seed=config.seed,
         retrain_max_ece=config.max_ece,
         retrain_min_own_defaults=config.min_own_defaults,
+        retrain_reject_inference=config.reject_inference,
+        retrain_maturing=config.maturing,
     )
 
 
@@ -169,11 +176,13 @@ def train_cold_start(settings: Settings, config: SimulationConfig, first: dt.dat
         actor="precredit simulate",
     )
     result = run("platform", "platform", pipeline)
-    if not result.promoted:
-        raise SimulationError(
-            "the cold-start model failed its gate: " + "; ".join(result.verdict.reasons())
-        )
     client = tracking.connect(settings.mlflow_uri, settings.artifact_root)
+    override = None
+    if not result.promoted:
+        override = "; ".join(result.verdict.reasons())
+        reason = f"the only model before any bank has outcomes; its gate failed: {override}"
+        approval = promotion.Approval("precredit simulate", reason, promotion.Override(reason))
+        promotion.promote(client, "platform", result.version, approval)
     with tempfile.TemporaryDirectory() as tmp:
         model = tracking.load_native(client, result.run_id, Path(tmp))
     dates = observation_dates(first)  # each label window closes by `first`
@@ -187,6 +196,7 @@ def train_cold_start(settings: Settings, config: SimulationConfig, first: dt.dat
             "auc_oot_platform_label": result.metrics["auc"],
             "ece_oot_platform_label": result.metrics["ece"],
             "n_train": int(result.metrics["n_train"]),
+            "gate_override": override,  # the cold-start gate's failed checks, if it was overridden
         },
     )
 
@@ -208,6 +218,9 @@ class Simulation:
         if len(due):
             self.clients[bank].post_outcomes(outcome_body(due))
             self.ledger.mark_posted(due.index, day)
+        young = self.ledger.maturing(bank, day) if self.config.maturing != "none" else None
+        if young is not None and len(young):
+            self.clients[bank].post_outcomes(interim_body(young, day))
         return len(due)
 
     def retrain(self, bank: BankPolicy, day: dt.date) -> RetrainSummary:

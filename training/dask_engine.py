@@ -135,8 +135,10 @@ class DaskEngine:
 
         params = {k: v for k, v in job.params.items() if k not in DASK_OWNED}
         model = DaskLGBMClassifier(client=self.client, n_estimators=job.rounds, **params)
-        (X, y, init), held = self._placed(job)  # `held`: the slices stay on their workers
+        (X, y, init, weight), held = self._placed(job)  # `held`: slices stay on their workers
         fit: dict[str, Any] = {} if init is None else {"init_score": init}
+        if weight is not None:
+            fit["sample_weight"] = weight
         with warnings.catch_warnings():  # the sklearn wrapper's n_jobs: each worker's one thread
             warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored", UserWarning)
             model.fit(
@@ -153,7 +155,7 @@ class DaskEngine:
     def _workers(self) -> list[str]:
         return sorted(self.client.scheduler_info(n_workers=-1)["workers"])
 
-    def _placed(self, job: BoostingJob) -> tuple[tuple[Any, Any, Any], list[Any]]:
+    def _placed(self, job: BoostingJob) -> tuple[tuple[Any, Any, Any, Any], list[Any]]:
         """Dask arrays of the training rows, slice i (in row order) on worker i; their futures.
 
         The arrays name the scattered slices only by key: the caller holds the futures until
@@ -168,6 +170,7 @@ class DaskEngine:
             (job.X, (job.X.shape[1],)),
             (job.y, ()),
             (job.init, ()),
+            (job.weight, ()),
         ]
         arrays: list[Any] = []
         held: list[Any] = []
@@ -184,7 +187,7 @@ class DaskEngine:
                 held.append(future)
                 parts.append(da.from_delayed(future, shape=(len(chunk), *tail), dtype=chunk.dtype))
             arrays.append(da.concatenate(parts))
-        return (arrays[0], arrays[1], arrays[2]), held
+        return (arrays[0], arrays[1], arrays[2], arrays[3]), held
 
 
 def without_addresses(booster: lgb.Booster) -> lgb.Booster:
@@ -199,7 +202,8 @@ def best_iteration(booster: lgb.Booster, job: BoostingJob) -> int:
     best, best_at = math.inf, 0
     for i in range(booster.current_iteration()):
         raw += booster.predict(job.X_valid, raw_score=True, start_iteration=i, num_iteration=1)
-        loss = float(np.mean(np.logaddexp(0.0, raw) - job.y_valid * raw))  # binary log-loss
+        losses = np.logaddexp(0.0, raw) - job.y_valid * raw  # binary log-loss, weighted as
+        loss = float(np.average(losses, weights=job.weight_valid))  # LightGBM weighs it
         if loss < best:
             best, best_at = loss, i + 1
         elif i + 1 - best_at >= job.patience:

@@ -55,10 +55,15 @@ class GateVerdict:
 
     passed: bool
     checks: list[Check] = field(default_factory=list)
+    sample: str = "own_loans"  # which rows it judged on (`training.gate_sample`)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready verdict."""
-        return {"passed": self.passed, "checks": [asdict(c) for c in self.checks]}
+        return {
+            "passed": self.passed,
+            "sample": self.sample,
+            "checks": [asdict(c) for c in self.checks],
+        }
 
     def reasons(self) -> list[str]:
         """One line per failed check."""
@@ -137,6 +142,10 @@ class GateRows:
     y_test: np.ndarray
     train_defaults: int
     scorecard_auc: float | None = None  # the WoE scorecard's AUC on these test rows
+    sample: str = "own_loans"  # which population the test rows are (`training.gate_sample`)
+    # the out-of-time loans for the stability check when X_test is another population (PSI
+    # compares like with like: declined applicants in the sample would shift the scores)
+    X_stability: pd.DataFrame | None = None
 
     @classmethod
     def from_splits(
@@ -176,7 +185,8 @@ def evaluate_gate(
     floor = champion_auc - config.auc_tolerance if champion else 0.5
     ece = metrics.ece(y_test, pd_test)
     max_ece, ece_detail = ece_limit(config, pd_test, challenger.seed)
-    psi = metrics.psi(challenger.predict_proba(X_train), pd_test)
+    stable = pd_test if rows.X_stability is None else challenger.predict_proba(rows.X_stability)
+    psi = metrics.psi(challenger.predict_proba(X_train), stable)
     broken = monotonicity_violations(
         challenger, X_test, config.probe_rows, config.probe_points, challenger.seed
     )
@@ -199,4 +209,4 @@ def evaluate_gate(
             float(config.min_defaults),
         ),
     ]
-    return GateVerdict(all(c.passed for c in checks), checks)
+    return GateVerdict(all(c.passed for c in checks), checks, rows.sample)

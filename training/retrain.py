@@ -21,16 +21,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from catalog import store
 from catalog.errors import InvalidInput
 from features.compute import compute
+from models.pd_model import WEIGHT_COLUMN
 from models.policy import ProductPolicy
 from models.preapproval import PreapprovalModel
 from synthetic.truth import attach_truth
-from training import tracking
-from training.dataset import HORIZON_MONTHS, time_split
+from training import baselines, gate_sample, maturing, metrics, tracking
+from training import reject_inference as ri
+from training.dataset import HORIZON_MONTHS, store_end, time_split
 from training.gate import GateRows, evaluate_gate
 from training.pipeline import Challenger, PipelineConfig, PipelineResult, build_frame, register
 from training.train import TrainConfig, TrainResult, fit_base, out_of_time_start, train
@@ -40,6 +43,7 @@ from training.train import TrainConfig, TrainResult, fit_base, out_of_time_start
 CORRECTION_PARAMS: dict[str, Any] = {"num_leaves": 4, "max_depth": 2, "min_child_samples": 100,
                                      "learning_rate": 0.03, "reg_lambda": 10.0}  # fmt: skip
 LOAN_COLUMNS = ("loan_id", "tenant_id", "uscc", "application_date", "amount_cny", "label")
+REJECTS_PER_LOAN = 1.0  # at most this many declined applicants per own loan (seeded sample)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,13 @@ class RetrainInput:
     pooled: pd.DataFrame | None = None
     trigger: str = "on_demand"
     actor: str = "precredit retrain"
+    # lawful declines (uscc, as_of: the snapshot date the decision read), for reject inference
+    # and the gate's all-applicant sample; `explore` on `loans` marks test loans to declines
+    declines: pd.DataFrame | None = None
+    reject_inference: ri.Method = "none"
+    # loans younger than 12 months (LOAN_COLUMNS + months_observed) to train through censoring
+    # weights (`training.maturing`); None: left out
+    maturing: pd.DataFrame | None = None
 
 
 def loan_label(default_flag: bool, default_date: dt.date | None, application: dt.date) -> int:
@@ -70,9 +81,10 @@ def loan_frame(con: store.Connection, loans: pd.DataFrame) -> pd.DataFrame:
     ordered = ordered.sort_values(["as_of", "tenant_id", "loan_id"], kind="stable")
     ordered = ordered.reset_index(drop=True)
     features = compute(con, ordered[["uscc", "as_of"]])
-    meta = ordered[["loan_id", "tenant_id", "label", "amount_cny"]].rename(
-        columns={"tenant_id": "bank_id"}
-    )
+    ordered["explore"] = ordered["explore"].astype(bool) if "explore" in ordered else False
+    kept = ["loan_id", "tenant_id", "label", "amount_cny", "explore"]
+    kept += [c for c in ("months_observed", "default_date") if c in ordered]
+    meta = ordered[kept].rename(columns={"tenant_id": "bank_id"})
     return attach_truth(con, pd.concat([meta, features], axis=1))
 
 
@@ -83,21 +95,32 @@ def retrain(
     if job.loans.empty:
         raise InvalidInput(f"{job.tenant} has no matured loan outcomes yet")
     train_config = TrainConfig(seed=config.seed)
+    client = tracking.connect(config.tracking_uri, config.artifact_root)
+    with tempfile.TemporaryDirectory() as tmp:
+        champion = _serving_model(client, job.tenant, Path(tmp))
     with store.connect(config.store_path, read_only=True) as con:
         own = loan_frame(con, job.loans)
         pooled = loan_frame(con, job.pooled) if job.pooled is not None and len(job.pooled) else None
         base = _base(con, own, config, train_config)
-    splits = time_split(own, train_config.shares)
+        inferred = _Declines.of(con, job, own, champion, config)
+        young = _maturing(con, job)
+    splits = time_split(inferred.own if inferred else own, train_config.shares)
     if pooled is not None:
         splits["train"] = _with_pooled(splits, pooled)
+    gate_rejects = None
+    if inferred is not None:
+        splits["train"], gate_rejects = inferred.split(splits, job.reject_inference, config.seed)
+    if young is not None:
+        splits["train"] = _with_rows(splits["train"], young)
     frame = pd.concat(list(splits.values()), ignore_index=True)
     result, transfer = _fit(frame, splits, policy, train_config, base)
-    client = tracking.connect(config.tracking_uri, config.artifact_root)
-    with tempfile.TemporaryDirectory() as tmp:
-        champion = _serving_model(client, job.tenant, Path(tmp))
-    defaults, card = int(result.metrics["train_defaults"]), result.metrics["auc_scorecard"]
-    rows = GateRows.from_splits(result.splits, defaults, card)
-    verdict = evaluate_gate(result.model, champion, rows, config.gate)
+    declines = inferred.count_in(splits["test"]) if inferred else 0
+    sample = gate_sample.choose(
+        gate_sample.SampleInput(
+            result.splits["test"], gate_rejects, declines, config.gate.min_defaults
+        )
+    )
+    verdict = evaluate_gate(result.model, champion, _gate_rows(result, sample), config.gate)
     params: dict[str, Any] = {
         "trigger": job.trigger,
         "own_loans": len(own),
@@ -105,9 +128,121 @@ def retrain(
         "pooled_loans": 0 if pooled is None else len(pooled),
         "data_tenants": ",".join(sorted(set(frame["bank_id"].astype(str)))),
         "transfer": transfer,
+        "reject_inference": job.reject_inference,
+        "inferred_rejects": int(splits["train"].get(ri.INFERRED, pd.Series(dtype=bool)).sum()) // 2,
+        "gate_sample": f"{sample.name}: {sample.detail}",
+        "maturing_loans": 0 if young is None else int(young["loan_id"].nunique()),
     }
     challenger = Challenger("outcomes", frame, result, verdict)
     return register(client, job.tenant, challenger, config, params)
+
+
+def _maturing(con: store.Connection, job: RetrainInput) -> pd.DataFrame | None:
+    """The young loans as censoring-weighted rows, the hazard fitted on all the bank's loans."""
+    if job.maturing is None or job.maturing.empty:
+        return None
+    young = loan_frame(con, job.maturing)
+    old = job.loans
+    default_date = old["default_date"] if "default_date" in old else pd.Series(pd.NaT, old.index)
+    month = maturing.months_between(old["application_date"], default_date) + 1.0
+    month = np.where(old["label"].to_numpy() == 1, month, np.nan)
+    observed = np.concatenate([np.full(len(old), HORIZON_MONTHS), young["months_observed"]])
+    young_month = maturing.months_between(young["as_of"], young["default_date"]) + 1.0
+    h = maturing.hazard(observed, np.concatenate([month, young_month]))
+    rows = maturing.censored_rows(young, maturing.survival(h))
+    return rows.assign(**{ri.INFERRED: True})
+
+
+def _with_rows(train: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """Weighted rows joined to a training split (its own rows weighted 1 where unweighted)."""
+    if WEIGHT_COLUMN in train:
+        train = train.assign(**{WEIGHT_COLUMN: train[WEIGHT_COLUMN].fillna(1.0)})
+    else:
+        train = train.assign(**{WEIGHT_COLUMN: 1.0})
+    return pd.concat([train, rows], ignore_index=True)
+
+
+def _gate_rows(result: TrainResult, sample: gate_sample.GateSample) -> GateRows:
+    """The gate's rows: the chosen sample, and a WoE scorecard's AUC on the same rows."""
+    own_train = ri.own_rows(result.splits["train"])
+    defaults, card = int(result.metrics["train_defaults"]), result.metrics["auc_scorecard"]
+    if sample.name != "own_loans":
+        names = list(result.model.spec.names)
+        scorecard = baselines.fit_scorecard(
+            own_train[names],
+            own_train["label"].to_numpy(),
+            list(result.model.spec.categorical),
+            result.model.seed,
+        )
+        card = metrics.auc(sample.rows["label"], scorecard.predict_proba(sample.rows[names]))
+    y = sample.rows["label"].to_numpy()
+    stability = None if sample.name == "own_loans" else result.splits["test"]
+    return GateRows(own_train, sample.rows, y, defaults, card, sample.name, stability)
+
+
+@dataclass(frozen=True)
+class _Declines:
+    """Own loans and lawful declines with the serving model's PD and the platform proxy."""
+
+    own: pd.DataFrame
+    rejects: pd.DataFrame  # declines without a loan, features as of the decision
+    lawful: pd.Series  # as_of of every lawful decline (test loans included), for reweighting
+
+    @classmethod
+    def of(
+        cls,
+        con: store.Connection,
+        job: RetrainInput,
+        own: pd.DataFrame,
+        champion: PreapprovalModel | None,
+        config: PipelineConfig,
+    ) -> _Declines | None:
+        """None without declines or a model to score them."""
+        if job.declines is None or job.declines.empty or champion is None:
+            return None
+        known_by = config.end or store_end(con)
+        declines = ri.without_loans(job.declines, job.loans)
+        cap = int(len(own) * REJECTS_PER_LOAN)
+        if len(declines) > cap:
+            declines = declines.sample(n=cap, random_state=config.seed)
+        declines = declines.assign(as_of=pd.to_datetime(declines["as_of"]))
+        declines = declines.sort_values(["as_of", "uscc"], kind="stable").reset_index(drop=True)
+        rejects = compute(con, declines[["uscc", "as_of"]]).assign(
+            loan_id=None, bank_id=job.tenant, amount_cny=np.nan, explore=False
+        )
+        return cls(
+            _annotated(con, own, champion, known_by),
+            _annotated(con, rejects, champion, known_by),
+            pd.to_datetime(job.declines["as_of"]),
+        )
+
+    def split(
+        self, splits: dict[str, pd.DataFrame], method: ri.Method, seed: int
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The training split with inferred rejects (per `method`), and the gate's rejects."""
+        train = splits["train"]
+        # pooled rows lack the serving PD and the proxy
+        accepted = ri.own_rows(train).dropna(subset=["pd_serving", "proxy"])
+        early = self.rejects[self.rejects["as_of"] < splits["valid"]["as_of"].min()]
+        if method != "none" and len(early):
+            p = ri.soft_labels(method, accepted, early, seed)
+            train = _with_rows(train, ri.augment(early, p).assign(**{ri.INFERRED: True}))
+        late = self.rejects[self.rejects["as_of"] >= splits["test"]["as_of"].min()]
+        gate = ri.drawn(late, ri.proxy_rates(accepted, late), seed) if len(late) else None
+        return train, gate
+
+    def count_in(self, test: pd.DataFrame) -> int:
+        """Lawful declines decided in the test period."""
+        return int((self.lawful >= test["as_of"].min()).sum())
+
+
+def _annotated(
+    con: store.Connection, rows: pd.DataFrame, model: PreapprovalModel, known_by: dt.date
+) -> pd.DataFrame:
+    """Rows with the serving model's PD and the platform's label proxy after their as_of."""
+    return rows.assign(
+        pd_serving=model.predict_proba(rows), proxy=ri.proxy_labels(con, rows, known_by)
+    )
 
 
 def _base(

@@ -23,6 +23,7 @@ from models.policy import ProductPolicy
 from models.preapproval import ModelConfig, PreapprovalModel
 from training import baselines, metrics
 from training.dataset import time_split
+from training.reject_inference import own_rows
 
 MIN_BADS_PER_SPLIT = 5
 
@@ -148,7 +149,7 @@ def _oracle(test: pd.DataFrame, y: np.ndarray, out: dict[str, float]) -> None:
 
 def evaluate(result: TrainResult, seed: int) -> None:
     """Out-of-time metrics of the model and of the baselines, on the same test rows."""
-    train_, test = result.splits["train"], result.splits["test"]
+    train_, test = own_rows(result.splits["train"]), result.splits["test"]
     y = test["label"].to_numpy()
     pd_test = result.model.predict_proba(test)
     out = metrics.summary(y, pd_test)

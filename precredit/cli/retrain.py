@@ -46,15 +46,32 @@ def retrain(
             show_default=False,
         ),
     ] = None,
+    reject_inference: Annotated[
+        str | None,
+        typer.Option(
+            "--reject-inference",
+            help="Declined applicants: none, fuzzy or platform (default: the setting)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Retrain a bank's model on its matured outcomes now (the job the API runs in background)."""
+    from catalog.errors import InvalidInput
     from precredit.settings import get_settings
     from serving import retraining
+    from training.reject_inference import METHODS
 
+    if reject_inference is not None and reject_inference not in METHODS:
+        raise InvalidInput(f"--reject-inference must be one of {', '.join(METHODS)}")
     settings, sessions = get_settings(), _sessions()
     requester = "precredit retrain (CLI)" if key is None else _requester(sessions, key, tenant)
     request = retraining.RetrainRequest(
-        tenant, trigger, requester, _day(as_of), settings.retrain_seed
+        tenant,
+        trigger,
+        requester,
+        _day(as_of),
+        settings.retrain_seed,
+        reject_inference,
     )
     job = retraining.submit(sessions, request)
     typer.echo(f"job {job.id} queued for {tenant} ({trigger})")

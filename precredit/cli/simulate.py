@@ -58,13 +58,42 @@ def simulate(
         Path | None,
         typer.Option("--home", help="Keep the scratch home (store, MLflow, service DB) here"),
     ] = None,
+    reject_inference: Annotated[
+        str,
+        typer.Option(
+            "--reject-inference", help="Declined applicants in retraining: none, fuzzy, platform"
+        ),
+    ] = "platform",
+    maturing: Annotated[
+        str,
+        typer.Option(
+            "--maturing-labels",
+            help="none, or censoring: loans younger than 12 months reported and trained on",
+        ),
+    ] = "none",
 ) -> None:
     """Simulate banks lending on pre-approvals, reporting outcomes and retraining through the API."""
     from simulation import report as simulation_report
     from simulation.run import SimulationConfig, default_banks, prepare_home
     from simulation.run import simulate as run
+    from training.reject_inference import METHODS
 
-    config = SimulationConfig(default_banks(banks), rounds, months, _start(start), seed, pooling)
+    if reject_inference not in METHODS:
+        raise InvalidInput(f"--reject-inference must be one of {', '.join(METHODS)}")
+    from training import maturing as labels
+
+    if maturing not in labels.METHODS:
+        raise InvalidInput("--maturing-labels must be none or censoring")
+    config = SimulationConfig(
+        default_banks(banks),
+        rounds,
+        months,
+        _start(start),
+        seed,
+        pooling,
+        reject_inference=reject_inference,
+        maturing=maturing,
+    )
     scratch = home or Path(tempfile.mkdtemp(prefix="precredit-sim-"))
     started = time.perf_counter()
     try:

@@ -35,6 +35,7 @@ def _fields(item: OutcomeIn) -> repo.OutcomeFields:
         "decision_id": item.decision_id,
         "offer_id": item.offer_id,
         "financing_request_id": item.financing_request_id,
+        "explore": item.explore,
     }
 
 

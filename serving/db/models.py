@@ -230,6 +230,8 @@ class Outcome(Base):
     decision_id: Mapped[str | None] = mapped_column(String(36))
     offer_id: Mapped[str | None] = mapped_column(String(36))
     financing_request_id: Mapped[str | None] = mapped_column(String(36))
+    # a randomised "test" approval of a declined applicant (the unbiased sample), 0012
+    explore: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ProductPolicyVersion(Base):

@@ -32,6 +32,7 @@ class OutcomeFields(TypedDict):
     decision_id: NotRequired[str | None]
     offer_id: NotRequired[str | None]
     financing_request_id: NotRequired[str | None]
+    explore: NotRequired[bool]
 
 
 _OPTIONAL = {
@@ -41,6 +42,7 @@ _OPTIONAL = {
     "decision_id": None,
     "offer_id": None,
     "financing_request_id": None,
+    "explore": False,
 }
 
 
@@ -89,6 +91,22 @@ def matured_outcomes(
         if row.default_flag
         or row.observation_date >= add_months(row.application_date, horizon_months)
     ]
+
+
+def maturing_outcomes(
+    session: Session, tenant_id: str, as_of_date: dt.date, horizon_months: int = 12
+) -> list[Outcome]:
+    """Loans applied for by `as_of_date` whose `horizon_months` window had not closed by then."""
+    rows = session.scalars(
+        select(Outcome)
+        .where(
+            Outcome.tenant_id == tenant_id,
+            Outcome.application_date > latest_start(as_of_date, horizon_months),
+            Outcome.application_date <= as_of_date,
+        )
+        .order_by(Outcome.application_date, Outcome.loan_id)
+    )
+    return list(rows)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

@@ -30,7 +30,13 @@ from serving.db.keys import (
     revoke_key,
 )
 from serving.db.models import new_id, utcnow
-from serving.db.outcomes import OutcomeFields, UpsertResult, matured_outcomes, upsert_outcome
+from serving.db.outcomes import (
+    OutcomeFields,
+    UpsertResult,
+    matured_outcomes,
+    maturing_outcomes,
+    upsert_outcome,
+)
 from serving.db.tenants import (
     ReservedId,
     TenantOptions,
@@ -64,6 +70,7 @@ __all__ = [
     "list_tenants",
     "live_principal",
     "matured_outcomes",
+    "maturing_outcomes",
     "new_id",
     "record_decision",
     "record_decisions",

@@ -204,6 +204,26 @@ def test_newer_observation_updates_and_older_leaves_the_loan_unchanged(
     assert (row.observation_date.isoformat(), row.max_dpd) == ("2025-09-30", 35)
 
 
+def test_the_explore_flag_is_stored_and_read_back(live_api: LiveApi) -> None:
+    client, code = live_api.client(live_api.keys.bank_a), live_api.codes[1]
+    test_loan, ordinary, bad = fresh("loan"), fresh("loan"), fresh("loan")
+    assert client.post("/v1/outcomes", json=outcome(test_loan, code, explore=True)).is_success
+    assert client.post("/v1/outcomes", json=outcome(ordinary, code)).is_success
+    refused = client.post("/v1/outcomes", json=outcome(bad, code, explore="yes"))
+    assert refused.status_code == 422
+    assert error_code(refused) == "invalid_input"
+    assert "yes" not in refused.text
+    with live_api.sessions() as session:
+        flags = dict(
+            session.execute(
+                select(Outcome.loan_id, Outcome.explore).where(
+                    Outcome.tenant_id == "bank_a", Outcome.loan_id.in_([test_loan, ordinary, bad])
+                )
+            ).all()
+        )
+    assert flags == {test_loan: True, ordinary: False}
+
+
 def test_concurrent_retries_of_one_key_store_one_row(live_api: LiveApi) -> None:
     body, key = outcome(fresh("loan"), live_api.codes[0]), fresh("key")
     start = threading.Barrier(16)

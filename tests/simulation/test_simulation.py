@@ -157,8 +157,14 @@ def test_retraining_runs_through_the_api_on_matured_outcomes_only(runs: dict[str
             )
             who = registry.get_model_version(model["name"], job["version"]).tags["promoted_by"]
             assert who == (job["approved_by"] if manual else AUTO_APPROVER)
-    # seed 12: bank_a's first challenger passes its gate, so the approval step is exercised
-    assert any(job["promotion"] == "promoted_by_approval" for _, job in jobs)
+        # the gate judged all applicants (test loans or inferred declines) and said which
+        assert str(job["gate_sample"]).split(":")[0] in {"explore", "reject_inferred"}
+    # The approval step is exercised in tests/serving/test_retraining.py: since the gate judges
+    # all applicants, seed 12's challengers lose to the WoE scorecard there and are refused.
+    assert all(
+        job["promotion"] != "refused_by_gate" or not all(c["passed"] for c in job["gate"].values())
+        for _, job in jobs
+    )
 
 
 def test_bank_b_is_identical_with_or_without_bank_a(runs: dict[str, Run]) -> None:

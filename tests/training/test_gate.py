@@ -250,3 +250,35 @@ def test_a_perfectly_calibrated_model_fails_the_limit_about_one_time_in_twenty()
     assert 2 <= fails <= 25  # 5% expected (10 of 200); the fixed 0.02 refuses about a third
     fixed = sum(metrics.ece(*_calibrated(600, 1_000 + seed)) > 0.02 for seed in range(200))
     assert fixed > 3 * fails
+
+
+def test_the_verdict_names_the_sample_it_judged_on(trained_platform: TrainResult) -> None:
+    model = trained_platform.model
+    own = gate(trained_platform, model, None)
+    assert own.sample == "own_loans"
+    rows = GateRows.from_splits(
+        trained_platform.splits,
+        int(trained_platform.metrics["train_defaults"]),
+        trained_platform.metrics["auc_scorecard"],
+    )
+    verdict = evaluate_gate(model, None, replace(rows, sample="reject_inferred"), OTHER_CHECKS)
+    assert verdict.sample == "reject_inferred"
+    assert json.loads(json.dumps(verdict.to_dict()))["sample"] == "reject_inferred"
+
+
+def test_stability_is_judged_on_the_loans_when_the_sample_is_another_population(
+    trained_platform: TrainResult,
+) -> None:
+    model, train_ = trained_platform.model, trained_platform.splits["train"]
+    rows = GateRows.from_splits(
+        trained_platform.splits,
+        int(trained_platform.metrics["train_defaults"]),
+        trained_platform.metrics["auc_scorecard"],
+    )
+    same = replace(rows, sample="reject_inferred", X_stability=train_)
+    checks = by_name(evaluate_gate(model, None, same, OTHER_CHECKS))
+    assert checks["score_psi"].value == pytest.approx(0.0, abs=1e-12)
+    assert (
+        checks["auc_not_worse"].value
+        == by_name(gate(trained_platform, model, None))["auc_not_worse"].value
+    )
