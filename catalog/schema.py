@@ -369,6 +369,9 @@ ALL_TABLES = CATALOG_TABLES + BANK_TABLES + SYSTEM_TABLES
 TABLES: dict[str, Table] = {t.name: t for t in ALL_TABLES}
 IMPORTABLE = {t.name: t for t in CATALOG_TABLES + BANK_TABLES}
 SCHEMA_VERSION = "1"
+# Catalog tables added after stores of schema 1 were first made: a writable open of an older
+# store creates them, empty (`catalog.store.add_new_tables`). Any other missing table is damage.
+ADDED_TABLES = (REORGANISATION_PLANS,)
 
 
 def ddl(table: Table) -> str:

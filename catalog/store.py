@@ -69,11 +69,11 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[Connection]:
 
 
 def add_new_tables(con: Connection) -> list[str]:
-    """Create the schema's tables a store made by an earlier release lacks (empty); their names.
+    """Create the tables this release added (`schema.ADDED_TABLES`) that an older store lacks,
+    empty, as the platform knew nothing of them; their names.
 
-    Additive only: a new catalog table (e.g. `reorganisation_plans`) starts empty, which is
-    what the platform knew. A table that exists with other columns is left for `check_schema`
-    to refuse. Any writable open of the store does this; a read-only open cannot.
+    Additive only, and only for those tables: any other missing table is damage, left for
+    `check_schema` to refuse. A writable open of the store does this; a read-only one cannot.
     """
     present = {
         str(r[0])
@@ -81,11 +81,10 @@ def add_new_tables(con: Connection) -> list[str]:
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
         ).fetchall()
     }
-    added = [t.name for t in schema.ALL_TABLES if t.name not in present]
-    for table in schema.ALL_TABLES:
-        if table.name in added:
-            con.execute(schema.ddl(table))
-    return added
+    added = [t for t in schema.ADDED_TABLES if t.name not in present]
+    for table in added:
+        con.execute(schema.ddl(table))
+    return [t.name for t in added]
 
 
 def ensure_indexes(con: Connection) -> None:
@@ -106,7 +105,7 @@ def check_schema(con: Connection) -> None:
     for table in schema.ALL_TABLES:
         missing = set(table.column_names) - present.get(table.name, set())
         if missing:
-            if table.name not in present:
+            if table.name not in present and table in schema.ADDED_TABLES:
                 raise StoreError(
                     f"platform store lacks the table {table.name} of this release: open it "
                     "once writable (e.g. `precredit features snapshot`) to add it, empty"
