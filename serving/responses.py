@@ -874,8 +874,15 @@ class PlatformSection(_Out):
     model_config = _example(
         section="kpis",
         figures={
-            "months": [{"month": "2026-11", "preapproved_entities": 812, "loans_granted": 37}],
-            "not_computable": {"credit_loan_share": {"zh": "无法计算……", "en": "Cannot be …"}},
+            "months": [
+                {
+                    "month": "2026-11",
+                    "preapproved_entities": 812,
+                    "loans_granted": 37,
+                    "loans_reporting_first_loan": 30,
+                    "first_loan_share": 0.4,
+                }
+            ],
         },
     )
 

@@ -100,6 +100,21 @@ class OutcomeIn(BaseModel):
             "(the bank's unbiased sample)",
         ),
     ] = False
+    first_loan: Annotated[
+        bool | None,
+        Field(
+            strict=True,
+            description="首贷: the enterprise's first loan from any bank, as the bank learns it "
+            "from the credit bureau (null: not reported)",
+        ),
+    ] = None
+    security: Annotated[
+        Literal["credit", "guarantee", "collateral", "pledge"] | None,
+        Field(
+            description="担保方式: credit (信用, unsecured), guarantee (保证), collateral (抵押) "
+            "or pledge (质押); null: not reported"
+        ),
+    ] = None
 
 
 class OutcomeBatchIn(BaseModel):

@@ -36,6 +36,8 @@ def _fields(item: OutcomeIn) -> repo.OutcomeFields:
         "offer_id": item.offer_id,
         "financing_request_id": item.financing_request_id,
         "explore": item.explore,
+        "first_loan": item.first_loan,
+        "security": item.security,
     }
 
 

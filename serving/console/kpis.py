@@ -1,8 +1,9 @@
 """The financing KPIs per month, from what the service database holds; none is estimated.
 
 Months are China-time calendar months of when the platform saw the fact (an offer, a request,
-an answer) or of a loan's application date. Figures the data cannot support are reported as
-such with the reason, never filled in.
+an answer) or of a loan's application date. The first-loan and credit-loan shares count the
+loans whose bank reported `first_loan` and `security` with the outcome; a month where none did
+has no share (null, shown as such), never an estimate.
 """
 
 from __future__ import annotations
@@ -18,19 +19,7 @@ from serving.db import kpis as rows
 
 DECIDED = 200  # a financing answer's status when the bank decided
 ENTERPRISE = "91"  # credit-code positions 1-2 of an enterprise (DOMAIN.md §2)
-NOT_COMPUTABLE = {
-    "first_loan_share": (
-        "无法计算：银行回传的贷款结果不含该企业此前是否在任何银行获得过贷款（首贷），"
-        "平台只看到回传给它的贷款。",
-        "Cannot be computed: the loan outcomes banks report do not say whether the loan is the "
-        "enterprise's first loan from any bank; the platform sees only loans reported to it.",
-    ),
-    "credit_loan_share": (
-        "无法计算：贷款结果不含担保方式（信用、保证、抵押），无法区分信用贷款。",
-        "Cannot be computed: loan outcomes carry no security type (credit, guarantee, "
-        "collateral), so credit (unsecured) loans cannot be told apart.",
-    ),
-}
+CREDIT = "credit"  # 信用: a loan with no guarantee, collateral or pledge
 
 
 def _month(moment: dt.datetime | dt.date) -> str:
@@ -50,12 +39,25 @@ def _months(session: Session) -> dict[str, dict[str, Any]]:
         if status == DECIDED:  # an answer that was an error is no decision
             table[_month(at)]["answers"] += 1
             table[_month(at)]["answered"].add(request_id)
-    for day, amount, linked in rows.granted_loans(session):
-        month = table[_month(day)]
+    for loan in rows.granted_loans(session):
+        month = table[_month(loan.application_date)]
         month["loans"] = month.get("loans", 0) + 1
-        month["granted_cny"] = month.get("granted_cny", 0.0) + amount
-        month["from_requests"] = month.get("from_requests", 0) + int(linked is not None)
+        month["granted_cny"] = month.get("granted_cny", 0.0) + loan.granted_cny
+        month["from_requests"] = month.get("from_requests", 0) + int(
+            loan.financing_request_id is not None
+        )
+        if loan.first_loan is not None:
+            month["first_reported"] = month.get("first_reported", 0) + 1
+            month["first"] = month.get("first", 0) + int(loan.first_loan)
+        if loan.security is not None:
+            month["security_reported"] = month.get("security_reported", 0) + 1
+            month["credit"] = month.get("credit", 0) + int(loan.security == CREDIT)
     return table
+
+
+def _share(part: int, whole: int) -> float | None:
+    """part / whole to 4 places; None when no loan of the month reports it (not zero)."""
+    return round(part / whole, 4) if whole else None
 
 
 def monthly(session: Session) -> dict[str, Any]:
@@ -72,10 +74,13 @@ def monthly(session: Session) -> dict[str, Any]:
             "loans_granted": v.get("loans", 0),
             "granted_cny": round(v.get("granted_cny", 0.0), 2),
             "loans_from_requests": v.get("from_requests", 0),
+            # shares among the loans whose bank reported the fact (`first_loan`, `security` on
+            # POST /v1/outcomes); None when none did
+            "loans_reporting_first_loan": v.get("first_reported", 0),
+            "first_loan_share": _share(v.get("first", 0), v.get("first_reported", 0)),
+            "loans_reporting_security": v.get("security_reported", 0),
+            "credit_loan_share": _share(v.get("credit", 0), v.get("security_reported", 0)),
         }
         for month, v in sorted(_months(session).items())
     ]
-    return {
-        "months": lines,
-        "not_computable": {name: {"zh": zh, "en": en} for name, (zh, en) in NOT_COMPUTABLE.items()},
-    }
+    return {"months": lines}

@@ -131,6 +131,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "from_requests": ("来自融资需求的贷款", "Loans from requests"),
     "first_loan_share": ("首贷占比", "First-loan share"),
     "credit_loan_share": ("信用贷款占比", "Credit-loan share"),
+    "share_note": (
+        "首贷占比、信用贷款占比按银行回传贷款结果时报送的“是否首贷”（first_loan）和“担保方式”"
+        "（security）计算，分母为当月报送了该项的贷款笔数（斜线后）；无人报送的月份显示“—”。",
+        "First-loan and credit-loan shares count the loans whose bank reported `first_loan` and "
+        "`security` with the outcome; the number after the slash is how many loans of the month "
+        "reported it; a month where none did shows “—”.",
+    ),
     "a_grade": ("A级纳税人占比", "A-grade taxpayer share"),
     "rating_year": ("评价年度", "Rating year"),
     "rated": ("参评主体", "Rated entities"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,12 +31,27 @@ def financing_answers(session: Session) -> list[tuple[dt.datetime, str, int]]:
     return [(row.created_at, row.request_id, row.status) for row in session.execute(query)]
 
 
-def granted_loans(session: Session) -> list[tuple[dt.date, float, str | None]]:
-    """(application date, granted CNY, financing request id) of every loan a bank reported."""
+class Loan(NamedTuple):
+    """A loan a bank reported: when, how much, after which request, and what kind."""
+
+    application_date: dt.date
+    granted_cny: float
+    financing_request_id: str | None
+    first_loan: bool | None  # None: not reported
+    security: str | None
+
+
+def granted_loans(session: Session) -> list[Loan]:
+    """Every loan a bank reported (granted amount > 0)."""
     query = select(
-        Outcome.application_date, Outcome.granted_amount_cny, Outcome.financing_request_id
+        Outcome.application_date,
+        Outcome.granted_amount_cny,
+        Outcome.financing_request_id,
+        Outcome.first_loan,
+        Outcome.security,
     ).where(Outcome.granted_amount_cny > 0)
     return [
-        (row.application_date, float(row.granted_amount_cny), row.financing_request_id)
-        for row in session.execute(query)
-    ]
+        Loan(r.application_date, float(r.granted_amount_cny), r.financing_request_id,
+             r.first_loan, r.security)
+        for r in session.execute(query)
+    ]  # fmt: skip

@@ -232,6 +232,9 @@ class Outcome(Base):
     financing_request_id: Mapped[str | None] = mapped_column(String(36))
     # a randomised "test" approval of a declined applicant (the unbiased sample), 0012
     explore: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # 首贷 and 担保方式 as the bank reports them (None: not reported), 0014
+    first_loan: Mapped[bool | None] = mapped_column(default=None)
+    security: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class ProductPolicyVersion(Base):

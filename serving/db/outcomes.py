@@ -33,6 +33,8 @@ class OutcomeFields(TypedDict):
     offer_id: NotRequired[str | None]
     financing_request_id: NotRequired[str | None]
     explore: NotRequired[bool]
+    first_loan: NotRequired[bool | None]
+    security: NotRequired[str | None]
 
 
 _OPTIONAL = {
@@ -43,6 +45,8 @@ _OPTIONAL = {
     "offer_id": None,
     "financing_request_id": None,
     "explore": False,
+    "first_loan": None,
+    "security": None,
 }
 
 

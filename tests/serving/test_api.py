@@ -224,6 +224,33 @@ def test_the_explore_flag_is_stored_and_read_back(live_api: LiveApi) -> None:
     assert flags == {test_loan: True, ordinary: False}
 
 
+def test_first_loan_and_security_are_stored_and_bad_values_refused(live_api: LiveApi) -> None:
+    client, code = live_api.client(live_api.keys.bank_a), live_api.codes[1]
+    first, later, silent = fresh("loan"), fresh("loan"), fresh("loan")
+    sent = [
+        outcome(first, code, first_loan=True, security="credit"),
+        outcome(later, code, first_loan=False, security="collateral"),
+        outcome(silent, code),
+    ]
+    assert all(client.post("/v1/outcomes", json=body).is_success for body in sent)
+    for bad in ({"security": "mortgage-ish"}, {"first_loan": "yes"}):
+        refused = client.post("/v1/outcomes", json=outcome(fresh("loan"), code, **bad))
+        assert refused.status_code == 422
+        assert error_code(refused) == "invalid_input"
+        assert next(iter(bad.values())) not in refused.text
+    with live_api.sessions() as session:
+        rows = session.execute(
+            select(Outcome.loan_id, Outcome.first_loan, Outcome.security).where(
+                Outcome.tenant_id == "bank_a", Outcome.loan_id.in_([first, later, silent])
+            )
+        ).all()
+    assert {r.loan_id: (r.first_loan, r.security) for r in rows} == {
+        first: (True, "credit"),
+        later: (False, "collateral"),
+        silent: (None, None),
+    }
+
+
 def test_concurrent_retries_of_one_key_store_one_row(live_api: LiveApi) -> None:
     body, key = outcome(fresh("loan"), live_api.codes[0]), fresh("key")
     start = threading.Barrier(16)

@@ -62,7 +62,7 @@ class Console:
     operator: str  # an operator's key (scopes admin, operator)
     graded: dict[str, int]
     warnings: int
-    loans: int
+    loans: list[dict[str, Any]]  # the loans bank_a reported as granted
     overdue_case: str
 
 
@@ -75,14 +75,19 @@ def _penalty(home: Path) -> tuple[str, str]:
     return str(row[0]), str(row[1])
 
 
-def _traffic(api: LiveApi) -> int:
-    """Pre-approvals, reported loans, two financing requests and an offers run for bank_a;
-    returns the loans granted."""
+def _traffic(api: LiveApi) -> list[dict[str, Any]]:
+    """Pre-approvals, reported loans (some saying whether they are first loans and how they
+    are secured), two financing requests and an offers run for bank_a; the loans granted."""
     client = api.client(api.keys.bank_a)
     items = [{"uscc": code} for code in api.codes[:40]]
     answer = client.post("/v1/preapprovals/batch", json={"items": items})
     assert answer.status_code == 200, answer.text
     reports = bank_outcomes(api.home, n=60)
+    for i, report in enumerate(reports):
+        if i % 3 != 2:  # a third do not say
+            report["first_loan"] = i % 2 == 0
+        if i % 4 != 3:
+            report["security"] = ("credit", "guarantee", "collateral")[i % 3]
     posted = client.post("/v1/outcomes", json={"outcomes": reports})
     assert posted.status_code in (200, 201), posted.text
     with api.sessions() as session:
@@ -99,7 +104,7 @@ def _traffic(api: LiveApi) -> int:
     models = ModelHolder(settings.mlflow_uri, settings.artifact_root, settings.model_cache)
     with store.connect(settings.store, read_only=True) as con:
         run_offers(OfferSources(api.sessions, models, con), "bank_a")
-    return sum(1 for r in reports if r["granted_amount_cny"] > 0)
+    return [r for r in reports if r["granted_amount_cny"] > 0]
 
 
 def _disputes(api: LiveApi) -> str:
@@ -142,6 +147,38 @@ def console(api_stacks: ApiStacks, tmp_path_factory: pytest.TempPathFactory) -> 
     api.stop()
 
 
+def _shares(kpis: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+    return {
+        m["month"]: (
+            m["loans_reporting_first_loan"],
+            m["first_loan_share"],
+            m["loans_reporting_security"],
+            m["credit_loan_share"],
+        )
+        for m in kpis["months"]
+        if m["loans_granted"]
+    }
+
+
+def _expected_shares(loans: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    """Per application month: loans saying first_loan, the share of first loans among them,
+    loans saying security, the share of credit (unsecured) loans among them."""
+    months: dict[str, list[dict[str, Any]]] = {}
+    for loan in loans:
+        months.setdefault(loan["application_date"][:7], []).append(loan)
+    out = {}
+    for month, rows in months.items():
+        first = [r["first_loan"] for r in rows if "first_loan" in r]
+        secured = [r["security"] for r in rows if "security" in r]
+        out[month] = (
+            len(first),
+            round(sum(first) / len(first), 4) if first else None,
+            len(secured),
+            round(secured.count("credit") / len(secured), 4) if secured else None,
+        )
+    return out
+
+
 def _api(console: Console, section: str) -> dict[str, Any]:
     answer = console.api.client(console.operator).get(f"/v1/platform/{section}")
     assert answer.status_code == 200, answer.text
@@ -182,12 +219,13 @@ def test_sections_equal_the_cli_figures(console: Console) -> None:
     assert grades["drift"][0]["tenant"] == "bank_a"
     assert _api(console, "warnings")["warnings"] == console.warnings
     kpis = _api(console, "kpis")
-    assert sum(m["loans_granted"] for m in kpis["months"]) == console.loans
+    assert sum(m["loans_granted"] for m in kpis["months"]) == len(console.loans)
     assert sum(m["preapproved_entities"] for m in kpis["months"]) > 0
     assert sum(m["financing_requests"] for m in kpis["months"]) == 2
     assert sum(m["requests_answered"] for m in kpis["months"]) == 2  # bank_a decided both
     assert sum(m["answers"] for m in kpis["months"]) == 2
-    assert set(kpis["not_computable"]) == {"first_loan_share", "credit_loan_share"}
+    assert _shares(kpis) == _expected_shares(console.loans)
+    assert any(m["first_loan_share"] is None for m in kpis["months"])  # no loan: no share
     assert all(0 < y["a_share"] < 1 for y in kpis["a_grade_taxpayers"])
     disputes = _api(console, "disputes")
     assert disputes["report"]["total"]["cases"] == 2
@@ -453,7 +491,7 @@ def test_pages_in_english_monitoring_plots_and_overdue_cases(
     assert all(w > 0 for w in widths)
     page.screenshot(path=str(artifacts / "monitoring-en.png"), full_page=True)
     page.goto(f"{base}/console/kpis")
-    assert "Cannot be computed" in page.inner_text("#na-first_loan_share")
+    assert "`first_loan`" in page.inner_text("#share-note")
     assert not seen.errors, seen.errors
     assert not seen.failed, seen.failed
     context.close()
