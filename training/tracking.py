@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -115,13 +116,16 @@ def _log_contents(client: MlflowClient, run_id: str, record: RunRecord) -> None:
         native = Path(tmp) / NATIVE_DIR
         model.save(native)
         client.log_artifacts(run_id, str(native), artifact_path=NATIVE_DIR)
-        example = record.example.loc[:, list(model.spec.names)].head(5)
+        example = _as_doubles(record.example.loc[:, list(model.spec.names)].head(5))
+        with warnings.catch_warnings():  # integer outputs (grade) are integers: no missing value
+            warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
+            signature = infer_signature(example, pyfunc_output(model, example))
         saved = Path(tmp) / "model"
         mlflow.pyfunc.save_model(
             str(saved),
             python_model=pyfunc.__file__,
             artifacts={pyfunc.ARTIFACT_KEY: str(native)},
-            signature=infer_signature(example, pyfunc_output(model, example)),
+            signature=signature,
             input_example=example,
             pip_requirements=requirements(),
         )
@@ -150,6 +154,13 @@ def requirements() -> list[str]:
     model in a subprocess to watch its imports).
     """
     return [f"{name}=={version(name)}" for name in RUNTIME_PACKAGES]
+
+
+def _as_doubles(example: pd.DataFrame) -> pd.DataFrame:
+    """Integer inputs as doubles: the model reads float64 and an input may be missing (NaN),
+    which an integer column of the signature would refuse."""
+    ints = [c for c in example.columns if pd.api.types.is_integer_dtype(example[c])]
+    return example.astype(dict.fromkeys(ints, "float64"))
 
 
 def pyfunc_output(model: PreapprovalModel, X: pd.DataFrame) -> pd.DataFrame:
