@@ -27,6 +27,7 @@ from serving.api import (
     platform,
     policies,
     preapprovals,
+    table_models,
     watch,
     webhooks,
 )
@@ -41,6 +42,7 @@ from serving.decision.consent import ConsentBook
 from serving.decision.model_store import PLATFORM, ModelHolder
 from serving.decision.policies import PolicyBook
 from serving.decision.snapshot import Snapshot
+from serving.decision.table_models import TableModelHolder
 from serving.guard import RequestGuard
 from serving.metrics import Metrics
 from serving.retraining import JobRunner
@@ -83,7 +85,14 @@ def build_services(settings: Settings) -> Services:
         PolicyBook(readers),
         ConsentBook(reads),
         KeyLookup(reads),
+        TableModelHolder(settings.mlflow_uri, settings.model_cache / "tables"),
     )
+
+
+def _refresh_models(services: Services) -> None:
+    """A promotion was recorded (by any process): re-read every alias in service now."""
+    services.models.refresh()
+    services.table_models.refresh()
 
 
 class Poller:
@@ -145,10 +154,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = services
         poller = Poller(
             settings.model_poll_seconds,
-            [services.models.refresh, services.snapshot.reload_if_changed],
+            [
+                services.models.refresh,
+                services.table_models.refresh,
+                services.snapshot.reload_if_changed,
+            ],
         )
         listener = (
-            PromotionListener(settings.service_db, lambda _: services.models.refresh()).start()
+            PromotionListener(settings.service_db, lambda _: _refresh_models(services)).start()
             if listens(settings.service_db)
             else None
         )
@@ -188,6 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
         consents,
         platform,
+        table_models,
         meta,
     )
     for router in (module.router for module in routers):

@@ -891,3 +891,94 @@ class PlatformSection(_Out):
         description="The section's figures (docs/console.md: quality, codes, grades, warnings, "
         "disputes, kpis, monitoring)"
     )
+
+
+# --- banks' own-table models ----------------------------------------------------------------
+
+
+class TableReason(_Out):
+    """A column that raises the PD: its value as sent and its share of the log-odds."""
+
+    column: str
+    value: float | str | None
+    contribution: float
+    text_zh: str
+    text_en: str
+
+
+class TableAnswer(_Out):
+    """One row's answer; `base_log_odds` + the columns' shares = `log_odds` (before calibration)."""
+
+    row: int
+    pd: float
+    grade: str
+    decision: Literal["approve", "refer", "decline"]
+    log_odds: float
+    base_log_odds: float
+    reasons: list[TableReason]
+
+
+class TableModelRef(_Out):
+    """The registered version that answered."""
+
+    name: str
+    version: str
+    fingerprint: str
+
+
+class TablePolicyRef(_Out):
+    """The bank's product policy whose PD cut-offs decided."""
+
+    product: str
+    version: str
+    fingerprint: str
+    approve_max_pd: float
+    refer_max_pd: float
+
+
+class TableScores(_Out):
+    """A table model's answers, as stored (`GET /v1/table-models/scores/{score_id}`)."""
+
+    model_config = _example(
+        score_id="4f0c9a0e-8a4e-4d55-9a36-0b7d1c2e3f4a",
+        scored_at="2026-12-04T10:00:00+00:00",
+        scored_by="key:7",
+        model={"name": "precredit-bank_a-table-loans", "version": "2", "fingerprint": "ab12"},
+        policy={
+            "product": "sme_credit",
+            "version": "2026-1",
+            "fingerprint": "cd34",
+            "approve_max_pd": 0.03,
+            "refer_max_pd": 0.08,
+        },
+        input_sha256="9f2b",
+        limit_note="a table model scores the bank's own columns; ...",
+        answers=[
+            {
+                "row": 0,
+                "pd": 0.041,
+                "grade": "G07",
+                "decision": "refer",
+                "log_odds": -3.15,
+                "base_log_odds": -2.9,
+                "reasons": [
+                    {
+                        "column": "Seniority",
+                        "value": 1,
+                        "contribution": 0.42,
+                        "text_zh": "Seniority（1）推高了违约概率",
+                        "text_en": "Seniority = 1 raises the estimated probability of default",
+                    }
+                ],
+            }
+        ],
+    )
+
+    score_id: str
+    scored_at: str
+    scored_by: str
+    model: TableModelRef
+    policy: TablePolicyRef
+    input_sha256: str
+    limit_note: str
+    answers: list[TableAnswer]

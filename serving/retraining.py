@@ -240,6 +240,7 @@ class PromoteRequest:
     reason: str
     override_reason: str | None = None
     owner: str | None = None  # whose model (None: the key's tenant); operators: platform_public
+    table: str | None = None  # one of the bank's own-table models (`precredit train --table`)
 
 
 def promote(
@@ -258,10 +259,12 @@ def promote(
         owner == tracking.PUBLIC_OWNER and principal.tenant_id == tenants.PLATFORM_ID
     ):
         raise ApiError(403, "forbidden", "only a platform operator promotes platform models")
+    if request.table is not None and owner in (tenants.PLATFORM_ID, tracking.PUBLIC_OWNER):
+        raise ApiError(403, "forbidden", "table models belong to banks, not to the platform")
     override = None if request.override_reason is None else Override(request.override_reason)
     approval = Approval(repo.identity(principal), request.reason, override)
     client = tracking.connect(settings.mlflow_uri, settings.artifact_root)
-    promoted = promotion.promote(client, owner, request.version, approval)
+    promoted = promotion.promote(client, owner, request.version, approval, request.table)
     with sessions() as session:
         promotions.record(session, promoted)
         session.commit()

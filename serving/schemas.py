@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from training.table_slug import TABLE_SLUG
+
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 Text = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=PRINTABLE)]
 USCC_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
@@ -146,6 +148,10 @@ class PromoteIn(_Strict):
         Annotated[str, StringConstraints(min_length=20, max_length=1000, strip_whitespace=True)]
         | None
     ) = None
+    table: Annotated[str, StringConstraints(pattern=f"^{TABLE_SLUG}$")] | None = Field(
+        None,
+        description="promote the bank's model of its own table `precredit-<bank>-table-<table>`",
+    )
 
 
 class FinancingRequestIn(_Strict):
@@ -164,6 +170,46 @@ class WatchIn(_Strict):
     source: Literal["borrower", "offer", "other"] = "borrower"
 
 
+ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=PRINTABLE)]
+Cell = (
+    Annotated[float, Field(allow_inf_nan=False)]
+    | Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+    | None
+)
+
+
+class TableScoreIn(_Strict):
+    """Rows of the bank's own table, as in the file its table model was trained on.
+
+    Each row maps a column name to its value: a number, a text (a category, or a number
+    written as text) or null (missing). Columns the model does not read are ignored.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        json_schema_extra={
+            "examples": [{"rows": [{"Seniority": 9, "Home": "rent", "Income": 126}], "top": 5}]
+        },
+    )
+
+    rows: Annotated[
+        list[Annotated[dict[ColumnName, Cell], Field(min_length=1, max_length=500)]],
+        Field(min_length=1, max_length=1_000),
+    ]
+    top: Annotated[int, Field(ge=0, le=20)] = 5
+    product: Text | None = None
+
+
+TableSlug = Annotated[
+    str,
+    Path(
+        pattern=f"^{TABLE_SLUG}$",
+        description="the table model's slug: precredit-<bank>-table-<slug> in the registry",
+        json_schema_extra={"examples": ["loans"]},
+    ),
+]
 CodeInPath = Annotated[
     str,
     Path(
@@ -260,4 +306,4 @@ class ConsentIn(BaseModel):
 
 MODELS = (WatchIn, PreapprovalIn, PreapprovalBatchIn, OutcomeIn, OutcomeBatchIn, RetrainIn, PromoteIn,
           FinancingRequestIn, WebhookIn, DisputeIn, DisputedRecord, CitedReason, DisputeStateIn,
-          ConsentIn)  # fmt: skip
+          ConsentIn, TableScoreIn)  # fmt: skip

@@ -14,6 +14,7 @@ from serving.decision.consent import ConsentBook
 from serving.decision.model_store import ModelHolder
 from serving.decision.policies import PolicyBook
 from serving.decision.snapshot import Snapshot
+from serving.decision.table_models import TableModelHolder
 from serving.metrics import Metrics
 from serving.retraining import JobRunner
 
@@ -34,3 +35,4 @@ class Services:
     policies: PolicyBook  # banks' product policies in force (see serving.decision.policies)
     consents: ConsentBook  # which model may score an entity (see serving.decision.consent)
     keys: KeyLookup  # authentication on the request path (see serving.db.keys)
+    table_models: TableModelHolder  # banks' own-table models (see serving.decision.table_models)

@@ -12,6 +12,7 @@ written reason, which is recorded. The approver is an identity (`key:<key id>`, 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from mlflow.exceptions import MlflowException
 
 from catalog.errors import InvalidInput, NotFound, PrecreditError
 from training import tracking
+from training.table_slug import TABLE_SLUG
 
 REQUESTED_BY_TAG = "requested_by"  # run tag: who asked for the training that made the version
 AUTO_APPROVER = "policy:auto"  # a bank's `auto` promotion policy, or `precredit train --promote`
@@ -82,12 +84,23 @@ class PromotionRecord:
         return asdict(self) | {"promoted_at": self.promoted_at.isoformat()}
 
 
-def promote(client: MlflowClient, tenant: str, version: str, approval: Approval) -> PromotionRecord:
-    """Make `version` the tenant's champion if the rule allows it; the record of the promotion."""
+def promote(
+    client: MlflowClient, tenant: str, version: str, approval: Approval, table: str | None = None
+) -> PromotionRecord:
+    """Make `version` the tenant's champion if the rule allows it; the record of the promotion.
+
+    `table` names one of the tenant's own-table models (`precredit-<tenant>-table-<table>`),
+    promoted by the same rule; without it, the tenant's platform-feature model.
+    """
     approver, override = approval.approver, approval.override
     if not approver.strip():
         raise InvalidInput("a promotion needs the approver's identity")
-    name = tracking.model_name(tenant)
+    if table is None:
+        name = tracking.model_name(tenant)
+    elif re.fullmatch(TABLE_SLUG, table):
+        name = tracking.table_model_name(tenant, table)
+    else:
+        raise InvalidInput("table must be the slug of a registered table model, e.g. loans")
     try:
         run_id = str(client.get_model_version(name, version).run_id)
         run = client.get_run(run_id)
@@ -116,7 +129,7 @@ def promote(client: MlflowClient, tenant: str, version: str, approval: Approval)
         None if override is None else override.reason.strip(),
         dt.datetime.now(dt.UTC),  # to the microsecond: the history orders by it
     )
-    tracking.set_champion(client, record.tenant, record.version, _tags(record))
+    tracking.set_champion(client, record.model_name, record.version, _tags(record))
     return record
 
 

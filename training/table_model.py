@@ -119,6 +119,30 @@ class TableModel:
             out += (1.0 - self.weight) * self.scorecard.log_odds(X)
         return out
 
+    def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Each column's share of the blended log-odds, and the base value, per encoded row.
+
+        LightGBM's part is its TreeSHAP (`pred_contrib`), the scorecard's part its points
+        (coefficient x WoE, the intercept in the base), both times their blend weight, so
+        `base + contributions.sum(axis=1)` equals `log_odds(X)` (before calibration).
+        """
+        names = list(self.spec.names)
+        out = np.zeros((len(X), len(names)), dtype=np.float64)
+        base = np.zeros(len(X), dtype=np.float64)
+        if self.booster is not None:
+            matrix = np.ascontiguousarray(X.loc[:, names].to_numpy(np.float64))
+            shap = np.asarray(self.booster.predict(matrix, pred_contrib=True), dtype=np.float64)
+            out += self.weight * shap[:, :-1]
+            base += self.weight * shap[:, -1]
+        if self.scorecard is not None:
+            share = 1.0 - self.weight
+            for name, feature in self.scorecard.features.items():
+                k = list(self.scorecard.features).index(name)
+                woe = feature.transform(X[name].to_numpy(dtype=np.float64))
+                out[:, names.index(name)] += share * self.scorecard.coef[k] * woe
+            base += share * self.scorecard.intercept
+        return out, base
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated PD per encoded row (1-D)."""
         z = self.log_odds(X)

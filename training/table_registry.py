@@ -45,10 +45,10 @@ BASELINE_KEYS = ("auc_scorecard", "auc_logistic", "auc_lightgbm_default")
 
 def registered_name(tenant: str, table: Path) -> str:
     """`precredit-<tenant>-table-<slug>`; a name without ASCII letters or digits gets a hash."""
-    slug = re.sub(r"[^a-z0-9]+", "-", table.stem.lower()).strip("-")[:40]
+    slug = re.sub(r"[^a-z0-9]+", "-", table.stem.lower()).strip("-")[:40].rstrip("-")
     if not slug:
         slug = "t" + hashlib.sha256(table.stem.encode()).hexdigest()[:8]
-    return f"{tracking.model_name(tenant)}-table-{slug}"
+    return tracking.table_model_name(tenant, slug)
 
 
 def woe_scorecard(card: Scorecard, n_codes: dict[str, int]) -> WoeScorecard:

@@ -51,6 +51,14 @@ def model_name(tenant: str) -> str:
     return f"precredit-{tenant}"
 
 
+TABLE_INFIX = "-table-"  # `precredit-<tenant>-table-<slug>`: a model of a bank's own table
+
+
+def table_model_name(tenant: str, slug: str) -> str:
+    """Registered name of the tenant's model trained on its own table `slug`."""
+    return f"{model_name(tenant)}{TABLE_INFIX}{slug}"
+
+
 def connect_client(tracking_uri: str) -> MlflowClient:
     """A client for reading the registry (no global MLflow state touched)."""
     return MlflowClient(tracking_uri, tracking_uri)
@@ -186,12 +194,11 @@ def load_native(client: MlflowClient, run_id: str, destination: Path) -> Preappr
     return PreapprovalModel.load(Path(path))
 
 
-def set_champion(client: MlflowClient, tenant: str, version: str, tags: dict[str, str]) -> None:
-    """Move `@champion` to `version` with the promotion's tags.
+def set_champion(client: MlflowClient, name: str, version: str, tags: dict[str, str]) -> None:
+    """Move `@champion` of the registered model `name` to `version` with the promotion's tags.
 
     Only `training.promotion.promote` calls this: it applies the rule (gate, maker-checker).
     """
-    name = model_name(tenant)
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, CHAMPION, version)

@@ -37,6 +37,13 @@ def promote(
             help="Promote a gate-failed version anyway; the written reason (>= 20 chars) is kept",
         ),
     ] = None,
+    table: Annotated[
+        str | None,
+        typer.Option(
+            "--table",
+            help="Promote the bank's model of its own table (precredit-<bank>-table-<slug>)",
+        ),
+    ] = None,
 ) -> None:
     """Make a version the champion: gate passed (or overridden), approved by another person."""
     from catalog.errors import NotFound
@@ -61,7 +68,7 @@ def promote(
         if platform_model:
             raise ApiError(403, "forbidden", "only a platform operator promotes platform models")
         raise NotFound(f"this key cannot see models of {tenant!r}")
-    request = retraining.PromoteRequest(principal, version, reason, override_gate, tenant)
+    request = retraining.PromoteRequest(principal, version, reason, override_gate, tenant, table)
     record = retraining.promote(get_settings(), sessions, request)
     forced = "" if record.gate_passed else " (gate FAILED; override recorded)"
     typer.echo(f"{record.model_name} version {record.version} is now @champion{forced}")

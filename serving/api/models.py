@@ -66,11 +66,21 @@ def promote(body: PromoteIn, principal: AdminPrincipal, services: ServicesDep) -
     """Gate passed (else 409 `gate_failed`, unless `override_reason`), recorded, served now.
 
     The approver is this key; it must differ from the key that requested the retraining
-    (else 403 `same_person`). Platform models: operators only. On PostgreSQL every other API
+    (else 403 `same_person`). Platform models: operators only. With `table`, the bank's model
+    of its own table (`precredit train --table --tenant`) is promoted by the same rule. On PostgreSQL every other API
     process hears of it at commit (LISTEN/NOTIFY); on SQLite, at its next poll.
     """
-    request = retraining.PromoteRequest(principal, body.version, body.reason, body.override_reason)
+    request = retraining.PromoteRequest(
+        principal, body.version, body.reason, body.override_reason, table=body.table
+    )
     record = retraining.promote(services.settings, services.sessions, request)
+    if body.table is not None:
+        services.table_models.refresh()
+        table = services.table_models.get(principal.tenant_id, body.table)
+        return {
+            "serving": {"name": table.name, "version": table.version},
+            "promotion": record.to_dict(),
+        }
     services.models.refresh()
     served = services.models.get(principal.tenant_id)
     return {
@@ -88,7 +98,7 @@ def promote(body: PromoteIn, principal: AdminPrincipal, services: ServicesDep) -
 def refresh(principal: AdminPrincipal, services: ServicesDep) -> dict[str, Any]:
     """The target for a registry webhook; without one, the poll does the same every interval."""
     return {
-        "models_changed": services.models.refresh(),
+        "models_changed": services.models.refresh() + services.table_models.refresh(),
         "snapshot_reloaded": services.snapshot.reload_if_changed(),
     }
 

@@ -509,3 +509,21 @@ class DisputeEvent(Base):
     from_state: Mapped[str | None] = mapped_column(String(16))
     to_state: Mapped[str] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class TableScore(Base):
+    """One answer of a bank's own-table model, as given (append-only: triggers), 0015."""
+
+    __tablename__ = "table_scores"
+    __table_args__ = (Index(None, "tenant_id", "scored_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    model_name: Mapped[str] = mapped_column(String(160))
+    model_version: Mapped[str] = mapped_column(String(16))
+    model_fingerprint: Mapped[str] = mapped_column(String(64))
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int]
+    answer: Mapped[str] = mapped_column(Text)
+    scored_by: Mapped[str] = mapped_column(String(64))  # key:<key id>
+    scored_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from click.testing import Result
 from mlflow import MlflowClient
+from table_home import NAME, SECONDS, SEED, TRIALS, table_home, train_args
 from typer.testing import CliRunner
 
 from precredit.cli import app
@@ -28,39 +29,14 @@ from training.table import Roles, TableSpec, assess, read_prepared
 from training.table_registry import export
 from training.tuning import Budget
 
-SAMPLE = Path(__file__).parents[1] / "data" / "credit_data_sample.csv"
-NAME = "precredit-bank_one-table-loans"
-SEED, TRIALS, SECONDS = 42, 3, 120.0  # seconds never reached: the trials decide (determinism)
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """PRECREDIT_HOME with one bank, and the sample with dates as `loans.csv`."""
-    home = tmp_path_factory.mktemp("table_home")
-    loans = pd.read_csv(SAMPLE)
-    days = np.sort(np.random.default_rng(4).integers(0, 3 * 365, len(loans)))
-    loans["applied"] = (pd.Timestamp("2021-01-01") + pd.to_timedelta(days, unit="D")).strftime(
-        "%Y-%m-%d"
-    )
-    loans.to_csv(home / "loans.csv", index=False)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PRECREDIT_HOME", str(home))
-        patch.delenv("PRECREDIT_TRACKING_URI", raising=False)
-        get_settings.cache_clear()
-        added = runner.invoke(app, ["banks", "add", "Bank One", "--id", "bank_one"])
-        assert added.exit_code == 0, added.output
-        try:
-            yield home
-        finally:
-            get_settings.cache_clear()
-
-
-def train_args(home: Path, out: Path, *extra: str) -> list[str]:
-    args = ["train", "--table", str(home / "loans.csv"), "--target", "Status"]
-    args += ["--positive", "bad", "--id-col", "rownames", "--time-col", "applied"]
-    args += ["--trials", str(TRIALS), "--tune-seconds", str(SECONDS), "--seed", str(SEED)]
-    return [*args, "--metrics-json", str(out), *extra]
+    with table_home(tmp_path_factory.mktemp("table_home")) as home:
+        yield home
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ from serving.api import (
     platform,
     policies,
     preapprovals,
+    table_models,
     watch,
     webhooks,
 )
@@ -77,7 +78,7 @@ def json_schema(response: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_walk_sees_every_route(spec: dict[str, Any]) -> None:
     modules = (preapprovals, decisions, outcomes, policies, models, financing, entities, watch)
-    modules += (webhooks, consents, meta, disputes, platform)
+    modules += (webhooks, consents, meta, disputes, platform, table_models)
     routes = [r for m in modules for r in m.router.routes if isinstance(r, APIRoute)]
     declared = {(method.lower(), r.path) for r in routes for method in r.methods}
     assert {(m, p) for m, p, _ in operations(spec)} == declared

@@ -1,0 +1,55 @@
+"""A home with one bank and a table of its own loans, for the table-model CLI and API tests.
+
+The table is tests/data/credit_data_sample.csv (800 real loans) with a seeded application date
+added (`applied`), so the split is out of time and one selection is trained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from precredit.cli import app
+from precredit.settings import get_settings
+
+SAMPLE = Path(__file__).parent / "data" / "credit_data_sample.csv"
+BANK = "bank_one"
+SLUG = "loans"
+NAME = f"precredit-{BANK}-table-{SLUG}"
+SEED, TRIALS, SECONDS = 42, 3, 120.0  # seconds never reached: the trials decide (determinism)
+runner = CliRunner()
+
+
+@contextmanager
+def table_home(home: Path) -> Iterator[Path]:
+    """PRECREDIT_HOME = `home` with `bank_one` and the sample with dates as `loans.csv`."""
+    loans = pd.read_csv(SAMPLE)
+    days = np.sort(np.random.default_rng(4).integers(0, 3 * 365, len(loans)))
+    loans["applied"] = (pd.Timestamp("2021-01-01") + pd.to_timedelta(days, unit="D")).strftime(
+        "%Y-%m-%d"
+    )
+    loans.to_csv(home / f"{SLUG}.csv", index=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PRECREDIT_HOME", str(home))
+        patch.delenv("PRECREDIT_TRACKING_URI", raising=False)
+        get_settings.cache_clear()
+        added = runner.invoke(app, ["banks", "add", "Bank One", "--id", BANK])
+        assert added.exit_code == 0, added.output
+        try:
+            yield home
+        finally:
+            get_settings.cache_clear()
+
+
+def train_args(home: Path, out: Path, *extra: str) -> list[str]:
+    """`precredit train --table` on the home's loans, seeded, with a small tuning budget."""
+    args = ["train", "--table", str(home / f"{SLUG}.csv"), "--target", "Status"]
+    args += ["--positive", "bad", "--id-col", "rownames", "--time-col", "applied"]
+    args += ["--trials", str(TRIALS), "--tune-seconds", str(SECONDS), "--seed", str(SEED)]
+    return [*args, "--metrics-json", str(out), *extra]
