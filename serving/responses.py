@@ -916,6 +916,8 @@ class TableAnswer(_Out):
     log_odds: float
     base_log_odds: float
     reasons: list[TableReason]
+    uscc: str | None = None  # the entity whose platform features the row read (joined models)
+    consent_id: str | None = None  # the consent that allowed reading them (None: not required)
 
 
 class TableModelRef(_Out):
@@ -980,5 +982,6 @@ class TableScores(_Out):
     model: TableModelRef
     policy: TablePolicyRef
     input_sha256: str
+    snapshot_as_of: str | None = None  # the platform snapshot a joined model's features came from
     limit_note: str
     answers: list[TableAnswer]

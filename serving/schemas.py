@@ -182,7 +182,8 @@ class TableScoreIn(_Strict):
     """Rows of the bank's own table, as in the file its table model was trained on.
 
     Each row maps a column name to its value: a number, a text (a category, or a number
-    written as text) or null (missing). Columns the model does not read are ignored.
+    written as text) or null (missing). Columns the model does not read are ignored. A model
+    trained with `--join-platform` needs `codes`, one credit code per row.
     """
 
     model_config = ConfigDict(
@@ -200,6 +201,11 @@ class TableScoreIn(_Strict):
     ]
     top: Annotated[int, Field(ge=0, le=20)] = 5
     product: Text | None = None
+    codes: Annotated[list[Code], Field(min_length=1, max_length=1_000)] | None = Field(
+        None,
+        description="each row's credit code, for a model trained with --join-platform: its "
+        "platform features come from the snapshot in service",
+    )
 
 
 TableSlug = Annotated[

@@ -53,3 +53,21 @@ def train_args(home: Path, out: Path, *extra: str) -> list[str]:
     args += ["--positive", "bad", "--id-col", "rownames", "--time-col", "applied"]
     args += ["--trials", str(TRIALS), "--tune-seconds", str(SECONDS), "--seed", str(SEED)]
     return [*args, "--metrics-json", str(out), *extra]
+
+
+def bank_table(platform_frame: pd.DataFrame, rows: int, seed: int = 9) -> pd.DataFrame:
+    """A bank's table for `--join-platform`: seeded rows of a cold-start frame (credit code,
+    date, good/bad) with two columns of the bank's own (a score carrying part of the label,
+    and noise)."""
+    rng = np.random.default_rng(seed)
+    picked = platform_frame.iloc[np.sort(rng.choice(len(platform_frame), rows, replace=False))]
+    label = picked["label"].to_numpy()
+    return pd.DataFrame(
+        {
+            "credit_code": picked["uscc"].to_numpy(),
+            "applied": pd.to_datetime(picked["as_of"]).dt.strftime("%Y-%m-%d").to_numpy(),
+            "bank_score": np.round(label * 1.0 + rng.normal(size=rows), 4),
+            "noise": np.round(rng.normal(size=rows), 4),
+            "status": np.where(label == 1, "bad", "good"),
+        }
+    )

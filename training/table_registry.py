@@ -100,6 +100,9 @@ class TableTraining:
     assessment: Assessment
     spec: TableSpec
     seed: int
+    platform: tuple[
+        str, ...
+    ] = ()  # registry features joined by --join-platform (the API fills them)
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ def register_table(
     selected = training.assessment.model
     rows = gate_rows(training)
     meta = {"seed": training.seed, "model": selected.describe(), "table": training.spec.path.name}
+    if training.platform:
+        meta["platform_features"] = list(training.platform)
     model = export(selected, selected.scorecard, meta)
     verdict = evaluate_gate(model, None, rows, gate)
     pd_test = model.predict_proba(rows.X_test)

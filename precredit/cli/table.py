@@ -57,7 +57,12 @@ def train_table(
     from training.table_registry import TableTraining
 
     assessed = Assessment(metrics, found.model, found.test_rows)
-    training = TableTraining(frame, prepared, assessed, spec, seed)
+    platform: tuple[str, ...] = ()
+    if code_col is not None:
+        from features.definitions import REGISTRY
+
+        platform = tuple(n for n in prepared.spec.names if n in set(REGISTRY.names))
+    training = TableTraining(frame, prepared, assessed, spec, seed, platform)
     return metrics | {"tenant": tenant} | _register(tenant, training)
 
 

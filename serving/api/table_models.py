@@ -37,11 +37,17 @@ def score(
     Only `precredit-<your bank>-table-<table>@champion` answers: a version is served once
     promoted by the one rule (gate, another person's approval). 404 before that, and for any
     other bank's table. 422 names a column the model reads that a row lacks, or one that
-    must be numeric. No limit: see `limit_note`.
+    must be numeric. A model trained with `--join-platform` also reads the platform's features
+    of each row's entity: send `codes` (one credit code per row); they come from the snapshot in
+    service under your consent rule (403 `consent_required`, 404 `unknown_entity`, each naming
+    the row). No limit: see `limit_note`.
     """
     served = services.table_models.get(principal.tenant_id, table)
     policy, fingerprint = _policy(services, principal.tenant_id, body.product)
-    request = table_scores.ScoreRequest(served, body.rows, body.top, policy, fingerprint)
+    platform = table_scores.join_platform(
+        services, principal.tenant_id, served, body.rows, body.codes
+    )
+    request = table_scores.ScoreRequest(served, body.rows, body.top, policy, fingerprint, platform)
     answer = table_scores.score(request)
     stored = table_scores.record(session, principal.tenant_id, identity(principal), answer)
     session.commit()  # nothing after it: an acknowledged answer is a stored one

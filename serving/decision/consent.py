@@ -67,6 +67,23 @@ class ConsentBook:
         served = models.get(tenant)
         if not self.required(tenant):
             return Use(served, None)
+        return choose(models, served, self._grants(tenant, code))
+
+    def grant(self, tenant: str, code: str, scopes: tuple[str, ...]) -> consents.Grant | None:
+        """The consent that lets this bank read `scopes` of the entity (None: none required);
+        403 `consent_required` when none covers them (no fallback model: the caller's reads
+        those scopes or nothing)."""
+        if not self.required(tenant):
+            return None
+        for grant in self._grants(tenant, code):
+            if grant.covers(scopes):
+                return grant
+        raise ConsentRequired(
+            "the enterprise's consent does not cover the data this model reads "
+            f"({', '.join(scopes)})"
+        )
+
+    def _grants(self, tenant: str, code: str) -> list[consents.Grant]:
         params = consents.in_force_params(tenant, code, PURPOSE, consents.today())
         grants = consents.grants_of(self._in_force.rows(**params))
         if not grants:
@@ -74,7 +91,7 @@ class ConsentBook:
                 "no valid pre-approval consent from this enterprise for this bank: "
                 "record one (POST /v1/consents) first"
             )
-        return choose(models, served, grants)
+        return grants
 
 
 def choose(models: ModelHolder, served: ServedModel, grants: list[consents.Grant]) -> Use:

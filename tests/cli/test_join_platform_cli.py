@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from table_home import bank_table as joined_table
 from typer.testing import CliRunner
 
 from catalog import store
@@ -32,18 +33,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def bank_table(platform_frame: pd.DataFrame) -> pd.DataFrame:
-    rng = np.random.default_rng(9)
-    rows = platform_frame.iloc[np.sort(rng.choice(len(platform_frame), ROWS, replace=False))]
-    label = rows["label"].to_numpy()
-    return pd.DataFrame(
-        {
-            "credit_code": rows["uscc"].to_numpy(),
-            "applied": pd.to_datetime(rows["as_of"]).dt.strftime("%Y-%m-%d").to_numpy(),
-            "bank_score": np.round(label * 1.0 + rng.normal(size=ROWS), 4),
-            "noise": np.round(rng.normal(size=ROWS), 4),
-            "status": np.where(label == 1, "bad", "good"),
-        }
-    )
+    return joined_table(platform_frame, ROWS)
 
 
 @pytest.fixture(scope="module")
