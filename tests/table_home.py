@@ -71,3 +71,15 @@ def bank_table(platform_frame: pd.DataFrame, rows: int, seed: int = 9) -> pd.Dat
             "status": np.where(label == 1, "bad", "good"),
         }
     )
+
+
+def invoke(*args: str) -> str:
+    """Run the CLI in process; its stdout (the test fails on a non-zero exit)."""
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def last_line(text: str) -> str:
+    """A printed key: `banks add` and `banks key` print it alone on the last line."""
+    return text.strip().splitlines()[-1]

@@ -16,6 +16,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,18 +123,13 @@ class ModelHolder:
         return self._versions[key]
 
     def _download(self, client: MlflowClient, run_id: str, directory: Path) -> None:
-        """Fetch a version into the cache. Workers of one host share the cache and refresh at
-        the same moment after a promotion: each stages on its own and the first rename wins."""
-        staging = directory.parent / f".{directory.name}.download-{os.getpid()}-{uuid.uuid4().hex}"
-        try:
+        """Fetch a version into the cache (see `cache_download`)."""
+
+        def fetch(staging: Path) -> Path:
             tracking.load_native(client, run_id, staging)
-            try:
-                (staging / tracking.NATIVE_DIR).rename(directory)
-            except OSError:  # another process put it there first: theirs is the same version
-                if not (directory / "manifest.json").exists():
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            return staging / tracking.NATIVE_DIR
+
+        cache_download(directory, fetch)
 
     def loaded(self) -> list[ServedModel]:
         """Models currently in service."""
@@ -204,8 +200,32 @@ class ModelHolder:
         )
         if not np.isfinite(model.predict_proba(probe)).all():
             raise ModelUnavailable(f"{name} version {version} fails its smoke test")
-        if pointer:  # the last known good copy, replaced atomically (other workers read it)
-            staged = directory.parent / f".current.json.{os.getpid()}-{uuid.uuid4().hex}"
-            staged.write_text(json.dumps({"version": version, "run_id": run_id}))
-            staged.replace(directory.parent / "current.json")
+        if pointer:
+            remember_current(directory, version, run_id)
         return ServedModel(name, version, run_id, model.fingerprint(), model)
+
+
+def cache_download(directory: Path, fetch: Callable[[Path], Path]) -> None:
+    """Put a version's files at `directory`: `fetch(staging)` downloads them under a staging
+    directory and returns where they are. Workers of one host share the cache and refresh at the
+    same moment after a promotion: each stages on its own and the first rename wins."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = directory.parent / f".{directory.name}.download-{os.getpid()}-{uuid.uuid4().hex}"
+    try:
+        staging.mkdir()
+        fetched = fetch(staging)
+        try:
+            fetched.rename(directory)
+        except OSError:  # another process put it there first: theirs is the same version
+            if not (directory / "manifest.json").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def remember_current(directory: Path, version: str, run_id: str) -> None:
+    """Record the last known good version of the name (`current.json` beside the versions),
+    replaced atomically: other workers read it when the registry is down."""
+    staged = directory.parent / f".current.json.{os.getpid()}-{uuid.uuid4().hex}"
+    staged.write_text(json.dumps({"version": version, "run_id": run_id}))
+    staged.replace(directory.parent / "current.json")

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +24,13 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from catalog.errors import ModelUnavailable, NotFound
-from serving.decision.model_store import ABSENT_CODES, ABSENT_RECHECK_SECONDS, REGISTRY_DOWN
+from serving.decision.model_store import (
+    ABSENT_CODES,
+    ABSENT_RECHECK_SECONDS,
+    REGISTRY_DOWN,
+    cache_download,
+    remember_current,
+)
 from training import tracking
 from training.table_model import TableModel
 from training.table_pyfunc import ARTIFACT_KEY
@@ -124,22 +127,15 @@ class TableModelHolder:
         return self._verified(name, str(version.version), str(version.run_id), directory)
 
     def _download(self, client: MlflowClient, run_id: str, directory: Path) -> None:
-        """Fetch a version's files into the cache (workers stage apart; the first rename wins)."""
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        staging = directory.parent / f".{directory.name}.download-{os.getpid()}-{uuid.uuid4().hex}"
-        try:
-            staging.mkdir()
+        """Fetch a version's files into the cache (see `model_store.cache_download`)."""
+
+        def fetch(staging: Path) -> Path:
             try:
-                path = client.download_artifacts(run_id, ARTIFACT_KEY, str(staging))
+                return Path(client.download_artifacts(run_id, ARTIFACT_KEY, str(staging)))
             except MlflowException as error:
                 raise ModelUnavailable(f"artifacts of run {run_id} cannot be downloaded") from error
-            try:
-                Path(path).rename(directory)
-            except OSError:  # another worker put the same version there first
-                if not (directory / "manifest.json").exists():
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+
+        cache_download(directory, fetch)
 
     def _from_cache(self, name: str) -> ServedTable | None:
         pointer = self.cache_dir / name / "current.json"
@@ -155,8 +151,5 @@ class TableModelHolder:
         """Load (the manifest's SHA-256 checked by `TableModel.load`) and remember as current."""
         served = ServedTable(name, version, run_id, TableModel.load(directory))
         if pointer:
-            record = json.dumps({"version": version, "run_id": run_id})
-            staged = directory.parent / f".current-{os.getpid()}-{uuid.uuid4().hex}.json"
-            staged.write_text(record)
-            staged.replace(directory.parent / "current.json")
+            remember_current(directory, version, run_id)
         return served

@@ -19,28 +19,15 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from table_home import BANK, NAME, SLUG, table_home, train_args
-from typer.testing import CliRunner
+from table_home import BANK, NAME, SLUG, invoke, last_line, table_home, train_args
 
 from models.grades import DEFAULT_SCALE
-from precredit.cli import app
 from precredit.settings import get_settings
 from serving.app import create_app
 from serving.http import ServerThread
 from training.table_model import TableModel, encode_rows
 
-runner = CliRunner()
 ROUTE = f"/v1/table-models/{SLUG}/scores"
-
-
-def invoke(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
-
-def last_line(text: str) -> str:
-    return text.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="module")

@@ -23,13 +23,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from table_home import bank_table
-from typer.testing import CliRunner
+from table_home import bank_table, invoke, last_line
 
 from catalog import store
 from features import snapshot
 from features.compute import compute
-from precredit.cli import app
 from precredit.settings import get_settings
 from serving.app import create_app
 from serving.db import consents
@@ -39,17 +37,6 @@ BANK, SLUG = "bank_join", "bank"
 NAME = f"precredit-{BANK}-table-{SLUG}"
 AS_OF = dt.date(2025, 12, 31)
 ROUTE = f"/v1/table-models/{SLUG}/scores"
-runner = CliRunner()
-
-
-def invoke(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
-
-def last_line(text: str) -> str:
-    return text.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="module")
