@@ -148,6 +148,11 @@ class PromoteIn(_Strict):
         Annotated[str, StringConstraints(min_length=20, max_length=1000, strip_whitespace=True)]
         | None
     ) = None
+    public_records_only: Flag = Field(
+        False,
+        description="operators: promote the public-records-only platform model "
+        "(precredit-platform_public), served under consents to public records only",
+    )
     table: Annotated[str, StringConstraints(pattern=f"^{TABLE_SLUG}$")] | None = Field(
         None,
         description="promote the bank's model of its own table `precredit-<bank>-table-<table>`",

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from catalog.errors import NotFound
+from catalog.errors import InvalidInput, NotFound
 from serving import retraining
 from serving.db import jobs, repo
 from serving.deps import AdminPrincipal, ReaderDep, ServicesDep
@@ -14,6 +14,7 @@ from serving.errors import documented
 from serving.responses import Job, Promoted, Refreshed, ValidationReport
 from serving.schemas import PromoteIn, RetrainIn
 from serving.validation.files import latest as latest_pack
+from training import tracking
 
 router = APIRouter(tags=["models"])
 
@@ -66,12 +67,16 @@ def promote(body: PromoteIn, principal: AdminPrincipal, services: ServicesDep) -
     """Gate passed (else 409 `gate_failed`, unless `override_reason`), recorded, served now.
 
     The approver is this key; it must differ from the key that requested the retraining
-    (else 403 `same_person`). Platform models: operators only. With `table`, the bank's model
+    (else 403 `same_person`). Platform models: operators only; `public_records_only` promotes
+    the public-records-only platform model. With `table`, the bank's model
     of its own table (`precredit train --table --tenant`) is promoted by the same rule. On PostgreSQL every other API
     process hears of it at commit (LISTEN/NOTIFY); on SQLite, at its next poll.
     """
+    if body.public_records_only and body.table is not None:
+        raise InvalidInput("public_records_only and table name two different models: send one")
+    owner = tracking.PUBLIC_OWNER if body.public_records_only else None
     request = retraining.PromoteRequest(
-        principal, body.version, body.reason, body.override_reason, table=body.table
+        principal, body.version, body.reason, body.override_reason, owner, body.table
     )
     record = retraining.promote(services.settings, services.sessions, request)
     if body.table is not None:
@@ -82,7 +87,11 @@ def promote(body: PromoteIn, principal: AdminPrincipal, services: ServicesDep) -
             "promotion": record.to_dict(),
         }
     services.models.refresh()
-    served = services.models.get(principal.tenant_id)
+    served = (
+        services.models.public()
+        if body.public_records_only
+        else services.models.get(principal.tenant_id)
+    )
     return {
         "serving": {"name": served.name, "version": served.version},
         "promotion": record.to_dict(),

@@ -213,6 +213,28 @@ def test_an_operator_promotes_platform_models_and_the_history_shows_who(
     assert f"approved by {identity(api, key)}" in out
 
 
+def test_an_operator_promotes_the_public_records_model_over_the_api(
+    api: LiveApi, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = operator(monkeypatch, capsys, "Wu Min (platform operations)")
+    version = register(api, "platform_public", gate_passed=True, requested_by="key:trainer")
+    body = {"version": version, "reason": "public-records model refresh"}
+    by_bank = api.client(api.keys.admin_a).post(
+        "/v1/models/promote", json=body | {"public_records_only": True}
+    )
+    assert by_bank.status_code == 403
+    assert champion_of(api, "platform_public") != version
+    answer = api.client(key).post("/v1/models/promote", json=body | {"public_records_only": True})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["serving"] == {"name": "precredit-platform_public", "version": version}
+    assert answer.json()["promotion"]["model_name"] == "precredit-platform_public"
+    assert champion_of(api, "platform_public") == version
+    both = api.client(key).post(
+        "/v1/models/promote", json=body | {"public_records_only": True, "table": "loans"}
+    )
+    assert both.status_code == 422
+
+
 def test_cli_promote_of_a_gate_failed_version_is_refused_unless_overridden(
     api: LiveApi, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
