@@ -41,10 +41,6 @@ TAX_RETURN_BASIS = (
 )
 FILING_DAYS = 15  # a quarterly return is due within 15 days of the quarter's end
 RETURN_WINDOW_MONTHS = 24  # the features count returns of the last 8 quarters
-LATEST = (
-    "SELECT * FROM {table} t WHERE version = (SELECT max(version) FROM {table} v "
-    "WHERE v.record_id = t.record_id) AND NOT coalesce(retracted, false) AND ingest_date <= ?"
-)
 VISIBLE = (  # the latest version of each record ingested by `as_of`, not retracted
     "SELECT * EXCLUDE (_rank) FROM (SELECT *, row_number() OVER (PARTITION BY record_id "
     "ORDER BY version DESC, ingest_date DESC) AS _rank FROM {table} WHERE ingest_date <= $as_of "
@@ -92,9 +88,10 @@ def _deregistered(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> bool:
 def _repairs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> Iterator[Action]:
     rows = con.execute(
         f"SELECT record_id, decision_no, severity, decision_date, publicity_end, repair_date "
-        f"FROM ({LATEST.format(table='penalties')}) WHERE decision_date <= ? AND "
-        f"? < least(coalesce(repair_date, DATE '9999-12-31'), publicity_end) ORDER BY record_id",
-        [as_of, as_of, as_of],
+        f"FROM ({VISIBLE.format(table='penalties', date='decision_date')}) "
+        "WHERE $as_of < least(coalesce(repair_date, DATE '9999-12-31'), publicity_end) "
+        "ORDER BY record_id",
+        {"as_of": as_of},
     ).fetchall()
     for record_id, number, severity, decided, publicity_end, repaired in rows:
         earliest = earliest_repair_date(PenaltyFacts(severity, decided, publicity_end, repaired))
@@ -114,9 +111,10 @@ def _repairs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> Iterator[Action]
 
 def _abnormal_exits(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> Iterator[Action]:
     rows = con.execute(
-        f"SELECT record_id, reason FROM ({LATEST.format(table='abnormal_operations')}) "
-        "WHERE listed_date <= ? AND (removed_date IS NULL OR removed_date > ?) ORDER BY record_id",
-        [as_of, as_of, as_of],
+        f"SELECT record_id, reason FROM "
+        f"({VISIBLE.format(table='abnormal_operations', date='listed_date')}) "
+        "WHERE removed_date IS NULL OR removed_date > $as_of ORDER BY record_id",
+        {"as_of": as_of},
     ).fetchall()
     for record_id, reason in rows:
         yield Action(
