@@ -129,9 +129,13 @@ def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spark_session() -> Iterator[object]:
-    """The one local Spark session of the test session (tests marked `spark`).
+    """A local Spark session for one test module (tests marked `spark`), stopped after it.
+
+    Per module, not per test session: MLflow asks an active Spark session for its registry
+    URI whenever a client is built without one, so a session left running (or a JVM that died
+    under it) would reach into every later MLflow test of the worker.
 
     Without a Java runtime it skips, except under CI (`CI` set), where it fails: the Spark
     tests must run there.
