@@ -8,6 +8,7 @@ manifest giving each file's SHA-256, so a reader never sees half an export.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -56,12 +57,17 @@ CSV_SCHEMA = pa.schema([
 FORMATS = ("parquet", "csv", "jsonl")
 
 
-def offer_document(row: Mapping[Any, Any], reasons: list[dict[str, Any]]) -> dict[str, Any]:
-    """An offer row as JSON: the export's columns (times ISO 8601, UTC) and its status."""
+def offer_document(
+    row: Mapping[Any, Any], reasons: list[dict[str, Any]], uscc_valid: bool | None = None
+) -> dict[str, Any]:
+    """An offer row as JSON: the export's columns (times ISO 8601, UTC) and its status.
+
+    `uscc_valid`: whether the code passes GB 32100, when the caller already checked it.
+    """
     return {
         "offer_id": row["id"],
         "uscc": row["uscc"],
-        "uscc_valid": codes.is_valid(row["uscc"]),
+        "uscc_valid": codes.is_valid(row["uscc"]) if uscc_valid is None else uscc_valid,
         "product": row["product"],
         "decision": row["decision"],
         "limit_cny": row["limit_cny"],
@@ -69,14 +75,25 @@ def offer_document(row: Mapping[Any, Any], reasons: list[dict[str, Any]]) -> dic
         "grade": row["grade"],
         "binding": row["binding"],
         "reasons": reasons,
-        "valid_until": row["valid_until"].isoformat(),
-        "created_at": row["created_at"].isoformat(),
+        "valid_until": _iso(row["valid_until"]),
+        "created_at": _iso(row["created_at"]),
         "model_name": row["model_name"],
         "model_version": row["model_version"],
-        "snapshot_as_of": row["snapshot_as_of"].isoformat(),
+        "snapshot_as_of": _iso(row["snapshot_as_of"]),
         "input_hash": row["input_hash"],
         "status": row["status"],
     }
+
+
+def _iso(moment: dt.date) -> str:
+    """ISO 8601 text of a date or time (a run's offers share a few: each is formatted once)."""
+    return _iso_of(moment, getattr(moment, "tzinfo", None))
+
+
+@functools.lru_cache(maxsize=256)
+def _iso_of(moment: dt.date, zone: dt.tzinfo | None) -> str:
+    # Equal times in other zones are equal keys: the zone is part of the key.
+    return moment.isoformat()
 
 
 def export_offers(

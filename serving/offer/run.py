@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+from numpy.typing import NDArray
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -309,15 +310,20 @@ def start(
 def _apply(ctx: RunContext, batch: PreapprovalBatch) -> OfferCounts:
     """Write one scored batch, `write_rows` entities per transaction."""
     offerable = batch.offerable()
-    flagged = sum(not uscc.is_valid(batch.uscc[i]) for i in np.flatnonzero(offerable))
+    valid = np.ones(len(batch), dtype=bool)  # codes passing GB 32100 (checked where offered)
+    for i in np.flatnonzero(offerable).tolist():
+        valid[i] = uscc.is_valid(batch.uscc[i])
+    flagged = int((offerable & ~valid).sum())
     counts = OfferCounts(scored=len(batch), offerable=int(offerable.sum()), flagged_codes=flagged)
     for start in range(0, len(batch), ctx.write_rows):
         rows = range(start, min(start + ctx.write_rows, len(batch)))
-        counts.add(_apply_chunk(ctx, batch, rows))
+        counts.add(_apply_chunk(ctx, batch, rows, valid))
     return counts
 
 
-def _apply_chunk(ctx: RunContext, batch: PreapprovalBatch, rows: range) -> OfferCounts:
+def _apply_chunk(
+    ctx: RunContext, batch: PreapprovalBatch, rows: range, valid: NDArray[np.bool_]
+) -> OfferCounts:
     """Compare with the active offers, write the changes and their events in one transaction."""
     with ctx.sessions.begin() as session:
         offer_rows.lock_tenant(session, ctx.run.tenant_id)
@@ -325,7 +331,7 @@ def _apply_chunk(ctx: RunContext, batch: PreapprovalBatch, rows: range) -> Offer
         plan = _plan(
             batch, rows, offer_rows.active_offers(session, ctx.run.tenant_id, batch.product, codes)
         )
-        events = _write(session, ctx, batch, plan)
+        events = _write(session, ctx, batch, plan, valid)
     changed = sum(old is not None for _, old in plan.create)
     return OfferCounts(
         created=len(plan.create) - changed,
@@ -364,11 +370,17 @@ def _plan(batch: PreapprovalBatch, rows: range, active: dict[str, offer_rows.Act
     return plan
 
 
-def _write(session: Session, ctx: RunContext, batch: PreapprovalBatch, plan: _Plan) -> int:
+def _write(
+    session: Session,
+    ctx: RunContext,
+    batch: PreapprovalBatch,
+    plan: _Plan,
+    valid: NDArray[np.bool_],
+) -> int:
     """End replaced and revoked offers, insert the new ones and the events; how many events."""
     now = ctx.run.now
     batch.explain([i for i, _ in plan.revoke])  # the exact binding rule and answer
-    new = [_offer_row(ctx, batch, i, old) for i, old in plan.create]
+    new = _offer_rows(ctx, batch, plan.create)
     endings = [offer_rows.Ending(old.id, "superseded") for _, old in plan.create if old]
     endings += [
         offer_rows.Ending(old.id, "revoked", str(batch.binding[i])) for i, old in plan.revoke
@@ -376,8 +388,8 @@ def _write(session: Session, ctx: RunContext, batch: PreapprovalBatch, plan: _Pl
     offer_rows.end_offers(session, endings, now)
     offer_rows.insert_offers(session, [row for row, _ in new])
     events = [
-        offer_events.created(row, reasons, old)
-        for (row, reasons), (_, old) in zip(new, plan.create, strict=True)
+        offer_events.created(row, reasons, old, bool(valid[i]))
+        for (row, reasons), (i, old) in zip(new, plan.create, strict=True)
     ]
     events += [
         offer_events.revoked(old, str(batch.binding[i]), now, batch, i) for i, old in plan.revoke
@@ -385,37 +397,61 @@ def _write(session: Session, ctx: RunContext, batch: PreapprovalBatch, plan: _Pl
     return offer_events.write(session, ctx.run.tenant_id, events, now)
 
 
-def _offer_row(
-    ctx: RunContext, batch: PreapprovalBatch, i: int, old: offer_rows.ActiveOffer | None
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A complete new offer row, and its reasons."""
-    reasons, code = [r.model_dump() for r in batch.reasons(i)], batch.uscc[i]
-    row = {
-        "id": new_id(),
-        "tenant_id": ctx.run.tenant_id,
-        "uscc": code,
-        "product": batch.product,
-        "decision": str(batch.decision[i]),
-        "limit_cny": float(batch.limit_cny[i]),
-        "pd": float(batch.pd[i]),
-        "grade": str(batch.grade[i]),
-        "binding": str(batch.binding[i]),
-        "reasons_json": _json(reasons),
-        "model_name": ctx.served.name,
-        "model_version": ctx.served.version,
-        "policy_version": ctx.run.policy_version,
-        "policy_fingerprint": ctx.run.policy_fingerprint,
-        "snapshot_as_of": batch.as_of[i],
-        "input_hash": batch.input_hash(i),
-        "status": "active",
-        "active_key": offer_rows.active_key(ctx.run.tenant_id, batch.product, code),
-        "replaces_id": old.id if old else None,
-        "created_at": ctx.run.now,
-        "valid_until": ctx.run.valid_until,
-        "revoked_at": None,
-        "revoke_reason": None,
-    }
-    return row, reasons
+def _offer_rows(
+    ctx: RunContext,
+    batch: PreapprovalBatch,
+    create: Sequence[tuple[int, offer_rows.ActiveOffer | None]],
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Complete new offer rows, and their reasons, for the rows of `create` (column-wise)."""
+    index = [i for i, _ in create]
+    if not index:
+        return []
+    at = np.asarray(index, dtype=np.int64)
+    reasons = batch.reason_records(index)
+    texts = [_json(row_reasons) for row_reasons in reasons]
+    hashes = batch.input_hashes(index)
+    tenant_id, product, run, served = ctx.run.tenant_id, batch.product, ctx.run, ctx.served
+    columns = zip(
+        index,
+        (old for _, old in create),
+        batch.decision[at].tolist(),
+        batch.limit_cny[at].tolist(),
+        batch.pd[at].tolist(),
+        batch.grade[at].tolist(),
+        batch.binding[at].tolist(),
+        texts,
+        hashes,
+        strict=True,
+    )
+    rows = [
+        {
+            "id": new_id(),
+            "tenant_id": tenant_id,
+            "uscc": batch.uscc[i],
+            "product": product,
+            "decision": str(decision),
+            "limit_cny": float(limit),
+            "pd": float(pd_),
+            "grade": str(grade),
+            "binding": str(binding),
+            "reasons_json": text,
+            "model_name": served.name,
+            "model_version": served.version,
+            "policy_version": run.policy_version,
+            "policy_fingerprint": run.policy_fingerprint,
+            "snapshot_as_of": batch.as_of[i],
+            "input_hash": digest,
+            "status": "active",
+            "active_key": offer_rows.active_key(tenant_id, product, batch.uscc[i]),
+            "replaces_id": old.id if old else None,
+            "created_at": run.now,
+            "valid_until": run.valid_until,
+            "revoked_at": None,
+            "revoke_reason": None,
+        }
+        for i, old, decision, limit, pd_, grade, binding, text, digest in columns
+    ]
+    return list(zip(rows, reasons, strict=True))
 
 
 def _revoke_stale(
