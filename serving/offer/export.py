@@ -167,14 +167,19 @@ class _Writers:
         return self
 
     def write(self, chunk: Sequence[Mapping[Any, Any]]) -> None:
-        """Append one chunk of offer rows to every file."""
-        docs = [offer_document(row, orjson.loads(row["reasons_json"])) for row in chunk]
-        columns = {c: [doc[c] for doc in docs] for c in COLUMNS}
+        """Append one chunk of offer rows to every file (built column by column)."""
+        columns = _columns(chunk)
+        texts = [row["reasons_json"] for row in chunk]
         self.parquet.write_table(_parquet_table(chunk, columns))
-        csv_columns = columns | {"reasons": [row["reasons_json"] for row in chunk]}
+        csv_columns = columns | {"reasons": texts}
         self.csv.write_table(pa.Table.from_pydict(csv_columns, CSV_SCHEMA))
-        self.jsonl.write(b"".join(orjson.dumps({c: d[c] for c in COLUMNS}) + b"\n" for d in docs))
-        self.rows += len(docs)
+        self.jsonl.write(
+            b"".join(
+                orjson.dumps(dict(zip(COLUMNS, values, strict=True))) + b"\n"
+                for values in zip(*(columns[c] for c in COLUMNS), strict=True)
+            )
+        )
+        self.rows += len(chunk)
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         self.parquet.close()
@@ -185,17 +190,46 @@ class _Writers:
                 part.unlink(missing_ok=True)
 
 
+def _columns(chunk: Sequence[Mapping[Any, Any]]) -> dict[str, list[Any]]:
+    """The export's columns of a chunk of offer rows, as `offer_document` gives them."""
+    reasons = [orjson.loads(row["reasons_json"]) for row in chunk]
+    renamed = {"offer_id": "id"}
+    columns = {
+        name: [row[renamed.get(name, name)] for row in chunk]
+        for name in COLUMNS
+        if name not in ("uscc_valid", "reasons")
+    }
+    for name in ("valid_until", "created_at", "snapshot_as_of"):
+        columns[name] = [_iso(moment) for moment in columns[name]]
+    valid = [codes.is_valid(code) for code in columns["uscc"]]
+    return columns | {"uscc_valid": valid, "reasons": reasons}
+
+
 def _parquet_table(chunk: Sequence[Mapping[Any, Any]], columns: dict[str, list[Any]]) -> pa.Table:
     """The chunk with Parquet's types: timestamps, a date, reason values as text."""
-    reasons = [
-        [r | {"value": None if r["value"] is None else str(r["value"])} for r in reasons]
-        for reasons in columns["reasons"]
-    ]
     typed = {
         name: [row[name] for row in chunk]
         for name in ("valid_until", "created_at", "snapshot_as_of")
     }
+    reasons = _reasons_array(columns["reasons"])
     return pa.Table.from_pydict(columns | typed | {"reasons": reasons}, EXPORT_SCHEMA)
+
+
+def _reasons_array(rows: Sequence[Sequence[Mapping[str, Any]]]) -> pa.Array:
+    """Every offer's reasons as one list-of-struct array; a reason's value as text."""
+    fields = [field.name for field in REASON]
+    values: dict[str, list[Any]] = {name: [] for name in fields}
+    offsets = [0]
+    for reasons in rows:
+        for reason in reasons:
+            for name in fields:
+                values[name].append(reason[name])
+        offsets.append(len(values["code"]))
+    values["value"] = [None if v is None else str(v) for v in values["value"]]
+    items = pa.StructArray.from_arrays(
+        [pa.array(values[f.name], f.type) for f in REASON], fields=list(REASON)
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), items)
 
 
 def _manifest(
