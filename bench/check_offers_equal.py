@@ -54,8 +54,8 @@ def scenario(store_path: Path, home: Path, out: Path, entities: int | None) -> N
     sessions = session_factory(make_engine(database))
     with sessions.begin() as session:
         repo.create_tenant(session, "bank_a", "Bank A")
-        options = outbox.EndpointOptions(now=T0 - dt.timedelta(days=1), allow_private=True)
-        outbox.add_endpoint(session, "bank_a", "http://127.0.0.1:9/hook", options=options)
+        hook = outbox.EndpointOptions(now=T0 - dt.timedelta(days=1), allow_private=True)
+        outbox.add_endpoint(session, "bank_a", "http://127.0.0.1:9/hook", options=hook)
     settings = Settings(home=home)
     models = ModelHolder(settings.mlflow_uri, settings.artifact_root, out / "models")
     with duckdb.connect(str(store_copy)) as con:
