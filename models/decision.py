@@ -133,8 +133,9 @@ class Decision(_Frozen):
 
 def canonical_inputs(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
     """Inputs as hashed: little-endian float64, one NaN, no negative zero."""
-    values = np.asarray(matrix, dtype=np.float64)
-    return np.where(np.isnan(values), np.nan, values + 0.0).astype("<f8")
+    values = np.asarray(matrix, dtype="<f8") + 0.0  # a copy; -0.0 + 0.0 is 0.0
+    values[np.isnan(values)] = np.nan
+    return np.ascontiguousarray(values)
 
 
 def input_hash(uscc: str, product: str, as_of: dt.date | str, inputs: NDArray[np.float64]) -> str:
@@ -178,7 +179,8 @@ def _messages(heads: Sequence[bytes], matrix: NDArray[np.float64]) -> Iterator[b
     values = canonical_inputs(matrix)
     if len(heads) != len(values):
         raise ValueError(f"{len(heads)} codes for {len(values)} input rows")
-    data, width = values.tobytes(), values.shape[1] * 8 if values.ndim == 2 else 0
+    data = memoryview(values.reshape(-1).view(np.uint8))
+    width = values.shape[1] * 8 if values.ndim == 2 else 0
     for i, head in enumerate(heads):
         yield head + SEPARATOR + data[i * width : (i + 1) * width]
 

@@ -144,10 +144,18 @@ def _previous(out_dir: Path, tenant_id: str, ids: str) -> tuple[int, dict[str, P
 
 
 def _copy(previous: tuple[int, dict[str, Path]], parts: Mapping[str, Path]) -> int:
-    """Copy the files of an export with the same offers under the new names; its row count."""
+    """The files of an export with the same offers under the new names; its row count.
+
+    A hard link where the file system allows (nothing written: an export is never changed in
+    place), else a copy.
+    """
     rows, files = previous
     for kind, part in parts.items():
-        shutil.copyfile(files[kind], part)
+        part.unlink(missing_ok=True)
+        try:
+            os.link(files[kind], part)
+        except OSError:
+            shutil.copyfile(files[kind], part)
     return rows
 
 

@@ -202,13 +202,21 @@ def run_offers(
         score_frame(ctx.served.model, whole, ctx.consented, last)
         for whole in snapshot_frames(sources.con, options.batch_rows)
     )
-    return apply_steps(ctx, steps, options.out_dir, started)
+    return apply_steps(ctx, steps, options.out_dir, started, last)
 
 
 def apply_steps(
-    ctx: RunContext, steps: Iterable[Step], out_dir: Path | None, started: float
+    ctx: RunContext,
+    steps: Iterable[Step],
+    out_dir: Path | None,
+    started: float,
+    last: LastRun | None = None,
 ) -> OfferRun:
-    """Write the offers of every step, revoke what is gone, export; the run's summary."""
+    """Write the offers of every step, revoke what is gone, export; the run's summary.
+
+    `last`: the state the run started from; a run that leaves it exactly as it was (nothing
+    scored, nothing gone) does not write it again.
+    """
     state: dict[str, Entry] = {}
     in_snapshot: set[str] = set()
     for step in steps:
@@ -229,8 +237,9 @@ def apply_steps(
     ctx.run.counts.add(
         _revoke_stale(ctx, stale, lambda o: _absent_reason(o, product, seen, in_snapshot))
     )
-    with ctx.sessions.begin() as session:  # the run is complete: the next one starts from here
-        offer_state.save(session, tenant_id, ctx.scorer, state, ctx.run.now)
+    if not state or last is None or state != last.scored:
+        with ctx.sessions.begin() as session:  # the run is complete: the next starts from here
+            offer_state.save(session, tenant_id, ctx.scorer, state, ctx.run.now)
     if out_dir is not None:
         ctx.run.exports = export_offers(_engine(ctx.sessions), tenant_id, out_dir, ctx.run.now)
     ctx.run.seconds = time.perf_counter() - started
