@@ -103,7 +103,7 @@ def export_offers(
 
     An offer's terms never change under its id, so the same active offer ids make the same
     files: when the latest export in `out_dir` was made from exactly these ids (its manifest's
-    `offer_ids_sha256`), its files are copied instead of written again.
+    `offer_ids_sha256`), its files are hard-linked (or copied) instead of written again.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"offers-{tenant_id}-{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"

@@ -413,54 +413,52 @@ def _offer_rows(
 ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Complete new offer rows, and their reasons, for the rows of `create` (column-wise)."""
     index = [i for i, _ in create]
-    if not index:
-        return []
     at = np.asarray(index, dtype=np.int64)
-    reasons = batch.reason_records(index)
-    texts = [_json(row_reasons) for row_reasons in reasons]
-    hashes = batch.input_hashes(index)
-    tenant_id, product, run, served = ctx.run.tenant_id, batch.product, ctx.run, ctx.served
-    columns = zip(
-        index,
-        (old for _, old in create),
-        batch.decision[at].tolist(),
-        batch.limit_cny[at].tolist(),
-        batch.pd[at].tolist(),
-        batch.grade[at].tolist(),
-        batch.binding[at].tolist(),
-        texts,
-        hashes,
-        strict=True,
-    )
+    reasons, hashes = batch.reason_records(index), batch.input_hashes(index)
+    terms = zip(*(column[at].tolist() for column in _terms(batch)), strict=True)
+    fixed = _fixed_columns(ctx, batch.product)
     rows = [
-        {
+        fixed
+        | {
             "id": new_id(),
-            "tenant_id": tenant_id,
             "uscc": batch.uscc[i],
-            "product": product,
-            "decision": str(decision),
-            "limit_cny": float(limit),
-            "pd": float(pd_),
-            "grade": str(grade),
-            "binding": str(binding),
-            "reasons_json": text,
-            "model_name": served.name,
-            "model_version": served.version,
-            "policy_version": run.policy_version,
-            "policy_fingerprint": run.policy_fingerprint,
+            **dict(
+                zip(("decision", "limit_cny", "pd", "grade", "binding"), row_terms, strict=True)
+            ),
+            "reasons_json": _json(row_reasons),
             "snapshot_as_of": batch.as_of[i],
             "input_hash": digest,
-            "status": "active",
-            "active_key": offer_rows.active_key(tenant_id, product, batch.uscc[i]),
+            "active_key": offer_rows.active_key(ctx.run.tenant_id, batch.product, batch.uscc[i]),
             "replaces_id": old.id if old else None,
-            "created_at": run.now,
-            "valid_until": run.valid_until,
-            "revoked_at": None,
-            "revoke_reason": None,
         }
-        for i, old, decision, limit, pd_, grade, binding, text, digest in columns
+        for (i, old), row_terms, row_reasons, digest in zip(
+            create, terms, reasons, hashes, strict=True
+        )
     ]
     return list(zip(rows, reasons, strict=True))
+
+
+def _terms(batch: PreapprovalBatch) -> tuple[NDArray[Any], ...]:
+    """The batch's decision, limit, PD, grade and binding columns (an offer's terms)."""
+    return batch.decision, batch.limit_cny, batch.pd, batch.grade, batch.binding
+
+
+def _fixed_columns(ctx: RunContext, product: str) -> dict[str, Any]:
+    """The columns every new offer of the run shares."""
+    run = ctx.run
+    return {
+        "tenant_id": run.tenant_id,
+        "product": product,
+        "model_name": ctx.served.name,
+        "model_version": ctx.served.version,
+        "policy_version": run.policy_version,
+        "policy_fingerprint": run.policy_fingerprint,
+        "status": "active",
+        "created_at": run.now,
+        "valid_until": run.valid_until,
+        "revoked_at": None,
+        "revoke_reason": None,
+    }
 
 
 def _revoke_stale(
