@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -202,7 +203,20 @@ def run_offers(
         score_frame(ctx.served.model, whole, ctx.consented, last)
         for whole in snapshot_frames(sources.con, options.batch_rows)
     )
-    return apply_steps(ctx, steps, options.out_dir, started, last)
+    return apply_steps(ctx, ahead(steps), options.out_dir, started, last)
+
+
+def ahead(steps: Iterator[Step]) -> Iterator[Step]:
+    """`steps` in order, each scored in a worker thread while the caller writes the one before.
+
+    Reading the snapshot and TreeSHAP (which releases the GIL) overlap the Python work of
+    writing offers and events. Only the worker reads the snapshot connection.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="offers-scoring") as pool:
+        pending = pool.submit(next, steps, None)
+        while (step := pending.result()) is not None:
+            pending = pool.submit(next, steps, None)
+            yield step
 
 
 def apply_steps(
