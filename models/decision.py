@@ -179,7 +179,7 @@ def _messages(heads: Sequence[bytes], matrix: NDArray[np.float64]) -> Iterator[b
     values = canonical_inputs(matrix)
     if len(heads) != len(values):
         raise ValueError(f"{len(heads)} codes for {len(values)} input rows")
-    data = memoryview(values.reshape(-1).view(np.uint8))
+    data = values.tobytes()
     width = values.shape[1] * 8 if values.ndim == 2 else 0
     for i, head in enumerate(heads):
         yield head + SEPARATOR + data[i * width : (i + 1) * width]
