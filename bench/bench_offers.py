@@ -13,7 +13,8 @@ outbox event per offer for a registered webhook endpoint), export Parquet, CSV a
 The service database is a fresh SQLite file unless `--database-url` names another (then the
 tenant `bench_<time>` is added to it). `--second-run` repeats the run (nothing changed: every
 offer unchanged). `foreign_cpu_seconds` is the CPU other processes used during a run (the
-machine is shared: compare runs only when it is small). A second run is incremental: it
+machine is shared: compare runs only when it is small); `cpu_seconds` the CPU time this process
+used during the run (all its threads: TreeSHAP runs on every core). A second run is incremental: it
 carries over every entity (nothing changed). `--spark` then makes the same offers for another
 fresh tenant on Spark (`run_offers_spark`: features from the store's Parquet export, decisions
 in `mapInPandas`; `--entities` does not apply), twice, and reports the Parquet export, the
@@ -111,9 +112,11 @@ def _timed_run(
     busy, own, started = _busy_cpu_seconds(), _own_cpu_seconds(), time.perf_counter()
     run = run_offers(OfferSources(sessions, models, con), tenant, OfferOptions(out_dir=out))
     seconds = time.perf_counter() - started
-    foreign = _busy_cpu_seconds() - busy - (_own_cpu_seconds() - own)
+    cpu = _own_cpu_seconds() - own
+    foreign = _busy_cpu_seconds() - busy - cpu
     return _summary(run, seconds) | {
         "carried": run.counts.carried,
+        "cpu_seconds": round(cpu, 1),
         "foreign_cpu_seconds": round(max(foreign, 0.0), 1),
     }
 

@@ -29,8 +29,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from models import wording
-from models.decision import Preapproval, Reason, Wording, input_hash
-from models.explain import rank_reasons, reasons
+from models.decision import Preapproval, Reason, Wording, input_hash, input_hashes
+from models.explain import rank_reasons, reason_records, reasons
 from models.limit import GATES, LimitResult, decide, gate_applies, required_inputs
 from models.pd_model import FeatureSpec
 from models.policy import ProductPolicy
@@ -164,9 +164,23 @@ class PreapprovalBatch:
             self.explain([i])
         return reasons(self.spec, self.top[i], self.top_contribution[i], self.matrix[i])
 
+    def reason_records(self, rows: Sequence[int]) -> list[list[dict[str, Any]]]:
+        """The top reasons of `rows` (explained first) as plain dicts, as `Reason.model_dump()`."""
+        self.explain(rows)
+        index = np.asarray(rows, dtype=np.int64)
+        return reason_records(
+            self.spec, self.top[index], self.top_contribution[index], self.matrix[index]
+        )
+
     def input_hash(self, i: int) -> str:
         """Row i's `models.decision.input_hash`."""
         return input_hash(self.uscc[i], self.product, self.as_of[i], self.matrix[i])
+
+    def input_hashes(self, rows: Sequence[int]) -> list[str]:
+        """`input_hash` of `rows`, at once."""
+        index = np.asarray(rows, dtype=np.int64)
+        codes, days = [self.uscc[i] for i in rows], [self.as_of[i] for i in rows]
+        return input_hashes(codes, self.product, days, self.matrix[index])
 
 
 SCORED_COLUMNS = ("decision", "limit_cny", "binding", "pd", "grade", "explained")
@@ -290,5 +304,11 @@ def first_failed_gate(
 
 
 def _dates(column: pd.Series) -> list[dt.date]:
-    """Snapshot dates as `datetime.date` (DuckDB hands DATE over as dates or timestamps)."""
-    return [value.date() for value in pd.to_datetime(column).tolist()]
+    """Snapshot dates as `datetime.date` (DuckDB hands DATE over as dates or timestamps).
+
+    A snapshot has one date or few: each distinct day is converted once.
+    """
+    days = pd.to_datetime(column).to_numpy(dtype="datetime64[D]")
+    distinct, index = np.unique(days, return_inverse=True)
+    dates = [day.item() for day in distinct]
+    return [dates[k] for k in index.tolist()]

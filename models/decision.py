@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 import numpy as np
@@ -133,8 +133,9 @@ class Decision(_Frozen):
 
 def canonical_inputs(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
     """Inputs as hashed: little-endian float64, one NaN, no negative zero."""
-    values = np.asarray(matrix, dtype=np.float64)
-    return np.where(np.isnan(values), np.nan, values + 0.0).astype("<f8")
+    values = np.asarray(matrix, dtype="<f8") + 0.0  # a copy; -0.0 + 0.0 is 0.0
+    values[np.isnan(values)] = np.nan
+    return np.ascontiguousarray(values)
 
 
 def input_hash(uscc: str, product: str, as_of: dt.date | str, inputs: NDArray[np.float64]) -> str:
@@ -143,9 +144,23 @@ def input_hash(uscc: str, product: str, as_of: dt.date | str, inputs: NDArray[np
     `sha256(uscc 0x1f product 0x1f as_of 0x1f float64-LE inputs)`: it changes exactly when the
     inputs do; with the model version it makes any answer reproducible from the snapshot.
     """
-    day = as_of if isinstance(as_of, str) else as_of.isoformat()
-    head = SEPARATOR.join(part.encode() for part in (uscc, product, day)) + SEPARATOR
-    return hashlib.sha256(head + canonical_inputs(inputs).tobytes()).hexdigest()
+    row = np.asarray(inputs, dtype=np.float64).reshape(1, -1)
+    return input_hashes([uscc], product, [as_of], row)[0]
+
+
+def input_hashes(
+    codes: Sequence[str],
+    product: str,
+    days: Sequence[dt.date | str],
+    matrix: NDArray[np.float64],
+) -> list[str]:
+    """`input_hash` of every row of `matrix` (rows x inputs), canonicalised at once."""
+    tail = SEPARATOR + product.encode() + SEPARATOR
+    heads = [
+        code.encode() + tail + (day if isinstance(day, str) else day.isoformat()).encode()
+        for code, day in zip(codes, days, strict=True)
+    ]
+    return [hashlib.sha256(message).hexdigest() for message in _messages(heads, matrix)]
 
 
 def inputs_digests(codes: Sequence[str], product: str, matrix: NDArray[np.float64]) -> list[bytes]:
@@ -154,12 +169,20 @@ def inputs_digests(codes: Sequence[str], product: str, matrix: NDArray[np.float6
     What an incremental offers run compares: the same inputs on a later snapshot date give the
     same decision, so an entity is re-scored only when its inputs (or the model) change.
     """
+    suffix = SEPARATOR + product.encode()
+    heads = [code.encode() + suffix for code in codes]
+    return [hashlib.sha256(message).digest() for message in _messages(heads, matrix)]
+
+
+def _messages(heads: Sequence[bytes], matrix: NDArray[np.float64]) -> Iterator[bytes]:
+    """Per row: its head, the separator and its canonical inputs (one conversion for all rows)."""
     values = canonical_inputs(matrix)
-    suffix = SEPARATOR + product.encode() + SEPARATOR
-    return [
-        hashlib.sha256(code.encode() + suffix + row.tobytes()).digest()
-        for code, row in zip(codes, values, strict=True)
-    ]
+    if len(heads) != len(values):
+        raise ValueError(f"{len(heads)} codes for {len(values)} input rows")
+    data = values.tobytes()
+    width = values.shape[1] * 8 if values.ndim == 2 else 0
+    for i, head in enumerate(heads):
+        yield head + SEPARATOR + data[i * width : (i + 1) * width]
 
 
 EXAMPLE: dict[str, JsonValue] = {

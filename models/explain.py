@@ -9,6 +9,7 @@ repaired or expired record.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,13 +36,9 @@ def reason_texts(
     spec: FeatureSpec, feature: str, value: float, contribution: float
 ) -> tuple[str, str]:
     """The Chinese and English text of a reason: feature, value (as labels) and direction."""
-    zh, en = wording.name_texts(feature, spec.texts.get(feature, (feature, feature)))
-    value_zh, value_en = wording.value_texts(feature, value, spec.categories)
-    up = contribution > 0
-    return (
-        f"{zh}：{value_zh}（{'提高' if up else '降低'}风险）",
-        f"{en}: {value_en} ({'raises' if up else 'lowers'} risk)",
-    )
+    names = (feature, feature.upper(), *_name_texts(spec, feature))
+    _, zh, en = _texts(spec, names, value, contribution > 0)
+    return zh, en
 
 
 def rank_reasons(
@@ -65,25 +62,66 @@ def reasons(
 
     A feature that did not move the score (contribution 0) ends the list.
     """
-    out: list[Reason] = []
-    for j, part in zip(top.tolist(), parts.tolist(), strict=True):
-        if part == 0.0:
-            break
-        name = spec.names[j]
-        shown = display_value(spec, name, float(values[j]))
-        zh, en = reason_texts(spec, name, float(values[j]), part)
-        out.append(
-            Reason(
-                code=name.upper(),
-                feature=name,
-                text_zh=zh,
-                text_en=en,
-                value=shown,
-                contribution=part,
-                direction="raises_risk" if part > 0 else "lowers_risk",
+    rows = reason_records(spec, top.reshape(1, -1), parts.reshape(1, -1), values.reshape(1, -1))
+    return [Reason(**record) for record in rows[0]]
+
+
+def reason_records(
+    spec: FeatureSpec, top: NDArray[np.int64], parts: FloatArray, values: FloatArray
+) -> list[list[dict[str, Any]]]:
+    """Every row's reasons as plain dicts (`Reason.model_dump()` of `reasons`), rows at once.
+
+    `top` and `parts` are rows x top_n (`rank_reasons`), `values` rows x features. The batch
+    path (offers, events) needs hundreds of thousands of these: texts are formatted once per
+    feature and value, and no pydantic object is made.
+    """
+    names = [(name, name.upper(), *_name_texts(spec, name)) for name in spec.names]
+    cache: dict[tuple[int, float, bool, float], tuple[float | str | None, str, str]] = {}
+    tops, contributions = top.tolist(), parts.tolist()
+    out: list[list[dict[str, Any]]] = []
+    for i, (row_top, row_parts) in enumerate(zip(tops, contributions, strict=True)):
+        row: list[dict[str, Any]] = []
+        for j, part in zip(row_top, row_parts, strict=True):
+            if part == 0.0:
+                break
+            value, up = float(values[i, j]), part > 0
+            key = (j, value, up, math.copysign(1.0, value))  # -0.0 is shown "-0"
+            texts = cache.get(key)
+            if texts is None:
+                texts = _texts(spec, names[j], value, up)
+                if value == value:  # NaN never equals itself: a missing value is not kept
+                    cache[key] = texts
+            name, code = names[j][0], names[j][1]
+            row.append(
+                {
+                    "code": code,
+                    "feature": name,
+                    "text_zh": texts[1],
+                    "text_en": texts[2],
+                    "value": texts[0],
+                    "contribution": part,
+                    "direction": "raises_risk" if up else "lowers_risk",
+                }
             )
-        )
+        out.append(row)
     return out
+
+
+def _name_texts(spec: FeatureSpec, feature: str) -> tuple[str, str]:
+    return wording.name_texts(feature, spec.texts.get(feature, (feature, feature)))
+
+
+def _texts(
+    spec: FeatureSpec, names: tuple[str, str, str, str], value: float, up: bool
+) -> tuple[float | str | None, str, str]:
+    """A reason's shown value and its zh and en texts (as `display_value` and `reason_texts`)."""
+    feature, _, zh, en = names
+    value_zh, value_en = wording.value_texts(feature, value, spec.categories)
+    return (
+        display_value(spec, feature, value),
+        f"{zh}：{value_zh}（{'提高' if up else '降低'}风险）",
+        f"{en}: {value_en} ({'raises' if up else 'lowers'} risk)",
+    )
 
 
 def additivity_error(contributions: np.ndarray, raw: np.ndarray) -> float:

@@ -171,8 +171,10 @@ def decide(
     cap, cap_code = _revenue_cap(policy.capacity.max_revenue_share, cols[REVENUE], cap, cap_code)
     computed = _round_down(np.minimum(capacity * multiplier, cap))
     gate_matrix = _gate_matrix(policy.gates, cols, _absent(available))
-    failed = [[GATE_CODES[j] for j in np.flatnonzero(row)] for row in gate_matrix]
     by_gate, by_pd = gate_matrix.any(axis=1), pds > policy.decision.refer_max_pd
+    failed: list[list[str]] = [[] for _ in range(len(pds))]
+    for i in np.flatnonzero(by_gate).tolist():  # most rows fail no gate
+        failed[i] = [GATE_CODES[j] for j in np.flatnonzero(gate_matrix[i])]
     no_basis = np.full(len(pds), _no_basis(available))
     too_small = ((computed < policy.min_limit_cny) | (computed <= 0.0)) & ~no_basis
     capped = (capacity * multiplier > cap) & ~no_basis

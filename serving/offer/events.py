@@ -22,12 +22,18 @@ PendingEvent = tuple[str, Callable[[], dict[str, Any]]]
 
 
 def created(
-    row: dict[str, Any], reasons: list[dict[str, Any]], old: ActiveOffer | None
+    row: dict[str, Any],
+    reasons: list[dict[str, Any]],
+    old: ActiveOffer | None,
+    uscc_valid: bool | None = None,
 ) -> PendingEvent:
-    """A new offer (`offer.created`), or one replacing `old` (`offer.changed`)."""
+    """A new offer (`offer.created`), or one replacing `old` (`offer.changed`).
+
+    `uscc_valid`: whether the code passes GB 32100, when the caller already checked it.
+    """
 
     def body() -> dict[str, Any]:
-        data = {"offer": offer_document(row, reasons)}
+        data = {"offer": offer_document(row, reasons, uscc_valid)}
         return data | {"previous": old.terms()} if old else data
 
     return ("offer.changed" if old else "offer.created"), body
@@ -45,7 +51,7 @@ def revoked(
     def body() -> dict[str, Any]:
         revocation: dict[str, Any] = {"reason": reason, "revoked_at": now.isoformat()}
         if batch is not None:  # the new answer, as the API would give it
-            reasons = [r.model_dump() for r in batch.reasons(i)]  # explains the row first
+            reasons = batch.reason_records([i])[0]  # explains the row first
             revocation |= {
                 "decision": str(batch.decision[i]),
                 "pd": float(batch.pd[i]),

@@ -8,6 +8,7 @@ manifest giving each file's SHA-256, so a reader never sees half an export.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -56,12 +57,17 @@ CSV_SCHEMA = pa.schema([
 FORMATS = ("parquet", "csv", "jsonl")
 
 
-def offer_document(row: Mapping[Any, Any], reasons: list[dict[str, Any]]) -> dict[str, Any]:
-    """An offer row as JSON: the export's columns (times ISO 8601, UTC) and its status."""
+def offer_document(
+    row: Mapping[Any, Any], reasons: list[dict[str, Any]], uscc_valid: bool | None = None
+) -> dict[str, Any]:
+    """An offer row as JSON: the export's columns (times ISO 8601, UTC) and its status.
+
+    `uscc_valid`: whether the code passes GB 32100, when the caller already checked it.
+    """
     return {
         "offer_id": row["id"],
         "uscc": row["uscc"],
-        "uscc_valid": codes.is_valid(row["uscc"]),
+        "uscc_valid": codes.is_valid(row["uscc"]) if uscc_valid is None else uscc_valid,
         "product": row["product"],
         "decision": row["decision"],
         "limit_cny": row["limit_cny"],
@@ -69,14 +75,25 @@ def offer_document(row: Mapping[Any, Any], reasons: list[dict[str, Any]]) -> dic
         "grade": row["grade"],
         "binding": row["binding"],
         "reasons": reasons,
-        "valid_until": row["valid_until"].isoformat(),
-        "created_at": row["created_at"].isoformat(),
+        "valid_until": _iso(row["valid_until"]),
+        "created_at": _iso(row["created_at"]),
         "model_name": row["model_name"],
         "model_version": row["model_version"],
-        "snapshot_as_of": row["snapshot_as_of"].isoformat(),
+        "snapshot_as_of": _iso(row["snapshot_as_of"]),
         "input_hash": row["input_hash"],
         "status": row["status"],
     }
+
+
+def _iso(moment: dt.date) -> str:
+    """ISO 8601 text of a date or time (a run's offers share a few: each is formatted once)."""
+    return _iso_of(moment, getattr(moment, "tzinfo", None))
+
+
+@functools.lru_cache(maxsize=256)
+def _iso_of(moment: dt.date, zone: dt.tzinfo | None) -> str:
+    # Equal times in other zones are equal keys: the zone is part of the key.
+    return moment.isoformat()
 
 
 def export_offers(
@@ -86,7 +103,7 @@ def export_offers(
 
     An offer's terms never change under its id, so the same active offer ids make the same
     files: when the latest export in `out_dir` was made from exactly these ids (its manifest's
-    `offer_ids_sha256`), its files are copied instead of written again.
+    `offer_ids_sha256`), its files are hard-linked (or copied) instead of written again.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"offers-{tenant_id}-{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
@@ -127,10 +144,18 @@ def _previous(out_dir: Path, tenant_id: str, ids: str) -> tuple[int, dict[str, P
 
 
 def _copy(previous: tuple[int, dict[str, Path]], parts: Mapping[str, Path]) -> int:
-    """Copy the files of an export with the same offers under the new names; its row count."""
+    """The files of an export with the same offers under the new names; its row count.
+
+    A hard link where the file system allows (nothing written: an export is never changed in
+    place), else a copy.
+    """
     rows, files = previous
     for kind, part in parts.items():
-        shutil.copyfile(files[kind], part)
+        part.unlink(missing_ok=True)
+        try:
+            os.link(files[kind], part)
+        except OSError:
+            shutil.copyfile(files[kind], part)
     return rows
 
 
@@ -150,14 +175,19 @@ class _Writers:
         return self
 
     def write(self, chunk: Sequence[Mapping[Any, Any]]) -> None:
-        """Append one chunk of offer rows to every file."""
-        docs = [offer_document(row, orjson.loads(row["reasons_json"])) for row in chunk]
-        columns = {c: [doc[c] for doc in docs] for c in COLUMNS}
+        """Append one chunk of offer rows to every file (built column by column)."""
+        columns = _columns(chunk)
+        texts = [row["reasons_json"] for row in chunk]
         self.parquet.write_table(_parquet_table(chunk, columns))
-        csv_columns = columns | {"reasons": [row["reasons_json"] for row in chunk]}
+        csv_columns = columns | {"reasons": texts}
         self.csv.write_table(pa.Table.from_pydict(csv_columns, CSV_SCHEMA))
-        self.jsonl.write(b"".join(orjson.dumps({c: d[c] for c in COLUMNS}) + b"\n" for d in docs))
-        self.rows += len(docs)
+        self.jsonl.write(
+            b"".join(
+                orjson.dumps(dict(zip(COLUMNS, values, strict=True))) + b"\n"
+                for values in zip(*(columns[c] for c in COLUMNS), strict=True)
+            )
+        )
+        self.rows += len(chunk)
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         self.parquet.close()
@@ -168,17 +198,46 @@ class _Writers:
                 part.unlink(missing_ok=True)
 
 
+def _columns(chunk: Sequence[Mapping[Any, Any]]) -> dict[str, list[Any]]:
+    """The export's columns of a chunk of offer rows, as `offer_document` gives them."""
+    reasons = [orjson.loads(row["reasons_json"]) for row in chunk]
+    renamed = {"offer_id": "id"}
+    columns = {
+        name: [row[renamed.get(name, name)] for row in chunk]
+        for name in COLUMNS
+        if name not in ("uscc_valid", "reasons")
+    }
+    for name in ("valid_until", "created_at", "snapshot_as_of"):
+        columns[name] = [_iso(moment) for moment in columns[name]]
+    valid = [codes.is_valid(code) for code in columns["uscc"]]
+    return columns | {"uscc_valid": valid, "reasons": reasons}
+
+
 def _parquet_table(chunk: Sequence[Mapping[Any, Any]], columns: dict[str, list[Any]]) -> pa.Table:
     """The chunk with Parquet's types: timestamps, a date, reason values as text."""
-    reasons = [
-        [r | {"value": None if r["value"] is None else str(r["value"])} for r in reasons]
-        for reasons in columns["reasons"]
-    ]
     typed = {
         name: [row[name] for row in chunk]
         for name in ("valid_until", "created_at", "snapshot_as_of")
     }
+    reasons = _reasons_array(columns["reasons"])
     return pa.Table.from_pydict(columns | typed | {"reasons": reasons}, EXPORT_SCHEMA)
+
+
+def _reasons_array(rows: Sequence[Sequence[Mapping[str, Any]]]) -> pa.Array:
+    """Every offer's reasons as one list-of-struct array; a reason's value as text."""
+    fields = [field.name for field in REASON]
+    values: dict[str, list[Any]] = {name: [] for name in fields}
+    offsets = [0]
+    for reasons in rows:
+        for reason in reasons:
+            for name in fields:
+                values[name].append(reason[name])
+        offsets.append(len(values["code"]))
+    values["value"] = [None if v is None else str(v) for v in values["value"]]
+    items = pa.StructArray.from_arrays(
+        [pa.array(values[f.name], f.type) for f in REASON], fields=list(REASON)
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), items)
 
 
 def _manifest(

@@ -92,7 +92,7 @@ def score_frame(
 ) -> Step:
     """Decide the rows of one snapshot batch that consent allows and that changed."""
     frame, carried = in_consent(whole, consented), Carried([], 0, {})
-    if last is not None and len(frame):
+    if last is not None and last.scored and len(frame):  # no state: nothing to carry over
         frame, carried = last.split(model, frame)
     batch = preapprove_batch(model, frame) if len(frame) else None
     return Step(whole["uscc"].astype(str).tolist(), batch, carried)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+from numpy.typing import NDArray
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -201,13 +203,34 @@ def run_offers(
         score_frame(ctx.served.model, whole, ctx.consented, last)
         for whole in snapshot_frames(sources.con, options.batch_rows)
     )
-    return apply_steps(ctx, steps, options.out_dir, started)
+    return apply_steps(ctx, ahead(steps), options.out_dir, started, last)
+
+
+def ahead(steps: Iterator[Step]) -> Iterator[Step]:
+    """`steps` in order, each scored in a worker thread while the caller writes the one before.
+
+    Reading the snapshot and TreeSHAP (which releases the GIL) overlap the Python work of
+    writing offers and events. Only the worker reads the snapshot connection.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="offers-scoring") as pool:
+        pending = pool.submit(next, steps, None)
+        while (step := pending.result()) is not None:
+            pending = pool.submit(next, steps, None)
+            yield step
 
 
 def apply_steps(
-    ctx: RunContext, steps: Iterable[Step], out_dir: Path | None, started: float
+    ctx: RunContext,
+    steps: Iterable[Step],
+    out_dir: Path | None,
+    started: float,
+    last: LastRun | None = None,
 ) -> OfferRun:
-    """Write the offers of every step, revoke what is gone, export; the run's summary."""
+    """Write the offers of every step, revoke what is gone, export; the run's summary.
+
+    `last`: the state the run started from; a run that leaves it exactly as it was (nothing
+    scored, nothing gone) does not write it again.
+    """
     state: dict[str, Entry] = {}
     in_snapshot: set[str] = set()
     for step in steps:
@@ -228,8 +251,9 @@ def apply_steps(
     ctx.run.counts.add(
         _revoke_stale(ctx, stale, lambda o: _absent_reason(o, product, seen, in_snapshot))
     )
-    with ctx.sessions.begin() as session:  # the run is complete: the next one starts from here
-        offer_state.save(session, tenant_id, ctx.scorer, state, ctx.run.now)
+    if not state or last is None or state != last.scored:
+        with ctx.sessions.begin() as session:  # the run is complete: the next starts from here
+            offer_state.save(session, tenant_id, ctx.scorer, state, ctx.run.now)
     if out_dir is not None:
         ctx.run.exports = export_offers(_engine(ctx.sessions), tenant_id, out_dir, ctx.run.now)
     ctx.run.seconds = time.perf_counter() - started
@@ -309,15 +333,20 @@ def start(
 def _apply(ctx: RunContext, batch: PreapprovalBatch) -> OfferCounts:
     """Write one scored batch, `write_rows` entities per transaction."""
     offerable = batch.offerable()
-    flagged = sum(not uscc.is_valid(batch.uscc[i]) for i in np.flatnonzero(offerable))
+    valid = np.ones(len(batch), dtype=bool)  # codes passing GB 32100 (checked where offered)
+    for i in np.flatnonzero(offerable).tolist():
+        valid[i] = uscc.is_valid(batch.uscc[i])
+    flagged = int((offerable & ~valid).sum())
     counts = OfferCounts(scored=len(batch), offerable=int(offerable.sum()), flagged_codes=flagged)
     for start in range(0, len(batch), ctx.write_rows):
         rows = range(start, min(start + ctx.write_rows, len(batch)))
-        counts.add(_apply_chunk(ctx, batch, rows))
+        counts.add(_apply_chunk(ctx, batch, rows, valid))
     return counts
 
 
-def _apply_chunk(ctx: RunContext, batch: PreapprovalBatch, rows: range) -> OfferCounts:
+def _apply_chunk(
+    ctx: RunContext, batch: PreapprovalBatch, rows: range, valid: NDArray[np.bool_]
+) -> OfferCounts:
     """Compare with the active offers, write the changes and their events in one transaction."""
     with ctx.sessions.begin() as session:
         offer_rows.lock_tenant(session, ctx.run.tenant_id)
@@ -325,7 +354,7 @@ def _apply_chunk(ctx: RunContext, batch: PreapprovalBatch, rows: range) -> Offer
         plan = _plan(
             batch, rows, offer_rows.active_offers(session, ctx.run.tenant_id, batch.product, codes)
         )
-        events = _write(session, ctx, batch, plan)
+        events = _write(session, ctx, batch, plan, valid)
     changed = sum(old is not None for _, old in plan.create)
     return OfferCounts(
         created=len(plan.create) - changed,
@@ -364,11 +393,17 @@ def _plan(batch: PreapprovalBatch, rows: range, active: dict[str, offer_rows.Act
     return plan
 
 
-def _write(session: Session, ctx: RunContext, batch: PreapprovalBatch, plan: _Plan) -> int:
+def _write(
+    session: Session,
+    ctx: RunContext,
+    batch: PreapprovalBatch,
+    plan: _Plan,
+    valid: NDArray[np.bool_],
+) -> int:
     """End replaced and revoked offers, insert the new ones and the events; how many events."""
     now = ctx.run.now
     batch.explain([i for i, _ in plan.revoke])  # the exact binding rule and answer
-    new = [_offer_row(ctx, batch, i, old) for i, old in plan.create]
+    new = _offer_rows(ctx, batch, plan.create)
     endings = [offer_rows.Ending(old.id, "superseded") for _, old in plan.create if old]
     endings += [
         offer_rows.Ending(old.id, "revoked", str(batch.binding[i])) for i, old in plan.revoke
@@ -376,8 +411,8 @@ def _write(session: Session, ctx: RunContext, batch: PreapprovalBatch, plan: _Pl
     offer_rows.end_offers(session, endings, now)
     offer_rows.insert_offers(session, [row for row, _ in new])
     events = [
-        offer_events.created(row, reasons, old)
-        for (row, reasons), (_, old) in zip(new, plan.create, strict=True)
+        offer_events.created(row, reasons, old, bool(valid[i]))
+        for (row, reasons), (i, old) in zip(new, plan.create, strict=True)
     ]
     events += [
         offer_events.revoked(old, str(batch.binding[i]), now, batch, i) for i, old in plan.revoke
@@ -385,37 +420,59 @@ def _write(session: Session, ctx: RunContext, batch: PreapprovalBatch, plan: _Pl
     return offer_events.write(session, ctx.run.tenant_id, events, now)
 
 
-def _offer_row(
-    ctx: RunContext, batch: PreapprovalBatch, i: int, old: offer_rows.ActiveOffer | None
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A complete new offer row, and its reasons."""
-    reasons, code = [r.model_dump() for r in batch.reasons(i)], batch.uscc[i]
-    row = {
-        "id": new_id(),
-        "tenant_id": ctx.run.tenant_id,
-        "uscc": code,
-        "product": batch.product,
-        "decision": str(batch.decision[i]),
-        "limit_cny": float(batch.limit_cny[i]),
-        "pd": float(batch.pd[i]),
-        "grade": str(batch.grade[i]),
-        "binding": str(batch.binding[i]),
-        "reasons_json": _json(reasons),
+def _offer_rows(
+    ctx: RunContext,
+    batch: PreapprovalBatch,
+    create: Sequence[tuple[int, offer_rows.ActiveOffer | None]],
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Complete new offer rows, and their reasons, for the rows of `create` (column-wise)."""
+    index = [i for i, _ in create]
+    at = np.asarray(index, dtype=np.int64)
+    reasons, hashes = batch.reason_records(index), batch.input_hashes(index)
+    terms = zip(*(column[at].tolist() for column in _terms(batch)), strict=True)
+    fixed = _fixed_columns(ctx, batch.product)
+    rows = [
+        fixed
+        | {
+            "id": new_id(),
+            "uscc": batch.uscc[i],
+            **dict(
+                zip(("decision", "limit_cny", "pd", "grade", "binding"), row_terms, strict=True)
+            ),
+            "reasons_json": _json(row_reasons),
+            "snapshot_as_of": batch.as_of[i],
+            "input_hash": digest,
+            "active_key": offer_rows.active_key(ctx.run.tenant_id, batch.product, batch.uscc[i]),
+            "replaces_id": old.id if old else None,
+        }
+        for (i, old), row_terms, row_reasons, digest in zip(
+            create, terms, reasons, hashes, strict=True
+        )
+    ]
+    return list(zip(rows, reasons, strict=True))
+
+
+def _terms(batch: PreapprovalBatch) -> tuple[NDArray[Any], ...]:
+    """The batch's decision, limit, PD, grade and binding columns (an offer's terms)."""
+    return batch.decision, batch.limit_cny, batch.pd, batch.grade, batch.binding
+
+
+def _fixed_columns(ctx: RunContext, product: str) -> dict[str, Any]:
+    """The columns every new offer of the run shares."""
+    run = ctx.run
+    return {
+        "tenant_id": run.tenant_id,
+        "product": product,
         "model_name": ctx.served.name,
         "model_version": ctx.served.version,
-        "policy_version": ctx.run.policy_version,
-        "policy_fingerprint": ctx.run.policy_fingerprint,
-        "snapshot_as_of": batch.as_of[i],
-        "input_hash": batch.input_hash(i),
+        "policy_version": run.policy_version,
+        "policy_fingerprint": run.policy_fingerprint,
         "status": "active",
-        "active_key": offer_rows.active_key(ctx.run.tenant_id, batch.product, code),
-        "replaces_id": old.id if old else None,
-        "created_at": ctx.run.now,
-        "valid_until": ctx.run.valid_until,
+        "created_at": run.now,
+        "valid_until": run.valid_until,
         "revoked_at": None,
         "revoke_reason": None,
     }
-    return row, reasons
 
 
 def _revoke_stale(

@@ -75,7 +75,7 @@ def run_offers_spark(
         frame = spark_features.query(sources.spark, inputs.directory, inputs.as_of)
         decide_on_spark(frame, ctx.served.model, ctx.consented, last).write.parquet(str(decided))
         steps = read_steps(decided, ctx.served.model, last)
-        return apply_steps(ctx, steps, options.out_dir, started)
+        return apply_steps(ctx, steps, options.out_dir, started, last)
 
 
 def decide_on_spark(

@@ -7,6 +7,7 @@ equal `PreapprovalModel.preapprovals` for that row alone, bit for bit.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import numpy as np
 import pandas as pd
@@ -85,3 +86,22 @@ def test_input_hash_changes_exactly_when_an_input_does() -> None:
         )
         == 5
     )
+
+
+def test_the_batch_builds_every_rows_reasons_and_hash_as_the_single_path_does(
+    trained_platform: TrainResult, rows: pd.DataFrame
+) -> None:
+    model = trained_platform.model
+    batch = preapprove_batch(model, rows)
+    batch.matrix[0, : min(3, batch.matrix.shape[1])] = [-0.0, np.nan, 0.0]  # shown "-0", missing
+    every = list(range(len(rows)))
+    records = batch.reason_records(every)  # explains the rows TreeSHAP skipped first
+    assert all(batch.explained)
+    for i in every:  # plain dicts, exactly the typed reasons' dumps
+        assert records[i] == [r.model_dump() for r in batch.reasons(i)], i
+    hashes = batch.input_hashes(every)
+    assert hashes == [batch.input_hash(i) for i in every]
+    head = f"{batch.uscc[0]}\x1f{batch.product}\x1f{batch.as_of[0].isoformat()}\x1f".encode()
+    values = np.where(np.isnan(batch.matrix[0]), np.nan, batch.matrix[0] + 0.0).astype("<f8")
+    assert hashes[0] == hashlib.sha256(head + values.tobytes()).hexdigest()  # as documented
+    assert len(set(hashes)) == len(rows)

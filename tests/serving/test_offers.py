@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from catalog import store
+from catalog import store, uscc
 from catalog.errors import NotFound
 from features import snapshot
 from models.decision import input_hash, inputs_digests
@@ -36,7 +36,7 @@ from precredit.settings import get_settings
 from serving.db import make_engine, offer_state, repo, session_factory, sqlite_url
 from serving.db import webhooks as outbox
 from serving.db.bulk import insert_rows
-from serving.db.models import Offer, OutboxEvent
+from serving.db.models import Offer, OfferState, OutboxEvent
 from serving.db.offer_state import Scorer
 from serving.db.offers import OFFERS
 from serving.decision.model_store import ModelHolder
@@ -655,3 +655,68 @@ def test_the_digest_is_the_input_hash_without_the_date() -> None:
     assert inputs_digests(["A"], "q", matrix[:1]) != digests[:1]
     days = {input_hash("A", "p", dt.date(2025, 12, d), matrix[0]) for d in (30, 31)}
     assert len(days) == 2  # the audit's hash keeps the date; the digest does not
+
+
+def test_events_and_exports_carry_the_decision_paths_answers(
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+    tmp_path: Path,
+) -> None:
+    subscribe(sessions, "bank_a")
+    run = full_run(sessions, holder, platform, out_dir=tmp_path / "out")
+    frame = platform.execute(f"SELECT * FROM {snapshot.TABLE} ORDER BY uscc").df()
+    model = holder.get("bank_a").model
+    answers = dict(zip(frame["uscc"], model.preapprove(frame), strict=True))
+    matrix = dict(zip(frame["uscc"], model.classifier_.matrix(frame), strict=True))
+    day = {
+        code: pd.Timestamp(d).date() for code, d in zip(frame["uscc"], frame["as_of"], strict=True)
+    }
+    lines = [json.loads(line) for line in run.exports["jsonl"].read_text().splitlines()]
+    bodies = {
+        e["data"]["offer"]["offer_id"]: e["data"]["offer"] for e in events(sessions, "bank_a")
+    }
+    assert len(lines) == len(bodies) == run.counts.created > 0
+    flagged = 0
+    for line in lines:
+        code, answer = line["uscc"], answers[line["uscc"]]
+        assert line["reasons"] == answer["reasons"]
+        assert (line["decision"], line["limit_cny"], line["pd"], line["grade"]) == (
+            answer["decision"],
+            answer["limit_cny"],
+            answer["pd"],
+            answer["grade_label"],
+        )
+        assert line["input_hash"] == input_hash(code, run.product, day[code], matrix[code])
+        assert line["uscc_valid"] == uscc.is_valid(code)
+        flagged += not line["uscc_valid"]
+        body = bodies[line["offer_id"]]  # the event's offer is the exported one, plus its status
+        assert body == {**line, "reasons": answer["reasons"], "status": "active"}
+    assert flagged == run.counts.flagged_codes
+
+
+def test_an_unchanged_rerun_leaves_the_state_as_it_is_and_a_change_rewrites_it(
+    sessions: sessionmaker[Session],
+    holder: ModelHolder,
+    platform: duckdb.DuckDBPyConnection,
+    banks: tuple[str, str],
+) -> None:
+    def written() -> dt.datetime:
+        with sessions() as session:
+            return session.scalars(select(OfferState.written_at)).one()
+
+    full_run(sessions, holder, platform)
+    assert written() == T0
+    full_run(sessions, holder, platform, now=T0 + dt.timedelta(days=1))
+    assert written() == T0  # every entity carried, as stored: not written again
+    code = approved_code(sessions)
+    add_court_listing(platform, code)
+    assert snapshot.refresh(platform, [code]) == 1
+    later = T0 + dt.timedelta(days=2)
+    changed = full_run(sessions, holder, platform, now=later)
+    assert (changed.counts.scored, changed.counts.revoked) == (1, 1)
+    assert written() == later
+    engine = sessions.kw["bind"]
+    scorer = Scorer(changed.model_name, changed.model_version, changed.policy_fingerprint)
+    assert offer_state.load(engine, "bank_a", scorer)[code][1] is False
