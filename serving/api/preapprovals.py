@@ -21,15 +21,9 @@ router = APIRouter(prefix="/v1/preapprovals", tags=["pre-approvals"])
     response_model=RecordedDecision,
     responses=documented(401, 403, 404, 413, 422, 503),
 )
-async def preapprove(
-    body: PreapprovalIn, principal: ScorePrincipal, services: ServicesDep
-) -> Response:
-    """Score one credit code with the tenant's champion model; answer once it is recorded.
-
-    `async`: the work runs in the worker's event loop (one process per core), with no
-    thread-pool hop, and the request waits for its audit commit without holding a thread.
-    """
-    answer = await decisions.score_async(
+def preapprove(body: PreapprovalIn, principal: ScorePrincipal, services: ServicesDep) -> Response:
+    """Score one credit code with the tenant's champion model; answer once it is recorded."""
+    answer = decisions.score(
         services, principal.tenant_id, body.uscc, body.product, body.requested_amount_cny
     )
     services.metrics.decision(answer.decision)

@@ -15,7 +15,6 @@ such turn; it still gains from fewer commits.
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import logging
 import os
@@ -34,10 +33,6 @@ from serving.db.audit import DecisionFields, record_decisions
 
 log = logging.getLogger(__name__)
 MAX_ROWS_PER_COMMIT = 1024
-# An event loop hands its requests' rows over in groups of this many, or at the end of its
-# turn if fewer: one hand-over (and one commit) for several requests, while the loop scores
-# the rest of its turn as the writer commits the first group.
-HAND_OVER_REQUESTS = 4
 
 
 class AuditUnavailable(PrecreditError):
@@ -49,20 +44,10 @@ class AuditUnavailable(PrecreditError):
 
 @dataclass
 class _Pending:
-    """One caller's rows; released by its event (a thread) or its future (an event loop)."""
-
     rows: Sequence[DecisionFields]
-    future: asyncio.Future[None] | None = None
-    done: threading.Event | None = None
+    done: threading.Event = field(default_factory=threading.Event)
     ids: list[str] = field(default_factory=list)
     failed: bool = False
-
-
-def _settle(futures: list[asyncio.Future[None]]) -> None:
-    """Wake the awaiting requests of one event loop (run in that loop)."""
-    for future in futures:
-        if not future.done():  # a cancelled request still has its row stored
-            future.set_result(None)
 
 
 class AuditWriter:
@@ -80,47 +65,21 @@ class AuditWriter:
         self._sessions = sessions
         self._lock_path = lock_path
         self._max_rows = max_rows
-        self._queue: queue.SimpleQueue[list[_Pending] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._starting = threading.Lock()
-        # per event loop, the requests of its current turn, handed to the writer together
-        self._ticks: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
 
     def write(self, rows: Sequence[DecisionFields]) -> list[str]:
         """Store `rows` durably; their ids in order. AuditUnavailable (503) if the commit failed."""
         if not rows:
             return []
-        done = threading.Event()
-        pending = _Pending(rows, done=done)
+        pending = _Pending(rows)
         self._start()
-        self._queue.put([pending])
-        done.wait()
-        return _ids(pending)
-
-    async def write_async(self, rows: Sequence[DecisionFields]) -> list[str]:
-        """`write` for a coroutine: the event loop serves other requests until the commit.
-
-        No thread-pool hop and no thread blocked per request. The rows of the requests the
-        loop runs in one turn reach the writer together (`HAND_OVER_REQUESTS` at a time, the
-        rest at the end of the turn), and the writer wakes each loop once per commit for all
-        of that loop's requests in it.
-        """
-        if not rows:
-            return []
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        self._start()
-        tick = self._ticks.get(loop)
-        if tick is None:  # the first of this turn: hand the turn's rows over after it
-            tick = self._ticks[loop] = []
-            loop.call_soon(self._hand_over, loop)
-        pending = _Pending(rows, future=future)
-        tick.append(pending)
-        if len(tick) >= HAND_OVER_REQUESTS:
-            self._queue.put(tick[:])
-            tick.clear()
-        await future  # cancelled (the client left): the row is committed all the same
-        return _ids(pending)
+        self._queue.put(pending)
+        pending.done.wait()
+        if pending.failed:
+            raise AuditUnavailable("the decision could not be recorded; nothing was decided, retry")
+        return pending.ids
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer thread."""
@@ -129,12 +88,6 @@ class AuditWriter:
         if thread is not None:
             self._queue.put(None)
             thread.join()
-
-    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Queue the rows of the loop's turn for the writer, at once."""
-        tick = self._ticks.pop(loop)
-        if tick:
-            self._queue.put(tick)
 
     def _start(self) -> None:
         if self._thread is not None:
@@ -163,7 +116,7 @@ class AuditWriter:
         first = self._queue.get()
         if first is None:
             return [], True
-        batch, rows = list(first), sum(len(p.rows) for p in first)
+        batch, rows = [first], len(first.rows)
         while rows < self._max_rows:
             try:
                 item = self._queue.get_nowait()
@@ -171,8 +124,8 @@ class AuditWriter:
                 break
             if item is None:
                 return batch, True
-            batch.extend(item)
-            rows += sum(len(p.rows) for p in item)
+            batch.append(item)
+            rows += len(item.rows)
         return batch, False
 
     def _commit(self, batch: list[_Pending], fd: int | None) -> None:
@@ -184,34 +137,13 @@ class AuditWriter:
             log.exception("audit commit failed for %d decisions", sum(len(p.rows) for p in batch))
             for pending in batch:
                 pending.failed = True
-            _release(batch)
+                pending.done.set()
             return
         start = 0
         for pending in batch:
             pending.ids = ids[start : start + len(pending.rows)]
             start += len(pending.rows)
-        _release(batch)
-
-
-def _ids(pending: _Pending) -> list[str]:
-    if pending.failed:
-        raise AuditUnavailable("the decision could not be recorded; nothing was decided, retry")
-    return pending.ids
-
-
-def _release(batch: list[_Pending]) -> None:
-    """Wake every caller of a commit: threads by their event, each event loop once."""
-    loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-    for pending in batch:
-        if pending.future is not None:
-            loops.setdefault(pending.future.get_loop(), []).append(pending.future)
-        elif pending.done is not None:
             pending.done.set()
-    for loop, futures in loops.items():
-        try:
-            loop.call_soon_threadsafe(_settle, futures)
-        except RuntimeError:  # the loop closed (server stopped): nobody awaits these any more
-            log.warning("audit commit answered %d requests of a closed event loop", len(futures))
 
 
 @contextmanager

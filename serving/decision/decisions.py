@@ -120,16 +120,6 @@ def score(
     return commit(services, [evaluate(services, tenant, code, product, requested)])[0]
 
 
-async def score_async(
-    services: Services, tenant: str, code: str, product: str | None, requested: float | None
-) -> RecordedDecision:
-    """`score` inside the event loop: scored inline (about a millisecond of CPU, no thread-pool
-    hop), then awaited until the group commit has stored its row."""
-    scored = evaluate(services, tenant, code, product, requested)
-    ids = await services.audit.write_async([scored.audit])
-    return RecordedDecision.of(scored.answer, ids[0])
-
-
 def stored(session: Session, tenant: str, decision_id: str) -> dict[str, Any]:
     """A stored answer exactly as it was given (404 for another tenant's id)."""
     row = repo.get_decision(session, tenant, decision_id)

@@ -6,7 +6,6 @@ taking is SQLite's and is tested with two real processes on one file.
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import multiprocessing as mp
 import os
@@ -166,46 +165,3 @@ def test_two_worker_processes_on_one_sqlite_file_lose_nothing(tmp_path: Path) ->
     with sessions() as session:
         marks = set(session.scalars(select(Decision.input_hash)))
     assert marks == {f"{p}-{t}-{c}" for p in range(2) for t in range(4) for c in range(25)}
-
-
-def test_requests_of_one_event_loop_share_commits_and_get_their_own_ids(
-    engine: Engine, sessions: sessionmaker[Session], tenant: str
-) -> None:
-    """`write_async`: the requests a loop runs in one turn are committed together, each
-    awaiting only its own rows; an async caller whose commit fails gets AuditUnavailable."""
-    commits = _commits(engine)
-    writer = AuditWriter(sessions, lock_path_for(str(engine.url)))
-
-    async def caller(task: int) -> list[tuple[str, str]]:
-        answered = []
-        for call in range(10):
-            marks = [f"{task}-{call}-{row}" for row in range(1 + call % 2)]
-            ids = await writer.write_async([_marked(tenant, m) for m in marks])
-            answered += list(zip(ids, marks, strict=True))
-        return answered
-
-    async def run() -> list[list[tuple[str, str]]]:
-        return await asyncio.gather(*(caller(t) for t in range(8)))
-
-    answered = dict(pair for pairs in asyncio.run(run()) for pair in pairs)
-    with pytest.raises(AuditUnavailable):
-        asyncio.run(writer.write_async([decision_fields("no_such_bank")]))
-    writer.close()
-
-    calls = 8 * 10
-    assert len(answered) == 8 * sum(1 + c % 2 for c in range(10))  # every id distinct
-    assert _stored(sessions, list(answered)) == answered  # each id is the caller's own row
-    assert 0 < commits[0] <= calls // 2  # hand-overs of up to HAND_OVER_REQUESTS callers
-
-
-def test_thread_and_event_loop_callers_are_committed_alike(
-    sessions: sessionmaker[Session], tenant: str
-) -> None:
-    writer = AuditWriter(sessions)
-    from_thread = writer.write([_marked(tenant, "thread")])
-    from_loop = asyncio.run(writer.write_async([_marked(tenant, "loop")]))
-    writer.close()
-    assert _stored(sessions, from_thread + from_loop) == {
-        from_thread[0]: "thread",
-        from_loop[0]: "loop",
-    }
