@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -86,8 +87,16 @@ def _court_debtor(g: GatePolicy, c: Columns) -> BoolArray:
     return listed
 
 
+def is_in(values: FloatArray, codes: Sequence[float]) -> BoolArray:
+    """`np.isin(values, codes)` for a few codes: one comparison per code, no set machinery."""
+    out = np.zeros(values.shape, dtype=bool)
+    for code in codes:
+        out |= values == code
+    return out
+
+
 def _in(feature: str, codes: Callable[[GatePolicy], list[float]]) -> Callable[..., BoolArray]:
-    return lambda g, c: np.isin(c[feature], codes(g))
+    return lambda g, c: is_in(c[feature], codes(g))
 
 
 @dataclass(frozen=True)
@@ -223,11 +232,12 @@ def _no_basis(available: Collection[str] | None) -> bool:
     return available is not None and not any(f in available for f in CAPACITY_INPUTS.values())
 
 
-def _all_inputs() -> list[str]:
+@lru_cache(maxsize=1)
+def _all_inputs() -> tuple[str, ...]:
     names = [*CAPACITY_INPUTS.values(), ENTITY_TYPE]
     for gate in GATES:
         names += [gate.feature, *gate.extra_inputs]
-    return list(dict.fromkeys(names))
+    return tuple(dict.fromkeys(names))
 
 
 def _scoped_columns(
@@ -255,12 +265,19 @@ def _binding(
 def required_inputs(policy: ProductPolicy, available: Collection[str] | None = None) -> list[str]:
     """Feature columns `decide` reads under this policy (inputs of switched-off gates excluded;
     with `available`, only those within the data scope)."""
+    enabled = tuple(gate.enabled(policy.gates) for gate in GATES)
+    return list(_required(enabled, None if available is None else frozenset(available)))
+
+
+@lru_cache(maxsize=256)
+def _required(enabled: tuple[bool, ...], available: frozenset[str] | None) -> tuple[str, ...]:
+    """`required_inputs` for the gates switched on (computed once per policy shape and scope)."""
     names = [*CAPACITY_INPUTS.values(), ENTITY_TYPE]
-    for gate in GATES:
-        if gate.enabled(policy.gates):
+    for gate, on in zip(GATES, enabled, strict=True):
+        if on:
             names += [gate.feature, *gate.extra_inputs]
     unique = list(dict.fromkeys(names))
-    return unique if available is None else [n for n in unique if n in available]
+    return tuple(unique if available is None else [n for n in unique if n in available])
 
 
 def _checked_pd(pd: ArrayLike, n: int) -> FloatArray:
@@ -316,11 +333,15 @@ def _multiplier(steps: Sequence[MultiplierStep], pds: FloatArray) -> FloatArray:
     return multipliers[np.searchsorted(bounds, pds, side="left")]
 
 
+_CAP_CODES = np.array([f"cap:{t}" for t in ENTITY_TYPES], dtype=np.str_)
+_TYPE_INDEX = tuple(float(i) for i in range(len(ENTITY_TYPES)))
+
+
 def _caps(caps: Mapping[str, float], entity_type: FloatArray) -> tuple[FloatArray, StrArray]:
     """Cap per row; an unknown entity type gets the smallest cap."""
     values = np.array([caps[t] for t in ENTITY_TYPES], dtype=np.float64)
-    codes = np.array([f"cap:{t}" for t in ENTITY_TYPES], dtype=np.str_)
-    known = np.isin(entity_type, np.arange(len(ENTITY_TYPES), dtype=np.float64))
+    codes = _CAP_CODES
+    known = is_in(entity_type, _TYPE_INDEX)
     index = np.where(known, entity_type, 0.0).astype(np.int64)
     return (
         np.where(known, values[index], values.min()),

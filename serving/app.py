@@ -65,11 +65,15 @@ def build_services(settings: Settings) -> Services:
     except PrecreditError as error:
         log.error("no model in service yet: %s", error.message)
     # The worker's share of the connections, half for writes and half for the request path's
-    # reads (authentication, consents, policies), each its own pool.
+    # reads (authentication, consents, policies), each its own pool; one read connection of
+    # them is the event loop's own (below).
     pool_size = pool_size_for(settings.db_connections, settings.workers)
     engine = make_engine(settings.service_db, pool_size=max(pool_size // 2, 1))
-    reads = make_read_engine(settings.service_db, pool_size=max(pool_size - pool_size // 2, 1))
+    reads = make_read_engine(settings.service_db, pool_size=max(pool_size - pool_size // 2 - 1, 1))
     readers = session_factory(reads)
+    # The event loop's own reads (async routes and dependencies: authentication, consents,
+    # policies): one connection, never waited for (see serving.db.prepared).
+    loop_reads = make_read_engine(settings.service_db, pool_size=1)
     sessions = session_factory(engine)
     audit = AuditWriter(sessions, lock_path_for(settings.service_db))
     return Services(
@@ -82,9 +86,9 @@ def build_services(settings: Settings) -> Services:
         Metrics(),
         JobRunner(settings, sessions),
         audit,
-        PolicyBook(readers),
-        ConsentBook(reads),
-        KeyLookup(reads),
+        PolicyBook(readers, loop_readers=session_factory(loop_reads)),
+        ConsentBook(reads, loop_reads=loop_reads),
+        KeyLookup(reads, loop_reads),
         TableModelHolder(settings.mlflow_uri, settings.model_cache / "tables"),
     )
 

@@ -54,14 +54,17 @@ BEARER = HTTPBearer(
 )
 
 
-def get_principal(
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+def authenticated(
+    services: Services, credentials: HTTPAuthorizationCredentials | None
 ) -> repo.Principal:
     """The tenant behind `Authorization: Bearer <key>`; 401 otherwise.
 
-    An autocommit read on the request path's read pool (`KeyLookup`): on SQLite every
-    transaction takes the write lock, so authentication must not open one.
+    An autocommit read (`KeyLookup`): on SQLite every transaction takes the write lock, so
+    authentication must not open one. Called from `async` dependencies: the read (tens of
+    microseconds) runs in the event loop on its own connection, with no thread-pool hop.
     """
     principal = None
     if credentials is not None:
@@ -73,13 +76,23 @@ def get_principal(
     return principal
 
 
+async def get_principal(request: Request, credentials: Credentials) -> repo.Principal:
+    """The authenticated principal, whatever its scopes (401 without a valid key)."""
+    return authenticated(request.app.state.services, credentials)
+
+
 PrincipalDep = Annotated[repo.Principal, Depends(get_principal)]
 
 
-def scoped(scope: str) -> Callable[[repo.Principal], Awaitable[repo.Principal]]:
-    """A dependency: the principal, 403 unless its key carries `scope` (async: no thread hop)."""
+def scoped(scope: str) -> Callable[..., Awaitable[repo.Principal]]:
+    """A dependency: the principal, 403 unless its key carries `scope`.
 
-    async def principal_with_scope(principal: PrincipalDep) -> repo.Principal:
+    One level of dependencies (the request and the bearer credentials), not a chain through
+    `get_principal`: FastAPI resolves each level on every request.
+    """
+
+    async def principal_with_scope(request: Request, credentials: Credentials) -> repo.Principal:
+        principal = authenticated(request.app.state.services, credentials)
         if scope not in principal.scopes:
             raise ApiError(403, "forbidden", f"this API key lacks the '{scope}' scope")
         return principal
@@ -88,10 +101,11 @@ def scoped(scope: str) -> Callable[[repo.Principal], Awaitable[repo.Principal]]:
     return principal_with_scope
 
 
-def scoped_any(*scopes: str) -> Callable[[repo.Principal], Awaitable[repo.Principal]]:
+def scoped_any(*scopes: str) -> Callable[..., Awaitable[repo.Principal]]:
     """A dependency: the principal, 403 unless its key carries one of `scopes`."""
 
-    async def principal_with_any(principal: PrincipalDep) -> repo.Principal:
+    async def principal_with_any(request: Request, credentials: Credentials) -> repo.Principal:
+        principal = authenticated(request.app.state.services, credentials)
         if not principal.scopes & set(scopes):
             wanted = "' or '".join(scopes)
             raise ApiError(403, "forbidden", f"this API key lacks the '{wanted}' scope")

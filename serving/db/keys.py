@@ -96,8 +96,8 @@ def authenticate(db: Session | Connection, plaintext: str) -> Principal | None:
 class KeyLookup:
     """`authenticate` for the request path: the same statement, prepared (`serving.db.prepared`)."""
 
-    def __init__(self, reads: Engine) -> None:
-        self._live = Prepared(reads, _LIVE_KEYS)
+    def __init__(self, reads: Engine, loop_reads: Engine | None = None) -> None:
+        self._live = Prepared(reads, _LIVE_KEYS, loop_reads)
 
     def authenticate(self, plaintext: str) -> Principal | None:
         """The principal of a live key; None for a revoked, unknown or malformed one."""

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from catalog.errors import ConsentRequired
 from catalog.schema import PUBLIC_RECORDS
 from serving.db import consents
-from serving.db.prepared import Prepared
+from serving.db.prepared import Prepared, in_event_loop
 from serving.decision.model_store import ModelHolder, ServedModel
 
 PURPOSE = "preapproval"
@@ -44,9 +44,12 @@ class Use:
 class ConsentBook:
     """Applies the consent rule; caches each bank's `require_consent` flag briefly."""
 
-    def __init__(self, reads: Engine, ttl: float = TTL_SECONDS) -> None:
+    def __init__(
+        self, reads: Engine, ttl: float = TTL_SECONDS, loop_reads: Engine | None = None
+    ) -> None:
         self._reads = reads
-        self._in_force = Prepared(reads, consents.IN_FORCE)  # the per-request look-up
+        self._loop_reads = loop_reads or reads
+        self._in_force = Prepared(reads, consents.IN_FORCE, loop_reads)  # per request
         self._ttl = ttl
         self._flags: dict[str, tuple[float, bool]] = {}
         self._lock = threading.Lock()
@@ -56,7 +59,8 @@ class ConsentBook:
         cached = self._flags.get(tenant)
         if cached is not None and time.monotonic() - cached[0] < self._ttl:
             return cached[1]
-        with self._reads.connect() as connection:
+        engine = self._loop_reads if in_event_loop() else self._reads
+        with engine.connect() as connection:
             flag = consents.requires_consent(connection, tenant)
         with self._lock:
             self._flags[tenant] = (time.monotonic(), flag)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog.errors import InvalidInput
 from models.policy import ProductPolicy
 from serving.db import policies
+from serving.db.prepared import in_event_loop
 from serving.decision.model_store import ServedModel
 
 TTL_SECONDS = 2.0
@@ -44,8 +45,14 @@ def default_product(bank: dict[str, policies.StoredPolicy], model_product: str) 
 class PolicyBook:
     """Banks' policies in force, cached per bank, and served models under them."""
 
-    def __init__(self, readers: sessionmaker[Session], ttl: float = TTL_SECONDS) -> None:
+    def __init__(
+        self,
+        readers: sessionmaker[Session],
+        ttl: float = TTL_SECONDS,
+        loop_readers: sessionmaker[Session] | None = None,
+    ) -> None:
         self._readers = readers
+        self._loop_readers = loop_readers or readers  # for event loops (serving.db.prepared)
         self._ttl = ttl
         self._banks: dict[str, tuple[float, dict[str, policies.StoredPolicy]]] = {}
         self._models: dict[tuple[str, str, str], ServedModel] = {}
@@ -56,7 +63,8 @@ class PolicyBook:
         cached = self._banks.get(tenant)
         if cached is not None and time.monotonic() - cached[0] < self._ttl:
             return cached[1]
-        with self._readers() as session:
+        readers = self._loop_readers if in_event_loop() else self._readers
+        with readers() as session:
             current = policies.latest(session, tenant)
         self._banks[tenant] = (time.monotonic(), current)
         return current

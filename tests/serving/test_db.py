@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -335,6 +337,40 @@ def test_prepared_look_ups_match_core_and_keep_the_error_contract(
         assert broken.rows(prefix="nothing") == []
     finally:
         reads.dispose()
+
+
+def test_an_event_loop_reads_on_its_own_connection_when_the_pool_is_taken(
+    db_url: str, db_schema: str | None, session: Session, banks: tuple[str, str]
+) -> None:
+    """Authentication in an `async` dependency never waits for the threads' read pool: a
+    connection held by a thread-pool route (released only once the loop runs again) cannot
+    stall the loop until the pool's timeout. Revocation still counts at the next read."""
+    key = repo.issue_key(session, "bank_a", ["score"])
+    session.commit()
+    reads = make_read_engine(db_url, schema=db_schema, pool_size=1)
+    loop_reads = make_read_engine(db_url, schema=db_schema, pool_size=1)
+    try:
+        lookup = KeyLookup(reads, loop_reads)
+        held = reads.connect()  # a thread-pool route holds the pool's only connection
+        try:
+
+            async def authenticate() -> tuple[repo.Principal | None, float]:
+                started = time.monotonic()
+                return lookup.authenticate(key), time.monotonic() - started
+
+            found, seconds = asyncio.run(authenticate())
+            assert found is not None
+            assert found.tenant_id == "bank_a"
+            assert seconds < 2.0  # the pool's own timeout is 10 s
+            repo.revoke_key(session, repo.list_keys(session, "bank_a")[0].id)
+            session.commit()
+            assert asyncio.run(authenticate())[0] is None  # revoked: the very next request
+        finally:
+            held.close()
+        assert lookup.authenticate(key) is None  # a thread (no loop) reads on the pool
+    finally:
+        reads.dispose()
+        loop_reads.dispose()
 
 
 def test_urls_are_normalised_or_refused() -> None:
