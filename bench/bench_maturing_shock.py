@@ -17,6 +17,10 @@ the shock rounds, and the retrainings promoted. Prints one JSON object.
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it, before LightGBM loads
+
 import argparse
 import datetime as dt
 import json
