@@ -38,7 +38,6 @@ from training.dataset import HORIZON_MONTHS, platform_labels
 Method = Literal["none", "fuzzy", "platform"]
 METHODS: tuple[Method, ...] = ("none", "fuzzy", "platform")
 PD_CLIP = 1e-4
-EXPLORE_MIN_DEFAULTS = 10  # test loans to declines needed to rate declines from them
 INFERRED = "inferred"  # marks reject-inferred rows in a training split
 
 
@@ -131,19 +130,3 @@ def proxy_rates(accepted: pd.DataFrame, rejects: pd.DataFrame) -> np.ndarray:
     y, proxy = accepted["label"].to_numpy(), accepted["proxy"].to_numpy()
     rates = {v: (y[proxy == v].sum() + 0.5) / ((proxy == v).sum() + 1.0) for v in (0, 1)}
     return np.array([rates[int(v)] for v in rejects["proxy"]], dtype=np.float64)
-
-
-def decline_reference(
-    loans: pd.DataFrame, accepted: pd.DataFrame, min_defaults: int = EXPLORE_MIN_DEFAULTS
-) -> pd.DataFrame:
-    """The loans whose default rate at each proxy value stands for declined applicants.
-
-    The bank's randomised test loans to declined applicants (`explore`, any period) when they
-    hold `min_defaults` defaults: they are declines with real outcomes, so their proxy rates
-    carry the declines' higher risk at the same proxy value. Else `accepted` (the approved
-    loans' rates, which understate a decline's risk; docs/retraining.md).
-    """
-    if "explore" not in loans:
-        return accepted
-    tests = loans[loans["explore"].fillna(False).astype(bool)].dropna(subset=["proxy"])
-    return tests if int(tests["label"].sum()) >= min_defaults else accepted

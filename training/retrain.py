@@ -254,8 +254,7 @@ class _Declines:
             p = ri.soft_labels(method, accepted, early, seed)
             train = _with_rows(train, ri.augment(early, p).assign(**{ri.INFERRED: True}))
         late = self.rejects[self.rejects["as_of"] >= splits["test"]["as_of"].min()]
-        reference = ri.decline_reference(self.own, accepted)
-        gate = ri.drawn(late, ri.proxy_rates(reference, late), seed) if len(late) else None
+        gate = ri.drawn(late, ri.proxy_rates(accepted, late), seed) if len(late) else None
         return train, gate
 
     def count_in(self, test: pd.DataFrame) -> int:

@@ -102,20 +102,6 @@ def test_proxy_rates_are_the_jeffreys_default_rate_at_each_proxy_value() -> None
     assert rates == pytest.approx([1.5 / 4, 0.5 / 5, 1.5 / 4])
 
 
-def test_declines_take_the_proxy_rates_of_test_loans_to_declines_when_they_suffice() -> None:
-    accepted = pd.DataFrame({"proxy": [0] * 40 + [1] * 10, "label": [0] * 39 + [1] + [0] * 9 + [1]})
-    tests = pd.DataFrame(
-        {"proxy": [0] * 30 + [1] * 10, "label": [1] * 6 + [0] * 24 + [1] * 4 + [0] * 6}
-    )
-    own = pd.concat([accepted.assign(explore=False), tests.assign(explore=True)], ignore_index=True)
-    reference = ri.decline_reference(own, accepted)
-    assert len(reference) == 40  # 10 defaults among the test loans: they rate the declines
-    rates = ri.proxy_rates(reference, pd.DataFrame({"proxy": [0, 1]}))
-    assert rates == pytest.approx([6.5 / 31, 4.5 / 11])  # not the approved loans' 1.5 / 41
-    fewer = ri.decline_reference(own, accepted, min_defaults=11)
-    assert fewer is accepted
-
-
 def test_a_decline_followed_by_a_loan_is_not_inferred() -> None:
     declines = pd.DataFrame({"uscc": ["A", "B", "C"], "as_of": pd.to_datetime(["2024-01-01"] * 3)})
     loans = pd.DataFrame(
