@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     retrain_max_ece: float = 0.02  # the promotion gate's calibration limit
     # declined applicants in training: none, fuzzy augmentation or the platform's label proxy
     retrain_reject_inference: Literal["none", "fuzzy", "platform"] = "platform"
-    # loans younger than 12 months: left out, or trained through censoring weights
-    retrain_maturing: Literal["none", "censoring"] = "none"
+    # loans younger than 12 months: left out, trained through censoring weights, or those
+    # weights sharpened by early delinquency (30+ DPD at 3 or 6 months)
+    retrain_maturing: Literal["none", "censoring", "early_delinquency"] = "none"
     monitor_psi_warn: float = 0.10  # PSI at or above: a moderate shift, investigate
     monitor_psi_alert: float = 0.25  # PSI at or above: a significant shift, act
     monitor_window_days: int = 30  # the recent decisions compared with the training reference

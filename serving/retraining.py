@@ -60,11 +60,17 @@ def loans_of(session: Session, tenant_id: str, as_of: dt.date) -> pd.DataFrame:
                 loan_label(r.default_flag, r.default_date, r.application_date),
                 r.explore,
                 r.default_date if r.default_flag else None,
+                _history(r.dpd_history_json),
             )
             for r in rows
         ],
-        columns=[*LOAN_COLUMNS, "explore", "default_date"],
+        columns=[*LOAN_COLUMNS, "explore", "default_date", "dpd_history"],
     )
+
+
+def _history(stored: str | None) -> list[int] | None:
+    """A stored DPD history (months on book, oldest first), None when the bank sent none."""
+    return None if stored is None else [int(d) for d in json.loads(stored)]
 
 
 def maturing_of(session: Session, tenant_id: str, as_of: dt.date) -> pd.DataFrame:
@@ -87,10 +93,11 @@ def maturing_of(session: Session, tenant_id: str, as_of: dt.date) -> pd.DataFram
                 r.explore,
                 r.observation_date,
                 r.default_date if r.default_flag else None,
+                _history(r.dpd_history_json),
             )
             for r in rows
         ],
-        columns=[*LOAN_COLUMNS, "explore", "observation_date", "default_date"],
+        columns=[*LOAN_COLUMNS, "explore", "observation_date", "default_date", "dpd_history"],
     )
     observed = maturing.months_between(frame["application_date"], frame["observation_date"])
     return frame.drop(columns="observation_date").assign(months_observed=observed)
@@ -206,7 +213,8 @@ def _retrain(settings: Settings, sessions: sessionmaker[Session], job: Job) -> d
         config.actor,
         declines,
         reject_inference=method,
-        maturing=young if labels == "censoring" else None,
+        maturing=young if labels != "none" else None,
+        maturing_labels=labels if labels != "none" else "censoring",
     )
     outcome = retrain(job_input, config, policy)
     if outcome.promotion is not None:

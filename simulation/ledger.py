@@ -1,7 +1,8 @@
 """The simulation's loan ledger: every loan granted, its outcome, and when it was reported.
 
 A bank reports an outcome once the loan's 12-month window has closed, on the first round date
-on or after it; `posted_on` records that date, so a reader can check nothing came early.
+on or after it; `posted_on` records that date, so a reader can check nothing came early. Every
+report carries the loan's monthly DPD history up to its observation (`simulation.delinquency`).
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import numpy as np
 import pandas as pd
+
+from simulation.delinquency import HORIZON_MONTHS, history, observed_months
 
 
 class Ledger:
@@ -58,18 +60,22 @@ def _iso(value: Any) -> str:
 def interim_body(loans: pd.DataFrame, day: dt.date) -> list[dict[str, Any]]:
     """Reports of loans still maturing, as observed on `day` (a default only once it happened)."""
     by_then = pd.to_datetime(loans["default_date"]) <= pd.Timestamp(day)
+    months = [observed_months(a, day) for a in loans["application_date"]]
+    paths = [history(r, m) for r, m in zip(loans.to_dict("records"), months, strict=True)]
     seen = loans.assign(
         default_flag=loans["default_flag"].astype(bool) & by_then.to_numpy(),
-        max_dpd=np.where(by_then, 90, 0),
         observation_date=day,
+        dpd_history=pd.Series(paths, index=loans.index, dtype=object),
     )
     return outcome_body(seen)
 
 
 def outcome_body(loans: pd.DataFrame) -> list[dict[str, Any]]:
-    """Outcome reports as a bank sends them (ISO dates, no default date for a good loan)."""
+    """Outcome reports as a bank sends them (ISO dates, no default date for a good loan); a
+    loan without a `dpd_history` column reports its whole 12 months."""
     body = []
     for row in loans.to_dict("records"):
+        path = row["dpd_history"] if "dpd_history" in row else history(row, HORIZON_MONTHS)
         item = {
             "loan_id": str(row["loan_id"]),
             "uscc": str(row["uscc"]),
@@ -77,7 +83,8 @@ def outcome_body(loans: pd.DataFrame) -> list[dict[str, Any]]:
             "granted_amount_cny": float(row["amount_cny"]),
             "drawn_amount_cny": float(row["amount_cny"]),
             "default_flag": bool(row["default_flag"]),
-            "max_dpd": int(row["max_dpd"]),
+            "max_dpd": max([*path, 90 if row["default_flag"] else 0]),
+            "dpd_history": path,
             "observation_date": _iso(row["observation_date"]),
             "explore": bool(row["explore"]),
         }

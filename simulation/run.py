@@ -35,6 +35,7 @@ from catalog.errors import InvalidInput
 from features import snapshot
 from models.preapproval import PreapprovalModel
 from serving.config import Settings
+from simulation import delinquency
 from simulation import report as simulation_report
 from simulation.api import BankClient, local_api, provision
 from simulation.ledger import Ledger, interim_body, outcome_body
@@ -267,7 +268,10 @@ class Simulation:
             derived_seed(self.config.seed, data.bank.bank_id, data.index, "grants")
         )
         scored = score_round(data, answers, self.cold.model, self.config.economics, rng)
-        self.ledger.add(scored.loans)
+        dpd = np.random.default_rng(
+            derived_seed(self.config.seed, data.bank.bank_id, data.index, "dpd")
+        )
+        self.ledger.add(scored.loans.join(delinquency.episodes(scored.loans, dpd)))
         return scored
 
 

@@ -69,6 +69,10 @@ class SynthConfig:
     ar_phi: float = 0.95
     ar_sd: float = 0.35
     crisis_rate: float = 0.001
+    # A city-wide crisis jump (health falls by `city_crisis_size` in that month for every
+    # entity, then recovers like any crisis jump); None: no such shock (the default)
+    city_crisis_date: dt.date | None = None
+    city_crisis_size: float = 0.6
     # Monthly hazards: logistic in -health; loans and public distress share the driver.
     loan_hazard_intercept: float = -7.9
     loan_type_offset: tuple[float, ...] = (0.0, 1.6, 0.5, 0.3)  # by ENTITY_TYPES

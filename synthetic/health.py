@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from catalog.errors import InvalidPlatformData
 from catalog.schema import INDUSTRY_SECTIONS
 from synthetic.config import DIVISIONS, SynthConfig
 from synthetic.population import Population
@@ -29,6 +30,7 @@ class Shocks:
     industry: np.ndarray  # (sections, months)
     region: np.ndarray  # (divisions, months)
     macro: np.ndarray  # (months,)
+    crisis: np.ndarray  # (months,): the city-wide crisis jump's path (zeros without one)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,23 @@ def draw_shocks(config: SynthConfig) -> Shocks:
         industry=_ar1(rng, (len(INDUSTRY_SECTIONS), months), SHOCK_PHI, 0.25),
         region=_ar1(rng, (len(DIVISIONS), months), SHOCK_PHI, 0.12),
         macro=macro,
+        crisis=_city_crisis(config),
     )
+
+
+def _city_crisis(config: SynthConfig) -> np.ndarray:
+    """The city-wide crisis jump: -size in its month, decaying like an entity's crisis."""
+    path = np.zeros(config.n_months)
+    if config.city_crisis_date is None:
+        return path
+    last = np.datetime64(config.end_date, "M")
+    month = int((np.datetime64(config.city_crisis_date, "M") - last) // np.timedelta64(1, "M"))
+    month += config.n_months - 1
+    if not 0 <= month < config.n_months:
+        raise InvalidPlatformData("city_crisis_date must fall inside the history")
+    after = np.arange(config.n_months - month)
+    path[month:] = -config.city_crisis_size * CRISIS_DECAY**after
+    return path
 
 
 def _crises(rng: np.random.Generator, shape: tuple[int, int], rate: float) -> np.ndarray:
@@ -119,7 +137,7 @@ def simulate_health(
     n, months = len(pop), config.n_months
     grid = np.arange(months)
     ar = _ar1(rng, (n, months), config.ar_phi, config.ar_sd)
-    crisis = _crises(rng, (n, months), config.crisis_rate)
+    crisis = _crises(rng, (n, months), config.crisis_rate) + shocks.crisis[None, :]
     shock = shocks.industry[pop.industry] + shocks.region[pop.division] + shocks.macro[None, :]
     base = pop.quality[:, None] + _youth(pop, grid)
     health = base + ar + shock + crisis

@@ -35,6 +35,7 @@ from training import baselines, gate_sample, maturing, metrics, tracking
 from training import reject_inference as ri
 from training.dataset import HORIZON_MONTHS, store_end, time_split
 from training.gate import GateRows, evaluate_gate
+from training.maturing import Method as MaturingMethod
 from training.pipeline import Challenger, PipelineConfig, PipelineResult, build_frame, register
 from training.train import TrainConfig, TrainResult, fit_base, out_of_time_start, train
 
@@ -59,9 +60,12 @@ class RetrainInput:
     # and the gate's all-applicant sample; `explore` on `loans` marks test loans to declines
     declines: pd.DataFrame | None = None
     reject_inference: ri.Method = "none"
-    # loans younger than 12 months (LOAN_COLUMNS + months_observed) to train through censoring
-    # weights (`training.maturing`); None: left out
+    # loans younger than 12 months (LOAN_COLUMNS + months_observed, dpd_history if reported)
+    # to train through censoring weights (`training.maturing`); None: left out
     maturing: pd.DataFrame | None = None
+    # how they train: censoring weights alone, or sharpened by early delinquency (the matured
+    # loans' `dpd_history` calibrates it)
+    maturing_labels: MaturingMethod = "censoring"
 
 
 def loan_label(default_flag: bool, default_date: dt.date | None, application: dt.date) -> int:
@@ -132,13 +136,18 @@ def retrain(
         "inferred_rejects": int(splits["train"].get(ri.INFERRED, pd.Series(dtype=bool)).sum()) // 2,
         "gate_sample": f"{sample.name}: {sample.detail}",
         "maturing_loans": 0 if young is None else int(young["loan_id"].nunique()),
+        "maturing_labels": "none" if young is None else job.maturing_labels,
     }
     challenger = Challenger("outcomes", frame, result, verdict)
     return register(client, job.tenant, challenger, config, params)
 
 
 def _maturing(con: store.Connection, job: RetrainInput) -> pd.DataFrame | None:
-    """The young loans as censoring-weighted rows, the hazard fitted on all the bank's loans."""
+    """The young loans as censoring-weighted rows, the hazard fitted on all the bank's loans.
+
+    With `early_delinquency`, a young loan's checkpoint status (30+ DPD at 3 or 6 months) sets
+    its weight through a table calibrated on the matured loans that report a DPD history.
+    """
     if job.maturing is None or job.maturing.empty:
         return None
     young = loan_frame(con, job.maturing)
@@ -148,9 +157,26 @@ def _maturing(con: store.Connection, job: RetrainInput) -> pd.DataFrame | None:
     month = np.where(old["label"].to_numpy() == 1, month, np.nan)
     observed = np.concatenate([np.full(len(old), HORIZON_MONTHS), young["months_observed"]])
     young_month = maturing.months_between(young["as_of"], young["default_date"]) + 1.0
-    h = maturing.hazard(observed, np.concatenate([month, young_month]))
-    rows = maturing.censored_rows(young, maturing.survival(h))
-    return rows.assign(**{ri.INFERRED: True})
+    s = maturing.survival(maturing.hazard(observed, np.concatenate([month, young_month])))
+    early = None
+    if job.maturing_labels == "early_delinquency" and "dpd_history" in old:
+        early = maturing.early_table(old.assign(default_month=month), s)
+        young = young.assign(**{maturing.EARLY: _early_status(job.maturing, young)})
+    rows = maturing.censored_rows(young, s, early)
+    return rows.drop(columns=maturing.EARLY, errors="ignore").assign(**{ri.INFERRED: True})
+
+
+def _early_status(reported: pd.DataFrame, young: pd.DataFrame) -> pd.Series:
+    """Each young loan's checkpoint status (NaN without a DPD history), in `young`'s order."""
+    if "dpd_history" not in reported:
+        return pd.Series(np.nan, index=young.index)
+    status = {
+        loan: maturing.early_delinquent(history, months)
+        for loan, history, months in zip(
+            reported["loan_id"], reported["dpd_history"], reported["months_observed"], strict=True
+        )
+    }
+    return young["loan_id"].map(status).astype(np.float64)
 
 
 def _with_rows(train: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:

@@ -68,7 +68,8 @@ def simulate(
         str,
         typer.Option(
             "--maturing-labels",
-            help="none, or censoring: loans younger than 12 months reported and trained on",
+            help="none; censoring: loans younger than 12 months reported and trained on; "
+            "early_delinquency: also their 30+ DPD at 3 or 6 months",
         ),
     ] = "none",
 ) -> None:
@@ -83,7 +84,7 @@ def simulate(
     from training import maturing as labels
 
     if maturing not in labels.METHODS:
-        raise InvalidInput("--maturing-labels must be none or censoring")
+        raise InvalidInput("--maturing-labels must be none, censoring or early_delinquency")
     config = SimulationConfig(
         default_banks(banks),
         rounds,

@@ -71,7 +71,8 @@ def test_test_loans_and_maturing_loans_are_read_as_observed(session: Session, ba
         base | {"loan_id": "old", "application_date": dt.date(2024, 1, 15),  # type: ignore[list-item]
                 "default_flag": False, "observation_date": dt.date(2025, 1, 15), "explore": True},
         base | {"loan_id": "young", "application_date": dt.date(2025, 1, 10),
-                "default_flag": False, "observation_date": dt.date(2025, 6, 10)},
+                "default_flag": False, "observation_date": dt.date(2025, 6, 10),
+                "dpd_history_json": "[0, 0, 35, 0, 0]"},
         base | {"loan_id": "young_bad", "application_date": dt.date(2024, 12, 1),
                 "default_flag": True, "default_date": dt.date(2025, 5, 1),
                 "observation_date": dt.date(2025, 6, 1)},
@@ -90,3 +91,5 @@ def test_test_loans_and_maturing_loans_are_read_as_observed(session: Session, ba
         {"loan_id": "young_bad", "label": 1, "months_observed": 6.0, "explore": False},
         {"loan_id": "young", "label": 0, "months_observed": 5.0, "explore": False},
     ]
+    assert young["dpd_history"].tolist() == [None, [0, 0, 35, 0, 0]]  # as the bank sent it
+    assert matured["dpd_history"].tolist() == [None]
