@@ -9,6 +9,7 @@ snapshot by `features_duckdb`, the frame by `train_single`) and reused from `<di
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import tempfile
 import time
@@ -40,6 +41,25 @@ def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
     started = time.perf_counter()
     result = fn(*args)
     return result, round(time.perf_counter() - started, 2)
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and, when one runs, the local Spark JVM."""
+    from pyspark import SparkContext
+
+    own = time.process_time()
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return own
+    fields = Path(f"/proc/{gateway.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return own + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
+    """The result, wall seconds and CPU seconds (this process and the Spark JVM) of one call."""
+    before = _cpu()
+    result, seconds = _timed(fn, *args)
+    return result, seconds, round(_cpu() - before, 2)
 
 
 def _need(path: Path, step: str) -> Path:
@@ -78,10 +98,11 @@ def features_duckdb(size: int, directory: Path) -> dict[str, Any]:
     paths = _paths(size, directory)
     with duckdb_views(_need(paths["files"], "generate")) as con:
         codes = snapshot._codes(con, None)
-        frame, seconds = _timed(compute, con, pd.DataFrame({"uscc": codes, "as_of": AS_OF}))
+        pairs = pd.DataFrame({"uscc": codes, "as_of": AS_OF})
+        frame, seconds, cpu = _cpu_timed(compute, con, pairs)
     with duckdb.connect(str(paths["store"])) as con:  # the offers stages read the snapshot
         _, snapshot_s = _timed(snapshot.build, con, AS_OF)
-    return {"rows": len(frame), "seconds": seconds, "snapshot_seconds": snapshot_s}
+    return {"rows": len(frame), "seconds": seconds, "cpu": cpu, "snapshot_seconds": snapshot_s}
 
 
 def features_spark(size: int, directory: Path) -> dict[str, Any]:
@@ -89,12 +110,12 @@ def features_spark(size: int, directory: Path) -> dict[str, Any]:
     from features import spark
 
     files = _need(_paths(size, directory)["files"], "generate")
-    session, start_s = _timed(spark.session)
+    session, start_s, start_cpu = _cpu_timed(spark.session)
     try:
-        frame, first_s = _timed(spark.compute, session, files, AS_OF)
-        warm_s = None
+        frame, first_s, first_cpu = _cpu_timed(spark.compute, session, files, AS_OF)
+        warm_s = warm_cpu = None
         if size <= SPARK_WARM_MAX:
-            _, warm_s = _timed(spark.compute, session, files, AS_OF)
+            _, warm_s, warm_cpu = _cpu_timed(spark.compute, session, files, AS_OF)
     finally:
         session.stop()
     return {
@@ -102,6 +123,7 @@ def features_spark(size: int, directory: Path) -> dict[str, Any]:
         "session_start_seconds": start_s,
         "first_seconds": first_s,
         "warm_seconds": warm_s,
+        "cpu": {"session_start": start_cpu, "first": first_cpu, "warm": warm_cpu},
     }
 
 
@@ -164,9 +186,9 @@ def offers_spark(size: int, directory: Path) -> dict[str, Any]:
             run, seconds = _timed(
                 run_offers_spark, sources, tenant, SparkInputs(files, AS_OF), options
             )
+            summary = bench_offers._summary(run, seconds)  # reads the exports: before cleanup
         finally:
             session.stop()
-    summary = bench_offers._summary(run, seconds)
     return summary | {"session_start_seconds": start_s, "run_seconds": seconds}
 
 
