@@ -26,7 +26,7 @@ LABELS = {
     "train_single": "training, LightGBM one process",
     "train_dask": "training, Dask 2 workers",
 }
-NIGHTLY = ("features_spark", "offers_spark")
+SPARK_STEPS = ("features_spark", "offers_spark")
 
 
 def _points(data: dict[str, Any], step: str, field: str) -> list[tuple[float, float]]:
@@ -69,6 +69,7 @@ def _notes(point: dict[str, Any]) -> str:
         "first_seconds",
         "warm_seconds",
         "seconds",
+        "cpu",
         "snapshot_seconds",
         "generate_seconds",
         "export_seconds",
@@ -103,27 +104,41 @@ def _slopes(data: dict[str, Any]) -> list[str]:
 
 def extrapolate(data: dict[str, Any], step: str, field: str, n: int) -> float | None:
     """The figure of `step` at `n` entities from its measured points (None: fewer than two)."""
-    points = _points(data, step, field)
+    return scale_fit.predict(_points(data, step, field), n)
+
+
+def _memory(data: dict[str, Any], step: str, n: int) -> str:
+    """One process's memory at n: fitted from two or more sizes; Spark's is set, not grown."""
+    if step in SPARK_STEPS:
+        return "per executor: its heap (4 GB here), Spark spills beyond"
+    points = _points(data, step, "peak_rss_mib")
     if len(points) < 2:
-        return None
-    return scale_fit.tail(points)(n)
+        return "n/a (one size measured)"
+    return f"{_fmt(scale_fit.tail(points)(n) / 1024)} GiB"
+
+
+def _basis(data: dict[str, Any], step: str) -> str:
+    """Which measured sizes an extrapolation rests on."""
+    sizes = [int(n) for n, _ in _points(data, step, "cpu_seconds")]
+    if len(sizes) == 1:
+        return f"linear from {sizes[0] // 1000}k only"
+    return f"last segment {sizes[-2] // 1000}k-{sizes[-1] // 1000}k (at least linear)"
 
 
 def _plan(data: dict[str, Any]) -> list[str]:
     lines = [
-        "| stage | where | CPU hours (extrapolated) | cores for a 4-hour window | memory, one process (extrapolated) |",
-        "|---|---|---|---|---|",
+        "| stage | where | CPU hours (extrapolated) | cores for a 4-hour window | memory, one process (extrapolated) | basis |",
+        "|---|---|---|---|---|---|",
     ]
     for name, n in TARGETS:
         for step in _steps(data):
             cpu = extrapolate(data, step, "cpu_seconds", n)
-            rss = extrapolate(data, step, "peak_rss_mib", n)
-            if cpu is None or rss is None:
+            if cpu is None:
                 continue
             cores = cpu / 3600 / WINDOW_HOURS
             lines.append(
                 f"| {step} | {name} ({n / 1e6:.0f}M) | {_fmt(cpu / 3600)} | {_fmt(cores)} | "
-                f"{_fmt(rss / 1024)} GiB |"
+                f"{_memory(data, step, n)} | {_basis(data, step)} |"
             )
     return lines
 
@@ -140,12 +155,20 @@ def _plot(data: dict[str, Any], field: str, ylabel: str, path: Path) -> None:
         points = _points(data, step, field)
         xs, ys = zip(*points, strict=True)
         (line,) = ax.plot(xs, ys, "o-", label=f"{step} (measured)")
-        if len(points) >= 2:
-            law = scale_fit.tail(points)
-            ax.plot([xs[-1], top], [ys[-1], law(top)], "--", color=line.get_color(), alpha=0.6)
+        end = scale_fit.predict(points, top)
+        if end is not None:
+            ax.plot([xs[-1], top], [ys[-1], end], "--", color=line.get_color(), alpha=0.6)
     for name, n in TARGETS:
         ax.axvline(n, color="grey", lw=0.8)
-        ax.text(n, ax.get_ylim()[0], f" {name}", rotation=90, va="bottom", fontsize=8)
+        ax.text(
+            n,
+            0.02,
+            f" {name}",
+            rotation=90,
+            va="bottom",
+            fontsize=8,
+            transform=ax.get_xaxis_transform(),
+        )
     ax.set(xscale="log", yscale="log", xlabel="entities", ylabel=ylabel)
     ax.set_title(f"{ylabel}: measured (solid) and extrapolated (dashed)")
     ax.grid(True, which="both", alpha=0.3)
