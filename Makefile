@@ -68,6 +68,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_offers.py --store $(BENCH_STORE) --home $(BENCH_HOME)
 	$(PY) bench/bench_api.py --home $(BENCH_HOME)
 	$(PY) bench/bench_real_tables.py --max-rows 20000
+	$(PY) bench/bench_scale.py --sizes 2000,5000 --dir $(BENCH_DIR)/scale
 
 # The 10-minute soak (not in `bench`: it takes ~12 minutes and needs PostgreSQL). It reads the
 # demo home under BENCH_DIR (built when missing) and creates, then drops, its own database.
