@@ -99,7 +99,6 @@ def train(
     """
     spec = config.spec or spec_from_registry()
     splits = splits or time_split(frame, config.shares)
-    train_, valid = splits["train"], splits["valid"]
     for name, part in splits.items():
         bads = int(part["label"].sum())
         if bads < MIN_BADS_PER_SPLIT or bads == len(part):
@@ -107,12 +106,7 @@ def train(
                 f"too few defaults to train out of time: {bads} in the {name} split "
                 f"(need at least {MIN_BADS_PER_SPLIT} and some goods)"
             )
-    chosen = _shape(own_rows(train_), spec, config, base)
-    model_config = _model_config(config, chosen)
-    model = PreapprovalModel(spec, policy, seed=config.seed, config=model_config, base=base)
-    model.fit(train_, train_["label"].to_numpy(), valid, valid["label"].to_numpy())
-    if chosen is not None:
-        model.meta_["shape"] = chosen.to_meta()
+    model, chosen = fit_model(splits, spec, policy, config, base)
     result = TrainResult(model, splits, {})
     evaluate(result, config.seed)
     if chosen is not None:
@@ -122,6 +116,24 @@ def train(
             "shape_seconds": round(chosen.seconds, 2),
         }
     return result
+
+
+def fit_model(
+    splits: dict[str, pd.DataFrame],
+    spec: FeatureSpec,
+    policy: ProductPolicy | None = None,
+    config: TrainConfig = TrainConfig(),
+    base: PreapprovalModel | None = None,
+) -> tuple[PreapprovalModel, shape.Shape | None]:
+    """Choose the shape on the training split, fit on it, early-stop and calibrate on valid."""
+    train_, valid = splits["train"], splits["valid"]
+    chosen = _shape(own_rows(train_), spec, config, base)
+    model_config = _model_config(config, chosen)
+    model = PreapprovalModel(spec, policy, seed=config.seed, config=model_config, base=base)
+    model.fit(train_, train_["label"].to_numpy(), valid, valid["label"].to_numpy())
+    if chosen is not None:
+        model.meta_["shape"] = chosen.to_meta()
+    return model, chosen
 
 
 def _shape(
