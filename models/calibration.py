@@ -5,10 +5,11 @@ Both calibrators are plain numbers (thresholds or two coefficients), saved as JS
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
+from scipy.optimize import brentq
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -27,14 +28,18 @@ class Calibrator:
     y: tuple[float, ...] = ()
     a: float = 0.0
     b: float = 0.0
+    shift: float = 0.0  # log-odds added to the mapped PD: the level of the newest period (`level`)
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated PD for raw scores, clipped to [1e-4, 0.9999]."""
         raw = np.asarray(raw, dtype=float)
         if self.method == "platt":
-            pd_ = 1.0 / (1.0 + np.exp(-(self.a * raw + self.b)))
+            pd_ = 1.0 / (1.0 + np.exp(-(self.a * raw + self.b + self.shift)))
         else:
             pd_ = np.interp(raw, self.x, self.y)
+            if self.shift:
+                odds = np.clip(pd_, PD_FLOOR, PD_CEIL)
+                pd_ = 1.0 / (1.0 + np.exp(-(np.log(odds / (1.0 - odds)) + self.shift)))
         return np.clip(pd_, PD_FLOOR, PD_CEIL)
 
     def to_dict(self) -> dict[str, Any]:
@@ -45,13 +50,19 @@ class Calibrator:
             "y": list(self.y),
             "a": self.a,
             "b": self.b,
+            "shift": self.shift,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibrator:
         """Inverse of `to_dict`."""
         return cls(
-            data["method"], tuple(data["x"]), tuple(data["y"]), float(data["a"]), float(data["b"])
+            data["method"],
+            tuple(data["x"]),
+            tuple(data["y"]),
+            float(data["a"]),
+            float(data["b"]),
+            float(data.get("shift", 0.0)),  # calibrators saved before the level had none
         )
 
 
@@ -83,3 +94,23 @@ def choose(raw: np.ndarray, y: np.ndarray, seed: int) -> tuple[Calibrator, dict[
     losses = {m: cross_validated_loss(m, raw, y, seed) for m in ("isotonic", "platt")}
     best: Method = "isotonic" if losses["isotonic"] < losses["platt"] else "platt"
     return fit(best, raw, y), losses
+
+
+MAX_SHIFT = 3.0  # log-odds: a level further off than this is not a level but a broken map
+
+
+def level(calibrator: Calibrator, raw: np.ndarray, y: np.ndarray) -> Calibrator:
+    """The calibrator shifted in log-odds so that its mean PD on (raw, y) equals their bad rate.
+
+    Fitted on the newest mature period: the map's shape comes from every calibration row, its
+    level from the most recent ones, the best forecast of the next period's base rate.
+    """
+    base = replace(calibrator, shift=0.0)
+    target = float(np.mean(y))
+
+    def gap(shift: float) -> float:
+        return float(np.mean(replace(base, shift=shift)(raw))) - target
+
+    if not 0.0 < target < 1.0 or gap(-MAX_SHIFT) > 0 or gap(MAX_SHIFT) < 0:
+        return calibrator
+    return replace(base, shift=float(brentq(gap, -MAX_SHIFT, MAX_SHIFT, xtol=1e-10)))

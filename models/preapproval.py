@@ -37,6 +37,21 @@ class ModelConfig:
     boosting: Boosting | None = None  # rounds, early stopping and engine (None: the defaults)
 
 
+MIN_LEVEL_BADS = 100  # fewer defaults in the newest calibration period: its level is noise
+
+
+def newest_period(X_valid: pd.DataFrame) -> np.ndarray | None:
+    """Rows of the newest third of the calibration rows by `as_of` (whole dates; None: no dates).
+
+    With quarterly observation dates this is the newest date; with loans, the newest third.
+    """
+    if "as_of" not in X_valid or len(X_valid) == 0:
+        return None
+    dates = pd.to_datetime(X_valid["as_of"]).to_numpy()
+    cut = np.sort(dates)[(2 * len(dates)) // 3]
+    return np.asarray(dates >= cut)
+
+
 FILES = ("model.txt", "calibrator.json", "spec.json", "scale.json", "policy.json", "meta.json")
 
 
@@ -84,6 +99,10 @@ class PreapprovalModel:
     ) -> PreapprovalModel:
         """Train the classifier (early stopping on the out-of-time X_valid), then calibrate on it.
 
+        The calibrator's map is fitted on every validation row, its level on the newest period
+        of them (`newest_period`, when it holds `MIN_LEVEL_BADS` defaults): under a drifting
+        base rate the newest mature period is the best forecast of the next.
+
         With a `base` model the trees boost from its raw score (transfer from the platform model),
         so a bank with few defaults of its own learns only its corrections.
         """
@@ -95,6 +114,11 @@ class PreapprovalModel:
         self.calibrator_, self.calibration_losses_ = calibration.choose(
             raw, np.asarray(y_valid), self.seed
         )
+        newest = newest_period(X_valid)
+        if newest is not None and int(np.asarray(y_valid)[newest].sum()) >= MIN_LEVEL_BADS:
+            self.calibrator_ = calibration.level(
+                self.calibrator_, raw[newest], np.asarray(y_valid)[newest]
+            )
         self.meta_: dict[str, Any] = {
             "seed": self.seed,
             "best_iteration": self.classifier_.best_iteration_,

@@ -8,7 +8,7 @@ reported metric, the baselines and the gate). Baselines are scored on the same t
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -17,13 +17,14 @@ import pandas as pd
 from catalog.errors import InvalidInput
 from features.definitions import REGISTRY
 from features.registry import Registry
-from models.boosting import Boosting
+from models.boosting import Boosting, LocalEngine
 from models.pd_model import FeatureSpec
 from models.policy import ProductPolicy
 from models.preapproval import ModelConfig, PreapprovalModel
-from training import baselines, metrics
+from training import baselines, metrics, shape
 from training.dataset import time_split
 from training.reject_inference import own_rows
+from training.tuning import Budget
 
 MIN_BADS_PER_SPLIT = 5
 
@@ -38,6 +39,10 @@ class TrainConfig:
     top_n: int = 5
     spec: FeatureSpec | None = None  # the features to use (default: the whole registry)
     boosting: Boosting | None = None  # where the trees grow (default: LightGBM in this process)
+    # The LightGBM shape is tuned on the training split (`training.shape`) unless `params` are
+    # given, the trees boost from a base model, or they grow on a cluster (Dask).
+    tune_shape: bool = True
+    budget: Budget | None = None  # the tuning budget (None: sized by rows, `shape.budget_for`)
 
 
 @dataclass
@@ -94,7 +99,6 @@ def train(
     """
     spec = config.spec or spec_from_registry()
     splits = splits or time_split(frame, config.shares)
-    train_, valid = splits["train"], splits["valid"]
     for name, part in splits.items():
         bads = int(part["label"].sum())
         if bads < MIN_BADS_PER_SPLIT or bads == len(part):
@@ -102,17 +106,57 @@ def train(
                 f"too few defaults to train out of time: {bads} in the {name} split "
                 f"(need at least {MIN_BADS_PER_SPLIT} and some goods)"
             )
-    model = PreapprovalModel(
-        spec,
-        policy,
-        seed=config.seed,
-        config=ModelConfig(params=config.params, top_n=config.top_n, boosting=config.boosting),
-        base=base,
-    )
-    model.fit(train_, train_["label"].to_numpy(), valid, valid["label"].to_numpy())
+    model, chosen = fit_model(splits, spec, policy, config, base)
     result = TrainResult(model, splits, {})
     evaluate(result, config.seed)
+    if chosen is not None:
+        result.metrics |= {
+            "shape_trials": float(chosen.trials),
+            "shape_holdout_auc": chosen.holdout_auc,
+            "shape_seconds": round(chosen.seconds, 2),
+        }
     return result
+
+
+def fit_model(
+    splits: dict[str, pd.DataFrame],
+    spec: FeatureSpec,
+    policy: ProductPolicy | None = None,
+    config: TrainConfig = TrainConfig(),
+    base: PreapprovalModel | None = None,
+) -> tuple[PreapprovalModel, shape.Shape | None]:
+    """Choose the shape on the training split, fit on it, early-stop and calibrate on valid."""
+    train_, valid = splits["train"], splits["valid"]
+    chosen = _shape(own_rows(train_), spec, config, base)
+    model_config = _model_config(config, chosen)
+    model = PreapprovalModel(spec, policy, seed=config.seed, config=model_config, base=base)
+    model.fit(train_, train_["label"].to_numpy(), valid, valid["label"].to_numpy())
+    if chosen is not None:
+        model.meta_["shape"] = chosen.to_meta()
+    return model, chosen
+
+
+def _shape(
+    train_: pd.DataFrame, spec: FeatureSpec, config: TrainConfig, base: PreapprovalModel | None
+) -> shape.Shape | None:
+    """The tuned shape, or None where the default shape is kept (see `TrainConfig.tune_shape`)."""
+    engine = (config.boosting or Boosting()).engine
+    if not config.tune_shape or config.params is not None or base is not None:
+        return None
+    if not isinstance(engine, LocalEngine):
+        return None
+    return shape.choose(train_, spec, config.seed, config.budget)
+
+
+def _model_config(config: TrainConfig, chosen: shape.Shape | None) -> ModelConfig:
+    """LightGBM parameters and rounds: the tuned shape's, else the caller's (or the defaults)."""
+    if chosen is None:
+        return ModelConfig(params=config.params, top_n=config.top_n, boosting=config.boosting)
+    boosting = config.boosting or Boosting()
+    rounds = max(boosting.n_estimators, shape.MAX_ROUNDS)
+    return ModelConfig(
+        params=chosen.params, top_n=config.top_n, boosting=replace(boosting, n_estimators=rounds)
+    )
 
 
 def fit_base(

@@ -90,3 +90,35 @@ def test_out_of_time_pd_is_calibrated_and_rises_with_the_raw_score(
         assert list(model.calibrator_.y) == sorted(model.calibrator_.y)
     else:
         assert model.calibrator_.a > 0
+
+
+@pytest.mark.parametrize("method", ["platt", "isotonic"])
+def test_the_level_matches_the_newest_period_and_keeps_the_order(method: str) -> None:
+    """Fitted where the base rate was higher, levelled on a newer period: its mean PD is that period's."""
+    raw, y = logistic_truth(3)
+    fitted = calibration.fit(method, raw, y)
+    rng = np.random.default_rng(4)
+    newer = rng.random(N) < sigmoid(0.8 * raw - 0.2)  # the same ranking, a lower base rate
+    levelled = calibration.level(fitted, raw, newer.astype(int))
+    assert levelled.shift < 0
+    assert abs(float(levelled(raw).mean()) - float(newer.mean())) < 1e-6
+    assert metrics.ece(newer, levelled(raw)) < metrics.ece(newer, fitted(raw))
+    grid = np.linspace(-6, 2, 50)
+    assert np.all(np.diff(levelled(grid)) >= 0)
+    restored = Calibrator.from_dict(json.loads(json.dumps(levelled.to_dict())))
+    assert np.array_equal(restored(raw), levelled(raw))
+    old = {k: v for k, v in fitted.to_dict().items() if k != "shift"}  # saved before the level
+    assert Calibrator.from_dict(old).shift == 0.0
+
+
+def test_a_model_levels_its_calibrator_on_the_newest_validation_date(
+    trained_platform: TrainResult,
+) -> None:
+    """The served PD's mean on the newest validation date equals that date's default rate."""
+    valid = trained_platform.splits["valid"]
+    newest = valid[valid["as_of"] == valid["as_of"].max()]
+    assert int(newest["label"].sum()) >= 100
+    model = trained_platform.model
+    assert model.calibrator_.shift != 0.0
+    mean_pd = float(model.predict_proba(newest).mean())
+    assert abs(mean_pd - float(newest["label"].mean())) < 1e-6

@@ -25,7 +25,7 @@ from models.limit import PLAN_INPUTS, plan_covers_court_debts
 from models.preapproval import FILES, PreapprovalModel
 from training.dataset import time_split
 from training.gate import monotonicity_violations
-from training.train import TrainResult, spec_from_registry
+from training.train import TrainConfig, TrainResult, fit_model, spec_from_registry
 
 Decision = dict[str, Any]
 
@@ -219,12 +219,9 @@ def test_a_row_alone_gets_exactly_its_batch_decision(
 
 
 def refit(frame: pd.DataFrame, seed: int) -> PreapprovalModel:
-    """Fit the model exactly as `train` does, from the raw frame."""
-    splits = time_split(frame)
-    train_, valid = splits["train"], splits["valid"]
-    return PreapprovalModel(spec_from_registry(), seed=seed).fit(
-        train_, train_["label"].to_numpy(), valid, valid["label"].to_numpy()
-    )
+    """Fit the model exactly as `train` does (shape selection included), from the raw frame."""
+    model, _ = fit_model(time_split(frame), spec_from_registry(), config=TrainConfig(seed=seed))
+    return model
 
 
 def test_same_data_and_seed_give_the_same_model_another_seed_another(
