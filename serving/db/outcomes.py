@@ -60,7 +60,9 @@ def upsert_outcome(session: Session, tenant_id: str, fields: OutcomeFields) -> U
     if _update_if_newer(session, tenant_id, values):
         return "updated"
     if _exists(session, tenant_id, values["loan_id"]):
-        return "unchanged"
+        # The row may have been committed by another request between our UPDATE (which did
+        # not see it) and this check: try the update again now that it is visible.
+        return "updated" if _update_if_newer(session, tenant_id, values) else "unchanged"
     try:
         with session.begin_nested():
             session.add(Outcome(tenant_id=tenant_id, **values))
