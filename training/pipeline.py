@@ -30,6 +30,7 @@ from training.promotion import (
     PromotionRecord,
     promote,
 )
+from training.table_model import WoeScorecard
 from training.train import (
     TrainConfig,
     TrainResult,
@@ -108,6 +109,7 @@ def build_frame(
 
 
 SCORE_REFERENCE = "score_reference.json"
+SCORECARD = "woe_scorecard.json"  # the gate's WoE scorecard as tables, for back-testing later
 REFERENCE_SAMPLE = 20_000
 
 
@@ -129,7 +131,7 @@ def score_reference(result: TrainResult) -> dict[str, Any]:
 def _review_files(
     result: TrainResult, tenant: str, label: str, fingerprint: str, verdict: GateVerdict
 ) -> dict[str, str | bytes]:
-    return {
+    files: dict[str, str | bytes] = {
         "model_card.md": report.model_card(result, tenant, label, fingerprint, verdict.to_dict()),
         "calibration.png": report.calibration_plot(result.tables["calibration"]),
         "shap_summary.png": report.shap_summary(result),
@@ -142,6 +144,16 @@ def _review_files(
         SCORE_REFERENCE: json.dumps(score_reference(result)),
         FEATURE_REFERENCE: json.dumps(feature_reference(result.splits["train"], result.model.spec)),
     }
+    return files | _scorecard_file(result)
+
+
+def _scorecard_file(result: TrainResult) -> dict[str, str | bytes]:
+    """The WoE scorecard `evaluate` fitted on the training rows, as tables (no pickle)."""
+    if result.scorecard is None:
+        return {}
+    spec = result.model.spec
+    n_codes = {name: len(spec.categories[name]) for name in spec.categorical}
+    return {SCORECARD: json.dumps(WoeScorecard.of(result.scorecard, n_codes).to_dict())}
 
 
 def _champion(client: Any, tenant: str, workdir: Path) -> PreapprovalModel | None:

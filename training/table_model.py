@@ -15,7 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightgbm as lgb
 import numpy as np
@@ -24,6 +24,9 @@ import pandas as pd
 from catalog.errors import InvalidInput, ModelUnavailable
 from models import calibration
 from models.pd_model import FeatureSpec
+
+if TYPE_CHECKING:
+    from training.baselines import Scorecard
 
 TIE_BREAK = 1e-7  # as training.selection: keeps the model's order inside a flat isotonic step
 FILES = ("spec.json", "meta.json", "calibrator.json", "booster.txt", "scorecard.json")
@@ -84,6 +87,25 @@ class WoeScorecard:
         return {"features": features, "coef": list(self.coef), "intercept": self.intercept}
 
     @classmethod
+    def of(cls, card: Scorecard, n_codes: dict[str, int]) -> WoeScorecard:
+        """A fitted scorecard as WoE tables, read back through its own transform on probes.
+
+        `n_codes` names the categorical features and their number of codes (0..n - 1).
+        """
+        features = {}
+        for position, name in enumerate(card.features):
+            if name in n_codes:
+                edges: tuple[float, ...] = ()
+                probes = np.arange(n_codes[name], dtype=np.float64)
+            else:
+                edges = tuple(float(v) for v in card.binning.get_binned_variable(name).splits)
+                probes = _bin_probes(edges)
+            woe = _probe_woe(card, name, position, np.append(probes, np.nan))
+            features[name] = WoeFeature(edges, tuple(woe[:-1]), float(woe[-1]), name in n_codes)
+        coef = tuple(float(c) for c in card.model.coef_[0])
+        return cls(features, coef, float(card.model.intercept_[0]))
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WoeScorecard:
         """Inverse of `to_dict`."""
         features = {
@@ -91,6 +113,22 @@ class WoeScorecard:
             for name, f in data["features"].items()
         }
         return cls(features, tuple(data["coef"]), float(data["intercept"]))
+
+
+def _bin_probes(edges: tuple[float, ...]) -> np.ndarray:
+    """One value inside each bin that np.digitize(edges, right=False) defines."""
+    if not edges:
+        return np.zeros(1)
+    cuts = np.asarray(edges)
+    inner = (cuts[:-1] + cuts[1:]) / 2.0
+    return np.concatenate([[cuts[0] - 1.0], inner, [cuts[-1] + 1.0]])
+
+
+def _probe_woe(card: Scorecard, name: str, position: int, probes: np.ndarray) -> list[float]:
+    """The scorecard's WoE of `probes` in feature `name` (other features missing)."""
+    frame = pd.DataFrame(np.nan, index=range(probes.size), columns=list(card.features))
+    frame[name] = probes
+    return [float(v) for v in card.woe(frame)[:, position]]
 
 
 @dataclass(frozen=True, eq=False)

@@ -35,7 +35,7 @@ from training.gate import GateConfig, GateRows, GateVerdict, evaluate_gate
 from training.promotion import REQUESTED_BY_TAG
 from training.selection import SelectedModel
 from training.table import Assessment, Prepared, TableSpec
-from training.table_model import TableModel, WoeFeature, WoeScorecard
+from training.table_model import TableModel, WoeScorecard
 from training.train import data_fingerprint
 
 SOURCE = "table"  # the run's `label` parameter and tag: `precredit models list` shows it
@@ -51,43 +51,11 @@ def registered_name(tenant: str, table: Path) -> str:
     return tracking.table_model_name(tenant, slug)
 
 
-def woe_scorecard(card: Scorecard, n_codes: dict[str, int]) -> WoeScorecard:
-    """A fitted scorecard as WoE tables, read back through its own transform on probe values."""
-    features = {}
-    for position, name in enumerate(card.features):
-        if name in n_codes:
-            edges: tuple[float, ...] = ()
-            probes = np.arange(n_codes[name], dtype=np.float64)
-        else:
-            edges = tuple(float(v) for v in card.binning.get_binned_variable(name).splits)
-            probes = _bin_probes(edges)
-        woe = _probe_woe(card, name, position, np.append(probes, np.nan))
-        features[name] = WoeFeature(edges, tuple(woe[:-1]), float(woe[-1]), name in n_codes)
-    coef = tuple(float(c) for c in card.model.coef_[0])
-    return WoeScorecard(features, coef, float(card.model.intercept_[0]))
-
-
-def _bin_probes(edges: tuple[float, ...]) -> np.ndarray:
-    """One value inside each bin that np.digitize(edges, right=False) defines."""
-    if not edges:
-        return np.zeros(1)
-    cuts = np.asarray(edges)
-    inner = (cuts[:-1] + cuts[1:]) / 2.0
-    return np.concatenate([[cuts[0] - 1.0], inner, [cuts[-1] + 1.0]])
-
-
-def _probe_woe(card: Scorecard, name: str, position: int, probes: np.ndarray) -> list[float]:
-    """The scorecard's WoE of `probes` in feature `name` (other features missing)."""
-    frame = pd.DataFrame(np.nan, index=range(probes.size), columns=list(card.features))
-    frame[name] = probes
-    return [float(v) for v in card.woe(frame)[:, position]]
-
-
 def export(model: SelectedModel, card: Scorecard | None, meta: dict[str, Any]) -> TableModel:
     """The selected model as files-backed `TableModel` (same PD on every row)."""
     spec = model.spec
     n_codes = {name: len(spec.categories[name]) for name in spec.categorical}
-    tables = None if card is None else woe_scorecard(card, n_codes)
+    tables = None if card is None else WoeScorecard.of(card, n_codes)
     return TableModel(spec, model.weight, model.calibrator, model.booster, tables, meta)
 
 

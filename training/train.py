@@ -53,6 +53,7 @@ class TrainResult:
     splits: dict[str, pd.DataFrame]
     metrics: dict[str, float]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    scorecard: baselines.Scorecard | None = None  # the WoE scorecard `evaluate` compared with
 
 
 def spec_from_registry(registry: Registry = REGISTRY) -> FeatureSpec:
@@ -203,6 +204,7 @@ def evaluate(result: TrainResult, seed: int) -> None:
         train_[names], train_["label"].to_numpy(), list(result.model.spec.categorical), seed
     )
     out["auc_scorecard"] = metrics.auc(y, scorecard.predict_proba(test[names]))
+    result.scorecard = scorecard
     rule = baselines.incumbent_rule(test)
     out["auc_incumbent_rule"] = metrics.auc(y, rule["rule_score"].to_numpy())
     out |= _at_incumbent_bad_rate(y, pd_test, rule["approved"].to_numpy())

@@ -40,13 +40,13 @@ from training import drift, performance, tracking, validation
 from training.dataset import HORIZON_MONTHS
 from training.migration import Migration, concentration, migration
 from training.overrides import overrides
-from training.soundness import monotonicity
+from training.soundness import monotonicity, reason_directions
 
 SEGMENTS = {"reg_entity_type": "entity type", "reg_industry": "industry", "size": "size"}
-NOT_COVERED = [
-    "back-testing against the WoE scorecard on the same window",
-    "reason texts: the direction of each top reason against the registry",
-]
+NO_SCORECARD = (
+    "back-testing against the WoE scorecard on the same window: this version's training run "
+    "kept no scorecard (trained before review/woe_scorecard.json was kept)"
+)
 
 
 @dataclass(frozen=True)
@@ -92,17 +92,27 @@ def build(
     client = tracking.connect_client(settings.mlflow_uri)
     monitored = references.load(client, *resolve(client, tenant_id, version))
     loans = _scored(settings.store, monitored, raw)
+    discrimination = _discrimination(loans, client, tenant_id, monitored)
     return ValidationPack(
         generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         model=_identity(client, monitored),
         scope=_scope(tenant_id, as_of, loans, monitored),
-        discrimination=_discrimination(loans, client, tenant_id, monitored),
+        discrimination=discrimination,
         calibration=_calibration(loans, monitored),
         stability=_stability(settings, monitored, loans, as_of),
         overrides=overrides(_linked(loans.frame, made)),
         soundness=monotonicity(monitored.model, loans.frame, _directions()),
-        not_covered=NOT_COVERED,
+        reason_directions=reason_directions(monitored.model, loans.frame, _directions()),
+        not_covered=_not_covered(discrimination),
     )
+
+
+def _not_covered(discrimination: Discriminations | None) -> list[str]:
+    """What the pack could not test here (without defaults and goods, nothing is back-tested)."""
+    if discrimination is None:
+        return []
+    roles = {c.role for c in discrimination.versus_versions}
+    return [] if compare.SCORECARD_ROLE in roles else [NO_SCORECARD]
 
 
 def _directions() -> dict[str, int]:
@@ -189,11 +199,13 @@ def _discrimination(
     ]
     dev = client.get_run(monitored.run_id).data.metrics.get("auc")
     versus = None if dev is None else _versus(float(dev), frame["label"], loans.pds)
+    card = compare.scorecard(client, monitored, loans.frame)
     return Discriminations(
         overall=overall,
         segments=segments,
         versus_development=versus,
-        versus_versions=compare.comparisons(client, tenant_id, monitored, loans.frame),
+        versus_versions=compare.comparisons(client, tenant_id, monitored, loans.frame)
+        + ([] if card is None else [card]),
     )
 
 

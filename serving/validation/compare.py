@@ -1,14 +1,18 @@
 """Back-testing on the same window: the validated version against the other served versions.
 
 The other versions are the tenant's champion and challenger and the platform's champion
-(whichever exist and differ from the validated one). Each scores the same matured loans point
-in time; the AUC difference is tested with the paired DeLong variance (two-sided).
+(whichever exist and differ from the validated one), and the WoE scorecard the validated
+version's training fitted on the same training rows (the promotion gate's baseline, kept as
+tables in the run's `review/woe_scorecard.json`). Each scores the same matured loans point in
+time; the AUC difference is tested with the paired DeLong variance (two-sided).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +25,8 @@ from serving.decision.model_store import PLATFORM
 from serving.monitor import references
 from serving.validation.result import VersionComparison
 from training import tracking, validation
+from training.pipeline import SCORECARD
+from training.table_model import WoeScorecard
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +77,26 @@ def _compared(
         other_auc=other_auc, difference=this_auc - other_auc, z=z,
         p_value=float(2 * stats.norm.sf(abs(z))),
     )  # fmt: skip
+
+
+SCORECARD_ROLE = "WoE scorecard fitted on this version's training rows (the gate's baseline)"
+
+
+def scorecard(
+    client: MlflowClient, monitored: references.Monitored, loans: pd.DataFrame
+) -> VersionComparison | None:
+    """The validated version against the WoE scorecard its training fitted, on the same loans.
+
+    None when the run kept no scorecard (trained before `review/woe_scorecard.json` was kept)
+    or the loans hold only one class.
+    """
+    labels = loans["label"].to_numpy() if len(loans) else np.array([])
+    if not 0 < int(labels.sum()) < len(labels):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        tables = references.review_file(client, monitored.run_id, SCORECARD, Path(tmp))
+    if tables is None:
+        return None
+    card = WoeScorecard.from_dict(tables)
+    who = ("WoE scorecard", monitored.version, SCORECARD_ROLE)
+    return _compared(labels, loans["pd"].to_numpy(), card.log_odds(loans), who)

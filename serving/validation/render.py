@@ -55,7 +55,7 @@ loans matured by {{ p.scope.as_of }}. Generated {{ p.generated_at }}.</p>
 {% if d.versus_development %}{% set v = d.versus_development %}
 <p class="{{ v.light }}">Current AUC {{ num(v.current) }} against development {{ num(v.development) }}:
 z = {{ num(v.z) }}, one-sided p = {{ num(v.p_value) }} ({{ v.light }}).</p>{% endif %}
-{% if d.versus_versions %}<h3>Back-test against the other versions (same loans, paired DeLong)</h3>
+{% if d.versus_versions %}<h3>Back-test against the other versions and the WoE scorecard (same loans, paired DeLong)</h3>
 <table><tr><th class="l">version</th><th class="l">role</th><th>AUC (this)</th><th>AUC (other)</th><th>difference</th><th>p (two-sided)</th></tr>
 {% for c in d.versus_versions %}<tr><td class="l">{{ c.name }} v{{ c.version }}</td><td class="l">{{ c.role }}</td>
 <td>{{ num(c.auc) }}</td><td>{{ num(c.other_auc) }}</td><td>{{ num(c.difference) }}</td><td>{{ num(c.p_value) }}</td></tr>{% endfor %}</table>{% endif %}
@@ -101,7 +101,16 @@ the registry's direction when the input rose by one standard deviation.</p>
 {% for m in p.soundness if m.registry or m.model or not m.agrees %}<tr class="{{ 'ok' if m.agrees and not m.violations else 'alert' }}">
 <td class="l">{{ m.feature }}</td><td>{{ m.registry }}</td><td>{{ m.model }}</td><td>{{ m.rows }}</td><td>{{ m.violations }}</td></tr>{% endfor %}</table>
 
-<h2>Not covered by this pack</h2><ul>{% for n in p.not_covered %}<li>{{ n }}</li>{% endfor %}</ul>
+<h3>Reason directions 原因方向</h3>
+<p>Top reasons on these loans, per feature with a declared direction: a pair of reasons is
+discordant when the value that raised risk lies on the safe side of a value where the same
+feature lowered risk (ties count half). Lights: at most 1% of pairs green, at most 5% yellow,
+more red.</p>
+<table><tr><th class="l">feature</th><th>registry</th><th>reasons</th><th>raising</th><th>lowering</th><th>discordant pairs</th></tr>
+{% for r in p.reason_directions %}<tr class="{{ r.light }}"><td class="l">{{ r.feature }}</td><td>{{ r.registry }}</td>
+<td>{{ r.reasons }}</td><td>{{ r.raising }}</td><td>{{ r.lowering }}</td><td>{{ pct(r.discordant_share) }}</td></tr>{% endfor %}</table>
+
+<h2>Not covered by this pack</h2>{% if p.not_covered %}<ul>{% for n in p.not_covered %}<li>{{ n }}</li>{% endfor %}</ul>{% else %}<p>Nothing: every section above was computed.</p>{% endif %}
 <p>Signed 签署: ____________________ Date 日期: ____________</p>
 </body></html>
 """

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from training.migration import Concentration, Migration
 from training.overrides import Overrides
-from training.soundness import MonotoneCheck
+from training.soundness import MonotoneCheck, ReasonCheck
 from training.validation import Calibration, Discrimination
 
 DEFAULT_DEFINITION = (
@@ -129,4 +129,5 @@ class ValidationPack(Frozen):
     stability: Stability
     overrides: Overrides
     soundness: list[MonotoneCheck]
+    reason_directions: list[ReasonCheck] = []
     not_covered: list[str]

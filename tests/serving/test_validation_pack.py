@@ -22,15 +22,19 @@ from api_fixtures import ApiStacks, LiveApi, snapshot_codes
 from typer.testing import CliRunner
 
 from catalog import store
+from features.compute import compute
 from features.definitions import REGISTRY
 from precredit.cli import app
 from precredit.cli.errors import run_guarded
 from precredit.settings import get_settings
 from serving.db import repo, sqlite_url
+from serving.validation.compare import SCORECARD_ROLE
 from serving.validation.result import ValidationPack
 from synthetic import outcomes
-from training import tracking
+from training import metrics, tracking
+from training.pipeline import SCORECARD
 from training.retrain import loan_label
+from training.table_model import WoeScorecard
 
 AS_OF = "2025-12-31"
 LOANS = 600
@@ -176,6 +180,52 @@ def test_the_served_model_is_monotone_as_the_registry_declares(pack: Any) -> Non
     assert any(c.model != 0 and c.rows == LOANS for c in checks)
 
 
+def test_the_version_is_back_tested_against_the_scorecard_its_gate_used(
+    bank: Any, pack: Any, tmp_path: Path
+) -> None:
+    """The scorecard kept with the version scores the same loans: its AUC, recomputed here from
+    the run's tables on features computed here, is the pack's; nothing is left uncovered."""
+    api, reports, _ = bank
+    result = pack[0]
+    assert result.discrimination is not None
+    (card,) = [c for c in result.discrimination.versus_versions if c.role == SCORECARD_ROLE]
+    assert (card.version, card.loans) == (result.model.version, LOANS)
+    assert card.auc == result.discrimination.overall.auc
+    assert card.difference == pytest.approx(card.auc - card.other_auc)
+    client = tracking.connect_client(get_settings_uri(api.home))
+    path = client.download_artifacts(result.model.run_id, f"review/{SCORECARD}", str(tmp_path))
+    tables = WoeScorecard.from_dict(json.loads(Path(path).read_text()))
+    with store.connect(api.home / "platform.duckdb", read_only=True) as con:
+        pairs = pd.DataFrame(
+            {"uscc": reports["uscc"], "as_of": pd.to_datetime(reports["application_date"])}
+        )
+        features = compute(con, pairs).reset_index(drop=True)
+    labels = [
+        loan_label(bool(r.default_flag), r.default_date, r.application_date)
+        for r in reports.itertuples()
+    ]
+    assert card.other_auc == pytest.approx(metrics.auc(np.array(labels), tables.log_odds(features)))
+    assert result.not_covered == []
+
+
+def test_every_cited_direction_is_checked_against_the_registry(pack: Any) -> None:
+    """Each feature a top reason cites with a declared direction is reported once, with counts
+    that add up; this monotone model's reasons contradict no declaration: every judged feature
+    is green."""
+    checks = pack[0].reason_directions
+    assert checks
+    declared = {f.name: int(f.monotone) for f in REGISTRY.features}
+    assert len({c.feature for c in checks}) == len(checks)
+    for check in checks:
+        assert check.registry == declared[check.feature] != 0
+        assert check.reasons == check.raising + check.lowering > 0
+        assert (check.discordant_share is None) == (check.raising == 0 or check.lowering == 0)
+        assert check.light in {"green", "yellow", "red", "n/a"}
+    judged = [c for c in checks if c.discordant_share is not None]
+    assert len(judged) >= 3
+    assert all(c.light == "green" for c in judged), judged
+
+
 def test_html_is_self_contained_and_both_files_are_logged(bank: Any, pack: Any) -> None:
     result, out, _ = pack
     page = (out / "validation.html").read_text()
@@ -273,8 +323,8 @@ def test_a_challenger_is_back_tested_on_the_same_loans(
     assert ran.exit_code == 0, ran.output
     again = ValidationPack.model_validate_json((tmp_path / "validation.json").read_text())
     assert again.discrimination is not None
-    (compared,) = again.discrimination.versus_versions
-    assert (compared.version, compared.role) == (str(twin), "platform challenger")
+    (compared,) = [c for c in again.discrimination.versus_versions if c.version == str(twin)]
+    assert compared.role == "platform challenger"
     assert compared.auc == compared.other_auc == result.discrimination.overall.auc
     assert (compared.difference, compared.p_value) == (0.0, 1.0)  # the same model, to the bit
     assert again.scope.data_sha256 == result.scope.data_sha256  # same loans, same hash

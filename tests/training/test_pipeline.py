@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -24,15 +25,16 @@ from models import pyfunc
 from models.preapproval import PreapprovalModel
 from training import metrics, promotion, tracking
 from training.gate import GateConfig, GateRows, GateVerdict, evaluate_gate
-from training.pipeline import PipelineConfig, PipelineResult, run
+from training.pipeline import SCORECARD, PipelineConfig, PipelineResult, run
 from training.promotion import AUTO_APPROVER, Approval
+from training.table_model import WoeScorecard
 from training.train import TrainResult, data_fingerprint
 
 NAME = "precredit-platform"
 RUN_METRICS = ["auc", "ks", "brier", "ece", "auc_scorecard", "auc_incumbent_rule", "auc_oracle"]
 REVIEW = ["model_card.md", "calibration.png", "shap_summary.png", "shap_beeswarm.png",
           "shap_dependence.png", "grade_table.csv",
-          "baselines.csv", "gate.json"]  # fmt: skip
+          "baselines.csv", "gate.json", "woe_scorecard.json"]  # fmt: skip
 
 
 @dataclass
@@ -163,6 +165,27 @@ def test_the_run_keeps_the_review_artifacts(first: FirstRun) -> None:
         baselines["model"]
     )
     assert len(pd.read_csv(local / "grade_table.csv")) >= 3
+
+
+def test_the_gate_s_scorecard_is_kept_as_tables_that_score_as_it_did(
+    first: FirstRun, trained_platform: TrainResult
+) -> None:
+    """The WoE scorecard the gate compared with, read back from the run, gives the same scores
+    on the test rows as the fitted one, and so the AUC the run logged for it."""
+    path = mlflow.artifacts.download_artifacts(
+        run_id=first.result.run_id,
+        artifact_path=f"review/{SCORECARD}",
+        dst_path=str(first.workdir / "card"),
+        tracking_uri=first.config.tracking_uri,
+    )
+    tables = WoeScorecard.from_dict(json.loads(Path(path).read_text()))
+    test = trained_platform.splits["test"]
+    assert trained_platform.scorecard is not None
+    fitted = trained_platform.scorecard.log_odds(test[list(trained_platform.scorecard.features)])
+    np.testing.assert_allclose(tables.log_odds(test), fitted, rtol=0, atol=1e-12)
+    logged = first.result.metrics["auc_scorecard"]
+    assert metrics.auc(test["label"].to_numpy(), tables.log_odds(test)) == pytest.approx(logged)
+    assert any(f.categorical for f in tables.features.values())  # codes, not bin edges
 
 
 def test_the_native_artifacts_are_the_session_model(

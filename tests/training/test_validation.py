@@ -15,7 +15,7 @@ from models.grades import MasterScale
 from training import validation
 from training.migration import concentration, migration
 from training.overrides import overrides
-from training.soundness import monotonicity
+from training.soundness import discordance, monotonicity, reason_light
 
 Y = np.array([1, 1, 0, 0, 0])
 SCORE = np.array([0.9, 0.4, 0.5, 0.1, 0.2])
@@ -209,3 +209,22 @@ def test_paired_delong_on_a_hand_example() -> None:
     assert variance == pytest.approx(1 / 9)
     same = validation.delong_paired(Y, SCORE, SCORE)
     assert same[2] == pytest.approx(0.0)
+
+
+def test_reason_discordance_counts_pairs_against_the_direction_by_hand() -> None:
+    """Increasing feature: raised at 5 and 3, lowered at 1 and 4. Of the 4 (raised, lowered)
+    pairs only (3, 4) has the raising value below the lowering one: 1/4."""
+    up, down = np.array([5.0, 3.0]), np.array([1.0, 4.0])
+    assert discordance(up, down, +1) == 0.25
+    # decreasing: a raising value above a lowering one is against it: (5, 1), (5, 4), (3, 1)
+    assert discordance(up, down, -1) == 0.75
+    # a tie counts half: raised at 2, lowered at 2 and 1 -> (0 + 0.5) / 2
+    assert discordance(np.array([2.0]), np.array([2.0, 1.0]), +1) == 0.25
+    assert discordance(np.array([2.0]), np.array([]), +1) is None
+    assert discordance(up, down, 0) is None
+
+
+def test_reason_lights_follow_the_documented_limits() -> None:
+    assert [reason_light(s) for s in (0.0, 0.01, 0.0101, 0.05, 0.2, None)] == [
+        "green", "green", "yellow", "yellow", "red", "n/a",
+    ]  # fmt: skip
