@@ -1,7 +1,7 @@
 """Overrides: loans whose granted amount or decision differs from the pre-approval.
 
-A bank reports each loan's granted amount; a loan linked to a decision (`decision_id`) is
-compared with that decision's limit. Directions: `declined_granted` (the pre-approval declined,
+A bank reports each loan's granted amount; a loan linked to a pre-approval (a decision, an
+offer, or the decision behind a financing answer) is compared with that pre-approval's limit. Directions: `declined_granted` (the pre-approval declined,
 the bank lent), `up` (granted above the limit), `down` (granted below it), else `none`.
 Amounts within `TOLERANCE` (relative, at least 1 CNY) of the limit count as equal.
 """
@@ -41,6 +41,7 @@ class Overrides(BaseModel):
     overridden: int
     override_rate: float | None
     directions: list[DirectionRow]
+    by_source: dict[str, int] = {}  # linked loans by what pre-approved them
     tolerance: float = TOLERANCE
 
 
@@ -55,7 +56,8 @@ def direction(decision: pd.Series, limit: pd.Series, granted: pd.Series) -> pd.S
 
 
 def overrides(loans: pd.DataFrame) -> Overrides:
-    """From columns decision, limit_cny, granted_amount_cny and label (NaN while immature)."""
+    """From columns decision, limit_cny, granted_amount_cny and label (NaN while immature),
+    and optionally source (decision, offer, financing_request)."""
     if loans.empty:
         return Overrides(linked_loans=0, overridden=0, override_rate=None, directions=[])
     kind = direction(loans["decision"], loans["limit_cny"], loans["granted_amount_cny"])
@@ -66,7 +68,15 @@ def overrides(loans: pd.DataFrame) -> Overrides:
         overridden=overridden,
         override_rate=overridden / len(loans),
         directions=rows,
+        by_source=_sources(loans),
     )
+
+
+def _sources(loans: pd.DataFrame) -> dict[str, int]:
+    if "source" not in loans:
+        return {}
+    counts = loans["source"].value_counts().sort_index()
+    return {str(name): int(n) for name, n in counts.items()}
 
 
 def _row(name: Direction, part: pd.DataFrame, total: int) -> DirectionRow:

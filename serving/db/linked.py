@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from serving.db.models import Decision, FinancingAnswer, Offer
 from serving.db.outcomes import matured_outcomes
 
+LINKS = ("decision_id", "offer_id", "financing_request_id")
 COLUMNS = ("source", "model_version", "product", "policy_version", "decision", "pd", "label")
 
 
@@ -28,6 +29,25 @@ def linked_loans(session: Session, tenant: str, as_of: dt.date, horizon: int) ->
             rows.append((source, made.model_version, made.product, made.policy_version or "",
                          made.decision, made.pd, int(loan.default_flag)))  # fmt: skip
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def preapprovals(session: Session, tenant: str, links: pd.DataFrame) -> pd.DataFrame:
+    """What pre-approved each loan: source, decision and limit, by its links; NaN if none.
+
+    `links` holds `decision_id`, `offer_id` and `financing_request_id` per loan (None where not
+    linked); a decision id wins over an offer, an offer over a financing request (the decision
+    the bank's financing answer was made with).
+    """
+    found = {key: links[key].dropna().tolist() for key in LINKS}
+    financed = _financed(session, tenant, set(found["financing_request_id"]))
+    decisions = _decisions(session, tenant, set(found["decision_id"]) | set(financed.values()))
+    offers = _offers(session, tenant, set(found["offer_id"]))
+    rows = []
+    for loan in links[list(LINKS)].itertuples(index=False):
+        made, source = _maker(loan, decisions, offers, financed)
+        rows.append((None, None, None) if made is None else (source, made.decision, made.limit_cny))
+    frame = pd.DataFrame(rows, columns=["source", "decision", "limit_cny"], index=links.index)
+    return frame.astype({"limit_cny": "float64"})
 
 
 def _linked(outcome: Any) -> bool:

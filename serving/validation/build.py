@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog.errors import NotFound
 from features.definitions import REGISTRY
 from serving.config import Settings
-from serving.db import repo
+from serving.db import linked, repo
 from serving.decision.model_store import PLATFORM
 from serving.monitor import references
 from serving.validation import compare, inputs
@@ -88,7 +88,7 @@ def build(
         if tenant_id != PLATFORM and repo.get_tenant(session, tenant_id) is None:
             raise NotFound(f"no tenant {tenant_id!r} in the service database")
         raw = inputs.loans(session, tenant_id, as_of)
-        made = inputs.decisions(session, tenant_id, raw["decision_id"].dropna().tolist())
+        made = linked.preapprovals(session, tenant_id, raw)
     client = tracking.connect_client(settings.mlflow_uri)
     monitored = references.load(client, *resolve(client, tenant_id, version))
     loans = _scored(settings.store, monitored, raw)
@@ -283,8 +283,10 @@ def _migration(
 
 
 def _linked(frame: pd.DataFrame, made: pd.DataFrame) -> pd.DataFrame:
-    """Loans linked to one of the tenant's decisions, with its decision and limit."""
+    """Loans linked to one of the tenant's decisions, offers or financing answers, with the
+    pre-approval's source, decision and limit."""
+    columns = ["source", "decision", "limit_cny", "granted_amount_cny", "label"]
     if frame.empty or made.empty:
-        return pd.DataFrame(columns=["decision", "limit_cny", "granted_amount_cny", "label"])
-    linked = frame[frame["decision_id"].isin(made.index)]
-    return linked[["decision_id", "granted_amount_cny", "label"]].join(made, on="decision_id")
+        return pd.DataFrame(columns=columns)
+    joined = frame[["granted_amount_cny", "label"]].join(made)
+    return joined.loc[joined["source"].notna(), columns]

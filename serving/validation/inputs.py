@@ -7,17 +7,18 @@ import hashlib
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog import store
 from features.compute import compute
-from serving.db.models import Decision
 from serving.db.outcomes import matured_outcomes
 from training.dataset import HORIZON_MONTHS
 from training.retrain import loan_label
 
-LOAN_COLUMNS = ["loan_id", "uscc", "application_date", "label", "granted_amount_cny", "decision_id"]
+LOAN_COLUMNS = [
+    "loan_id", "uscc", "application_date", "label", "granted_amount_cny",
+    "decision_id", "offer_id", "financing_request_id",
+]  # fmt: skip
 
 
 def loans(session: Session, tenant_id: str, as_of: dt.date) -> pd.DataFrame:
@@ -26,21 +27,10 @@ def loans(session: Session, tenant_id: str, as_of: dt.date) -> pd.DataFrame:
     records = [
         (r.loan_id, r.uscc, pd.Timestamp(r.application_date),
          loan_label(r.default_flag, r.default_date, r.application_date),
-         float(r.granted_amount_cny), r.decision_id)
+         float(r.granted_amount_cny), r.decision_id, r.offer_id, r.financing_request_id)
         for r in rows
     ]  # fmt: skip
     return pd.DataFrame.from_records(records, columns=LOAN_COLUMNS)
-
-
-def decisions(session: Session, tenant_id: str, ids: list[str]) -> pd.DataFrame:
-    """The tenant's decisions with these ids: decision and limit, indexed by id."""
-    wanted = sorted({i for i in ids if isinstance(i, str) and i})
-    query = select(Decision.id, Decision.decision, Decision.limit_cny).where(
-        Decision.tenant_id == tenant_id, Decision.id.in_(wanted)
-    )
-    rows = session.execute(query).all() if wanted else []
-    frame = pd.DataFrame(rows, columns=["decision_id", "decision", "limit_cny"])
-    return frame.set_index("decision_id")
 
 
 def features_at(store_path: Path, codes: pd.Series, dates: pd.Series) -> pd.DataFrame:

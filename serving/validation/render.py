@@ -88,7 +88,8 @@ z = {{ num(v.z) }}, one-sided p = {{ num(v.p_value) }} ({{ v.light }}).</p>{% en
 (normalised {{ num(s.concentration.hhi_normalised) }}).</p>{% endif %}
 
 <h2>5. Overrides 人工调整</h2>
-{% set o = p.overrides %}<p>{{ o.overridden }} of {{ o.linked_loans }} loans linked to a decision
+{% set o = p.overrides %}<p>{{ o.overridden }} of {{ o.linked_loans }} loans linked to a pre-approval
+({% for k, n in o.by_source.items() %}{{ n }} by {{ k.replace("_", " ") }}{{ ", " if not loop.last }}{% endfor %})
 differ from the pre-approval (rate {{ pct(o.override_rate) }}; amounts within {{ pct(o.tolerance) }} count as equal).</p>
 <table><tr><th class="l">direction</th><th>loans</th><th>share</th><th>matured</th><th>defaults</th><th>default rate</th></tr>
 {% for r in o.directions %}<tr><td class="l">{{ r.direction }}</td><td>{{ r.loans }}</td><td>{{ pct(r.share) }}</td>

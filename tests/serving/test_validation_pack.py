@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from api_fixtures import ApiStacks, LiveApi, snapshot_codes
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from catalog import store
@@ -28,6 +29,7 @@ from precredit.cli import app
 from precredit.cli.errors import run_guarded
 from precredit.settings import get_settings
 from serving.db import repo, sqlite_url
+from serving.db.models import Offer
 from serving.validation.compare import SCORECARD_ROLE
 from serving.validation.result import ValidationPack
 from synthetic import outcomes
@@ -38,32 +40,97 @@ from training.table_model import WoeScorecard
 
 AS_OF = "2025-12-31"
 LOANS = 600
-LINKED = 120
+LINKED = 120  # loans linked to a decision; then OFFERED to an offer, FINANCED to a financing answer
+OFFERED, FINANCED = 12, 9
+LINKS = ("decision_id", "offer_id", "financing_request_id")
 
 
-def _reports(home: Path, decided: list[dict[str, Any]]) -> pd.DataFrame:
-    """Realised loans to the decided entities; the first LINKED follow a decision."""
+def _reports(
+    home: Path, decided: list[dict[str, Any]], others: list[dict[str, Any]]
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Realised loans to the decided entities: the first LINKED follow a decision, the next ones
+    an offer or a financing answer (`others`); granted equal to, above or below each limit."""
     rng = np.random.default_rng(5)
     days = pd.date_range("2022-01-01", "2024-06-30", freq="D")
     pick = rng.integers(0, len(decided), LOANS)
+    made = [
+        {"link": "decision_id", "id": decided[i]["decision_id"], "source": "decision"}
+        | {k: decided[i][k] for k in ("uscc", "decision", "limit_cny")}
+        for i in pick[:LINKED]
+    ] + others
+    codes = [m["uscc"] for m in made] + [decided[i]["uscc"] for i in pick[len(made) :]]
     loans = pd.DataFrame(
         {
             "loan_id": [f"v-{i:04d}" for i in range(LOANS)],
-            "uscc": [decided[i]["uscc"] for i in pick],
+            "uscc": codes,
             "application_date": days[rng.integers(0, len(days), LOANS)].date,
             "amount_cny": 300_000.0,
         }
     )
     with store.connect(home / "platform.duckdb", read_only=True) as con:
         frame = outcomes.realise(con, loans, seed=5).drop(columns=["true_pd"])
-    made = [decided[i] for i in pick[:LINKED]]
-    frame["decision_id"] = [m["decision_id"] for m in made] + [None] * (LOANS - LINKED)
+    for link in LINKS:
+        frame[link] = [m["id"] if m["link"] == link else None for m in made] + [None] * (
+            LOANS - len(made)
+        )
     limits = np.array([float(m["limit_cny"]) for m in made])
-    factor = np.resize([1.0, 2.0, 0.5], LINKED)  # equal, above, below the limit
+    factor = np.resize([1.0, 2.0, 0.5], len(made))  # equal, above, below the limit
     granted = np.where(limits > 0, limits * factor, 80_000.0)
-    frame.loc[: LINKED - 1, "granted_amount_cny"] = granted
-    frame.loc[: LINKED - 1, "drawn_amount_cny"] = granted
-    return frame
+    frame.loc[: len(made) - 1, "granted_amount_cny"] = granted
+    frame.loc[: len(made) - 1, "drawn_amount_cny"] = granted
+    for m, f in zip(made, factor, strict=True):  # the direction a validator would write down
+        declined = m["decision"] == "decline"
+        m["direction"] = (
+            "declined_granted" if declined else {1.0: "none", 2.0: "up", 0.5: "down"}[f]
+        )
+    return frame, made
+
+
+def _offered(api: LiveApi, n: int) -> list[dict[str, Any]]:
+    """bank_a's offers run over the snapshot; `n` of its offers (approve or refer)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PRECREDIT_HOME", str(api.home))
+        patch.setenv("PRECREDIT_DATABASE_URL", api.database_url)
+        get_settings.cache_clear()
+        try:
+            ran = CliRunner().invoke(app, ["offers", "run", "--tenant", "bank_a"])
+        finally:
+            get_settings.cache_clear()
+    assert ran.exit_code == 0, ran.output
+    with api.sessions() as session:
+        rows = session.scalars(
+            select(Offer).where(Offer.tenant_id == "bank_a").order_by(Offer.uscc).limit(n)
+        ).all()
+    assert len(rows) == n
+    return [
+        {"link": "offer_id", "id": o.id, "source": "offer", "uscc": o.uscc,
+         "decision": o.decision, "limit_cny": o.limit_cny}
+        for o in rows
+    ]  # fmt: skip
+
+
+def _financed(api: LiveApi, codes: list[str]) -> list[dict[str, Any]]:
+    """Financing requests from the SME platform that bank_a (opted in) answers."""
+    with api.sessions() as session:
+        tenant = repo.get_tenant(session, "bank_a")
+        assert tenant is not None
+        tenant.financing_opt_in = True
+        key = repo.issue_key(session, "platform", ["platform"])
+        session.commit()
+    platform, out = api.client(key), []
+    for code in codes:
+        body = {"uscc": code, "amount_cny": 200_000, "term_months": 12, "purpose": "stock"}
+        sent = platform.post("/v1/financing-requests", json=body)
+        assert sent.status_code == 201, sent.text[:300]
+        [answer] = [a for a in sent.json()["answers"] if a["bank"] == "bank_a"]
+        assert answer["status"] == 200, answer
+        result = answer["body"]
+        out.append(
+            {"link": "financing_request_id", "id": sent.json()["request_id"],
+             "source": "financing_request", "uscc": code, "decision": result["decision"],
+             "limit_cny": result["limit_cny"]}
+        )  # fmt: skip
+    return out
 
 
 def _json(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -92,11 +159,12 @@ def bank(api_stacks: ApiStacks, tmp_path_factory: pytest.TempPathFactory) -> Ite
         answer = client.post("/v1/preapprovals/batch", json={"items": items})
         assert answer.status_code == 200, answer.text[:300]
         decided += [item["result"] for item in answer.json()["results"]]
-    reports = _reports(api.home, decided)
+    others = _offered(api, OFFERED) + _financed(api, codes[-FINANCED:])
+    reports, made = _reports(api.home, decided, others)
     for start in range(0, LOANS, 300):
         sent = client.post("/v1/outcomes", json={"outcomes": _json(reports[start : start + 300])})
         assert sent.status_code in (200, 201), sent.text[:300]
-    yield api, reports, {d["decision_id"]: d for d in decided}
+    yield api, reports, made
     api.stop()
 
 
@@ -156,7 +224,7 @@ def test_calibration_and_discrimination_cover_every_loan(pack: Any) -> None:
 
 
 def test_stability_and_overrides(bank: Any, pack: Any) -> None:
-    _, reports, decisions = bank
+    _, reports, made = bank
     result = pack[0]
     assert result.stability.score is not None
     assert result.stability.features
@@ -164,12 +232,14 @@ def test_stability_and_overrides(bank: Any, pack: Any) -> None:
     migration = result.stability.migration
     assert migration is not None
     assert sum(map(sum, migration.counts)) == migration.entities == reports["uscc"].nunique()
-    linked = reports.iloc[:LINKED]
-    declined = sum(decisions[i]["decision"] == "decline" for i in linked["decision_id"])
-    assert result.overrides.linked_loans == LINKED
+    assert result.overrides.linked_loans == len(made) == LINKED + OFFERED + FINANCED
+    assert result.overrides.by_source == {
+        "decision": LINKED, "financing_request": FINANCED, "offer": OFFERED,
+    }  # fmt: skip
     rows = {r.direction: r.loans for r in result.overrides.directions}
-    assert rows["declined_granted"] == declined
-    assert rows["up"] + rows["down"] + rows["declined_granted"] == result.overrides.overridden
+    assert rows == {d: sum(m["direction"] == d for m in made) for d in rows}
+    assert rows["none"] + result.overrides.overridden == len(made)
+    assert any(m["source"] == "offer" and m["direction"] != "none" for m in made)
 
 
 def test_the_served_model_is_monotone_as_the_registry_declares(pack: Any) -> None:
