@@ -176,19 +176,24 @@ def requires_consent(connection: Connection, tenant_id: str) -> bool:
 
 def codes_covered(
     connection: Connection, tenant_id: str, purpose: str, day: dt.date, scopes: tuple[str, ...]
-) -> set[str]:
-    """Credit codes with a consent in force on `day` covering every one of `scopes`."""
+) -> dict[str, str]:
+    """Credit codes with a consent in force on `day` covering every one of `scopes`, each with
+    the id of that consent (of several, the one starting last; ties by id)."""
     revoked = exists().where(ConsentRevocation.consent_id == Consent.id)
-    query = select(Consent.uscc, Consent.scope).where(
-        Consent.tenant_id == tenant_id,
-        Consent.purpose == purpose,
-        Consent.starts_on <= day,
-        Consent.expires_on >= day,
-        ~revoked,
+    query = (
+        select(Consent.uscc, Consent.scope, Consent.id)
+        .where(
+            Consent.tenant_id == tenant_id,
+            Consent.purpose == purpose,
+            Consent.starts_on <= day,
+            Consent.expires_on >= day,
+            ~revoked,
+        )
+        .order_by(Consent.starts_on, Consent.id)  # a later row wins
     )
     wanted = set(scopes)
     return {
-        str(row.uscc)
+        str(row.uscc): str(row.id)
         for row in connection.execute(query)
         if wanted.issubset(str(row.scope).split(","))
     }

@@ -335,6 +335,7 @@ class Offer(Base):
     revoke_reason: Mapped[str | None] = mapped_column(String(64))
     policy_version: Mapped[str | None] = mapped_column(String(64))
     policy_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    consent_id: Mapped[str | None] = mapped_column(String(36))  # the consent that allowed it
 
 
 class OfferState(Base):

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from catalog import uscc as codes
 from serving.db import offers as offer_rows
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: consent_id
 REASON = pa.struct([("code", pa.string()), ("feature", pa.string()), ("text_zh", pa.string()),
                     ("text_en", pa.string()), ("value", pa.string()),
                     ("contribution", pa.float64()), ("direction", pa.string())])  # fmt: skip
@@ -47,11 +47,12 @@ EXPORT_SCHEMA = pa.schema([
     pa.field("model_version", pa.string(), nullable=False),
     pa.field("snapshot_as_of", pa.date32(), nullable=False),
     pa.field("input_hash", pa.string(), nullable=False),
+    pa.field("consent_id", pa.string(), nullable=True),  # where the bank requires consent
 ])  # fmt: skip
 COLUMNS = tuple(EXPORT_SCHEMA.names)
 # CSV: reasons as their JSON text, times as ISO 8601 text, booleans true/false.
 CSV_SCHEMA = pa.schema([
-    pa.field(f.name, f.type if f.type in (pa.bool_(), pa.float64()) else pa.string(), nullable=False)
+    pa.field(f.name, f.type if f.type in (pa.bool_(), pa.float64()) else pa.string(), f.nullable)
     for f in EXPORT_SCHEMA
 ])  # fmt: skip
 FORMATS = ("parquet", "csv", "jsonl")
@@ -81,6 +82,7 @@ def offer_document(
         "model_version": row["model_version"],
         "snapshot_as_of": _iso(row["snapshot_as_of"]),
         "input_hash": row["input_hash"],
+        "consent_id": row.get("consent_id"),
         "status": row["status"],
     }
 

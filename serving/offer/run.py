@@ -159,11 +159,19 @@ class RunContext:
     run: OfferRun
     write_rows: int
     scorer: Scorer
-    consented: set[str] | None = None  # codes a consent lets the model score (None: all)
+    consented: dict[str, str] | None = None  # code -> the consent letting the model score it
 
     def in_consent(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The rows a valid consent covering the model's data scope allows scoring."""
-        return in_consent(frame, self.consented)
+        return in_consent(frame, self.codes())
+
+    def codes(self) -> set[str] | None:
+        """The codes a consent lets the model score (None: every code)."""
+        return None if self.consented is None else set(self.consented)
+
+    def consent_of(self, code: str) -> str | None:
+        """The consent that allowed scoring `code` (None where the bank requires none)."""
+        return None if self.consented is None else self.consented.get(code)
 
     def last_run(self, full: bool) -> LastRun | None:
         """What earlier runs of this model and policy scored (None: score everything)."""
@@ -200,7 +208,7 @@ def run_offers(
     ctx = start(sources.sessions, sources.models, tenant_id, options)
     last = ctx.last_run(options.full)
     steps = (
-        score_frame(ctx.served.model, whole, ctx.consented, last)
+        score_frame(ctx.served.model, whole, ctx.codes(), last)
         for whole in snapshot_frames(sources.con, options.batch_rows)
     )
     return apply_steps(ctx, ahead(steps), options.out_dir, started, last)
@@ -444,6 +452,7 @@ def _offer_rows(
             "input_hash": digest,
             "active_key": offer_rows.active_key(ctx.run.tenant_id, batch.product, batch.uscc[i]),
             "replaces_id": old.id if old else None,
+            "consent_id": ctx.consent_of(batch.uscc[i]),
         }
         for (i, old), row_terms, row_reasons, digest in zip(
             create, terms, reasons, hashes, strict=True

@@ -73,7 +73,7 @@ def run_offers_spark(
     with tempfile.TemporaryDirectory(prefix="precredit-offers-") as scratch:
         decided = Path(scratch) / "decided"
         frame = spark_features.query(sources.spark, inputs.directory, inputs.as_of)
-        decide_on_spark(frame, ctx.served.model, ctx.consented, last).write.parquet(str(decided))
+        decide_on_spark(frame, ctx.served.model, ctx.codes(), last).write.parquet(str(decided))
         steps = read_steps(decided, ctx.served.model, last)
         return apply_steps(ctx, steps, options.out_dir, started, last)
 

@@ -176,6 +176,10 @@ def test_offers_score_only_entities_whose_consent_covers_the_model(
         offered = set(session.scalars(select(Offer.uscc).where(Offer.tenant_id == bank)))
     assert offered
     assert offered <= set(codes[:300])
+    with sessions() as session:  # each offer names the consent that allowed it, as decisions do
+        rows = session.execute(select(Offer.uscc, Offer.consent_id).where(Offer.tenant_id == bank))
+        named = dict(rows.all())
+    assert named == {c.uscc: c.id for c in full if c.uscc in offered}
     revoked = next(c for c in full if c.uscc in offered)
     with sessions() as session:
         consents.revoke(session, bank, revoked.id, "cli")
