@@ -75,7 +75,7 @@ def reason_records(
     path (offers, events) needs hundreds of thousands of these: texts are formatted once per
     feature and value, and no pydantic object is made.
     """
-    names = [(name, name.upper(), *_name_texts(spec, name)) for name in spec.names]
+    names: dict[int, tuple[str, str, str, str]] = {}  # the features that give a reason
     cache: dict[tuple[int, float, bool, float], tuple[float | str | None, str, str]] = {}
     tops, contributions = top.tolist(), parts.tolist()
     out: list[list[dict[str, Any]]] = []
@@ -85,6 +85,9 @@ def reason_records(
             if part == 0.0:
                 break
             value, up = float(values[i, j]), part > 0
+            if j not in names:
+                name = spec.names[j]
+                names[j] = (name, name.upper(), *_name_texts(spec, name))
             key = (j, value, up, math.copysign(1.0, value))  # -0.0 is shown "-0"
             texts = cache.get(key)
             if texts is None:

@@ -43,6 +43,7 @@ from serving.decision.model_store import PLATFORM, ModelHolder
 from serving.decision.policies import PolicyBook
 from serving.decision.snapshot import Snapshot
 from serving.decision.table_models import TableModelHolder
+from serving.fastlane import PreapprovalLane
 from serving.guard import RequestGuard
 from serving.metrics import Metrics
 from serving.retraining import JobRunner
@@ -211,6 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (module.router for module in routers):
         app.include_router(router)
     console.install(app)
+    app.add_middleware(PreapprovalLane)  # innermost: after the guard, inside the metrics
     app.add_middleware(
         RequestGuard,
         body_timeout_seconds=settings.body_timeout_seconds,

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = 30.0  # between two parts of a request body
     keep_alive_seconds: float = 5.0  # an idle keep-alive connection is closed after this
     max_connections: int = 1_000  # concurrent connections per worker; more: 503
+    fast_preapprovals: bool = True  # single pre-approvals on the ASGI lane (serving.fastlane)
     webhook_key: str | None = None  # Fernet key that encrypts webhook secrets at rest
     webhook_allow_private: bool = False  # development only: http and loopback/private targets
     model_poll_seconds: float = 30.0
