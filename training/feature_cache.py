@@ -23,7 +23,7 @@ from features.registry import Registry
 
 KEY = ["uscc", "as_of"]
 MAX_STORES = 4  # stores (or registries) whose rows are kept; the least recently used goes
-MAX_ROWS = 1_000_000  # rows kept per store; past it, the store's rows start afresh
+MAX_ROWS = 200_000  # rows kept per store (~200 MB at 120 features); past it, the newest
 
 _ROWS: OrderedDict[tuple[str, str], pd.DataFrame] = OrderedDict()
 _LOCK = threading.Lock()
