@@ -3,6 +3,13 @@
 `local_api` serves `create_app(settings)` in a `serving.http.ServerThread` (the same uvicorn
 configuration `precredit serve` uses); `BankClient` is one bank talking to it over HTTP with its
 own API key, exactly as a bank's systems would.
+
+A bank's client idles for minutes while the other bank retrains, and the server closes an idle
+keep-alive connection after `Settings.keep_alive_seconds`: if it does so just as the client
+reuses the connection, the request fails with a transport error (`httpx.RemoteProtocolError`).
+The client therefore lets idle connections expire before the server's limit, and repeats a
+call whose repetition cannot change the outcome (polling a job, storing outcomes, which are
+stored once per loan, scoring, refreshing) on a fresh connection.
 """
 
 from __future__ import annotations
@@ -25,6 +32,10 @@ from simulation.lending import BankPolicy
 
 JOB_TIMEOUT_SECONDS = 1_800
 OUTCOMES_PER_CALL = 2_000
+# Idle connections are dropped on the client's side well before the server's keep-alive limit.
+KEEPALIVE_EXPIRY_SECONDS = 1.0
+TRANSPORT_ATTEMPTS = 3  # an idempotent call is sent at most this often
+RETRY_PAUSE_SECONDS = 0.2
 
 
 class SimulationError(PrecreditError):
@@ -82,8 +93,14 @@ class BankClient:
 
     def __init__(self, base_url: str, keys: BankKeys, batch: int) -> None:
         self.batch = batch
+        limits = httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS)
         self._http, self._checker = (
-            httpx.Client(base_url=base_url, timeout=600, headers={"Authorization": f"Bearer {k}"})
+            httpx.Client(
+                base_url=base_url,
+                timeout=600,
+                limits=limits,
+                headers={"Authorization": f"Bearer {k}"},
+            )
             for k in (keys.maker, keys.checker)
         )
 
@@ -100,6 +117,19 @@ class BankClient:
             )
         return response.json()
 
+    def _idempotent(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        """Send a call that may safely be repeated; a dropped connection is retried on a new one."""
+        for attempt in range(1, TRANSPORT_ATTEMPTS + 1):
+            try:
+                return self._http.request(method, path, json=body)
+            except httpx.TransportError as error:
+                if attempt == TRANSPORT_ATTEMPTS:
+                    raise SimulationError(
+                        f"{method} {path} failed {attempt} times: {type(error).__name__}"
+                    ) from error
+                time.sleep(RETRY_PAUSE_SECONDS * attempt)
+        raise AssertionError("unreachable")
+
     def preapprove(self, pool: pd.DataFrame) -> list[dict[str, Any] | None]:
         """Batch pre-approvals for the pool (uscc, requested_amount_cny); None for a refused item."""
         answers: list[dict[str, Any] | None] = []
@@ -109,7 +139,7 @@ class BankClient:
         ]
         for start in range(0, len(items), self.batch):
             body = {"items": items[start : start + self.batch]}
-            results = self._ok(self._http.post("/v1/preapprovals/batch", json=body))["results"]
+            results = self._ok(self._idempotent("POST", "/v1/preapprovals/batch", body))["results"]
             answers += [r.get("result") if r["status"] == 200 else None for r in results]
         return answers
 
@@ -118,7 +148,7 @@ class BankClient:
         stored = 0
         for start in range(0, len(records), OUTCOMES_PER_CALL):
             body = {"outcomes": records[start : start + OUTCOMES_PER_CALL]}
-            answer = self._ok(self._http.post("/v1/outcomes", json=body))
+            answer = self._ok(self._idempotent("POST", "/v1/outcomes", body))
             stored += OutcomesStored.model_validate(answer).stored
         return stored
 
@@ -128,7 +158,7 @@ class BankClient:
         job = Job.model_validate(answer)
         deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
-            state = Job.model_validate(self._ok(self._http.get(f"/v1/jobs/{job.job_id}")))
+            state = Job.model_validate(self._ok(self._idempotent("GET", f"/v1/jobs/{job.job_id}")))
             if state.status in ("succeeded", "failed"):
                 return state
             time.sleep(0.5)
@@ -142,4 +172,4 @@ class BankClient:
 
     def refresh(self) -> Refreshed:
         """Make the API pick up moved aliases and the rebuilt snapshot now."""
-        return Refreshed.model_validate(self._ok(self._http.post("/v1/models/refresh")))
+        return Refreshed.model_validate(self._ok(self._idempotent("POST", "/v1/models/refresh")))

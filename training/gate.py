@@ -181,10 +181,13 @@ def evaluate_gate(
     )
     pd_test = challenger.predict_proba(X_test)
     auc = metrics.auc(y_test, pd_test)
-    champion_auc = metrics.auc(y_test, champion.predict_proba(X_test)) if champion else float("nan")
+    pd_champion = champion.predict_proba(X_test) if champion else None
+    champion_auc = float("nan") if pd_champion is None else metrics.auc(y_test, pd_champion)
     floor = champion_auc - config.auc_tolerance if champion else 0.5
     ece = metrics.ece(y_test, pd_test)
     max_ece, ece_detail = ece_limit(config, pd_test, challenger.seed)
+    if pd_champion is not None:  # for the reader: what the serving model reaches on these rows
+        ece_detail += f" (champion {metrics.ece(y_test, pd_champion):.4f})"
     stable = pd_test if rows.X_stability is None else challenger.predict_proba(rows.X_stability)
     psi = metrics.psi(challenger.predict_proba(X_train), stable)
     broken = monotonicity_violations(

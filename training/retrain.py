@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,12 @@ import pandas as pd
 from catalog import store
 from catalog.errors import InvalidInput
 from features.compute import compute
+from features.definitions import REGISTRY
 from models.pd_model import WEIGHT_COLUMN
 from models.policy import ProductPolicy
 from models.preapproval import PreapprovalModel
 from synthetic.truth import attach_truth
-from training import baselines, gate_sample, maturing, metrics, tracking
+from training import baselines, feature_cache, gate_sample, maturing, metrics, tracking
 from training import reject_inference as ri
 from training.dataset import HORIZON_MONTHS, store_end, time_split
 from training.gate import GateRows, evaluate_gate
@@ -76,20 +78,35 @@ def loan_label(default_flag: bool, default_date: dt.date | None, application: dt
     return int(default_date is None or pd.Timestamp(default_date) <= horizon)
 
 
-def loan_frame(con: store.Connection, loans: pd.DataFrame) -> pd.DataFrame:
-    """Loans with their features as of each application date (point in time), oldest first."""
+def loan_frame(
+    con: store.Connection, loans: pd.DataFrame, store_path: Path | None = None
+) -> pd.DataFrame:
+    """Loans with their features as of each application date (point in time), oldest first.
+
+    With the store's path, rows computed by an earlier retraining in this process are reused
+    (`training.feature_cache`).
+    """
     missing = [c for c in LOAN_COLUMNS if c not in loans.columns]
     if missing:
         raise InvalidInput(f"loans: missing columns {missing}")
     ordered = loans.assign(as_of=pd.to_datetime(loans["application_date"]))
     ordered = ordered.sort_values(["as_of", "tenant_id", "loan_id"], kind="stable")
     ordered = ordered.reset_index(drop=True)
-    features = compute(con, ordered[["uscc", "as_of"]])
+    features = _features(con, ordered[["uscc", "as_of"]], store_path)
     ordered["explore"] = ordered["explore"].astype(bool) if "explore" in ordered else False
     kept = ["loan_id", "tenant_id", "label", "amount_cny", "explore"]
     kept += [c for c in ("months_observed", "default_date") if c in ordered]
     meta = ordered[kept].rename(columns={"tenant_id": "bank_id"})
     return attach_truth(con, pd.concat([meta, features], axis=1))
+
+
+def _features(con: store.Connection, pairs: pd.DataFrame, store_path: Path | None) -> pd.DataFrame:
+    """Point-in-time features of (uscc, as_of) pairs, through the process cache with a path."""
+    return (
+        compute(con, pairs)
+        if store_path is None
+        else feature_cache.features(con, pairs, store_path)
+    )
 
 
 def retrain(
@@ -103,11 +120,16 @@ def retrain(
     with tempfile.TemporaryDirectory() as tmp:
         champion = _serving_model(client, job.tenant, Path(tmp))
     with store.connect(config.store_path, read_only=True) as con:
-        own = loan_frame(con, job.loans)
-        pooled = loan_frame(con, job.pooled) if job.pooled is not None and len(job.pooled) else None
+        path = config.store_path
+        own = loan_frame(con, job.loans, path)
+        pooled = (
+            loan_frame(con, job.pooled, path)
+            if job.pooled is not None and len(job.pooled)
+            else None
+        )
         base = _base(con, own, config, train_config)
         inferred = _Declines.of(con, job, own, champion, config)
-        young = _maturing(con, job)
+        young = _maturing(con, job, path)
     splits = time_split(inferred.own if inferred else own, train_config.shares)
     if pooled is not None:
         splits["train"] = _with_pooled(splits, pooled)
@@ -142,7 +164,9 @@ def retrain(
     return register(client, job.tenant, challenger, config, params)
 
 
-def _maturing(con: store.Connection, job: RetrainInput) -> pd.DataFrame | None:
+def _maturing(
+    con: store.Connection, job: RetrainInput, store_path: Path | None = None
+) -> pd.DataFrame | None:
     """The young loans as censoring-weighted rows, the hazard fitted on all the bank's loans.
 
     With `early_delinquency`, a young loan's checkpoint status (30+ DPD at 3 or 6 months) sets
@@ -150,7 +174,7 @@ def _maturing(con: store.Connection, job: RetrainInput) -> pd.DataFrame | None:
     """
     if job.maturing is None or job.maturing.empty:
         return None
-    young = loan_frame(con, job.maturing)
+    young = loan_frame(con, job.maturing, store_path)
     old = job.loans
     default_date = old["default_date"] if "default_date" in old else pd.Series(pd.NaT, old.index)
     month = maturing.months_between(old["application_date"], default_date) + 1.0
@@ -233,7 +257,7 @@ class _Declines:
             declines = declines.sample(n=cap, random_state=config.seed)
         declines = declines.assign(as_of=pd.to_datetime(declines["as_of"]))
         declines = declines.sort_values(["as_of", "uscc"], kind="stable").reset_index(drop=True)
-        rejects = compute(con, declines[["uscc", "as_of"]]).assign(
+        rejects = _features(con, declines[["uscc", "as_of"]], config.store_path).assign(
             loan_id=None, bank_id=job.tenant, amount_cny=np.nan, explore=False
         )
         return cls(
@@ -278,13 +302,36 @@ def _base(
 
     Required below `min_own_defaults`; above it, optional (None when public history is short).
     """
-    platform = build_frame(con, "platform", "platform", config)
+    platform = _platform_frame(con, config)
     try:
         return fit_base(platform, out_of_time_start(own, train_config), train_config)
     except InvalidInput:
         if int(own["label"].sum()) < config.min_own_defaults:
             raise
         return None
+
+
+_PLATFORM_FRAMES: dict[tuple[str, str, int, int, str], pd.DataFrame] = {}
+_PLATFORM_LOCK = threading.Lock()
+
+
+def _platform_frame(con: store.Connection, config: PipelineConfig) -> pd.DataFrame:
+    """The cold-start training rows known by the retraining date, built once per date.
+
+    Every bank retraining on the same date boosts from a platform model fitted on these rows;
+    only the last date's rows are kept.
+    """
+    end = "store end" if config.end is None else config.end.isoformat()
+    key = (str(config.store_path.resolve()), end, config.per_date, config.seed,
+           REGISTRY.fingerprint())  # fmt: skip
+    with _PLATFORM_LOCK:
+        frame = _PLATFORM_FRAMES.get(key)
+    if frame is None:
+        frame = build_frame(con, "platform", "platform", config)
+        with _PLATFORM_LOCK:
+            _PLATFORM_FRAMES.clear()
+            _PLATFORM_FRAMES[key] = frame
+    return frame.copy()
 
 
 def _fit(

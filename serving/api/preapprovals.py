@@ -50,25 +50,15 @@ def preapprove_batch(
         )
     results: list[BatchItem] = []
     scored: list[tuple[int, decisions.Scored]] = []
-    for index, item in enumerate(body.items):
-        try:
-            scored.append(
-                (
-                    index,
-                    decisions.evaluate(
-                        services,
-                        principal.tenant_id,
-                        item.uscc,
-                        item.product,
-                        item.requested_amount_cny,
-                    ),
-                )
+    items = [(i.uscc, i.product, i.requested_amount_cny) for i in body.items]
+    for index, outcome in enumerate(decisions.evaluate_many(services, principal.tenant_id, items)):
+        if isinstance(outcome, PrecreditError):
+            detail = ErrorDetail(
+                code=outcome.code, message=outcome.message, reason=_reason(outcome)
             )
-        except PrecreditError as error:
-            if error.http_status == 503:
-                raise
-            detail = ErrorDetail(code=error.code, message=error.message, reason=_reason(error))
-            results.append(BatchItem(index=index, status=error.http_status, error=detail))
+            results.append(BatchItem(index=index, status=outcome.http_status, error=detail))
+        else:
+            scored.append((index, outcome))
     answers = decisions.commit(services, [s for _, s in scored])
     for (index, _), answer in zip(scored, answers, strict=True):
         services.metrics.decision(answer.decision)

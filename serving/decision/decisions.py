@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from catalog import uscc
-from catalog.errors import InvalidUSCC, NotFound
+from catalog.errors import InvalidUSCC, NotFound, PrecreditError
 from models.decision import Decision, RecordedDecision
 from serving.db import policies, repo
 from serving.decision import scoring
 from serving.decision.model_store import ServedModel
+from serving.decision.snapshot import SnapshotRow
 from serving.state import Services
 
 PILOT_REASONS = (uscc.REASON_CHECK_CHAR, uscc.REASON_ORG_CHECK)
@@ -54,11 +55,66 @@ class Scored:
     audit: repo.DecisionFields
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A request checked and resolved: the model that answers it and its inputs."""
+
+    served: ServedModel
+    request: scoring.Request
+    features: dict[str, float | None]
+    row: SnapshotRow
+    consent_purpose: str | None
+
+
 def evaluate(
     services: Services, tenant: str, code: str, product: str | None, requested: float | None
 ) -> Scored:
     """Score one request without touching the service database (None: the bank's default
     product)."""
+    prepared = _prepare(services, tenant, code, product, requested)
+    answer = scoring.decide(
+        prepared.served, prepared.request, prepared.features, prepared.row.as_of
+    )
+    return _scored(tenant, prepared, answer)
+
+
+def evaluate_many(
+    services: Services, tenant: str, items: Sequence[tuple[str, str | None, float | None]]
+) -> list[Scored | PrecreditError]:
+    """`evaluate` for each (code, product, requested) item, models run once per served model.
+
+    An item refused on its own gets its error in its place; a 503 (no model) is raised.
+    """
+    out: list[Scored | PrecreditError | None] = []
+    prepared: dict[int, _Prepared] = {}
+    groups: dict[int, list[int]] = {}
+    for index, (code, product, requested) in enumerate(items):
+        try:
+            prepared[index] = _prepare(services, tenant, code, product, requested)
+        except PrecreditError as error:
+            if error.http_status == 503:
+                raise
+            out.append(error)
+            continue
+        groups.setdefault(id(prepared[index].served), []).append(index)
+        out.append(None)
+    for indices in groups.values():
+        batch = [prepared[i] for i in indices]
+        answers = scoring.decide_many(
+            batch[0].served,
+            [p.request for p in batch],
+            [p.features for p in batch],
+            [p.row.as_of for p in batch],
+        )
+        for i, answer in zip(indices, answers, strict=True):
+            out[i] = _scored(tenant, prepared[i], answer)
+    return [item for item in out if item is not None]
+
+
+def _prepare(
+    services: Services, tenant: str, code: str, product: str | None, requested: float | None
+) -> _Prepared:
+    """Check the code, choose the served model and policy, read the row and the consent."""
     canonical, flag = _code(services, code)
     # one reference: score and reasons from one model version, limits from one policy version
     served = services.policies.served(services.models.get(tenant), tenant, product)  # 422 first
@@ -66,19 +122,28 @@ def evaluate(
     use = services.consents.use(services.models, tenant, canonical)
     if use.served.name != served.name:  # the public-records-only model, under the same policy
         served = services.policies.served(use.served, tenant, product)
-    product = served.model.policy_.product
     grant = use.grant
     request = scoring.Request(
-        canonical, product, requested, flag, None if grant is None else grant.id
+        canonical,
+        served.model.policy_.product,
+        requested,
+        flag,
+        None if grant is None else grant.id,
     )
     features = scoring.feature_values_dict(row, served.model.spec.names)
-    answer = scoring.decide(served, request, features, row.as_of)
+    purpose = None if grant is None else grant.purpose
+    return _Prepared(served, request, features, row, purpose)
+
+
+def _scored(tenant: str, prepared: _Prepared, answer: Decision) -> Scored:
+    """The answer with the audit row that records it."""
+    served, row, request = prepared.served, prepared.row, prepared.request
     body = answer.model_dump(mode="json")
     audit = repo.DecisionFields(
         tenant_id=tenant,
-        uscc=canonical,
-        product=product,
-        requested_amount_cny=requested,
+        uscc=request.uscc,
+        product=request.product,
+        requested_amount_cny=request.requested_amount_cny,
         decision=answer.decision,
         limit_cny=answer.limit_cny,
         pd=answer.pd,
@@ -92,11 +157,11 @@ def evaluate(
         registry_fingerprint=row.registry_fingerprint,
         snapshot_as_of=dt.date.fromisoformat(row.as_of),
         input_hash=answer.input_hash,
-        features_json=scoring.canonical_json(features),
+        features_json=scoring.canonical_json(prepared.features),
         reasons_json=scoring.canonical_json(body["reasons"]),
         response_json=scoring.canonical_json(body),
-        consent_id=None if grant is None else grant.id,
-        consent_purpose=None if grant is None else grant.purpose,
+        consent_id=request.consent_id,
+        consent_purpose=prepared.consent_purpose,
     )
     return Scored(answer, audit)
 

@@ -148,6 +148,18 @@ def test_batch_answers_each_item_on_its_own(live_api: LiveApi) -> None:
     assert [results[0]["result"]["uscc"], results[2]["result"]["uscc"]] == [good, other]
 
 
+def test_batch_items_scored_together_equal_single_answers(live_api: LiveApi) -> None:
+    client = live_api.client(live_api.keys.bank_a)
+    codes = live_api.codes[:MAX_BATCH]
+    items = [{"uscc": c, "requested_amount_cny": 5e4 * (i + 1)} for i, c in enumerate(codes)]
+    response = client.post("/v1/preapprovals/batch", json={"items": items})
+    assert response.status_code == 200, response.text
+    batch = response.json()["results"]
+    for item, result in zip(items, batch, strict=True):
+        single = client.post("/v1/preapprovals", json=item).json()
+        assert {**result["result"], "decision_id": None} == {**single, "decision_id": None}
+
+
 def test_batch_over_max_batch_is_refused(live_api: LiveApi) -> None:
     items = [{"uscc": live_api.codes[0]}] * (MAX_BATCH + 1)
     before = live_api.counts()

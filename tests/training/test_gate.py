@@ -87,6 +87,8 @@ def test_the_better_challenger_passes_against_a_worse_champion(
     champion_auc = metrics.auc(y, shuffled_platform.predict_proba(test))
     assert auc.threshold == pytest.approx(champion_auc - GateConfig().auc_tolerance)
     assert f"champion {champion_auc:.4f}" in auc.detail
+    champion_ece = metrics.ece(y, shuffled_platform.predict_proba(test))
+    assert f"(champion {champion_ece:.4f})" in by_name(verdict)["calibration_ece"].detail
 
 
 def test_a_label_shuffled_challenger_is_refused_for_its_discrimination(
