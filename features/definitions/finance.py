@@ -102,7 +102,8 @@ SOCIAL_INSURANCE = (
     f("si_headcount_drawdown_24m", "social_insurance", "derived", "参保人数较24个月内峰值的降幅",
       "Insured headcount below its 24-month peak (share)", -1, default=None,
       missing="no insured staff in 24 months: missing",
-      sql="si_headcount_latest / nullif(si_headcount_max_24m, 0) - 1"),
+      sql="CAST(si_headcount_latest AS DOUBLE) / nullif(CAST(si_headcount_max_24m AS DOUBLE), 0)"
+      " - 1"),
     f("si_arrears_months_3m", "social_insurance", "count", "近3个月社保欠费月数",
       "Months in social insurance arrears, last 3 months", 1, window_months=3, dtype="int",
       where="t.arrears_cny > 0"),
