@@ -319,6 +319,7 @@ def lists(view: View) -> Features:
             (month_diff(d, view.as_of) for d in in_force["listed_date"]), 0.0
         ),
         "abn_days_listed": largest(((view.as_of - d).days for d in in_force["listed_date"]), 0.0),
+        "abn_months_since_listed": months_since(abnormal, "listed_date", view.as_of),
         "dis_in_force": exists(dishonest),
         "dis_in_force_count": count(dishonest),
         "dis_days_listed": largest(((view.as_of - d).days for d in dishonest["listed_date"]), 0.0),
@@ -360,6 +361,10 @@ def tax_payments(view: View) -> Features:
     w12, w24 = view.window("tax_payments", 12), view.window("tax_payments", 24)
     rows = view.rows("tax_payments")
     prior = rows[(rows["period_end"] <= view.before(12)) & (rows["period_end"] > view.before(24))]
+    w6 = view.window("tax_payments", 6)
+    year_before = rows[
+        (rows["period_end"] <= view.before(12)) & (rows["period_end"] > view.before(18))
+    ]
     return {
         "tax_paid_cny_12m": total(w12["tax_paid_cny"]),
         "tax_paid_cny_24m": total(w24["tax_paid_cny"]),
@@ -369,6 +374,10 @@ def tax_payments(view: View) -> Features:
         "tax_quarters_paid_8q": count(w24[w24["tax_paid_cny"] > 0]),
         "tax_quarters_filed_8q": count(w24),
         "tax_zero_quarters_4q": count(w12[w12["tax_paid_cny"] == 0]),
+        "tax_revenue_cny_latest_q": latest(w6, "period_end", w6["revenue_cny"], NAN),
+        "tax_revenue_cny_latest_q_ly": latest(
+            year_before, "period_end", year_before["revenue_cny"], NAN
+        ),
     }
 
 
@@ -377,6 +386,8 @@ def social_insurance(view: View) -> Features:
     rows = view.rows("social_insurance")
     w12 = view.window("social_insurance", 12)
     year_ago = rows[(rows["month"] <= view.before(12)) & (rows["month"] > view.before(13))]
+    w3, w24 = view.window("social_insurance", 3), view.window("social_insurance", 24)
+    paid = rows[rows["paid_cny"] > 0]
     return {
         "si_headcount_latest": latest(rows, "month", rows["headcount"], 0.0),
         "si_headcount_mean_12m": mean(w12["headcount"], 0.0),
@@ -385,6 +396,9 @@ def social_insurance(view: View) -> Features:
         "si_arrears_months_12m": count(w12[w12["arrears_cny"] > 0]),
         "si_paid_cny_12m": total(w12["paid_cny"]),
         "si_months_reported_12m": count(w12),
+        "si_headcount_max_24m": largest(w24["headcount"], NAN),
+        "si_arrears_months_3m": count(w3[w3["arrears_cny"] > 0]),
+        "si_months_since_paid": months_since(paid, "month", view.as_of) if len(paid) else NAN,
     }
 
 
@@ -393,6 +407,9 @@ def utilities(view: View) -> Features:
     rows = view.rows("utilities")
     w6, w12 = view.window("utilities", 6), view.window("utilities", 12)
     on_time = w12["paid_on_time"].astype(bool)
+    w3 = view.window("utilities", 3)
+    on_time_3m = w3["paid_on_time"].astype(bool)
+    year_before = rows[(rows["month"] <= view.before(12)) & (rows["month"] > view.before(15))]
     return {
         "util_kwh_12m": total(w12["electricity_kwh"]),
         "util_kwh_6m": total(w6["electricity_kwh"]),
@@ -400,6 +417,13 @@ def utilities(view: View) -> Features:
         "util_late_months_12m": count(w12[~on_time]),
         "util_arrears_cny_latest": latest(rows, "month", rows["arrears_cny"], 0.0),
         "util_months_reported_12m": count(w12),
+        "util_on_time_rate_3m": mean(on_time_3m.astype(float), NAN),
+        "util_late_months_3m": count(w3[~on_time_3m]),
+        "util_months_since_late": months_since(
+            rows[~rows["paid_on_time"].astype(bool)], "month", view.as_of
+        ),
+        "util_kwh_3m": total(w3["electricity_kwh"]),
+        "util_kwh_3m_ly": total(year_before["electricity_kwh"]),
     }
 
 
@@ -413,6 +437,13 @@ def derived(v: Features) -> Features:
         "tax_rate_12m": ratio(v["tax_paid_cny_12m"], v["tax_revenue_cny_12m"]),
         "si_headcount_delta_12m": v["si_headcount_latest"] - v["si_headcount_12m_ago"],
         "util_kwh_trend_6m": ratio(v["util_kwh_6m"], v["util_kwh_12m"] - v["util_kwh_6m"]) - 1,
+        "tax_revenue_growth_q": ratio(
+            v["tax_revenue_cny_latest_q"], v["tax_revenue_cny_latest_q_ly"]
+        )
+        - 1,
+        "si_headcount_growth_12m": ratio(v["si_headcount_latest"], v["si_headcount_12m_ago"]) - 1,
+        "si_headcount_drawdown_24m": ratio(v["si_headcount_latest"], v["si_headcount_max_24m"]) - 1,
+        "util_kwh_growth_3m": ratio(v["util_kwh_3m"], v["util_kwh_3m_ly"]) - 1,
     }
 
 

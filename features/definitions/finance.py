@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from features.definitions.build import feature as f
+from features.definitions.records import NEVER, NO_RECORD_MONTHS
 
 GRADE_SCORE = "CASE t.grade WHEN 'A' THEN 5 WHEN 'B' THEN 4 WHEN 'M' THEN 3 WHEN 'C' THEN 2 WHEN 'D' THEN 1 END"
 PRIOR_12M = "t.{d} <= p.as_of - INTERVAL 12 MONTH AND t.{d} > p.as_of - INTERVAL 24 MONTH"
+# The same short window a year earlier: a year-on-year change free of seasonality.
+YEAR_BEFORE = "t.{d} <= p.as_of - INTERVAL 12 MONTH AND t.{d} > p.as_of - INTERVAL {m} MONTH"
+NO_YEAR_BEFORE = "nothing in the same months a year earlier: missing"
 UNRATED = "no published rating: missing"
 
 TAX_RATING = (
@@ -55,6 +59,16 @@ TAX_PAID = (
     f("tax_rate_12m", "tax_payments", "derived", "近12个月税负率", "Tax burden (tax / revenue), 12 months",
       0, default=None, missing="no revenue: missing",
       sql="tax_paid_cny_12m / nullif(tax_revenue_cny_12m, 0)"),
+    f("tax_revenue_cny_latest_q", "tax_payments", "latest", "最近一个季度申报收入(元,近6个月内)",
+      "Declared revenue of the latest quarter (within 6 months, CNY)", 0, value="t.revenue_cny",
+      window_months=6, default=None, missing="no quarter declared in 6 months: missing"),
+    f("tax_revenue_cny_latest_q_ly", "tax_payments", "latest", "一年前同期季度申报收入(元)",
+      "Declared revenue of the same quarter a year earlier (CNY)", 0, value="t.revenue_cny",
+      where=YEAR_BEFORE.format(d="period_end", m=18), default=None, missing=NO_YEAR_BEFORE),
+    f("tax_revenue_growth_q", "tax_payments", "derived", "最近季度申报收入同比增长率",
+      "Declared revenue of the latest quarter, year on year", -1, default=None,
+      missing=NO_YEAR_BEFORE,
+      sql="tax_revenue_cny_latest_q / nullif(tax_revenue_cny_latest_q_ly, 0) - 1"),
 )  # fmt: skip
 
 SOCIAL_INSURANCE = (
@@ -78,6 +92,24 @@ SOCIAL_INSURANCE = (
       "Social insurance paid, last 12 months (CNY)", -1, value="t.paid_cny", window_months=12),
     f("si_months_reported_12m", "social_insurance", "count", "近12个月社保记录月数",
       "Months with social insurance records, last 12 months", -1, window_months=12, dtype="int"),
+    f("si_headcount_growth_12m", "social_insurance", "derived", "参保人数12个月增长率",
+      "Insured headcount growth over 12 months (share)", -1, default=None,
+      missing="no headcount 12 months earlier: missing",
+      sql="si_headcount_latest / nullif(si_headcount_12m_ago, 0) - 1"),
+    f("si_headcount_max_24m", "social_insurance", "max", "近24个月最高参保人数",
+      "Highest insured headcount, last 24 months", 0, value="t.headcount", window_months=24,
+      default=None, missing="no social insurance records: missing"),
+    f("si_headcount_drawdown_24m", "social_insurance", "derived", "参保人数较24个月内峰值的降幅",
+      "Insured headcount below its 24-month peak (share)", -1, default=None,
+      missing="no insured staff in 24 months: missing",
+      sql="CAST(si_headcount_latest AS DOUBLE) / nullif(CAST(si_headcount_max_24m AS DOUBLE), 0)"
+      " - 1"),
+    f("si_arrears_months_3m", "social_insurance", "count", "近3个月社保欠费月数",
+      "Months in social insurance arrears, last 3 months", 1, window_months=3, dtype="int",
+      where="t.arrears_cny > 0"),
+    f("si_months_since_paid", "social_insurance", "months_since", "距最近一次足额缴纳社保月数",
+      "Months since social insurance was last paid", 1, where="t.paid_cny > 0", default=None,
+      missing="no social insurance payment on record: missing"),
 )  # fmt: skip
 
 UTILITIES = (
@@ -100,6 +132,24 @@ UTILITIES = (
       "Utility arrears, latest month (CNY)", 1, value="t.arrears_cny"),
     f("util_months_reported_12m", "utilities", "count", "近12个月水电记录月数",
       "Months with utility records, last 12 months", 0, window_months=12, dtype="int"),
+    f("util_on_time_rate_3m", "utilities", "avg", "近3个月水电按时缴费率",
+      "Utility bills paid on time, last 3 months (share)", -1,
+      value="CAST(t.paid_on_time AS INTEGER)", window_months=3, default=None,
+      missing="no utility data in 3 months: missing"),
+    f("util_late_months_3m", "utilities", "count", "近3个月水电逾期缴费月数",
+      "Months with late utility payment, last 3 months", 1, window_months=3, dtype="int",
+      where="NOT t.paid_on_time"),
+    f("util_months_since_late", "utilities", "months_since", "距最近一次水电逾期缴费月数",
+      "Months since the last late utility payment", -1, where="NOT t.paid_on_time",
+      default=NEVER, missing=NO_RECORD_MONTHS),
+    f("util_kwh_3m", "utilities", "sum", "近3个月用电量", "Electricity used, last 3 months (kWh)", 0,
+      value="t.electricity_kwh", window_months=3),
+    f("util_kwh_3m_ly", "utilities", "sum", "一年前同期3个月用电量",
+      "Electricity used in the same 3 months a year earlier (kWh)", 0,
+      value="t.electricity_kwh", where=YEAR_BEFORE.format(d="month", m=15)),
+    f("util_kwh_growth_3m", "utilities", "derived", "近3个月用电量同比增长率",
+      "Electricity use of the last 3 months, year on year", -1, default=None,
+      missing=NO_YEAR_BEFORE, sql="util_kwh_3m / nullif(util_kwh_3m_ly, 0) - 1"),
 )  # fmt: skip
 
 FINANCE = TAX_RATING + TAX_PAID + SOCIAL_INSURANCE + UTILITIES
