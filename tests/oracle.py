@@ -437,10 +437,6 @@ def derived(v: Features) -> Features:
         "tax_rate_12m": ratio(v["tax_paid_cny_12m"], v["tax_revenue_cny_12m"]),
         "si_headcount_delta_12m": v["si_headcount_latest"] - v["si_headcount_12m_ago"],
         "util_kwh_trend_6m": ratio(v["util_kwh_6m"], v["util_kwh_12m"] - v["util_kwh_6m"]) - 1,
-        "tax_revenue_growth_q": ratio(
-            v["tax_revenue_cny_latest_q"], v["tax_revenue_cny_latest_q_ly"]
-        )
-        - 1,
         "si_headcount_growth_12m": ratio(v["si_headcount_latest"], v["si_headcount_12m_ago"]) - 1,
         "si_headcount_drawdown_24m": ratio(v["si_headcount_latest"], v["si_headcount_max_24m"]) - 1,
         "util_kwh_growth_3m": ratio(v["util_kwh_3m"], v["util_kwh_3m_ly"]) - 1,

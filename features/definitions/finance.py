@@ -65,10 +65,6 @@ TAX_PAID = (
     f("tax_revenue_cny_latest_q_ly", "tax_payments", "latest", "一年前同期季度申报收入(元)",
       "Declared revenue of the same quarter a year earlier (CNY)", 0, value="t.revenue_cny",
       where=YEAR_BEFORE.format(d="period_end", m=18), default=None, missing=NO_YEAR_BEFORE),
-    f("tax_revenue_growth_q", "tax_payments", "derived", "最近季度申报收入同比增长率",
-      "Declared revenue of the latest quarter, year on year", -1, default=None,
-      missing=NO_YEAR_BEFORE,
-      sql="tax_revenue_cny_latest_q / nullif(tax_revenue_cny_latest_q_ly, 0) - 1"),
 )  # fmt: skip
 
 SOCIAL_INSURANCE = (

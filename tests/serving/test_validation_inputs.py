@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from serving.db import repo
+from serving.db import linked, repo
 from serving.db.outcomes import OutcomeFields, upsert_outcome
 from serving.validation import inputs
 
@@ -46,4 +46,8 @@ def test_only_matured_loans_are_read_labelled_and_hashed(session: Session) -> No
     again = inputs.loans(session, "bank_a", dt.date(2024, 6, 30))
     assert inputs.data_hash(loans) == inputs.data_hash(again)
     assert inputs.data_hash(loans) != inputs.data_hash(loans.iloc[:2])
-    assert inputs.decisions(session, "bank_a", ["d-1", "", "d-1"]).empty  # no such decision
+    made = linked.preapprovals(session, "bank_a", loans)  # d-1 names no stored decision
+    assert made.index.equals(loans.index)
+    assert made["source"].isna().all()
+    assert made["limit_cny"].isna().all()
+    assert loans[["offer_id", "financing_request_id"]].isna().all().all()
