@@ -1,0 +1,88 @@
+"""Where Spark's CPU goes: per run, and per JVM thread kind (tasks, JIT compilers, GC, other).
+
+    python bench/bench_spark_cpu.py --files DIR [--runs 2] [--java-options "-XX:-TieredCompilation"]
+
+DIR holds the platform's Parquet tables (`precredit platform export --format parquet`). One
+`local[2]` session (`features.spark.session`, the JVM options appended) computes every
+entity's features as of 2025-12-31 `--runs` times; each run prints its wall and CPU seconds
+(this process plus the Spark JVM) and the CPU each kind of JVM thread spent during it (read
+from /proc/<jvm>/task/*/stat; threads that ended during a run are missed). Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from features import spark
+
+AS_OF = dt.date(2025, 12, 31)
+KINDS = {"Executor task": "tasks", "C1 Compiler": "jit", "C2 Compiler": "jit", "GC Thread": "gc"}
+
+
+def _jvm_pid() -> int:
+    from pyspark import SparkContext
+
+    return int(SparkContext._gateway.proc.pid)  # type: ignore[union-attr]
+
+
+def _threads(pid: int) -> collections.Counter[str]:
+    """CPU seconds so far of the JVM's threads, summed by kind."""
+    out: collections.Counter[str] = collections.Counter()
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        text = stat.read_text()
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
+        kind = next((k for p, k in KINDS.items() if name.startswith(p)), None)
+        if kind is None:
+            kind = "gc" if re.match(r"G1 ", name) else "other"
+        out[kind] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=Path, required=True)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--java-options", default="")
+    args = parser.parse_args()
+    conf = spark._conf
+    extra = args.java_options
+
+    def _with_options(*a):  # type: ignore[no-untyped-def]
+        c = conf(*a)
+        c["spark.driver.extraJavaOptions"] += f" {extra}"
+        return c
+
+    spark._conf = _with_options  # type: ignore[assignment]
+    result: dict[str, object] = {"bench": "spark_cpu", "load": os.getloadavg(), "java": extra}
+    start = time.perf_counter()
+    session = spark.session()
+    result["session_start_seconds"] = round(time.perf_counter() - start, 2)
+    pid, runs = _jvm_pid(), []
+    try:
+        for _ in range(args.runs):
+            before, cpu0, t0 = _threads(pid), time.process_time(), time.perf_counter()
+            spark.compute(session, args.files, AS_OF)
+            threads = _threads(pid) - before
+            wall, py_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            runs.append(
+                {
+                    "wall_seconds": round(wall, 1),
+                    "cpu_seconds": round(py_cpu + sum(threads.values()), 1),
+                    "jvm_threads_cpu_seconds": {k: round(v, 1) for k, v in threads.items()},
+                }
+            )
+    finally:
+        session.stop()
+    result["runs"] = runs
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
