@@ -107,7 +107,11 @@ def run_params(api: LiveApi, run_id: str) -> dict[str, str]:
 
 
 def test_the_loop_trains_gates_and_promotes_only_on_approval(api: LiveApi) -> None:
-    post_outcomes(api, api.keys.bank_a, bank_loans(api.home, "a", seed=1))
+    # The loop's mechanics need a challenger that passes the gate. On these small banks the
+    # boosted challenger beats the WoE scorecard fitted on the bank's own loans only on some
+    # draws (seeds 1, 3, 4 of 2,400 loans: by -0.001 to -0.056 AUC; seed 5: +0.002), so the
+    # draw is fixed here and the gate's verdict is asserted, not assumed.
+    post_outcomes(api, api.keys.bank_a, bank_loans(api.home, "a", seed=5))
     admin = api.client(api.keys.admin_a)
     assert api.client(api.keys.bank_a).post("/v1/models/retrain", json={}).status_code == 403
     response = admin.post("/v1/models/retrain", json={"as_of": AS_OF})
