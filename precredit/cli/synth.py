@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from catalog.errors import InvalidInput
+from catalog.errors import InvalidInput, ModelUnavailable
 
 if TYPE_CHECKING:
     from catalog import store
@@ -94,6 +94,11 @@ def demo(
         PipelineConfig(settings.store, settings.mlflow_uri, settings.artifact_root, seed=seed),
     )
     _echo_training(result)
+    if not result.promoted:
+        raise ModelUnavailable(
+            "the promotion gate refused the cold-start model (its checks above), so nothing "
+            "can be served; the demo is measured on 20,000 entities (the default) and more"
+        )
     public = run(
         "platform",
         "platform",
@@ -112,10 +117,16 @@ def demo(
         f"      curl -s -X POST http://127.0.0.1:{port}/v1/preapprovals -H 'Authorization: Bearer {key}' "
         f'-H \'Content-Type: application/json\' -d \'{{"uscc": "{example}", "requested_amount_cny": 500000}}\''
     )
-    typer.echo(
-        f"      {public_code} consented to public credit records only: the same request for it "
-        "is answered by the public-records-only model"
-    )
+    if public.promoted:
+        typer.echo(
+            f"      {public_code} consented to public credit records only: the same request for "
+            "it is answered by the public-records-only model"
+        )
+    else:
+        typer.echo(
+            f"      {public_code} consented to public credit records only: its requests answer "
+            "503 model_unavailable, as the gate refused the public-records-only model"
+        )
     typer.echo(f"      OpenAPI docs: http://127.0.0.1:{port}/docs   (Ctrl-C stops the API)")
     typer.echo(
         f"      operator console: http://127.0.0.1:{port}/console   (sign in with an operator "
