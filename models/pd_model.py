@@ -7,6 +7,7 @@ state ends in `_`. The booster is kept as LightGBM's own text model (a safe form
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import lightgbm as lgb
@@ -61,6 +62,11 @@ class FeatureSpec:
     def __post_init__(self) -> None:
         if len(self.names) != len(self.monotone):
             raise ValueError("one monotone direction per feature")
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        """Each feature's column in the model's input order."""
+        return {name: j for j, name in enumerate(self.names)}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready spec."""

@@ -5,9 +5,11 @@ C++ `Predictor` (buffers, per-tree depths) on every call. The fast API builds th
 (`LGBM_BoosterPredictForMatSingleRowFastInit`) and then scores a row with one C call
 (`LGBM_BoosterPredictForMatSingleRowFast`), through lightgbm's own library handle (`_LIB`).
 
-LightGBM locks a booster for the whole single-row call, so every thread gets its own booster
-(from the model's text) and its FastConfig, kept in thread-local storage and freed with it
-(`_Handle.__del__`, when the thread ends or the predictor is dropped). The C++ path is the same
+LightGBM locks a booster for the whole single-row call, so a call takes a booster (made from
+the model's text, with its FastConfig) that no other thread is using from a free list, and puts
+it back after: there are as many boosters as calls ever ran at once (not one per thread of a
+40-thread pool: each costs ~2.3 ms of CPU to build), and they are freed with the predictor
+(`_Handle.__del__`: the FastConfig first, then its booster). The C++ path is the same
 predictor function `Booster.predict` runs per row, with the same `num_threads=1` it passes for
 small inputs: `tests/models/test_single_row.py` checks the results equal `Booster.predict` bit
 for bit on many rows, missing values and categorical features included.
@@ -16,7 +18,8 @@ for bit on many rows, missing values and categorical features included.
 from __future__ import annotations
 
 import ctypes
-import threading
+from collections import deque
+from contextlib import suppress
 
 import lightgbm as lgb
 import numpy as np
@@ -30,7 +33,7 @@ PARAMETERS = b"num_threads=1"  # what `Booster.predict(num_threads=1)` passes
 
 
 class _Handle:
-    """One thread's booster and its FastConfig per prediction type."""
+    """A booster of its own and its FastConfig per prediction type (one call at a time)."""
 
     def __init__(self, model_text: str, ncol: int) -> None:
         self.booster = lgb.Booster(model_str=model_text)
@@ -61,7 +64,8 @@ class _Handle:
     def __del__(self) -> None:
         configs, self.configs = self.configs, {}
         for config in configs.values():  # before the booster they point into
-            _LIB.LGBM_FastConfigFree(config)
+            with suppress(Exception):  # at interpreter exit the library may be gone already
+                _LIB.LGBM_FastConfigFree(config)
 
 
 class SingleRowPredictor:
@@ -70,7 +74,7 @@ class SingleRowPredictor:
     def __init__(self, model_text: str, ncol: int) -> None:
         """`model_text`: LightGBM's text model (every tree is used); `ncol`: its feature count."""
         self._text, self.ncol = model_text, ncol
-        self._local = threading.local()
+        self._free: deque[_Handle] = deque()  # handles no thread is using
 
     def contributions(self, row: NDArray[np.float64]) -> NDArray[np.float64]:
         """1 x (features + 1) contributions, the last column the base value."""
@@ -80,27 +84,31 @@ class SingleRowPredictor:
         """The row's raw score (log-odds), an array of one."""
         return self._predict(row, RAW_SCORE, 1)
 
+    def handles(self) -> int:
+        """How many boosters this predictor holds (at most the calls ever run at once)."""
+        return len(self._free)
+
     def _predict(self, row: NDArray[np.float64], kind: int, width: int) -> NDArray[np.float64]:
         data = np.ascontiguousarray(row, dtype=np.float64)
         if data.size != self.ncol:
             raise ValueError(f"expected one row of {self.ncol} features, got {data.shape}")
-        handle = self._handle()
         out = np.empty(width, dtype=np.float64)
-        _safe_call(
-            _LIB.LGBM_BoosterPredictForMatSingleRowFast(
-                handle.config(kind),
-                ctypes.c_void_p(data.ctypes.data),
-                ctypes.byref(handle.out_len),
-                ctypes.c_void_p(out.ctypes.data),
-            )
-        )
-        if handle.out_len.value != width:
-            raise ValueError(f"LightGBM gave {handle.out_len.value} values, expected {width}")
-        return out
-
-    def _handle(self) -> _Handle:
-        handle: _Handle | None = getattr(self._local, "handle", None)
-        if handle is None:
+        try:
+            handle = self._free.pop()  # atomic: no two threads get the same handle
+        except IndexError:
             handle = _Handle(self._text, self.ncol)
-            self._local.handle = handle
-        return handle
+        try:
+            _safe_call(
+                _LIB.LGBM_BoosterPredictForMatSingleRowFast(
+                    handle.config(kind),
+                    ctypes.c_void_p(data.ctypes.data),
+                    ctypes.byref(handle.out_len),
+                    ctypes.c_void_p(out.ctypes.data),
+                )
+            )
+            written = handle.out_len.value
+        finally:
+            self._free.append(handle)
+        if written != width:
+            raise ValueError(f"LightGBM gave {written} values, expected {width}")
+        return out

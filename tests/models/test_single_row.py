@@ -60,16 +60,17 @@ def test_one_row_equals_booster_predict_bit_for_bit(classifier: PDClassifier) ->
         assert raw[0] == batch_raw[i]
 
 
-def test_threads_each_score_on_their_own_booster(classifier: PDClassifier) -> None:
+def test_threads_each_score_on_a_booster_of_their_own(classifier: PDClassifier) -> None:
     rows = _data(200, 5)
     expected = classifier.booster_.predict(rows, pred_contrib=True)
+    predictor = SingleRowPredictor(classifier.model_text(), N_FEATURES)
     results: dict[int, np.ndarray] = {}
 
     def score(k: int) -> None:
         order = np.random.default_rng(k).permutation(len(rows))
         out = np.empty_like(expected)
         for i in order:
-            out[i] = classifier.contributions(rows[i : i + 1])[0]
+            out[i] = predictor.contributions(rows[i : i + 1])[0]
         results[k] = out
 
     threads = [threading.Thread(target=score, args=(k,)) for k in range(6)]
@@ -80,6 +81,7 @@ def test_threads_each_score_on_their_own_booster(classifier: PDClassifier) -> No
     assert len(results) == 6
     for out in results.values():
         assert out.tobytes() == expected.tobytes()
+    assert 1 <= predictor.handles() <= 6  # one per call running at once, kept for the next
 
 
 def test_a_row_of_the_wrong_width_is_refused(classifier: PDClassifier) -> None:
@@ -92,12 +94,11 @@ def test_handles_are_freed_with_the_predictor(classifier: PDClassifier) -> None:
     predictor = SingleRowPredictor(classifier.model_text(), N_FEATURES)
     row = _data(1, 6)
     first = predictor.contributions(row)
-    handle = weakref.ref(predictor._handle())
-    booster = weakref.ref(predictor._handle().booster)
-    made = handle()
-    assert made is not None
-    assert made.configs  # made on first use
-    del made
+    assert predictor.handles() == 1  # one call at a time: one booster, used again
+    assert predictor.contributions(row).tobytes() == first.tobytes()
+    assert predictor.handles() == 1
+    handle = weakref.ref(predictor._free[0])
+    booster = weakref.ref(predictor._free[0].booster)
     del predictor
     gc.collect()
     assert handle() is None
