@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import pickle
 import threading
 import weakref
 
@@ -121,3 +122,11 @@ def test_a_refitted_classifier_scores_with_its_new_trees(classifier: PDClassifie
             row, pred_contrib=True, num_iteration=model.best_iteration_
         )
         assert model.contributions(row).tobytes() == expected.tobytes()
+
+
+def test_a_classifier_that_scored_one_row_still_pickles(classifier: PDClassifier) -> None:
+    row = _data(1, 10)
+    scored = classifier.contributions(row)  # holds a single-row predictor and its boosters
+    copy = pickle.loads(pickle.dumps(classifier))
+    assert "single_row_" not in copy.__dict__
+    assert copy.contributions(row).tobytes() == scored.tobytes()
