@@ -37,7 +37,11 @@ class MasterScale:
 
     def label(self, pd: ArrayLike) -> NDArray[np.str_]:
         """Grade label per PD."""
-        return np.asarray(self.labels, dtype=np.str_)[self.grade(pd) - 1]
+        return self.label_of(self.grade(pd))
+
+    def label_of(self, grade: NDArray[np.int64]) -> NDArray[np.str_]:
+        """Grade label per 1-based grade index (`grade`'s output)."""
+        return np.asarray(self.labels, dtype=np.str_)[grade - 1]
 
     def to_dict(self) -> dict[str, list[float] | list[str]]:
         """Plain JSON-ready form."""

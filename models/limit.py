@@ -224,6 +224,12 @@ def _absent(available: Collection[str] | None) -> frozenset[str]:
     """Inputs outside the data scope (none when every input is available)."""
     if available is None:
         return frozenset()
+    return _absent_of(frozenset(available))
+
+
+@lru_cache(maxsize=256)
+def _absent_of(available: frozenset[str]) -> frozenset[str]:
+    """`_absent` once per data scope (keyed by value, never by object identity)."""
     return frozenset(n for n in _all_inputs() if n not in available)
 
 
@@ -248,7 +254,8 @@ def _scoped_columns(
     cols = _columns(features, names)
     n = len(cols[ENTITY_TYPE])
     for name in required_inputs(policy):
-        cols.setdefault(name, np.full(n, np.nan))
+        if name not in cols:  # a NaN column only where one is missing (one row: 16 fewer calls)
+            cols[name] = np.full(n, np.nan)
     return cols
 
 

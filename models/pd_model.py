@@ -7,6 +7,7 @@ state ends in `_`. The booster is kept as LightGBM's own text model (a safe form
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import lightgbm as lgb
@@ -15,6 +16,7 @@ import pandas as pd
 from sklearn.exceptions import NotFittedError
 
 from models.boosting import Boosting, BoostingJob
+from models.single_row import SingleRowPredictor
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary",
@@ -60,6 +62,11 @@ class FeatureSpec:
     def __post_init__(self) -> None:
         if len(self.names) != len(self.monotone):
             raise ValueError("one monotone direction per feature")
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        """Each feature's column in the model's input order."""
+        return {name: j for j, name in enumerate(self.names)}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready spec."""
@@ -139,6 +146,7 @@ class PDClassifier:
             weight_valid=_weights(X_valid),
         )
         self.booster_, self.best_iteration_ = boosting.engine.boost(job)
+        self.__dict__.pop("single_row_", None)  # made again from the new booster
         return self
 
     def _booster(self) -> lgb.Booster:
@@ -149,6 +157,8 @@ class PDClassifier:
     def raw_score(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Log-odds of default before calibration."""
         matrix = X if isinstance(X, np.ndarray) else self.matrix(X)
+        if len(matrix) == 1:
+            return self._single_row().raw_score(matrix)
         return np.asarray(
             self._booster().predict(
                 matrix,
@@ -161,6 +171,8 @@ class PDClassifier:
     def contributions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """TreeSHAP contributions (n, features + 1); the last column is the base value."""
         matrix = X if isinstance(X, np.ndarray) else self.matrix(X)
+        if len(matrix) == 1:
+            return self._single_row().contributions(matrix)
         return np.asarray(
             self._booster().predict(
                 matrix,
@@ -169,6 +181,18 @@ class PDClassifier:
                 num_threads=_threads(len(matrix)),
             )
         )
+
+    def _single_row(self) -> SingleRowPredictor:
+        """LightGBM's single-row fast path for this booster (one answer's hot path)."""
+        single: SingleRowPredictor | None = self.__dict__.get("single_row_")
+        if single is None:
+            text, ncol = self.model_text(), len(self.spec.names)
+            single = self.__dict__.setdefault("single_row_", SingleRowPredictor(text, ncol))
+        return single
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable state: the single-row predictor's thread-local handles are left out."""
+        return {k: v for k, v in self.__dict__.items() if k != "single_row_"}
 
     def model_text(self) -> str:
         """LightGBM's text model (the saved artifact)."""

@@ -40,7 +40,7 @@ def canonical_json(value: Any) -> str:
 def feature_values_dict(row: SnapshotRow, names: tuple[str, ...]) -> dict[str, float | None]:
     """The model's inputs as plain floats (None for missing), in model order."""
     values = row.take(names).tolist()
-    return {n: None if math.isnan(v) else v for n, v in zip(names, values, strict=True)}
+    return {n: v if v == v else None for n, v in zip(names, values, strict=True)}  # NaN: None
 
 
 def _dated(
