@@ -12,8 +12,9 @@ settings, and the hindsight bound: the generator's latent health at the observat
 true 12-month PD (truth tables: evaluation only, never a feature). ECE with its 95% bootstrap
 interval and the ECE a perfectly calibrated PD would exceed 5% of the time on these rows
 (`ece_noise`), the base rates of the valid and test splits, and the ECE of the health bound
-calibrated like the model (logistic on health, fitted on the valid split): how much of the ECE
-no model of the present state can remove. Seconds: shape selection and the whole `train`, plus
+calibrated on the valid split (logistic on health), and of the generator's true PD calibrated
+exactly like the model (`like_model`): how much of the ECE no model of the present state can
+remove. Seconds: shape selection and the whole `train`, plus
 one-row TreeSHAP of the tuned and the fixed shape. Prints one JSON line per store.
 """
 
@@ -32,7 +33,8 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from catalog import store
-from models.preapproval import PreapprovalModel
+from models import calibration
+from models.preapproval import MIN_LEVEL_BADS, PreapprovalModel, newest_period
 from synthetic.config import SynthConfig
 from synthetic.generate import generate
 from training import comparison, metrics
@@ -100,9 +102,30 @@ def hindsight(splits: dict[str, pd.DataFrame]) -> dict[str, float]:
         "auc_health": metrics.auc(y, pd_bound),
         "ece_health_valid_calibrated": metrics.ece(y, pd_bound),
     }
-    if test["truth_pd"].notna().all():
+    if test["truth_pd"].notna().all() and valid["truth_pd"].notna().all():
         out["auc_truth_pd"] = metrics.auc(y, test["truth_pd"].to_numpy())
+        out["ece_truth_pd_calibrated_like_model"] = metrics.ece(y, like_model(valid, test))
     return out
+
+
+def like_model(valid: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    """The generator's true PD through the model's own calibration, fitted on the valid split.
+
+    Its log-odds are the raw score: isotonic or Platt chosen out of fold, the level of the newest
+    validation date (`PreapprovalModel.fit`). Its ECE on test is what a model that knew every
+    entity's present health exactly would score: the part of the ECE that is the future's.
+    """
+
+    def log_odds(part: pd.DataFrame) -> np.ndarray:
+        p = np.clip(part["truth_pd"].to_numpy(dtype=float), 1e-6, 1 - 1e-6)
+        return np.log(p / (1 - p))
+
+    raw, y = log_odds(valid), valid["label"].to_numpy()
+    fitted, _ = calibration.choose(raw, y, 42)
+    newest = newest_period(valid)
+    if newest is not None and int(y[newest].sum()) >= MIN_LEVEL_BADS:
+        fitted = calibration.level(fitted, raw[newest], y[newest])
+    return fitted(log_odds(test))
 
 
 def measure(path: Path, per_date: int, seed: int) -> dict[str, Any]:
@@ -148,6 +171,7 @@ def measure(path: Path, per_date: int, seed: int) -> dict[str, Any]:
         "ece_fixed_shape": metrics.ece(y, pd_fixed),
         "ece_noise95": metrics.ece_noise(pd_model),
         "ece_health_valid_calibrated": bound["ece_health_valid_calibrated"],
+        "ece_truth_pd_calibrated_like_model": bound.get("ece_truth_pd_calibrated_like_model"),
         "bad_rate": {"valid": float(splits["valid"]["label"].mean()), "test": float(y.mean())},
         "mean_pd_test": float(pd_model.mean()),
         "calibrator": model.calibrator_.method,
