@@ -33,13 +33,29 @@ from models.pd_model import WEIGHT_COLUMN
 from models.policy import ProductPolicy
 from models.preapproval import PreapprovalModel
 from synthetic.truth import attach_truth
-from training import baselines, feature_cache, gate_sample, maturing, metrics, tracking
+from training import (
+    baselines,
+    calibration_sample,
+    candidates,
+    feature_cache,
+    gate_sample,
+    maturing,
+    metrics,
+    tracking,
+)
 from training import reject_inference as ri
 from training.dataset import HORIZON_MONTHS, store_end, time_split
 from training.gate import GateRows, evaluate_gate
 from training.maturing import Method as MaturingMethod
 from training.pipeline import Challenger, PipelineConfig, PipelineResult, build_frame, register
-from training.train import TrainConfig, TrainResult, fit_base, out_of_time_start, train
+from training.train import (
+    CALIBRATION,
+    TrainConfig,
+    TrainResult,
+    fit_base,
+    out_of_time_start,
+    train,
+)
 
 # A boosted challenger learns corrections to public-record risk from a few hundred defaults at
 # most: small trees needing many loans per leaf, so one bank's noise cannot rewrite the base.
@@ -133,13 +149,17 @@ def retrain(
     splits = time_split(inferred.own if inferred else own, train_config.shares)
     if pooled is not None:
         splits["train"] = _with_pooled(splits, pooled)
-    gate_rejects = None
+    gate_rejects, calibration = None, None
     if inferred is not None:
+        calibration = inferred.calibration(splits)
         splits["train"], gate_rejects = inferred.split(splits, job.reject_inference, config.seed)
     if young is not None:
         splits["train"] = _with_rows(splits["train"], young)
     frame = pd.concat(list(splits.values()), ignore_index=True)
+    if calibration is not None:
+        splits[CALIBRATION] = calibration.rows
     result, transfer = _fit(frame, splits, policy, train_config, base)
+    choice = candidates.choose(result, base, calibration, policy, train_config.seed)
     declines = inferred.count_in(splits["test"]) if inferred else 0
     sample = gate_sample.choose(
         gate_sample.SampleInput(
@@ -159,6 +179,13 @@ def retrain(
         "gate_sample": f"{sample.name}: {sample.detail}",
         "maturing_loans": 0 if young is None else int(young["loan_id"].nunique()),
         "maturing_labels": "none" if young is None else job.maturing_labels,
+        "calibration_sample": (
+            "own_loans: the validation split's loans only"
+            if calibration is None
+            else f"{calibration.name}: {calibration.detail}"
+        ),
+        "candidate": choice.chosen,
+        "candidates": choice.describe(),
     }
     challenger = Challenger("outcomes", frame, result, verdict)
     return register(client, job.tenant, challenger, config, params)
@@ -280,6 +307,18 @@ class _Declines:
         late = self.rejects[self.rejects["as_of"] >= splits["test"]["as_of"].min()]
         gate = ri.drawn(late, ri.proxy_rates(accepted, late), seed) if len(late) else None
         return train, gate
+
+    def calibration(self, splits: dict[str, pd.DataFrame]) -> calibration_sample.CalibrationSample:
+        """The validation period's applicants, standing for all of them (never the test split)."""
+        valid = splits["valid"]
+        start, end = valid["as_of"].min(), splits["test"]["as_of"].min()
+        accepted = ri.own_rows(splits["train"]).dropna(subset=["pd_serving", "proxy"])
+        rejects = self.rejects[(self.rejects["as_of"] >= start) & (self.rejects["as_of"] < end)]
+        p = ri.proxy_rates(accepted, rejects) if len(rejects) else None
+        declines = int(((self.lawful >= start) & (self.lawful < end)).sum())
+        return calibration_sample.choose(
+            calibration_sample.CalibrationInput(valid, rejects, p, declines)
+        )
 
     def count_in(self, test: pd.DataFrame) -> int:
         """Lawful declines decided in the test period."""

@@ -1,0 +1,99 @@
+"""The rows a retrained challenger's calibrator is fitted on: the validation period's applicants.
+
+A bank's validation split holds the applicants it approved; a calibrator fitted there maps a
+score to the default rate of *approved* applicants with that score, and understates the risk of
+the declined applicants the gate and the next round also score. So the calibrator is fitted on
+a sample that stands for every applicant of the validation period, never on the test split.
+In order of preference (MLflow param `calibration_sample` names the one used):
+
+1. `explore`: the validation period's loans, its randomised test loans to declined applicants
+   (`explore`) each weighted to stand for that period's lawful declines (inverse probability:
+   lawful declines / test loans), when those test loans hold `MIN_EXPLORE_DEFAULTS` defaults;
+2. `reject_inferred`: the validation period's loans plus that period's sampled declines without
+   a loan, each as a default weighted w p and a good weighted w (1 - p), where p is the
+   declines' proxy default rate (`reject_inference.proxy_rates`, the labels the gate's
+   `reject_inferred` sample draws from) and w makes the sampled declines stand for the period's
+   declines that got no test loan;
+3. `own_loans`: the validation split as it is (the approved applicants only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.pd_model import WEIGHT_COLUMN
+from training import reject_inference as ri
+
+MIN_EXPLORE_DEFAULTS = 20  # fewer defaults among the test loans: each weighs ~10, too noisy
+
+
+@dataclass(frozen=True)
+class CalibrationSample:
+    """The rows (features, `as_of`, `label`, `sample_weight`), the sample's name and detail."""
+
+    rows: pd.DataFrame
+    name: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class CalibrationInput:
+    """What the choice reads, all from the validation period (never the test split)."""
+
+    valid: pd.DataFrame  # own validation loans (label, explore)
+    rejects: pd.DataFrame | None  # that period's sampled declines without a loan (features, proxy)
+    p: np.ndarray | None  # each reject's default probability (its proxy rate)
+    declines: int  # lawful declines decided in the validation period (test loans included)
+    min_explore_defaults: int = MIN_EXPLORE_DEFAULTS
+
+
+def explore_weights(explore: np.ndarray, declines: int) -> np.ndarray:
+    """1 for an approved loan; declines / test loans for a test loan to a declined applicant.
+
+    The test loans are a random share of the period's lawful declines, so each stands for
+    1 / that share of them (and at least for itself).
+    """
+    explore = np.asarray(explore, dtype=bool)
+    weight = np.ones(explore.size, dtype=np.float64)
+    if explore.any():
+        weight[explore] = max(1.0, declines / int(explore.sum()))
+    return weight
+
+
+def _flags(valid: pd.DataFrame) -> np.ndarray:
+    if "explore" not in valid:
+        return np.zeros(len(valid), dtype=bool)
+    return valid["explore"].fillna(False).to_numpy(dtype=bool)
+
+
+def choose(inp: CalibrationInput) -> CalibrationSample:
+    """The first sample of the module docstring's list the data allows."""
+    valid = inp.valid.drop(columns=[WEIGHT_COLUMN], errors="ignore")
+    flagged = _flags(valid)
+    tests = int(flagged.sum())
+    test_defaults = int(valid.loc[flagged, "label"].sum())
+    if test_defaults >= inp.min_explore_defaults:
+        weight = explore_weights(flagged, inp.declines)
+        rows = valid.assign(**{WEIGHT_COLUMN: weight})
+        detail = (
+            f"{len(valid) - tests:,} loans and {tests:,} test loans to declined applicants "
+            f"({test_defaults} defaults), each weighted {weight[flagged][0]:.2f} for "
+            f"{inp.declines:,} lawful declines"
+        )
+        return CalibrationSample(rows, "explore", detail)
+    if inp.rejects is not None and len(inp.rejects) and inp.p is not None:
+        w = max(1.0, (inp.declines - tests) / len(inp.rejects))
+        inferred = ri.augment(inp.rejects, inp.p, w)
+        rows = pd.concat(
+            [valid.assign(**{WEIGHT_COLUMN: 1.0}), inferred], ignore_index=True, sort=False
+        )
+        detail = (
+            f"{len(valid):,} loans ({tests:,} test loans, {test_defaults} defaults: too few) and "
+            f"{len(inp.rejects):,} declined applicants at their proxy rate, each weighted {w:.2f}"
+        )
+        return CalibrationSample(rows, "reject_inferred", detail)
+    rows = valid.assign(**{WEIGHT_COLUMN: 1.0})
+    return CalibrationSample(rows, "own_loans", "the validation split's loans only")
