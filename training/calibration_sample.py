@@ -7,13 +7,14 @@ a sample that stands for every applicant of the validation period, never on the 
 In order of preference (MLflow param `calibration_sample` names the one used):
 
 1. `explore`: the validation period's loans, its randomised test loans to declined applicants
-   (`explore`) each weighted to stand for that period's lawful declines (inverse probability:
-   lawful declines / test loans), when those test loans hold `MIN_EXPLORE_DEFAULTS` defaults;
+   (`explore`) each weighted to stand for the declines it was drawn from (inverse probability:
+   the bank's lawful declines / its test loans), when those test loans hold
+   `MIN_EXPLORE_DEFAULTS` defaults;
 2. `reject_inferred`: the validation period's loans plus that period's sampled declines without
    a loan, each as a default weighted w p and a good weighted w (1 - p), where p is the
    declines' proxy default rate (`reject_inference.proxy_rates`, the labels the gate's
-   `reject_inferred` sample draws from) and w makes the sampled declines stand for the period's
-   declines that got no test loan;
+   `reject_inferred` sample draws from) and w makes the sampled declines stand for all
+   declines that got no loan (declines without a loan / sampled ones);
 3. `own_loans`: the validation split as it is (the approved applicants only).
 """
 
@@ -46,21 +47,26 @@ class CalibrationInput:
     valid: pd.DataFrame  # own validation loans (label, explore)
     rejects: pd.DataFrame | None  # that period's sampled declines without a loan (features, proxy)
     p: np.ndarray | None  # each reject's default probability (its proxy rate)
-    declines: int  # lawful declines decided in the validation period (test loans included)
+    explore_weight: float  # declines one test loan stands for (`inverse_probability`)
+    reject_weight: float  # declines without a loan one sampled decline stands for
     min_explore_defaults: int = MIN_EXPLORE_DEFAULTS
 
 
-def explore_weights(explore: np.ndarray, declines: int) -> np.ndarray:
-    """1 for an approved loan; declines / test loans for a test loan to a declined applicant.
+def inverse_probability(population: int, sampled: int) -> float:
+    """How many of `population` one of `sampled` random members stands for (at least itself).
 
-    The test loans are a random share of the period's lawful declines, so each stands for
-    1 / that share of them (and at least for itself).
+    The bank's test loans are a random share of its lawful declines, so a test loan stands for
+    lawful declines / test loans of them, counted over the bank's whole matured history: a
+    period's declines are dated by the snapshot their decision read, its loans by application,
+    so a window of dates would count them unevenly.
     """
+    return max(1.0, population / sampled) if sampled else 1.0
+
+
+def explore_weights(explore: np.ndarray, weight: float) -> np.ndarray:
+    """1 for an approved loan; `weight` for a test loan to a declined applicant."""
     explore = np.asarray(explore, dtype=bool)
-    weight = np.ones(explore.size, dtype=np.float64)
-    if explore.any():
-        weight[explore] = max(1.0, declines / int(explore.sum()))
-    return weight
+    return np.where(explore, max(1.0, weight), 1.0).astype(np.float64)
 
 
 def _flags(valid: pd.DataFrame) -> np.ndarray:
@@ -76,16 +82,15 @@ def choose(inp: CalibrationInput) -> CalibrationSample:
     tests = int(flagged.sum())
     test_defaults = int(valid.loc[flagged, "label"].sum())
     if test_defaults >= inp.min_explore_defaults:
-        weight = explore_weights(flagged, inp.declines)
+        weight = explore_weights(flagged, inp.explore_weight)
         rows = valid.assign(**{WEIGHT_COLUMN: weight})
         detail = (
             f"{len(valid) - tests:,} loans and {tests:,} test loans to declined applicants "
-            f"({test_defaults} defaults), each weighted {weight[flagged][0]:.2f} for "
-            f"{inp.declines:,} lawful declines"
+            f"({test_defaults} defaults), each weighted {weight[flagged][0]:.2f}"
         )
         return CalibrationSample(rows, "explore", detail)
     if inp.rejects is not None and len(inp.rejects) and inp.p is not None:
-        w = max(1.0, (inp.declines - tests) / len(inp.rejects))
+        w = max(1.0, inp.reject_weight)
         inferred = ri.augment(inp.rejects, inp.p, w)
         rows = pd.concat(
             [valid.assign(**{WEIGHT_COLUMN: 1.0}), inferred], ignore_index=True, sort=False

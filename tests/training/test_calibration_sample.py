@@ -39,31 +39,36 @@ def valid_loans() -> pd.DataFrame:
 
 
 def test_test_loans_to_declines_stand_for_every_decline_of_the_period() -> None:
-    # 4 test loans out of 20 lawful declines: each stands for 20 / 4 = 5 declines
-    sample = cs.choose(cs.CalibrationInput(valid_loans(), None, None, 20, min_explore_defaults=2))
+    # 40 test loans out of 200 lawful declines in the bank's history: each stands for 5
+    weight = cs.inverse_probability(200, 40)
+    assert weight == 5.0
+    inp = cs.CalibrationInput(valid_loans(), None, None, weight, 1.0, min_explore_defaults=2)
+    sample = cs.choose(inp)
     assert sample.name == "explore"
     assert sample.rows[WEIGHT_COLUMN].tolist() == [1.0] * 6 + [5.0] * 4
     # by hand: the weighted bad rate is (1 + 2 x 5) / (6 + 4 x 5) = 11 / 26
     y, w = sample.rows["label"].to_numpy(), sample.rows[WEIGHT_COLUMN].to_numpy()
     assert np.average(y, weights=w) == pytest.approx(11 / 26)
-    assert "each weighted 5.00 for 20 lawful declines" in sample.detail
-    # a test loan stands at least for itself
-    assert cs.explore_weights(np.array([False, True, True]), 1).tolist() == [1.0, 1.0, 1.0]
+    assert "each weighted 5.00" in sample.detail
+    # a test loan stands at least for itself; none drawn: no weight to give
+    assert cs.inverse_probability(3, 4) == 1.0
+    assert cs.inverse_probability(3, 0) == 1.0
 
 
 def test_too_few_test_loan_defaults_fall_back_to_inferred_declines_then_to_the_loans() -> None:
     rejects = pd.DataFrame({"as_of": DAY, "x": [20.0, 21.0, 22.0], "proxy": [1, 0, 0]})
     p = np.array([0.5, 0.1, 0.1])
-    # 3 defaults among the test loans are needed: 2 are too few; 16 declines less 4 test loans
-    # are 12 declines without a loan, stood for by the 3 sampled ones: weight 4 each
-    inp = cs.CalibrationInput(valid_loans(), rejects, p, 16, min_explore_defaults=3)
+    # 3 defaults among the test loans are needed: 2 are too few; 12 declines without a loan
+    # stood for by the 3 sampled ones: weight 4 each
+    weight = cs.inverse_probability(12, 3)
+    inp = cs.CalibrationInput(valid_loans(), rejects, p, 5.0, weight, min_explore_defaults=3)
     sample = cs.choose(inp)
     assert sample.name == "reject_inferred"
     inferred = sample.rows.iloc[10:]
     assert inferred[WEIGHT_COLUMN].tolist() == pytest.approx([2.0, 0.4, 0.4, 2.0, 3.6, 3.6])
     assert inferred["label"].tolist() == [1, 1, 1, 0, 0, 0]
     assert sample.rows.iloc[:10][WEIGHT_COLUMN].tolist() == [1.0] * 10
-    alone = cs.choose(cs.CalibrationInput(valid_loans(), None, None, 16, min_explore_defaults=3))
+    alone = cs.choose(cs.CalibrationInput(valid_loans(), None, None, 5.0, 4.0, 3))
     assert alone.name == "own_loans"
     assert alone.rows[WEIGHT_COLUMN].tolist() == [1.0] * 10
 
@@ -87,9 +92,7 @@ def _sample_for(splits: dict[str, pd.DataFrame], seed: int = 0) -> pd.DataFrame:
     """The validation split with a random third flagged as test loans to declines, weight 3."""
     valid = splits["valid"]
     flags = np.random.default_rng(seed).random(len(valid)) < 1 / 3
-    inp = cs.CalibrationInput(
-        valid.assign(explore=flags), None, None, int(3 * flags.sum()), min_explore_defaults=1
-    )
+    inp = cs.CalibrationInput(valid.assign(explore=flags), None, None, 3.0, 1.0, 1)
     sample = cs.choose(inp)
     assert sample.name == "explore"
     return sample.rows
