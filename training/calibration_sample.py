@@ -56,11 +56,31 @@ def inverse_probability(population: int, sampled: int) -> float:
     """How many of `population` one of `sampled` random members stands for (at least itself).
 
     The bank's test loans are a random share of its lawful declines, so a test loan stands for
-    lawful declines / test loans of them, counted over the bank's whole matured history: a
-    period's declines are dated by the snapshot their decision read, its loans by application,
-    so a window of dates would count them unevenly.
+    lawful declines / test loans of them (`explore_weight` counts both over the bank's matured
+    history: a period's declines are dated by the snapshot their decision read, its loans by
+    application, so a window of dates would count them unevenly).
     """
     return max(1.0, population / sampled) if sampled else 1.0
+
+
+def explore_weight(declines: pd.Series, test_loans: pd.Series) -> float:
+    """Lawful declines one test loan stands for, from the bank's matured history.
+
+    `declines` are dated by the snapshot their decision read, `test_loans` by application; each
+    test loan belongs to the newest snapshot on or before it. The newest snapshot is left out
+    when an older one has test loans: its declines have all matured, its loans (applied over
+    the following months) not yet.
+    """
+    snapshots = np.sort(pd.to_datetime(declines).unique())
+    if not len(snapshots) or not len(test_loans):
+        return 1.0
+    read = np.searchsorted(snapshots, pd.to_datetime(test_loans).to_numpy(), side="right") - 1
+    read = read[read >= 0]
+    if not len(read):
+        return 1.0
+    kept = read[read < read.max()] if (read < read.max()).any() else read
+    population = int(pd.to_datetime(declines).isin(snapshots[np.unique(kept)]).sum())
+    return inverse_probability(population, len(kept))
 
 
 def explore_weights(explore: np.ndarray, weight: float) -> np.ndarray:

@@ -331,8 +331,10 @@ class _Declines:
     @property
     def explore_weight(self) -> float:
         """Lawful declines one test loan stands for, over the bank's matured history."""
-        tests = int(self.own["explore"].sum()) if "explore" in self.own else 0
-        return calibration_sample.inverse_probability(len(self.lawful), tests)
+        if "explore" not in self.own:
+            return 1.0
+        tests = self.own.loc[self.own["explore"].astype(bool), "as_of"]
+        return calibration_sample.explore_weight(self.lawful, tests)
 
     @property
     def reject_weight(self) -> float:
@@ -344,7 +346,9 @@ class _Declines:
 
         Not the declines dated in the test period: they are dated by the snapshot their
         decision read, the loans by application, so a window of dates counts them unevenly
-        (a 20,000-entity run weighed each test loan 18 at a 10% test-loan share).
+        (a 20,000-entity run weighed each test loan 18 at a 10% test-loan share; counting
+        declines over the whole history, 14-16, since the newest snapshot's loans had not all
+        matured).
         """
         tests = int(test["explore"].sum()) if "explore" in test else 0
         return round(tests * self.explore_weight)

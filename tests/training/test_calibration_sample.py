@@ -55,6 +55,20 @@ def test_test_loans_to_declines_stand_for_every_decline_of_the_period() -> None:
     assert cs.inverse_probability(3, 0) == 1.0
 
 
+def test_a_test_loan_stands_for_the_declines_of_the_snapshots_whose_loans_matured() -> None:
+    jan, apr, jul = (
+        pd.Timestamp("2024-01-01"),
+        pd.Timestamp("2024-04-01"),
+        pd.Timestamp("2024-07-01"),
+    )
+    declines = pd.Series([jan] * 10 + [apr] * 20 + [jul] * 5)
+    # 2 test loans read January's snapshot, 3 April's; July's loans have not all matured (1)
+    tests = pd.Series([pd.Timestamp("2024-01-15")] * 2 + [pd.Timestamp("2024-05-01")] * 3 + [jul])
+    assert cs.explore_weight(declines, tests) == (10 + 20) / (2 + 3)
+    assert cs.explore_weight(declines, tests.iloc[5:]) == 5.0  # one snapshot only: itself
+    assert cs.explore_weight(declines, tests.iloc[:0]) == 1.0
+
+
 def test_too_few_test_loan_defaults_fall_back_to_inferred_declines_then_to_the_loans() -> None:
     rejects = pd.DataFrame({"as_of": DAY, "x": [20.0, 21.0, 22.0], "proxy": [1, 0, 0]})
     p = np.array([0.5, 0.1, 0.1])
