@@ -66,50 +66,68 @@ class Calibrator:
         )
 
 
-def fit(method: Method, raw: np.ndarray, y: np.ndarray) -> Calibrator:
-    """Fit one calibrator on (raw score, outcome) pairs."""
+def fit(
+    method: Method, raw: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None
+) -> Calibrator:
+    """Fit one calibrator on (raw score, outcome) pairs, each weighted `weight` (None: 1)."""
     raw, y = np.asarray(raw, dtype=float), np.asarray(y, dtype=int)
     if method == "platt":
-        model = LogisticRegression(C=1e6, max_iter=1000).fit(raw.reshape(-1, 1), y)
+        model = LogisticRegression(C=1e6, max_iter=1000).fit(
+            raw.reshape(-1, 1), y, sample_weight=weight
+        )
         return Calibrator("platt", a=float(model.coef_[0, 0]), b=float(model.intercept_[0]))
-    iso = IsotonicRegression(out_of_bounds="clip", y_min=PD_FLOOR, y_max=PD_CEIL).fit(raw, y)
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=PD_FLOOR, y_max=PD_CEIL)
+    iso.fit(raw, y, sample_weight=weight)
     return Calibrator(
         "isotonic", x=tuple(map(float, iso.X_thresholds_)), y=tuple(map(float, iso.y_thresholds_))
     )
 
 
-def cross_validated_loss(method: Method, raw: np.ndarray, y: np.ndarray, seed: int) -> float:
-    """Out-of-fold log loss of a calibration method (5 folds, fewer when bads are rare)."""
+def cross_validated_loss(
+    method: Method, raw: np.ndarray, y: np.ndarray, seed: int, weight: np.ndarray | None = None
+) -> float:
+    """Out-of-fold (weighted) log loss of a calibration method (5 folds, fewer when bads are rare)."""
     folds = int(min(5, max(2, np.sum(y == 1)), max(2, np.sum(y == 0))))
+    w = None if weight is None else np.asarray(weight, dtype=float)
     losses = []
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(raw, y):
-        pd_ = fit(method, raw[train], y[train])(raw[test])
-        losses.append(log_loss(y[test], pd_, labels=[0, 1]))
+        pd_ = fit(method, raw[train], y[train], None if w is None else w[train])(raw[test])
+        fold_w = None if w is None else w[test]
+        losses.append(log_loss(y[test], pd_, labels=[0, 1], sample_weight=fold_w))
     return float(np.mean(losses))
 
 
-def choose(raw: np.ndarray, y: np.ndarray, seed: int) -> tuple[Calibrator, dict[str, float]]:
-    """Pick isotonic or Platt by cross-validated log loss on out-of-time data, refit on all of it."""
+def choose(
+    raw: np.ndarray, y: np.ndarray, seed: int, weight: np.ndarray | None = None
+) -> tuple[Calibrator, dict[str, float]]:
+    """Pick isotonic or Platt by cross-validated log loss on out-of-time data, refit on all of it.
+
+    `weight` makes the rows stand for a population (e.g. test loans to declined applicants
+    standing for all of a period's declines); None weighs every row 1.
+    """
     raw, y = np.asarray(raw, dtype=float), np.asarray(y, dtype=int)
-    losses = {m: cross_validated_loss(m, raw, y, seed) for m in ("isotonic", "platt")}
+    losses = {m: cross_validated_loss(m, raw, y, seed, weight) for m in ("isotonic", "platt")}
     best: Method = "isotonic" if losses["isotonic"] < losses["platt"] else "platt"
-    return fit(best, raw, y), losses
+    return fit(best, raw, y, weight), losses
 
 
 MAX_SHIFT = 3.0  # log-odds: a level further off than this is not a level but a broken map
 
 
-def level(calibrator: Calibrator, raw: np.ndarray, y: np.ndarray) -> Calibrator:
-    """The calibrator shifted in log-odds so that its mean PD on (raw, y) equals their bad rate.
+def level(
+    calibrator: Calibrator, raw: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None
+) -> Calibrator:
+    """The calibrator shifted in log-odds so that its mean PD on (raw, y) equals their bad rate
+    (both weighted by `weight` when given).
 
     Fitted on the newest mature period: the map's shape comes from every calibration row, its
     level from the most recent ones, the best forecast of the next period's base rate.
     """
     base = replace(calibrator, shift=0.0)
-    target = float(np.mean(y))
+    target = float(np.average(y, weights=weight))
 
     def gap(shift: float) -> float:
-        return float(np.mean(replace(base, shift=shift)(raw))) - target
+        return float(np.average(replace(base, shift=shift)(raw), weights=weight)) - target
 
     if not 0.0 < target < 1.0 or gap(-MAX_SHIFT) > 0 or gap(MAX_SHIFT) < 0:
         return calibrator

@@ -23,7 +23,7 @@ from models.batch import explain_rows
 from models.boosting import Boosting
 from models.decision import Preapproval
 from models.grades import DEFAULT_SCALE, MasterScale
-from models.pd_model import FeatureSpec, PDClassifier
+from models.pd_model import WEIGHT_COLUMN, FeatureSpec, PDClassifier
 from models.policy import ProductPolicy, default_policy
 
 
@@ -50,6 +50,15 @@ def newest_period(X_valid: pd.DataFrame) -> np.ndarray | None:
     dates = pd.to_datetime(X_valid["as_of"]).to_numpy()
     cut = np.sort(dates)[(2 * len(dates)) // 3]
     return np.asarray(dates >= cut)
+
+
+def _effective_bads(y: np.ndarray, weight: np.ndarray | None, rows: np.ndarray) -> float:
+    """Defaults among the rows; weighted, Kish's effective count (sum w)^2 / sum w^2."""
+    if weight is None:
+        return float(np.sum(y))
+    w = np.asarray(weight, dtype=np.float64)[rows] * (np.asarray(y) == 1)
+    squares = float(np.sum(w**2))
+    return float(np.sum(w)) ** 2 / squares if squares > 0 else 0.0
 
 
 FILES = ("model.txt", "calibrator.json", "spec.json", "scale.json", "policy.json", "meta.json")
@@ -95,7 +104,12 @@ class PreapprovalModel:
         return self.config.top_n
 
     def fit(
-        self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        X_valid: pd.DataFrame,
+        y_valid: np.ndarray,
+        calibration_rows: pd.DataFrame | None = None,
     ) -> PreapprovalModel:
         """Train the classifier (early stopping on the out-of-time X_valid), then calibrate on it.
 
@@ -105,19 +119,40 @@ class PreapprovalModel:
 
         With a `base` model the trees boost from its raw score (transfer from the platform model),
         so a bank with few defaults of its own learns only its corrections.
+
+        `calibration_rows` (features, `label` and `sample_weight`, e.g. a sample standing for all
+        applicants) replace X_valid as the calibrator's rows; early stopping stays on X_valid.
         """
         init = (self.base.raw_score(X), self.base.raw_score(X_valid)) if self.base else None
         self.classifier_ = PDClassifier(
             self.spec, self.params, self.config.boosting, seed=self.seed
         ).fit(X, y, X_valid, y_valid, init=init)
-        raw = self.raw_score(X_valid)
+        if calibration_rows is None:
+            self.calibrate(X_valid, np.asarray(y_valid))
+        else:
+            weight = calibration_rows[WEIGHT_COLUMN].to_numpy(dtype=np.float64)
+            self.calibrate(calibration_rows, calibration_rows["label"].to_numpy(), weight)
+        return self
+
+    def calibrate(
+        self, X_cal: pd.DataFrame, y_cal: np.ndarray, weight: np.ndarray | None = None
+    ) -> PreapprovalModel:
+        """Fit the calibrator on (X_cal, y_cal), rows weighted by `weight` (None: 1 each).
+
+        The map is fitted on every row, its level on the newest period of them
+        (`newest_period`, when it holds `MIN_LEVEL_BADS` defaults).
+        """
+        raw, y_cal = self.raw_score(X_cal), np.asarray(y_cal)
         self.calibrator_, self.calibration_losses_ = calibration.choose(
-            raw, np.asarray(y_valid), self.seed
+            raw, y_cal, self.seed, weight
         )
-        newest = newest_period(X_valid)
-        if newest is not None and int(np.asarray(y_valid)[newest].sum()) >= MIN_LEVEL_BADS:
+        newest = newest_period(X_cal)
+        if newest is not None and _effective_bads(y_cal[newest], weight, newest) >= MIN_LEVEL_BADS:
             self.calibrator_ = calibration.level(
-                self.calibrator_, raw[newest], np.asarray(y_valid)[newest]
+                self.calibrator_,
+                raw[newest],
+                y_cal[newest],
+                None if weight is None else weight[newest],
             )
         self.meta_: dict[str, Any] = {
             "seed": self.seed,

@@ -63,6 +63,9 @@ class RetrainSummary(_Frozen):
     reject_inference: str | None = None
     inferred_rejects: str | None = None
     gate_sample: str | None = None
+    calibration_sample: str | None = None  # the rows the challenger's calibrator was fitted on
+    candidate: str | None = None  # the outcomes model offered to the gate (`training.candidates`)
+    candidates: str | None = None  # every candidate's AUC on the calibration sample
     approved_by: str | None = None
 
 

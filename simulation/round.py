@@ -247,6 +247,9 @@ PARAMS = (
     "reject_inference",
     "inferred_rejects",
     "gate_sample",
+    "calibration_sample",
+    "candidate",
+    "candidates",
 )
 
 

@@ -6,7 +6,8 @@ In order of preference (`GateVerdict.sample` names the one used):
    repeated so they stand for every lawful decline of the test period (an inverse-probability
    weight in whole rows). Used when the test loans hold at least `min_defaults` defaults.
 2. `reject_inferred`: the out-of-time loans plus that period's declined applicants, labelled
-   by a seeded draw from their proxy default rate (`reject_inference.proxy_rates`).
+   by a seeded draw from their proxy default rate (`reject_inference.proxy_rates`), each
+   repeated to stand for the declines without a loan it was sampled from (`reject_weight`).
 3. `own_loans`: the out-of-time loans alone (the approved applicants only).
 """
 
@@ -37,6 +38,7 @@ class SampleInput:
     rejects: pd.DataFrame | None  # that period's declines without a loan, with a drawn label
     declines: int  # lawful declines in the test period (test loans included)
     min_defaults: int
+    reject_weight: float = 1.0  # declines without a loan one reject stands for (whole rows)
 
 
 def _explore(inp: SampleInput) -> GateSample | None:
@@ -59,7 +61,12 @@ def choose(inp: SampleInput) -> GateSample:
     if explore is not None:
         return explore
     if inp.rejects is not None and len(inp.rejects) and int(inp.rejects["label"].sum()):
-        rows = pd.concat([inp.test, inp.rejects], ignore_index=True)
-        detail = f"{len(inp.rejects):,} declined applicants labelled from the platform proxy"
+        times = max(1, round(inp.reject_weight))
+        rejects = inp.rejects.iloc[np.repeat(np.arange(len(inp.rejects)), times)]
+        rows = pd.concat([inp.test, rejects], ignore_index=True)
+        detail = (
+            f"{len(inp.rejects):,} declined applicants labelled from the platform proxy, "
+            f"each standing for {times}"
+        )
         return GateSample(rows, "reject_inferred", detail)
     return GateSample(inp.test, "own_loans", "the approved applicants' loans only")

@@ -33,13 +33,29 @@ from models.pd_model import WEIGHT_COLUMN
 from models.policy import ProductPolicy
 from models.preapproval import PreapprovalModel
 from synthetic.truth import attach_truth
-from training import baselines, feature_cache, gate_sample, maturing, metrics, tracking
+from training import (
+    baselines,
+    calibration_sample,
+    candidates,
+    feature_cache,
+    gate_sample,
+    maturing,
+    metrics,
+    tracking,
+)
 from training import reject_inference as ri
 from training.dataset import HORIZON_MONTHS, store_end, time_split
 from training.gate import GateRows, evaluate_gate
 from training.maturing import Method as MaturingMethod
 from training.pipeline import Challenger, PipelineConfig, PipelineResult, build_frame, register
-from training.train import TrainConfig, TrainResult, fit_base, out_of_time_start, train
+from training.train import (
+    CALIBRATION,
+    TrainConfig,
+    TrainResult,
+    fit_base,
+    out_of_time_start,
+    train,
+)
 
 # A boosted challenger learns corrections to public-record risk from a few hundred defaults at
 # most: small trees needing many loans per leaf, so one bank's noise cannot rewrite the base.
@@ -133,17 +149,22 @@ def retrain(
     splits = time_split(inferred.own if inferred else own, train_config.shares)
     if pooled is not None:
         splits["train"] = _with_pooled(splits, pooled)
-    gate_rejects = None
+    gate_rejects, calibration = None, None
     if inferred is not None:
+        calibration = inferred.calibration(splits)
         splits["train"], gate_rejects = inferred.split(splits, job.reject_inference, config.seed)
     if young is not None:
         splits["train"] = _with_rows(splits["train"], young)
     frame = pd.concat(list(splits.values()), ignore_index=True)
+    if calibration is not None:
+        splits[CALIBRATION] = calibration.rows
     result, transfer = _fit(frame, splits, policy, train_config, base)
+    choice = candidates.choose(result, base, calibration, policy, train_config.seed)
     declines = inferred.count_in(splits["test"]) if inferred else 0
+    reject_weight = inferred.reject_weight if inferred else 1.0
     sample = gate_sample.choose(
         gate_sample.SampleInput(
-            result.splits["test"], gate_rejects, declines, config.gate.min_defaults
+            result.splits["test"], gate_rejects, declines, config.gate.min_defaults, reject_weight
         )
     )
     verdict = evaluate_gate(result.model, champion, _gate_rows(result, sample), config.gate)
@@ -159,6 +180,13 @@ def retrain(
         "gate_sample": f"{sample.name}: {sample.detail}",
         "maturing_loans": 0 if young is None else int(young["loan_id"].nunique()),
         "maturing_labels": "none" if young is None else job.maturing_labels,
+        "calibration_sample": (
+            "own_loans: the validation split's loans only"
+            if calibration is None
+            else f"{calibration.name}: {calibration.detail}"
+        ),
+        "candidate": choice.chosen,
+        "candidates": choice.describe(),
     }
     challenger = Challenger("outcomes", frame, result, verdict)
     return register(client, job.tenant, challenger, config, params)
@@ -237,6 +265,7 @@ class _Declines:
     own: pd.DataFrame
     rejects: pd.DataFrame  # declines without a loan, features as of the decision
     lawful: pd.Series  # as_of of every lawful decline (test loans included), for reweighting
+    unlent: int  # lawful declines without a loan, of which `rejects` is a sample
 
     @classmethod
     def of(
@@ -252,6 +281,7 @@ class _Declines:
             return None
         known_by = config.end or store_end(con)
         declines = ri.without_loans(job.declines, job.loans)
+        unlent = len(declines)
         cap = int(len(own) * REJECTS_PER_LOAN)
         if len(declines) > cap:
             declines = declines.sample(n=cap, random_state=config.seed)
@@ -264,6 +294,7 @@ class _Declines:
             _annotated(con, own, champion, known_by),
             _annotated(con, rejects, champion, known_by),
             pd.to_datetime(job.declines["as_of"]),
+            unlent,
         )
 
     def split(
@@ -281,9 +312,46 @@ class _Declines:
         gate = ri.drawn(late, ri.proxy_rates(accepted, late), seed) if len(late) else None
         return train, gate
 
+    def calibration(self, splits: dict[str, pd.DataFrame]) -> calibration_sample.CalibrationSample:
+        """The validation period's applicants, standing for all of them (never the test split)."""
+        valid = splits["valid"]
+        start, end = valid["as_of"].min(), splits["test"]["as_of"].min()
+        # the snapshot the first validation loan's decision read: declines are dated by it
+        earlier = self.lawful[self.lawful <= start]
+        start = earlier.max() if len(earlier) else start
+        accepted = ri.own_rows(splits["train"]).dropna(subset=["pd_serving", "proxy"])
+        rejects = self.rejects[(self.rejects["as_of"] >= start) & (self.rejects["as_of"] < end)]
+        p = ri.proxy_rates(accepted, rejects) if len(rejects) else None
+        return calibration_sample.choose(
+            calibration_sample.CalibrationInput(
+                valid, rejects, p, self.explore_weight, self.reject_weight
+            )
+        )
+
+    @property
+    def explore_weight(self) -> float:
+        """Lawful declines one test loan stands for, over the bank's matured history."""
+        if "explore" not in self.own:
+            return 1.0
+        tests = self.own.loc[self.own["explore"].astype(bool), "as_of"]
+        return calibration_sample.explore_weight(self.lawful, tests)
+
+    @property
+    def reject_weight(self) -> float:
+        """Declines without a loan one sampled reject stands for."""
+        return calibration_sample.inverse_probability(self.unlent, len(self.rejects))
+
     def count_in(self, test: pd.DataFrame) -> int:
-        """Lawful declines decided in the test period."""
-        return int((self.lawful >= test["as_of"].min()).sum())
+        """Lawful declines the test period's test loans stand for (`explore_weight` each).
+
+        Not the declines dated in the test period: they are dated by the snapshot their
+        decision read, the loans by application, so a window of dates counts them unevenly
+        (a 20,000-entity run weighed each test loan 18 at a 10% test-loan share; counting
+        declines over the whole history, 14-16, since the newest snapshot's loans had not all
+        matured).
+        """
+        tests = int(test["explore"].sum()) if "explore" in test else 0
+        return round(tests * self.explore_weight)
 
 
 def _annotated(

@@ -27,6 +27,7 @@ from training.reject_inference import own_rows
 from training.tuning import Budget
 
 MIN_BADS_PER_SPLIT = 5
+CALIBRATION = "calibration"  # optional key of `splits`: the calibrator's rows (never test rows)
 
 
 @dataclass(frozen=True)
@@ -97,16 +98,30 @@ def train(
     """Fit on the oldest rows, early-stop and calibrate on the next, evaluate on the newest.
 
     `splits` (train/valid/test of `frame`) overrides the out-of-time split by date shares.
+    Its optional `CALIBRATION` rows (label, sample_weight) replace the validation split as the
+    calibrator's rows; they must be older than the test split (InvalidInput otherwise).
     """
     spec = config.spec or spec_from_registry()
     splits = splits or time_split(frame, config.shares)
     for name, part in splits.items():
+        if name == CALIBRATION:
+            continue
         bads = int(part["label"].sum())
         if bads < MIN_BADS_PER_SPLIT or bads == len(part):
             raise InvalidInput(
                 f"too few defaults to train out of time: {bads} in the {name} split "
                 f"(need at least {MIN_BADS_PER_SPLIT} and some goods)"
             )
+    calibration_rows = splits.get(CALIBRATION)
+    if (
+        calibration_rows is not None
+        and len(calibration_rows)
+        and (
+            pd.Timestamp(calibration_rows["as_of"].max())
+            >= pd.Timestamp(splits["test"]["as_of"].min())
+        )
+    ):
+        raise InvalidInput("calibration rows must be older than the out-of-time test split")
     model, chosen = fit_model(splits, spec, policy, config, base)
     result = TrainResult(model, splits, {})
     evaluate(result, config.seed)
@@ -126,12 +141,14 @@ def fit_model(
     config: TrainConfig = TrainConfig(),
     base: PreapprovalModel | None = None,
 ) -> tuple[PreapprovalModel, shape.Shape | None]:
-    """Choose the shape on the training split, fit on it, early-stop and calibrate on valid."""
+    """Choose the shape on the training split, fit on it, early-stop and calibrate on valid
+    (or on the `CALIBRATION` rows when `splits` holds them)."""
     train_, valid = splits["train"], splits["valid"]
     chosen = _shape(own_rows(train_), spec, config, base)
     model_config = _model_config(config, chosen)
     model = PreapprovalModel(spec, policy, seed=config.seed, config=model_config, base=base)
-    model.fit(train_, train_["label"].to_numpy(), valid, valid["label"].to_numpy())
+    y_train, y_valid = train_["label"].to_numpy(), valid["label"].to_numpy()
+    model.fit(train_, y_train, valid, y_valid, splits.get(CALIBRATION))
     if chosen is not None:
         model.meta_["shape"] = chosen.to_meta()
     return model, chosen

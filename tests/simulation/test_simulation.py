@@ -159,6 +159,14 @@ def test_retraining_runs_through_the_api_on_matured_outcomes_only(runs: dict[str
             assert who == (job["approved_by"] if manual else AUTO_APPROVER)
         # the gate judged all applicants (test loans or inferred declines) and said which
         assert str(job["gate_sample"]).split(":")[0] in {"explore", "reject_inferred"}
+        # the calibrator was fitted on the validation period's applicants, the choice recorded
+        assert str(job["calibration_sample"]).split(":")[0] in {
+            "explore",
+            "reject_inferred",
+            "own_loans",
+        }
+        assert job["candidate"] in {"boosted", "platform_base"}
+        assert f"{job['candidate']}=" in str(job["candidates"])
     # The approval step is exercised in tests/serving/test_retraining.py: since the gate judges
     # all applicants, seed 12's challengers lose to the WoE scorecard there and are refused.
     assert all(

@@ -136,5 +136,9 @@ def test_the_gate_falls_back_to_inferred_rejects_then_to_own_loans() -> None:
     inferred = gate_sample.choose(gate_sample.SampleInput(test, rejects, 200, 30))
     assert inferred.name == "reject_inferred"
     assert len(inferred.rows) == 153
+    # sampled from 3 x 2.6 declines without a loan: each inferred decline stands for 3
+    stood = gate_sample.choose(gate_sample.SampleInput(test, rejects, 200, 30, 2.6))
+    assert len(stood.rows) == 150 + 3 * 3
+    assert int(stood.rows["label"].sum()) == 10 + 29 + 3
     alone = gate_sample.choose(gate_sample.SampleInput(test, None, 200, 30))
     assert (alone.name, len(alone.rows)) == ("own_loans", 150)
