@@ -17,7 +17,13 @@ def test_demo_stops_with_the_gates_reasons_when_its_model_is_refused(tmp_path: P
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRECREDIT_")}
     env |= {"PRECREDIT_HOME": str(tmp_path / "home"), "OMP_WAIT_POLICY": "PASSIVE"}
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("precredit")), "demo", "--entities", "1500", "--no-serve"],
+        [
+            str(Path(sys.executable).with_name("precredit")),
+            "demo",
+            "--entities",
+            "1500",
+            "--no-serve",
+        ],
         env=env,
         capture_output=True,
         text=True,
