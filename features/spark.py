@@ -165,7 +165,7 @@ def query(
     """The point-in-time query over `directory` as a Spark DataFrame (pair_id, uscc, as_of, ...).
 
     Every entity, from files of an export with `entity_id`: records join the pairs on that
-    integer instead of the credit code (same rows; at 300,000 entities it avoids hashing
+    integer instead of the credit code (same rows; at 300,000 entities it saves the hashing of
     15 million 18-character codes). Listed entities join on the code.
     """
     keyed = register_platform(spark, directory, registry) and codes is None
