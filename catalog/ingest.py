@@ -27,11 +27,6 @@ from catalog.validate import CODE_REASON, FLAGGED_CODE_REASONS, code_reasons, id
 Connection = duckdb.DuckDBPyConnection
 FORMATS = ("csv", "parquet")
 RAW_MAX_CHARS = 2000
-# Parquet exports carry one column the catalog does not: a dense integer per credit code,
-# assigned once per export (0, 1, ... in code order, over the codes of every exported table),
-# so engines reading the files can join and group on an integer instead of an 18-character text
-# (`features.spark`). Import ignores it without reporting it: it is derived, not platform data.
-ENTITY_ID = "entity_id"
 _CHUNK = 1 << 24
 
 
@@ -154,7 +149,7 @@ def _import_loaded(con: Connection, loaded: Loaded) -> FileReport:
         _reject(con, loaded, "unreadable", {"error": loaded.error})
         return report
     report.rows_read = int(con.execute("SELECT count(*) FROM _raw").fetchall()[0][0])
-    report.ignored_columns = [c for c in types if c not in (*table.column_names, ENTITY_ID)]
+    report.ignored_columns = [c for c in types if c not in table.column_names]
     required = {c.name for c in table.columns if not c.nullable}
     missing = sorted(required - set(types))
     if missing:
@@ -293,50 +288,19 @@ def _now() -> datetime:
 
 
 def export_dir(con: Connection, directory: Path, fmt: Literal["parquet", "csv"]) -> list[Path]:
-    """Write every importable table to `<directory>/<table>.<fmt>`, rows in key order.
-
-    Parquet files of tables with a credit code also carry `entity_id` (BIGINT, last column):
-    the code's rank among the distinct codes of all exported tables, from 0, the same in every
-    file of one export. CSV files hold the catalog's columns only.
-    """
+    """Write every importable table to `<directory>/<table>.<fmt>`, rows in key order."""
     if fmt not in FORMATS:
         raise InvalidPlatformData(f"unknown export format {fmt!r}; use csv or parquet")
     directory.mkdir(parents=True, exist_ok=True)
     options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
-    keyed = fmt == "parquet"
-    if keyed:
-        _register_entity_ids(con)
     paths = []
-    try:
-        for table in schema.IMPORTABLE.values():
-            path = directory / f"{table.name}.{fmt}"
-            cols = ", ".join(f"t.{ident(c)}" for c in table.column_names)
-            keys = ", ".join(f"t.{ident(c)}" for c in table.key)
-            source = f"{table.name} t"
-            if keyed and table.has_uscc:
-                cols += f", k.{ENTITY_ID}"
-                source += " LEFT JOIN _export_entity_ids k ON k.uscc = t.uscc"
-            con.execute(
-                f"COPY (SELECT {cols} FROM {source} ORDER BY {keys}) "
-                f"TO {literal(str(path))} ({options})"
-            )
-            paths.append(path)
-    finally:
-        if keyed:
-            con.unregister("_export_entity_ids")
+    for table in schema.IMPORTABLE.values():
+        path = directory / f"{table.name}.{fmt}"
+        cols = ", ".join(map(ident, table.column_names))
+        keys = ", ".join(map(ident, table.key))
+        con.execute(
+            f"COPY (SELECT {cols} FROM {table.name} ORDER BY {keys}) "
+            f"TO {literal(str(path))} ({options})"
+        )
+        paths.append(path)
     return paths
-
-
-def _register_entity_ids(con: Connection) -> None:
-    """`_export_entity_ids(uscc, entity_id)`: every code of the exported tables, numbered in order.
-
-    Registered from memory (an Arrow table), so a read-only connection can export too.
-    """
-    codes = " UNION ".join(
-        f"SELECT uscc FROM {t.name}" for t in schema.IMPORTABLE.values() if t.has_uscc
-    )
-    ids = con.sql(
-        f"SELECT uscc, CAST(row_number() OVER (ORDER BY uscc) - 1 AS BIGINT) AS {ENTITY_ID} "
-        f"FROM ({codes}) WHERE uscc IS NOT NULL"
-    ).to_arrow_table()
-    con.register("_export_entity_ids", ids)

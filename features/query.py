@@ -1,8 +1,7 @@
 """Compile the feature registry to one set-based, point-in-time SQL query.
 
 Input: a relation `pairs(pair_id, uscc, as_of)`. Per source table the query keeps rows of
-the pair's entity (matched on `uscc`, or on another entity key both sides carry: the integer
-`entity_id` of Parquet exports, which Spark joins much more cheaply) with event date and ingest date on or before `as_of`, the latest ingested
+the pair's entity with event date and ingest date on or before `as_of`, the latest ingested
 version of each record, drops retracted ones, applies the table's visibility rule, and
 aggregates every feature of that table in one GROUP BY with `FILTER` clauses. The outer
 query left-joins the per-table results to the pairs and evaluates derived features.
@@ -61,12 +60,8 @@ def aggregate(feature: Feature, source: Source) -> str:
     raise ValueError(f"{feature.name}: no aggregate for {feature.agg}")
 
 
-def visible_rows(source: Source, prefix: str = "", key: str = "uscc") -> str:
-    """Rows of `source` visible at each pair's as_of: latest ingested version, not retracted.
-
-    `key` is the entity column matching records to pairs: `uscc`, or `entity_id` when both the
-    tables and `pairs` carry the export's integer id (one per code, so the rows are the same).
-    """
+def visible_rows(source: Source, prefix: str = "") -> str:
+    """Rows of `source` visible at each pair's as_of: latest ingested version, not retracted."""
     table = prefix + source.table
     entities = source.table == "entities"
     order = "t.version DESC, t.ingest_date DESC" + (", t.name" if entities else "")
@@ -75,31 +70,29 @@ def visible_rows(source: Source, prefix: str = "", key: str = "uscc") -> str:
     SELECT * FROM (
       SELECT p.pair_id, t.*,
         row_number() OVER (PARTITION BY p.pair_id, t.{source.record_key} ORDER BY {order}) AS _rank
-      FROM pairs p JOIN {table} t ON t.{key} = p.{key}
+      FROM pairs p JOIN {table} t ON t.uscc = p.uscc
       WHERE t.ingest_date <= p.as_of AND t.{source.date} <= p.as_of
     ) v WHERE v._rank = 1{retracted}"""
 
 
-def visible_join(source: Source, prefix: str = "", key: str = "uscc") -> str:
+def visible_join(source: Source, prefix: str = "") -> str:
     """`FROM` body pairing each pair `p` with the records `t` that count at its as_of (DOMAIN §4).
 
     The one visibility rule: features aggregate over it, record-level readers (warnings,
     evidence) select from it.
     """
-    return f"""pairs p JOIN ({visible_rows(source, prefix, key)}
+    return f"""pairs p JOIN ({visible_rows(source, prefix)}
     ) t ON t.pair_id = p.pair_id
     WHERE {source.visible}"""
 
 
-def table_query(
-    source: Source, features: list[Feature], prefix: str = "", key: str = "uscc"
-) -> str:
+def table_query(source: Source, features: list[Feature], prefix: str = "") -> str:
     """One GROUP BY per source table computing all of its features."""
     columns = ",\n      ".join(f"{aggregate(f, source)} AS {f.name}" for f in features)
     return f"""
     SELECT p.pair_id,
       {columns}
-    FROM {visible_join(source, prefix, key)}
+    FROM {visible_join(source, prefix)}
     GROUP BY p.pair_id"""
 
 
@@ -110,11 +103,10 @@ def _outer(feature: Feature, alias: str) -> str:
     return f"coalesce({expr}, {feature.default}) AS {feature.name}"
 
 
-def compile_registry(registry: Registry, prefix: str = "", key: str = "uscc") -> str:
+def compile_registry(registry: Registry, prefix: str = "") -> str:
     """The full query: pairs in, (pair_id, uscc, as_of, feature...) out, ordered by pair_id.
 
-    `prefix` names the source tables (`<prefix><table>`), e.g. per-request extracts; `key` the
-    entity column joining them to `pairs` (`visible_rows`).
+    `prefix` names the source tables (`<prefix><table>`), e.g. per-request extracts.
     """
     by_source: dict[str, list[Feature]] = {}
     for feature in registry.features:
@@ -124,8 +116,7 @@ def compile_registry(registry: Registry, prefix: str = "", key: str = "uscc") ->
     joins: list[str] = []
     base: list[str] = []
     for i, (table, features) in enumerate(by_source.items()):
-        query = table_query(registry.sources[table], features, prefix, key)
-        ctes.append(f"s{i} AS ({query}\n)")
+        ctes.append(f"s{i} AS ({table_query(registry.sources[table], features, prefix)}\n)")
         joins.append(f"LEFT JOIN s{i} ON s{i}.pair_id = p.pair_id")
         base.extend(_outer(f, f"s{i}") for f in features)
     derived = [f"{f.sql} AS {f.name}" for f in registry.features if f.agg == "derived"]

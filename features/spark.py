@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from catalog.errors import PrecreditError
-from catalog.ingest import ENTITY_ID
 from features.compute import finish, numbered_pairs
 from features.definitions import REGISTRY
 from features.platform_files import parquet_tables
@@ -120,33 +119,18 @@ def running(cores: int = 2, memory: str = "4g") -> Iterator[SparkSession]:
             spark.stop()
 
 
-def register_platform(spark: SparkSession, directory: Path, registry: Registry = REGISTRY) -> bool:
-    """Temp views over `<directory>/<table>.parquet` for every table the registry reads.
-
-    True when every one carries the export's integer `entity_id` (files of older exports do not).
-    """
-    keyed = True
+def register_platform(spark: SparkSession, directory: Path, registry: Registry = REGISTRY) -> None:
+    """Temp views over `<directory>/<table>.parquet` for every table the registry reads."""
     for table, path in parquet_tables(directory, registry).items():
-        frame = spark.read.parquet(str(path))
-        keyed = keyed and ENTITY_ID in frame.columns
-        frame.createOrReplaceTempView(table)
-    return keyed
+        spark.read.parquet(str(path)).createOrReplaceTempView(table)
 
 
-def _stage_pairs(
-    spark: SparkSession, as_of: dt.date, codes: Sequence[str] | None, keyed: bool = False
-) -> None:
-    """The `pairs` view: the listed entities, or every registered one (sorted by code).
-
-    `keyed` (every registered entity, from files with `entity_id`): the view carries each
-    entity's integer id too, for the query to join on.
-    """
+def _stage_pairs(spark: SparkSession, as_of: dt.date, codes: Sequence[str] | None) -> None:
+    """The `pairs` view: the listed entities, or every registered one (sorted by code)."""
     if codes is None:
-        key = f", {ENTITY_ID}" if keyed else ""
         numbered = spark.sql(
-            "SELECT CAST(row_number() OVER (ORDER BY uscc) - 1 AS BIGINT) AS pair_id, "
-            f"uscc{key}, DATE '{as_of.isoformat()}' AS as_of "
-            f"FROM (SELECT DISTINCT uscc{key} FROM entities)"
+            "SELECT CAST(row_number() OVER (ORDER BY uscc) - 1 AS BIGINT) AS pair_id, uscc, "
+            f"DATE '{as_of.isoformat()}' AS as_of FROM (SELECT DISTINCT uscc FROM entities)"
         )  # computed once, not once per source table that joins it
         numbered.localCheckpoint(eager=True).createOrReplaceTempView("pairs")
         return
@@ -162,15 +146,10 @@ def query(
     codes: Sequence[str] | None = None,
     registry: Registry = REGISTRY,
 ) -> DataFrame:
-    """The point-in-time query over `directory` as a Spark DataFrame (pair_id, uscc, as_of, ...).
-
-    Every entity, from files of an export with `entity_id`: records join the pairs on that
-    integer instead of the credit code (same rows; at 300,000 entities it saves the hashing of
-    15 million 18-character codes). Listed entities join on the code.
-    """
-    keyed = register_platform(spark, directory, registry) and codes is None
-    _stage_pairs(spark, as_of, codes, keyed)
-    return spark.sql(compile_spark(registry, ENTITY_ID if keyed else "uscc"))
+    """The point-in-time query over `directory` as a Spark DataFrame (pair_id, uscc, as_of, ...)."""
+    register_platform(spark, directory, registry)
+    _stage_pairs(spark, as_of, codes)
+    return spark.sql(compile_spark(registry))
 
 
 def compute(

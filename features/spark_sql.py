@@ -21,7 +21,7 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 
-from features.query import compile_registry
+from features.compute import sql
 from features.registry import Registry, RegistryError
 
 _MONTHS_PER_UNIT = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
@@ -64,9 +64,6 @@ def transpile(duckdb_sql: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def compile_spark(registry: Registry, key: str = "uscc") -> str:
-    """The registry's point-in-time query for Spark: pairs in, one row of features per pair out.
-
-    `key`: the entity column joining records to pairs (`features.query.visible_rows`).
-    """
-    return transpile(compile_registry(registry, key=key))
+def compile_spark(registry: Registry) -> str:
+    """The registry's point-in-time query for Spark: pairs in, one row of features per pair out."""
+    return transpile(sql(registry))

@@ -414,7 +414,6 @@ def test_export_then_import_keeps_the_content_hash(
     with store.connect(fresh) as other:
         again = ingest.import_dir(other, tmp_path / "out")
         assert again.total("rows_quarantined") == 0
-        assert all(f.ignored_columns == [] for f in again.files)  # entity_id is expected
         assert store.content_hash(other, schema.IMPORTABLE) == store.content_hash(
             con, schema.IMPORTABLE
         )
@@ -436,28 +435,3 @@ def test_a_large_csv_keeps_its_line_numbers(con: duckdb.DuckDBPyConnection, tmp_
     assert (report.rows_read, report.rows_added) == (rows, rows - 1)
     assert quarantined(con) == [("penalties.csv", bad_line, "enum:severity")]
     assert store.scalar(con, "SELECT fine_cny FROM penalties WHERE record_id = 'P1000'") == 500.0
-
-
-def test_a_parquet_export_numbers_every_code_once_across_its_files(
-    con: duckdb.DuckDBPyConnection, tmp_path: Path
-) -> None:
-    for name, rows in ROUND_TRIP.items():
-        write_csv(tmp_path / "in" / name, rows)
-    ingest.import_dir(con, tmp_path / "in")
-    ingest.export_dir(con, tmp_path / "pq", "parquet")
-    ingest.export_dir(con, tmp_path / "csv", "csv")
-    pairs = set()
-    for table in schema.IMPORTABLE.values():
-        path = tmp_path / "pq" / f"{table.name}.parquet"
-        columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()]
-        csv_path = tmp_path / "csv" / f"{table.name}.csv"
-        csv_columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM '{csv_path}'").fetchall()]
-        assert csv_columns == list(table.column_names)
-        if not table.has_uscc:
-            assert columns == list(table.column_names)
-            continue
-        assert columns == [*table.column_names, "entity_id"]
-        pairs |= set(con.execute(f"SELECT uscc, entity_id FROM '{path}'").fetchall())
-    codes = sorted(code for code, _ in pairs)
-    assert len(codes) == len(set(codes)) > 1  # one id per code, in every file alike
-    assert sorted(pairs) == [(code, i) for i, code in enumerate(codes)]  # dense, in code order

@@ -259,29 +259,3 @@ def test_listed_entities_match_duckdb_in_their_order(
     assert sparked["uscc"].tolist() == duck["uscc"].tolist()
     assert _mismatches(duck, sparked) == {}
     assert np.isnan(sparked["reg_age_months"].iloc[2])  # unknown entity: no registration
-
-
-@pytest.mark.spark
-def test_the_integer_entity_key_and_the_credit_code_give_the_same_features(
-    platform: tuple[Path, Path], spark_session: object, tmp_path: Path
-) -> None:
-    """Every entity joins on the export's `entity_id`; files without it join on the code."""
-    path, files = platform
-    plain = tmp_path / "plain"
-    plain.mkdir()
-    for file in files.glob("*.parquet"):
-        table = pq.read_table(file)
-        if "entity_id" in table.column_names:
-            table = table.drop_columns(["entity_id"])
-        pq.write_table(table, plain / file.name)
-    assert "entity_id" in compile_spark(REGISTRY, "entity_id")
-    assert "entity_id" not in compile_spark(REGISTRY)
-    keyed = spark.compute(spark_session, files, AS_OF)  # type: ignore[arg-type]
-    by_code = spark.compute(spark_session, plain, AS_OF)  # type: ignore[arg-type]
-    with store.connect(path, read_only=True) as con:
-        pairs = pd.DataFrame({"uscc": keyed["uscc"], "as_of": AS_OF})
-        duck = compute(con, pairs, narrow=False)
-    assert len(keyed) > 600
-    assert keyed["uscc"].tolist() == by_code["uscc"].tolist() == duck["uscc"].tolist()
-    assert _mismatches(keyed, by_code) == {}
-    assert _mismatches(duck, keyed) == {}
