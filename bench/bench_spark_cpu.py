@@ -6,7 +6,10 @@ DIR holds the platform's Parquet tables (`precredit platform export --format par
 `local[2]` session (`features.spark.session`, the JVM options appended) computes every
 entity's features as of 2025-12-31 `--runs` times; each run prints its wall and CPU seconds
 (this process plus the Spark JVM) and the CPU each kind of JVM thread spent during it (read
-from /proc/<jvm>/task/*/stat; threads that ended during a run are missed). Prints one JSON object.
+from /proc/<jvm>/task/*/stat). The JVM's total comes from /proc/<jvm>/stat, which keeps the
+CPU of threads that ended: executor task threads idle for 60 s end, so in a slow run part of
+the task CPU shows up as `ended` (threads that ended during the run, whatever their kind), not
+as `tasks`. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -32,17 +35,40 @@ def _jvm_pid() -> int:
     return int(SparkContext._gateway.proc.pid)  # type: ignore[union-attr]
 
 
-def _threads(pid: int) -> collections.Counter[str]:
-    """CPU seconds so far of the JVM's threads, summed by kind."""
-    out: collections.Counter[str] = collections.Counter()
+def _threads(pid: int) -> dict[str, tuple[str, float]]:
+    """Per live JVM thread (by id): its kind and CPU seconds so far."""
+    out: dict[str, tuple[str, float]] = {}
     for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
-        text = stat.read_text()
+        try:
+            text = stat.read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
         name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
         kind = next((k for p, k in KINDS.items() if name.startswith(p)), None)
         if kind is None:
             kind = "gc" if re.match(r"G1 ", name) else "other"
-        out[kind] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        out[stat.parent.name] = (
+            kind,
+            (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
+        )
     return out
+
+
+def by_kind(
+    before: dict[str, tuple[str, float]], after: dict[str, tuple[str, float]], jvm: float
+) -> dict[str, float]:
+    """CPU per thread kind between two samples; `ended`: threads that ended in between."""
+    out: collections.Counter[str] = collections.Counter()
+    for tid, (kind, cpu) in after.items():
+        out[kind] += cpu - before.get(tid, (kind, 0.0))[1]
+    out["ended"] = jvm - sum(out.values())
+    return {k: round(v, 1) for k, v in out.items()}
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds so far of the whole JVM, threads that ended included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -67,15 +93,17 @@ def main() -> None:
     pid, runs = _jvm_pid(), []
     try:
         for _ in range(args.runs):
-            before, cpu0, t0 = _threads(pid), time.process_time(), time.perf_counter()
+            before, jvm0 = _threads(pid), _process_cpu(pid)
+            cpu0, t0 = time.process_time(), time.perf_counter()
             spark.compute(session, args.files, AS_OF)
-            threads = _threads(pid) - before
+            threads, jvm = _threads(pid), _process_cpu(pid) - jvm0
             wall, py_cpu = time.perf_counter() - t0, time.process_time() - cpu0
             runs.append(
                 {
+                    "load": round(os.getloadavg()[0], 1),
                     "wall_seconds": round(wall, 1),
-                    "cpu_seconds": round(py_cpu + sum(threads.values()), 1),
-                    "jvm_threads_cpu_seconds": {k: round(v, 1) for k, v in threads.items()},
+                    "cpu_seconds": round(py_cpu + jvm, 1),
+                    "jvm_threads_cpu_seconds": by_kind(before, threads, jvm),
                 }
             )
     finally:
