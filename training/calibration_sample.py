@@ -27,17 +27,14 @@ import pandas as pd
 
 from models.pd_model import WEIGHT_COLUMN
 from training import reject_inference as ri
+from training.gate_sample import GateSample
 
 MIN_EXPLORE_DEFAULTS = 20  # fewer defaults among the test loans: each weighs ~10, too noisy
 
 
-@dataclass(frozen=True)
-class CalibrationSample:
-    """The rows (features, `as_of`, `label`, `sample_weight`), the sample's name and detail."""
-
-    rows: pd.DataFrame
-    name: str
-    detail: str
+# The rows (features, `as_of`, `label`, `sample_weight`), the sample's name and detail: the
+# same shape as the gate's sample.
+CalibrationSample = GateSample
 
 
 @dataclass(frozen=True)
