@@ -123,9 +123,17 @@ def encode(step: Step, whole: pd.DataFrame, top_n: int) -> pd.DataFrame:
         "int": 0,
         "bool": False,
     }
-    for name, kind in batch_columns(top_n):
-        rest[name] = blank[kind]
-    rest[STEP] = ["carried" if code in carried else "outside" for code in rest["uscc"]]
+    # One frame of blank columns joined at once: a column at a time fragments the frame
+    # (pandas' PerformanceWarning at ~100 columns).
+    blanks = {name: blank[kind] for name, kind in batch_columns(top_n)}
+    blanks[STEP] = ["carried" if code in carried else "outside" for code in rest["uscc"]]
+    rest = pd.concat(
+        [
+            rest.drop(columns=[c for c in blanks if c in rest.columns]),
+            pd.DataFrame(blanks, index=rest.index),
+        ],
+        axis=1,
+    )
     parts = [part for part in (scored, rest) if part is not None and len(part)]
     return pd.concat(parts, ignore_index=True) if parts else rest
 
