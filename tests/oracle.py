@@ -353,6 +353,7 @@ def tax_ratings(view: View) -> Features:
         "tax_grade_worst_3y": smallest(scores, NAN),
         "tax_grade_a_3y": count(w36[w36["grade"] == "A"]),
         "tax_grade_cd_3y": count(w36[w36["grade"].isin(["C", "D"])]),
+        "tax_grade_mean_5y": mean(view.window("tax_ratings", 60)["grade"].map(GRADE_SCORE), NAN),
     }
 
 
@@ -378,6 +379,9 @@ def tax_payments(view: View) -> Features:
         "tax_revenue_cny_latest_q_ly": latest(
             year_before, "period_end", year_before["revenue_cny"], NAN
         ),
+        "tax_revenue_mean_q_2q": mean(w6["revenue_cny"], NAN),
+        "tax_revenue_mean_q_4q": mean(w12["revenue_cny"], NAN),
+        "tax_revenue_mean_q_12q": mean(view.window("tax_payments", 36)["revenue_cny"], NAN),
     }
 
 
@@ -387,6 +391,7 @@ def social_insurance(view: View) -> Features:
     w12 = view.window("social_insurance", 12)
     year_ago = rows[(rows["month"] <= view.before(12)) & (rows["month"] > view.before(13))]
     w3, w24 = view.window("social_insurance", 3), view.window("social_insurance", 24)
+    w36 = view.window("social_insurance", 36)
     paid = rows[rows["paid_cny"] > 0]
     return {
         "si_headcount_latest": latest(rows, "month", rows["headcount"], 0.0),
@@ -399,6 +404,11 @@ def social_insurance(view: View) -> Features:
         "si_headcount_max_24m": largest(w24["headcount"], NAN),
         "si_arrears_months_3m": count(w3[w3["arrears_cny"] > 0]),
         "si_months_since_paid": months_since(paid, "month", view.as_of) if len(paid) else NAN,
+        "si_arrears_share_12m": mean((w12["arrears_cny"] > 0).astype(float), NAN),
+        "si_arrears_share_36m": mean((w36["arrears_cny"] > 0).astype(float), NAN),
+        "si_months_since_arrears": months_since(rows[rows["arrears_cny"] > 0], "month", view.as_of),
+        "si_headcount_mean_3m": mean(w3["headcount"], NAN),
+        "si_headcount_mean_36m": mean(w36["headcount"], NAN),
     }
 
 
@@ -410,6 +420,7 @@ def utilities(view: View) -> Features:
     w3 = view.window("utilities", 3)
     on_time_3m = w3["paid_on_time"].astype(bool)
     year_before = rows[(rows["month"] <= view.before(12)) & (rows["month"] > view.before(15))]
+    w36, w60 = view.window("utilities", 36), view.window("utilities", 60)
     return {
         "util_kwh_12m": total(w12["electricity_kwh"]),
         "util_kwh_6m": total(w6["electricity_kwh"]),
@@ -424,6 +435,10 @@ def utilities(view: View) -> Features:
         ),
         "util_kwh_3m": total(w3["electricity_kwh"]),
         "util_kwh_3m_ly": total(year_before["electricity_kwh"]),
+        "util_on_time_rate_36m": mean(w36["paid_on_time"].astype(float), NAN),
+        "util_on_time_rate_60m": mean(w60["paid_on_time"].astype(float), NAN),
+        "util_kwh_mean_12m": mean(w12["electricity_kwh"], NAN),
+        "util_kwh_mean_36m": mean(w36["electricity_kwh"], NAN),
     }
 
 
@@ -440,6 +455,10 @@ def derived(v: Features) -> Features:
         "si_headcount_growth_12m": ratio(v["si_headcount_latest"], v["si_headcount_12m_ago"]) - 1,
         "si_headcount_drawdown_24m": ratio(v["si_headcount_latest"], v["si_headcount_max_24m"]) - 1,
         "util_kwh_growth_3m": ratio(v["util_kwh_3m"], v["util_kwh_3m_ly"]) - 1,
+        "tax_revenue_2q_vs_12q": ratio(v["tax_revenue_mean_q_2q"], v["tax_revenue_mean_q_12q"]) - 1,
+        "tax_revenue_4q_vs_12q": ratio(v["tax_revenue_mean_q_4q"], v["tax_revenue_mean_q_12q"]) - 1,
+        "si_headcount_3m_vs_36m": ratio(v["si_headcount_mean_3m"], v["si_headcount_mean_36m"]) - 1,
+        "util_kwh_12m_vs_36m": ratio(v["util_kwh_mean_12m"], v["util_kwh_mean_36m"]) - 1,
     }
 
 

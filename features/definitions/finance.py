@@ -11,6 +11,8 @@ PRIOR_12M = "t.{d} <= p.as_of - INTERVAL 12 MONTH AND t.{d} > p.as_of - INTERVAL
 YEAR_BEFORE = "t.{d} <= p.as_of - INTERVAL 12 MONTH AND t.{d} > p.as_of - INTERVAL {m} MONTH"
 NO_YEAR_BEFORE = "nothing in the same months a year earlier: missing"
 UNRATED = "no published rating: missing"
+# An entity against its own history (scale-free: the entity's size cancels out).
+VS_OWN = "no {what} in the {m} months: missing"
 
 TAX_RATING = (
     f("tax_grade_latest", "tax_ratings", "latest", "最新纳税信用等级(A=5…D=1)",
@@ -26,6 +28,9 @@ TAX_RATING = (
     f("tax_grade_trend", "tax_ratings", "derived", "纳税信用等级变化(最新-最差)",
       "Tax grade trend (latest minus worst of 3 years)", -1, default=None, missing=UNRATED,
       sql="tax_grade_latest - tax_grade_worst_3y"),
+    f("tax_grade_mean_5y", "tax_ratings", "avg", "近5年纳税信用等级均值(A=5…D=1)",
+      "Mean tax credit grade, last 5 years (A=5 ... D=1)", -1, value=GRADE_SCORE,
+      window_months=60, default=None, missing=UNRATED),
 )  # fmt: skip
 
 TAX_PAID = (
@@ -67,6 +72,26 @@ TAX_PAID = (
       where=YEAR_BEFORE.format(d="period_end", m=18), default=None, missing=NO_YEAR_BEFORE),
 )  # fmt: skip
 
+TAX_OWN_HISTORY = (
+    f("tax_revenue_mean_q_2q", "tax_payments", "avg", "近2个季度季均申报收入(元)",
+      "Mean quarterly declared revenue, last 2 quarters (CNY)", 0, value="t.revenue_cny",
+      window_months=6, default=None, missing=VS_OWN.format(what="quarter declared", m=6)),
+    f("tax_revenue_mean_q_4q", "tax_payments", "avg", "近4个季度季均申报收入(元)",
+      "Mean quarterly declared revenue, last 4 quarters (CNY)", 0, value="t.revenue_cny",
+      window_months=12, default=None, missing=VS_OWN.format(what="quarter declared", m=12)),
+    f("tax_revenue_mean_q_12q", "tax_payments", "avg", "近12个季度季均申报收入(元)",
+      "Mean quarterly declared revenue, last 12 quarters (CNY)", 0, value="t.revenue_cny",
+      window_months=36, default=None, missing=VS_OWN.format(what="quarter declared", m=36)),
+    f("tax_revenue_2q_vs_12q", "tax_payments", "derived", "近2个季度季均申报收入较近12个季度均值变化",
+      "Declared revenue of the last 2 quarters against the entity's 12-quarter mean", -1,
+      default=None, missing="no revenue in 12 quarters: missing",
+      sql="tax_revenue_mean_q_2q / nullif(tax_revenue_mean_q_12q, 0) - 1"),
+    f("tax_revenue_4q_vs_12q", "tax_payments", "derived", "近4个季度季均申报收入较近12个季度均值变化",
+      "Declared revenue of the last 4 quarters against the entity's 12-quarter mean", -1,
+      default=None, missing="no revenue in 12 quarters: missing",
+      sql="tax_revenue_mean_q_4q / nullif(tax_revenue_mean_q_12q, 0) - 1"),
+)  # fmt: skip
+
 SOCIAL_INSURANCE = (
     f("si_headcount_latest", "social_insurance", "latest", "最新社保参保人数",
       "Insured headcount, latest month", -1, value="t.headcount", dtype="int"),
@@ -106,6 +131,27 @@ SOCIAL_INSURANCE = (
     f("si_months_since_paid", "social_insurance", "months_since", "距最近一次足额缴纳社保月数",
       "Months since social insurance was last paid", 1, where="t.paid_cny > 0", default=None,
       missing="no social insurance payment on record: missing"),
+    f("si_arrears_share_12m", "social_insurance", "avg", "近12个月社保欠费月份占比",
+      "Share of months in social insurance arrears, last 12 months", 1,
+      value="CAST(t.arrears_cny > 0 AS INTEGER)", window_months=12, default=None,
+      missing="no social insurance records in 12 months: missing"),
+    f("si_arrears_share_36m", "social_insurance", "avg", "近36个月社保欠费月份占比",
+      "Share of months in social insurance arrears, last 36 months", 1,
+      value="CAST(t.arrears_cny > 0 AS INTEGER)", window_months=36, default=None,
+      missing="no social insurance records in 36 months: missing"),
+    f("si_months_since_arrears", "social_insurance", "months_since", "距最近一次社保欠费月数",
+      "Months since social insurance was last in arrears", -1, where="t.arrears_cny > 0",
+      default=NEVER, missing=NO_RECORD_MONTHS),
+    f("si_headcount_mean_3m", "social_insurance", "avg", "近3个月平均参保人数",
+      "Mean insured headcount, last 3 months", 0, value="t.headcount", window_months=3,
+      default=None, missing="no social insurance records in 3 months: missing"),
+    f("si_headcount_mean_36m", "social_insurance", "avg", "近36个月平均参保人数",
+      "Mean insured headcount, last 36 months", 0, value="t.headcount", window_months=36,
+      default=None, missing="no social insurance records in 36 months: missing"),
+    f("si_headcount_3m_vs_36m", "social_insurance", "derived", "近3个月平均参保人数较近36个月均值变化",
+      "Insured headcount of the last 3 months against the entity's 36-month mean", -1,
+      default=None, missing="no insured staff in 36 months: missing",
+      sql="si_headcount_mean_3m / nullif(si_headcount_mean_36m, 0) - 1"),
 )  # fmt: skip
 
 UTILITIES = (
@@ -146,6 +192,24 @@ UTILITIES = (
     f("util_kwh_growth_3m", "utilities", "derived", "近3个月用电量同比增长率",
       "Electricity use of the last 3 months, year on year", -1, default=None,
       missing=NO_YEAR_BEFORE, sql="util_kwh_3m / nullif(util_kwh_3m_ly, 0) - 1"),
+    f("util_on_time_rate_36m", "utilities", "avg", "近36个月水电按时缴费率",
+      "Utility bills paid on time, last 36 months (share)", -1,
+      value="CAST(t.paid_on_time AS INTEGER)", window_months=36, default=None,
+      missing="no utility data in 36 months: missing"),
+    f("util_on_time_rate_60m", "utilities", "avg", "近60个月水电按时缴费率",
+      "Utility bills paid on time, last 60 months (share)", -1,
+      value="CAST(t.paid_on_time AS INTEGER)", window_months=60, default=None,
+      missing="no utility data in 60 months: missing"),
+    f("util_kwh_mean_12m", "utilities", "avg", "近12个月月均用电量(千瓦时)",
+      "Mean monthly electricity use, last 12 months (kWh)", 0, value="t.electricity_kwh",
+      window_months=12, default=None, missing="no utility data in 12 months: missing"),
+    f("util_kwh_mean_36m", "utilities", "avg", "近36个月月均用电量(千瓦时)",
+      "Mean monthly electricity use, last 36 months (kWh)", 0, value="t.electricity_kwh",
+      window_months=36, default=None, missing="no utility data in 36 months: missing"),
+    f("util_kwh_12m_vs_36m", "utilities", "derived", "近12个月月均用电量较近36个月均值变化",
+      "Electricity use of the last 12 months against the entity's 36-month mean", -1,
+      default=None, missing="no electricity use in 36 months: missing",
+      sql="util_kwh_mean_12m / nullif(util_kwh_mean_36m, 0) - 1"),
 )  # fmt: skip
 
-FINANCE = TAX_RATING + TAX_PAID + SOCIAL_INSURANCE + UTILITIES
+FINANCE = TAX_RATING + TAX_PAID + TAX_OWN_HISTORY + SOCIAL_INSURANCE + UTILITIES
