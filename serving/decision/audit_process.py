@@ -29,6 +29,7 @@ JSON (no pickle: the writer trusts no payload to be code).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import hashlib
@@ -36,6 +37,7 @@ import json
 import logging
 import os
 import selectors
+import signal
 import socket
 import struct
 import subprocess
@@ -132,19 +134,46 @@ class AuditClient:
         self._child: subprocess.Popen[bytes] | None = None
         self._spawned_at = -SPAWN_EVERY_SECONDS
         self._closed = False
+        self._keeper: threading.Thread | None = None
+        self._kept = threading.Event()  # the keeper is connected to a writer
 
     def start(self, seconds: float = START_SECONDS) -> None:
-        """Start the writer if none answers, and wait until one does (a worker's start-up)."""
+        """Keep a writer running for this worker, and wait until one answers (start-up).
+
+        A keeper thread holds one idle connection to the writer: the writer lives as long as a
+        worker does (it exits only when none is connected), and the moment it dies the keeper
+        sees the connection close and starts a new one.
+        """
+        with self._lock:
+            if self._keeper is None:
+                self._keeper = threading.Thread(target=self._keep, name="audit-keeper", daemon=True)
+                self._keeper.start()
         deadline = time.monotonic() + seconds
-        while True:
+        while not self._kept.wait(0.02):
+            if time.monotonic() > deadline:
+                raise _unavailable()
+
+    def _keep(self) -> None:
+        while not self._closed:
             try:
-                self._connect().close()
-                return
+                sock = self._connect()
             except OSError:
-                if time.monotonic() > deadline:
-                    raise _unavailable() from None
                 self._spawn()
                 time.sleep(0.02)
+                continue
+            with self._lock:
+                if self._closed:
+                    sock.close()
+                    return
+                self._sockets.add(sock)
+            self._kept.set()
+            try:
+                sock.settimeout(None)
+                sock.recv(1)  # the writer never writes here: returns when it exits or dies
+            except OSError:
+                pass
+            self._kept.clear()
+            self._drop(sock)
 
     def write(self, rows: Sequence[DecisionFields]) -> list[str]:
         """Store `rows` durably; their ids in order. AuditUnavailable (503) if not committed."""
@@ -166,6 +195,8 @@ class AuditClient:
             self._closed = True
             sockets, self._sockets = self._sockets, set()
         for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the keeper's recv
             sock.close()
 
     def _ask(self, kind: bytes, payload: bytes) -> bytes:
@@ -426,6 +457,7 @@ def main() -> None:
     from serving import logs
 
     logs.install()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the workers; they stop it
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     url = os.environ.get(ENV_URL)
     if not url:
