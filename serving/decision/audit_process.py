@@ -97,20 +97,21 @@ def _frame(kind: bytes, payload: bytes) -> bytes:
     return _HEAD.pack(kind, len(payload)) + payload
 
 
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    chunks, left = [], size
-    while left:
-        chunk = sock.recv(min(left, 1 << 20))
-        if not chunk:
-            raise ConnectionResetError(errno.ECONNRESET, "the audit writer closed the connection")
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
 def _recv_frame(sock: socket.socket) -> tuple[bytes, bytes]:
-    kind, size = _HEAD.unpack(_recv_exact(sock, _HEAD.size))
-    return kind, _recv_exact(sock, size)
+    """One frame; most arrive whole in the first `recv` (a reply: one syscall)."""
+    data = sock.recv(65536)
+    while True:
+        if not data:
+            raise ConnectionResetError(errno.ECONNRESET, "the audit writer closed the connection")
+        if len(data) >= _HEAD.size:
+            kind, size = _HEAD.unpack_from(data)
+            if len(data) >= _HEAD.size + size:
+                return kind, data[_HEAD.size : _HEAD.size + size]
+        more = sock.recv(65536)
+        if not more:
+            data = b""
+            continue
+        data += more
 
 
 # --- the worker's side ---------------------------------------------------------------------
@@ -352,7 +353,7 @@ class Writer:
 
     def _read(self, conn: _Connection) -> list[tuple[_Connection, list[DecisionFields] | None]]:
         try:
-            data = conn.sock.recv(1 << 20)
+            data = conn.sock.recv(65536)  # more than 64 KB: the next loop reads on
         except OSError:
             data = b""
         if not data:
