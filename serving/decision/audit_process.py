@@ -309,13 +309,10 @@ class Writer:
         self._selector.register(listener, selectors.EVENT_READ)
         self._connections: dict[socket.socket, _Connection] = {}
         self._uid = os.getuid()
-        self.counters: dict[str, float] = {
-            k: 0
-            for k in (
-                "commits", "rows", "failed_commits", "commit_seconds", "cpu_seconds",
-                "insert_seconds", "sync_seconds", "sync_runqueue_seconds",
-            )  # fmt: skip
-        }
+        counted = ("commits", "rows", "failed_commits", "commit_seconds", "cpu_seconds")
+        self.counters: dict[str, float] = dict.fromkeys(
+            (*counted, "insert_seconds", "sync_seconds"), 0
+        )
 
     def run(self) -> None:
         """Serve until no worker has been connected for `IDLE_EXIT_SECONDS`."""
@@ -339,9 +336,8 @@ class Writer:
             sock, _ = self._listener.accept()
         except BlockingIOError:
             return
-        pid, uid, gid = struct.unpack("3i", sock.getsockopt(
-            socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
-        ))  # fmt: skip
+        credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, uid, _ = struct.unpack("3i", credentials)
         if uid != self._uid:
             log.warning("audit writer refused a connection from uid %d (pid %d)", uid, pid)
             sock.close()
@@ -403,9 +399,7 @@ class Writer:
             with _turn(self._lock_fd), self._sessions() as session:
                 ids = record_decisions(session, rows)
                 inserted = time.perf_counter()
-                queued = _runqueue_seconds()
                 session.commit()
-                queued = _runqueue_seconds() - queued
         except Exception:  # every waiter must be answered, whatever failed
             log.exception("audit commit failed for %d decisions", len(rows))
             self.counters["failed_commits"] += 1
@@ -416,7 +410,6 @@ class Writer:
         self.counters["commit_seconds"] += ended - started
         self.counters["insert_seconds"] += inserted - started  # turn, chain and INSERT
         self.counters["sync_seconds"] += ended - inserted  # COMMIT: the fsync
-        self.counters["sync_runqueue_seconds"] += queued
         self.counters["cpu_seconds"] += time.process_time() - cpu
         return ids
 
@@ -430,11 +423,6 @@ class Writer:
         if self._connections.pop(conn.sock, None) is not None:
             self._selector.unregister(conn.sock)
         conn.sock.close()
-
-
-def _runqueue_seconds() -> float:
-    with open("/proc/thread-self/schedstat") as f:
-        return int(f.read().split()[1]) / 1e9
 
 
 def listen(url: str) -> socket.socket | None:

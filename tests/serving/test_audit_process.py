@@ -230,7 +230,8 @@ def test_a_killed_writer_loses_nothing_acknowledged_and_is_restarted(url: str) -
 
     assert answered_since(0) > 0
     assert [t for t in refused if t >= killed_at]  # in flight at the kill, and until it was back
-    assert client._child is not None and client._child.pid != first  # restarted by the worker
+    assert client._child is not None
+    assert client._child.pid != first  # restarted by the worker
     stored = _stored(url)
     expected = {i: mark for i, (mark, _) in acknowledged.items()} | {last[0]: "last"}
     assert {i: stored.get(i) for i in expected} == expected  # nothing acknowledged lost
@@ -286,8 +287,9 @@ def banks_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[
 
 
 def test_two_workers_answer_503_while_their_writer_is_killed_and_lose_nothing(
-    api_stacks: ApiStacks, banks_url: tuple[str, str]
+    api_stacks: ApiStacks, banks_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("PRECREDIT_AUDIT_WRITER", "process")  # the server's environment
     url, key = banks_url
     codes = snapshot_codes(api_stacks.home, limit=40)
     answered: dict[str, str] = {}  # decision id -> code, for every 200
@@ -341,7 +343,8 @@ def test_two_workers_answer_503_while_their_writer_is_killed_and_lose_nothing(
     after = [s for t, s, _ in statuses if t > killed_at]
     assert 503 in after  # the requests in flight at the kill, and until a writer was back
     assert after.count(200) >= 20  # then answered again
-    assert restarted and restarted != pids  # by a new writer process
+    assert restarted
+    assert restarted != pids  # by a new writer process
     engine = make_engine(url)
     try:
         with session_factory(engine)() as session:
