@@ -125,6 +125,8 @@ def _worker(url: str, worker: int, barrier: object, acknowledged: object) -> Non
 
 
 def test_two_workers_rows_share_commits_in_one_chain(url: str) -> None:
+    watcher = AuditClient(url)  # keeps the writer up until its counters are read
+    watcher.start()
     ctx = mp.get_context("spawn")
     barrier, acknowledged = ctx.Barrier(2), ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(url, w, barrier, acknowledged)) for w in range(2)]
@@ -138,9 +140,8 @@ def test_two_workers_rows_share_commits_in_one_chain(url: str) -> None:
     assert len(got) == 2 * 4 * 20  # every id distinct
     assert _stored(url) == got  # each id is its caller's own row, nothing else stored
     _chains_whole(url)  # both workers' rows, interleaved, in each tenant's one chain
-    client = AuditClient(url)  # the writer is still there (idle for less than its exit delay)
-    stats = client.stats()
-    client.close()
+    stats = watcher.stats()
+    watcher.close()
     assert stats["rows"] == 160
     assert 0 < stats["commits"] < 160  # the two workers' rows shared commits
 
