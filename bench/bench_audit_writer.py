@@ -123,6 +123,7 @@ def _process(
     if stats0 is not None:  # the writer process's counters over the run (both workers' rows)
         stats1 = services.audit.stats()  # type: ignore[attr-defined]
         parts: Any = {k: stats1[k] - stats0[k] for k in stats1}
+        parts["slowest_seconds"] = stats1["slowest_seconds"]  # since the writer started
     else:
         parts = None if writer is None else writer.parts
     queue.put((results, cpu, parts))
@@ -140,6 +141,8 @@ def _summary(parts: list[dict[str, list[float]]]) -> dict[str, Any]:
     out["rows_per_commit_p50_p90"] = [float(np.percentile(merged["rows"], q)) for q in (50, 90)]
     for k in ("turn", "chain", "insert", "commit", "total", "cpu"):
         out[f"{k}_ms_mean"] = round(1000 * float(np.mean(merged[k])), 3)
+    out["slowest_commit_ms"] = round(1000 * float(np.max(merged["commit"])), 1)
+    out["slowest_turn_ms"] = round(1000 * float(np.max(merged["turn"])), 1)
     return out
 
 
@@ -199,6 +202,7 @@ def main() -> None:
                 1000 * c["insert_seconds"] / max(c["commits"], 1), 3
             ),
             "commit_ms_mean": round(1000 * c["sync_seconds"] / max(c["commits"], 1), 3),
+            "slowest_commit_ms": round(1000 * c["slowest_seconds"], 1),
             "failed_commits": c["failed_commits"],
         }
     print(json.dumps(out))

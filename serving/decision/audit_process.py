@@ -311,7 +311,7 @@ class Writer:
         self._uid = os.getuid()
         counted = ("commits", "rows", "failed_commits", "commit_seconds", "cpu_seconds")
         self.counters: dict[str, float] = dict.fromkeys(
-            (*counted, "insert_seconds", "sync_seconds"), 0
+            (*counted, "insert_seconds", "sync_seconds", "slowest_seconds"), 0
         )
 
     def run(self) -> None:
@@ -410,6 +410,7 @@ class Writer:
         self.counters["commit_seconds"] += ended - started
         self.counters["insert_seconds"] += inserted - started  # turn, chain and INSERT
         self.counters["sync_seconds"] += ended - inserted  # COMMIT: the fsync
+        self.counters["slowest_seconds"] = max(self.counters["slowest_seconds"], ended - started)
         self.counters["cpu_seconds"] += time.process_time() - cpu
         return ids
 
