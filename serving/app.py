@@ -78,7 +78,7 @@ def build_services(settings: Settings) -> Services:
     loop_reads = make_read_engine(settings.service_db, pool_size=1)
     sessions = session_factory(engine)
     audit: AuditSink
-    if settings.audit_writer == "process":  # one writer for all workers: no turns
+    if settings.audit_process:  # one writer for all workers: no turns, larger commits
         audit = AuditClient(settings.service_db)
         audit.start()
     else:
