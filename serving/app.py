@@ -37,7 +37,8 @@ from serving.db.engine import make_engine, make_read_engine, pool_size_for, sess
 from serving.db.keys import KeyLookup
 from serving.db.migrate import upgrade
 from serving.db.notifications import PromotionListener, listens
-from serving.decision.audit_writer import AuditWriter, lock_path_for
+from serving.decision.audit_process import AuditClient
+from serving.decision.audit_writer import AuditSink, AuditWriter, lock_path_for
 from serving.decision.consent import ConsentBook
 from serving.decision.model_store import PLATFORM, ModelHolder
 from serving.decision.policies import PolicyBook
@@ -76,7 +77,12 @@ def build_services(settings: Settings) -> Services:
     # policies): one connection, never waited for (see serving.db.prepared).
     loop_reads = make_read_engine(settings.service_db, pool_size=1)
     sessions = session_factory(engine)
-    audit = AuditWriter(sessions, lock_path_for(settings.service_db))
+    audit: AuditSink
+    if settings.audit_process:  # one writer for all workers: no turns, larger commits
+        audit = AuditClient(settings.service_db)
+        audit.start()
+    else:
+        audit = AuditWriter(sessions, lock_path_for(settings.service_db))
     return Services(
         settings,
         snapshot,

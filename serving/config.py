@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     keep_alive_seconds: float = 5.0  # an idle keep-alive connection is closed after this
     max_connections: int = 1_000  # concurrent connections per worker; more: 503
     fast_preapprovals: bool = True  # single pre-approvals on the ASGI lane (serving.fastlane)
+    # who commits the decisions audit: one writer process for all workers, a group-commit
+    # thread in each worker, or "auto": the process with 2 or more workers, else the thread
+    # (serving.decision.audit_process; docs/speed.md, round 4)
+    audit_writer: Literal["auto", "process", "thread"] = "auto"
     webhook_key: str | None = None  # Fernet key that encrypts webhook secrets at rest
     webhook_allow_private: bool = False  # development only: http and loopback/private targets
     model_poll_seconds: float = 30.0
@@ -75,6 +79,11 @@ class Settings(BaseSettings):
                 "PRECREDIT_MONITOR_PSI_WARN must be above 0 and below PRECREDIT_MONITOR_PSI_ALERT"
             )
         return self
+
+    @property
+    def audit_process(self) -> bool:
+        """Whether one writer process commits the audit (else a writer thread per worker)."""
+        return self.audit_writer == "process" or (self.audit_writer == "auto" and self.workers > 1)
 
     @property
     def store(self) -> Path:

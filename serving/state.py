@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from serving.config import Settings
 from serving.db.keys import KeyLookup
-from serving.decision.audit_writer import AuditWriter
+from serving.decision.audit_writer import AuditSink
 from serving.decision.consent import ConsentBook
 from serving.decision.model_store import ModelHolder
 from serving.decision.policies import PolicyBook
@@ -31,7 +31,7 @@ class Services:
     models: ModelHolder
     metrics: Metrics
     jobs: JobRunner
-    audit: AuditWriter  # group commit of decision rows (see serving.decision.audit_writer)
+    audit: AuditSink  # group commit of decision rows (serving.decision.audit_writer, _process)
     policies: PolicyBook  # banks' product policies in force (see serving.decision.policies)
     consents: ConsentBook  # which model may score an entity (see serving.decision.consent)
     keys: KeyLookup  # authentication on the request path (see serving.db.keys)

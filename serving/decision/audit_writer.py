@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,6 +41,18 @@ class AuditUnavailable(PrecreditError):
 
     http_status = 503
     code = "audit_unavailable"
+
+
+class AuditSink(Protocol):
+    """Where a worker's decisions are committed: this thread writer or the writer process."""
+
+    def write(self, rows: Sequence[DecisionFields]) -> list[str]:
+        """Store `rows` durably; their ids in order. AuditUnavailable (503) if not committed."""
+        ...
+
+    def close(self) -> None:
+        """Stop writing for this worker."""
+        ...
 
 
 @dataclass
