@@ -1,8 +1,6 @@
 """Where Spark's CPU goes: per run, and per JVM thread kind (tasks, JIT compilers, GC, other).
 
     python bench/bench_spark_cpu.py --files DIR [--runs 2] [--java-options "-XX:-TieredCompilation"]
-    python bench/bench_spark_cpu.py --files DIR --groups 0,1,0,1     # A/B of the query's form
-    python bench/bench_spark_cpu.py --files DIR --conf spark.sql.codegen.wholeStage=false
 
 DIR holds the platform's Parquet tables (`precredit platform export --format parquet`). One
 `local[2]` session (`features.spark.session`, the JVM options appended) computes every
@@ -11,9 +9,7 @@ entity's features as of 2025-12-31 `--runs` times; each run prints its wall and 
 from /proc/<jvm>/task/*/stat). The JVM's total comes from /proc/<jvm>/stat, which keeps the
 CPU of threads that ended: executor task threads idle for 60 s end, so in a slow run part of
 the task CPU shows up as `ended` (threads that ended during the run, whatever their kind), not
-as `tasks`. `--groups` lists the query's form run by run (0: one GROUP BY per table, N: the
-tables' rows in N unions; default: the engine's), so two forms alternate in one session;
-`--conf KEY=VALUE` (repeatable) sets a Spark setting for the session. Prints one JSON object.
+as `tasks`. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -80,41 +76,30 @@ def main() -> None:
     parser.add_argument("--files", type=Path, required=True)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--java-options", default="")
-    parser.add_argument("--groups", default="", help="query form per run, e.g. 0,1,0,1")
-    parser.add_argument("--conf", action="append", default=[], help="KEY=VALUE, repeatable")
     args = parser.parse_args()
     conf = spark._conf
     extra = args.java_options
-    forms = [int(g) for g in args.groups.split(",")] if args.groups else []
-    forms = forms or [spark.UNION_GROUPS] * args.runs
-    settings = dict(item.split("=", 1) for item in args.conf)
 
     def _with_options(*a):  # type: ignore[no-untyped-def]
         c = conf(*a)
         c["spark.driver.extraJavaOptions"] += f" {extra}"
-        return c | settings
+        return c
 
     spark._conf = _with_options  # type: ignore[assignment]
-    result: dict[str, object] = {
-        "bench": "spark_cpu",
-        "load": os.getloadavg(),
-        "java": extra,
-        "conf": settings,
-    }
+    result: dict[str, object] = {"bench": "spark_cpu", "load": os.getloadavg(), "java": extra}
     start = time.perf_counter()
     session = spark.session()
     result["session_start_seconds"] = round(time.perf_counter() - start, 2)
     pid, runs = _jvm_pid(), []
     try:
-        for groups in forms:
+        for _ in range(args.runs):
             before, jvm0 = _threads(pid), _process_cpu(pid)
             cpu0, t0 = time.process_time(), time.perf_counter()
-            spark.compute(session, args.files, AS_OF, groups=groups)
+            spark.compute(session, args.files, AS_OF)
             threads, jvm = _threads(pid), _process_cpu(pid) - jvm0
             wall, py_cpu = time.perf_counter() - t0, time.process_time() - cpu0
             runs.append(
                 {
-                    "groups": groups,
                     "load": round(os.getloadavg()[0], 1),
                     "wall_seconds": round(wall, 1),
                     "cpu_seconds": round(py_cpu + jvm, 1),

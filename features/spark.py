@@ -27,7 +27,7 @@ from features.compute import finish, numbered_pairs
 from features.definitions import REGISTRY
 from features.platform_files import parquet_tables
 from features.registry import Registry
-from features.spark_sql import UNION_GROUPS, compile_spark
+from features.spark_sql import compile_spark
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -145,12 +145,11 @@ def query(
     as_of: dt.date,
     codes: Sequence[str] | None = None,
     registry: Registry = REGISTRY,
-    groups: int = UNION_GROUPS,
 ) -> DataFrame:
     """The point-in-time query over `directory` as a Spark DataFrame (pair_id, uscc, as_of, ...)."""
     register_platform(spark, directory, registry)
     _stage_pairs(spark, as_of, codes)
-    return spark.sql(compile_spark(registry, groups))
+    return spark.sql(compile_spark(registry))
 
 
 def compute(
@@ -159,10 +158,9 @@ def compute(
     as_of: dt.date,
     codes: Sequence[str] | None = None,
     registry: Registry = REGISTRY,
-    groups: int = UNION_GROUPS,
 ) -> pd.DataFrame:
     """Features of every entity in `directory` (or of `codes`) as of one day, like DuckDB's."""
-    frame = query(spark, directory, as_of, codes, registry, groups)
+    frame = query(spark, directory, as_of, codes, registry)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", module=PYSPARK_MODULES)
         out = frame.toPandas()

@@ -22,7 +22,6 @@ import sqlglot
 from sqlglot import exp
 
 from features.compute import sql
-from features.query import compile_union
 from features.registry import Registry, RegistryError
 
 _MONTHS_PER_UNIT = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
@@ -58,35 +57,13 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _distributed(node: exp.Expression) -> exp.Expression:
-    """The union `u` of `compile_union`, hash-distributed by pair once (REPARTITION hint).
-
-    Its window (by pair, table, record) and its GROUP BY pair are then satisfied by that one
-    shuffle: no second exchange of partial aggregates, and one sort of the rows.
-    """
-    if isinstance(node, exp.Subquery) and node.alias == "u" and isinstance(node.this, exp.Union):
-        select = exp.select("*").from_(node.this.subquery("u0"))
-        hint = exp.Anonymous(this="REPARTITION", expressions=[exp.column("pair_id")])
-        select.set("hint", exp.Hint(expressions=[hint]))
-        return select.subquery("u")
-    return node
-
-
-DISTRIBUTE = True
-
-
 def transpile(duckdb_sql: str) -> str:
     """One DuckDB statement as Spark SQL, with the semantic gaps above closed."""
-    tree = sqlglot.parse_one(duckdb_sql, read="duckdb").transform(_rewrite)
-    if DISTRIBUTE:
-        tree = tree.transform(_distributed)
-    return tree.sql(dialect="spark")
-
-
-UNION_GROUPS = 1  # unions the tables' rows are aggregated in (0: one GROUP BY per table)
+    tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
+    return tree.transform(_rewrite).sql(dialect="spark")
 
 
 @lru_cache(maxsize=8)
-def compile_spark(registry: Registry, groups: int = UNION_GROUPS) -> str:
+def compile_spark(registry: Registry) -> str:
     """The registry's point-in-time query for Spark: pairs in, one row of features per pair out."""
-    return transpile(compile_union(registry, groups=groups) if groups else sql(registry))
+    return transpile(sql(registry))
