@@ -1,6 +1,7 @@
 """Where Spark's CPU goes: per run, and per JVM thread kind (tasks, JIT compilers, GC, other).
 
     python bench/bench_spark_cpu.py --files DIR [--runs 2] [--java-options "-XX:-TieredCompilation"]
+    python bench/bench_spark_cpu.py --files DIR --conf spark.sql.codegen.wholeStage=false
 
 DIR holds the platform's Parquet tables (`precredit platform export --format parquet`). One
 `local[2]` session (`features.spark.session`, the JVM options appended) computes every
@@ -9,7 +10,8 @@ entity's features as of 2025-12-31 `--runs` times; each run prints its wall and 
 from /proc/<jvm>/task/*/stat). The JVM's total comes from /proc/<jvm>/stat, which keeps the
 CPU of threads that ended: executor task threads idle for 60 s end, so in a slow run part of
 the task CPU shows up as `ended` (threads that ended during the run, whatever their kind), not
-as `tasks`. Prints one JSON object.
+as `tasks`. `--conf KEY=VALUE` (repeatable) sets a Spark setting for the session. Prints one
+JSON object.
 """
 
 from __future__ import annotations
@@ -76,17 +78,24 @@ def main() -> None:
     parser.add_argument("--files", type=Path, required=True)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--java-options", default="")
+    parser.add_argument("--conf", action="append", default=[], help="KEY=VALUE, repeatable")
     args = parser.parse_args()
     conf = spark._conf
     extra = args.java_options
+    settings = dict(item.split("=", 1) for item in args.conf)
 
     def _with_options(*a):  # type: ignore[no-untyped-def]
         c = conf(*a)
         c["spark.driver.extraJavaOptions"] += f" {extra}"
-        return c
+        return c | settings
 
     spark._conf = _with_options  # type: ignore[assignment]
-    result: dict[str, object] = {"bench": "spark_cpu", "load": os.getloadavg(), "java": extra}
+    result: dict[str, object] = {
+        "bench": "spark_cpu",
+        "load": os.getloadavg(),
+        "java": extra,
+        "conf": settings,
+    }
     start = time.perf_counter()
     session = spark.session()
     result["session_start_seconds"] = round(time.perf_counter() - start, 2)
