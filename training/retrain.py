@@ -78,8 +78,9 @@ class RetrainInput:
     # and the gate's all-applicant sample; `explore` on `loans` marks test loans to declines
     declines: pd.DataFrame | None = None
     reject_inference: ri.Method = "none"
-    # weight test loans to declines in training by the declines each stands for (`_Declines`)
-    explore_weighting: bool = True
+    # weight test loans to declines in training by the declines each stands for
+    # (`_Declines.weighted`); off: measured on 2026-12-05 it did not pay (docs/retraining.md)
+    explore_weighting: bool = False
     # loans younger than 12 months (LOAN_COLUMNS + months_observed, dpd_history if reported)
     # to train through censoring weights (`training.maturing`); None: left out
     maturing: pd.DataFrame | None = None
