@@ -1,12 +1,15 @@
 """The promotion gate: a challenger replaces the champion only when proven better.
 
-Checks, all on the same out-of-time rows: discrimination not worse than the champion by more
-than a tolerance, discrimination not below the WoE scorecard fitted on the same training rows
-(plus a margin, 0 by default; a scorecard AUC the caller did not compute fails the check),
-calibration error within a limit that allows for the rows' sampling noise (`ece_limit`),
-monotonicity on a probe grid, score stability (PSI
-between training and out-of-time rows), and a minimum number of defaults in the training
-set. The verdict lists every check with its value and threshold. A failed gate can still be
+Checks, all on the same out-of-time rows: discrimination proven against the champion's (the
+challenger's AUC above the champion's on the point, and not significantly below it: the upper
+end of the seeded paired-bootstrap 95% interval of the difference at least 0,
+`training.paired_auc`), discrimination not below the WoE scorecard fitted on the same training
+rows (plus a margin, 0 by default; a scorecard AUC the caller did not compute fails the check),
+calibration error within a limit that allows for the rows' sampling noise (`ece_limit`) on the
+rows with real outcomes, and on declines labelled from the platform proxy calibration in the
+large per proxy value (`training.gate_calibration`), monotonicity on a probe grid, score
+stability (PSI between training and out-of-time rows), and a minimum number of defaults in
+the training set. The verdict lists every check with its value and threshold. A failed gate can still be
 promoted only by an explicit, recorded override (`training.promotion.Override`).
 """
 
@@ -21,14 +24,13 @@ import pandas as pd
 
 from features.definitions import REGISTRY
 from models.pd_model import FeatureSpec
-from training import metrics
+from training import gate_calibration, metrics, paired_auc
 
 
 @dataclass(frozen=True)
 class GateConfig:
     """Thresholds of the promotion gate (per tenant in configuration)."""
 
-    auc_tolerance: float = 0.005
     scorecard_margin: float = 0.0  # AUC the challenger needs above the WoE scorecard's
     max_ece: float = 0.02  # the limit where test rows are many; fewer rows widen it (ece_limit)
     ece_allows_noise: bool = True  # False: `max_ece` whatever the rows (a fixed, strict limit)
@@ -74,21 +76,24 @@ class GateVerdict:
         ]
 
 
-def ece_limit(config: GateConfig, pd_test: np.ndarray, seed: int = 0) -> tuple[float, str]:
+def ece_limit(
+    config: GateConfig, pd_test: np.ndarray, seed: int = 0, groups: np.ndarray | None = None
+) -> tuple[float, str]:
     """The calibration limit on these test rows, and how it was set.
 
     `max_ece`, or the ECE a perfectly calibrated model would exceed with 5% probability on
     rows of this size and PD mix (`metrics.ece_noise`), whichever is larger: a small bank's
     600 test loans at a 4-5% bad rate carry about 0.03 of sampling noise, and a fixed 0.02
     refuses a third of perfectly calibrated models there; a large bank's rows carry little,
-    so its limit stays `max_ece`.
+    so its limit stays `max_ece`. Rows repeating one observation (`groups`) share its draw.
     """
     if not config.ece_allows_noise:
         return config.max_ece, "(fixed limit)"
-    noise = metrics.ece_noise(pd_test, seed=seed)
+    noise = metrics.ece_noise(pd_test, seed=seed, groups=groups)
+    n = len(pd_test) if groups is None else len(np.unique(groups))
     if noise > config.max_ece:
-        return noise, f"(sampling noise on {len(pd_test):,} rows; fixed limit {config.max_ece})"
-    return config.max_ece, f"(sampling noise {noise:.4f} on {len(pd_test):,} rows)"
+        return noise, f"(sampling noise on {n:,} observations; fixed limit {config.max_ece})"
+    return config.max_ece, f"(sampling noise {noise:.4f} on {n:,} observations)"
 
 
 class Gated(Protocol):
@@ -146,6 +151,10 @@ class GateRows:
     # the out-of-time loans for the stability check when X_test is another population (PSI
     # compares like with like: declined applicants in the sample would shift the scores)
     X_stability: pd.DataFrame | None = None
+    groups: np.ndarray | None = None  # the observation each row repeats (None: its own)
+    inferred: np.ndarray | None = None  # rows whose label was drawn from the platform proxy
+    # per proxy value, the (defaults, loans) the drawn labels' rate came from
+    proxy_counts: dict[int, tuple[int, int]] | None = None
 
     @classmethod
     def from_splits(
@@ -166,6 +175,70 @@ def scorecard_check(auc: float, scorecard_auc: float | None, margin: float) -> C
     return Check("beats_scorecard", bool(auc >= floor), auc, floor, detail)
 
 
+def calibration_checks(
+    rows: GateRows,
+    pd_test: np.ndarray,
+    pd_champion: np.ndarray | None,
+    config: GateConfig,
+    seed: int,
+) -> list[Check]:
+    """ECE on the rows with real outcomes; on proxy-labelled declines, calibration by proxy value.
+
+    A decline's drawn label depends on its proxy value alone, flat across the model's PD
+    within it: bin by bin it calls any model that ranks declines miscalibrated. What those
+    labels carry is each proxy value's default rate, so the declines are judged there.
+    """
+    real = np.ones(len(pd_test), dtype=bool) if rows.inferred is None else ~rows.inferred
+    y, p = rows.y_test[real], pd_test[real]
+    groups = None if rows.groups is None else rows.groups[real]
+    ece = metrics.ece(y, p)
+    limit, detail = ece_limit(config, p, seed, groups)
+    if pd_champion is not None:  # for the reader: what the serving model reaches on these rows
+        detail += f" (champion {metrics.ece(y, pd_champion[real]):.4f})"
+    if not real.all():
+        detail += " on the loans with real outcomes only"
+    checks = [Check("calibration_ece", bool(ece <= limit), ece, limit, detail)]
+    if rows.inferred is not None and rows.inferred.any() and rows.proxy_counts:
+        proxy = rows.X_test["proxy"].to_numpy()[rows.inferred]
+        passed, gap, text = gate_calibration.by_proxy(
+            pd_test[rows.inferred], proxy, rows.proxy_counts, paired_auc.LEVEL
+        )
+        checks.append(Check("calibration_by_proxy", passed, gap, 0.0, text))
+    return checks
+
+
+def auc_check(
+    y: np.ndarray,
+    pd_test: np.ndarray,
+    pd_champion: np.ndarray | None,
+    groups: np.ndarray | None,
+    seed: int,
+) -> Check:
+    """Proven better than the champion: above its AUC on the point and not significantly below.
+
+    Without a champion: better than random.
+    """
+    auc = metrics.auc(y, pd_test)
+    if pd_champion is None:
+        return Check(
+            "auc_not_worse", bool(auc >= 0.5), auc, 0.5, "(no champion: better than random)"
+        )
+    diff = paired_auc.paired_auc(y, pd_test, pd_champion, groups, seed)
+    champion_auc = auc - diff.difference
+    verdict = (
+        "significantly worse"
+        if diff.high < 0
+        else ("better on the point" if diff.difference > 0 else "not better on the point")
+    )
+    detail = (
+        f"(champion {champion_auc:.4f}; difference {diff.describe()}, paired bootstrap "
+        f"{paired_auc.LEVEL:.0%} over {diff.units:,} observations: {verdict}; rule: above the "
+        "champion on the point and not significantly worse)"
+    )
+    passed = bool(diff.difference > 0 and diff.high >= 0)
+    return Check("auc_not_worse", passed, auc, champion_auc, detail)
+
+
 def evaluate_gate(
     challenger: Gated,
     champion: Gated | None,
@@ -173,42 +246,24 @@ def evaluate_gate(
     config: GateConfig = GateConfig(),
 ) -> GateVerdict:
     """Run every check of the gate for a challenger (and the champion, if any) on the same rows."""
-    X_train, X_test, y_test, train_defaults = (
-        rows.X_train,
-        rows.X_test,
-        rows.y_test,
-        rows.train_defaults,
-    )
-    pd_test = challenger.predict_proba(X_test)
-    auc = metrics.auc(y_test, pd_test)
-    pd_champion = champion.predict_proba(X_test) if champion else None
-    champion_auc = float("nan") if pd_champion is None else metrics.auc(y_test, pd_champion)
-    floor = champion_auc - config.auc_tolerance if champion else 0.5
-    ece = metrics.ece(y_test, pd_test)
-    max_ece, ece_detail = ece_limit(config, pd_test, challenger.seed)
-    if pd_champion is not None:  # for the reader: what the serving model reaches on these rows
-        ece_detail += f" (champion {metrics.ece(y_test, pd_champion):.4f})"
+    pd_test = challenger.predict_proba(rows.X_test)
+    pd_champion = champion.predict_proba(rows.X_test) if champion else None
+    auc = metrics.auc(rows.y_test, pd_test)
     stable = pd_test if rows.X_stability is None else challenger.predict_proba(rows.X_stability)
-    psi = metrics.psi(challenger.predict_proba(X_train), stable)
+    psi = metrics.psi(challenger.predict_proba(rows.X_train), stable)
     broken = monotonicity_violations(
-        challenger, X_test, config.probe_rows, config.probe_points, challenger.seed
+        challenger, rows.X_test, config.probe_rows, config.probe_points, challenger.seed
     )
     checks = [
-        Check(
-            "auc_not_worse",
-            bool(auc >= floor),
-            auc,
-            floor,
-            f"(champion {champion_auc:.4f})" if champion else "(no champion: better than random)",
-        ),
+        auc_check(rows.y_test, pd_test, pd_champion, rows.groups, challenger.seed),
         scorecard_check(auc, rows.scorecard_auc, config.scorecard_margin),
-        Check("calibration_ece", bool(ece <= max_ece), ece, max_ece, ece_detail),
+        *calibration_checks(rows, pd_test, pd_champion, config, challenger.seed),
         Check("monotonicity", not broken, float(len(broken)), 0.0, ", ".join(broken)),
         Check("score_psi", bool(psi <= config.max_psi), psi, config.max_psi),
         Check(
             "min_defaults",
-            train_defaults >= config.min_defaults,
-            float(train_defaults),
+            rows.train_defaults >= config.min_defaults,
+            float(rows.train_defaults),
             float(config.min_defaults),
         ),
     ]

@@ -120,6 +120,19 @@ def without_loans(declines: pd.DataFrame, loans: pd.DataFrame) -> pd.DataFrame:
     return kept.reset_index(drop=True)
 
 
+def proxy_counts(loans: pd.DataFrame) -> dict[int, tuple[int, int]]:
+    """Per proxy value (0, 1): the loans' defaults and count."""
+    y, proxy = loans["label"].to_numpy(), loans["proxy"].to_numpy()
+    return {v: (int(y[proxy == v].sum()), int((proxy == v).sum())) for v in (0, 1)}
+
+
+def rates_from(counts: dict[int, tuple[int, int]], rejects: pd.DataFrame) -> np.ndarray:
+    """Each reject's default probability: the rate at its proxy value (Jeffreys posterior mean,
+    so an empty cell is not 0 or 1)."""
+    rates = {v: (bad + 0.5) / (n + 1.0) for v, (bad, n) in counts.items()}
+    return np.array([rates[int(v)] for v in rejects["proxy"]], dtype=np.float64)
+
+
 def proxy_rates(accepted: pd.DataFrame, rejects: pd.DataFrame) -> np.ndarray:
     """Each reject's default probability from its proxy alone: the accepted loans' default rate
     at the same proxy value (Jeffreys posterior mean, so an empty cell is not 0 or 1).
@@ -127,6 +140,4 @@ def proxy_rates(accepted: pd.DataFrame, rejects: pd.DataFrame) -> np.ndarray:
     The gate labels rejects this way, not by a model's score, so no model is judged on labels
     drawn from its own (or its rival's) predictions.
     """
-    y, proxy = accepted["label"].to_numpy(), accepted["proxy"].to_numpy()
-    rates = {v: (y[proxy == v].sum() + 0.5) / ((proxy == v).sum() + 1.0) for v in (0, 1)}
-    return np.array([rates[int(v)] for v in rejects["proxy"]], dtype=np.float64)
+    return rates_from(proxy_counts(accepted), rejects)

@@ -78,6 +78,9 @@ class RetrainInput:
     # and the gate's all-applicant sample; `explore` on `loans` marks test loans to declines
     declines: pd.DataFrame | None = None
     reject_inference: ri.Method = "none"
+    # weight test loans to declines in training by the declines each stands for
+    # (`_Declines.weighted`); off: measured on 2026-12-05 it did not pay (docs/retraining.md)
+    explore_weighting: bool = False
     # loans younger than 12 months (LOAN_COLUMNS + months_observed, dpd_history if reported)
     # to train through censoring weights (`training.maturing`); None: left out
     maturing: pd.DataFrame | None = None
@@ -143,6 +146,9 @@ def retrain(
             if job.pooled is not None and len(job.pooled)
             else None
         )
+        if job.declines is not None and not job.declines.empty:
+            shares = gate_sample.pooled_shares(own, train_config.shares, config.gate.min_defaults)
+            train_config = replace(train_config, shares=shares)
         base = _base(con, own, config, train_config)
         inferred = _Declines.of(con, job, own, champion, config)
         young = _maturing(con, job, path)
@@ -151,6 +157,8 @@ def retrain(
         splits["train"] = _with_pooled(splits, pooled)
     gate_rejects, calibration = None, None
     if inferred is not None:
+        if job.explore_weighting:
+            splits = inferred.weighted(splits)
         calibration = inferred.calibration(splits)
         splits["train"], gate_rejects = inferred.split(splits, job.reject_inference, config.seed)
     if young is not None:
@@ -164,7 +172,12 @@ def retrain(
     reject_weight = inferred.reject_weight if inferred else 1.0
     sample = gate_sample.choose(
         gate_sample.SampleInput(
-            result.splits["test"], gate_rejects, declines, config.gate.min_defaults, reject_weight
+            result.splits["test"],
+            gate_rejects,
+            declines,
+            config.gate.min_defaults,
+            reject_weight,
+            inferred.proxy_source(splits) if inferred else None,
         )
     )
     verdict = evaluate_gate(result.model, champion, _gate_rows(result, sample), config.gate)
@@ -178,6 +191,10 @@ def retrain(
         "reject_inference": job.reject_inference,
         "inferred_rejects": int(splits["train"].get(ri.INFERRED, pd.Series(dtype=bool)).sum()) // 2,
         "gate_sample": f"{sample.name}: {sample.detail}",
+        "test_share": round(1.0 - sum(train_config.shares), 2),
+        "explore_weighting": (
+            f"{inferred.explore_weight:.2f}" if inferred and job.explore_weighting else "none"
+        ),
         "maturing_loans": 0 if young is None else int(young["loan_id"].nunique()),
         "maturing_labels": "none" if young is None else job.maturing_labels,
         "calibration_sample": (
@@ -253,9 +270,16 @@ def _gate_rows(result: TrainResult, sample: gate_sample.GateSample) -> GateRows:
             result.model.seed,
         )
         card = metrics.auc(sample.rows["label"], scorecard.predict_proba(sample.rows[names]))
-    y = sample.rows["label"].to_numpy()
+    rows = sample.rows
+    y = rows["label"].to_numpy()
     stability = None if sample.name == "own_loans" else result.splits["test"]
-    return GateRows(own_train, sample.rows, y, defaults, card, sample.name, stability)
+    inferred = rows[gate_sample.INFERRED].fillna(False).to_numpy(dtype=bool)
+    return GateRows(
+        own_train, rows, y, defaults, card, sample.name, stability,
+        groups=rows[gate_sample.UNIT].to_numpy(),
+        inferred=inferred if inferred.any() else None,
+        proxy_counts=sample.proxy_counts,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -309,8 +333,38 @@ class _Declines:
             p = ri.soft_labels(method, accepted, early, seed)
             train = _with_rows(train, ri.augment(early, p).assign(**{ri.INFERRED: True}))
         late = self.rejects[self.rejects["as_of"] >= splits["test"]["as_of"].min()]
-        gate = ri.drawn(late, ri.proxy_rates(accepted, late), seed) if len(late) else None
+        counts = self.proxy_source(splits)
+        gate = ri.drawn(late, ri.rates_from(counts, late), seed) if len(late) else None
         return train, gate
+
+    def proxy_source(self, splits: dict[str, pd.DataFrame]) -> dict[int, tuple[int, int]]:
+        """Per proxy value, the (defaults, loans) a decline's rate is read from, before the test.
+
+        The bank's test loans to declined applicants (declines with real outcomes) when they
+        hold `MIN_EXPLORE_DEFAULTS` defaults; else all its loans, whose rate at a proxy value
+        understates a decline's (approved applicants are the safer ones: 1.6% against 13.9%
+        in the 20,000-entity runs).
+        """
+        loans = pd.concat([ri.own_rows(splits["train"]), splits["valid"]], ignore_index=True)
+        loans = loans.dropna(subset=["proxy"])
+        tests = loans[loans["explore"].fillna(False).astype(bool)]
+        if int(tests["label"].sum()) >= calibration_sample.MIN_EXPLORE_DEFAULTS:
+            return ri.proxy_counts(tests)
+        return ri.proxy_counts(loans)
+
+    def weighted(self, splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        """Train and valid with each test loan to a declined applicant weighted to stand for
+        the declines it was drawn from (inverse probability), so the trees and their early
+        stopping learn the declined region as an all-applicant sample shows it."""
+        weight = self.explore_weight
+        out = dict(splits)
+        for name in ("train", "valid"):
+            part = splits[name]
+            flags = part["explore"].fillna(False).to_numpy(dtype=bool)
+            out[name] = part.assign(
+                **{WEIGHT_COLUMN: calibration_sample.explore_weights(flags, weight)}
+            )
+        return out
 
     def calibration(self, splits: dict[str, pd.DataFrame]) -> calibration_sample.CalibrationSample:
         """The validation period's applicants, standing for all of them (never the test split)."""
@@ -319,9 +373,13 @@ class _Declines:
         # the snapshot the first validation loan's decision read: declines are dated by it
         earlier = self.lawful[self.lawful <= start]
         start = earlier.max() if len(earlier) else start
-        accepted = ri.own_rows(splits["train"]).dropna(subset=["pd_serving", "proxy"])
+        train = ri.own_rows(splits["train"]).dropna(subset=["proxy"])
+        tests = train[train["explore"].fillna(False).astype(bool)]
+        source = (
+            tests if int(tests["label"].sum()) >= calibration_sample.MIN_EXPLORE_DEFAULTS else train
+        )
         rejects = self.rejects[(self.rejects["as_of"] >= start) & (self.rejects["as_of"] < end)]
-        p = ri.proxy_rates(accepted, rejects) if len(rejects) else None
+        p = ri.proxy_rates(source, rejects) if len(rejects) else None
         return calibration_sample.choose(
             calibration_sample.CalibrationInput(
                 valid, rejects, p, self.explore_weight, self.reject_weight

@@ -25,6 +25,7 @@ from training.gate import (
     evaluate_gate,
     monotonicity_violations,
 )
+from training.paired_auc import paired_auc
 from training.train import TrainResult
 
 # The session's model learns from 1,000 entities and trails the WoE scorecard there (AUC 0.697
@@ -85,8 +86,10 @@ def test_the_better_challenger_passes_against_a_worse_champion(
     auc = by_name(verdict)["auc_not_worse"]
     assert auc.value == pytest.approx(metrics.auc(y, trained_platform.model.predict_proba(test)))
     champion_auc = metrics.auc(y, shuffled_platform.predict_proba(test))
-    assert auc.threshold == pytest.approx(champion_auc - GateConfig().auc_tolerance)
+    assert auc.threshold == pytest.approx(champion_auc)
     assert f"champion {champion_auc:.4f}" in auc.detail
+    assert "better on the point" in auc.detail
+    assert "rule: above the champion on the point and not significantly worse" in auc.detail
     champion_ece = metrics.ece(y, shuffled_platform.predict_proba(test))
     assert f"(champion {champion_ece:.4f})" in by_name(verdict)["calibration_ece"].detail
 
@@ -102,6 +105,28 @@ def test_a_label_shuffled_challenger_is_refused_for_its_discrimination(
     assert not verdict.passed
     assert failed(verdict)[0] == "auc_not_worse"
     assert verdict.reasons()[0].startswith("auc_not_worse: ")
+    check = by_name(verdict)["auc_not_worse"]
+    paired = paired_auc(
+        y,
+        shuffled_platform.predict_proba(test),
+        trained_platform.model.predict_proba(test),
+        seed=shuffled_platform.seed,  # the gate seeds the interval with the challenger's seed
+    )
+    assert paired.high < 0  # significantly worse on the paired interval
+    assert f"difference {paired.describe()}" in check.detail
+    assert "significantly worse" in check.detail
+
+
+def test_a_challenger_no_better_than_the_champion_on_the_point_is_refused(
+    trained_platform: TrainResult,
+) -> None:
+    """The champion itself as the challenger: not worse, but not proven better either."""
+    model = trained_platform.model
+    check = by_name(gate(trained_platform, model, model))["auc_not_worse"]
+    assert not check.passed
+    assert check.value == pytest.approx(check.threshold)
+    assert "+0.0000 [+0.0000, +0.0000]" in check.detail
+    assert "not better on the point" in check.detail
 
 
 def test_the_verdict_lists_every_check_with_value_and_threshold(
