@@ -125,7 +125,7 @@ def encode(step: Step, whole: pd.DataFrame, top_n: int) -> pd.DataFrame:
     }
     # One frame of blank columns joined at once: a column at a time fragments the frame
     # (pandas' PerformanceWarning at ~100 columns).
-    blanks = {name: blank[kind] for name, kind in batch_columns(top_n)}
+    blanks: dict[str, object] = {name: blank[kind] for name, kind in batch_columns(top_n)}
     blanks[STEP] = ["carried" if code in carried else "outside" for code in rest["uscc"]]
     rest = pd.concat(
         [
