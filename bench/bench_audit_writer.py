@@ -74,11 +74,7 @@ class TimedWriter(AuditWriter):
         self.parts["commit"].append(t3 - t2)
         self.parts["total"].append(time.perf_counter() - t0)
         self.parts["cpu"].append(time.thread_time() - cpu0)
-        start = 0
-        for pending in batch:
-            pending.ids = ids[start : start + len(pending.rows)]
-            start += len(pending.rows)
-            pending.done.set()
+        audit_writer.release(batch, ids)
 
 
 @contextmanager

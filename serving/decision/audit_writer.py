@@ -152,11 +152,16 @@ class AuditWriter:
                 pending.failed = True
                 pending.done.set()
             return
-        start = 0
-        for pending in batch:
-            pending.ids = ids[start : start + len(pending.rows)]
-            start += len(pending.rows)
-            pending.done.set()
+        release(batch, ids)
+
+
+def release(batch: Sequence[_Pending], ids: Sequence[str]) -> None:
+    """Hand each waiter its rows' decision ids, in the order the batch's rows were recorded."""
+    start = 0
+    for pending in batch:
+        pending.ids = list(ids[start : start + len(pending.rows)])
+        start += len(pending.rows)
+        pending.done.set()
 
 
 @contextmanager

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -43,18 +44,23 @@ from serving.decision.audit_writer import AuditUnavailable
 TENANTS = ("bank_a", "bank_b")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated service database with two banks: a SQLite file or a fresh PostgreSQL one."""
-    if request.param == "sqlite":
-        found = sqlite_url(tmp_path / "service.db")
-        _prepare(found)
-        yield found
+@contextmanager
+def _service_database(kind: str, tmp_path: Path) -> Iterator[str]:
+    """An empty service database's URL: a SQLite file, or a fresh PostgreSQL database."""
+    if kind == "sqlite":
+        yield sqlite_url(tmp_path / "service.db")
         return
     reason = pg_unreachable()
     if reason is not None:
         pg_missing(PG_ADMIN_URL, reason)
     with pg_database() as found:
+        yield found
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated service database with two banks: a SQLite file or a fresh PostgreSQL one."""
+    with _service_database(request.param, tmp_path) as found:
         _prepare(found)
         yield found
 
@@ -270,17 +276,7 @@ def _writer_pids(url: str) -> list[int]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def banks_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A migrated service database with the test banks; its URL and bank_a's key."""
-    if request.param == "sqlite":
-        found = sqlite_url(tmp_path / "service.db")
-        upgrade(found)
-        engine = make_engine(found)
-        yield found, create_banks(session_factory(engine)).bank_a
-        engine.dispose()
-        return
-    reason = pg_unreachable()
-    if reason is not None:
-        pg_missing(PG_ADMIN_URL, reason)
-    with pg_database() as found:
+    with _service_database(request.param, tmp_path) as found:
         upgrade(found)
         engine = make_engine(found)
         yield found, create_banks(session_factory(engine)).bank_a
