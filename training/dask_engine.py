@@ -14,9 +14,12 @@ Two differences from `lightgbm.train`, both handled here:
   rounds without a better one), and the model is cut there as in the single-process path.
 - **Determinism.** lightgbm.dask promises nothing across runs: the scheduler decides which
   worker holds which partition, and each worker's rows shape the bins and the bagging. Here the
-  training rows are cut into one contiguous slice per worker, in row order, and each slice is
+  training rows are dealt to the workers in turn (row i to worker i mod n), and each slice is
   placed on its worker (workers in address order), so the same rows, seed and number of workers
-  grow the same trees.
+  grow the same trees. Dealt, not cut: each worker bins its share of the features from its own
+  rows, and the frame's rows run in date order, so a contiguous slice would bin half the
+  features from the older dates only (with 116 features the out-of-time AUC then fell 0.0067
+  below one process's on the test platform).
 
 The fitted booster is a plain `lightgbm.Booster`: the model, its artifacts and its serving are
 those of the single-process path.
@@ -156,7 +159,7 @@ class DaskEngine:
         return sorted(self.client.scheduler_info(n_workers=-1)["workers"])
 
     def _placed(self, job: BoostingJob) -> tuple[tuple[Any, Any, Any, Any], list[Any]]:
-        """Dask arrays of the training rows, slice i (in row order) on worker i; their futures.
+        """Dask arrays of the training rows, every n-th row from the i-th on worker i; their futures.
 
         The arrays name the scattered slices only by key: the caller holds the futures until
         the fit is done, or the scheduler forgets the data. Keys are unique (`hash=False`): a
@@ -165,7 +168,7 @@ class DaskEngine:
         import dask.array as da
 
         workers = self._workers()
-        size = math.ceil(len(job.y) / len(workers))
+        n = len(workers)
         columns: list[tuple[np.ndarray | None, tuple[int, ...]]] = [
             (job.X, (job.X.shape[1],)),
             (job.y, ()),
@@ -180,7 +183,7 @@ class DaskEngine:
                 continue
             parts = []
             for i, worker in enumerate(workers):
-                chunk = values[i * size : (i + 1) * size]
+                chunk = values[i::n]  # every n-th row: each slice spans every date
                 if not len(chunk):
                     continue
                 future = self.client.scatter(chunk, workers=[worker], direct=True, hash=False)

@@ -142,7 +142,7 @@ def expected_value(model: PreapprovalModel, feature: str, value: float) -> objec
     if math.isnan(value):
         return None
     labels = model.spec.categories.get(feature)
-    return labels[int(value)] if labels else round(value, 4)
+    return labels[int(value)] if labels else round(float(value), 4)  # Python rounds the exact binary value
 
 
 def check_reasons(
