@@ -142,7 +142,8 @@ def expected_value(model: PreapprovalModel, feature: str, value: float) -> objec
     if math.isnan(value):
         return None
     labels = model.spec.categories.get(feature)
-    return labels[int(value)] if labels else round(float(value), 4)  # Python rounds the exact binary value
+    # Python's round works on the exact binary value, as the service does (numpy's does not)
+    return labels[int(value)] if labels else round(float(value), 4)
 
 
 def check_reasons(
