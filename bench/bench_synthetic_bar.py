@@ -11,7 +11,8 @@ shape (15 leaves, depth 4), the WoE scorecard, logistic regression, LightGBM wit
 settings, and the hindsight bound: the generator's latent health at the observation date and its
 true 12-month PD (truth tables: evaluation only, never a feature). ECE with its 95% bootstrap
 interval and the ECE a perfectly calibrated PD would exceed 5% of the time on these rows
-(`ece_noise`), the base rates of the valid and test splits, and the ECE of the health bound
+(`ece_noise`), the margin over the scorecard with its paired-bootstrap 95% interval (both
+scored on each resample of the test rows), the training rows each model saw, the base rates of the valid and test splits, and the ECE of the health bound
 calibrated on the valid split (logistic on health), and of the generator's true PD calibrated
 exactly like the model (`like_model`): how much of the ECE no model of the present state can
 remove. Seconds: shape selection and the whole `train`, plus
@@ -38,6 +39,7 @@ from models.preapproval import MIN_LEVEL_BADS, PreapprovalModel, newest_period
 from synthetic.config import SynthConfig
 from synthetic.generate import generate
 from training import comparison, metrics
+from training.paired_auc import paired_auc
 from training.pipeline import PipelineConfig, build_frame
 from training.train import TrainConfig, spec_from_registry, train
 
@@ -159,12 +161,17 @@ def measure(path: Path, per_date: int, seed: int) -> dict[str, Any]:
         "lightgbm_default": metrics.auc(y, others["lightgbm_default"]),
     }
     bound = hindsight(splits)
+    assert result.scorecard is not None  # `train` fits it beside the model (`evaluate`)
+    card = result.scorecard.predict_proba(test[list(model.spec.names)])
+    margin = paired_auc(y, pd_model, card, seed=seed)
     return {
         "store": path.name,
         "rows": len(frame),
+        "train_rows": int(m["n_train"]),  # precredit and the scorecard fit the same rows
         "test_rows": len(test),
         "auc": auc | {k: v for k, v in bound.items() if k.startswith("auc")},
         "margin_over_scorecard": auc["precredit"] - auc["scorecard"],
+        "margin_ci95": [margin.low, margin.high],
         "bound_minus_scorecard": bound.get("auc_truth_pd", bound["auc_health"]) - auc["scorecard"],
         "ece": m["ece"],
         "ece_ci95": comparison.ece_interval(y, pd_model, seed),
