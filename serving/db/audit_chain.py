@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from serving.db import json_text
 
 GENESIS = "0" * 64
 # Every stored field, in a fixed order: the hash covers all of them.
@@ -46,7 +47,7 @@ def row_hash(row: Mapping[str, Any], prev_hash: str) -> str:
     for i in _TYPED:  # only dates, times and floats need a canonical form; texts are as stored
         values[i] = _canonical(values[i])
     values += [[name, row[name]] for name in OPTIONAL if row.get(name) is not None]
-    payload = json.dumps([prev_hash, *values], ensure_ascii=False, separators=(",", ":"))
+    payload = json_text.dumps([prev_hash, *values])  # the stdlib's bytes, written faster
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
