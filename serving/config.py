@@ -31,9 +31,6 @@ class Settings(BaseSettings):
     keep_alive_seconds: float = 5.0  # an idle keep-alive connection is closed after this
     max_connections: int = 1_000  # concurrent connections per worker; more: 503
     fast_preapprovals: bool = True  # single pre-approvals on the ASGI lane (serving.fastlane)
-    # the lane's decisions computed in the event loop, the audit awaited (no thread hop), when
-    # the writer is the process (docs/speed.md, round 5); False: on the thread pool
-    decide_in_loop: bool = True
     # who commits the decisions audit: one writer process for all workers, a group-commit
     # thread in each worker, or "auto": the process with 2 or more workers, else the thread
     # (serving.decision.audit_process; docs/speed.md, round 4)

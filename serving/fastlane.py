@@ -36,8 +36,6 @@ from starlette.routing import BaseRoute
 
 from catalog.errors import PrecreditError
 from serving.api import preapprovals
-from serving.db.repo import Principal
-from serving.decision import decisions
 from serving.deps import authenticated
 from serving.errors import ApiError
 from serving.schemas import PreapprovalIn
@@ -77,18 +75,10 @@ class PreapprovalLane:
             principal = authenticated(services, _credentials(scope))
             if SCOPE not in principal.scopes:  # the refusal of `serving.deps.scoped`
                 raise ApiError(403, "forbidden", f"this API key lacks the '{SCOPE}' scope")
-            response = await _answer(body, principal, services)
+            response = await run_in_threadpool(preapprovals.preapprove, body, principal, services)
         except HANDLED as error:
             response = await _handled(scope, error)
         await response(scope, receive, send)
-
-
-async def _answer(body: PreapprovalIn, principal: Principal, services: Services) -> Response:
-    """The route's answer: computed in this loop when nothing on the way would block it (the
-    models loaded, the audit awaitable), else by the route's endpoint on the thread pool."""
-    if decisions.in_loop_ready(services, principal.tenant_id):
-        return await preapprovals.preapprove_in_loop(body, principal, services)
-    return await run_in_threadpool(preapprovals.preapprove, body, principal, services)
 
 
 def _parsed(scope: Any, body: bytes) -> PreapprovalIn | None:

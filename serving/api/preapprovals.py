@@ -6,13 +6,11 @@ from fastapi import APIRouter, Response
 
 from catalog.errors import PrecreditError
 from models.decision import RecordedDecision
-from serving.db.repo import Principal
 from serving.decision import decisions
 from serving.deps import ScorePrincipal, ServicesDep
 from serving.errors import ApiError, ErrorDetail, documented
 from serving.responses import BatchAnswer, BatchItem, answered
 from serving.schemas import PreapprovalBatchIn, PreapprovalIn
-from serving.state import Services
 
 router = APIRouter(prefix="/v1/preapprovals", tags=["pre-approvals"])
 
@@ -26,17 +24,6 @@ router = APIRouter(prefix="/v1/preapprovals", tags=["pre-approvals"])
 def preapprove(body: PreapprovalIn, principal: ScorePrincipal, services: ServicesDep) -> Response:
     """Score one credit code with the tenant's champion model; answer once it is recorded."""
     answer = decisions.score(
-        services, principal.tenant_id, body.uscc, body.product, body.requested_amount_cny
-    )
-    services.metrics.decision(answer.decision)
-    return answered(answer)
-
-
-async def preapprove_in_loop(
-    body: PreapprovalIn, principal: Principal, services: Services
-) -> Response:
-    """`preapprove` computed in the event loop (`serving.fastlane`: when `in_loop_ready`)."""
-    answer = await decisions.score_in_loop(
         services, principal.tenant_id, body.uscc, body.product, body.requested_amount_cny
     )
     services.metrics.decision(answer.decision)

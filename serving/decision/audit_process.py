@@ -136,9 +136,6 @@ class AuditClient:
         self._closed = False
         self._keeper: threading.Thread | None = None
         self._kept = threading.Event()  # the keeper is connected to a writer
-        from serving.decision.audit_link import LoopLinks  # it builds on this module
-
-        self._links = LoopLinks(self._address, self._spawn)  # `write_async`: event loops' own
 
     def start(self, seconds: float = START_SECONDS) -> None:
         """Keep a writer running for this worker, and wait until one answers (start-up).
@@ -188,15 +185,6 @@ class AuditClient:
             raise _unavailable()
         return ids
 
-    async def write_async(self, rows: Sequence[DecisionFields]) -> list[str]:
-        """`write` awaited in an event loop, on the loop's own connection (no thread)."""
-        if not rows:
-            return []
-        ids: list[str] = orjson.loads(await self._links.ask(WRITE, encode_rows(rows)))
-        if len(ids) != len(rows):
-            raise _unavailable()
-        return ids
-
     def stats(self) -> dict[str, Any]:
         """The writer's counters since it started (commits, rows, seconds by part)."""
         return json.loads(self._ask(STATS, b""))  # type: ignore[no-any-return]
@@ -206,7 +194,6 @@ class AuditClient:
         with self._lock:
             self._closed = True
             sockets, self._sockets = self._sockets, set()
-        self._links.close()
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)  # wakes the keeper's recv

@@ -15,7 +15,6 @@ from catalog.errors import InvalidUSCC, NotFound, PrecreditError
 from models.decision import Decision, RecordedDecision
 from serving.db import policies, repo
 from serving.decision import scoring
-from serving.decision.audit_process import AuditClient
 from serving.decision.model_store import ServedModel
 from serving.decision.snapshot import SnapshotRow
 from serving.state import Services
@@ -184,34 +183,6 @@ def score(
 ) -> RecordedDecision:
     """Answer one request once it is recorded; the answer carries its decision id."""
     return commit(services, [evaluate(services, tenant, code, product, requested)])[0]
-
-
-async def score_in_loop(
-    services: Services, tenant: str, code: str, product: str | None, requested: float | None
-) -> RecordedDecision:
-    """`score` computed in the calling event loop, its audit row awaited (no thread hop).
-
-    Only where nothing on the way waits on I/O but the loop's own reads (`in_loop_ready`) and
-    the audit goes to the writer process.
-    """
-    scored = evaluate(services, tenant, code, product, requested)
-    audit = services.audit
-    if not isinstance(audit, AuditClient):
-        raise TypeError("score_in_loop needs the audit writer process")
-    ids = await audit.write_async([scored.audit])
-    return RecordedDecision.of(scored.answer, ids[0])
-
-
-def in_loop_ready(services: Services, tenant: str) -> bool:
-    """Whether `score_in_loop` may run: the models it would use are loaded (no registry call
-    or model load in the loop) and the audit has an awaitable writer."""
-    models = services.models
-    return (
-        services.settings.decide_in_loop
-        and isinstance(services.audit, AuditClient)
-        and models.in_memory(tenant)
-        and (models.public_in_memory() or not services.consents.required(tenant))
-    )
 
 
 def stored(session: Session, tenant: str, decision_id: str) -> dict[str, Any]:

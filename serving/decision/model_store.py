@@ -86,18 +86,6 @@ class ModelHolder:
                 return served
         raise ModelUnavailable("no verified model is available for this tenant; try again later")
 
-    def in_memory(self, tenant: str) -> bool:
-        """Whether `get(tenant)` answers from memory now, without asking the registry."""
-        own = self._served.get(tracking.model_name(tenant))
-        if own is not None:
-            return True
-        platform = self._served.get(tracking.model_name(PLATFORM))
-        return platform is not None and self._known_absent(tracking.model_name(tenant))
-
-    def public_in_memory(self) -> bool:
-        """Whether `public()` answers from memory (it is loaded)."""
-        return tracking.model_name(PUBLIC) in self._served
-
     def public(self) -> ServedModel:
         """The public-records-only platform model (consents without tax or social insurance)."""
         name = tracking.model_name(PUBLIC)
