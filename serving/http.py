@@ -95,42 +95,6 @@ class _HeadersTooLarge(Exception):
     """Raised inside the parser's callbacks: stops parsing, answered 431."""
 
 
-class _OneSendResponses:
-    """A connection's transport that sends a response's head together with its body's first
-    bytes: one `send` (one TCP segment under TCP_NODELAY) where uvicorn writes two.
-
-    uvicorn writes the status line and headers, then the body, each at once. A head is held
-    until the next write, the response's end (`flush`) or the close, whichever comes first; an
-    interim `100 Continue` is never held (the client waits for it before sending its body).
-    """
-
-    def __init__(self, transport: asyncio.Transport) -> None:
-        self._transport = transport
-        self._head = b""
-
-    def write(self, data: bytes) -> None:
-        """Send `data` (after a held head), or hold it if it is a response's head."""
-        if self._head:
-            data, self._head = self._head + data, b""
-        elif data.startswith(b"HTTP/1.1 ") and data.endswith(b"\r\n\r\n") and data[9:13] != b"100 ":
-            self._head = data
-            return
-        self._transport.write(data)
-
-    def flush(self) -> None:
-        """Send a held head now (a response without body bytes: HEAD, 204, 304)."""
-        if self._head:
-            head, self._head = self._head, b""
-            self._transport.write(head)
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-
 class Protocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with JSON refusals, a header size limit and a header timeout.
 
@@ -151,13 +115,7 @@ class Protocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Serve the connection; its first request's headers must arrive in time."""
         super().connection_made(transport)
-        self.transport = _OneSendResponses(transport)  # type: ignore[assignment]
         self._arm_header_timer()
-
-    def on_response_complete(self) -> None:
-        """A response is complete: its head goes out now if no body byte took it along."""
-        self.transport.flush()  # type: ignore[attr-defined]
-        super().on_response_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Forget the connection and its header timer."""
