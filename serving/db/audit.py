@@ -61,14 +61,19 @@ def record_decisions(session: Session, rows: Sequence[DecisionFields]) -> list[s
     """
     if not rows:
         return []
-    now = utcnow()
-    values: list[dict[str, object]] = [
-        {"id": new_id(), "created_at": now, "consent_id": None, "consent_purpose": None, **row}
-        for row in rows
-    ]
+    values = completed(rows)
     chain(session, values)
     session.execute(insert(DECISIONS), values)
     return [str(v["id"]) for v in values]
+
+
+def completed(rows: Sequence[DecisionFields]) -> list[dict[str, object]]:
+    """The rows as stored: a new id and the time now where not given, no consent if none."""
+    now = utcnow()
+    return [
+        {"id": new_id(), "created_at": now, "consent_id": None, "consent_purpose": None, **row}
+        for row in rows
+    ]
 
 
 def get_decision(session: Session, tenant_id: str, decision_id: str) -> Decision | None:

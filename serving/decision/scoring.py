@@ -7,7 +7,6 @@ stored answer and a replay with the same model version and features compare byte
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 from models import wording
 from models.decision import Decision, ModelRef, Preapproval, Wording, input_hash
 from models.policy import fingerprint_of
+from serving.db import json_text
 from serving.decision.model_store import ServedModel
 from serving.decision.snapshot import SnapshotRow
 
@@ -33,8 +33,12 @@ class Request:
 
 
 def canonical_json(value: Any) -> str:
-    """Stable JSON: sorted keys, no spaces, NaN kept (internal storage only)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Stable JSON: sorted keys, no spaces, NaN kept (internal storage only).
+
+    The stdlib's text (stored answers are compared with their replays byte for byte), written
+    by orjson where it writes the same bytes (`serving.db.json_text`).
+    """
+    return json_text.dumps(value, sort_keys=True)
 
 
 def feature_values_dict(row: SnapshotRow, names: tuple[str, ...]) -> dict[str, float | None]:
