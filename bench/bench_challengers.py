@@ -51,7 +51,7 @@ def retrainings(report: dict[str, Any]) -> list[dict[str, Any]]:
                     "round": record["round"],
                     "date": record["date"],
                     "version": str(retrain["version"]),
-                    "promoted": retrain.get("promotion") == "promoted",
+                    "promoted": retrain.get("promotion") in ("promoted", "promoted_by_approval"),
                     "gate_sample": (retrain.get("gate_sample") or "").split(":")[0],
                 }
             )
