@@ -70,14 +70,26 @@ def hindsight_frame(store_path: Path, per_date: int, seed: int, cache: Path | No
 
 
 def fit(
-    splits: dict[str, pd.DataFrame], seed: int, base: PreapprovalModel | None = None
+    splits: dict[str, pd.DataFrame],
+    seed: int,
+    base: PreapprovalModel | None = None,
+    params: dict[str, Any] | None = None,
 ) -> PreapprovalModel:
-    """The bound's fit (tuned shape), or small corrections boosted from `base`."""
+    """The bound's fit (tuned shape), or small corrections (`params` over
+    `CORRECTION_PARAMS`) boosted from `base`."""
     config = TrainConfig(seed=seed)
     if base is not None:
-        config = replace(config, params=CORRECTION_PARAMS)
+        config = replace(config, params=CORRECTION_PARAMS | (params or {}))
     model, _ = fit_model(splits, spec_from_registry(), None, config, base)
     return model
+
+
+def ways_of(args: argparse.Namespace) -> dict[str, dict[str, Any] | None]:
+    """Each way's correction parameters (None: from scratch), `--variants` as `corrections:NAME`."""
+    chosen: dict[str, dict[str, Any] | None] = {"scratch": None, "corrections": {}}
+    out = {w: chosen[w] for w in args.ways.split(",") if w}
+    variants: dict[str, dict[str, Any]] = json.loads(args.variants) if args.variants else {}
+    return out | {f"corrections:{name}": params for name, params in variants.items()}
 
 
 def subset(
@@ -162,7 +174,7 @@ def bank_shaped(
     marks: list[dict[str, Any]],
     splits: dict[str, pd.DataFrame],
     cold: PreapprovalModel,
-    ways: list[str],
+    ways: dict[str, dict[str, Any] | None],
     args: argparse.Namespace,
 ) -> list[dict[str, Any]]:
     """Per retraining round, unbiased samples with the banks' mean rows and defaults (80%)."""
@@ -177,8 +189,8 @@ def bank_shaped(
         gains: dict[str, list[float]] = {w: [] for w in ways}
         for k in range(args.seeds):
             part = stratified(splits, rows, defaults, np.random.default_rng([args.seed, rows, k]))
-            for way in ways:
-                model = fit(part, args.seed, cold if way == "corrections" else None)
+            for way, params in ways.items():
+                model = fit(part, args.seed, None if params is None else cold, params)
                 gains[way].append(metrics.auc(y, model.predict_proba(test)) - auc_cold)
         point: dict[str, Any] = {"round": at[0]["round"], "date": day, "rows": rows}
         out.append(point | {"defaults": defaults} | gains)
@@ -188,7 +200,7 @@ def bank_shaped(
 def share_at(curve: dict[int, float], n: float) -> float | None:
     """The mean share of the bound at `n` rows, log-linear between measured sizes."""
     sizes = sorted(curve)
-    if n < sizes[0] or n > sizes[-1]:
+    if not sizes or n < sizes[0] or n > sizes[-1]:
         return None
     return float(np.interp(np.log(n), np.log(sizes), [curve[s] for s in sizes]))
 
@@ -215,10 +227,13 @@ def place(
     return out
 
 
-def parse_sizes(text: str, available: int) -> list[int]:
-    """`2000,4000` -> those sizes below the available rows, and always all of them (the bound)."""
-    sizes = [available if s == "all" else int(s) for s in text.split(",") if s]
-    return sorted({s for s in sizes if 0 < s < available} | {available})
+def parse_sizes(text: str, available: int, bound_given: bool) -> list[int]:
+    """`2000,4000` -> those sizes below the available rows, and all of them (the bound) unless
+    the bound is given."""
+    sizes = {available if s == "all" else int(s) for s in text.split(",") if s}
+    return sorted(
+        {s for s in sizes if 0 < s <= available} | (set() if bound_given else {available})
+    )
 
 
 def main() -> None:
@@ -227,6 +242,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="2000,4000,8000,16000,32000,all")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--ways", default=",".join(WAYS))
+    parser.add_argument(
+        "--variants",
+        default=None,
+        help='correction parameters to compare, JSON: {"name": {"num_leaves": 8}, ...}',
+    )
+    parser.add_argument(
+        "--bound", type=float, default=None, help="the bound (skips its full-data fit)"
+    )
     parser.add_argument("--sim-report", type=Path, default=None)
     parser.add_argument(
         "--bank-shaped",
@@ -247,21 +270,22 @@ def main() -> None:
     pd_cold = cold.predict_proba(test)
     auc_cold = metrics.auc(y, pd_cold)
     available = len(splits["train"]) + len(splits["valid"])
-    sizes = parse_sizes(args.sizes, available)
-    gains: dict[str, dict[int, list[float]]] = {w: {} for w in args.ways.split(",")}
+    sizes = parse_sizes(args.sizes, available, args.bound is not None)
+    ways = ways_of(args)
+    gains: dict[str, dict[int, list[float]]] = {w: {} for w in ways}
     paired: dict[str, dict[int, list[float]]] = {w: {} for w in gains}
     for n in sizes:
         for k in range(1 if n == available else args.seeds):
             rng = np.random.default_rng([args.seed, n, k])
             part = splits if n == available else subset(splits, n, rng)
-            for way in gains:
-                model = fit(part, args.seed, cold if way == "corrections" else None)
+            for way, params in ways.items():
+                model = fit(part, args.seed, None if params is None else cold, params)
                 pd_model = model.predict_proba(test)
                 gains[way].setdefault(n, []).append(metrics.auc(y, pd_model) - auc_cold)
                 if k == 0:
                     diff = paired_auc(y, pd_model, pd_cold, seed=args.seed)
                     paired[way][n] = [round(diff.low, 4), round(diff.high, 4)]
-    bound = gains["scratch"][available][0] if "scratch" in gains else float("nan")
+    bound = args.bound or gains["scratch"][available][0]
     rate = float(pd.concat([splits["train"], splits["valid"]])["label"].mean())
     curves = {
         way: {n: summarise(g, bound) | {"paired_ci95_first_seed": paired[way][n]}
@@ -291,7 +315,7 @@ def main() -> None:
             out["bank_shaped"] = [
                 {k: v for k, v in point.items() if k not in gains}
                 | {w: summarise(point[w], bound) for w in gains}
-                for point in bank_shaped(marks, splits, cold, list(gains), args)
+                for point in bank_shaped(marks, splits, cold, ways, args)
             ]
     out |= {
         "seconds": round(time.perf_counter() - started, 1),
