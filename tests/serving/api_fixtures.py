@@ -78,6 +78,33 @@ def pg_database() -> Iterator[str]:
             connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@contextmanager
+def service_database(kind: str, directory: Path) -> Iterator[str]:
+    """An empty service database's URL: a SQLite file in `directory`, or a fresh PostgreSQL one.
+
+    PostgreSQL not answering fails under CI and skips elsewhere (`pg_missing`).
+    """
+    if kind == "sqlite":
+        yield sqlite_url(directory / "service.db")
+        return
+    reason = pg_unreachable()
+    if reason is not None:
+        pg_missing(PG_ADMIN_URL, reason)
+    with pg_database() as found:
+        yield found
+
+
+def migrate_with_tenants(url: str, tenants: tuple[str, ...]) -> None:
+    """Migrate the service database at `url` and create `tenants` (each named as its id)."""
+    upgrade(url)
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        for tenant in tenants:
+            repo.create_tenant(session, tenant, tenant)
+        session.commit()
+    engine.dispose()
+
+
 @dataclass(frozen=True)
 class Keys:
     """The plaintext API keys the tests use."""

@@ -10,54 +10,38 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from api_fixtures import PG_ADMIN_URL, pg_database, pg_missing, pg_unreachable
+from api_fixtures import migrate_with_tenants, service_database
 from sqlalchemy import text
 from test_db import decision_fields
 
-from serving.db import repo
 from serving.db.audit import DecisionFields, record_decisions
 from serving.db.audit_dbapi import AuditRecorder
 from serving.db.audit_verify import verify_tenant
-from serving.db.engine import make_engine, session_factory, sqlite_url
-from serving.db.migrate import upgrade
+from serving.db.engine import make_engine, session_factory
 
 TENANTS = ("bank_a", "bank_b")
 
 
+@contextmanager
 def _database(kind: str, path: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield sqlite_url(path / "service.db")
-        return
-    reason = pg_unreachable()
-    if reason is not None:
-        pg_missing(PG_ADMIN_URL, reason)
-    with pg_database() as found:
+    path.mkdir()
+    with service_database(kind, path) as found:
+        migrate_with_tenants(found, TENANTS)
         yield found
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Two migrated service databases of one kind, each with the two banks."""
-    first = _database(request.param, tmp_path / "a")
-    second = _database(request.param, tmp_path / "b")
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    found = (next(first), next(second))
-    for url in found:
-        upgrade(url)
-        engine = make_engine(url)
-        with session_factory(engine)() as session:
-            for tenant in TENANTS:
-                repo.create_tenant(session, tenant, tenant)
-            session.commit()
-        engine.dispose()
-    yield found
-    for generator in (first, second):
-        for _ in generator:  # close each database (PostgreSQL: dropped)
-            pass
+    with (
+        _database(request.param, tmp_path / "a") as first,
+        _database(request.param, tmp_path / "b") as second,
+    ):
+        yield first, second
 
 
 def _rows() -> list[DecisionFields]:

@@ -14,25 +14,21 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from api_fixtures import (
-    PG_ADMIN_URL,
     ApiStacks,
     create_banks,
-    pg_database,
-    pg_missing,
-    pg_unreachable,
+    migrate_with_tenants,
+    service_database,
     snapshot_codes,
 )
 from sqlalchemy import select
 from test_concurrency import serve_two_workers
 from test_db import decision_fields
 
-from serving.db import repo
 from serving.db.audit_verify import verify_tenant
 from serving.db.engine import make_engine, session_factory, sqlite_url
 from serving.db.migrate import upgrade
@@ -44,35 +40,16 @@ from serving.decision.audit_writer import AuditUnavailable
 TENANTS = ("bank_a", "bank_b")
 
 
-@contextmanager
-def _service_database(kind: str, tmp_path: Path) -> Iterator[str]:
-    """An empty service database's URL: a SQLite file, or a fresh PostgreSQL database."""
-    if kind == "sqlite":
-        yield sqlite_url(tmp_path / "service.db")
-        return
-    reason = pg_unreachable()
-    if reason is not None:
-        pg_missing(PG_ADMIN_URL, reason)
-    with pg_database() as found:
-        yield found
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated service database with two banks: a SQLite file or a fresh PostgreSQL one."""
-    with _service_database(request.param, tmp_path) as found:
+    with service_database(request.param, tmp_path) as found:
         _prepare(found)
         yield found
 
 
 def _prepare(url: str) -> None:
-    upgrade(url)
-    engine = make_engine(url)
-    with session_factory(engine)() as session:
-        for tenant in TENANTS:
-            repo.create_tenant(session, tenant, tenant)
-        session.commit()
-    engine.dispose()
+    migrate_with_tenants(url, TENANTS)
 
 
 def _stored(url: str) -> dict[str, str]:
@@ -276,7 +253,7 @@ def _writer_pids(url: str) -> list[int]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def banks_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A migrated service database with the test banks; its URL and bank_a's key."""
-    with _service_database(request.param, tmp_path) as found:
+    with service_database(request.param, tmp_path) as found:
         upgrade(found)
         engine = make_engine(found)
         yield found, create_banks(session_factory(engine)).bank_a
