@@ -27,6 +27,7 @@ from features import snapshot as feature_snapshot
 from serving.app import create_app
 from serving.config import Settings
 from serving.db import make_engine, repo, session_factory, sqlite_url, upgrade
+from serving.db.audit_verify import verify_tenant
 from serving.db.secrets import SecretBox
 from serving.http import Limits, ServerThread
 
@@ -103,6 +104,20 @@ def migrate_with_tenants(url: str, tenants: tuple[str, ...]) -> None:
             repo.create_tenant(session, tenant, tenant)
         session.commit()
     engine.dispose()
+
+
+def assert_chains_whole(url: str, tenants: tuple[str, ...], nonempty: bool = False) -> None:
+    """Every tenant's audit hash chain verifies (and, with `nonempty`, holds rows)."""
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            for tenant in tenants:
+                report = verify_tenant(session, tenant)
+                assert report.broken is None, report.broken
+                if nonempty:
+                    assert report.head.seq > 0
+    finally:
+        engine.dispose()
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from api_fixtures import migrate_with_tenants, service_database
+from api_fixtures import assert_chains_whole, migrate_with_tenants, service_database
 from sqlalchemy import text
 from test_db import decision_fields
 
@@ -76,18 +76,6 @@ def _table(url: str) -> list[tuple[object, ...]]:
         engine.dispose()
 
 
-def _verified(url: str) -> None:
-    engine = make_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            for tenant in TENANTS:
-                report = verify_tenant(session, tenant)
-                assert report.broken is None, report.broken
-                assert report.head.seq > 0
-    finally:
-        engine.dispose()
-
-
 def test_the_dbapi_path_stores_the_session_paths_rows(urls: tuple[str, str]) -> None:
     by_session, by_dbapi = urls
     rows = _rows()
@@ -112,7 +100,7 @@ def test_the_dbapi_path_stores_the_session_paths_rows(urls: tuple[str, str]) -> 
             (i, a, b) for i, (a, b) in enumerate(zip(mine, theirs, strict=True)) if a != b
         ] == []
     assert stored == expected  # every column, raw, as the database returns it
-    _verified(by_dbapi)
+    assert_chains_whole(by_dbapi, TENANTS, nonempty=True)
 
 
 def test_a_refused_row_leaves_nothing_and_the_next_commit_chains_on(urls: tuple[str, str]) -> None:

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from api_fixtures import (
     ApiStacks,
+    assert_chains_whole,
     create_banks,
     migrate_with_tenants,
     service_database,
@@ -58,17 +59,6 @@ def _stored(url: str) -> dict[str, str]:
         with session_factory(engine)() as session:
             rows = session.execute(select(Decision.id, Decision.input_hash)).all()
             return {str(i): str(mark) for i, mark in rows}
-    finally:
-        engine.dispose()
-
-
-def _chains_whole(url: str) -> None:
-    engine = make_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            for tenant in TENANTS:
-                report = verify_tenant(session, tenant)
-                assert report.broken is None, report.broken
     finally:
         engine.dispose()
 
@@ -122,7 +112,7 @@ def test_two_workers_rows_share_commits_in_one_chain(url: str) -> None:
 
     assert len(got) == 2 * 4 * 20  # every id distinct
     assert _stored(url) == got  # each id is its caller's own row, nothing else stored
-    _chains_whole(url)  # both workers' rows, interleaved, in each tenant's one chain
+    assert_chains_whole(url, TENANTS)  # both workers' rows, interleaved, in each tenant's one chain
     stats = watcher.stats()
     watcher.close()
     assert stats["rows"] == 160
@@ -219,7 +209,7 @@ def test_a_killed_writer_loses_nothing_acknowledged_and_is_restarted(url: str) -
     stored = _stored(url)
     expected = {i: mark for i, (mark, _) in acknowledged.items()} | {last[0]: "last"}
     assert {i: stored.get(i) for i in expected} == expected  # nothing acknowledged lost
-    _chains_whole(url)
+    assert_chains_whole(url, TENANTS)
 
 
 def test_a_worker_answers_503_while_no_writer_can_start(tmp_path: Path) -> None:
