@@ -73,12 +73,19 @@ def _run(env: dict[str, str], key: str, codes: list[str], args: argparse.Namespa
             time.sleep(DRAIN_SECONDS)
             target = f"{url}/v1/preapprovals"
             cpu = http_load.server_cpu_seconds(url)
+            database = http_load.named_cpu_seconds("postgres")
             figures = http_load.wrk(target, script, args.connections, args.seconds)
             cpu = http_load.server_cpu_seconds(url) - cpu
+            database = http_load.named_cpu_seconds("postgres") - database
             # CPU per answer: what the code costs, far less sensitive than req/s to other load
             figures["server_cpu_ms_per_request"] = round(
                 1000 * cpu / max(figures["requests"], 1), 3
             )
+            # PostgreSQL's backends (0 on SQLite): the other share of the same two cores
+            figures["database_cpu_ms_per_request"] = round(
+                1000 * database / max(figures["requests"], 1), 3
+            )
+            figures["mean_group_size"] = http_load.mean_group_size(url)
             return figures
     finally:
         os.environ.clear()

@@ -83,6 +83,33 @@ def group_cpu_seconds(pgid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def named_cpu_seconds(name: str) -> float:
+    """CPU seconds (user + system) every running process called `name` has used so far (e.g.
+    "postgres": the database server's backends, outside the server's process group)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, IndexError, ValueError):
+            text = stat.read_text()
+            if text.partition("(")[2].rpartition(")")[0] == name:
+                fields = text.rpartition(")")[2].split()
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def mean_group_size(url: str) -> float | None:
+    """Mean size of the groups of single pre-approvals one worker answered together
+    (`precredit_preapproval_group_size` on its /metrics; None when it has none)."""
+    samples = {}
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name.startswith("precredit_preapproval_group_size_"):
+            samples[name] = float(value)
+    count = samples.get("precredit_preapproval_group_size_count", 0.0)
+    return round(samples["precredit_preapproval_group_size_sum"] / count, 2) if count else None
+
+
 def server_rss_kb(url: str) -> dict[int, int]:
     """Resident memory (kB, VmRSS) of every process of the server at `url`, by pid."""
     return _group_rss_kb(_GROUPS[url])

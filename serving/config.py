@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     keep_alive_seconds: float = 5.0  # an idle keep-alive connection is closed after this
     max_connections: int = 1_000  # concurrent connections per worker; more: 503
     fast_preapprovals: bool = True  # single pre-approvals on the ASGI lane (serving.fastlane)
+    # single pre-approvals waiting on a worker answered together (serving.coalesce): at most
+    # this many in one group (1: each alone), at most `coalesce_running` groups at a time
+    coalesce_max_items: int = 32
+    coalesce_running: int = 2
     # who commits the decisions audit: one writer process for all workers, a group-commit
     # thread in each worker, or "auto": the process with 2 or more workers, else the thread
     # (serving.decision.audit_process; docs/speed.md, round 4)
@@ -65,11 +69,18 @@ class Settings(BaseSettings):
             raise ValueError("PRECREDIT_MAX_BATCH must be between 1 and 10000")
         return value
 
-    @field_validator("workers", "db_connections", "max_connections", "max_header_bytes")
+    @field_validator(
+        "workers",
+        "db_connections",
+        "max_connections",
+        "max_header_bytes",
+        "coalesce_max_items",
+        "coalesce_running",
+    )
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1:
-            raise ValueError("workers, connections and header limits are at least 1")
+            raise ValueError("workers, connections, header and coalescing limits are at least 1")
         return value
 
     @model_validator(mode="after")

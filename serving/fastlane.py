@@ -36,6 +36,7 @@ from starlette.routing import BaseRoute
 
 from catalog.errors import PrecreditError
 from serving.api import preapprovals
+from serving.coalesce import Coalescer
 from serving.deps import authenticated
 from serving.errors import ApiError
 from serving.schemas import PreapprovalIn
@@ -56,6 +57,18 @@ class PreapprovalLane:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._coalescer: Coalescer | None = None
+
+    async def _answer(self, services: Services, body: PreapprovalIn, principal: Any) -> Response:
+        """The route's answer: alone on a thread-pool hop, or with the requests waiting with it."""
+        settings = services.settings
+        if settings.coalesce_max_items == 1:
+            return await run_in_threadpool(preapprovals.preapprove, body, principal, services)
+        if self._coalescer is None or self._coalescer.services is not services:
+            self._coalescer = Coalescer(
+                services, settings.coalesce_max_items, settings.coalesce_running
+            )
+        return await self._coalescer.answer(body, principal.tenant_id)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
@@ -75,7 +88,7 @@ class PreapprovalLane:
             principal = authenticated(services, _credentials(scope))
             if SCOPE not in principal.scopes:  # the refusal of `serving.deps.scoped`
                 raise ApiError(403, "forbidden", f"this API key lacks the '{SCOPE}' scope")
-            response = await run_in_threadpool(preapprovals.preapprove, body, principal, services)
+            response = await self._answer(services, body, principal)
         except HANDLED as error:
             response = await _handled(scope, error)
         await response(scope, receive, send)

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from serving.monitor.result import ModelMonitoring, MonitoringResult
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+GROUP_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 
 
 class Metrics:
@@ -30,6 +31,12 @@ class Metrics:
             "precredit_decisions_total",
             "Decisions by outcome",
             ["decision"],
+            registry=self.registry,
+        )
+        self.preapproval_groups = Histogram(
+            "precredit_preapproval_group_size",
+            "Single pre-approvals answered together in one group (serving.coalesce)",
+            buckets=GROUP_BUCKETS,
             registry=self.registry,
         )
         self.flagged_codes = Counter(
@@ -66,6 +73,10 @@ class Metrics:
     def decision(self, outcome: str) -> None:
         """Count one decision."""
         self.decisions.labels(outcome).inc()
+
+    def preapproval_group(self, size: int) -> None:
+        """Count one group of single pre-approvals answered together."""
+        self.preapproval_groups.observe(size)
 
     def flagged_code(self, reason: str) -> None:
         """Count one pilot-era code scored with its flag."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import APIRouter, Response
 
 from catalog.errors import PrecreditError
@@ -11,6 +13,7 @@ from serving.deps import ScorePrincipal, ServicesDep
 from serving.errors import ApiError, ErrorDetail, documented
 from serving.responses import BatchAnswer, BatchItem, answered
 from serving.schemas import PreapprovalBatchIn, PreapprovalIn
+from serving.state import Services
 
 router = APIRouter(prefix="/v1/preapprovals", tags=["pre-approvals"])
 
@@ -28,6 +31,59 @@ def preapprove(body: PreapprovalIn, principal: ScorePrincipal, services: Service
     )
     services.metrics.decision(answer.decision)
     return answered(answer)
+
+
+def preapprove_many(
+    services: Services, asked: Sequence[tuple[PreapprovalIn, str]]
+) -> list[Response | Exception]:
+    """`preapprove` for several (body, tenant) requests at once, each answered as if alone.
+
+    The single pre-approvals that wait together on a worker (`serving.coalesce`): each
+    tenant's are scored in one model call per served model (`decisions.evaluate_many`, whose
+    rows equal `evaluate`'s), and all the audit rows go in one write. A request refused on its
+    own (404, 403 consent, 422 product) gets its own error; should scoring a tenant's requests
+    together raise, each of them is scored alone, so an error stays with its own request. An
+    audit write that fails fails every request whose row it held (503), as a group commit does.
+    """
+    by_tenant: dict[str, list[int]] = {}
+    for index, (_, tenant) in enumerate(asked):
+        by_tenant.setdefault(tenant, []).append(index)
+    outcomes: dict[int, decisions.Scored | Exception] = {}
+    for tenant, indices in by_tenant.items():
+        items = [_item(asked[i][0]) for i in indices]
+        try:
+            scored: list[decisions.Scored | Exception] = list(
+                decisions.evaluate_many(services, tenant, items)
+            )
+        except Exception:  # noqa: BLE001 - answered one by one below, each with its own error
+            scored = [_alone(services, tenant, item) for item in items]
+        outcomes.update(zip(indices, scored, strict=True))
+    answers: dict[int, Response | Exception] = {
+        i: o for i, o in outcomes.items() if isinstance(o, Exception)
+    }
+    to_record = [(i, o) for i, o in outcomes.items() if isinstance(o, decisions.Scored)]
+    try:
+        recorded = decisions.commit(services, [s for _, s in to_record])
+    except Exception as error:  # noqa: BLE001 - every request of this write gets it
+        answers.update((i, error) for i, _ in to_record)
+    else:
+        for (i, _), answer in zip(to_record, recorded, strict=True):
+            services.metrics.decision(answer.decision)
+            answers[i] = answered(answer)
+    return [answers[i] for i in range(len(asked))]
+
+
+def _item(body: PreapprovalIn) -> tuple[str, str | None, float | None]:
+    return body.uscc, body.product, body.requested_amount_cny
+
+
+def _alone(
+    services: Services, tenant: str, item: tuple[str, str | None, float | None]
+) -> decisions.Scored | Exception:
+    try:
+        return decisions.evaluate(services, tenant, *item)
+    except Exception as error:  # noqa: BLE001 - this request's own answer
+        return error
 
 
 @router.post(

@@ -10,13 +10,25 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from api_fixtures import PG_ADMIN_URL, ApiStacks, LiveApi, pg_missing, pg_unreachable
+from api_fixtures import (
+    MAX_BATCH,
+    MAX_BODY_BYTES,
+    PG_ADMIN_URL,
+    WEBHOOK_KEY,
+    ApiStacks,
+    LiveApi,
+    pg_missing,
+    pg_unreachable,
+)
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from trained_home import build_home
 
+from serving.app import create_app
+from serving.config import Settings
 from serving.db import make_engine, session_factory, sqlite_url, upgrade
+from serving.http import Limits, ServerThread
 
 PG_URL = os.environ.get(
     "PRECREDIT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -122,3 +134,20 @@ def live_api(request: pytest.FixtureRequest, api_stacks: ApiStacks) -> LiveApi:
 def sqlite_api(api_stacks: ApiStacks) -> LiveApi:
     """The running API on SQLite only (the same server as live_api['sqlite'])."""
     return api_stacks.get("sqlite")
+
+
+@pytest.fixture(scope="module")
+def route_only(live_api: LiveApi) -> Iterator[str]:
+    """A second server on live_api's home and database, the lane off: its base URL."""
+    settings = Settings(
+        home=live_api.home,
+        database_url=live_api.database_url,
+        model_poll_seconds=0,
+        max_batch=MAX_BATCH,
+        max_body_bytes=MAX_BODY_BYTES,
+        webhook_key=WEBHOOK_KEY,
+        fast_preapprovals=False,
+    )
+    server = ServerThread(create_app(settings), name="api-route-only", limits=Limits.of(settings))
+    with server:
+        yield server.base_url

@@ -10,36 +10,14 @@ audited decision).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
-from api_fixtures import MAX_BATCH, MAX_BODY_BYTES, WEBHOOK_KEY, LiveApi
+from api_fixtures import LiveApi
 
-from serving.app import create_app
-from serving.config import Settings
 from serving.db import repo
-from serving.http import Limits, ServerThread
 
 JSON = {"content-type": "application/json"}
-
-
-@pytest.fixture(scope="module")
-def route_only(live_api: LiveApi) -> Iterator[str]:
-    """A second server on live_api's home and database, the lane off: its base URL."""
-    settings = Settings(
-        home=live_api.home,
-        database_url=live_api.database_url,
-        model_poll_seconds=0,
-        max_batch=MAX_BATCH,
-        max_body_bytes=MAX_BODY_BYTES,
-        webhook_key=WEBHOOK_KEY,
-        fast_preapprovals=False,
-    )
-    server = ServerThread(create_app(settings), name="api-route-only", limits=Limits.of(settings))
-    with server:
-        yield server.base_url
 
 
 def _outcomes_only_key(live_api: LiveApi) -> str:
