@@ -67,6 +67,7 @@ bench: $(STAMP)
 	PRECREDIT_HOME=$(BENCH_HOME) $(VENV)/bin/precredit demo --no-serve --entities 20000
 	$(PY) bench/bench_offers.py --store $(BENCH_STORE) --home $(BENCH_HOME)
 	$(PY) bench/bench_api.py --home $(BENCH_HOME)
+	$(PY) bench/bench_coalesce.py --home $(BENCH_HOME)
 	$(PY) bench/bench_real_tables.py --max-rows 20000
 	$(PY) bench/bench_scale.py --sizes 2000,5000 --dir $(BENCH_DIR)/scale
 

@@ -8,12 +8,14 @@ not accept as is (no JSON content type, not JSON, a validation error) goes to th
 route unchanged, which answers it as it always did, in its own order (a JSON decode error
 before the key, a schema error after it). On the lane the body is parsed and validated in one
 step (`model_validate_json`, the same strict model), the key checked in the event loop (as the
-route's async dependency does) and the route's own endpoint (`preapprove`) called on one
-thread-pool hop, as FastAPI calls it;
-no routing, dependency resolution, `Request` object or exception-middleware wrappers. Its
-refusals are the app's own: a missing or unknown key (401) and a key without the `score` scope
-(403) are raised as `ApiError`, and they and the decision's refusals (404, 403 consent, 422
-product, 503 audit or database busy) are answered by the handler the app registered.
+route's async dependency does) and the request answered by `serving.coalesce` with the requests
+waiting beside it (`preapprovals.preapprove_many`, each answered as the route's endpoint
+`preapprove` answers it alone; `Settings.coalesce_max_items = 1`: `preapprove` itself on one
+thread-pool hop, as FastAPI calls it); no routing, dependency resolution, `Request` object or
+exception-middleware wrappers. Its refusals are the app's own: a missing or unknown key (401)
+and a key without the `score` scope (403) are raised as `ApiError`, and they and the decision's
+refusals (404, 403 consent, 422 product, 503 audit or database busy) are answered by the
+handler the app registered.
 
 `Settings.fast_preapprovals=False` sends every request down the FastAPI route (the A/B of
 `bench/bench_asgi_path.py` and the equality test in `tests/serving/test_fastlane.py`).
