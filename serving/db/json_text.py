@@ -31,10 +31,15 @@ def dumps(value: Any, sort_keys: bool = False) -> str:
 
 
 def orjson_writes_it(value: Any) -> bool:
-    """Whether orjson's text of `value` is the stdlib's (exact types only: no subclass)."""
+    """Whether orjson's text of `value`, unless orjson refuses it, is the stdlib's.
+
+    Exact types only (no subclass). Dict keys are not walked: orjson refuses every key that is
+    not an exact `str` (`dumps` then takes the stdlib's text), and writes an exact `str` key as
+    it writes a string value.
+    """
     kind = type(value)
     if kind is dict:
-        return all(type(k) is str for k in value) and _all_written(value.values())
+        return _all_written(value.values())
     if kind is list or kind is tuple:
         return _all_written(value)
     return _all_written((value,))
@@ -48,6 +53,12 @@ def _all_written(values: Any) -> bool:
                 return False
         elif v is None or kind is str or kind is int or kind is bool:
             continue
-        elif kind not in (dict, list, tuple) or not orjson_writes_it(v):
+        elif kind is dict:
+            if not _all_written(v.values()):
+                return False
+        elif kind is list or kind is tuple:
+            if not _all_written(v):
+                return False
+        else:
             return False
     return True

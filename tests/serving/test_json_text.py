@@ -15,6 +15,7 @@ import random
 import struct
 from typing import Any
 
+import orjson
 import pytest
 
 from serving.db import json_text
@@ -81,5 +82,8 @@ def test_random_floats_over_every_magnitude_are_the_stdlibs() -> None:
 
 def test_orjson_writes_only_what_it_writes_identically() -> None:
     assert json_text.orjson_writes_it({"pd": 0.0123, "reasons": [{"text": "中"}], "n": None})
-    for refused in (1e-5, 1e16, math.nan, {1: "x"}, Grade.A, [{"deep": [2.5e-7]}]):
+    for refused in (1e-5, 1e16, math.nan, Grade.A, [{"deep": [2.5e-7]}], {"k": [{"d": 1e20}]}):
         assert not json_text.orjson_writes_it(refused)
+    for key in (1, 2.5, None, True, Grade.A):  # keys are not walked: orjson refuses these itself
+        with pytest.raises(orjson.JSONEncodeError):
+            orjson.dumps({key: "x"})
