@@ -74,7 +74,7 @@ def test_migrations_are_idempotent_and_create_every_table(
     assert current_revision(db_url, schema=db_schema) is None
     upgrade(db_url, schema=db_schema)
     upgrade(db_url, schema=db_schema)
-    assert current_revision(db_url, schema=db_schema) == head_revision() == "0016"
+    assert current_revision(db_url, schema=db_schema) == head_revision() == "0017"
     engine = make_engine(db_url, schema=db_schema)
     try:
         assert set(inspect(engine).get_table_names()) >= TABLES
@@ -269,6 +269,32 @@ def test_truncate_is_refused_on_postgres(session: Session, banks: tuple[str, str
         session.execute(text("TRUNCATE decisions"))
 
 
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)  # TOAST compression is PostgreSQL's: SQLite stores the texts as they are
+def test_the_audit_json_texts_compress_with_lz4_on_postgres(
+    engine: Engine, db_schema: str | None
+) -> None:
+    with engine.connect() as connection:
+        built = connection.execute(
+            text(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                "WHERE name = 'default_toast_compression'"
+            )
+        ).scalar()
+        methods = dict(
+            connection.execute(
+                text(
+                    "SELECT attname, attcompression FROM pg_attribute "
+                    "WHERE attrelid = to_regclass(:table) AND attname LIKE '%\\_json'"
+                ),
+                {"table": f"{db_schema}.decisions"},
+            ).all()
+        )
+    expected = "l" if built else ""  # a server built without lz4 keeps its default
+    assert methods == dict.fromkeys(("features_json", "reasons_json", "response_json"), expected)
+
+
 # --- engines --------------------------------------------------------------------------------
 
 
@@ -434,6 +460,7 @@ def test_every_migration_applies_to_a_database_holding_rows(
             "0014",
             "0015",
             "0016",
+            "0017",
         ):
             upgrade(db_url, schema=db_schema, revision=revision)
         assert current_revision(db_url, schema=db_schema) == head_revision()
