@@ -8,8 +8,10 @@ and served model (`decisions.evaluate_many`: TreeSHAP, the limit rule and the re
 mostly per call, not per row), and one audit write. Nothing waits on a timer: a group forms
 only from requests that would have queued anyway, so it adds no latency.
 
-Each request is answered as if alone (`preapprovals.preapprove_many`): the same decision
-(a row scores the same alone and in a batch), its own audited decision id, its own error.
+Each request is answered as if alone (`answer_group`, then `preapprovals.preapprove_many`):
+its key checked (401, 403 without the `score` scope; each distinct key read once per group),
+the same decision (a row scores the same alone and in a batch), its own audited decision id,
+its own error.
 `Settings.coalesce_max_items = 1` turns this off (each request on its own hop, as before).
 The group sizes are the histogram `precredit_preapproval_group_size` of `/metrics`.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,14 +28,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from serving.api import preapprovals
+from serving.deps import with_scope
+from serving.errors import ApiError
 from serving.schemas import PreapprovalIn
 from serving.state import Services
+
+SCOPE = "score"  # what a key needs for pre-approvals (`serving.api.preapprovals`)
 
 
 @dataclass
 class _Waiting:
     body: PreapprovalIn
-    tenant: str
+    key: str | None  # the bearer credentials (None: none given)
     answer: asyncio.Future[Response]
 
 
@@ -47,10 +54,11 @@ class Coalescer:
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def answer(self, body: PreapprovalIn, tenant: str) -> Response:
-        """This request's response; raises its own error (the lane answers it)."""
+    async def answer(self, body: PreapprovalIn, key: str | None) -> Response:
+        """This request's response; raises its own error (the lane answers it): 401 without a
+        valid `key`, 403 when the key lacks the `score` scope, else the route's answer."""
         loop = asyncio.get_running_loop()
-        waiting = _Waiting(body, tenant, loop.create_future())
+        waiting = _Waiting(body, key, loop.create_future())
         self._waiting.append(waiting)
         if self._running < self.max_running:
             self._running += 1
@@ -68,9 +76,7 @@ class Coalescer:
                 self.services.metrics.preapproval_group(size)
                 try:
                     outcomes: list[Response | Exception] = await run_in_threadpool(
-                        preapprovals.preapprove_many,
-                        self.services,
-                        [(w.body, w.tenant) for w in group],
+                        answer_group, self.services, [(w.body, w.key) for w in group]
                     )
                 except BaseException:  # cancelled on shutdown: no request left hanging
                     for waiting in group:
@@ -79,6 +85,30 @@ class Coalescer:
                 _settle(group, outcomes)
         finally:
             self._running -= 1
+
+
+def answer_group(
+    services: Services, asked: Sequence[tuple[PreapprovalIn, str | None]]
+) -> list[Response | Exception]:
+    """Each (body, key) request's response or error, as the route would answer it alone.
+
+    Each distinct key is looked up once for the group: a key revoked before a request arrived
+    is refused, as on the route, since the group is read after all its requests arrived.
+    """
+    keys = {key for _, key in asked if key is not None}
+    principals = {key: services.keys.authenticate(key) for key in keys}
+    out: dict[int, Response | Exception] = {}
+    allowed: list[tuple[int, PreapprovalIn, str]] = []
+    for index, (body, key) in enumerate(asked):
+        try:
+            principal = with_scope(None if key is None else principals[key], SCOPE)
+        except ApiError as error:
+            out[index] = error
+        else:
+            allowed.append((index, body, principal.tenant_id))
+    answers = preapprovals.preapprove_many(services, [(b, t) for _, b, t in allowed])
+    out.update(zip((i for i, _, _ in allowed), answers, strict=True))
+    return [out[i] for i in range(len(asked))]
 
 
 def _settle(group: list[_Waiting], outcomes: list[Any]) -> None:

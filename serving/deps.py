@@ -66,13 +66,19 @@ def authenticated(
     authentication must not open one. Called from `async` dependencies: the read (tens of
     microseconds) runs in the event loop on its own connection, with no thread-pool hop.
     """
-    principal = None
-    if credentials is not None:
-        principal = services.keys.authenticate(credentials.credentials)
+    if credentials is None:
+        return with_scope(None)
+    return with_scope(services.keys.authenticate(credentials.credentials))
+
+
+def with_scope(principal: repo.Principal | None, scope: str | None = None) -> repo.Principal:
+    """`principal`, or 401 without one (no valid key), or 403 when its key lacks `scope`."""
     if principal is None:
         raise ApiError(
             401, "unauthorized", "a valid API key is required: Authorization: Bearer <key>"
         )
+    if scope is not None and scope not in principal.scopes:
+        raise ApiError(403, "forbidden", f"this API key lacks the '{scope}' scope")
     return principal
 
 
@@ -92,10 +98,7 @@ def scoped(scope: str) -> Callable[..., Awaitable[repo.Principal]]:
     """
 
     async def principal_with_scope(request: Request, credentials: Credentials) -> repo.Principal:
-        principal = authenticated(request.app.state.services, credentials)
-        if scope not in principal.scopes:
-            raise ApiError(403, "forbidden", f"this API key lacks the '{scope}' scope")
-        return principal
+        return with_scope(authenticated(request.app.state.services, credentials), scope)
 
     principal_with_scope.__name__ = f"{scope}_principal"
     return principal_with_scope

@@ -7,15 +7,16 @@ requests with a well-formed body the way the route would, at less cost. A body t
 not accept as is (no JSON content type, not JSON, a validation error) goes to the FastAPI
 route unchanged, which answers it as it always did, in its own order (a JSON decode error
 before the key, a schema error after it). On the lane the body is parsed and validated in one
-step (`model_validate_json`, the same strict model), the key checked in the event loop (as the
-route's async dependency does) and the request answered by `serving.coalesce` with the requests
-waiting beside it (`preapprovals.preapprove_many`, each answered as the route's endpoint
-`preapprove` answers it alone; `Settings.coalesce_max_items = 1`: `preapprove` itself on one
-thread-pool hop, as FastAPI calls it); no routing, dependency resolution, `Request` object or
-exception-middleware wrappers. Its refusals are the app's own: a missing or unknown key (401)
-and a key without the `score` scope (403) are raised as `ApiError`, and they and the decision's
-refusals (404, 403 consent, 422 product, 503 audit or database busy) are answered by the
-handler the app registered.
+step (`model_validate_json`, the same strict model), and the request answered by
+`serving.coalesce` with the requests waiting beside it: its key checked once per distinct key
+of the group, then `preapprovals.preapprove_many`, each request answered as the route's
+endpoint `preapprove` answers it alone. With `Settings.coalesce_max_items = 1` the key is
+checked in the event loop (as the route's async dependency does) and `preapprove` itself runs
+on one thread-pool hop, as FastAPI calls it. No routing, dependency resolution, `Request`
+object or exception-middleware wrappers. Its refusals are the app's own: a missing or unknown
+key (401) and a key without the `score` scope (403) are raised as `ApiError`, and they and the
+decision's refusals (404, 403 consent, 422 product, 503 audit or database busy) are answered
+by the handler the app registered.
 
 `Settings.fast_preapprovals=False` sends every request down the FastAPI route (the A/B of
 `bench/bench_asgi_path.py` and the equality test in `tests/serving/test_fastlane.py`).
@@ -38,14 +39,12 @@ from starlette.routing import BaseRoute
 
 from catalog.errors import PrecreditError
 from serving.api import preapprovals
-from serving.coalesce import Coalescer
-from serving.deps import authenticated
-from serving.errors import ApiError
+from serving.coalesce import SCOPE, Coalescer
+from serving.deps import authenticated, with_scope
 from serving.schemas import PreapprovalIn
 from serving.state import Services
 
 PATH = "/v1/preapprovals"
-SCOPE = "score"
 JSON_TYPES = (b"application/json", b"application/json; charset=utf-8")
 HANDLED = (PrecreditError, OperationalError, PoolTimeout)  # the app's handlers answer these
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
@@ -61,17 +60,6 @@ class PreapprovalLane:
         self.app = app
         self._coalescer: Coalescer | None = None
 
-    async def _answer(self, services: Services, body: PreapprovalIn, principal: Any) -> Response:
-        """The route's answer: alone on a thread-pool hop, or with the requests waiting with it."""
-        settings = services.settings
-        if settings.coalesce_max_items == 1:
-            return await run_in_threadpool(preapprovals.preapprove, body, principal, services)
-        if self._coalescer is None or self._coalescer.services is not services:
-            self._coalescer = Coalescer(
-                services, settings.coalesce_max_items, settings.coalesce_running
-            )
-        return await self._coalescer.answer(body, principal.tenant_id)
-
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
             await self.app(scope, receive, send)
@@ -86,14 +74,28 @@ class PreapprovalLane:
             await self.app(scope, _replay(messages, receive), send)
             return
         scope["route"] = ROUTE  # the metrics label the request by the route's path
+        credentials = _credentials(scope)
         try:
-            principal = authenticated(services, _credentials(scope))
-            if SCOPE not in principal.scopes:  # the refusal of `serving.deps.scoped`
-                raise ApiError(403, "forbidden", f"this API key lacks the '{SCOPE}' scope")
-            response = await self._answer(services, body, principal)
+            if services.settings.coalesce_max_items > 1:
+                response = await self._coalescer_of(services).answer(
+                    body, None if credentials is None else credentials.credentials
+                )
+            else:
+                principal = with_scope(authenticated(services, credentials), SCOPE)
+                response = await run_in_threadpool(
+                    preapprovals.preapprove, body, principal, services
+                )
         except HANDLED as error:
             response = await _handled(scope, error)
         await response(scope, receive, send)
+
+    def _coalescer_of(self, services: Services) -> Coalescer:
+        if self._coalescer is None or self._coalescer.services is not services:
+            settings = services.settings
+            self._coalescer = Coalescer(
+                services, settings.coalesce_max_items, settings.coalesce_running
+            )
+        return self._coalescer
 
 
 def _parsed(scope: Any, body: bytes) -> PreapprovalIn | None:

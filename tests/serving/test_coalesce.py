@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from api_fixtures import LiveApi, assert_chains_whole
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 
 from catalog.errors import PrecreditError
@@ -25,7 +26,9 @@ from serving.app import build_services, create_app
 from serving.coalesce import Coalescer
 from serving.config import Settings
 from serving.db import models as db
+from serving.db import repo
 from serving.decision import decisions
+from serving.deps import authenticated, with_scope
 from serving.http import Limits, ServerThread
 from serving.schemas import PreapprovalIn
 from serving.state import Services
@@ -67,31 +70,42 @@ def one_slot_lane(live_api: LiveApi) -> Iterator[str]:
         yield server.base_url
 
 
-def _asked(live_api: LiveApi) -> list[tuple[PreapprovalIn, str]]:
-    """(body, tenant): answers for two tenants, an amount, and each refusal of a request."""
-    codes = live_api.codes
+def _asked(live_api: LiveApi) -> list[tuple[PreapprovalIn, str | None]]:
+    """(body, key): answers for two tenants, an amount, and each refusal of a request."""
+    codes, keys = live_api.codes, live_api.keys
+    a, b = keys.bank_a, keys.bank_b
 
     def body(**fields: Any) -> PreapprovalIn:
         return PreapprovalIn.model_validate(fields)
 
     return [
-        (body(uscc=codes[1]), "bank_a"),
-        (body(uscc=codes[2], requested_amount_cny=500_000), "bank_a"),
-        (body(uscc=UNKNOWN_CODE), "bank_a"),
-        (body(uscc=codes[3]), "bank_b"),
-        (body(uscc=codes[4], product="no_such_product"), "bank_a"),
-        (body(uscc=INVALID_CODE), "bank_b"),
-        (body(uscc=codes[5].lower(), requested_amount_cny=1234.5), "bank_a"),
-        (body(uscc=codes[1]), "bank_b"),
+        (body(uscc=codes[1]), a),
+        (body(uscc=codes[2], requested_amount_cny=500_000), keys.score_only_a),
+        (body(uscc=UNKNOWN_CODE), a),
+        (body(uscc=codes[3]), b),
+        (body(uscc=codes[6]), None),  # no key: 401
+        (body(uscc=codes[4], product="no_such_product"), a),
+        (body(uscc=codes[7]), keys.revoked_a),  # 401
+        (body(uscc=INVALID_CODE), b),
+        (body(uscc=codes[5].lower(), requested_amount_cny=1234.5), a),
+        (body(uscc=codes[8]), _outcomes_only_key(live_api)),  # 403: no `score` scope
+        (body(uscc=codes[1]), b),
     ]
 
 
-def _gathered(coalescer: Coalescer, asked: list[tuple[PreapprovalIn, str]]) -> list[Any]:
+def _outcomes_only_key(live_api: LiveApi) -> str:
+    with live_api.sessions() as session:
+        key = repo.issue_key(session, "bank_a", ["outcomes"])
+        session.commit()
+    return key
+
+
+def _gathered(coalescer: Coalescer, asked: list[tuple[PreapprovalIn, str | None]]) -> list[Any]:
     """Every request's response or error, all sent in one event-loop turn."""
 
     async def run() -> list[Any]:
         return await asyncio.gather(
-            *(coalescer.answer(body, tenant) for body, tenant in asked), return_exceptions=True
+            *(coalescer.answer(body, key) for body, key in asked), return_exceptions=True
         )
 
     return asyncio.run(run())
@@ -105,9 +119,14 @@ def _groups(services: Services) -> tuple[float, float]:
     return count, total
 
 
-def _alone(services: Services, body: PreapprovalIn, tenant: str) -> dict[str, Any] | str:
-    """The answer `decisions.evaluate` gives this request alone (its error code if refused)."""
+def _alone(services: Services, body: PreapprovalIn, key: str | None) -> dict[str, Any] | str:
+    """The answer this request gets alone (its error code if refused): the key checked as the
+    route's dependency checks it, then `decisions.evaluate`."""
     try:
+        credentials = (
+            None if key is None else HTTPAuthorizationCredentials(scheme="Bearer", credentials=key)
+        )
+        tenant = with_scope(authenticated(services, credentials), "score").tenant_id
         scored = decisions.evaluate(
             services, tenant, body.uscc, body.product, body.requested_amount_cny
         )
@@ -123,16 +142,20 @@ def test_a_group_answers_each_request_as_if_alone(services: Services, live_api: 
     outcomes = _gathered(coalescer, asked)
     assert _groups(services) == (before[0] + 1, before[1] + len(asked))  # one group of all
     ids = []
-    for (body, tenant), outcome in zip(asked, outcomes, strict=True):
-        expected = _alone(services, body, tenant)
+    tenants = {live_api.keys.bank_a: "bank_a", live_api.keys.score_only_a: "bank_a",
+               live_api.keys.bank_b: "bank_b"}  # fmt: skip
+    for (body, key), outcome in zip(asked, outcomes, strict=True):
+        expected = _alone(services, body, key)
         if isinstance(expected, str):
-            assert isinstance(outcome, PrecreditError), (body, tenant)
+            assert isinstance(outcome, PrecreditError), body
             assert outcome.code == expected
             continue
         assert outcome.status_code == 200
         answer = json.loads(outcome.body)
-        ids.append((answer.pop("decision_id"), tenant, answer))
-        assert answer == expected, (body, tenant)
+        ids.append((answer.pop("decision_id"), tenants[key], answer))
+        assert answer == expected, body
+    refused = [getattr(outcomes[i], "code", None) for i in (4, 6, 9)]
+    assert refused == ["unauthorized", "unauthorized", "forbidden"]
     assert len(ids) == 5
     assert len({i for i, _, _ in ids}) == 5
     with live_api.sessions() as session:  # each answer is its own audited decision
@@ -146,7 +169,7 @@ def test_a_group_answers_each_request_as_if_alone(services: Services, live_api: 
 def test_groups_take_at_most_max_items_and_a_lone_request_waits_for_none(
     services: Services, live_api: LiveApi
 ) -> None:
-    asked = [(PreapprovalIn(uscc=code), "bank_a") for code in live_api.codes[10:20]]
+    asked = [(PreapprovalIn(uscc=code), live_api.keys.bank_a) for code in live_api.codes[10:20]]
     coalescer = Coalescer(services, max_items=4, max_running=1)
     before = _groups(services)
     outcomes = _gathered(coalescer, asked)
@@ -160,8 +183,8 @@ def test_groups_take_at_most_max_items_and_a_lone_request_waits_for_none(
 def test_a_failed_audit_write_fails_every_request_of_its_group(
     services: Services, live_api: LiveApi
 ) -> None:
-    asked = [(PreapprovalIn(uscc=code), "bank_a") for code in live_api.codes[30:34]]
-    asked.append((PreapprovalIn(uscc=UNKNOWN_CODE), "bank_a"))
+    asked = [(PreapprovalIn(uscc=code), live_api.keys.bank_a) for code in live_api.codes[30:34]]
+    asked.append((PreapprovalIn(uscc=UNKNOWN_CODE), live_api.keys.bank_a))
     with live_api.sessions() as session:
         count_before = len(session.scalars(select(db.Decision.id)).all())
     services.audit.close()  # this worker's link to the writer is gone: nothing is recorded
