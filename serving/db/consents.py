@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Date, and_, bindparam, exists, insert, select
+from sqlalchemy import Connection, Date, Select, and_, bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -132,16 +132,30 @@ def revoke(session: Session, tenant_id: str, consent_id: str, revoked_by: str) -
     return consent
 
 
-IN_FORCE = select(Consent.id, Consent.scope, Consent.purpose).where(
-    and_(
+def _in_force_where(codes: Any) -> Any:
+    """Consents of one bank for `codes` (a condition on `Consent.uscc`) in force on a day."""
+    return and_(
         Consent.tenant_id == bindparam("tenant"),
-        Consent.uscc == bindparam("code"),
+        codes,
         Consent.purpose == bindparam("purpose"),
         Consent.starts_on <= bindparam("day", type_=Date),
         Consent.expires_on >= bindparam("day", type_=Date),
         ~exists().where(ConsentRevocation.consent_id == Consent.id),
     )
+
+
+IN_FORCE = select(Consent.id, Consent.scope, Consent.purpose).where(
+    _in_force_where(Consent.uscc == bindparam("code"))
 )
+
+
+def in_force_of(n: int) -> Select[str, str, str, str]:
+    """`IN_FORCE` for `n` codes at once (parameters `code0` ... `code{n-1}`), each row led by
+    its code: one read for a group of requests (`ConsentBook.uses`)."""
+    codes = Consent.uscc.in_([bindparam(f"code{i}") for i in range(n)])
+    return select(Consent.uscc, Consent.id, Consent.scope, Consent.purpose).where(
+        _in_force_where(codes)
+    )
 
 
 def valid_grants(

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 
 from catalog.errors import ConsentRequired
 from catalog.schema import PUBLIC_RECORDS
 from serving.db import consents
+from serving.db.consents import Grant
 from serving.db.prepared import Prepared, in_event_loop
 from serving.decision.model_store import ModelHolder, ServedModel
 
@@ -50,6 +53,7 @@ class ConsentBook:
         self._reads = reads
         self._loop_reads = loop_reads or reads
         self._in_force = Prepared(reads, consents.IN_FORCE, loop_reads)  # per request
+        self._in_force_of: dict[int, Prepared] = {}  # per group of requests, by size
         self._ttl = ttl
         self._flags: dict[str, tuple[float, bool]] = {}
         self._lock = threading.Lock()
@@ -71,7 +75,27 @@ class ConsentBook:
         served = models.get(tenant)
         if not self.required(tenant):
             return Use(served, None)
-        return choose(models, served, self._grants(tenant, code))
+        return choose(models, served, _in_force(self._grants(tenant, code)))
+
+    def uses(
+        self, models: ModelHolder, tenant: str, codes: Sequence[str]
+    ) -> dict[str, Use | ConsentRequired]:
+        """`use` for each of `codes` (each its own answer or its own 403), read in one query.
+
+        Groups of requests (`serving.coalesce`): the consents are read once for the group,
+        after its requests arrived, so a revocation counts from the next request as before.
+        """
+        served = models.get(tenant)
+        if not self.required(tenant):
+            return dict.fromkeys(codes, Use(served, None))
+        found = self._grants_of_codes(tenant, codes)
+        out: dict[str, Use | ConsentRequired] = {}
+        for code in codes:
+            try:
+                out[code] = choose(models, served, _in_force(found.get(code, [])))
+            except ConsentRequired as error:
+                out[code] = error
+        return out
 
     def grant(self, tenant: str, code: str, scopes: tuple[str, ...]) -> consents.Grant | None:
         """The consent that lets this bank read `scopes` of the entity (None: none required);
@@ -79,7 +103,7 @@ class ConsentBook:
         those scopes or nothing)."""
         if not self.required(tenant):
             return None
-        for grant in self._grants(tenant, code):
+        for grant in _in_force(self._grants(tenant, code)):
             if grant.covers(scopes):
                 return grant
         raise ConsentRequired(
@@ -89,13 +113,40 @@ class ConsentBook:
 
     def _grants(self, tenant: str, code: str) -> list[consents.Grant]:
         params = consents.in_force_params(tenant, code, PURPOSE, consents.today())
-        grants = consents.grants_of(self._in_force.rows(**params))
-        if not grants:
-            raise ConsentRequired(
-                "no valid pre-approval consent from this enterprise for this bank: "
-                "record one (POST /v1/consents) first"
-            )
-        return grants
+        return consents.grants_of(self._in_force.rows(**params))
+
+    def _grants_of_codes(self, tenant: str, codes: Sequence[str]) -> dict[str, list[Grant]]:
+        """Each code's grants in force (widest first), `IN_FORCE` for every code in one read.
+
+        The statement takes a power of two of codes (the last repeated): a handful of
+        statements, each prepared once, serve every group size.
+        """
+        if not codes:
+            return {}
+        size = 1 << max(len(codes) - 1, 0).bit_length()
+        prepared = self._in_force_of.get(size)
+        if prepared is None:
+            statement = consents.in_force_of(size)
+            prepared = Prepared(self._reads, statement, self._loop_reads)
+            self._in_force_of[size] = prepared
+        padded = [*codes, *[codes[-1]] * (size - len(codes))]
+        params = consents.in_force_params(tenant, "", PURPOSE, consents.today())
+        del params["code"]
+        rows = prepared.rows(**params, **{f"code{i}": c for i, c in enumerate(padded)})
+        by_code: dict[str, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            by_code.setdefault(str(row[0]), []).append(row[1:])
+        return {code: consents.grants_of(found) for code, found in by_code.items()}
+
+
+def _in_force(grants: list[Grant]) -> list[Grant]:
+    """`grants`, or 403 when there are none."""
+    if not grants:
+        raise ConsentRequired(
+            "no valid pre-approval consent from this enterprise for this bank: "
+            "record one (POST /v1/consents) first"
+        )
+    return grants
 
 
 def choose(models: ModelHolder, served: ServedModel, grants: list[consents.Grant]) -> Use:

@@ -14,7 +14,7 @@ from catalog import uscc
 from catalog.errors import InvalidUSCC, NotFound, PrecreditError
 from models.decision import Decision, RecordedDecision
 from serving.db import policies, repo
-from serving.decision import scoring
+from serving.decision import consent, scoring
 from serving.decision.model_store import ServedModel
 from serving.decision.snapshot import SnapshotRow
 from serving.state import Services
@@ -83,21 +83,31 @@ def evaluate_many(
 ) -> list[Scored | PrecreditError]:
     """`evaluate` for each (code, product, requested) item, models run once per served model.
 
-    An item refused on its own gets its error in its place; a 503 (no model) is raised.
+    An item refused on its own gets its error in its place; a 503 (no model) is raised. The
+    consents of all the items are read in one query (`ConsentBook.uses`).
     """
     out: list[Scored | PrecreditError | None] = []
-    prepared: dict[int, _Prepared] = {}
-    groups: dict[int, list[int]] = {}
+    checked: dict[int, _Checked] = {}
     for index, (code, product, requested) in enumerate(items):
         try:
-            prepared[index] = _prepare(services, tenant, code, product, requested)
+            checked[index] = _check(services, tenant, code, product, requested)
         except PrecreditError as error:
             if error.http_status == 503:
                 raise
             out.append(error)
             continue
-        groups.setdefault(id(prepared[index].served), []).append(index)
         out.append(None)
+    codes = list(dict.fromkeys(c.code for c in checked.values()))
+    uses = services.consents.uses(services.models, tenant, codes)
+    prepared: dict[int, _Prepared] = {}
+    groups: dict[int, list[int]] = {}
+    for index, check in checked.items():
+        use = uses[check.code]
+        if isinstance(use, PrecreditError):
+            out[index] = use
+            continue
+        prepared[index] = _with_consent(services, tenant, check, use)
+        groups.setdefault(id(prepared[index].served), []).append(index)
     for indices in groups.values():
         batch = [prepared[i] for i in indices]
         answers = scoring.decide_many(
@@ -111,28 +121,55 @@ def evaluate_many(
     return [item for item in out if item is not None]
 
 
-def _prepare(
+@dataclass(frozen=True)
+class _Checked:
+    """A request's code, served model (with the bank's product policy) and snapshot row."""
+
+    code: str
+    flag: str | None
+    product: str | None  # as asked (None: the bank's default product)
+    served: ServedModel
+    row: SnapshotRow
+    requested: float | None
+
+
+def _check(
     services: Services, tenant: str, code: str, product: str | None, requested: float | None
-) -> _Prepared:
-    """Check the code, choose the served model and policy, read the row and the consent."""
+) -> _Checked:
+    """Check the code, choose the served model and policy, read the row (422, then 404)."""
     canonical, flag = _code(services, code)
     # one reference: score and reasons from one model version, limits from one policy version
     served = services.policies.served(services.models.get(tenant), tenant, product)  # 422 first
     row = services.snapshot.row(canonical)  # then 404, then the consent's 403
-    use = services.consents.use(services.models, tenant, canonical)
+    return _Checked(canonical, flag, product, served, row, requested)
+
+
+def _prepare(
+    services: Services, tenant: str, code: str, product: str | None, requested: float | None
+) -> _Prepared:
+    """Check the code, choose the served model and policy, read the row and the consent."""
+    check = _check(services, tenant, code, product, requested)
+    return _with_consent(
+        services, tenant, check, services.consents.use(services.models, tenant, check.code)
+    )
+
+
+def _with_consent(services: Services, tenant: str, check: _Checked, use: consent.Use) -> _Prepared:
+    """The request as scored under the consent that allows it (a model it reads, its id)."""
+    served = check.served
     if use.served.name != served.name:  # the public-records-only model, under the same policy
-        served = services.policies.served(use.served, tenant, product)
+        served = services.policies.served(use.served, tenant, check.product)
     grant = use.grant
     request = scoring.Request(
-        canonical,
+        check.code,
         served.model.policy_.product,
-        requested,
-        flag,
+        check.requested,
+        check.flag,
         None if grant is None else grant.id,
     )
-    features = scoring.feature_values_dict(row, served.model.spec.names)
+    features = scoring.feature_values_dict(check.row, served.model.spec.names)
     purpose = None if grant is None else grant.purpose
-    return _Prepared(served, request, features, row, purpose)
+    return _Prepared(served, request, features, check.row, purpose)
 
 
 def _scored(tenant: str, prepared: _Prepared, answer: Decision) -> Scored:

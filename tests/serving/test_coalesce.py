@@ -10,6 +10,7 @@ answers one by one.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,13 +21,14 @@ import pytest
 from api_fixtures import LiveApi, assert_chains_whole
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
+from test_consents import PUBLIC, new_bank, record
 
 from catalog.errors import PrecreditError
 from serving.app import build_services, create_app
 from serving.coalesce import Coalescer
 from serving.config import Settings
+from serving.db import consents, repo
 from serving.db import models as db
-from serving.db import repo
 from serving.decision import decisions
 from serving.deps import authenticated, with_scope
 from serving.http import Limits, ServerThread
@@ -119,9 +121,11 @@ def _groups(services: Services) -> tuple[float, float]:
     return count, total
 
 
-def _alone(services: Services, body: PreapprovalIn, key: str | None) -> dict[str, Any] | str:
-    """The answer this request gets alone (its error code if refused): the key checked as the
-    route's dependency checks it, then `decisions.evaluate`."""
+def _alone(
+    services: Services, body: PreapprovalIn, key: str | None
+) -> dict[str, Any] | tuple[str, str]:
+    """The answer this request gets alone (its error's code and message if refused): the key
+    checked as the route's dependency checks it, then `decisions.evaluate`."""
     try:
         credentials = (
             None if key is None else HTTPAuthorizationCredentials(scheme="Bearer", credentials=key)
@@ -131,7 +135,7 @@ def _alone(services: Services, body: PreapprovalIn, key: str | None) -> dict[str
             services, tenant, body.uscc, body.product, body.requested_amount_cny
         )
     except PrecreditError as error:
-        return error.code
+        return error.code, error.message
     return scored.answer.model_dump(mode="json")
 
 
@@ -146,9 +150,9 @@ def test_a_group_answers_each_request_as_if_alone(services: Services, live_api: 
                live_api.keys.bank_b: "bank_b"}  # fmt: skip
     for (body, key), outcome in zip(asked, outcomes, strict=True):
         expected = _alone(services, body, key)
-        if isinstance(expected, str):
+        if isinstance(expected, tuple):
             assert isinstance(outcome, PrecreditError), body
-            assert outcome.code == expected
+            assert (outcome.code, outcome.message) == expected
             continue
         assert outcome.status_code == 200
         answer = json.loads(outcome.body)
@@ -190,7 +194,8 @@ def test_a_failed_audit_write_fails_every_request_of_its_group(
     services.audit.close()  # this worker's link to the writer is gone: nothing is recorded
     outcomes = _gathered(Coalescer(services, max_items=32, max_running=1), asked)
     assert [getattr(o, "code", None) for o in outcomes[:4]] == ["audit_unavailable"] * 4
-    assert outcomes[4].code == _alone(services, *asked[4])  # refused before the write: its own
+    refused = outcomes[4]  # refused before the write: its own answer
+    assert (refused.code, refused.message) == _alone(services, *asked[4])
     with live_api.sessions() as session:
         assert len(session.scalars(select(db.Decision.id)).all()) == count_before
 
@@ -231,3 +236,36 @@ def test_concurrent_requests_on_the_lane_answer_what_the_route_answers(
     count = groups["precredit_preapproval_group_size_count"]
     assert groups["precredit_preapproval_group_size_sum"] == len(sent)
     assert count < len(sent)  # some requests were answered together
+
+
+def test_a_group_reads_consents_once_and_answers_each_as_alone(
+    services: Services, live_api: LiveApi
+) -> None:
+    _, key = new_bank(live_api)
+    client, codes = live_api.client(key), live_api.codes[20:27]
+    record(client, codes[0])  # full scope: the bank's model
+    record(client, codes[1], PUBLIC)  # the public-records-only model
+    record(client, codes[2], ["tax"])  # 403: no public records
+    revoked = record(client, codes[3])
+    assert client.delete(f"/v1/consents/{revoked}").status_code == 200  # 403
+    later = (consents.today() + dt.timedelta(days=3)).isoformat()
+    record(client, codes[4], starts_on=later)  # 403: not started
+    record(client, codes[5], PUBLIC)
+    record(client, codes[5])  # two in force: the widest wins
+    asked = [(PreapprovalIn(uscc=c), key) for c in [*codes, codes[0], codes[1].lower()]]
+    outcomes = _gathered(Coalescer(services, max_items=32, max_running=1), asked)
+    seen = []
+    for (body, _), outcome in zip(asked, outcomes, strict=True):
+        expected = _alone(services, body, key)
+        if isinstance(expected, tuple):
+            assert isinstance(outcome, PrecreditError), body
+            assert (outcome.code, outcome.message) == expected
+            seen.append(outcome.code)
+            continue
+        answer = json.loads(outcome.body)
+        answer.pop("decision_id")
+        assert answer == expected, body
+        seen.append(answer["model"]["name"])
+    full, public = "precredit-platform", "precredit-platform_public"
+    refused = ["consent_required"] * 4  # tax only, revoked, not started, none (codes[6])
+    assert seen == [full, public, *refused[:3], full, refused[3], full, public]
