@@ -7,8 +7,9 @@
 Copies the demo home's store and model registry (`platform.duckdb`, `mlflow.db`,
 `mlartifacts/`, `model-cache/`) to a scratch directory (the home is only read), creates a fresh
 PostgreSQL database `precredit_soak_<pid>` through `--admin-url` (dropped at the end unless
-`--keep`), and sets it up through the real CLI: a bank (scopes score, outcomes) answering the SME
-financing platform's requests, and the platform's client key. Then `precredit serve --workers N`:
+`--keep`), and sets it up through the real CLI: a bank (scopes score, outcomes; requiring consent,
+the default) answering the SME financing platform's requests, and the platform's client key. Then
+`precredit serve --workers N`, and each of the 2,000 codes' consent recorded through the API:
 
 1. capacity: closed loops (16 in flight) for `--capacity-seconds` each, with the same asyncio
    client as the soak: single pre-approvals, then the soak's mix -> C ok/s (`--capacity-of`
@@ -23,8 +24,9 @@ financing platform's requests, and the platform's client key. Then `precredit se
 4. at the end: every acknowledged write looked up in PostgreSQL (decision ids, outcome loan ids,
    watched codes, financing request ids).
 
-Prints one JSON object; a markdown summary goes to stderr. Verdict: no 5xx, memory growth (last
-minute's RSS against the first minute's) <= 10%, every acknowledged write present.
+Prints one JSON object; a markdown summary goes to stderr. Verdict: no 5xx, no 4xx (every request
+of the mix is well-formed and allowed), memory growth (last minute's RSS against the first
+minute's) <= 10%, every acknowledged write present.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -53,6 +56,7 @@ import soak_plan
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from catalog.schema import DATA_SCOPES
 from serving.config import Settings
 
 CLI = Path(sys.executable).parent / "precredit"
@@ -157,6 +161,30 @@ def _singles(codes: list[str]) -> Iterator[soak_plan.Planned]:
         body: soak_plan.Json = {"uscc": codes[index % len(codes)], "requested_amount_cny": 500_000}
         yield soak_plan.Planned(index, "preapproval", body)
         index += 1
+
+
+async def _consents(
+    client: httpx.AsyncClient, bank_key: str, codes: list[str], today: dt.date
+) -> None:
+    """The bank requires consent (the default): each code's consent to pre-approval scoring,
+    every data scope, recorded through the API before any load."""
+    headers = {"Authorization": f"Bearer {bank_key}"}
+    pending = iter(codes)
+
+    async def record() -> None:
+        for code in pending:
+            body = {
+                "uscc": code,
+                "scope": sorted(DATA_SCOPES),
+                "purpose": "preapproval",
+                "starts_on": (today - dt.timedelta(days=1)).isoformat(),
+                "expires_on": (today + dt.timedelta(days=365)).isoformat(),
+                "evidence_sha256": hashlib.sha256(f"soak consent {code}".encode()).hexdigest(),
+            }
+            answer = await client.post("/v1/consents", json=body, headers=headers)
+            answer.raise_for_status()
+
+    await asyncio.gather(*(record() for _ in range(CAPACITY_IN_FLIGHT)))
 
 
 async def _closed_loop(
@@ -311,13 +339,18 @@ def _verdict(rows: list[dict[str, object]], writes: dict[str, dict[str, int]]) -
     growth = soak_plan.memory_growth_pct(rows)
     checks = {
         "no_5xx": all(row["5xx"] == 0 for row in rows),
+        # every request of the mix is well-formed and allowed: a 4xx means the set-up is wrong
+        "no_4xx": all(row["4xx"] == 0 for row in rows),
         "no_transport_errors": all(row["transport_errors"] == 0 for row in rows),
         "memory_growth_pct": growth,
         "memory_growth_within_10pct": growth is not None and growth <= MEMORY_GROWTH_MAX_PCT,
         "all_writes_present": all(w["missing"] == 0 for w in writes.values()),
     }
     checks["all"] = (
-        checks["no_5xx"] and checks["memory_growth_within_10pct"] and checks["all_writes_present"]
+        checks["no_5xx"]
+        and checks["no_4xx"]
+        and checks["memory_growth_within_10pct"]
+        and checks["all_writes_present"]
     )
     return checks
 
@@ -328,6 +361,7 @@ async def _drive(url: str, keys: tuple[str, str], codes: list[str], args: Any) -
     acked = Acked()
     today = dt.datetime.now(dt.UTC).date()
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as client:
+        await _consents(client, keys[0], codes, today)
         await _closed_loop(client, _singles(codes), keys, 3.0, acked)  # warm every worker
         capacity = {
             "single": await _closed_loop(
