@@ -92,6 +92,20 @@ def _run(env: dict[str, str], key: str, codes: list[str], args: argparse.Namespa
         os.environ.update(saved)
 
 
+def medians_of(runs: dict[str, list[Any]]) -> dict[str, dict[str, float]]:
+    """Per variant: the medians of its runs' figures, and its failed requests summed."""
+    figures = ("ok_per_second", "p99_ms", "server_cpu_ms_per_request",
+               "database_cpu_ms_per_request")  # fmt: skip
+    return {
+        name: {f: statistics.median(r[f] for r in rs) for f in figures}
+        | {
+            "mean_group_size": statistics.median(r["mean_group_size"] or 1.0 for r in rs),
+            "failed": sum(r["failed"] for r in rs),
+        }
+        for name, rs in runs.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-src", type=Path, required=True)
@@ -116,17 +130,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for name in ("base", "new"):
             runs[name].append(_run(envs[name], keys[name], codes, args))
-    medians = {
-        name: {
-            "ok_per_second": statistics.median(r["ok_per_second"] for r in rs),
-            "p99_ms": statistics.median(r["p99_ms"] for r in rs),
-            "server_cpu_ms_per_request": statistics.median(
-                r["server_cpu_ms_per_request"] for r in rs
-            ),
-            "failed": sum(r["failed"] for r in rs),
-        }
-        for name, rs in runs.items()
-    }
+    medians = medians_of(runs)
     ratio = medians["new"]["ok_per_second"] / medians["base"]["ok_per_second"]
     print(
         json.dumps(

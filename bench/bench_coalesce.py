@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 from pathlib import Path
 from typing import Any
 
@@ -61,21 +60,7 @@ def main() -> None:
             for variant in variants:
                 figures = ab._run(_variant_env(base, variant), key, codes, args)
                 runs.setdefault(f"{variant}@{count}", []).append(figures)
-    medians = {
-        name: {
-            "ok_per_second": statistics.median(r["ok_per_second"] for r in rs),
-            "p99_ms": statistics.median(r["p99_ms"] for r in rs),
-            "server_cpu_ms_per_request": statistics.median(
-                r["server_cpu_ms_per_request"] for r in rs
-            ),
-            "database_cpu_ms_per_request": statistics.median(
-                r["database_cpu_ms_per_request"] for r in rs
-            ),
-            "mean_group_size": statistics.median(r["mean_group_size"] or 1.0 for r in rs),
-            "failed": sum(r["failed"] for r in rs),
-        }
-        for name, rs in runs.items()
-    }
+    medians = ab.medians_of(runs)
     against_off = {
         name: {
             "throughput": round(m["ok_per_second"] / off["ok_per_second"], 3),
