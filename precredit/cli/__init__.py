@@ -21,6 +21,7 @@ import typer
 from precredit import __version__
 from precredit.cli import (
     audit,
+    calendars,
     clients,
     codes,
     consents,
@@ -75,6 +76,7 @@ app.add_typer(clients.operators_app, name="operators")
 app.add_typer(clients.financing_app, name="financing-platform")
 app.add_typer(policies.policies_app, name="policies")
 app.add_typer(consents.consents_app, name="consents")
+app.add_typer(calendars.calendar_app, name="calendar")
 app.add_typer(offers.offers_app, name="offers")
 app.add_typer(offers.webhooks_app, name="webhooks")
 app.add_typer(audit.audit_app, name="audit")

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Dialect,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     LargeBinary,
     MetaData,
@@ -528,3 +529,36 @@ class TableScore(Base):
     answer: Mapped[str] = mapped_column(Text)
     scored_by: Mapped[str] = mapped_column(String(64))  # key:<key id>
     scored_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CalendarYear(Base):
+    """A version of an operator-entered working-day year (append-only: triggers), 0018.
+
+    Only for years the `chinesecalendar` package does not know; the newest version counts.
+    """
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(200))  # the notice, e.g. 国办发明电〔2026〕7号
+    recorded_by: Mapped[str] = mapped_column(String(64))  # key:<key id> or cli
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CalendarDay(Base):
+    """A public holiday or an adjusted working day (调休) of a `CalendarYear` version."""
+
+    __tablename__ = "calendar_days"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["year", "version"], ["calendar_years.year", "calendar_years.version"]
+        ),
+        CheckConstraint("kind IN ('holiday', 'workday')", name="kind"),
+    )
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str | None] = mapped_column(String(40))

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from catalog import store, uscc
 from catalog.errors import InvalidInput, NotFound
 from platform_services import deadlines, repair
+from serving.db import calendar, repo
 from serving.db import disputes as rows
-from serving.db import repo
 from serving.db import webhooks as outbox
 from serving.db.models import Dispute
 from serving.disputes.records import StoreRecord, checked_table, entity_record
@@ -73,7 +73,7 @@ def file_case(
         claim=body.claim,
         evidence_sha256=body.evidence_sha256,
         received_at=now,
-        due_date=_due(now),
+        due_date=_due(session, now),
     )
     if body.record is not None:
         record = lookup(checked_table(body.record.table), body.record.record_id, code)
@@ -86,10 +86,10 @@ def file_case(
     return rows.add_case(session, filing, f"tenant:{tenant_id}")
 
 
-def _due(now: dt.datetime) -> dt.date | None:
+def _due(session: Session, now: dt.datetime) -> dt.date | None:
     """The deadline, or None while the calendar does not know its year (flagged, not guessed)."""
     try:
-        return deadlines.due_date(now)
+        return deadlines.due_date(now, calendar=calendar.calendar(session))
     except deadlines.CalendarUnknown:
         return None
 

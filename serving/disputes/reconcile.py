@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog import store
 from features import snapshot
 from platform_services import deadlines
+from serving.db import calendar
 from serving.db import disputes as rows
 from serving.db.models import Decision, Dispute, Offer
 from serving.db.offers import tenants_with_offers
@@ -78,10 +79,12 @@ def reconcile(
 
 def _set_deadlines(session: Session) -> int:
     set_now = 0
+    known = calendar.calendar(session)  # the package and the operator's entered years
     for case in rows.open_cases(session):
         if case.due_date is None:
             try:
-                rows.set_due_date(session, case, deadlines.due_date(case.received_at))
+                due = deadlines.due_date(case.received_at, calendar=known)
+                rows.set_due_date(session, case, due)
             except deadlines.CalendarUnknown:
                 continue
             set_now += 1

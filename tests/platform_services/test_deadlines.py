@@ -8,11 +8,14 @@ import pytest
 
 from platform_services.deadlines import (
     CHINA,
+    Calendar,
     CalendarUnknown,
+    YearSchedule,
     add_working_days,
     due_date,
     is_overdue,
     is_working_day,
+    package_knows,
 )
 
 
@@ -70,3 +73,34 @@ def test_naive_times_and_zero_days_are_refused() -> None:
         due_date(dt.datetime(2026, 9, 29, 10))
     with pytest.raises(ValueError, match="at least 1"):
         add_working_days(dt.date(2026, 9, 29), 0)
+
+
+SCHEDULE_2027 = YearSchedule(
+    year=2027,
+    holidays=frozenset({dt.date(2027, 1, 1), dt.date(2027, 2, 8), dt.date(2027, 2, 9)}),
+    workdays=frozenset({dt.date(2027, 2, 6)}),  # Saturday worked (调休)
+)
+
+
+def test_an_entered_year_completes_the_package() -> None:
+    with_2027 = Calendar({2027: SCHEDULE_2027})
+    # Thursday 12-31: Friday 01-01 off, the weekend, Mon 01-04 the 1st day, Tue 01-05 the 2nd
+    assert due_date(china("2026-12-31"), calendar=with_2027) == dt.date(2027, 1, 5)
+    assert due_date(china("2026-12-30"), calendar=with_2027) == dt.date(2027, 1, 4)
+    with pytest.raises(CalendarUnknown):
+        due_date(china("2026-12-31"))  # the package alone still refuses
+
+
+def test_an_adjusted_saturday_counts_and_the_holidays_do_not() -> None:
+    with_2027 = Calendar({2027: SCHEDULE_2027})
+    assert is_working_day(dt.date(2027, 2, 6), with_2027)  # Saturday worked
+    assert not is_working_day(dt.date(2027, 2, 7), with_2027)  # Sunday
+    # Friday 02-05: Saturday 02-06 works, Sunday off, Mon-Tue holidays, Wednesday 02-10
+    assert add_working_days(dt.date(2027, 2, 5), 2, with_2027) == dt.date(2027, 2, 10)
+
+
+def test_the_package_decides_the_years_it_knows() -> None:
+    claims_2026 = YearSchedule(2026, frozenset({dt.date(2026, 11, 30)}), frozenset())
+    assert is_working_day(dt.date(2026, 11, 30), Calendar({2026: claims_2026}))
+    assert package_knows(2026)
+    assert not package_knows(2027)

@@ -74,7 +74,7 @@ def test_migrations_are_idempotent_and_create_every_table(
     assert current_revision(db_url, schema=db_schema) is None
     upgrade(db_url, schema=db_schema)
     upgrade(db_url, schema=db_schema)
-    assert current_revision(db_url, schema=db_schema) == head_revision() == "0017"
+    assert current_revision(db_url, schema=db_schema) == head_revision() == "0018"
     engine = make_engine(db_url, schema=db_schema)
     try:
         assert set(inspect(engine).get_table_names()) >= TABLES
@@ -461,6 +461,7 @@ def test_every_migration_applies_to_a_database_holding_rows(
             "0015",
             "0016",
             "0017",
+            "0018",
         ):
             upgrade(db_url, schema=db_schema, revision=revision)
         assert current_revision(db_url, schema=db_schema) == head_revision()

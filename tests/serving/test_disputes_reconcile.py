@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog import store
 from catalog.errors import InvalidInput
 from features import snapshot
+from serving.db import calendar, repo
 from serving.db import disputes as rows
-from serving.db import repo
 from serving.db import webhooks as outbox
 from serving.db.models import Offer, OutboxEvent
 from serving.decision.model_store import ModelHolder
@@ -191,7 +191,7 @@ def test_a_retraction_closes_the_dispute_reissues_the_offer_and_tells_the_banks(
     assert (again.closed, again.events) == ([], 0)
 
 
-def test_a_case_waits_for_a_deadline_the_calendar_cannot_give_yet(
+def test_a_case_waits_for_its_deadline_until_the_operator_enters_the_year(
     sessions: sessionmaker[Session],
     holder: ModelHolder,
     platform: duckdb.DuckDBPyConnection,
@@ -212,6 +212,20 @@ def test_a_case_waits_for_a_deadline_the_calendar_cannot_give_yet(
     assert (shown["due_date"], shown["due_date_unknown"], shown["overdue"]) == (None, True, False)
     result = reconcile(sessions, platform, holder, late)
     assert (result.deadlines_set, result.closed) == (0, [])
+    with sessions.begin() as session:  # the operator enters 2027: Friday 01-01 a holiday
+        new_year = calendar.Day(dt.date(2027, 1, 1), "holiday", "元旦")
+        calendar.record_year(session, 2027, [new_year], "国办发明电〔2026〕7号", "cli")
+    result = reconcile(sessions, platform, holder, late)
+    assert (result.deadlines_set, result.closed) == (1, [])
+    with sessions.begin() as session:
+        shown = cases.answer(session, rows.get_case(session, case.id, None), late)
+        # received Wednesday 12-30: Thursday 12-31 the 1st working day, Monday 01-04 the 2nd
+        assert (shown["due_date"], shown["due_date_unknown"]) == ("2027-01-04", False)
+        body = body.model_copy(update={"claim": "again"})
+        later = late + dt.timedelta(days=1)  # Thursday 12-31: due Tuesday 01-05, set at filing
+        again = cases.file_case(session, lookup_in(platform), "bank_a", body, later)
+        assert again.due_date == dt.date(2027, 1, 5)
+    assert reconcile(sessions, platform, holder, late).deadlines_set == 0
 
 
 def test_a_repair_needs_a_penalty_record(
