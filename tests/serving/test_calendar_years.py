@@ -161,3 +161,24 @@ def test_the_shell_refuses_with_one_line_and_a_non_zero_exit(
     assert line in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert "version" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)  # roles and grants are PostgreSQL's
+def test_the_api_role_may_only_read_and_insert_entered_years(session: Session) -> None:
+    for table in ("calendar_years", "calendar_days"):
+        granted = {
+            privilege: session.scalar(
+                text("SELECT has_table_privilege('precredit_api', :table, :privilege)"),
+                {"table": table, "privilege": privilege},
+            )
+            for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
+        }
+        assert granted == {
+            "SELECT": True,
+            "INSERT": True,
+            "UPDATE": False,
+            "DELETE": False,
+            "TRUNCATE": False,
+        }
